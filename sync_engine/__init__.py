@@ -1,0 +1,1 @@
+"""Clockwork Sync engine: store, rules, Clockwork client and simulator, sync passes, CLI."""
