@@ -1,0 +1,826 @@
+"""The httpx client for Clockwork's v3.0 REST API, speaking exactly ``shared/clockwork_api.md``.
+
+Everything that depends on the contract lives in this module: the routes and request bodies (one
+table, marked [C]/[P]/[G]), authentication headers, paging, the status → error table and
+``Retry-After`` parsing. Callers get plain dicts back or a ``ClockworkError``; the client never
+retries and never sleeps — the engine schedules retries (SPEC R7).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from collections.abc import Callable, Container, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from enum import Enum
+from functools import partial
+from types import TracebackType
+from typing import Any, Final, Literal, NamedTuple, Protocol, Self, TypedDict, TypeVar
+
+import httpx
+
+from sync_engine.clockwork.errors import (
+    ClockworkAuthError,
+    ClockworkConflict,
+    ClockworkError,
+    ClockworkNetworkError,
+    ClockworkNotFound,
+    ClockworkRateLimited,
+    ClockworkServerError,
+    ClockworkTimeout,
+    ClockworkUnexpectedResponse,
+    ClockworkValidationError,
+)
+
+JSONObject = dict[str, Any]
+T = TypeVar("T")
+
+DEFAULT_BASE_URL: Final = "https://api.clockworkrecruiting.com"
+DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=5.0, read=15.0, write=15.0, pool=5.0)
+MAX_PAGE_SIZE: Final = 100
+MAX_RETRY_AFTER_SECONDS: Final = 3600.0
+MAX_MESSAGE_CHARS: Final = 300
+
+
+# ══════════════════════════════════════════════════════════════════════════════════════════════
+# THE CONTRACT — every path, query parameter, header and body the client can send.
+# Marks as in shared/clockwork_api.md: C confirmed, P probable, G our guess. Correct a [G] route
+# here after first contact with a real firm; callers never see paths or bodies.
+# ══════════════════════════════════════════════════════════════════════════════════════════════
+
+API_VERSION_PREFIX: Final = "/v3.0"
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint of the contract: method, path template relative to the firm base, mark."""
+
+    method: Literal["GET", "POST"]
+    path_template: str
+    mark: Literal["C", "P", "G"]
+
+    def path(self, resource_id: str | None = None) -> str:
+        """The concrete path, with ``{id}`` replaced by ``resource_id`` (validated, not escaped:
+        ids are UUIDs, so anything else is refused rather than sent)."""
+        if "{id}" not in self.path_template:
+            return self.path_template
+        if resource_id is None or not _RESOURCE_ID.fullmatch(resource_id):
+            raise ValueError(f"{resource_id!r} is not a Clockwork id (expected a UUID string)")
+        return self.path_template.replace("{id}", resource_id)
+
+
+class Endpoint(Enum):
+    """The routes of the contract table. ``CHECK_CREDENTIALS`` is ``LIST_PEOPLE`` with limit 1."""
+
+    LIST_PEOPLE = Route("GET", "/people", "C")
+    SEARCH_PEOPLE = Route("GET", "/people_search", "C")
+    GET_PERSON = Route("GET", "/people/{id}", "G")
+    CREATE_PERSON = Route("POST", "/people", "P")
+    ADD_EMAIL = Route("POST", "/people/{id}/email_addresses", "P")
+    ADD_POSITION = Route("POST", "/people/{id}/positions", "P")
+    ADD_LINKEDIN_URL = Route("POST", "/people/{id}/linkedin_urls", "P")
+    LIST_PROJECTS = Route("GET", "/projects", "P")
+    LIST_CANDIDACIES = Route("GET", "/projects/{id}/candidacies", "P")
+    ADD_CANDIDACY = Route("POST", "/projects/{id}/candidacies", "G")
+    LIST_NOTES = Route("GET", "/people/{id}/notes", "P")
+    CREATE_NOTE = Route("POST", "/people/{id}/notes", "G")
+    LIST_STATUSES = Route("GET", "/statuses", "P")
+
+
+def auth_headers(credentials: Credentials) -> dict[str, str]:
+    """Headers sent on every request [C]. ``Content-Type`` is added on writes only."""
+    token = base64.b64encode(f"{credentials.api_key}:{credentials.api_secret}".encode()).decode()
+    return {
+        "X-API-Key": credentials.firm_service_key,
+        "Authorization": f"Token {token}",
+        "Accept": "application/json",
+    }
+
+
+def person_body(*, first_name: str, last_name: str, name: str) -> JSONObject:
+    """Body of ``CREATE_PERSON`` [P]."""
+    return {"person": {"name": name, "firstName": first_name, "lastName": last_name}}
+
+
+def email_body(*, address: str, location: str) -> JSONObject:
+    """Body of ``ADD_EMAIL`` [P]."""
+    return {"email": {"address": address, "location": location}}
+
+
+def position_body(*, title: str, company_name: str) -> JSONObject:
+    """Body of ``ADD_POSITION`` [P]."""
+    return {"position": {"title": title, "companyName": company_name}}
+
+
+def linkedin_url_body(*, url: str) -> JSONObject:
+    """Body of ``ADD_LINKEDIN_URL`` [P]."""
+    return {"linkedin_url": {"url": url}}
+
+
+def candidacy_body(*, person_id: str) -> JSONObject:
+    """Body of ``ADD_CANDIDACY`` [G]."""
+    return {"candidacy": {"person_id": person_id}}
+
+
+def note_body(*, content_html: str, category: str) -> JSONObject:
+    """Body of ``CREATE_NOTE`` [G]."""
+    return {"note": {"content": content_html, "contentType": "text/html", "category": category}}
+
+
+def offset_params(*, limit: int, offset: int) -> dict[str, int]:
+    """Query of the ``limit`` + ``offset`` lists [C]; page size at most 100 [G]."""
+    _check_page_size(limit)
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+    return {"limit": limit, "offset": offset}
+
+
+def search_params(*, q: str, limit: int, page: int) -> dict[str, str | int]:
+    """Query of ``SEARCH_PEOPLE`` [C]: ``page`` is 1-based."""
+    _check_page_size(limit)
+    if page < 1:
+        raise ValueError(f"page must be >= 1, got {page}")
+    return {"q": q, "limit": limit, "page": page}
+
+
+INCLUDE_PERSON: Final = {"include": "person"}
+"""Extra query of ``LIST_CANDIDACIES`` that embeds each candidacy's person [P]."""
+
+
+# ── status → error, applied once in ClockworkClient._send (first matching row wins) ──────────
+
+
+class StatusRule(NamedTuple):
+    """A row of the status table: which statuses raise which error."""
+
+    statuses: Container[int]
+    error: type[ClockworkError]
+    only_with_retry_after: bool = False
+
+
+STATUS_ERRORS: Final[tuple[StatusRule, ...]] = (
+    StatusRule({401, 403}, ClockworkAuthError),
+    StatusRule({404}, ClockworkNotFound),
+    StatusRule({408}, ClockworkTimeout),
+    StatusRule({409}, ClockworkConflict),
+    StatusRule({429}, ClockworkRateLimited),
+    StatusRule({503}, ClockworkRateLimited, only_with_retry_after=True),
+    StatusRule(range(500, 600), ClockworkServerError),
+    StatusRule(range(400, 500), ClockworkValidationError),
+)
+"""Statuses matching no row (3xx, anything exotic) raise ``ClockworkUnexpectedResponse``."""
+
+
+def error_class_for(status: int, *, has_retry_after: bool) -> type[ClockworkError]:
+    """The error a non-2xx ``status`` raises, per ``STATUS_ERRORS``."""
+    for rule in STATUS_ERRORS:
+        if status in rule.statuses and (has_retry_after or not rule.only_with_retry_after):
+            return rule.error
+    return ClockworkUnexpectedResponse
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header, given as seconds or as an HTTP date.
+
+    The result is clamped to [0, 3600]; None when the header is absent or unreadable. A naive
+    ``now`` or date is taken as UTC.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"-?\d+(\.\d+)?", value):
+        seconds = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        seconds = (_as_utc(when) - _as_utc(now)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+# ══════════════════════════════════════════════════════════════════════════════════════════════
+# End of the contract section.
+# ══════════════════════════════════════════════════════════════════════════════════════════════
+
+_FIRM_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces: safe in a header
+
+
+def mask_secret(secret: str) -> str:
+    """``****`` followed by at most the last 4 characters (fewer for short secrets)."""
+    shown = min(4, len(secret) // 4)
+    return "****" + secret[len(secret) - shown :]
+
+
+@dataclass(frozen=True, repr=False)
+class Credentials:
+    """What a firm's connection needs to call Clockwork; ``repr`` masks the secrets."""
+
+    firm: str
+    api_key: str
+    api_secret: str
+    firm_service_key: str
+    base_url: str = DEFAULT_BASE_URL
+
+    def __post_init__(self) -> None:
+        if not _FIRM_NAME.fullmatch(self.firm):
+            raise ValueError(
+                f"firm {self.firm!r} is not a Clockwork firm name: use the login subdomain "
+                "(acme.clockworkrecruiting.com → 'acme'): lowercase letters, digits and inner "
+                "hyphens, at most 63 characters"
+            )
+        for field_name in ("api_key", "api_secret", "firm_service_key"):
+            if not _HEADER_TOKEN.fullmatch(getattr(self, field_name)):
+                raise ValueError(f"{field_name} must be non-empty printable ASCII without spaces")
+        try:
+            url = httpx.URL(self.base_url)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"base_url {self.base_url!r} is not a URL: {exc}") from None
+        if url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
+            raise ValueError(
+                f"base_url {self.base_url!r} must be an http(s) URL with a host and no query, "
+                "e.g. https://api.clockworkrecruiting.com"
+            )
+
+    @property
+    def firm_base_url(self) -> str:
+        """``{base_url}/v3.0/{firm}``: the prefix of every contract path."""
+        return f"{self.base_url.rstrip('/')}{API_VERSION_PREFIX}/{self.firm}"
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every value that must never appear in a message or a log, longest first."""
+        token = auth_headers(self)["Authorization"].removeprefix("Token ")
+        values = {self.api_key, self.api_secret, self.firm_service_key, token}
+        return tuple(sorted(values, key=len, reverse=True))
+
+    def __repr__(self) -> str:
+        return (
+            f"Credentials(firm={self.firm!r}, api_key={mask_secret(self.api_key)!r}, "
+            f"api_secret={mask_secret(self.api_secret)!r}, "
+            f"firm_service_key={mask_secret(self.firm_service_key)!r}, "
+            f"base_url={self.base_url!r})"
+        )
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One HTTP request as the engine's API call log stores it: no ids, query values or secrets.
+
+    ``path_template`` keeps the placeholder (``/people/{id}/notes``); ``status`` is None when no
+    response arrived; ``error`` is a short redacted excerpt, None on success; ``at`` is when the
+    request started, from the client's clock.
+    """
+
+    method: str
+    path_template: str
+    status: int | None
+    latency_ms: float
+    error: str | None
+    at: datetime
+
+
+class Pacer(Protocol):
+    """Keeps the client within a firm's request budget; the engine provides implementations."""
+
+    def acquire(self) -> None:
+        """Called before every request; may block until the budget allows one more."""
+
+    def throttled(self, retry_after: float | None) -> None:
+        """Called when Clockwork answered "slow down" (429, or 503 with Retry-After)."""
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of a people search: the hits, ``meta.total`` and the 1-based page number."""
+
+    people: list[JSONObject]
+    total: int
+    page: int
+
+
+@dataclass(frozen=True)
+class CandidacyResult:
+    """Outcome of adding a person to a project; ``already_present`` when it was there before."""
+
+    candidacy: JSONObject | None
+    already_present: bool
+
+
+# ── paging strategies ─────────────────────────────────────────────────────────────────────────
+
+
+class Page(NamedTuple):
+    """The items of one page and, when the endpoint reports it, the total across pages."""
+
+    items: list[JSONObject]
+    total: int | None = None
+
+
+class Paging(Protocol):
+    """How a list endpoint pages: the first query, then the next one after each page."""
+
+    def first(self) -> dict[str, int]:
+        """Paging parameters of the first request."""
+        ...
+
+    def next(self, params: Mapping[str, int], page: Page) -> dict[str, int] | None:
+        """Paging parameters of the request after ``page``, or None when it was the last."""
+        ...
+
+
+@dataclass(frozen=True)
+class OffsetPaging:
+    """``limit`` + ``offset`` paging; a page shorter than ``limit`` is the last one."""
+
+    limit: int = MAX_PAGE_SIZE
+
+    def first(self) -> dict[str, int]:
+        """Start at offset 0."""
+        return offset_params(limit=self.limit, offset=0)
+
+    def next(self, params: Mapping[str, int], page: Page) -> dict[str, int] | None:
+        """Advance the offset by the page's length, unless the page was short."""
+        if len(page.items) < self.limit:
+            return None
+        return offset_params(limit=self.limit, offset=params["offset"] + len(page.items))
+
+
+@dataclass(frozen=True)
+class PagePaging:
+    """``limit`` + 1-based ``page`` paging; stops once ``total`` is covered or a page is empty."""
+
+    limit: int = MAX_PAGE_SIZE
+
+    def first(self) -> dict[str, int]:
+        """Start at page 1."""
+        return {"limit": self.limit, "page": 1}
+
+    def next(self, params: Mapping[str, int], page: Page) -> dict[str, int] | None:
+        """The following page, while the pages read so far cover less than ``total``."""
+        if not page.items:
+            return None
+        covered = params["page"] * self.limit
+        if (page.total is None and len(page.items) < self.limit) or (
+            page.total is not None and covered >= page.total
+        ):
+            return None
+        return {"limit": self.limit, "page": params["page"] + 1}
+
+
+# ── response readers: the JSON shapes the contract promises ─────────────────────────────────
+
+
+class _ShapeError(ValueError):
+    """A 2xx body that is not the shape the contract describes."""
+
+
+def _read_nothing(payload: Any) -> None:
+    return None
+
+
+def _read_object(payload: Any, *, key: str) -> JSONObject:
+    """``{key: {...}}``; a bare object with an ``id`` is accepted too."""
+    if isinstance(payload, dict):
+        wrapped = payload.get(key)
+        if isinstance(wrapped, dict):
+            return wrapped
+        if isinstance(payload.get("id"), str):
+            return payload
+    raise _ShapeError(f"expected a {key!r} object")
+
+
+def _read_items(payload: Any, *, key: str) -> list[JSONObject]:
+    """``{key: [{...}, ...]}``; null counts as an empty list."""
+    if not isinstance(payload, dict) or key not in payload:
+        raise _ShapeError(f"expected an object with a {key!r} list")
+    items = payload[key]
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise _ShapeError(f"expected {key!r} to be a list of objects")
+    return items
+
+
+def _read_page(payload: Any, *, key: str) -> Page:
+    return Page(_read_items(payload, key=key))
+
+
+def _read_search(payload: Any) -> tuple[list[JSONObject], int]:
+    """``{"peopleSearch": [...], "meta": {"total": n, "page": p}}`` → (people, total)."""
+    people = _read_items(payload, key="peopleSearch")
+    meta = payload.get("meta")
+    total = meta.get("total") if isinstance(meta, dict) else None
+    if not isinstance(total, int) or isinstance(total, bool):
+        raise _ShapeError("expected meta.total to be an integer")
+    return people, total
+
+
+def _read_search_page(payload: Any) -> Page:
+    return Page(*_read_search(payload))
+
+
+# ── the client ────────────────────────────────────────────────────────────────────────────────
+
+
+class _RequestContext(TypedDict):
+    """What every error says about its request."""
+
+    method: str
+    path_template: str
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ClockworkClient:
+    """A firm's Clockwork API, one method per contract row, over one ``httpx.Client``.
+
+    Every request goes through ``_send``: the pacer is asked first, the outcome is reported to
+    ``on_call`` and any failure is raised as a ``ClockworkError``.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | None = None,
+        on_call: Callable[[CallRecord], None] | None = None,
+        pacer: Pacer | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._secrets = credentials.secrets()
+        self._on_call = on_call
+        self._pacer = pacer
+        self._clock = clock
+        self._http = httpx.Client(
+            base_url=credentials.firm_base_url,
+            headers=auth_headers(credentials),
+            transport=transport,
+            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        """Close the underlying connections."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ── people ──
+
+    def check_credentials(self) -> None:
+        """Return if Clockwork accepts the credentials; raise ``ClockworkAuthError`` if not
+        (``ClockworkNotFound`` for an unknown firm)."""
+        self._send(Endpoint.LIST_PEOPLE, _read_nothing, params=offset_params(limit=1, offset=0))
+
+    def list_people(self, limit: int = MAX_PAGE_SIZE, offset: int = 0) -> list[JSONObject]:
+        """One page of people."""
+        params = offset_params(limit=limit, offset=offset)
+        return self._send(Endpoint.LIST_PEOPLE, partial(_read_items, key="people"), params=params)
+
+    def iter_people(self, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[JSONObject]:
+        """Every person of the firm, page after page."""
+        read = partial(_read_page, key="people")
+        return self._walk(Endpoint.LIST_PEOPLE, read, OffsetPaging(page_size))
+
+    def search_people(self, q: str, *, limit: int = MAX_PAGE_SIZE, page: int = 1) -> SearchPage:
+        """One page of a people search (name contains ``q`` or an email equals it)."""
+        params = search_params(q=q, limit=limit, page=page)
+        people, total = self._send(Endpoint.SEARCH_PEOPLE, _read_search, params=params)
+        return SearchPage(people=people, total=total, page=page)
+
+    def find_people_by_email(self, email: str) -> list[JSONObject]:
+        """People having ``email`` (trimmed, case-insensitive) on any address, oldest first.
+
+        Search hits that only match by name, or by another address, are dropped: the search is a
+        candidate list, not a match (SPEC R3).
+        """
+        wanted = normalize_email(email)
+        hits = self._walk(
+            Endpoint.SEARCH_PEOPLE, _read_search_page, PagePaging(), extra_params={"q": wanted}
+        )
+        matches: dict[str, JSONObject] = {}
+        for person in hits:
+            if wanted in _email_addresses(person):
+                matches.setdefault(str(person.get("id")), person)
+        return sorted(matches.values(), key=_oldest_first)
+
+    def get_person(self, person_id: str) -> JSONObject:
+        """One person by id (``ClockworkNotFound`` if unknown)."""
+        return self._send(Endpoint.GET_PERSON, partial(_read_object, key="person"), person_id)
+
+    def create_person(
+        self, *, first_name: str, last_name: str, name: str | None = None
+    ) -> JSONObject:
+        """Create a person (Clockwork does not dedupe: search first). ``name`` defaults to
+        "first last"."""
+        full_name = name if name is not None else " ".join(filter(None, (first_name, last_name)))
+        body = person_body(first_name=first_name, last_name=last_name, name=full_name)
+        read = partial(_read_object, key="person")
+        return self._send(Endpoint.CREATE_PERSON, read, body=body)
+
+    def add_email(self, person_id: str, address: str, location: str = "work") -> JSONObject:
+        """Add an email address to a person; the first one becomes the preferred address."""
+        body = email_body(address=address, location=location)
+        read = partial(_read_object, key="personEmailAddress")
+        return self._send(Endpoint.ADD_EMAIL, read, person_id, body=body)
+
+    def add_position(self, person_id: str, *, title: str, company_name: str) -> JSONObject:
+        """Add a position (title at company) to a person."""
+        body = position_body(title=title, company_name=company_name)
+        read = partial(_read_object, key="position")
+        return self._send(Endpoint.ADD_POSITION, read, person_id, body=body)
+
+    def add_linkedin_url(self, person_id: str, url: str) -> JSONObject:
+        """Add a LinkedIn URL to a person; the first one becomes the preferred URL."""
+        read = partial(_read_object, key="personLinkedinUrl")
+        return self._send(
+            Endpoint.ADD_LINKEDIN_URL, read, person_id, body=linkedin_url_body(url=url)
+        )
+
+    # ── projects and candidacies ──
+
+    def list_projects(self, limit: int = MAX_PAGE_SIZE, offset: int = 0) -> list[JSONObject]:
+        """One page of projects."""
+        params = offset_params(limit=limit, offset=offset)
+        return self._send(
+            Endpoint.LIST_PROJECTS, partial(_read_items, key="projects"), params=params
+        )
+
+    def iter_projects(self, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[JSONObject]:
+        """Every project of the firm, page after page."""
+        read = partial(_read_page, key="projects")
+        return self._walk(Endpoint.LIST_PROJECTS, read, OffsetPaging(page_size))
+
+    def list_candidacies(
+        self,
+        project_id: str,
+        *,
+        include_person: bool = True,
+        limit: int = MAX_PAGE_SIZE,
+        offset: int = 0,
+    ) -> list[JSONObject]:
+        """One page of a project's candidacies, each with its ``person`` when asked."""
+        params: dict[str, str | int] = {**_include(include_person)}
+        params.update(offset_params(limit=limit, offset=offset))
+        read = partial(_read_items, key="candidacies")
+        return self._send(Endpoint.LIST_CANDIDACIES, read, project_id, params=params)
+
+    def iter_candidacies(
+        self, project_id: str, *, include_person: bool = True, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[JSONObject]:
+        """Every candidacy of a project, page after page."""
+        read = partial(_read_page, key="candidacies")
+        return self._walk(
+            Endpoint.LIST_CANDIDACIES,
+            read,
+            OffsetPaging(page_size),
+            project_id,
+            extra_params=_include(include_person),
+        )
+
+    def add_candidacy(self, project_id: str, person_id: str) -> CandidacyResult:
+        """Add a person to a project; a person already in it is a success (SPEC R3).
+
+        Clockwork answers 422 in that case, but also for other invalid requests, so the 422 is
+        taken as "already present" only once the project's candidacies show the person.
+        """
+        read = partial(_read_object, key="candidacy")
+        body = candidacy_body(person_id=person_id)
+        try:
+            candidacy = self._send(Endpoint.ADD_CANDIDACY, read, project_id, body=body)
+        except ClockworkValidationError as refused:
+            if refused.status != 422:
+                raise
+            for existing in self.iter_candidacies(project_id, include_person=False):
+                if existing.get("personId") == person_id:
+                    return CandidacyResult(candidacy=existing, already_present=True)
+            raise
+        return CandidacyResult(candidacy=candidacy, already_present=False)
+
+    # ── notes and statuses ──
+
+    def list_notes(
+        self, person_id: str, limit: int = MAX_PAGE_SIZE, offset: int = 0
+    ) -> list[JSONObject]:
+        """One page of a person's notes."""
+        params = offset_params(limit=limit, offset=offset)
+        return self._send(
+            Endpoint.LIST_NOTES, partial(_read_items, key="notes"), person_id, params=params
+        )
+
+    def iter_notes(self, person_id: str, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[JSONObject]:
+        """Every note of a person, page after page."""
+        read = partial(_read_page, key="notes")
+        return self._walk(Endpoint.LIST_NOTES, read, OffsetPaging(page_size), person_id)
+
+    def create_note(
+        self, person_id: str, *, content_html: str, category: str = "Email"
+    ) -> JSONObject:
+        """Write an HTML note on a person (email activity is recorded this way)."""
+        body = note_body(content_html=content_html, category=category)
+        return self._send(
+            Endpoint.CREATE_NOTE, partial(_read_object, key="note"), person_id, body=body
+        )
+
+    def list_statuses(self) -> list[JSONObject]:
+        """The firm's candidacy statuses (``{"id", "name"}``)."""
+        return self._send(Endpoint.LIST_STATUSES, partial(_read_items, key="statuses"))
+
+    # ── the one boundary with HTTP ──
+
+    def _walk(
+        self,
+        endpoint: Endpoint,
+        read_page: Callable[[Any], Page],
+        paging: Paging,
+        resource_id: str | None = None,
+        *,
+        extra_params: Mapping[str, str] | None = None,
+    ) -> Iterator[JSONObject]:
+        params: dict[str, int] | None = paging.first()
+        while params is not None:
+            query: dict[str, str | int] = {**(extra_params or {}), **params}
+            page = self._send(endpoint, read_page, resource_id, params=query)
+            yield from page.items
+            params = paging.next(params, page)
+
+    def _send(
+        self,
+        endpoint: Endpoint,
+        read: Callable[[Any], T],
+        resource_id: str | None = None,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        body: JSONObject | None = None,
+    ) -> T:
+        """Make one request, report it to ``on_call``, and return ``read(json)`` or raise.
+
+        This is the only place where httpx exceptions and HTTP statuses become domain errors.
+        """
+        route = endpoint.value
+        path = route.path(resource_id)
+        content = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        if self._pacer is not None:
+            self._pacer.acquire()
+
+        at = self._clock()
+        started = time.perf_counter()
+        status: int | None = None
+        result: Any = None
+        error: ClockworkError | None = None
+        cause: Exception | None = None
+        context = _RequestContext(method=route.method, path_template=route.path_template)
+        try:
+            response = self._http.request(
+                route.method, path, params=params, content=content, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            cause = exc
+            error = ClockworkTimeout(self._describe_exception(exc), **context)
+        except httpx.RequestError as exc:
+            cause = exc
+            error = ClockworkNetworkError(self._describe_exception(exc), **context)
+        else:
+            status = response.status_code
+            if response.is_success:
+                try:
+                    result = read(response.json() if response.content else {})
+                except ValueError as exc:  # JSON decoding and _ShapeError
+                    cause = exc
+                    message = self._redact(f"response is not the contract's JSON: {exc}")
+                    error = ClockworkUnexpectedResponse(message, status=status, **context)
+            else:
+                error = self._error_for_response(response, route)
+        latency_ms = (time.perf_counter() - started) * 1000
+
+        if self._on_call is not None:
+            self._on_call(
+                CallRecord(
+                    method=route.method,
+                    path_template=route.path_template,
+                    status=status,
+                    latency_ms=latency_ms,
+                    error=error.message if error is not None else None,
+                    at=at,
+                )
+            )
+        if error is None:
+            return result
+        if isinstance(error, ClockworkRateLimited) and self._pacer is not None:
+            self._pacer.throttled(error.retry_after)
+        raise error from cause
+
+    def _error_for_response(self, response: httpx.Response, route: Route) -> ClockworkError:
+        """The domain error of a non-2xx response, per ``STATUS_ERRORS``."""
+        status = response.status_code
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._clock())
+        message, field_errors = self._describe_error_body(response)
+        error_class = error_class_for(status, has_retry_after=retry_after is not None)
+        context = _RequestContext(method=route.method, path_template=route.path_template)
+        if issubclass(error_class, ClockworkRateLimited):
+            return error_class(message, retry_after=retry_after, status=status, **context)
+        if issubclass(error_class, ClockworkValidationError):
+            return error_class(message, field_errors=field_errors, status=status, **context)
+        return error_class(message, status=status, **context)
+
+    def _describe_error_body(self, response: httpx.Response) -> tuple[str, dict[str, list[str]]]:
+        """The API's ``error`` and ``errors`` messages, or a short excerpt of a non-JSON body."""
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        field_errors: dict[str, list[str]] = {}
+        parts: list[str] = []
+        if isinstance(payload, dict):
+            if payload.get("error"):
+                parts.append(str(payload["error"]))
+            errors = payload.get("errors")
+            if isinstance(errors, dict):
+                for field_name, messages in errors.items():
+                    listed = messages if isinstance(messages, list) else [messages]
+                    field_errors[str(field_name)] = [str(message) for message in listed]
+                    parts.extend(f"{field_name} {message}" for message in listed)
+            elif isinstance(errors, list):
+                parts.extend(str(message) for message in errors)
+        elif response.text.strip():
+            parts.append(" ".join(response.text.split()))
+        message = "; ".join(parts) or f"HTTP {response.status_code} {response.reason_phrase}"
+        redacted_fields = {
+            name: [self._redact(message) for message in messages]
+            for name, messages in field_errors.items()
+        }
+        return self._redact(message), redacted_fields
+
+    def _describe_exception(self, exc: Exception) -> str:
+        detail = str(exc)
+        return self._redact(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
+
+    def _redact(self, text: str) -> str:
+        """``text`` without any credential, cut to ``MAX_MESSAGE_CHARS``."""
+        for secret in self._secrets:
+            text = text.replace(secret, "****")
+        if len(text) > MAX_MESSAGE_CHARS:
+            text = text[: MAX_MESSAGE_CHARS - 1] + "…"
+        return text
+
+
+def normalize_email(email: str) -> str:
+    """Trimmed, lower-cased email, as contacts are identified (SPEC §2)."""
+    normalized = email.strip().lower()
+    if "@" not in normalized:
+        raise ValueError(f"{email!r} is not an email address")
+    return normalized
+
+
+def _email_addresses(person: JSONObject) -> set[str]:
+    """Every address of a person, normalized: its ``emails`` and its preferred address."""
+    emails = person.get("emails") or []
+    addresses = [entry.get("address") for entry in emails if isinstance(entry, dict)]
+    addresses.append(person.get("preferredEmailAddress"))
+    return {address.strip().lower() for address in addresses if isinstance(address, str)}
+
+
+def _oldest_first(person: JSONObject) -> tuple[bool, datetime, str]:
+    """Sort key: by ``createdAt`` (unreadable dates last), then by id for a stable order."""
+    created_at = person.get("createdAt")
+    try:
+        created = (
+            _as_utc(datetime.fromisoformat(created_at)) if isinstance(created_at, str) else None
+        )
+    except ValueError:
+        created = None
+    if created is None:
+        return (True, datetime.max.replace(tzinfo=UTC), str(person.get("id")))
+    return (False, created, str(person.get("id")))
+
+
+def _include(include_person: bool) -> dict[str, str]:
+    return dict(INCLUDE_PERSON) if include_person else {}
+
+
+def _check_page_size(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
