@@ -799,18 +799,16 @@ def _email_addresses(person: JSONObject) -> set[str]:
     return {address.strip().lower() for address in addresses if isinstance(address, str)}
 
 
-def _oldest_first(person: JSONObject) -> tuple[bool, datetime, str]:
-    """Sort key: by ``createdAt`` (unreadable dates last), then by id for a stable order."""
+def _oldest_first(person: JSONObject) -> datetime:
+    """Sort key: ``createdAt``, unreadable dates last. Timestamps have whole seconds, so ties
+    are common; the sort being stable, tied people keep the order the search returned them in."""
     created_at = person.get("createdAt")
     try:
-        created = (
-            _as_utc(datetime.fromisoformat(created_at)) if isinstance(created_at, str) else None
-        )
+        if isinstance(created_at, str):
+            return _as_utc(datetime.fromisoformat(created_at))
     except ValueError:
-        created = None
-    if created is None:
-        return (True, datetime.max.replace(tzinfo=UTC), str(person.get("id")))
-    return (False, created, str(person.get("id")))
+        pass
+    return datetime.max.replace(tzinfo=UTC)
 
 
 def _include(include_person: bool) -> dict[str, str]:

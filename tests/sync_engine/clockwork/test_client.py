@@ -468,6 +468,19 @@ def test_find_by_email_keeps_only_exact_matches_on_any_address_oldest_first(
     assert [p["id"] for p in found] == ["p-oldest", "p-second", "p-newer"]
 
 
+def test_find_by_email_keeps_the_search_order_for_people_created_in_the_same_second(
+    make_client: Callable[..., ClockworkClient],
+) -> None:
+    same_second = "2024-06-01 10:00:00"
+    hits = [
+        person("p-first", "ada@example.com", created_at=same_second),
+        person("p-undated", "ada@example.com", created_at="yesterday"),
+        person("p-second", "ada@example.com", created_at=same_second),
+    ]
+    found = make_client(search_handler(hits)).find_people_by_email("ada@example.com")
+    assert [p["id"] for p in found] == ["p-first", "p-second", "p-undated"]
+
+
 def test_find_by_email_walks_every_page_until_meta_total_is_covered(
     make_client: Callable[..., ClockworkClient],
 ) -> None:
