@@ -1,0 +1,435 @@
+"""The ``cwsync`` command line (SPEC §6): a thin Typer layer over the service functions.
+
+Commands that create something print only its id on stdout; everything for people goes to stderr.
+Bad input of any kind ends in one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sync_engine.config import Settings, get_settings
+from sync_engine.crypto import SecretKeyError
+from sync_engine.models import ActivityKind, SyncMode
+from sync_engine.runtime import Runtime, build_runtime
+from sync_engine.services import accounts, enrollments
+from sync_engine.services.errors import ServiceError
+from sync_engine.services.status import iter_status
+
+app = typer.Typer(
+    name="cwsync",
+    help="Clockwork Sync: sync outreach contacts into Clockwork Recruiting.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+account_app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
+sequence_app = typer.Typer(help="Sequences and their Syncing tab.", no_args_is_help=True)
+contact_app = typer.Typer(help="Contacts: add one, or import a CSV.", no_args_is_help=True)
+app.add_typer(account_app, name="account")
+app.add_typer(sequence_app, name="sequence")
+app.add_typer(contact_app, name="contact")
+
+
+class _State:
+    settings: Settings | None = None
+    runtime: Runtime | None = None
+
+
+_state = _State()
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in this environment
+        return "cli"
+
+
+def runtime() -> Runtime:
+    """The process's runtime, built on first use from ``--db`` / the environment."""
+    if _state.runtime is None:
+        _state.runtime = build_runtime(_state.settings or get_settings())
+    return _state.runtime
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one line on stderr and return the exit to raise."""
+    typer.echo(f"cwsync: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+@app.callback()
+def _main(
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Store URL (default: CWSYNC_DATABASE_URL or data/cwsync.db)."),
+    ] = None,
+) -> None:
+    overrides: dict[str, Any] = {"database_url": db} if db else {}
+    _state.settings = get_settings(**overrides)
+
+
+# --- accounts and connections ---------------------------------------------------------------
+
+
+@account_app.command("add")
+def account_add(name: str) -> None:
+    """Create an account; prints its id."""
+    rt = runtime()
+    with rt.db.write() as session:
+        account = accounts.create_account(
+            session=session, name=name, clock=rt.clock, actor=_actor()
+        )
+    typer.echo(account.id)
+
+
+@account_app.command("list")
+def account_list() -> None:
+    """List accounts with their connection state."""
+    rt = runtime()
+    with rt.db.read() as session:
+        for account in accounts.list_accounts(session=session):
+            assert account.id is not None
+            summary = accounts.connection_summary(session=session, account_id=account.id)
+            state = summary.state.value if summary else "never connected"
+            typer.echo(f"{account.id}\t{account.name}\t{state}")
+
+
+def _account_id(ref: str) -> int:
+    with runtime().db.read() as session:
+        account = accounts.get_account(session=session, ref=ref)
+    assert account.id is not None
+    return account.id
+
+
+@app.command()
+def connect(
+    account: str,
+    firm: Annotated[str, typer.Option(help="Firm name (the Clockwork login subdomain).")],
+    api_key: Annotated[str, typer.Option(envvar="CWSYNC_API_KEY", show_envvar=True)],
+    api_secret: Annotated[str, typer.Option(envvar="CWSYNC_API_SECRET", show_envvar=True)],
+    firm_service_key: Annotated[
+        str, typer.Option(envvar="CWSYNC_FIRM_SERVICE_KEY", show_envvar=True)
+    ],
+    base_url: Annotated[
+        str | None, typer.Option(help="API base URL (a sandbox or the simulator).")
+    ] = None,
+) -> None:
+    """Verify credentials against Clockwork, then store them encrypted."""
+    fields = {
+        "firm": firm,
+        "api_key": api_key,
+        "api_secret": api_secret,
+        "firm_service_key": firm_service_key,
+    }
+    if base_url:
+        fields["base_url"] = base_url
+    summary = accounts.connect(
+        runtime(), account_id=_account_id(account), fields=fields, actor=_actor()
+    )
+    typer.echo(f"connected {summary.firm} (API key {summary.api_key_hint})", err=True)
+
+
+@app.command()
+def disconnect(account: str) -> None:
+    """Forget an account's credentials; its history and queued work are kept."""
+    rt = runtime()
+    account_id = _account_id(account)
+    with rt.db.write() as session:
+        accounts.disconnect(session=session, account_id=account_id, clock=rt.clock, actor=_actor())
+    typer.echo("disconnected", err=True)
+
+
+@app.command("settings")
+def settings_command(
+    account: str,
+    mode: Annotated[SyncMode | None, typer.Option(help="When contacts sync.")] = None,
+    dedup: Annotated[
+        bool | None, typer.Option("--dedup/--no-dedup", help="Flag Exists in Clockwork.")
+    ] = None,
+    default_project: Annotated[str | None, typer.Option(help="Default project id.")] = None,
+    no_default_project: Annotated[bool, typer.Option(help="Clear the default project.")] = False,
+    activity: Annotated[
+        bool | None, typer.Option("--activity/--no-activity", help="Activity tracking.")
+    ] = None,
+    max_rps: Annotated[
+        float | None, typer.Option(help="Requests/s budget for this firm's connection.")
+    ] = None,
+) -> None:
+    """Show or change an account's sync settings (no options: show them as JSON)."""
+    if default_project and no_default_project:
+        raise fail("give --default-project or --no-default-project, not both")
+    changes: dict[str, Any] = {}
+    for name, value in (
+        ("sync_mode", mode),
+        ("deduplication", dedup),
+        ("default_project_id", default_project),
+        ("activity_tracking", activity),
+        ("max_rps", max_rps),
+    ):
+        if value is not None:
+            changes[name] = value
+    if no_default_project:
+        changes["default_project_id"] = None
+    rt = runtime()
+    account_id = _account_id(account)
+    with rt.db.write() as session:
+        if changes:
+            current = accounts.update_settings(
+                session=session,
+                account_id=account_id,
+                changes=changes,
+                clock=rt.clock,
+                actor=_actor(),
+            )
+        else:
+            current = accounts.get_settings(session=session, account_id=account_id)
+        shown = current.model_dump(mode="json", exclude={"updated_at"})
+    typer.echo(json.dumps(shown, indent=2))
+
+
+# --- sequences ------------------------------------------------------------------------------
+
+
+@sequence_app.command("add")
+def sequence_add(
+    account: str,
+    name: str,
+    disable_sync: Annotated[bool, typer.Option(help="Never sync this sequence's contacts.")] = False,
+    project: Annotated[str | None, typer.Option(help="Project id override.")] = None,
+) -> None:
+    """Create a sequence; prints its id."""
+    rt = runtime()
+    account_id = _account_id(account)
+    with rt.db.write() as session:
+        sequence = accounts.add_sequence(
+            session=session,
+            account_id=account_id,
+            name=name,
+            disable_sync=disable_sync,
+            project_id=project,
+            clock=rt.clock,
+            actor=_actor(),
+        )
+    typer.echo(sequence.id)
+
+
+@sequence_app.command("set")
+def sequence_set(
+    sequence_id: int,
+    disable_sync: Annotated[
+        bool | None, typer.Option("--disable-sync/--enable-sync", help="The Disable Sync toggle.")
+    ] = None,
+    project: Annotated[str | None, typer.Option(help="Project id override.")] = None,
+    no_project: Annotated[bool, typer.Option(help="Clear the project override.")] = False,
+) -> None:
+    """Change a sequence's Syncing tab (affects only contacts added afterwards)."""
+    if project and no_project:
+        raise fail("give --project or --no-project, not both")
+    changes: dict[str, Any] = {}
+    if disable_sync is not None:
+        changes["disable_sync"] = disable_sync
+    if project:
+        changes["project_id"] = project
+    if no_project:
+        changes["project_id"] = None
+    if not changes:
+        raise fail("nothing to change: give --disable-sync/--enable-sync or a project option")
+    rt = runtime()
+    with rt.db.write() as session:
+        accounts.update_sequence(
+            session=session,
+            sequence_id=sequence_id,
+            changes=changes,
+            clock=rt.clock,
+            actor=_actor(),
+        )
+
+
+@sequence_app.command("list")
+def sequence_list(account: str) -> None:
+    """List an account's sequences: id, name, Disable Sync, project."""
+    rt = runtime()
+    account_id = _account_id(account)
+    with rt.db.read() as session:
+        for sequence in accounts.list_sequences(session=session, account_id=account_id):
+            flag = "sync disabled" if sequence.disable_sync else "sync enabled"
+            typer.echo(f"{sequence.id}\t{sequence.name}\t{flag}\t{sequence.project_id or '-'}")
+
+
+# --- contacts and events --------------------------------------------------------------------
+
+
+@contact_app.command("add")
+def contact_add(
+    sequence_id: int,
+    email: Annotated[str, typer.Option(help="The contact's email.")],
+    first_name: str = "",
+    last_name: str = "",
+    title: str = "",
+    company: str = "",
+    linkedin_url: str = "",
+) -> None:
+    """Add a contact to a sequence (the *add* trigger); prints the enrollment id."""
+    contact = enrollments.parse_contact(
+        {
+            "email": email,
+            "first_name": first_name,
+            "last_name": last_name,
+            "title": title,
+            "company": company,
+            "linkedin_url": linkedin_url,
+        }
+    )
+    rt = runtime()
+    with rt.db.write() as session:
+        enrollment = enrollments.add_contact(
+            session=session, sequence_id=sequence_id, contact=contact, clock=rt.clock
+        )
+    typer.echo(enrollment.id)
+
+
+@contact_app.command("import")
+def contact_import(
+    sequence_id: int,
+    file: Annotated[Path, typer.Argument(help="CSV with " + ",".join(enrollments.CSV_COLUMNS))],
+) -> None:
+    """Import a CSV: good rows are enrolled, bad rows are listed by line; exit 1 if any were bad."""
+    _header, rows, total = enrollments.read_contacts_csv(file)
+    rt = runtime()
+    with typer.progressbar(
+        length=total, label="importing", file=sys.stderr, show_pos=True
+    ) as progress:
+        report = enrollments.import_contacts(
+            session_factory=rt.db.write,
+            sequence_id=sequence_id,
+            rows=rows,
+            clock=rt.clock,
+            on_progress=progress.update,
+        )
+    for line, reason in report.rejected:
+        typer.echo(f"line {line}: {reason}", err=True)
+    typer.echo(f"imported {report.imported} of {report.total} rows")
+    if report.rejected:
+        raise typer.Exit(code=1)
+
+
+class _EventKind(StrEnum):
+    sent = "sent"
+    opened = "opened"
+    clicked = "clicked"
+    replied = "replied"
+    bounced = "bounced"
+
+
+@app.command()
+def event(
+    enrollment_id: int,
+    kind: _EventKind,
+    at: Annotated[
+        str | None, typer.Option(help="When it happened, ISO 8601 with a zone (default: now).")
+    ] = None,
+    subject: Annotated[str, typer.Option(help="The email's subject.")] = "",
+) -> None:
+    """Record an email event of an enrollment (a reply is a sync trigger); prints its id."""
+    moment: datetime | None = None
+    if at:
+        try:
+            moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            raise fail(f"--at {at!r} is not an ISO 8601 date-time") from None
+    rt = runtime()
+    with rt.db.write() as session:
+        activity = enrollments.record_event(
+            session=session,
+            enrollment_id=enrollment_id,
+            kind=ActivityKind(kind.value),
+            at=moment,
+            subject=subject,
+            clock=rt.clock,
+        )
+    typer.echo(activity.id)
+
+
+@app.command()
+def status(
+    account: str,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per enrollment.")] = False,
+) -> None:
+    """Per-enrollment sync status of an account (SPEC §4)."""
+    rt = runtime()
+    account_id = _account_id(account)
+    with rt.db.read() as session:
+        rows = list(iter_status(session=session, account_id=account_id))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        reason = f" ({row['reason']})" if row["reason"] else ""
+        flag = " [Exists in Clockwork]" if row["exists_in_clockwork"] else ""
+        typer.echo(f"{row['enrollment_id']}\t{row['email']}\t{row['status']}{reason}{flag}")
+
+
+# --- simulator ------------------------------------------------------------------------------
+
+
+@app.command()
+def simulator(
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
+    latency_ms: Annotated[float, typer.Option(min=0, help="Added latency per request.")] = 0.0,
+    jitter_ms: Annotated[float, typer.Option(min=0, help="Random extra latency.")] = 0.0,
+    rate_limit: Annotated[
+        float | None, typer.Option(min=0.1, help="Requests/s per firm before 429.")
+    ] = None,
+    burst: Annotated[int | None, typer.Option(min=1, help="Token-bucket burst.")] = None,
+    error_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of 5xx.")] = 0.0,
+    drop_rate: Annotated[float, typer.Option(min=0, max=1, help="Share dropped.")] = 0.0,
+) -> None:
+    """Run the Clockwork simulator in the foreground (demo firm 'demo', see README)."""
+    from sync_engine.clockwork.simulator import FaultConfig, run_simulator
+
+    faults = FaultConfig(
+        latency_ms=latency_ms,
+        jitter_ms=jitter_ms,
+        rate_limit_rps=rate_limit,
+        burst=burst,
+        error_rate=error_rate,
+        drop_rate=drop_rate,
+    )
+    run_simulator(host=host, port=port, faults=faults)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning every expected failure into one line and exit code 2."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="cwsync", standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.Abort:
+        typer.echo("cwsync: aborted", err=True)
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: bad option values, missing arguments
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help(), err=True)
+            sys.exit(2)
+        hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        typer.echo(f"cwsync: {' '.join(message.split())}{hint}", err=True)
+        sys.exit(2)
+    except (ServiceError, SecretKeyError) as exc:
+        typer.echo(f"cwsync: {exc}", err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,461 @@
+"""Contacts, enrollments and activity events: the two triggers of SPEC R1 and the R5 record.
+
+Adding a contact to a sequence and recording a reply are the triggers; each takes the settings in
+force at that moment, asks :mod:`sync_engine.rules` for the decision and stores it with the
+enrollment, where later setting changes never reach it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlmodel import Session, col, select
+
+from sync_engine.models import (
+    Activity,
+    ActivityKind,
+    ActivityState,
+    ConnectionState,
+    Contact,
+    Enrollment,
+    EnrollmentStatus,
+    Reason,
+    SyncMode,
+)
+from sync_engine.rules import (
+    AccountSnapshot,
+    Decision,
+    activity_is_tracked,
+    decide_on_add,
+    decide_on_reply,
+)
+from sync_engine.services.accounts import (
+    _first_error,
+    account_snapshot,
+    get_connection,
+    get_sequence,
+    sequence_snapshot,
+)
+from sync_engine.services.audit import value_at
+from sync_engine.services.errors import InvalidInputError, NotFoundError
+
+Clock = Callable[[], datetime]
+
+CSV_COLUMNS = ("email", "first_name", "last_name", "title", "company", "linkedin_url")
+IMPORT_BATCH = 500
+
+
+def normalize_email(raw: str) -> str:
+    """Trim and lower-case an email (SPEC §2: contacts are identified by normalised email)."""
+    return raw.strip().lower()
+
+
+def check_email(raw: str) -> str:
+    """The normalised email, or :class:`InvalidInputError` saying what is wrong with it."""
+    email = normalize_email(raw)
+    if not email:
+        raise InvalidInputError("email is empty")
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInputError(f"invalid email {email[:80]!r}: {exc}") from None
+    return email
+
+
+class ContactInput(BaseModel):
+    """One contact as typed or imported: the email is normalised, the other fields trimmed."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    email: str = Field(max_length=320)
+    first_name: str = Field(default="", max_length=200)
+    last_name: str = Field(default="", max_length=200)
+    title: str = Field(default="", max_length=300)
+    company: str = Field(default="", max_length=300)
+    linkedin_url: str = Field(default="", max_length=500)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        try:
+            return check_email(value)
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("linkedin_url")
+    @classmethod
+    def _linkedin(cls, value: str) -> str:
+        if value and "linkedin.com/" not in value.lower():
+            raise ValueError("the LinkedIn URL must be a linkedin.com address")
+        return value
+
+
+def parse_contact(fields: dict[str, Any]) -> ContactInput:
+    """Validate a contact's fields, raising :class:`InvalidInputError` with the first problem."""
+    try:
+        return ContactInput(**{k: ("" if v is None else v) for k, v in fields.items()})
+    except ValidationError as exc:
+        raise _first_error(exc) from None
+
+
+def _decision_columns(decision: Decision, now: datetime) -> dict[str, Any]:
+    return {
+        "status": decision.status,
+        "reason": decision.reason,
+        "project_id": decision.project_id,
+        "decided_at": now,
+        "next_attempt_at": now if decision.status == EnrollmentStatus.QUEUED else None,
+    }
+
+
+def add_contact(
+    *, session: Session, sequence_id: int, contact: ContactInput, clock: Clock
+) -> Enrollment:
+    """Enroll a contact in a sequence: the *add* trigger of R1, decided and stored now."""
+    sequence = get_sequence(session=session, sequence_id=sequence_id)
+    snapshot = account_snapshot(session=session, account_id=sequence.account_id)
+    return _enroll(
+        session=session,
+        sequence_id=sequence_id,
+        account_id=sequence.account_id,
+        contact=contact,
+        decision=decide_on_add(snapshot, sequence_snapshot(sequence)),
+        snapshot=snapshot,
+        disable_sync=sequence.disable_sync,
+        now=clock(),
+    )
+
+
+def _enroll(
+    *,
+    session: Session,
+    sequence_id: int,
+    account_id: int,
+    contact: ContactInput,
+    decision: Decision,
+    snapshot: AccountSnapshot,
+    disable_sync: bool,
+    now: datetime,
+) -> Enrollment:
+    row = session.exec(
+        select(Contact).where(Contact.account_id == account_id, Contact.email == contact.email)
+    ).first()
+    if row is None:
+        row = Contact(account_id=account_id, created_at=now, **contact.model_dump())
+        session.add(row)
+        session.flush()
+    else:
+        for name, value in contact.model_dump(exclude={"email"}).items():
+            if value and not getattr(row, name):
+                setattr(row, name, value)
+        session.add(row)
+        existing = session.exec(
+            select(Enrollment.id).where(
+                Enrollment.sequence_id == sequence_id, Enrollment.contact_id == row.id
+            )
+        ).first()
+        if existing is not None:
+            raise InvalidInputError(f"{contact.email} is already in this sequence")
+    assert row.id is not None
+    enrollment = Enrollment(
+        account_id=account_id,
+        sequence_id=sequence_id,
+        contact_id=row.id,
+        added_at=now,
+        sync_mode_at_add=snapshot.sync_mode,
+        disable_sync_at_add=disable_sync,
+        connected_at_add=snapshot.connected,
+        dedup_at_add=snapshot.deduplication and snapshot.connected,
+        clockwork_person_id=row.clockwork_person_id,
+        **_decision_columns(decision, now),
+    )
+    session.add(enrollment)
+    session.flush()
+    return enrollment
+
+
+@dataclass
+class ImportReport:
+    """What a CSV import did: rows imported, and each rejected row with its line and reason."""
+
+    imported: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    enrollment_ids: list[int] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """Rows read (imported + rejected)."""
+        return self.imported + len(self.rejected)
+
+
+def read_contacts_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]], int]:
+    """Open a contacts CSV: its header, an iterator of (line number, row), and the row count.
+
+    Raises :class:`InvalidInputError` for an unreadable file, bytes that are not UTF-8, or a
+    missing column, before any row is imported.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InvalidInputError(
+            f"{path.name} is not UTF-8 text (bad byte on line {line}); save it as CSV UTF-8"
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [name.strip().lower() for name in next(reader, [])]
+    missing = [name for name in CSV_COLUMNS if name not in header]
+    if missing:
+        raise InvalidInputError(
+            f"{path.name} lacks the column(s) {', '.join(missing)}; "
+            f"expected header: {','.join(CSV_COLUMNS)}"
+        )
+    total = max(sum(1 for _ in csv.reader(io.StringIO(text, newline=""))) - 1, 0)
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        for values in reader:
+            line = reader.line_num
+            if not any(value.strip() for value in values):
+                continue
+            if len(values) > len(header):
+                yield line, {"__error__": f"{len(values)} values for {len(header)} columns"}
+                continue
+            values += [""] * (len(header) - len(values))
+            yield line, {name: values[i] for i, name in enumerate(header) if name in CSV_COLUMNS}
+
+    return header, rows(), total
+
+
+def import_contacts(
+    *,
+    session_factory: Callable[[], Any],
+    sequence_id: int,
+    rows: Iterable[tuple[int, dict[str, str]]],
+    clock: Clock,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Validate every row, import the good ones in batches, report the bad ones by line.
+
+    ``session_factory`` opens a write transaction (``Database.write``); each batch commits on its
+    own so a large file holds no lock for long and a failure loses at most one batch.
+    """
+    report = ImportReport()
+    batch: list[tuple[int, dict[str, str]]] = []
+
+    def flush() -> None:
+        with session_factory() as session:
+            sequence = get_sequence(session=session, sequence_id=sequence_id)
+            snapshot = account_snapshot(session=session, account_id=sequence.account_id)
+            decision = decide_on_add(snapshot, sequence_snapshot(sequence))
+            now = clock()
+            for line, row in batch:
+                try:
+                    if "__error__" in row:
+                        raise InvalidInputError(row["__error__"])
+                    contact = parse_contact(row)
+                    with session.begin_nested():
+                        enrollment = _enroll(
+                            session=session, sequence_id=sequence_id,
+                            account_id=sequence.account_id, contact=contact, decision=decision,
+                            snapshot=snapshot, disable_sync=sequence.disable_sync, now=now,
+                        )  # fmt: skip
+                    assert enrollment.id is not None
+                    report.imported += 1
+                    report.enrollment_ids.append(enrollment.id)
+                except InvalidInputError as exc:
+                    report.rejected.append((line, str(exc)))
+        if on_progress:
+            on_progress(len(batch))
+        batch.clear()
+
+    with session_factory() as session:
+        get_sequence(session=session, sequence_id=sequence_id)
+    for item in rows:
+        batch.append(item)
+        if len(batch) >= IMPORT_BATCH:
+            flush()
+    if batch:
+        flush()
+    return report
+
+
+def get_enrollment(*, session: Session, enrollment_id: int) -> Enrollment:
+    """An enrollment by id."""
+    enrollment = session.get(Enrollment, enrollment_id)
+    if enrollment is None:
+        raise NotFoundError(f"no enrollment {enrollment_id}")
+    return enrollment
+
+
+def tracked_when(
+    *, session: Session, account_id: int, at: datetime, current: AccountSnapshot
+) -> bool:
+    """R5 for an event that happened at ``at``: connected with tracking on at that moment.
+
+    Both facts are read from the audit log's history of the account, so an event recorded late
+    (``--at`` in the past) is judged by the settings of its own time, and nothing from before the
+    connection existed is ever sent.
+    """
+    connection = get_connection(session=session, account_id=account_id)
+    if connection is None or connection.connected_at is None:
+        return False
+    state = value_at(
+        session=session, account_id=account_id, entity="connection", field="state", at=at,
+        current=connection.state,
+    )  # fmt: skip
+    tracking = value_at(
+        session=session, account_id=account_id, entity="settings", field="activity_tracking",
+        at=at, current="on" if current.activity_tracking else "off",
+    )  # fmt: skip
+    first_connect = _first_connection_at(session=session, account_id=account_id)
+    if first_connect is None or at < first_connect:
+        return False
+    then = replace(
+        current,
+        connected=state in (ConnectionState.CONNECTED, ConnectionState.NEEDS_ATTENTION),
+        activity_tracking=tracking == "on",
+    )
+    return activity_is_tracked(then)
+
+
+def _first_connection_at(*, session: Session, account_id: int) -> datetime | None:
+    from sync_engine.models import AuditEntry  # local: only this query needs it
+
+    entry = session.exec(
+        select(AuditEntry)
+        .where(
+            AuditEntry.account_id == account_id,
+            AuditEntry.entity == "connection",
+            AuditEntry.field == "state",
+        )
+        .order_by(col(AuditEntry.at))
+        .limit(1)
+    ).first()
+    return entry.at if entry else None
+
+
+def record_event(
+    *,
+    session: Session,
+    enrollment_id: int,
+    kind: ActivityKind,
+    at: datetime | None,
+    subject: str,
+    clock: Clock,
+) -> Activity:
+    """Record an email event; a reply is also the second trigger of R1."""
+    if len(subject) > 500:
+        raise InvalidInputError("subject is longer than 500 characters")
+    enrollment = get_enrollment(session=session, enrollment_id=enrollment_id)
+    now = clock()
+    at = at or now
+    if at.tzinfo is None:
+        raise InvalidInputError("--at needs a timezone, e.g. 2026-11-28T09:30:00Z")
+    if at > now:
+        raise InvalidInputError("an event cannot happen in the future")
+    snapshot = account_snapshot(session=session, account_id=enrollment.account_id)
+    tracked = tracked_when(
+        session=session, account_id=enrollment.account_id, at=at, current=snapshot
+    )
+    if kind == ActivityKind.REPLIED:
+        _on_reply(session=session, enrollment=enrollment, snapshot=snapshot, now=now)
+    state, reason = ActivityState.PENDING, None
+    if not tracked:
+        state, reason = ActivityState.SKIPPED, _untracked_reason(snapshot)
+    elif enrollment.status == EnrollmentStatus.SKIPPED:
+        state, reason = ActivityState.SKIPPED, enrollment.reason
+    activity = Activity(
+        enrollment_id=enrollment_id,
+        account_id=enrollment.account_id,
+        kind=kind,
+        occurred_at=at,
+        subject=subject.strip(),
+        tracked=tracked,
+        activity_key=uuid.uuid4().hex,
+        state=state,
+        reason=reason,
+    )
+    session.add(activity)
+    session.flush()
+    return activity
+
+
+def _untracked_reason(snapshot: AccountSnapshot) -> str:
+    return "tracking_off" if snapshot.connected else Reason.NOT_CONNECTED.value
+
+
+def _on_reply(
+    *, session: Session, enrollment: Enrollment, snapshot: AccountSnapshot, now: datetime
+) -> None:
+    if enrollment.replied_at is None:
+        enrollment.replied_at = now
+    sequence = get_sequence(session=session, sequence_id=enrollment.sequence_id)
+    decision = decide_on_reply(
+        status=EnrollmentStatus(enrollment.status),
+        reason=Reason(enrollment.reason) if enrollment.reason else None,
+        account=snapshot,
+        sequence=sequence_snapshot(sequence),
+    )
+    if decision is not None:
+        for name, value in _decision_columns(decision, now).items():
+            setattr(enrollment, name, value)
+        enrollment.dedup_at_add = enrollment.dedup_at_add or (
+            snapshot.deduplication and snapshot.connected
+        )
+        _follow_enrollment(session=session, enrollment_id=enrollment.id, decision=decision)
+    session.add(enrollment)
+
+
+_REOPENABLE = (Reason.SYNC_OFF.value, Reason.NOT_CONNECTED.value)
+
+
+def _follow_enrollment(*, session: Session, enrollment_id: int | None, decision: Decision) -> None:
+    """Keep tracked activities in step with their enrollment after a reply's decision (R5).
+
+    Skipped enrollment → its pending activities are skipped with the same reason; queued again →
+    the activities skipped only because the enrollment was skipped become pending again.
+    """
+    skipping = decision.status == EnrollmentStatus.SKIPPED
+    query = select(Activity).where(
+        Activity.enrollment_id == enrollment_id, col(Activity.tracked).is_(True)
+    )
+    if skipping:
+        query = query.where(Activity.state == ActivityState.PENDING)
+    else:
+        query = query.where(
+            Activity.state == ActivityState.SKIPPED, col(Activity.reason).in_(_REOPENABLE)
+        )
+    for activity in session.exec(query).all():
+        if skipping:
+            activity.state, activity.reason = ActivityState.SKIPPED, decision.reason
+        else:
+            activity.state, activity.reason = ActivityState.PENDING, None
+        session.add(activity)
+
+
+__all__ = [
+    "CSV_COLUMNS",
+    "ContactInput",
+    "ImportReport",
+    "SyncMode",
+    "add_contact",
+    "check_email",
+    "get_enrollment",
+    "import_contacts",
+    "normalize_email",
+    "parse_contact",
+    "read_contacts_csv",
+    "record_event",
+]

@@ -1,0 +1,109 @@
+"""Fixtures shared by every suite: the storage backends (SQLite and a real PostgreSQL).
+
+Storage tests take ``database_url``, which runs each test once per backend. PostgreSQL comes
+from ``CWSYNC_TEST_POSTGRES_URL`` (an admin URL; ``.ci/run`` starts a server and sets it). Without
+it the PostgreSQL runs are skipped with a reason, unless ``CWSYNC_REQUIRE_POSTGRES=1`` (set in
+CI), where a missing server fails the run. The summary prints which backends actually ran.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from sync_engine.db import Database, migrate
+
+_backends_ran: dict[str, int] = {}
+
+
+def _require_postgres() -> bool:
+    return os.environ.get("CWSYNC_REQUIRE_POSTGRES", "") not in ("", "0", "false")
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file; each test gets a copy (migrating per test would dominate the run)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    database = Database(f"sqlite:///{path}")
+    migrate(database)
+    database.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[tuple[str, str]]:
+    """(admin URL, template database name): a migrated database that tests clone."""
+    admin_url = os.environ.get("CWSYNC_TEST_POSTGRES_URL")
+    if not admin_url:
+        message = "PostgreSQL not configured (set CWSYNC_TEST_POSTGRES_URL)"
+        if _require_postgres():
+            pytest.fail(message + " but CWSYNC_REQUIRE_POSTGRES is set")
+        pytest.skip(message)
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        message = f"PostgreSQL at {make_url(admin_url).render_as_string()} unreachable: {exc}"
+        if _require_postgres():
+            pytest.fail(message)
+        pytest.skip(message)
+    template = f"cwsync_tpl_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{template}"')
+    database = Database(_with_database(admin_url, template))
+    migrate(database)
+    database.dispose()
+    yield admin_url, template
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+    admin.dispose()
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated, empty store URL, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "store.db"
+        shutil.copy(request.getfixturevalue("_sqlite_template"), path)
+        _backends_ran["sqlite"] = _backends_ran.get("sqlite", 0) + 1
+        yield f"sqlite:///{path}"
+        return
+    admin_url, template = request.getfixturevalue("_postgres_template")
+    name = f"cwsync_t_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    _backends_ran["postgresql"] = _backends_ran.get("postgresql", 0) + 1
+    try:
+        yield _with_database(admin_url, name)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated SQLite store, for tests that are not about the backend."""
+    path = tmp_path / "store.db"
+    shutil.copy(_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which storage backends the run really exercised (CI greps this line)."""
+    ran = ", ".join(f"{name} ({count} tests)" for name, count in sorted(_backends_ran.items()))
+    terminalreporter.write_line(f"storage backends exercised: {ran or 'none'}")

@@ -1,0 +1,119 @@
+"""Plain factory functions and fakes for tests: a settable clock and a wired runtime."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from cryptography.fernet import Fernet
+
+from sync_engine.clockwork.simulator import SimulatorState
+from sync_engine.config import Settings
+from sync_engine.runtime import Runtime, build_runtime
+from sync_engine.services import accounts, enrollments
+
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock that only moves when told to; call it for "now"."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        """Move time forward and return the new now."""
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings for a test store: a fresh encryption key, no demo, no .env influence."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "encryption_key": Fernet.generate_key().decode(),
+        "demo": False,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def make_runtime(
+    database_url: str,
+    *,
+    clock: FakeClock | None = None,
+    transport: httpx.BaseTransport | None = None,
+    **overrides: object,
+) -> Runtime:
+    """A runtime over a migrated test store, with a fake clock and an optional transport."""
+    return build_runtime(
+        make_settings(database_url, **overrides),
+        clock=clock or FakeClock(),
+        transport=transport,
+    )
+
+
+SIM_FIRM = "northwind"
+SIM_KEYS = {
+    "api_key": "nw-api-key-0001",
+    "api_secret": "nw-api-secret-0002",
+    "firm_service_key": "nw-firm-service-key-0003",
+}
+
+
+def make_sim_state() -> SimulatorState:
+    """A simulator store with one firm (``SIM_FIRM``, ``SIM_KEYS``) and its seeded projects."""
+    state = SimulatorState()
+    state.add_firm(SIM_FIRM, **SIM_KEYS)
+    return state
+
+
+def connection_fields(base_url: str = "http://sim.test", **overrides: str) -> dict[str, str]:
+    """What staff would type to connect ``SIM_FIRM``."""
+    fields = {"firm": SIM_FIRM, "base_url": base_url, **SIM_KEYS}
+    fields.update(overrides)
+    return fields
+
+
+def make_connected_account(
+    runtime: Runtime, name: str = "Acme Talent", **settings: object
+) -> int:
+    """An account connected to ``SIM_FIRM`` through ``runtime``'s transport; returns its id."""
+    with runtime.db.write() as session:
+        account = accounts.create_account(
+            session=session, name=name, clock=runtime.clock, actor="test"
+        )
+    assert account.id is not None
+    accounts.connect(runtime, account_id=account.id, fields=connection_fields(), actor="test")
+    if settings:
+        with runtime.db.write() as session:
+            accounts.update_settings(
+                session=session, account_id=account.id, changes=settings,
+                clock=runtime.clock, actor="test",
+            )  # fmt: skip
+    return account.id
+
+
+def make_sequence(runtime: Runtime, account_id: int, name: str = "VP Eng", **fields: object) -> int:
+    """A sequence of the account; returns its id."""
+    with runtime.db.write() as session:
+        sequence = accounts.add_sequence(
+            session=session, account_id=account_id, name=name, clock=runtime.clock,
+            actor="test", **fields,  # type: ignore[arg-type]
+        )  # fmt: skip
+    assert sequence.id is not None
+    return sequence.id
+
+
+def enroll(runtime: Runtime, sequence_id: int, email: str, **fields: str) -> int:
+    """Add a contact to a sequence (the add trigger); returns the enrollment id."""
+    contact = enrollments.parse_contact({"email": email, **fields})
+    with runtime.db.write() as session:
+        enrollment = enrollments.add_contact(
+            session=session, sequence_id=sequence_id, contact=contact, clock=runtime.clock
+        )
+    assert enrollment.id is not None
+    return enrollment.id

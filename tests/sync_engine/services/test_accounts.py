@@ -1,0 +1,207 @@
+"""Accounts, settings, sequences and connections through the service layer, on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from sync_engine.clockwork.simulator import SimulatorState, mock_transport
+from sync_engine.models import ConnectionState, SyncMode
+from sync_engine.runtime import Runtime
+from sync_engine.services import accounts
+from sync_engine.services.audit import list_entries
+from sync_engine.services.errors import ConnectionRejectedError, InvalidInputError, NotFoundError
+from tests.factories import (
+    SIM_KEYS,
+    connection_fields,
+    make_connected_account,
+    make_runtime,
+    make_sim_state,
+)
+
+
+@pytest.fixture
+def sim_state() -> SimulatorState:
+    return make_sim_state()
+
+
+@pytest.fixture
+def runtime(database_url: str, sim_state: SimulatorState) -> Iterator[Runtime]:
+    rt = make_runtime(database_url, transport=mock_transport(sim_state))
+    yield rt
+    rt.close()
+
+
+def _new_account(runtime: Runtime, name: str = "Acme Talent") -> int:
+    with runtime.db.write() as session:
+        account = accounts.create_account(session=session, name=name, clock=runtime.clock, actor="t")
+    assert account.id is not None
+    return account.id
+
+
+def test_new_account_starts_with_the_seed_defaults(runtime: Runtime) -> None:
+    account_id = _new_account(runtime)
+    with runtime.db.read() as session:
+        settings = accounts.get_settings(session=session, account_id=account_id)
+        by_name = accounts.get_account(session=session, ref="Acme Talent")
+    assert by_name.id == account_id
+    assert (settings.sync_mode, settings.deduplication, settings.activity_tracking) == (
+        SyncMode.ON_ADD, True, True,
+    )  # fmt: skip
+    assert settings.default_project_id is None
+
+
+def test_account_names_are_unique_and_lookups_say_what_is_missing(runtime: Runtime) -> None:
+    _new_account(runtime)
+    with pytest.raises(InvalidInputError, match="already exists"), runtime.db.write() as session:
+        accounts.create_account(session=session, name=" Acme Talent ", clock=runtime.clock, actor="t")
+    with pytest.raises(NotFoundError, match="no account 'Nobody'"), runtime.db.read() as session:
+        accounts.get_account(session=session, ref="Nobody")
+
+
+def test_settings_changes_are_validated_and_audited_old_to_new(runtime: Runtime) -> None:
+    account_id = _new_account(runtime)
+    with runtime.db.write() as session:
+        accounts.update_settings(
+            session=session, account_id=account_id, clock=runtime.clock, actor="alice",
+            changes={"sync_mode": "on_reply", "default_project_id": "proj-1"},
+        )  # fmt: skip
+    with pytest.raises(InvalidInputError, match="sync_mode"), runtime.db.write() as session:
+        accounts.update_settings(
+            session=session, account_id=account_id, clock=runtime.clock, actor="alice",
+            changes={"sync_mode": "sometimes"},
+        )  # fmt: skip
+    with pytest.raises(InvalidInputError, match="project id"), runtime.db.write() as session:
+        accounts.update_settings(
+            session=session, account_id=account_id, clock=runtime.clock, actor="alice",
+            changes={"default_project_id": "<script>"},
+        )  # fmt: skip
+    with runtime.db.read() as session:
+        entries = list_entries(session=session, account_id=account_id)
+    changes = {(e.field, e.old_value, e.new_value, e.actor) for e in entries}
+    assert ("sync_mode", "on_add", "on_reply", "alice") in changes
+    assert ("default_project_id", None, "proj-1", "alice") in changes
+
+
+def test_connect_verifies_then_stores_credentials_masked(runtime: Runtime) -> None:
+    account_id = _new_account(runtime)
+    summary = accounts.connect(
+        runtime, account_id=account_id, fields=connection_fields(), actor="alice"
+    )
+    assert summary.state == ConnectionState.CONNECTED
+    assert summary.api_key_hint == "••••0001"
+    with runtime.db.read() as session:
+        creds = accounts.connection_credentials(
+            session=session, box=runtime.box, account_id=account_id
+        )
+        audit = list_entries(session=session, account_id=account_id)
+    assert creds is not None and creds.api_secret == SIM_KEYS["api_secret"]
+    audited = " ".join(f"{e.old_value} {e.new_value}" for e in audit)
+    for secret in SIM_KEYS.values():
+        assert secret not in audited
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"api_secret": "wrong"}, "rejected the credentials"),
+        ({"firm_service_key": "wrong"}, "rejected the credentials"),
+        ({"firm": "nosuchfirm"}, "no firm 'nosuchfirm'"),
+        ({"firm": "Not A Subdomain!"}, "firm"),
+        ({"base_url": "ftp://x"}, "base URL"),
+        ({"api_key": "   "}, "api_key"),
+    ],
+)
+def test_connect_refuses_bad_credentials_and_stores_nothing(
+    runtime: Runtime, override: dict[str, str], message: str
+) -> None:
+    account_id = _new_account(runtime)
+    with pytest.raises((ConnectionRejectedError, InvalidInputError), match=message):
+        accounts.connect(
+            runtime, account_id=account_id, fields=connection_fields(**override), actor="t"
+        )
+    with runtime.db.read() as session:
+        assert accounts.get_connection(session=session, account_id=account_id) is None
+
+
+def test_disconnect_forgets_credentials_but_keeps_the_firm(runtime: Runtime) -> None:
+    account_id = make_connected_account(runtime)
+    with runtime.db.write() as session:
+        accounts.disconnect(session=session, account_id=account_id, clock=runtime.clock, actor="t")
+    with runtime.db.read() as session:
+        row = accounts.get_connection(session=session, account_id=account_id)
+        creds = accounts.connection_credentials(
+            session=session, box=runtime.box, account_id=account_id
+        )
+    assert row is not None and row.state == ConnectionState.DISCONNECTED
+    assert row.api_key_token == "" and creds is None
+    with pytest.raises(InvalidInputError, match="not connected"), runtime.db.write() as session:
+        accounts.disconnect(session=session, account_id=account_id, clock=runtime.clock, actor="t")
+
+
+def test_needs_attention_then_reconnect_restores_connected(runtime: Runtime) -> None:
+    account_id = make_connected_account(runtime)
+    with runtime.db.write() as session:
+        accounts.mark_needs_attention(
+            session=session, account_id=account_id, error="401 rejected", clock=runtime.clock
+        )
+    with runtime.db.read() as session:
+        summary = accounts.connection_summary(session=session, account_id=account_id)
+    assert summary is not None and summary.state == ConnectionState.NEEDS_ATTENTION
+    accounts.connect(runtime, account_id=account_id, fields=connection_fields(), actor="t")
+    with runtime.db.read() as session:
+        summary = accounts.connection_summary(session=session, account_id=account_id)
+    assert summary is not None and summary.state == ConnectionState.CONNECTED
+
+
+def test_sequence_syncing_tab_is_validated_and_audited(runtime: Runtime) -> None:
+    account_id = _new_account(runtime)
+    with runtime.db.write() as session:
+        sequence = accounts.add_sequence(
+            session=session, account_id=account_id, name="CFO search", clock=runtime.clock,
+            actor="bob",
+        )  # fmt: skip
+        assert sequence.id is not None
+        accounts.update_sequence(
+            session=session, sequence_id=sequence.id, clock=runtime.clock, actor="bob",
+            changes={"disable_sync": True, "project_id": "p-42"},
+        )  # fmt: skip
+    with pytest.raises(InvalidInputError, match="name"), runtime.db.write() as session:
+        accounts.add_sequence(
+            session=session, account_id=account_id, name="", clock=runtime.clock, actor="bob"
+        )
+    with runtime.db.read() as session:
+        (listed,) = accounts.list_sequences(session=session, account_id=account_id)
+        fields = {e.field for e in list_entries(session=session, account_id=account_id)}
+    assert listed.disable_sync and listed.project_id == "p-42"
+    assert {"disable_sync", "project_id"} <= fields
+
+
+def test_no_credential_is_stored_in_clear(runtime: Runtime, database_url: str) -> None:
+    """Grep the whole store (file bytes on SQLite, every row as text on PostgreSQL)."""
+    make_connected_account(runtime)
+    runtime.db.dispose()
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        blob = b"".join(
+            p.read_bytes() for p in Path(url.database or "").parent.glob("store.db*")
+        ).decode("latin-1")
+    else:
+        engine = sa.create_engine(database_url)
+        with engine.connect() as conn:
+            tables = conn.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).scalars()
+            blob = " ".join(
+                str(row)
+                for table in list(tables)
+                for row in conn.exec_driver_sql(f'SELECT * FROM "{table}"')
+            )
+        engine.dispose()
+    assert "northwind" in blob  # the firm name is there, so the grep does see the data
+    for secret in SIM_KEYS.values():
+        assert secret not in blob

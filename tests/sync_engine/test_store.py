@@ -1,0 +1,98 @@
+"""The store on both backends: migrations match the models, timestamps stay UTC, SQLite tuning."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel, select
+
+from sync_engine.db import Database
+from sync_engine.models import Account, AuditEntry
+
+
+def test_migrations_produce_exactly_the_models_schema(database_url: str) -> None:
+    database = Database(database_url)
+    with database.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, SQLModel.metadata)
+    database.dispose()
+    assert diff == []
+
+
+def test_timestamps_are_stored_in_utc_and_read_back_aware(database_url: str) -> None:
+    database = Database(database_url)
+    paris = timezone(timedelta(hours=1))
+    with database.write() as session:
+        session.add(Account(name="Acme", created_at=datetime(2026, 1, 5, 10, 0, tzinfo=paris)))
+    with database.read() as session:
+        account = session.exec(select(Account)).one()
+    database.dispose()
+    assert account.created_at == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    assert account.created_at.tzinfo is not None
+
+
+def test_naive_timestamps_are_refused(database_url: str) -> None:
+    database = Database(database_url)
+    with pytest.raises(sa.exc.StatementError, match="naive datetime"), database.write() as session:
+        session.add(Account(name="Naive", created_at=datetime(2026, 1, 5, 10, 0)))
+    database.dispose()
+
+
+def test_failed_write_transaction_leaves_nothing_behind(database_url: str) -> None:
+    database = Database(database_url)
+    with pytest.raises(RuntimeError), database.write() as session:
+        session.add(Account(name="Half done"))
+        session.flush()
+        raise RuntimeError("boom")
+    with database.read() as session:
+        assert session.exec(select(Account)).all() == []
+    database.dispose()
+
+
+def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(sqlite_url: str) -> None:
+    database = Database(sqlite_url)
+    with database.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    database.dispose()
+
+
+def test_sqlite_write_takes_the_lock_up_front_while_readers_keep_reading(sqlite_url: str) -> None:
+    """BEGIN IMMEDIATE: a second writer waits for the first; a reader is never blocked."""
+    database = Database(sqlite_url)
+    order: list[str] = []
+    first_has_lock = threading.Event()
+    release_first = threading.Event()
+
+    def first_writer() -> None:
+        with database.write() as session:
+            session.add(AuditEntry(at=datetime.now(UTC), actor="a", entity="x", field="f"))
+            session.flush()
+            first_has_lock.set()
+            release_first.wait(5)
+            order.append("first committed")
+
+    def second_writer() -> None:
+        first_has_lock.wait(5)
+        with database.write() as session:
+            session.connection()  # the transaction (and BEGIN IMMEDIATE) starts here
+            order.append("second began")
+            session.add(AuditEntry(at=datetime.now(UTC), actor="b", entity="x", field="f"))
+
+    threads = [threading.Thread(target=first_writer), threading.Thread(target=second_writer)]
+    for thread in threads:
+        thread.start()
+    first_has_lock.wait(5)
+    with database.read() as session:  # WAL: readers see the last commit while a writer holds the lock
+        assert session.exec(select(AuditEntry)).all() == []
+    release_first.set()
+    for thread in threads:
+        thread.join(10)
+    database.dispose()
+    assert order == ["first committed", "second began"]
