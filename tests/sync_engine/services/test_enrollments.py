@@ -1,0 +1,257 @@
+"""The triggers in the store: decisions snapshotted at add and reply, CSV import, R5 tracking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sync_engine.clockwork.simulator import mock_transport
+from sync_engine.models import ActivityKind, ActivityState, EnrollmentStatus, Reason
+from sync_engine.runtime import Runtime
+from sync_engine.services import accounts, enrollments
+from sync_engine.services.errors import InvalidInputError
+from sync_engine.services.status import iter_status
+from tests.factories import (
+    FakeClock,
+    enroll,
+    make_connected_account,
+    make_runtime,
+    make_sequence,
+    make_sim_state,
+)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
+    rt = make_runtime(database_url, clock=clock, transport=mock_transport(make_sim_state()))
+    yield rt
+    rt.close()
+
+
+def _enrollment(runtime: Runtime, enrollment_id: int) -> dict[str, object]:
+    with runtime.db.read() as session:
+        enrollment = enrollments.get_enrollment(session=session, enrollment_id=enrollment_id)
+        return enrollment.model_dump()
+
+
+def _set(runtime: Runtime, account_id: int, **changes: object) -> None:
+    with runtime.db.write() as session:
+        accounts.update_settings(
+            session=session, account_id=account_id, changes=changes, clock=runtime.clock,
+            actor="t",
+        )  # fmt: skip
+
+
+def _event(runtime: Runtime, enrollment_id: int, kind: ActivityKind, **kw: object) -> int:
+    with runtime.db.write() as session:
+        activity = enrollments.record_event(
+            session=session, enrollment_id=enrollment_id, kind=kind,
+            at=kw.get("at"), subject=str(kw.get("subject", "Hello")), clock=runtime.clock,  # type: ignore[arg-type]
+        )  # fmt: skip
+    assert activity.id is not None
+    return activity.id
+
+
+def test_emails_are_normalised_and_contacts_shared_across_sequences(runtime: Runtime) -> None:
+    account_id = make_connected_account(runtime)
+    first = enroll(runtime, make_sequence(runtime, account_id, "A"), "  Ada@Example.COM ")
+    second = enroll(runtime, make_sequence(runtime, account_id, "B"), "ada@example.com")
+    a, b = _enrollment(runtime, first), _enrollment(runtime, second)
+    assert a["contact_id"] == b["contact_id"]
+    with runtime.db.read() as session:
+        emails = {row["email"] for row in iter_status(session=session, account_id=account_id)}
+    assert emails == {"ada@example.com"}
+
+
+def test_same_contact_twice_in_one_sequence_is_refused(runtime: Runtime) -> None:
+    account_id = make_connected_account(runtime)
+    sequence_id = make_sequence(runtime, account_id)
+    enroll(runtime, sequence_id, "ada@example.com")
+    with pytest.raises(InvalidInputError, match="already in this sequence"):
+        enroll(runtime, sequence_id, "ADA@example.com")
+
+
+@pytest.mark.parametrize("email", ["", "no-at-sign", "a@", "@b.com", "a b@c.com", "x" * 330 + "@a.com"])
+def test_invalid_emails_are_refused_with_a_reason(email: str) -> None:
+    with pytest.raises(InvalidInputError, match="email"):
+        enrollments.parse_contact({"email": email})
+
+
+def test_decision_is_snapshotted_at_add_and_later_changes_do_not_touch_it(
+    runtime: Runtime,
+) -> None:
+    account_id = make_connected_account(runtime, default_project_id="proj-a")
+    sequence_id = make_sequence(runtime, account_id)
+    queued = enroll(runtime, sequence_id, "q@example.com")
+    _set(runtime, account_id, sync_mode="off", default_project_id="proj-b")
+    skipped = enroll(runtime, sequence_id, "s@example.com")
+    q, s = _enrollment(runtime, queued), _enrollment(runtime, skipped)
+    assert (q["status"], q["project_id"], q["sync_mode_at_add"]) == ("queued", "proj-a", "on_add")
+    assert (s["status"], s["reason"]) == ("skipped", "sync_off")
+
+
+def test_disable_sync_at_add_is_permanent_even_after_a_reply(runtime: Runtime) -> None:
+    account_id = make_connected_account(runtime, sync_mode="on_reply")
+    sequence_id = make_sequence(runtime, account_id, disable_sync=True)
+    enrollment_id = enroll(runtime, sequence_id, "d@example.com")
+    with runtime.db.write() as session:
+        accounts.update_sequence(
+            session=session, sequence_id=sequence_id, changes={"disable_sync": False},
+            clock=runtime.clock, actor="t",
+        )  # fmt: skip
+    _event(runtime, enrollment_id, ActivityKind.REPLIED)
+    row = _enrollment(runtime, enrollment_id)
+    assert (row["status"], row["reason"]) == ("skipped", "sequence_sync_disabled")
+
+
+def test_reply_queues_an_awaiting_enrollment_with_the_project_in_force_then(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    account_id = make_connected_account(runtime, sync_mode="on_reply")
+    sequence_id = make_sequence(runtime, account_id)
+    enrollment_id = enroll(runtime, sequence_id, "r@example.com")
+    assert _enrollment(runtime, enrollment_id)["status"] == "awaiting_reply"
+    _set(runtime, account_id, default_project_id="proj-later")
+    clock.advance(60)
+    _event(runtime, enrollment_id, ActivityKind.REPLIED)
+    row = _enrollment(runtime, enrollment_id)
+    assert (row["status"], row["project_id"]) == ("queued", "proj-later")
+    assert row["replied_at"] == clock.now
+
+
+def test_mode_off_then_on_does_not_backfill(runtime: Runtime) -> None:
+    account_id = make_connected_account(runtime, sync_mode="off")
+    enrollment_id = enroll(runtime, make_sequence(runtime, account_id), "o@example.com")
+    _set(runtime, account_id, sync_mode="on_add")
+    row = _enrollment(runtime, enrollment_id)
+    assert (row["status"], row["reason"]) == ("skipped", "sync_off")
+
+
+def test_activity_is_tracked_by_the_settings_of_its_own_time(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    before_connection = clock.now
+    clock.advance(3600)
+    account_id = make_connected_account(runtime)
+    enrollment_id = enroll(runtime, make_sequence(runtime, account_id), "t@example.com")
+    clock.advance(60)
+    tracked_time = clock.now
+    clock.advance(60)
+    _set(runtime, account_id, activity_tracking=False)
+    clock.advance(60)
+    untracked_time = clock.now
+    clock.advance(60)
+    _set(runtime, account_id, activity_tracking=True)
+    clock.advance(60)
+    ids = {
+        "now": _event(runtime, enrollment_id, ActivityKind.SENT),
+        "while tracking": _event(runtime, enrollment_id, ActivityKind.OPENED, at=tracked_time),
+        "tracking off": _event(runtime, enrollment_id, ActivityKind.CLICKED, at=untracked_time),
+        "before connection": _event(
+            runtime, enrollment_id, ActivityKind.OPENED, at=before_connection
+        ),
+    }
+    from sync_engine.models import Activity
+
+    with runtime.db.read() as session:
+        states = {name: session.get(Activity, i).state for name, i in ids.items()}  # type: ignore[union-attr]
+    assert states == {
+        "now": ActivityState.PENDING,
+        "while tracking": ActivityState.PENDING,
+        "tracking off": ActivityState.SKIPPED,
+        "before connection": ActivityState.SKIPPED,
+    }
+
+
+def test_events_in_the_future_or_without_zone_are_refused(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    account_id = make_connected_account(runtime)
+    enrollment_id = enroll(runtime, make_sequence(runtime, account_id), "f@example.com")
+    with pytest.raises(InvalidInputError, match="future"):
+        _event(runtime, enrollment_id, ActivityKind.SENT, at=clock.advance(0).replace(year=2030))
+
+
+def test_activities_of_a_skipped_enrollment_are_skipped_with_its_reason(runtime: Runtime) -> None:
+    account_id = make_connected_account(runtime, sync_mode="off")
+    enrollment_id = enroll(runtime, make_sequence(runtime, account_id), "k@example.com")
+    _event(runtime, enrollment_id, ActivityKind.SENT)
+    with runtime.db.read() as session:
+        (row,) = list(iter_status(session=session, account_id=account_id))
+    assert row["activities"] == {"pending": 0, "synced": 0, "skipped": 1, "failed": 0}
+    assert row["reason"] == Reason.SYNC_OFF
+
+
+def _csv(tmp_path: Path, text: str, name: str = "contacts.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+HEADER = "email,first_name,last_name,title,company,linkedin_url\n"
+
+
+def _import(runtime: Runtime, sequence_id: int, path: Path) -> enrollments.ImportReport:
+    _header, rows, _total = enrollments.read_contacts_csv(path)
+    return enrollments.import_contacts(
+        session_factory=runtime.db.write, sequence_id=sequence_id, rows=rows, clock=runtime.clock
+    )
+
+
+def test_import_keeps_good_rows_and_reports_bad_ones_by_line(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    account_id = make_connected_account(runtime)
+    sequence_id = make_sequence(runtime, account_id)
+    path = _csv(
+        tmp_path,
+        HEADER
+        + "ada@example.com,Ada,Lovelace,CTO,Analytical,https://www.linkedin.com/in/ada\n"
+        + "not-an-email,Bad,Row,,,\n"
+        + "\n"
+        + "ADA@example.com,Dup,Licate,,,\n"
+        + "=cmd@example.com,Formula,Name,,,\n"
+        + "grace@example.com,Grace,Hopper,,,,extra\n"
+        + "لينا@example.com,لينا,حداد,,,\n",
+    )
+    report = _import(runtime, sequence_id, path)
+    assert report.imported == 3
+    assert [line for line, _ in report.rejected] == [3, 5, 7]
+    assert "already in this sequence" in report.rejected[1][1]
+
+
+def test_import_refuses_a_file_missing_a_column_before_importing_anything(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = _csv(tmp_path, "email,first_name\nada@example.com,Ada\n")
+    with pytest.raises(InvalidInputError, match="lacks the column"):
+        enrollments.read_contacts_csv(path)
+
+
+def test_import_refuses_bytes_that_are_not_utf8_with_the_line(tmp_path: Path) -> None:
+    path = _csv(tmp_path, HEADER + "ada@example.com,Ada,,,,\n")
+    path.write_bytes(path.read_bytes() + b"bob@example.com,B\xe9b,,,,\n")
+    with pytest.raises(InvalidInputError, match="not UTF-8 text \\(bad byte on line 3\\)"):
+        enrollments.read_contacts_csv(path)
+
+
+def test_import_of_many_rows_reports_progress_in_batches(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    account_id = make_connected_account(runtime)
+    sequence_id = make_sequence(runtime, account_id)
+    rows = "".join(f"person{i}@example.com,P,{i},,,\n" for i in range(1200))
+    _header, parsed, total = enrollments.read_contacts_csv(_csv(tmp_path, HEADER + rows))
+    progress: list[int] = []
+    report = enrollments.import_contacts(
+        session_factory=runtime.db.write, sequence_id=sequence_id, rows=parsed,
+        clock=runtime.clock, on_progress=progress.append,
+    )  # fmt: skip
+    assert (total, report.imported, progress) == (1200, 1200, [500, 500, 200])
