@@ -1,0 +1,259 @@
+"""The simulator as a Starlette ASGI app: the contract under ``/v3.0/{firm}/...`` and an admin
+surface under ``/_admin/``.
+
+Contract requests go straight to `Simulator.handle` (no thread-pool hop); this module only
+carries out the fault it decides: latency and slow responses as ``asyncio.sleep``, and a dropped
+connection as a response cut off mid-body. Every other path is rejected loudly by the handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
+
+from sync_engine.clockwork.simulator.core import SimRequest, Simulator
+from sync_engine.clockwork.simulator.faults import FaultConfig
+from sync_engine.clockwork.simulator.state import RecordInvalid, UnknownFirm
+
+__all__ = ["create_app"]
+
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
+class _AdminBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _NewFirm(_AdminBody):
+    name: str
+    api_key: str
+    api_secret: str
+    firm_service_key: str
+    seed_projects: bool = True
+
+
+class _SeedPerson(_AdminBody):
+    first_name: str
+    last_name: str
+    emails: list[str] = Field(default_factory=list)
+    title: str | None = None
+    company: str | None = None
+    linkedin_urls: list[str] = Field(default_factory=list)
+
+
+class _NewProject(_AdminBody):
+    name: str
+    status: str = "Active"
+
+
+class _Key(_AdminBody):
+    key: str
+
+
+class _Reset(_AdminBody):
+    keep_firms: bool = False
+
+
+class _DroppedResponse(Response):
+    """Announces the full Content-Length, sends half the body, then lets the connection drop.
+
+    Returning from the ASGI call with the response incomplete makes uvicorn close the socket,
+    so the client sees a broken connection mid-body (httpx: `RemoteProtocolError`).
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send(
+            {
+                "type": "http.response.body",
+                "body": self.body[: len(self.body) // 2],
+                "more_body": True,
+            }
+        )
+
+
+async def _sleep_unless_disconnected(request: Request, seconds: float) -> None:
+    """Sleep, but stop early once the client has hung up (so shutdown never waits on it)."""
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(disconnected(), timeout=seconds)
+
+
+def create_app(simulator: Simulator) -> Starlette:
+    """The ASGI app serving ``simulator`` (its state and faults may be swapped at run time)."""
+
+    async def contract(request: Request) -> Response:
+        answer = simulator.handle(
+            SimRequest(
+                method=request.method,
+                path=request.scope["path"],
+                query=dict(request.query_params),
+                headers=dict(request.headers),
+                body=await request.body(),
+            )
+        )
+        fault = answer.fault
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.slow:
+            await _sleep_unless_disconnected(request, fault.slow)
+        response_type = _DroppedResponse if fault.drop else Response
+        return response_type(
+            answer.content(), answer.status, dict(answer.headers), "application/json"
+        )
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def list_firms(request: Request) -> Response:
+        return JSONResponse({"firms": simulator.state.firms()})
+
+    async def add_firm(request: Request) -> Response:
+        body = await _parse(request, _NewFirm)
+        try:
+            simulator.state.add_firm(
+                body.name,
+                api_key=body.api_key,
+                api_secret=body.api_secret,
+                firm_service_key=body.firm_service_key,
+                seed_projects=body.seed_projects,
+            )
+        except ValueError as exc:
+            return _admin_error(422, str(exc))
+        return JSONResponse({"firm": body.name}, status_code=201)
+
+    async def firm_state(request: Request) -> Response:
+        return JSONResponse(simulator.state.snapshot(request.path_params["firm"]))
+
+    async def firm_stats(request: Request) -> Response:
+        return JSONResponse(simulator.state.request_counts(request.path_params["firm"]))
+
+    async def seed_person(request: Request) -> Response:
+        body = await _parse(request, _SeedPerson)
+        person = simulator.state.seed_person(
+            request.path_params["firm"],
+            first_name=body.first_name,
+            last_name=body.last_name,
+            emails=body.emails,
+            title=body.title,
+            company=body.company,
+            linkedin_urls=body.linkedin_urls,
+        )
+        return JSONResponse({"person": person}, status_code=201)
+
+    async def add_project(request: Request) -> Response:
+        body = await _parse(request, _NewProject)
+        try:
+            project = simulator.state.add_project(
+                request.path_params["firm"], body.name, status=body.status
+            )
+        except ValueError as exc:
+            return _admin_error(422, str(exc))
+        return JSONResponse({"project": project}, status_code=201)
+
+    async def reset(request: Request) -> Response:
+        body = await _parse(request, _Reset, allow_empty=True)
+        simulator.state.reset(keep_firms=body.keep_firms)
+        return Response(status_code=204)
+
+    async def get_faults(request: Request) -> Response:
+        return JSONResponse(simulator.faults.config.model_dump(mode="json"))
+
+    async def put_faults(request: Request) -> Response:
+        config = await _parse(request, FaultConfig)
+        simulator.faults.configure(config)
+        return JSONResponse(config.model_dump(mode="json"))
+
+    async def revoke_key(request: Request) -> Response:
+        body = await _parse(request, _Key)
+        try:
+            simulator.state.revoke_key(body.key)
+        except KeyError:
+            return _admin_error(404, "unknown key")
+        return Response(status_code=204)
+
+    async def restore_key(request: Request) -> Response:
+        body = await _parse(request, _Key)
+        try:
+            simulator.state.restore_key(body.key)
+        except KeyError:
+            return _admin_error(404, "unknown key")
+        return Response(status_code=204)
+
+    admin = [
+        Route("/health", health),
+        Route("/firms", list_firms),
+        Route("/firms", add_firm, methods=["POST"]),
+        Route("/firms/{firm}/state", firm_state),
+        Route("/firms/{firm}/stats", firm_stats),
+        Route("/firms/{firm}/people", seed_person, methods=["POST"]),
+        Route("/firms/{firm}/projects", add_project, methods=["POST"]),
+        Route("/reset", reset, methods=["POST"]),
+        Route("/faults", get_faults),
+        Route("/faults", put_faults, methods=["PUT"]),
+        Route("/keys/revoke", revoke_key, methods=["POST"]),
+        Route("/keys/restore", restore_key, methods=["POST"]),
+    ]
+    return Starlette(
+        routes=[
+            Mount("/_admin", routes=admin),
+            Route("/{path:path}", contract, methods=_ALL_METHODS),
+        ],
+        exception_handlers={
+            UnknownFirm: _unknown_firm,
+            RecordInvalid: _record_invalid,
+            _BadAdminRequest: _bad_admin_request,
+        },
+    )
+
+
+class _BadAdminRequest(Exception):
+    def __init__(self, errors: Any) -> None:
+        super().__init__("invalid admin request")
+        self.errors = errors
+
+
+async def _parse(request: Request, model: type[_Body], *, allow_empty: bool = False) -> _Body:
+    raw = await request.body()
+    if not raw.strip() and allow_empty:
+        return model()
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _BadAdminRequest(exc.errors(include_url=False, include_context=False)) from None
+
+
+def _admin_error(status: int, message: str, errors: Any = None) -> Response:
+    body: dict[str, Any] = {"error": message}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status)
+
+
+async def _unknown_firm(request: Request, exc: Exception) -> Response:
+    return _admin_error(404, str(exc))
+
+
+async def _record_invalid(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RecordInvalid)
+    return _admin_error(422, str(exc), {exc.field: [exc.message]})
+
+
+async def _bad_admin_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, _BadAdminRequest)
+    return _admin_error(422, "invalid admin request", exc.errors)

@@ -1,0 +1,238 @@
+"""Running the simulator on a real socket: `SimulatorServer` in a background thread (demo, tests)
+and `run_simulator` in the foreground (the ``cwsync simulator`` command).
+
+Both bind to loopback unless told otherwise, serve the app from `app.create_app` with uvicorn,
+and by default the foreground run registers one well-known demo firm.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import uvicorn
+
+from sync_engine.clockwork.simulator.app import create_app
+from sync_engine.clockwork.simulator.core import Simulator
+from sync_engine.clockwork.simulator.faults import FaultConfig, FaultInjector
+from sync_engine.clockwork.simulator.state import FirmCredentials, SimulatorState
+
+__all__ = [
+    "DEMO_API_KEY",
+    "DEMO_API_SECRET",
+    "DEMO_CREDENTIALS",
+    "DEMO_FIRM",
+    "DEMO_FIRM_SERVICE_KEY",
+    "SimulatorServer",
+    "run_simulator",
+]
+
+logger = logging.getLogger(__name__)
+
+DEMO_FIRM = "demo"
+DEMO_API_KEY = "sim-api-key"
+DEMO_API_SECRET = "sim-api-secret"
+DEMO_FIRM_SERVICE_KEY = "sim-firm-service-key"
+DEMO_CREDENTIALS = FirmCredentials(DEMO_FIRM, DEMO_API_KEY, DEMO_API_SECRET, DEMO_FIRM_SERVICE_KEY)
+
+_INCOMPLETE_RESPONSE = "ASGI callable returned without completing response."
+
+
+class _IntendedDropFilter(logging.Filter):
+    """Hides uvicorn's error for responses the simulator cuts off on purpose (drop faults)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != _INCOMPLETE_RESPONSE
+
+
+_DROP_FILTER = _IntendedDropFilter()
+
+
+def _quiet_intended_drops() -> None:
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    if _DROP_FILTER not in uvicorn_errors.filters:
+        uvicorn_errors.addFilter(_DROP_FILTER)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose proto is
+    # TCP, and without it Nagle + delayed ACKs add ~40 ms to every response.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class SimulatorServer:
+    """The simulator served by uvicorn in a background thread.
+
+    ``port=0`` picks a free port, readable from `port` / `base_url` once started. State and
+    faults can be changed while it runs (`use_state`, `set_faults`, or the admin routes).
+    """
+
+    def __init__(
+        self,
+        state: SimulatorState | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: FaultConfig | None = None,
+    ) -> None:
+        self._simulator = Simulator(state or SimulatorState(), FaultInjector(faults))
+        self._host = host
+        self._requested_port = port
+        self._port: int | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> SimulatorState:
+        """The store being served."""
+        return self._simulator.state
+
+    def use_state(self, state: SimulatorState) -> None:
+        """Serve another store from the next request on (tests: a fresh state, no restart)."""
+        self._simulator.state = state
+
+    @property
+    def faults(self) -> FaultConfig:
+        """The fault config in force."""
+        return self._simulator.faults.config
+
+    def set_faults(self, config: FaultConfig | None) -> None:
+        """Inject ``config`` from now on (None = no faults); restarts the rate-limit buckets."""
+        self._simulator.faults.configure(config)
+
+    @property
+    def host(self) -> str:
+        """The address the server binds to."""
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The bound port; only known once started when constructed with ``port=0``."""
+        if self._port is None:
+            raise RuntimeError("the simulator server is not started")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """Root URL of the server, e.g. ``http://127.0.0.1:54321`` (the contract lives under
+        ``/v3.0/{firm}``, the admin surface under ``/_admin``)."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start serving and return once the server accepts connections."""
+        if self._server is not None:
+            raise RuntimeError("the simulator server is already started")
+        _quiet_intended_drops()
+        sock = _bind(self._host, self._requested_port)
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(self._simulator),
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run,
+            kwargs={"sockets": [sock]},
+            name=f"clockwork-simulator-{port}",
+            daemon=True,
+        )
+        thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not thread.is_alive():
+                sock.close()
+                raise RuntimeError("the simulator server failed to start")
+            if time.monotonic() > deadline:
+                server.should_exit = True
+                raise TimeoutError(f"the simulator server did not start within {timeout}s")
+            time.sleep(0.005)
+        self._server, self._thread, self._port = server, thread, port
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and wait for the server thread to finish (idempotent)."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.should_exit = True
+        thread.join(timeout)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(timeout)
+        self._server = self._thread = None
+        self._port = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def run_simulator(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    faults: FaultConfig | None = None,
+    firms: Iterable[FirmCredentials] = (DEMO_CREDENTIALS,),
+    *,
+    state: SimulatorState | None = None,
+    state_file: str | os.PathLike[str] | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve the simulator in the foreground until interrupted (Ctrl-C).
+
+    Registers each of ``firms`` that the state does not hold yet (by default the demo firm,
+    `DEMO_CREDENTIALS`). With ``state_file``, the state is loaded from it when it exists and
+    saved back to it on shutdown, so simulator data survives restarts.
+    """
+    state = state or SimulatorState()
+    if state_file is not None and Path(state_file).exists():
+        state.load(state_file)
+    known = set(state.firms())
+    for firm in firms:
+        if firm.name not in known:
+            state.add_firm(
+                firm.name,
+                api_key=firm.api_key,
+                api_secret=firm.api_secret,
+                firm_service_key=firm.firm_service_key,
+            )
+    _quiet_intended_drops()
+    logger.info("Clockwork simulator serving firms %s on %s:%s", state.firms(), host, port)
+    try:
+        uvicorn.run(
+            create_app(Simulator(state, FaultInjector(faults))),
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+    finally:
+        if state_file is not None:
+            state.save(state_file)
