@@ -91,6 +91,8 @@ class _Firm:
     seed_projects: bool
     people: dict[str, JSON] = field(default_factory=dict)
     search_names: dict[str, str] = field(default_factory=dict)  # person id -> lower-cased name
+    names_with_at: set[str] = field(default_factory=set)  # ids whose name contains "@"
+    creation_rank: dict[str, int] = field(default_factory=dict)  # person id -> 0, 1, 2, ...
     email_index: dict[str, list[str]] = field(default_factory=dict)  # lower address -> ids
     projects: dict[str, JSON] = field(default_factory=dict)
     candidacies: dict[str, list[JSON]] = field(default_factory=dict)  # project id -> list
@@ -98,6 +100,18 @@ class _Firm:
     notes: dict[str, list[JSON]] = field(default_factory=dict)  # person id -> list
     statuses: list[JSON] = field(default_factory=list)
     route_counts: Counter[str] = field(default_factory=Counter)
+
+    def index_person(self, person: JSON) -> None:
+        """Add a new person to the search indexes."""
+        name = person["name"].lower()
+        self.search_names[person["id"]] = name
+        self.creation_rank[person["id"]] = len(self.creation_rank)
+        if "@" in name:
+            self.names_with_at.add(person["id"])
+
+    def index_email(self, person_id: str, address: str) -> None:
+        """Make a person findable by one of its email addresses."""
+        self.email_index.setdefault(address.lower(), []).append(person_id)
 
 
 def _utcnow() -> datetime:
@@ -324,14 +338,17 @@ class SimulatorState:
         needle = q.lower()
         with self._lock:
             target = self._firm(firm)
-            by_email = set(target.email_index.get(needle, ()))
-            hits = [
-                person
-                for person_id, person in target.people.items()
-                if needle in target.search_names[person_id] or person_id in by_email
-            ]
+            if "@" in needle:
+                # A name containing an email-shaped query must contain "@" (few or none do),
+                # so the lookup by email stays O(hits) instead of scanning every name.
+                ids = {i for i in target.names_with_at if needle in target.search_names[i]}
+                ids.update(target.email_index.get(needle, ()))
+                hits = sorted(ids, key=target.creation_rank.__getitem__)
+            else:  # every stored address contains "@", so only names can match
+                hits = [i for i, name in target.search_names.items() if needle in name]
             start = (page - 1) * limit
-            return [_person_view(p) for p in hits[start : start + limit]], len(hits)
+            page_ids = hits[start : start + limit]
+            return [_person_view(target.people[i]) for i in page_ids], len(hits)
 
     def get_person(self, firm: str, person_id: str) -> JSON:
         """One person's payload; raises `UnknownRecord`."""
@@ -522,7 +539,7 @@ class SimulatorState:
             "linkedinUrls": [],
         }
         firm.people[person["id"]] = person
-        firm.search_names[person["id"]] = name.lower()
+        firm.index_person(person)
         return person
 
     def _insert_email(self, firm: _Firm, person: JSON, address: str, location: str) -> JSON:
@@ -538,7 +555,7 @@ class SimulatorState:
         person["emails"].append(email)
         person["preferredEmailAddress"] = person["preferredEmailAddress"] or address
         person["updatedAt"] = now
-        firm.email_index.setdefault(address.lower(), []).append(person["id"])
+        firm.index_email(person["id"], address)
         return dict(email)
 
     def _insert_position(self, person: JSON, title: str | None, company_name: str | None) -> JSON:
@@ -637,9 +654,9 @@ def _firm_from_json(data: Mapping[str, Any]) -> _Firm:
     )
     for person in data["people"]:
         firm.people[person["id"]] = person
-        firm.search_names[person["id"]] = person["name"].lower()
+        firm.index_person(person)
         for email in person["emails"]:
-            firm.email_index.setdefault(email["address"].lower(), []).append(person["id"])
+            firm.index_email(person["id"], email["address"])
     for project in data["projects"]:
         firm.projects[project["id"]] = project
         firm.candidacies[project["id"]] = []

@@ -257,6 +257,16 @@ def test_search_matches_name_substring_or_exact_email_case_insensitively(
     assert search("a") == ["Ada Lovelace", "Grace Hopper"]
 
 
+def test_email_search_also_matches_names_containing_it_oldest_first(api: httpx.Client) -> None:
+    older = create_person(api, "Old Timer")
+    named = create_person(api, "ada@example.com (imported)")
+    newer = create_person(api, "New Comer")
+    add_email(api, newer["id"], "ADA@example.com")
+    add_email(api, older["id"], "ada@example.com")  # email added last, person created first
+    hits = api.get("/people_search", params={"q": "Ada@Example.com"}).json()["peopleSearch"]
+    assert [p["id"] for p in hits] == [older["id"], named["id"], newer["id"]]
+
+
 def test_search_pages_are_1_based_with_meta(api: httpx.Client) -> None:
     ids = [create_person(api, f"Candidate Number{i}")["id"] for i in range(5)]
     response = api.get("/people_search", params={"q": "candidate", "limit": 2, "page": 3})
