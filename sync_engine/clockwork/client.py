@@ -644,7 +644,7 @@ class ClockworkClient:
         """The firm's candidacy statuses (``{"id", "name"}``)."""
         return self._send(Endpoint.LIST_STATUSES, partial(_read_items, key="statuses"))
 
-    # ── the one boundary with HTTP ──
+    # ── paging, then the one boundary with HTTP ──
 
     def _walk(
         self,
@@ -655,6 +655,7 @@ class ClockworkClient:
         *,
         extra_params: Mapping[str, str] | None = None,
     ) -> Iterator[JSONObject]:
+        """Every item of a list endpoint, requesting pages as ``paging`` says."""
         params: dict[str, int] | None = paging.first()
         while params is not None:
             query: dict[str, str | int] = {**(extra_params or {}), **params}
@@ -758,7 +759,10 @@ class ClockworkClient:
                 for field_name, messages in errors.items():
                     listed = messages if isinstance(messages, list) else [messages]
                     field_errors[str(field_name)] = [str(message) for message in listed]
-                    parts.extend(f"{field_name} {message}" for message in listed)
+                    for message in listed:
+                        text = f"{field_name} {message}"
+                        if not any(text in part for part in parts):  # often repeated in "error"
+                            parts.append(text)
             elif isinstance(errors, list):
                 parts.extend(str(message) for message in errors)
         elif response.text.strip():

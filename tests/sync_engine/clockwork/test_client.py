@@ -621,6 +621,19 @@ def test_validation_error_carries_the_apis_message_and_field_errors(
     )
 
 
+def test_validation_message_does_not_repeat_a_field_message_already_in_error(
+    make_client: Callable[..., ClockworkClient],
+) -> None:
+    body = {
+        "error": "Validation failed: url is not a LinkedIn URL",
+        "errors": {"url": ["is not a LinkedIn URL"]},
+    }
+    with pytest.raises(ClockworkValidationError) as raised:
+        make_client(reply(422, body)).add_linkedin_url(PERSON_ID, "https://example.com")
+    assert raised.value.message == "Validation failed: url is not a LinkedIn URL"
+    assert raised.value.field_errors == {"url": ["is not a LinkedIn URL"]}
+
+
 def test_error_message_falls_back_to_the_status_or_a_body_excerpt(
     make_client: Callable[..., ClockworkClient],
 ) -> None:
