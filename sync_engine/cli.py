@@ -205,7 +205,9 @@ def settings_command(
 def sequence_add(
     account: str,
     name: str,
-    disable_sync: Annotated[bool, typer.Option(help="Never sync this sequence's contacts.")] = False,
+    disable_sync: Annotated[
+        bool, typer.Option(help="Never sync this sequence's contacts.")
+    ] = False,
     project: Annotated[str | None, typer.Option(help="Project id override.")] = None,
 ) -> None:
     """Create a sequence; prints its id."""
@@ -364,7 +366,9 @@ def event(
 @app.command()
 def status(
     account: str,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per enrollment.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per enrollment.")
+    ] = False,
 ) -> None:
     """Per-enrollment sync status of an account (SPEC §4)."""
     rt = runtime()
@@ -380,12 +384,38 @@ def status(
         typer.echo(f"{row['enrollment_id']}\t{row['email']}\t{row['status']}{reason}{flag}")
 
 
+# --- engine ---------------------------------------------------------------------------------
+
+
+@app.command()
+def sync(
+    until_idle: Annotated[
+        bool, typer.Option(help="Keep running passes until nothing is due (waits out backoff).")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(min=0, help="With --until-idle: give up waiting after this long.")
+    ] = 300.0,
+) -> None:
+    """Run engine passes now, in this process; prints the counts by outcome as JSON."""
+    from sync_engine.engine.passes import Engine
+
+    engine = Engine(runtime())
+    engine.reap_leases()
+    counts = engine.run_until_idle(timeout=timeout) if until_idle else engine.run_pass()
+    typer.echo(json.dumps(dict(sorted(counts.items()))))
+    if counts.get("timed_out"):
+        typer.echo("cwsync: work is still queued (timed out waiting for backoff)", err=True)
+        raise typer.Exit(code=1)
+
+
 # --- simulator ------------------------------------------------------------------------------
 
 
 @app.command()
 def simulator(
-    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (loopback by default).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
     latency_ms: Annotated[float, typer.Option(min=0, help="Added latency per request.")] = 0.0,
     jitter_ms: Annotated[float, typer.Option(min=0, help="Random extra latency.")] = 0.0,

@@ -202,6 +202,7 @@ class Contact(SQLModel, table=True):
     created_at: datetime = _ts(default_factory=utcnow)
     clockwork_person_id: str | None = _str(64, default=None, index=True)
     person_created_by_us: bool = False
+    person_created_by_enrollment_id: int | None = Field(default=None)
     person_creation_started_at: datetime | None = _ts(default=None)
     email_attached: bool = False
     position_attached: bool = False
@@ -212,20 +213,22 @@ class Enrollment(SQLModel, table=True):
     """A contact added to a sequence: the unit the dashboard audits and the engine's work item.
 
     The ``*_at_add`` columns and ``project_id`` are the trigger-time snapshot of SPEC R1/R2; later
-    setting changes never rewrite them. ``next_attempt_at``/``lease_*`` make the row a queue entry.
+    setting changes never rewrite them. ``next_attempt_at`` is set exactly when the engine has work
+    for the enrollment (a sync, or activity notes to deliver); ``lease_*`` mark it claimed.
     """
 
     __table_args__ = (
         sa.Index("ix_enrollment_account_status", "account_id", "status"),
         sa.Index("ix_enrollment_account_reason", "account_id", "reason"),
         sa.Index("ix_enrollment_account_flag", "account_id", "exists_in_clockwork"),
-        sa.Index("ix_enrollment_due", "status", "next_attempt_at"),
+        sa.Index("ix_enrollment_due", "next_attempt_at"),
+        sa.Index("ix_enrollment_contact_lease", "contact_id", "lease_expires_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id")
     sequence_id: int = Field(foreign_key="sequence.id", index=True)
-    contact_id: int = Field(foreign_key="contact.id", index=True)
+    contact_id: int = Field(foreign_key="contact.id")
     added_at: datetime = _ts(default_factory=utcnow)
     # Trigger-time snapshot (R1, R2).
     sync_mode_at_add: str = _str(16)

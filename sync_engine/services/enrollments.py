@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import Session, col, select
@@ -388,8 +389,27 @@ def record_event(
         reason=reason,
     )
     session.add(activity)
+    if state == ActivityState.PENDING:
+        # The engine has a note to deliver; a synced enrollment goes back in the queue for it.
+        session.execute(
+            sa.update(Enrollment)
+            .where(
+                col(Enrollment.id) == enrollment_id,
+                col(Enrollment.status).in_(_ENGINE_OWNED),
+                col(Enrollment.next_attempt_at).is_(None),
+            )
+            .values(next_attempt_at=now)
+        )
     session.flush()
     return activity
+
+
+_ENGINE_OWNED = (
+    EnrollmentStatus.QUEUED,
+    EnrollmentStatus.RETRYING,
+    EnrollmentStatus.SYNCING,
+    EnrollmentStatus.SYNCED,
+)
 
 
 def _untracked_reason(snapshot: AccountSnapshot) -> str:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 16:52:42.553651
+Create Date: 2026-11-28 17:02:59.645302
 """
 
 from collections.abc import Sequence
@@ -133,6 +133,7 @@ def upgrade() -> None:
         sa.Column("created_at", sync_engine.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("clockwork_person_id", sa.String(length=64), nullable=True),
         sa.Column("person_created_by_us", sa.Boolean(), nullable=False),
+        sa.Column("person_created_by_enrollment_id", sa.Integer(), nullable=True),
         sa.Column(
             "person_creation_started_at",
             sync_engine.models.UTCDateTime(timezone=True),
@@ -218,8 +219,10 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_enrollment_account_status", ["account_id", "status"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_enrollment_contact_id"), ["contact_id"], unique=False)
-        batch_op.create_index("ix_enrollment_due", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index(
+            "ix_enrollment_contact_lease", ["contact_id", "lease_expires_at"], unique=False
+        )
+        batch_op.create_index("ix_enrollment_due", ["next_attempt_at"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_enrollment_sequence_id"), ["sequence_id"], unique=False
         )
@@ -294,7 +297,7 @@ def downgrade() -> None:
     with op.batch_alter_table("enrollment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_enrollment_sequence_id"))
         batch_op.drop_index("ix_enrollment_due")
-        batch_op.drop_index(batch_op.f("ix_enrollment_contact_id"))
+        batch_op.drop_index("ix_enrollment_contact_lease")
         batch_op.drop_index("ix_enrollment_account_status")
         batch_op.drop_index("ix_enrollment_account_reason")
         batch_op.drop_index("ix_enrollment_account_flag")

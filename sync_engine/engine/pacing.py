@@ -1,0 +1,83 @@
+"""Per-connection request pacing: a token bucket that keeps a Clockwork firm under its rate limit.
+
+It implements the client's ``Pacer`` protocol. With a budget told (``max_rps``) it holds that pace;
+without one it adapts (AIMD): it raises its pace a little after each run of successes and halves
+it on a 429, so it settles near an unknown limit without storms. A wait longer than ``max_wait``
+is not slept through: :class:`PacingDeferred` tells the engine to put the work back until then,
+so one throttled account never ties up the workers of the others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+
+class PacingDeferred(Exception):
+    """The connection may not send for a while; retry the work at ``until`` (monotonic seconds)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(f"paced: next request allowed in {delay:.1f}s")
+        self.delay = delay
+
+
+class TokenBucket:
+    """A thread-safe token bucket with an optional adaptive rate."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        adaptive: bool = False,
+        min_rate: float = 0.5,
+        max_rate: float = 200.0,
+        max_wait: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate = rate
+        self.adaptive = adaptive
+        self.min_rate = min_rate
+        self.max_rate = max_rate
+        self.max_wait = max_wait
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next_free = clock()
+        self._blocked_until = 0.0
+        self._successes = 0
+
+    def acquire(self) -> None:
+        """Reserve the next send slot and wait for it; raise :class:`PacingDeferred` if far off."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_free, self._blocked_until)
+            wait = slot - now
+            if wait > self.max_wait:
+                raise PacingDeferred(wait)
+            self._next_free = slot + 1.0 / self.rate
+            if self.adaptive:
+                self._successes += 1
+                if self._successes >= max(5, int(self.rate)):
+                    self._successes = 0
+                    self.rate = min(self.max_rate, self.rate + max(0.5, self.rate * 0.1))
+        if wait > 0:
+            self._sleep(wait)
+
+    def throttled(self, retry_after: float | None) -> None:
+        """Clockwork answered 429: stop sending until Retry-After passes, and slow down if adapting."""
+        with self._lock:
+            now = self._clock()
+            pause = retry_after if retry_after is not None else 1.0 / self.rate * 4
+            self._blocked_until = max(self._blocked_until, now + pause)
+            if self.adaptive:
+                self.rate = max(self.min_rate, self.rate / 2)
+                self._successes = 0
+
+    def set_rate(self, rate: float, *, adaptive: bool) -> None:
+        """Change the budget (settings changed between passes)."""
+        with self._lock:
+            if adaptive != self.adaptive or not adaptive:
+                self.rate = rate
+            self.adaptive = adaptive

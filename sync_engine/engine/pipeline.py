@@ -1,0 +1,626 @@
+"""One claimed enrollment, end to end: person (R3/R4), candidacy (R2), activity notes (R5).
+
+HTTP calls happen outside any transaction; each result is stored in its own short transaction
+before the next call, so a crash or retry resumes where it stopped instead of starting over (R8):
+
+- one people search serves both matching (R3) and the Exists-in-Clockwork flag (R4);
+- before creating a person the contact records that creation started; a search after a crash
+  that finds a person created since then adopts it instead of creating a second one;
+- a created person's email, position and LinkedIn URL are each flagged as attached when done,
+  and a resumed creation first reads the person back to see what really got there;
+- each note carries its activity key, and a retried activity looks for the key before writing.
+
+Failures are classified by the client's error tree (R6, R7): credentials rejected pause the
+account with the work still queued; transient errors back off (honouring Retry-After) up to the
+attempt cap; anything else fails the enrollment with Clockwork's message.
+"""
+
+from __future__ import annotations
+
+import html
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from sqlmodel import Session, col, select
+
+from sync_engine.clockwork.client import ClockworkClient, JSONObject
+from sync_engine.clockwork.errors import (
+    ClockworkAuthError,
+    ClockworkError,
+    ClockworkNetworkError,
+    ClockworkNotFound,
+    ClockworkRateLimited,
+    ClockworkTransientError,
+)
+from sync_engine.db import Database
+from sync_engine.engine.backoff import retry_delay
+from sync_engine.engine.pacing import PacingDeferred
+from sync_engine.engine.queue import Claim, load_leased, release, status_when_released
+from sync_engine.models import (
+    Activity,
+    ActivityState,
+    Contact,
+    Enrollment,
+    EnrollmentStatus,
+    LinkKind,
+    Reason,
+    Sequence,
+    SyncAttempt,
+)
+from sync_engine.services.accounts import mark_needs_attention
+from sync_engine.services.enrollments import check_email
+from sync_engine.services.errors import InvalidInputError
+
+# A person found by the search and created at most this long before our own create call started
+# is taken to be the one we created just before a crash (clocks of two systems differ a little).
+ADOPTION_SKEW = timedelta(minutes=2)
+NOTE_KEY_PREFIX = "cwsync-activity:"
+
+
+class Outcome(StrEnum):
+    """How processing one claim ended; the pass counts these."""
+
+    SYNCED = "synced"
+    DELIVERED = "delivered"  # activity notes only (the enrollment was already synced)
+    RETRYING = "retrying"
+    FAILED = "failed"
+    DEFERRED = "deferred"  # paced out; back in the queue without using an attempt
+    PAUSED = "paused"  # credentials rejected: the account needs attention
+    LOST_LEASE = "lost_lease"
+
+
+@dataclass
+class PipelineConfig:
+    """Retry policy and randomness for the pipeline."""
+
+    max_attempts: int
+    backoff_base: float
+    backoff_cap: float
+    rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass
+class _Work:
+    """What the pipeline needs to know about the claim, read in the opening transaction."""
+
+    enrollment_id: int
+    account_id: int
+    contact_id: int
+    email: str
+    first_name: str
+    last_name: str
+    title: str
+    company: str
+    linkedin_url: str
+    sequence_name: str
+    project_id: str | None
+    dedup: bool
+    needs_sync: bool
+    candidacy_done: bool
+    attempt: int
+    person_id: str | None
+    created_by_us: bool
+    created_by_this_enrollment: bool
+    creation_started_at: datetime | None
+    email_attached: bool
+    position_attached: bool
+    linkedin_attached: bool
+    attempt_row_id: int | None = None
+
+
+class _LeaseLost(Exception):
+    """Our lease expired and another worker owns the enrollment now."""
+
+
+class _Failure(Exception):
+    """A permanent failure with its reason code and message."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def process(
+    claim: Claim,
+    *,
+    db: Database,
+    client: ClockworkClient,
+    clock: Callable[[], datetime],
+    config: PipelineConfig,
+) -> Outcome:
+    """Run one claimed enrollment through the pipeline and record the outcome under the lease."""
+    work = _open(claim, db=db, clock=clock)
+    if work is None:
+        return Outcome.LOST_LEASE
+    synced = False
+    try:
+        if work.needs_sync:
+            _sync(claim, work, db=db, client=client, clock=clock)
+            work.needs_sync, synced = False, True
+        delivered = _deliver_activities(work, db=db, client=client, clock=clock, config=config)
+    except PacingDeferred as deferred:
+        return _defer(claim, work, db=db, clock=clock, delay=deferred.delay)
+    except ClockworkAuthError as exc:
+        return _pause(claim, work, db=db, clock=clock, error=exc)
+    except ClockworkTransientError as exc:
+        return _retry_or_fail(claim, work, db=db, clock=clock, config=config, error=exc)
+    except _Failure as failure:
+        return _fail(claim, work, db=db, clock=clock, reason=failure.reason, message=str(failure))
+    except ClockworkError as exc:
+        reason = Reason.NOT_FOUND if isinstance(exc, ClockworkNotFound) else Reason.VALIDATION_ERROR
+        return _fail(claim, work, db=db, clock=clock, reason=reason, message=exc.message)
+    except _LeaseLost:
+        return Outcome.LOST_LEASE
+    return _finish(claim, work, db=db, clock=clock, synced=synced, delivered=delivered)
+
+
+# --- opening and closing transactions ---------------------------------------------------------
+
+
+def _open(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> _Work | None:
+    now = clock()
+    with db.write() as session:
+        enrollment = load_leased(session=session, claim=claim)
+        if enrollment is None:
+            return None
+        contact = session.get(Contact, enrollment.contact_id)
+        sequence = session.get(Sequence, enrollment.sequence_id)
+        assert contact is not None and sequence is not None and enrollment.id is not None
+        needs_sync = enrollment.status == EnrollmentStatus.SYNCING
+        work = _Work(
+            enrollment_id=enrollment.id,
+            account_id=enrollment.account_id,
+            contact_id=enrollment.contact_id,
+            email=contact.email,
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            title=contact.title,
+            company=contact.company,
+            linkedin_url=contact.linkedin_url,
+            sequence_name=sequence.name,
+            project_id=enrollment.project_id,
+            dedup=enrollment.dedup_at_add,
+            needs_sync=needs_sync,
+            candidacy_done=enrollment.candidacy_done,
+            attempt=enrollment.attempts + (1 if needs_sync else 0),
+            person_id=contact.clockwork_person_id,
+            created_by_us=contact.person_created_by_us,
+            created_by_this_enrollment=contact.person_created_by_enrollment_id == enrollment.id,
+            creation_started_at=contact.person_creation_started_at,
+            email_attached=contact.email_attached,
+            position_attached=contact.position_attached,
+            linkedin_attached=contact.linkedin_attached,
+        )
+        if needs_sync:
+            enrollment.attempts = work.attempt
+            enrollment.last_attempt_at = now
+            session.add(enrollment)
+            attempt = SyncAttempt(
+                enrollment_id=work.enrollment_id, started_at=now, outcome="started"
+            )
+            session.add(attempt)
+            session.flush()
+            work.attempt_row_id = attempt.id
+    return work
+
+
+def _close_attempt(
+    session: Session,
+    work: _Work,
+    now: datetime,
+    outcome: Outcome,
+    reason: str | None,
+    error: str | None,
+) -> None:
+    if work.attempt_row_id is None:
+        return
+    attempt = session.get(SyncAttempt, work.attempt_row_id)
+    if attempt is not None:
+        attempt.finished_at = now
+        attempt.outcome = outcome
+        attempt.reason = reason
+        attempt.error = error[:500] if error else None
+        session.add(attempt)
+
+
+def _locked(session: Session, claim: Claim) -> Enrollment | None:
+    enrollment = session.get(Enrollment, claim.enrollment_id, with_for_update=True)
+    if enrollment is None or enrollment.lease_owner != claim.token:
+        return None
+    return enrollment
+
+
+def _has_pending_activities(session: Session, enrollment_id: int) -> bool:
+    return (
+        session.exec(
+            select(Activity.id)
+            .where(Activity.enrollment_id == enrollment_id, Activity.state == ActivityState.PENDING)
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def _finish(
+    claim: Claim,
+    work: _Work,
+    *,
+    db: Database,
+    clock: Callable[[], datetime],
+    synced: bool,
+    delivered: int,
+) -> Outcome:
+    now = clock()
+    with db.write() as session:
+        enrollment = _locked(session, claim)
+        if enrollment is None:
+            return Outcome.LOST_LEASE
+        release(enrollment)
+        # Activities recorded while we worked are delivered on the next pass.
+        more = _has_pending_activities(session, work.enrollment_id)
+        enrollment.next_attempt_at = now if more else None
+        session.add(enrollment)
+        outcome = Outcome.SYNCED if synced else Outcome.DELIVERED
+        _close_attempt(session, work, now, outcome, None, None)
+    return outcome
+
+
+def _defer(
+    claim: Claim, work: _Work, *, db: Database, clock: Callable[[], datetime], delay: float
+) -> Outcome:
+    now = clock()
+    with db.write() as session:
+        enrollment = _locked(session, claim)
+        if enrollment is None:
+            return Outcome.LOST_LEASE
+        if work.needs_sync:
+            enrollment.attempts = max(0, enrollment.attempts - 1)
+        enrollment.status = status_when_released(enrollment)
+        release(enrollment)
+        enrollment.next_attempt_at = now + timedelta(seconds=delay)
+        session.add(enrollment)
+        _close_attempt(session, work, now, Outcome.DEFERRED, Reason.RATE_LIMITED, None)
+    return Outcome.DEFERRED
+
+
+def _pause(
+    claim: Claim, work: _Work, *, db: Database, clock: Callable[[], datetime], error: ClockworkError
+) -> Outcome:
+    """R6: credentials rejected. The account needs attention; the work stays queued as it was."""
+    now = clock()
+    with db.write() as session:
+        mark_needs_attention(
+            session=session, account_id=work.account_id, error=error.message, clock=clock
+        )
+        enrollment = _locked(session, claim)
+        if enrollment is None:
+            return Outcome.LOST_LEASE
+        if work.needs_sync:
+            enrollment.attempts = max(0, enrollment.attempts - 1)
+            enrollment.reason = Reason.AUTH_FAILED
+            enrollment.last_error = error.message[:500]
+        enrollment.status = status_when_released(enrollment)
+        release(enrollment)
+        enrollment.next_attempt_at = enrollment.next_attempt_at or now
+        session.add(enrollment)
+        _close_attempt(session, work, now, Outcome.PAUSED, Reason.AUTH_FAILED, error.message)
+    return Outcome.PAUSED
+
+
+def _transient_reason(error: ClockworkTransientError) -> Reason:
+    if isinstance(error, ClockworkRateLimited):
+        return Reason.RATE_LIMITED
+    if isinstance(error, ClockworkNetworkError):
+        return Reason.NETWORK_ERROR
+    return Reason.CLOCKWORK_UNAVAILABLE
+
+
+def _retry_or_fail(
+    claim: Claim,
+    work: _Work,
+    *,
+    db: Database,
+    clock: Callable[[], datetime],
+    config: PipelineConfig,
+    error: ClockworkTransientError,
+) -> Outcome:
+    reason = _transient_reason(error)
+    attempt = work.attempt if work.needs_sync else _activity_attempts(db, work.enrollment_id)
+    if attempt >= config.max_attempts:
+        message = f"gave up after {attempt} attempts: {error.message}"
+        return _fail(claim, work, db=db, clock=clock, reason=reason, message=message)
+    retry_after = error.retry_after if isinstance(error, ClockworkRateLimited) else None
+    delay = retry_delay(
+        attempt,
+        base=config.backoff_base,
+        cap=config.backoff_cap,
+        retry_after=retry_after,
+        rng=config.rng,
+    )
+    now = clock()
+    with db.write() as session:
+        enrollment = _locked(session, claim)
+        if enrollment is None:
+            return Outcome.LOST_LEASE
+        if work.needs_sync:
+            enrollment.status = EnrollmentStatus.RETRYING
+            enrollment.reason = reason
+            enrollment.last_error = error.message[:500]
+        release(enrollment)
+        enrollment.next_attempt_at = now + timedelta(seconds=delay)
+        session.add(enrollment)
+        _close_attempt(session, work, now, Outcome.RETRYING, reason, error.message)
+    return Outcome.RETRYING
+
+
+def _activity_attempts(db: Database, enrollment_id: int) -> int:
+    with db.read() as session:
+        attempts = session.exec(
+            select(Activity.attempts).where(
+                Activity.enrollment_id == enrollment_id, Activity.state == ActivityState.PENDING
+            )
+        ).all()
+    return max(attempts, default=0)
+
+
+def _fail(
+    claim: Claim,
+    work: _Work,
+    *,
+    db: Database,
+    clock: Callable[[], datetime],
+    reason: Reason,
+    message: str,
+) -> Outcome:
+    now = clock()
+    with db.write() as session:
+        enrollment = _locked(session, claim)
+        if enrollment is None:
+            return Outcome.LOST_LEASE
+        release(enrollment)
+        enrollment.next_attempt_at = None
+        pending = session.exec(
+            select(Activity).where(
+                Activity.enrollment_id == work.enrollment_id,
+                Activity.state == ActivityState.PENDING,
+            )
+        ).all()
+        for activity in pending:
+            activity.state, activity.reason = ActivityState.FAILED, reason
+            activity.last_error = message[:500]
+            session.add(activity)
+        if work.needs_sync:
+            enrollment.status = EnrollmentStatus.FAILED
+            enrollment.reason = reason
+            enrollment.last_error = message[:500]
+        session.add(enrollment)
+        _close_attempt(session, work, now, Outcome.FAILED, reason, message)
+    return Outcome.FAILED
+
+
+# --- the person (R3, R4, R8) -------------------------------------------------------------------
+
+
+def _sync(
+    claim: Claim,
+    work: _Work,
+    *,
+    db: Database,
+    client: ClockworkClient,
+    clock: Callable[[], datetime],
+) -> None:
+    try:
+        check_email(work.email)
+    except InvalidInputError as exc:
+        raise _Failure(Reason.INVALID_EMAIL, str(exc)) from None
+    link = LinkKind.LINKED
+    if work.person_id is None:
+        link = _find_or_create(work, db=db, client=client, clock=clock)
+    elif work.created_by_us:
+        if work.created_by_this_enrollment:
+            link = LinkKind.CREATED
+        _complete_person(work, db=db, client=client, resume=True)
+    if work.project_id and not work.candidacy_done:
+        client.add_candidacy(work.project_id, work.person_id or "")
+        work.candidacy_done = True
+    with db.write() as session:
+        enrollment = _locked(session, claim)
+        if enrollment is None:
+            raise _LeaseLost
+        enrollment.clockwork_person_id = work.person_id
+        enrollment.link = link
+        enrollment.exists_in_clockwork = work.dedup and not work.created_by_us
+        enrollment.candidacy_done = work.candidacy_done
+        enrollment.status = EnrollmentStatus.SYNCED
+        enrollment.reason = None
+        enrollment.last_error = None
+        enrollment.synced_at = clock()
+        session.add(enrollment)
+
+
+def _find_or_create(
+    work: _Work, *, db: Database, client: ClockworkClient, clock: Callable[[], datetime]
+) -> LinkKind:
+    hits = client.find_people_by_email(work.email)
+    adopted = _our_unrecorded_person(hits, work.creation_started_at)
+    if adopted is not None:
+        _store_person(work, db=db, person_id=str(adopted["id"]), created_by_us=True)
+        _complete_person(work, db=db, client=client, resume=True)
+        return LinkKind.CREATED
+    if hits:
+        _store_person(work, db=db, person_id=str(hits[0]["id"]), created_by_us=False)
+        return LinkKind.LINKED
+    with db.write() as session:
+        contact = session.get(Contact, work.contact_id)
+        assert contact is not None
+        contact.person_creation_started_at = work.creation_started_at = clock()
+        session.add(contact)
+    person = client.create_person(
+        first_name=work.first_name or work.email.split("@")[0],
+        last_name=work.last_name,
+    )
+    _store_person(work, db=db, person_id=str(person["id"]), created_by_us=True)
+    _complete_person(work, db=db, client=client, resume=False)
+    return LinkKind.CREATED
+
+
+def _our_unrecorded_person(hits: list[JSONObject], started: datetime | None) -> JSONObject | None:
+    """After a crash between "created" and "id stored", the search finds our own person."""
+    if started is None:
+        return None
+    for person in hits:
+        created = _created_at(person)
+        if created is not None and created >= started - ADOPTION_SKEW:
+            return person
+    return None
+
+
+def _created_at(person: JSONObject) -> datetime | None:
+    value = person.get("createdAt")
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _store_person(work: _Work, *, db: Database, person_id: str, created_by_us: bool) -> None:
+    with db.write() as session:
+        contact = session.get(Contact, work.contact_id)
+        assert contact is not None
+        contact.clockwork_person_id = person_id
+        contact.person_created_by_us = created_by_us
+        if created_by_us:
+            contact.person_created_by_enrollment_id = work.enrollment_id
+        session.add(contact)
+    work.person_id = person_id
+    work.created_by_us = created_by_us
+    work.created_by_this_enrollment = created_by_us
+
+
+def _complete_person(work: _Work, *, db: Database, client: ClockworkClient, resume: bool) -> None:
+    """Attach email, position and LinkedIn URL to a person we created, each step stored."""
+    person_id = work.person_id or ""
+    wants_position = bool(work.title or work.company)
+    missing = (
+        not work.email_attached
+        or (wants_position and not work.position_attached)
+        or (work.linkedin_url and not work.linkedin_attached)
+    )
+    if not missing:
+        return
+    if resume:  # a step may have reached Clockwork without being recorded: look first
+        person = client.get_person(person_id)
+        emails = {str(e.get("address", "")).lower() for e in person.get("emails") or []}
+        work.email_attached = work.email_attached or work.email in emails
+        work.position_attached = work.position_attached or bool(person.get("positions"))
+        work.linkedin_attached = work.linkedin_attached or bool(person.get("linkedinUrls"))
+        _store_steps(work, db=db)
+    if not work.email_attached:
+        client.add_email(person_id, work.email)
+        work.email_attached = True
+        _store_steps(work, db=db)
+    if wants_position and not work.position_attached:
+        client.add_position(person_id, title=work.title, company_name=work.company)
+        work.position_attached = True
+        _store_steps(work, db=db)
+    if work.linkedin_url and not work.linkedin_attached:
+        client.add_linkedin_url(person_id, work.linkedin_url)
+        work.linkedin_attached = True
+        _store_steps(work, db=db)
+
+
+def _store_steps(work: _Work, *, db: Database) -> None:
+    with db.write() as session:
+        contact = session.get(Contact, work.contact_id)
+        assert contact is not None
+        contact.email_attached = work.email_attached
+        contact.position_attached = work.position_attached
+        contact.linkedin_attached = work.linkedin_attached
+        session.add(contact)
+
+
+# --- activity notes (R5, R8) -------------------------------------------------------------------
+
+
+def note_html(*, kind: str, sequence: str, subject: str, occurred_at: datetime, key: str) -> str:
+    """A readable note for one email event, carrying its activity key for exactly-once delivery."""
+    when = occurred_at.strftime("%Y-%m-%d %H:%M UTC")
+    parts = [
+        f"<p><strong>Email {html.escape(kind)}</strong> in sequence "
+        f"<em>{html.escape(sequence)}</em></p>",
+        f"<p>Subject: {html.escape(subject) if subject else '(no subject)'}</p>",
+        f"<p>When: {when}</p>",
+        f'<p style="color:#888;font-size:small">Clockwork Sync {NOTE_KEY_PREFIX}{key}</p>',
+    ]
+    return "\n".join(parts)
+
+
+def _deliver_activities(
+    work: _Work,
+    *,
+    db: Database,
+    client: ClockworkClient,
+    clock: Callable[[], datetime],
+    config: PipelineConfig,
+) -> int:
+    if work.person_id is None:
+        with db.read() as session:
+            contact = session.get(Contact, work.contact_id)
+            work.person_id = contact.clockwork_person_id if contact else None
+    if work.person_id is None:
+        return 0
+    with db.read() as session:
+        pending = session.exec(
+            select(Activity)
+            .where(
+                Activity.enrollment_id == work.enrollment_id,
+                Activity.state == ActivityState.PENDING,
+            )
+            .order_by(col(Activity.occurred_at), col(Activity.id))
+        ).all()
+    delivered = 0
+    for activity in pending:
+        assert activity.id is not None
+        with db.write() as session:
+            row = session.get(Activity, activity.id)
+            if row is None or row.state != ActivityState.PENDING:
+                continue
+            row.attempts += 1
+            session.add(row)
+            retried = row.attempts > 1
+        note_id = _existing_note(client, work.person_id, activity.activity_key) if retried else None
+        if note_id is None:
+            note = client.create_note(
+                work.person_id,
+                content_html=note_html(
+                    kind=activity.kind,
+                    sequence=work.sequence_name,
+                    subject=activity.subject,
+                    occurred_at=activity.occurred_at,
+                    key=activity.activity_key,
+                ),
+            )
+            note_id = str(note.get("id", ""))
+        with db.write() as session:
+            row = session.get(Activity, activity.id)
+            assert row is not None
+            row.state, row.reason, row.note_id = ActivityState.SYNCED, None, note_id
+            row.synced_at = clock()
+            row.last_error = None
+            session.add(row)
+        delivered += 1
+    return delivered
+
+
+def _existing_note(client: ClockworkClient, person_id: str, key: str) -> str | None:
+    marker = f"{NOTE_KEY_PREFIX}{key}"
+    for note in client.iter_notes(person_id):
+        if marker in str(note.get("content", "")):
+            return str(note.get("id", ""))
+    return None
