@@ -95,7 +95,25 @@ async def _sleep_unless_disconnected(request: Request, seconds: float) -> None:
 
 
 def create_app(simulator: Simulator) -> Starlette:
-    """The ASGI app serving ``simulator`` (its state and faults may be swapped at run time)."""
+    """The ASGI app serving ``simulator`` (its state and faults may be swapped at run time).
+
+    Admin routes (JSON in and out, not counted, no faults)::
+
+        GET  /_admin/health                    {"status": "ok"}
+        GET  /_admin/firms                     {"firms": [name, ...]}
+        POST /_admin/firms                     {name, api_key, api_secret, firm_service_key,
+                                                seed_projects?} -> 201
+        GET  /_admin/firms/{firm}/state        everything the firm holds (`snapshot`)
+        GET  /_admin/firms/{firm}/stats        {"total", "routes": {"GET /people": n, ...}}
+        POST /_admin/firms/{firm}/people       {first_name, last_name, emails?, title?,
+                                                company?, linkedin_urls?} -> 201 {"person"}
+        POST /_admin/firms/{firm}/projects     {name, status?} -> 201 {"project"}
+        POST /_admin/reset                     {keep_firms?: false} -> 204
+        GET  /_admin/faults                    the `FaultConfig` in force
+        PUT  /_admin/faults                    a whole `FaultConfig` (omitted fields = default)
+        POST /_admin/keys/revoke               {key} -> 204 (user API key or firm service key)
+        POST /_admin/keys/restore              {key} -> 204
+    """
 
     async def contract(request: Request) -> Response:
         answer = simulator.handle(

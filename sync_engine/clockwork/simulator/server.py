@@ -233,6 +233,8 @@ def run_simulator(
             lifespan="off",
             timeout_graceful_shutdown=1,
         )
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: a normal stop
+        pass
     finally:
         if state_file is not None:
             state.save(state_file)

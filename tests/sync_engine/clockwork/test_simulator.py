@@ -10,6 +10,11 @@ import asyncio
 import base64
 import logging
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -22,6 +27,10 @@ import pytest
 from pydantic import ValidationError
 
 from sync_engine.clockwork.simulator import (
+    DEMO_API_KEY,
+    DEMO_API_SECRET,
+    DEMO_FIRM,
+    DEMO_FIRM_SERVICE_KEY,
     ROUTE_TEMPLATES,
     FaultConfig,
     FaultInjector,
@@ -933,3 +942,40 @@ def test_server_round_trips_without_nagle_delay(api: httpx.Client) -> None:
     """Without TCP_NODELAY on the server side every response waits ~40 ms for a delayed ACK."""
     timings = sorted(api.get("/statuses").elapsed.total_seconds() for _ in range(21))
     assert timings[10] < 0.02
+
+
+def test_run_simulator_serves_the_demo_firm_and_saves_its_state_on_stop(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    state_file = tmp_path / "simulator.json"
+    code = (
+        "from sync_engine.clockwork.simulator import run_simulator; "
+        f"run_simulator(port={port}, state_file={str(state_file)!r}, log_level='warning')"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:  # poll until the child accepts connections
+            try:
+                httpx.get(f"{base_url}/_admin/health")
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+        demo_token = token(DEMO_API_KEY, DEMO_API_SECRET)
+        headers = {"X-API-Key": DEMO_FIRM_SERVICE_KEY, "Authorization": f"Token {demo_token}"}
+        response = httpx.post(
+            f"{base_url}/v3.0/{DEMO_FIRM}/people",
+            json={"person": {"name": "Kept Across Restarts"}},
+            headers=headers,
+        )
+        assert response.status_code == 201
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr.decode()
+    restored = SimulatorState()
+    restored.load(state_file)
+    assert [p["name"] for p in restored.snapshot(DEMO_FIRM)["people"]] == ["Kept Across Restarts"]
