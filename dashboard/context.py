@@ -1,30 +1,117 @@
-"""What every page shares: the process's runtime (one per Streamlit server), the selected account,
-the acting user, and small rendering helpers.
+"""What every page shares: the process's runtime, the embedded demo, the sync scheduler, the
+selected account, the acting user, and small rendering helpers.
 
-Long-lived resources are held in ``st.cache_resource`` so reruns and sessions share one store and
-one scheduler. Pages read the store through :mod:`sync_engine.services` only.
+Long-lived resources are held in ``st.cache_resource`` so reruns and browser sessions share one
+store, one simulator and one scheduler per Streamlit process. Pages read and write the store
+through :mod:`sync_engine.services` only.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
+import pandas as pd
 import streamlit as st
+from pydantic import Field
 from sqlmodel import Session
 
+from sync_engine.config import Settings
+from sync_engine.demo import DemoReport, DemoSimulator, repoint_demo_connections, seed_demo
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts
 from sync_engine.services.errors import ServiceError
 
+logger = logging.getLogger(__name__)
+
 ACCOUNT_KEY = "account_id"
+
+
+class DashboardSettings(Settings):
+    """The engine's settings plus the dashboard's own (same ``CWSYNC_`` prefix)."""
+
+    scheduler: bool = Field(
+        default=True, description="Run the sync scheduler inside the dashboard process"
+    )
+    refresh_seconds: float = Field(default=5.0, ge=1, description="Live refresh of status pages")
+
+
+# --- process-wide resources -----------------------------------------------------------------
 
 
 @st.cache_resource(show_spinner="Opening the store…")
 def runtime() -> Runtime:
     """The process's runtime, built from ``CWSYNC_*`` settings (store migrated on first use)."""
-    return build_runtime()
+    return build_runtime(DashboardSettings())
+
+
+def settings() -> DashboardSettings:
+    """The dashboard's settings."""
+    return cast(DashboardSettings, runtime().settings)
+
+
+@dataclass
+class DemoEnvironment:
+    """The embedded simulator and what seeding did at start-up."""
+
+    simulator: DemoSimulator
+    report: DemoReport
+
+
+@st.cache_resource(show_spinner="Starting the demo Clockwork…")
+def demo() -> DemoEnvironment | None:
+    """In demo mode: start the simulator, re-point old demo connections, seed an empty store."""
+    rt = runtime()
+    if not rt.settings.demo:
+        return None
+    simulator = DemoSimulator(rt.settings).start()
+    atexit.register(simulator.stop)
+    repoint_demo_connections(rt, simulator.base_url)
+    report = seed_demo(rt, simulator.base_url)
+    return DemoEnvironment(simulator=simulator, report=report)
+
+
+@dataclass
+class EngineStatus:
+    """The scheduler of this process, or why there is none."""
+
+    handle: Any | None
+    message: str | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether passes are being scheduled."""
+        return self.handle is not None and bool(self.handle.running)
+
+
+@st.cache_resource(show_spinner="Starting the sync scheduler…")
+def engine() -> EngineStatus:
+    """Start the sync scheduler once per process (unless ``CWSYNC_SCHEDULER=false``)."""
+    if not settings().scheduler:
+        return EngineStatus(None, "The scheduler is turned off (CWSYNC_SCHEDULER=false).")
+    try:
+        from sync_engine.engine.scheduler import start_engine
+    except ImportError as exc:
+        logger.warning("sync engine not available: %s", exc)
+        return EngineStatus(None, f"The sync engine is not available in this build ({exc}).")
+    handle = start_engine(runtime())
+    atexit.register(handle.shutdown, wait=False)
+    return EngineStatus(handle)
+
+
+def boot() -> None:
+    """Open the store, start the demo (if on) and then the scheduler; idempotent per process."""
+    runtime()
+    demo()
+    engine()
+
+
+# --- sessions and the acting user -----------------------------------------------------------
 
 
 @contextmanager
@@ -41,10 +128,46 @@ def writing() -> Iterator[Session]:
         yield session
 
 
+def signed_in_user() -> str | None:
+    """The email of the user signed in through Streamlit's OIDC login, if one is configured."""
+    try:
+        if st.user.is_logged_in:
+            return str(st.user.get("email") or st.user.get("name") or "signed-in user")
+    except Exception:  # no [auth] configured: st.user has nothing to say
+        return None
+    return None
+
+
 def actor() -> str:
     """Who is acting, for the audit log: the signed-in user, else the name given in the sidebar."""
-    name = st.session_state.get("actor", "").strip()
-    return name or ("demo user" if runtime().settings.demo else "dashboard")
+    user = signed_in_user()
+    if user:
+        return user
+    name = str(st.session_state.get("actor", "")).strip()
+    return name or ("demo user" if settings().demo else "dashboard")
+
+
+def sidebar() -> None:
+    """The sidebar's shared part: who is acting, and whether the engine runs."""
+    user = signed_in_user()
+    if user:
+        st.sidebar.caption(f"Signed in as **{user}**")
+    else:
+        st.sidebar.text_input(
+            "Acting as",
+            key="actor",
+            placeholder="your name (for the audit log)",
+            help="Every settings or credential change is logged under this name.",
+        )
+    status = engine()
+    if status.running:
+        st.sidebar.caption(
+            f":green[●] Sync scheduler running (every {settings().sync_interval_seconds:g} s)"
+        )
+    else:
+        st.sidebar.caption(f":orange[●] {status.message or 'Sync scheduler stopped.'}")
+    if settings().demo:
+        st.sidebar.caption(":violet[●] Demo mode: an embedded Clockwork simulator")
 
 
 def select_account(label: str = "Account") -> int | None:
@@ -56,25 +179,34 @@ def select_account(label: str = "Account") -> int | None:
         return None
     ids = list(choices)
     current = st.session_state.get(ACCOUNT_KEY)
-    index = ids.index(current) if current in ids else 0
+    if st.session_state.get("_account_select") not in ids:
+        st.session_state["_account_select"] = current if current in ids else ids[0]
     chosen = st.sidebar.selectbox(
-        label, ids, index=index, format_func=lambda i: choices[i], key="_account_select"
+        label, ids, format_func=lambda i: choices.get(i, str(i)), key="_account_select"
     )
     st.session_state[ACCOUNT_KEY] = chosen
-    return chosen
+    return cast(int, chosen)
 
 
-def show_error(exc: ServiceError) -> None:
-    """Show a service error's one-line message (never HTML)."""
+# --- rendering helpers ----------------------------------------------------------------------
+
+
+def show_error(exc: ServiceError | Exception) -> None:
+    """Show an error's one-line message (never as HTML)."""
     st.error(str(exc), icon=":material/error:")
 
 
-def ago(moment: datetime | None, *, now: datetime | None = None) -> str:
+def now() -> datetime:
+    """The runtime's clock."""
+    return runtime().clock()
+
+
+def ago(moment: datetime | None, *, at: datetime | None = None) -> str:
     """'12 s ago', '5 min ago', '3 h ago', a date beyond a day; '—' for never."""
     if moment is None:
         return "—"
-    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
-    if seconds < 0:
+    seconds = ((at or datetime.now(UTC)) - moment).total_seconds()
+    if seconds < 1:
         return "just now"
     if seconds < 90:
         return f"{int(seconds)} s ago"
@@ -83,3 +215,29 @@ def ago(moment: datetime | None, *, now: datetime | None = None) -> str:
     if seconds < 36 * 3600:
         return f"{int(seconds // 3600)} h ago"
     return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def local_time(moment: datetime | None) -> str | None:
+    """A timestamp as shown in tables (UTC, to the second)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else None
+
+
+def pager(total: int, *, key: str, page_size: int = 50) -> tuple[int, int]:
+    """Page controls under a table; returns (limit, offset) for the query."""
+    pages = max(1, -(-total // page_size))
+    if int(st.session_state.get(key, 1)) > pages:  # the filter shrank the result
+        st.session_state[key] = pages
+    left, right = st.columns([3, 1])
+    page = right.number_input(f"Page (of {pages})", min_value=1, max_value=pages, step=1, key=key)
+    first = (int(page) - 1) * page_size
+    left.caption(
+        f"Showing {min(total, first + 1)} to {min(total, first + page_size)} of {total:,}"
+        if total
+        else "Nothing matches."
+    )
+    return page_size, first
+
+
+def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """A DataFrame with fixed columns, even when there are no rows."""
+    return pd.DataFrame(rows, columns=columns)

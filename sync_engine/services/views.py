@@ -8,19 +8,41 @@ The plain-language meaning of every reason code (SPEC §4) and the action it cal
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from sync_engine.clockwork.errors import ClockworkError
 from sync_engine.models import (
     Account,
+    AccountSettings,
+    Activity,
+    ActivityState,
+    ApiCall,
+    AuditEntry,
     ClockworkConnection,
     ConnectionState,
+    Contact,
+    EngineRun,
     Enrollment,
     EnrollmentStatus,
+    Sequence,
+    SyncAttempt,
+    SyncMode,
 )
+from sync_engine.rules import AccountSnapshot, SequenceSnapshot, decide_on_add
+from sync_engine.services.accounts import connection_credentials, get_connection
+from sync_engine.services.errors import ConnectionRejectedError, NotFoundError
+
+if TYPE_CHECKING:
+    from sync_engine.runtime import Runtime
 
 # --- reasons in plain words -----------------------------------------------------------------
 
@@ -168,3 +190,949 @@ def status_counts(*, session: Session, account_id: int) -> dict[str, int]:
     ).all():
         counts[status] = count
     return counts
+
+
+def status_label(status: str, *, attempts: int = 0, next_attempt_at: datetime | None = None) -> str:
+    """A status in words; a retry says which attempt and when the next one is due (SPEC §4)."""
+    label = STATUS_LABELS.get(status, status)
+    if status == EnrollmentStatus.RETRYING:
+        label = f"Retrying (attempt {attempts}"
+        if next_attempt_at is not None:
+            label += f", next at {next_attempt_at:%H:%M:%S} UTC"
+        label += ")"
+    return label
+
+
+def person_url(firm: str | None, person_id: str | None) -> str | None:
+    """The person's page in Clockwork's web app."""
+    if not firm or not person_id:
+        return None
+    return f"https://{firm}.clockworkrecruiting.com/firm/people#id:{person_id}"
+
+
+# --- engine health --------------------------------------------------------------------------
+
+HEARTBEAT_TRIGGER = "scheduler"
+PROBLEM_TRIGGERS = ("job_error", "job_missed")
+
+
+@dataclass(frozen=True)
+class EngineHealth:
+    """The engine as the Overview shows it: last pass, scheduler heartbeat, queue depth."""
+
+    last_run: EngineRun | None
+    last_heartbeat_at: datetime | None
+    last_problem: EngineRun | None
+    queued: int
+    due_now: int
+
+
+def engine_health(
+    *, session: Session, now: datetime, account_id: int | None = None
+) -> EngineHealth:
+    """The newest pass and heartbeat, the newest scheduler problem, and the queue's depth.
+
+    Queue depth counts enrollments with engine work scheduled (``next_attempt_at`` set), and of
+    those the ones already due; optionally for one account.
+    """
+    last_run = session.exec(
+        select(EngineRun)
+        .where(col(EngineRun.trigger).not_in(PROBLEM_TRIGGERS))
+        .order_by(col(EngineRun.started_at).desc(), col(EngineRun.id).desc())
+        .limit(1)
+    ).first()
+    heartbeat = session.exec(
+        select(EngineRun.started_at)
+        .where(EngineRun.trigger == HEARTBEAT_TRIGGER)
+        .order_by(col(EngineRun.started_at).desc())
+        .limit(1)
+    ).first()
+    problem = session.exec(
+        select(EngineRun)
+        .where(col(EngineRun.trigger).in_(PROBLEM_TRIGGERS) | col(EngineRun.error).is_not(None))
+        .order_by(col(EngineRun.started_at).desc(), col(EngineRun.id).desc())
+        .limit(1)
+    ).first()
+    scheduled = select(func.count()).select_from(Enrollment)
+    scheduled = scheduled.where(col(Enrollment.next_attempt_at).is_not(None))
+    if account_id is not None:
+        scheduled = scheduled.where(Enrollment.account_id == account_id)
+    queued = session.exec(scheduled).one()
+    due = session.exec(scheduled.where(col(Enrollment.next_attempt_at) <= now)).one()
+    return EngineHealth(
+        last_run=last_run,
+        last_heartbeat_at=heartbeat,
+        last_problem=problem,
+        queued=queued,
+        due_now=due,
+    )
+
+
+# --- failures grouped by reason (B6) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReasonGroup:
+    """Enrollments sharing a status and reason, with what the reason means and what to do."""
+
+    status: str
+    reason: str | None
+    count: int
+    message: str
+    action: str | None
+
+
+def reason_groups(
+    *,
+    session: Session,
+    account_id: int,
+    statuses: tuple[str, ...] = (EnrollmentStatus.FAILED, EnrollmentStatus.RETRYING),
+) -> list[ReasonGroup]:
+    """Counts by (status, reason) for the given statuses, largest group first."""
+    rows = session.exec(
+        select(Enrollment.status, Enrollment.reason, func.count())
+        .where(Enrollment.account_id == account_id, col(Enrollment.status).in_(statuses))
+        .group_by(col(Enrollment.status), col(Enrollment.reason))
+    ).all()
+    groups = []
+    for status, reason, count in rows:
+        info = reason_info(reason)
+        groups.append(
+            ReasonGroup(
+                status=status,
+                reason=reason,
+                count=count,
+                message=info.message if info else STATUS_LABELS.get(status, status),
+                action=info.action if info else None,
+            )
+        )
+    groups.sort(key=lambda group: (-group.count, group.status, group.reason or ""))
+    return groups
+
+
+# --- syncs over time (B13) ------------------------------------------------------------------
+
+
+def _bucket(session: Session, column: Any, seconds: int) -> Any:
+    """``column`` floored to a multiple of ``seconds`` since the epoch, as an integer, in SQL."""
+    if session.get_bind().dialect.name == "sqlite":
+        epoch = sa.cast(func.strftime("%s", column), sa.Integer)
+        return (epoch / seconds) * seconds
+    return sa.cast(func.floor(func.extract("epoch", column) / seconds) * seconds, sa.BigInteger)
+
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    """One time bucket of the sync chart."""
+
+    at: datetime
+    synced: int
+    failed: int
+
+
+def sync_timeline(
+    *, session: Session, account_id: int, since: datetime, now: datetime, bucket_seconds: int
+) -> list[TimelinePoint]:
+    """Enrollments synced, and attempts that failed or will retry, per time bucket since ``since``.
+
+    Every bucket from ``since`` to ``now`` is present (zero when quiet), so the chart's axis is even.
+    """
+    synced_bucket = _bucket(session, Enrollment.synced_at, bucket_seconds)
+    synced = dict(
+        session.exec(
+            select(synced_bucket, func.count())
+            .where(Enrollment.account_id == account_id, col(Enrollment.synced_at) >= since)
+            .group_by(synced_bucket)
+        ).all()
+    )
+    failed_bucket = _bucket(session, SyncAttempt.finished_at, bucket_seconds)
+    failed = dict(
+        session.exec(
+            select(failed_bucket, func.count())
+            .join(Enrollment, col(Enrollment.id) == col(SyncAttempt.enrollment_id))
+            .where(
+                Enrollment.account_id == account_id,
+                col(SyncAttempt.finished_at) >= since,
+                col(SyncAttempt.outcome).in_(("failed", "retrying", "paused")),
+            )
+            .group_by(failed_bucket)
+        ).all()
+    )
+    start = int(since.timestamp()) // bucket_seconds * bucket_seconds
+    end = int(now.timestamp()) // bucket_seconds * bucket_seconds
+    end = max(end, *(int(k) for k in (*synced, *failed)), start)
+    return [
+        TimelinePoint(
+            at=datetime.fromtimestamp(moment, UTC),
+            synced=int(synced.get(moment, 0)),
+            failed=int(failed.get(moment, 0)),
+        )
+        for moment in range(start, end + 1, bucket_seconds)
+    ]
+
+
+# --- the contact audit table (SPEC §4, B5, B9) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnrollmentFilter:
+    """The Contacts page's filters; empty tuples and None mean "any"."""
+
+    account_id: int
+    statuses: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    sequence_ids: tuple[int, ...] = ()
+    exists_in_clockwork: bool | None = None
+    search: str = ""
+
+
+@dataclass(frozen=True)
+class EnrollmentRow:
+    """One enrollment as the audit table shows it."""
+
+    enrollment_id: int
+    email: str
+    name: str
+    sequence: str
+    status: str
+    status_label: str
+    reason: str | None
+    reason_message: str | None
+    action: str | None
+    exists_in_clockwork: bool
+    link: str | None
+    clockwork_person_id: str | None
+    person_url: str | None
+    project_id: str | None
+    attempts: int
+    last_attempt_at: datetime | None
+    added_at: datetime
+    synced_at: datetime | None
+    last_error: str | None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filtered(query: Any, where: EnrollmentFilter, *, joined_contact: bool) -> Any:
+    query = query.where(Enrollment.account_id == where.account_id)
+    if where.statuses:
+        query = query.where(col(Enrollment.status).in_(where.statuses))
+    if where.reasons:
+        query = query.where(col(Enrollment.reason).in_(where.reasons))
+    if where.sequence_ids:
+        query = query.where(col(Enrollment.sequence_id).in_(where.sequence_ids))
+    if where.exists_in_clockwork is not None:
+        query = query.where(col(Enrollment.exists_in_clockwork).is_(where.exists_in_clockwork))
+    term = where.search.strip().lower()
+    if term:
+        if not joined_contact:
+            query = query.join(Contact, col(Contact.id) == col(Enrollment.contact_id))
+        pattern = f"%{_escape_like(term)}%"
+        full_name = func.lower(Contact.first_name + " " + Contact.last_name)
+        query = query.where(
+            col(Contact.email).like(pattern, escape="\\") | full_name.like(pattern, escape="\\")
+        )
+    return query
+
+
+def count_enrollments(*, session: Session, where: EnrollmentFilter) -> int:
+    """How many enrollments match (COUNT in SQL)."""
+    query = _filtered(select(func.count()).select_from(Enrollment), where, joined_contact=False)
+    return int(session.exec(query).one())
+
+
+def _rows_query(where: EnrollmentFilter) -> Any:
+    query = (
+        select(Enrollment, Contact, Sequence.name)
+        .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
+        .join(Sequence, col(Sequence.id) == col(Enrollment.sequence_id))
+    )
+    return _filtered(query, where, joined_contact=True)
+
+
+def _firm(session: Session, account_id: int) -> str | None:
+    connection = get_connection(session=session, account_id=account_id)
+    return connection.firm if connection else None
+
+
+def _row(
+    enrollment: Enrollment, contact: Contact, sequence: str, firm: str | None
+) -> EnrollmentRow:
+    assert enrollment.id is not None
+    info = reason_info(enrollment.reason)
+    person_id = enrollment.clockwork_person_id
+    return EnrollmentRow(
+        enrollment_id=enrollment.id,
+        email=contact.email,
+        name=f"{contact.first_name} {contact.last_name}".strip(),
+        sequence=sequence,
+        status=enrollment.status,
+        status_label=status_label(
+            enrollment.status,
+            attempts=enrollment.attempts,
+            next_attempt_at=enrollment.next_attempt_at,
+        ),
+        reason=enrollment.reason,
+        reason_message=info.message if info else None,
+        action=info.action if info else None,
+        exists_in_clockwork=enrollment.exists_in_clockwork,
+        link=enrollment.link,
+        clockwork_person_id=person_id,
+        person_url=person_url(firm, person_id),
+        project_id=enrollment.project_id,
+        attempts=enrollment.attempts,
+        last_attempt_at=enrollment.last_attempt_at,
+        added_at=enrollment.added_at,
+        synced_at=enrollment.synced_at,
+        last_error=enrollment.last_error,
+    )
+
+
+def list_enrollments(
+    *, session: Session, where: EnrollmentFilter, limit: int = 50, offset: int = 0
+) -> list[EnrollmentRow]:
+    """One page of matching enrollments, newest first (LIMIT/OFFSET in SQL)."""
+    firm = _firm(session, where.account_id)
+    query = _rows_query(where).order_by(col(Enrollment.id).desc()).offset(offset).limit(limit)
+    return [_row(e, c, name, firm) for e, c, name in session.exec(query).all()]
+
+
+EXPORT_COLUMNS = (
+    "enrollment_id",
+    "email",
+    "name",
+    "sequence",
+    "status",
+    "reason",
+    "reason_message",
+    "action",
+    "exists_in_clockwork",
+    "link",
+    "clockwork_person_id",
+    "person_url",
+    "project_id",
+    "attempts",
+    "last_attempt_at",
+    "added_at",
+    "synced_at",
+    "last_error",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> str:
+    """A cell value that a spreadsheet will not run as a formula (CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def export_enrollments_csv(*, session: Session, where: EnrollmentFilter) -> Iterator[str]:
+    """The filtered audit table as CSV text, streamed from the store in chunks (B9)."""
+    firm = _firm(session, where.account_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    query = _rows_query(where).order_by(col(Enrollment.id)).execution_options(yield_per=1000)
+    for count, (enrollment, contact, sequence) in enumerate(session.exec(query), start=1):
+        row = _row(enrollment, contact, sequence, firm)
+        writer.writerow([spreadsheet_safe(getattr(row, name)) for name in EXPORT_COLUMNS])
+        if count % 1000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def filter_choices(*, session: Session, account_id: int) -> dict[str, list[Any]]:
+    """The values the filters offer: statuses, reasons present, and the account's sequences."""
+    reasons = session.exec(
+        select(Enrollment.reason)
+        .where(Enrollment.account_id == account_id, col(Enrollment.reason).is_not(None))
+        .distinct()
+    ).all()
+    sequences = session.exec(
+        select(Sequence.id, Sequence.name)
+        .where(Sequence.account_id == account_id)
+        .order_by(col(Sequence.name))
+    ).all()
+    return {
+        "statuses": [status.value for status in EnrollmentStatus],
+        "reasons": sorted(reason for reason in reasons if reason),
+        "sequences": [(sequence_id, name) for sequence_id, name in sequences],
+    }
+
+
+# --- one enrollment's timeline --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One line of an enrollment's history."""
+
+    at: datetime
+    event: str
+    detail: str
+
+
+@dataclass
+class EnrollmentDetail:
+    """An enrollment with its history, for the detail view."""
+
+    row: EnrollmentRow
+    contact: dict[str, str]
+    timeline: list[TimelineEvent]
+    activity_counts: dict[str, int]
+
+
+_DECISION_WORDS = {
+    "sync": "queued for sync",
+    "await_reply": "waiting for a reply (sync on reply)",
+    "skip": "skipped",
+}
+
+
+def enrollment_detail(*, session: Session, enrollment_id: int) -> EnrollmentDetail:
+    """The enrollment, its contact, and its timeline: added, decision, reply, attempts, activity."""
+    found = session.exec(
+        select(Enrollment, Contact, Sequence.name)
+        .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
+        .join(Sequence, col(Sequence.id) == col(Enrollment.sequence_id))
+        .where(Enrollment.id == enrollment_id)
+    ).first()
+    if found is None:
+        raise NotFoundError(f"no enrollment {enrollment_id}")
+    enrollment, contact, sequence = found
+    row = _row(enrollment, contact, sequence, _firm(session, enrollment.account_id))
+    events = [TimelineEvent(enrollment.added_at, "Added", f"to sequence {sequence!r}")]
+    at_add = decide_on_add(
+        AccountSnapshot(
+            sync_mode=SyncMode(enrollment.sync_mode_at_add),
+            connected=enrollment.connected_at_add,
+            deduplication=enrollment.dedup_at_add,
+            default_project_id=None,
+            activity_tracking=False,
+        ),
+        SequenceSnapshot(disable_sync=enrollment.disable_sync_at_add, project_id=None),
+    )
+    words = _DECISION_WORDS[at_add.action]
+    if at_add.reason:
+        words += f": {reason_info(at_add.reason.value).message.lower()}"  # type: ignore[union-attr]
+    settings = (
+        f"sync mode {enrollment.sync_mode_at_add.replace('_', ' ')}, "
+        f"{'connected' if enrollment.connected_at_add else 'not connected'}, "
+        f"deduplication {'on' if enrollment.dedup_at_add else 'off'}"
+    )
+    events.append(TimelineEvent(enrollment.added_at, "Decision at add", f"{words} ({settings})"))
+    if enrollment.replied_at is not None:
+        detail = "the reply trigger was applied"
+        if enrollment.decided_at and enrollment.decided_at >= enrollment.replied_at:
+            detail = f"decided again on reply: {STATUS_LABELS.get(enrollment.status, '')}"
+        events.append(TimelineEvent(enrollment.replied_at, "Replied", detail))
+    if enrollment.project_id and enrollment.decided_at:
+        events.append(
+            TimelineEvent(enrollment.decided_at, "Project", f"will join {enrollment.project_id}")
+        )
+    for attempt in session.exec(
+        select(SyncAttempt)
+        .where(SyncAttempt.enrollment_id == enrollment_id)
+        .order_by(col(SyncAttempt.started_at), col(SyncAttempt.id))
+    ).all():
+        info = reason_info(attempt.reason)
+        detail = attempt.outcome
+        if info:
+            detail += f" — {info.message}"
+        if attempt.error:
+            detail += f" ({attempt.error})"
+        detail += f"; {attempt.calls} Clockwork call{'s' if attempt.calls != 1 else ''}"
+        events.append(TimelineEvent(attempt.started_at, "Sync attempt", detail))
+    if enrollment.synced_at is not None:
+        how = {"created": "created a new person", "linked": "linked an existing person"}
+        detail = how.get(enrollment.link or "", "synced")
+        if enrollment.exists_in_clockwork:
+            detail += " — Exists in Clockwork (entered before this integration)"
+        events.append(TimelineEvent(enrollment.synced_at, "Synced", detail))
+    counts = {state.value: 0 for state in ActivityState}
+    for activity in session.exec(
+        select(Activity)
+        .where(Activity.enrollment_id == enrollment_id)
+        .order_by(col(Activity.occurred_at), col(Activity.id))
+    ).all():
+        counts[activity.state] = counts.get(activity.state, 0) + 1
+        note = {
+            ActivityState.SYNCED: "note written to Clockwork",
+            ActivityState.PENDING: "note pending",
+            ActivityState.FAILED: f"note failed ({activity.last_error or activity.reason})",
+            ActivityState.SKIPPED: "not sent: "
+            + (reason_info(activity.reason).message if activity.reason else "skipped"),  # type: ignore[union-attr]
+        }.get(ActivityState(activity.state), activity.state)
+        subject = f" “{activity.subject}”" if activity.subject else ""
+        events.append(
+            TimelineEvent(
+                activity.occurred_at, f"Email {activity.kind}", f"{subject} — {note}".strip(" —")
+            )
+        )
+    events.sort(key=lambda event: event.at)
+    return EnrollmentDetail(
+        row=row,
+        contact={
+            "email": contact.email,
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "title": contact.title,
+            "company": contact.company,
+            "linkedin_url": contact.linkedin_url,
+        },
+        timeline=events,
+        activity_counts=counts,
+    )
+
+
+# --- activity -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivityRow:
+    """One email event and what became of its Clockwork note."""
+
+    activity_id: int
+    enrollment_id: int
+    occurred_at: datetime
+    kind: str
+    subject: str
+    email: str
+    sequence: str
+    state: str
+    reason_message: str | None
+    attempts: int
+    synced_at: datetime | None
+    last_error: str | None
+
+
+def activity_counts_by_state(*, session: Session, account_id: int) -> dict[str, int]:
+    """The account's activities by delivery state."""
+    counts = {state.value: 0 for state in ActivityState}
+    for state, count in session.exec(
+        select(Activity.state, func.count())
+        .where(Activity.account_id == account_id)
+        .group_by(col(Activity.state))
+    ).all():
+        counts[state] = count
+    return counts
+
+
+def _activity_query(
+    query: Any, account_id: int, states: tuple[str, ...], kinds: tuple[str, ...]
+) -> Any:
+    query = query.where(Activity.account_id == account_id)
+    if states:
+        query = query.where(col(Activity.state).in_(states))
+    if kinds:
+        query = query.where(col(Activity.kind).in_(kinds))
+    return query
+
+
+def count_activities(
+    *, session: Session, account_id: int, states: tuple[str, ...] = (), kinds: tuple[str, ...] = ()
+) -> int:
+    """How many activities match."""
+    query = select(func.count()).select_from(Activity)
+    return int(session.exec(_activity_query(query, account_id, states, kinds)).one())
+
+
+def list_activities(
+    *,
+    session: Session,
+    account_id: int,
+    states: tuple[str, ...] = (),
+    kinds: tuple[str, ...] = (),
+    limit: int = 50,
+    offset: int = 0,
+) -> list[ActivityRow]:
+    """One page of the account's activities, newest first."""
+    query = (
+        select(Activity, Contact.email, Sequence.name)
+        .join(Enrollment, col(Enrollment.id) == col(Activity.enrollment_id))
+        .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
+        .join(Sequence, col(Sequence.id) == col(Enrollment.sequence_id))
+    )
+    query = _activity_query(query, account_id, states, kinds)
+    query = query.order_by(col(Activity.occurred_at).desc(), col(Activity.id).desc())
+    rows = []
+    for activity, email, sequence in session.exec(query.offset(offset).limit(limit)).all():
+        info = reason_info(activity.reason)
+        rows.append(
+            ActivityRow(
+                activity_id=activity.id or 0,
+                enrollment_id=activity.enrollment_id,
+                occurred_at=activity.occurred_at,
+                kind=activity.kind,
+                subject=activity.subject,
+                email=email,
+                sequence=sequence,
+                state=activity.state,
+                reason_message=info.message if info else None,
+                attempts=activity.attempts,
+                synced_at=activity.synced_at,
+                last_error=activity.last_error,
+            )
+        )
+    return rows
+
+
+# --- sync log (B7) --------------------------------------------------------------------------
+
+
+def list_engine_runs(
+    *, session: Session, limit: int = 50, offset: int = 0, include_idle: bool = True
+) -> list[EngineRun]:
+    """Engine passes and scheduler events, newest first; optionally without idle passes."""
+    query = select(EngineRun)
+    if not include_idle:
+        claimed = col(EngineRun.counts)["claimed"].as_integer()
+        query = query.where((sa.func.coalesce(claimed, 0) > 0) | col(EngineRun.error).is_not(None))
+    query = query.order_by(col(EngineRun.started_at).desc(), col(EngineRun.id).desc())
+    return list(session.exec(query.offset(offset).limit(limit)).all())
+
+
+def list_api_calls(
+    *,
+    session: Session,
+    account_id: int | None = None,
+    errors_only: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[ApiCall]:
+    """Recent Clockwork requests (secrets never stored), newest first."""
+    query = select(ApiCall)
+    if account_id is not None:
+        query = query.where(ApiCall.account_id == account_id)
+    if errors_only:
+        query = query.where(
+            col(ApiCall.error).is_not(None)
+            | col(ApiCall.status).is_(None)
+            | (col(ApiCall.status) >= 400)
+        )
+    query = query.order_by(col(ApiCall.at).desc(), col(ApiCall.id).desc())
+    return list(session.exec(query.offset(offset).limit(limit)).all())
+
+
+@dataclass(frozen=True)
+class ApiCallStats:
+    """Recent Clockwork traffic of an account in numbers."""
+
+    calls: int
+    errors: int
+    rate_limited: int
+    median_latency_ms: float | None
+
+
+def api_call_stats(*, session: Session, account_id: int, since: datetime) -> ApiCallStats:
+    """Calls, errors and 429s since ``since``, and an average latency (all in SQL)."""
+    base = select(func.count()).select_from(ApiCall)
+    base = base.where(ApiCall.account_id == account_id, col(ApiCall.at) >= since)
+    calls = session.exec(base).one()
+    errors = session.exec(
+        base.where(col(ApiCall.status).is_(None) | (col(ApiCall.status) >= 400))
+    ).one()
+    limited = session.exec(base.where(ApiCall.status == 429)).one()
+    latency = session.exec(
+        select(func.avg(ApiCall.latency_ms)).where(
+            ApiCall.account_id == account_id, col(ApiCall.at) >= since
+        )
+    ).one()
+    return ApiCallStats(
+        calls=int(calls),
+        errors=int(errors),
+        rate_limited=int(limited),
+        median_latency_ms=float(latency) if latency is not None else None,
+    )
+
+
+# --- audit log (B11) ------------------------------------------------------------------------
+
+
+def count_audit_entries(*, session: Session, account_id: int | None = None) -> int:
+    """How many audit entries there are (for one account, or all)."""
+    query = select(func.count()).select_from(AuditEntry)
+    if account_id is not None:
+        query = query.where(AuditEntry.account_id == account_id)
+    return int(session.exec(query).one())
+
+
+def account_names(*, session: Session) -> dict[int, str]:
+    """Account id → name."""
+    rows = session.exec(select(Account.id, Account.name)).all()
+    return {a_id: name for a_id, name in rows if a_id is not None}
+
+
+# --- sequences ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SequenceRow:
+    """A sequence with its Syncing tab and how its enrollments stand."""
+
+    sequence_id: int
+    name: str
+    disable_sync: bool
+    project_id: str | None
+    effective_project_id: str | None
+    counts: dict[str, int]
+
+
+def sequence_overview(*, session: Session, account_id: int) -> list[SequenceRow]:
+    """The account's sequences by name, with the project new contacts would join and counts."""
+    settings = session.get(AccountSettings, account_id)
+    default = settings.default_project_id if settings else None
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    for sequence_id, status, count in session.exec(
+        select(Enrollment.sequence_id, Enrollment.status, func.count())
+        .where(Enrollment.account_id == account_id)
+        .group_by(col(Enrollment.sequence_id), col(Enrollment.status))
+    ).all():
+        counts[sequence_id][status] = count
+    rows = []
+    for sequence in session.exec(
+        select(Sequence).where(Sequence.account_id == account_id).order_by(col(Sequence.name))
+    ).all():
+        assert sequence.id is not None
+        rows.append(
+            SequenceRow(
+                sequence_id=sequence.id,
+                name=sequence.name,
+                disable_sync=sequence.disable_sync,
+                project_id=sequence.project_id,
+                effective_project_id=sequence.project_id or default,
+                counts=counts.get(sequence.id, {}),
+            )
+        )
+    return rows
+
+
+# --- previews before saving (B12) -----------------------------------------------------------
+
+
+@dataclass
+class ChangePreview:
+    """What saving a change will affect, and what it will not, in sentences."""
+
+    will: list[str] = field(default_factory=list)
+    will_not: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing changes."""
+        return not (self.will or self.will_not)
+
+
+def _count(session: Session, *conditions: Any) -> int:
+    query = select(func.count()).select_from(Enrollment)
+    for condition in conditions:
+        query = query.where(condition)
+    return int(session.exec(query).one())
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+_MODE_WORDS = {
+    SyncMode.ON_ADD: "sync when added to a sequence",
+    SyncMode.ON_REPLY: "sync only when they reply",
+    SyncMode.OFF: "not sync",
+}
+
+
+def preview_settings_change(
+    *, session: Session, account_id: int, changes: dict[str, Any]
+) -> ChangePreview:
+    """What changing the account's settings to ``changes`` will and will not affect (R1, R2, R5).
+
+    Only fields whose value differs from the current one are described.
+    """
+    current = session.get(AccountSettings, account_id)
+    if current is None:
+        raise NotFoundError(f"no settings for account {account_id}")
+    preview = ChangePreview()
+    of_account = Enrollment.account_id == account_id
+    awaiting = _count(session, of_account, Enrollment.status == EnrollmentStatus.AWAITING_REPLY)
+    synced = _count(session, of_account, Enrollment.status == EnrollmentStatus.SYNCED)
+    pending = _count(
+        session,
+        of_account,
+        col(Enrollment.status).in_((EnrollmentStatus.QUEUED, EnrollmentStatus.RETRYING)),
+    )
+    mode = changes.get("sync_mode")
+    if mode is not None and SyncMode(mode) != current.sync_mode:
+        mode = SyncMode(mode)
+        preview.will.append(f"Contacts added from now on will {_MODE_WORDS[mode]}.")
+        if mode == SyncMode.OFF and awaiting:
+            preview.will.append(
+                f"{_plural(awaiting, 'contact')} awaiting a reply will not sync if they reply "
+                "while sync is off."
+            )
+        elif awaiting:
+            preview.will.append(
+                f"{_plural(awaiting, 'contact')} awaiting a reply will still sync when they reply."
+            )
+        skipped_off = _count(
+            session, of_account, Enrollment.status == EnrollmentStatus.SKIPPED,
+            Enrollment.reason == "sync_off",
+        )  # fmt: skip
+        if mode != SyncMode.OFF and skipped_off:
+            preview.will_not.append(
+                f"{_plural(skipped_off, 'contact')} skipped while sync was off are not backfilled "
+                "(they sync only if they reply)."
+            )
+        if pending:
+            preview.will_not.append(
+                f"{_plural(pending, 'contact')} already queued keep the decision made when they "
+                "were added."
+            )
+    if "default_project_id" in changes and (changes["default_project_id"] or None) != (
+        current.default_project_id or None
+    ):
+        without_override = col(Enrollment.sequence_id).in_(
+            select(Sequence.id).where(
+                Sequence.account_id == account_id, col(Sequence.project_id).is_(None)
+            )
+        )
+        follow = _count(
+            session, of_account, without_override,
+            Enrollment.status == EnrollmentStatus.AWAITING_REPLY,
+        )  # fmt: skip
+        target = changes["default_project_id"] or "no project"
+        preview.will.append(
+            f"New contacts in sequences without their own project will join {target}."
+        )
+        if follow:
+            preview.will.append(
+                f"{_plural(follow, 'enrollment')} awaiting a reply will use the new project "
+                "when they reply."
+            )
+        if pending:
+            preview.will_not.append(
+                f"{_plural(pending, 'enrollment')} already queued keep the project decided "
+                "when they were added."
+            )
+        if synced:
+            preview.will_not.append(
+                f"{_plural(synced, 'enrollment')} already synced are not re-synced to the new "
+                "project."
+            )
+    dedup = changes.get("deduplication")
+    if dedup is not None and dedup != current.deduplication:
+        if dedup:
+            preview.will.append(
+                "Contacts added from now on are checked against Clockwork and flagged "
+                "Exists in Clockwork when a recruiter already entered them."
+            )
+        else:
+            preview.will.append(
+                "Contacts added from now on are not checked or flagged (no duplicate person is "
+                "created either way)."
+            )
+        flagged = _count(session, of_account, col(Enrollment.exists_in_clockwork).is_(True))
+        preview.will_not.append(
+            f"Contacts already added keep their check; {_plural(flagged, 'flag')} stay as they are."
+        )
+    tracking = changes.get("activity_tracking")
+    if tracking is not None and tracking != current.activity_tracking:
+        if tracking:
+            preview.will.append("Email activity from now on is written to Clockwork as notes.")
+            preview.will_not.append("Activity recorded while tracking was off is not backfilled.")
+        else:
+            preview.will.append("Email activity from now on is not sent to Clockwork.")
+            preview.will_not.append("Notes already written stay in Clockwork.")
+    return preview
+
+
+def preview_sequence_change(
+    *, session: Session, sequence_id: int, changes: dict[str, Any]
+) -> ChangePreview:
+    """What changing a sequence's Syncing tab will and will not affect (R1, R2)."""
+    sequence = session.get(Sequence, sequence_id)
+    if sequence is None:
+        raise NotFoundError(f"no sequence {sequence_id}")
+    preview = ChangePreview()
+    in_sequence = Enrollment.sequence_id == sequence_id
+    awaiting = _count(session, in_sequence, Enrollment.status == EnrollmentStatus.AWAITING_REPLY)
+    synced = _count(session, in_sequence, Enrollment.status == EnrollmentStatus.SYNCED)
+    pending = _count(
+        session,
+        in_sequence,
+        col(Enrollment.status).in_((EnrollmentStatus.QUEUED, EnrollmentStatus.RETRYING)),
+    )
+    disable = changes.get("disable_sync")
+    if disable is not None and disable != sequence.disable_sync:
+        if disable:
+            preview.will.append("Contacts added from now on will never sync, even if they reply.")
+            preview.will_not.append(
+                f"{_plural(pending + awaiting + synced, 'contact')} already in the sequence keep "
+                "their decision (queued ones still sync, synced ones stay in Clockwork)."
+            )
+        else:
+            preview.will.append("Contacts added from now on sync by the account's sync mode.")
+            disabled = _count(session, in_sequence, Enrollment.reason == "sequence_sync_disabled")
+            if disabled:
+                preview.will_not.append(
+                    f"{_plural(disabled, 'contact')} added while sync was disabled never sync."
+                )
+    if "project_id" in changes and (changes["project_id"] or None) != (sequence.project_id or None):
+        target = changes["project_id"] or "the account's default project"
+        preview.will.append(f"Contacts added from now on will join {target}.")
+        if awaiting:
+            preview.will.append(
+                f"{_plural(awaiting, 'enrollment')} awaiting a reply will use it when they reply."
+            )
+        if pending:
+            preview.will_not.append(
+                f"{_plural(pending, 'enrollment')} already queued keep their project."
+            )
+        if synced:
+            preview.will_not.append(
+                f"{_plural(synced, 'enrollment')} already synced are not re-synced to it."
+            )
+    return preview
+
+
+# --- the firm's projects (over HTTP, outside any transaction) -------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectChoice:
+    """A Clockwork project staff can pick."""
+
+    project_id: str
+    name: str
+    status: str
+
+
+def firm_projects(runtime: Runtime, *, account_id: int) -> list[ProjectChoice]:
+    """The projects of the account's Clockwork firm, by name; raises if it is not connected."""
+    with runtime.db.read() as session:
+        credentials = connection_credentials(
+            session=session, box=runtime.box, account_id=account_id
+        )
+    if credentials is None:
+        raise ConnectionRejectedError("connect Clockwork first to choose from its projects")
+    try:
+        with runtime.client(credentials) as client:
+            projects = list(client.iter_projects())
+    except ClockworkError as exc:
+        raise ConnectionRejectedError(f"could not list Clockwork projects: {exc}") from None
+    choices = [
+        ProjectChoice(
+            project_id=str(p["id"]),
+            name=str(p.get("name") or p["id"]),
+            status=str(p.get("status") or ""),
+        )
+        for p in projects
+    ]
+    return sorted(choices, key=lambda choice: choice.name.lower())

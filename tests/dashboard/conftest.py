@@ -28,7 +28,7 @@ def store(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]
     monkeypatch.setenv("CWSYNC_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CWSYNC_ENCRYPTION_KEY", key)
     monkeypatch.setenv("CWSYNC_DEMO", "false")
-    monkeypatch.setenv("CWSYNC_ENGINE", "false")
+    monkeypatch.setenv("CWSYNC_SCHEDULER", "false")
     st.cache_resource.clear()
     runtime = make_runtime(sqlite_url, encryption_key=key)
     yield runtime

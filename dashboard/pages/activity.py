@@ -1,0 +1,5 @@
+"""activity (being built)."""
+
+import streamlit as st
+
+st.title("activity")

@@ -1,0 +1,5 @@
+"""contacts (being built)."""
+
+import streamlit as st
+
+st.title("contacts")

@@ -1,0 +1,5 @@
+"""integrations (being built)."""
+
+import streamlit as st
+
+st.title("integrations")

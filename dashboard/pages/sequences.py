@@ -1,0 +1,5 @@
+"""sequences (being built)."""
+
+import streamlit as st
+
+st.title("sequences")

@@ -1,0 +1,5 @@
+"""sync_log (being built)."""
+
+import streamlit as st
+
+st.title("sync_log")

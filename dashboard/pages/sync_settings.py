@@ -1,0 +1,5 @@
+"""sync_settings (being built)."""
+
+import streamlit as st
+
+st.title("sync_settings")
