@@ -79,15 +79,22 @@ def connection_fields(base_url: str = "http://sim.test", **overrides: str) -> di
 
 
 def make_connected_account(
-    runtime: Runtime, name: str = "Acme Talent", **settings: object
+    runtime: Runtime,
+    name: str = "Acme Talent",
+    *,
+    base_url: str = "http://sim.test",
+    **settings: object,
 ) -> int:
-    """An account connected to ``SIM_FIRM`` through ``runtime``'s transport; returns its id."""
+    """An account connected to ``SIM_FIRM`` (at ``base_url``, or through ``runtime``'s transport);
+    returns its id."""
     with runtime.db.write() as session:
         account = accounts.create_account(
             session=session, name=name, clock=runtime.clock, actor="test"
         )
     assert account.id is not None
-    accounts.connect(runtime, account_id=account.id, fields=connection_fields(), actor="test")
+    accounts.connect(
+        runtime, account_id=account.id, fields=connection_fields(base_url), actor="test"
+    )
     if settings:
         with runtime.db.write() as session:
             accounts.update_settings(

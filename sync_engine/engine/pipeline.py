@@ -26,7 +26,7 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
-from sync_engine.clockwork.client import ClockworkClient, JSONObject
+from sync_engine.clockwork.client import MAX_PAGE_SIZE, ClockworkClient, JSONObject
 from sync_engine.clockwork.errors import (
     ClockworkAuthError,
     ClockworkError,
@@ -151,7 +151,7 @@ def process(
         return _fail(claim, work, db=db, clock=clock, reason=failure.reason, message=str(failure))
     except ClockworkError as exc:
         reason = Reason.NOT_FOUND if isinstance(exc, ClockworkNotFound) else Reason.VALIDATION_ERROR
-        return _fail(claim, work, db=db, clock=clock, reason=reason, message=exc.message)
+        return _fail(claim, work, db=db, clock=clock, reason=reason, message=str(exc))
     except _LeaseLost:
         return Outcome.LOST_LEASE
     return _finish(claim, work, db=db, clock=clock, synced=synced, delivered=delivered)
@@ -330,7 +330,7 @@ def _retry_or_fail(
     reason = _transient_reason(error)
     attempt = work.attempt if work.needs_sync else _activity_attempts(db, work.enrollment_id)
     if attempt >= config.max_attempts:
-        message = f"gave up after {attempt} attempts: {error.message}"
+        message = f"gave up after {attempt} attempts: {error}"
         return _fail(claim, work, db=db, clock=clock, reason=reason, message=message)
     retry_after = error.retry_after if isinstance(error, ClockworkRateLimited) else None
     delay = retry_delay(
@@ -348,11 +348,11 @@ def _retry_or_fail(
         if work.needs_sync:
             enrollment.status = EnrollmentStatus.RETRYING
             enrollment.reason = reason
-            enrollment.last_error = error.message[:500]
+            enrollment.last_error = str(error)[:500]
         release(enrollment)
         enrollment.next_attempt_at = now + timedelta(seconds=delay)
         session.add(enrollment)
-        _close_attempt(session, work, now, Outcome.RETRYING, reason, error.message)
+        _close_attempt(session, work, now, Outcome.RETRYING, reason, str(error))
     return Outcome.RETRYING
 
 
@@ -446,6 +446,8 @@ def _find_or_create(
 ) -> LinkKind:
     hits = client.find_people_by_email(work.email)
     adopted = _our_unrecorded_person(hits, work.creation_started_at)
+    if adopted is None and work.creation_started_at is not None:
+        adopted = _our_person_without_email(work, client)
     if adopted is not None:
         _store_person(work, db=db, person_id=str(adopted["id"]), created_by_us=True)
         _complete_person(work, db=db, client=client, resume=True)
@@ -458,10 +460,8 @@ def _find_or_create(
         assert contact is not None
         contact.person_creation_started_at = work.creation_started_at = clock()
         session.add(contact)
-    person = client.create_person(
-        first_name=work.first_name or work.email.split("@")[0],
-        last_name=work.last_name,
-    )
+    first_name, last_name = _person_names(work)
+    person = client.create_person(first_name=first_name, last_name=last_name)
     _store_person(work, db=db, person_id=str(person["id"]), created_by_us=True)
     _complete_person(work, db=db, client=client, resume=False)
     return LinkKind.CREATED
@@ -476,6 +476,30 @@ def _our_unrecorded_person(hits: list[JSONObject], started: datetime | None) -> 
         if created is not None and created >= started - ADOPTION_SKEW:
             return person
     return None
+
+
+def _person_names(work: _Work) -> tuple[str, str]:
+    return work.first_name or work.email.split("@")[0], work.last_name
+
+
+def _our_person_without_email(work: _Work, client: ClockworkClient) -> JSONObject | None:
+    """A crash right after "create person" leaves a person with no email yet: find it by name.
+
+    Only runs when a creation was started and never recorded, so it costs nothing normally.
+    """
+    name = " ".join(filter(None, _person_names(work)))
+    page = 1
+    while True:
+        result = client.search_people(name, page=page)
+        for person in result.people:
+            emails = person.get("emails") or []
+            if person.get("name") == name and not emails:
+                found = _our_unrecorded_person([person], work.creation_started_at)
+                if found is not None:
+                    return found
+        if not result.people or page * MAX_PAGE_SIZE >= result.total:
+            return None
+        page += 1
 
 
 def _created_at(person: JSONObject) -> datetime | None:
