@@ -102,7 +102,7 @@ def test_connect_with_rejected_keys_exits_nonzero_with_the_reason(  # type: igno
     cli, sim: SimulatorState, sim_server: SimulatorServer
 ) -> None:
     cli("account", "add", "Acme")
-    code, out, err = cli(
+    code, _out, err = cli(
         "connect", "Acme", "--firm", SIM_FIRM, "--base-url", sim_server.base_url,
         "--api-key", SIM_KEYS["api_key"], "--api-secret", "wrong-secret",
         "--firm-service-key", SIM_KEYS["firm_service_key"],

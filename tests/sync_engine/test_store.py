@@ -89,7 +89,9 @@ def test_sqlite_write_takes_the_lock_up_front_while_readers_keep_reading(sqlite_
     for thread in threads:
         thread.start()
     first_has_lock.wait(5)
-    with database.read() as session:  # WAL: readers see the last commit while a writer holds the lock
+    with (
+        database.read() as session
+    ):  # WAL: readers see the last commit while a writer holds the lock
         assert session.exec(select(AuditEntry)).all() == []
     release_first.set()
     for thread in threads:

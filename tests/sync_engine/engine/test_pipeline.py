@@ -1,4 +1,4 @@
-"""SPEC R1–R8 end to end: the engine against the simulator on a real socket, one rule per test."""
+"""SPEC R1-R8 end to end: the engine against the simulator on a real socket, one rule per test."""
 
 from __future__ import annotations
 

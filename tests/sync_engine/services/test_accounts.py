@@ -38,7 +38,9 @@ def runtime(database_url: str, sim_state: SimulatorState) -> Iterator[Runtime]:
 
 def _new_account(runtime: Runtime, name: str = "Acme Talent") -> int:
     with runtime.db.write() as session:
-        account = accounts.create_account(session=session, name=name, clock=runtime.clock, actor="t")
+        account = accounts.create_account(
+            session=session, name=name, clock=runtime.clock, actor="t"
+        )
     assert account.id is not None
     return account.id
 
@@ -58,7 +60,9 @@ def test_new_account_starts_with_the_seed_defaults(runtime: Runtime) -> None:
 def test_account_names_are_unique_and_lookups_say_what_is_missing(runtime: Runtime) -> None:
     _new_account(runtime)
     with pytest.raises(InvalidInputError, match="already exists"), runtime.db.write() as session:
-        accounts.create_account(session=session, name=" Acme Talent ", clock=runtime.clock, actor="t")
+        accounts.create_account(
+            session=session, name=" Acme Talent ", clock=runtime.clock, actor="t"
+        )
     with pytest.raises(NotFoundError, match="no account 'Nobody'"), runtime.db.read() as session:
         accounts.get_account(session=session, ref="Nobody")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sync_engine.clockwork.simulator import mock_transport
-from sync_engine.models import ActivityKind, ActivityState, EnrollmentStatus, Reason
+from sync_engine.models import ActivityKind, ActivityState, Reason
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, enrollments
 from sync_engine.services.errors import InvalidInputError
@@ -78,7 +78,9 @@ def test_same_contact_twice_in_one_sequence_is_refused(runtime: Runtime) -> None
         enroll(runtime, sequence_id, "ADA@example.com")
 
 
-@pytest.mark.parametrize("email", ["", "no-at-sign", "a@", "@b.com", "a b@c.com", "x" * 330 + "@a.com"])
+@pytest.mark.parametrize(
+    "email", ["", "no-at-sign", "a@", "@b.com", "a b@c.com", "x" * 330 + "@a.com"]
+)
 def test_invalid_emails_are_refused_with_a_reason(email: str) -> None:
     with pytest.raises(InvalidInputError, match="email"):
         enrollments.parse_contact({"email": email})
@@ -242,9 +244,7 @@ def test_import_refuses_bytes_that_are_not_utf8_with_the_line(tmp_path: Path) ->
         enrollments.read_contacts_csv(path)
 
 
-def test_import_of_many_rows_reports_progress_in_batches(
-    runtime: Runtime, tmp_path: Path
-) -> None:
+def test_import_of_many_rows_reports_progress_in_batches(runtime: Runtime, tmp_path: Path) -> None:
     account_id = make_connected_account(runtime)
     sequence_id = make_sequence(runtime, account_id)
     rows = "".join(f"person{i}@example.com,P,{i},,,\n" for i in range(1200))
