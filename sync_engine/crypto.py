@@ -59,9 +59,9 @@ def _read_or_create_key_file(path: Path) -> bytes:
     return key
 
 
-def mask(secret: str | None, *, visible: int = 4) -> str:
-    """Show a secret as bullets and at most its last ``visible`` characters (fewer if it is short)."""
+def mask(secret: str | None) -> str:
+    """``****`` and at most the last 4 characters: a quarter of the secret, so short ones show less."""
     if not secret:
         return ""
-    shown = secret[-visible:] if len(secret) >= 3 * visible else ""
-    return "••••" + shown
+    shown = min(4, len(secret) // 4)
+    return "****" + secret[len(secret) - shown :]

@@ -35,6 +35,7 @@ from sync_engine.clockwork.errors import (
     ClockworkUnexpectedResponse,
     ClockworkValidationError,
 )
+from sync_engine.crypto import mask
 
 JSONObject = dict[str, Any]
 T = TypeVar("T")
@@ -212,12 +213,6 @@ _FIRM_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces: safe in a header
 
 
-def mask_secret(secret: str) -> str:
-    """``****`` followed by at most the last 4 characters (fewer for short secrets)."""
-    shown = min(4, len(secret) // 4)
-    return "****" + secret[len(secret) - shown :]
-
-
 @dataclass(frozen=True, repr=False)
 class Credentials:
     """What a firm's connection needs to call Clockwork; ``repr`` masks the secrets."""
@@ -261,9 +256,9 @@ class Credentials:
 
     def __repr__(self) -> str:
         return (
-            f"Credentials(firm={self.firm!r}, api_key={mask_secret(self.api_key)!r}, "
-            f"api_secret={mask_secret(self.api_secret)!r}, "
-            f"firm_service_key={mask_secret(self.firm_service_key)!r}, "
+            f"Credentials(firm={self.firm!r}, api_key={mask(self.api_key)!r}, "
+            f"api_secret={mask(self.api_secret)!r}, "
+            f"firm_service_key={mask(self.firm_service_key)!r}, "
             f"base_url={self.base_url!r})"
         )
 

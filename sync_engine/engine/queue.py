@@ -46,9 +46,9 @@ def _due(now: datetime) -> sa.ColumnElement[bool]:
     )
 
 
-def _claimable_accounts() -> sa.Select[tuple[int]]:
+def _claimable_accounts() -> sa.Select[tuple[int | None]]:
     return (
-        sa.select(Account.id)
+        sa.select(col(Account.id))
         .join(ClockworkConnection, col(ClockworkConnection.account_id) == col(Account.id))
         .where(
             col(Account.sync_paused).is_(False),
@@ -66,7 +66,7 @@ def claim_due(
         .where(_due(now), col(Enrollment.account_id).in_(_claimable_accounts()))
         .order_by(col(Enrollment.next_attempt_at), col(Enrollment.id))
         .limit(limit)
-        .with_for_update(skip_locked=True, of=Enrollment)  # type: ignore[arg-type]
+        .with_for_update(skip_locked=True, of=Enrollment)
     ).all()
     if not candidates:
         return []

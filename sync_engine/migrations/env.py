@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from alembic import context
+from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import sync_engine.models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -14,7 +15,7 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
-def _configure(connection: object) -> None:
+def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -32,6 +33,8 @@ def run_migrations() -> None:
             context.run_migrations()
         return
     url = os.environ.get("CWSYNC_DATABASE_URL") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("set CWSYNC_DATABASE_URL or sqlalchemy.url in alembic.ini")
     database = Database(url)
     with database.engine.connect() as conn:
         _configure(conn)
