@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 
 from sync_engine.config import Settings, get_settings
@@ -438,6 +439,32 @@ def simulator(
         drop_rate=drop_rate,
     )
     run_simulator(host=host, port=port, faults=faults)
+
+
+@app.command()
+def demo(
+    reset: Annotated[bool, typer.Option(help="Wipe the store and the simulator first.")] = False,
+    simulator_url: Annotated[
+        str, typer.Option(help="A running `cwsync simulator` to seed and connect to.")
+    ] = "http://127.0.0.1:8765",
+) -> None:
+    """Seed demo accounts, sequences, contacts and activity (into an empty store)."""
+    from sync_engine.demo import seed_demo
+
+    try:
+        report = seed_demo(runtime(), simulator_url.rstrip("/"), reset=reset)
+    except httpx.TransportError:
+        raise fail(
+            f"no simulator answers at {simulator_url} (start one: cwsync simulator)"
+        ) from None
+    if not report.seeded:
+        typer.echo("the store already has accounts; nothing seeded (use --reset)", err=True)
+        return
+    names = ", ".join(report.accounts)
+    typer.echo(
+        f"seeded {len(report.accounts)} accounts ({names}), {report.enrollments} enrollments",
+        err=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
