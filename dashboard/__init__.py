@@ -1,4 +1,4 @@
 """The Streamlit dashboard: customer-success staff audit and configure Clockwork Sync.
 
-``app.py`` only routes; each module under ``pages/`` renders one page from the service layer.
+``app.py`` only routes; each script under ``app_pages/`` renders one page from the service layer.
 """

@@ -12,22 +12,26 @@ context.boot()
 pages = {
     "Health": [
         st.Page(
-            "pages/overview.py", title="Overview", icon=":material/monitor_heart:", default=True
+            "app_pages/overview.py", title="Overview", icon=":material/monitor_heart:", default=True
         ),
-        st.Page("pages/contacts.py", title="Contacts", icon=":material/group:"),
-        st.Page("pages/activity.py", title="Activity", icon=":material/mail:"),
-        st.Page("pages/sync_log.py", title="Sync log", icon=":material/receipt_long:"),
+        st.Page("app_pages/contacts.py", title="Contacts", icon=":material/group:"),
+        st.Page("app_pages/activity.py", title="Activity", icon=":material/mail:"),
+        st.Page("app_pages/sync_log.py", title="Sync log", icon=":material/receipt_long:"),
     ],
     "Configure": [
-        st.Page("pages/integrations.py", title="Integrations", icon=":material/link:"),
-        st.Page("pages/sync_settings.py", title="Sync settings", icon=":material/tune:"),
-        st.Page("pages/sequences.py", title="Sequences", icon=":material/format_list_numbered:"),
-        st.Page("pages/audit_log.py", title="Audit log", icon=":material/history:"),
+        st.Page("app_pages/integrations.py", title="Integrations", icon=":material/link:"),
+        st.Page("app_pages/sync_settings.py", title="Sync settings", icon=":material/tune:"),
+        st.Page(
+            "app_pages/sequences.py", title="Sequences", icon=":material/format_list_numbered:"
+        ),
+        st.Page("app_pages/audit_log.py", title="Audit log", icon=":material/history:"),
     ],
 }
 if context.settings().demo:
     pages["Demo"] = [
-        st.Page("pages/demo_controls.py", title="Demo controls", icon=":material/science:"),
+        st.Page("app_pages/demo_controls.py", title="Demo controls", icon=":material/science:"),
     ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+context.show_flash()
+page.run()
 context.sidebar()

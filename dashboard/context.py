@@ -241,3 +241,43 @@ def pager(total: int, *, key: str, page_size: int = 50) -> tuple[int, int]:
 def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     """A DataFrame with fixed columns, even when there are no rows."""
     return pd.DataFrame(rows, columns=columns)
+
+
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>:~$=")
+
+
+def plain(text: object) -> str:
+    """``text`` escaped so Streamlit's Markdown shows it literally (no links, styling or HTML)."""
+    return "".join(f"\\{char}" if char in _MARKDOWN_SPECIAL else char for char in str(text))
+
+
+def engine_actions() -> Any | None:
+    """The staff actions module (retry, dismiss), or None while the engine is not installed."""
+    try:
+        from sync_engine.services import actions
+    except ImportError:
+        return None
+    return actions
+
+
+def flash(message: str) -> None:
+    """Show ``message`` as a toast on the next run (survives ``st.rerun``)."""
+    st.session_state["_flash"] = message
+
+
+def show_flash() -> None:
+    """Show and clear a message left by :func:`flash`."""
+    message = st.session_state.pop("_flash", None)
+    if message:
+        st.toast(message, icon=":material/check_circle:")
+
+
+def selected_rows(key: str) -> list[int]:
+    """Row positions selected in the dataframe widget ``key`` (as of the last interaction)."""
+    state = st.session_state.get(key)
+    if not state:
+        return []
+    try:
+        return [int(row) for row in state["selection"]["rows"]]
+    except (KeyError, TypeError):
+        return []

@@ -218,26 +218,14 @@ def repoint_demo_connections(runtime: Runtime, base_url: str) -> int:
             for row in rows
             if row.base_url != base_url and row.base_url.startswith(("http://127.", "http://[::1]"))
         ]
-        moved = 0
-        for account_id in stale:
-            credentials = accounts.connection_credentials(
-                session=session, box=runtime.box, account_id=account_id
-            )
-            if credentials is None:
-                continue
-            fields = {
-                "firm": credentials.firm,
-                "api_key": credentials.api_key,
-                "api_secret": credentials.api_secret,
-                "firm_service_key": credentials.firm_service_key,
-                "base_url": base_url,
-            }
-            try:
-                accounts.connect(runtime, account_id=account_id, fields=fields, actor=DEMO_ACTOR)
-            except ServiceError as exc:
-                logger.warning("demo account %s not re-pointed: %s", account_id, exc)
-                continue
-            moved += 1
+    moved = 0
+    for account_id in stale:
+        try:
+            reconnect(runtime, account_id=account_id, base_url=base_url)
+        except ServiceError as exc:
+            logger.warning("demo account %s not re-pointed: %s", account_id, exc)
+            continue
+        moved += 1
     return moved
 
 
@@ -544,3 +532,89 @@ def wipe_store(runtime: Runtime) -> None:
     with runtime.db.write() as session:
         for table in reversed(SQLModel.metadata.sorted_tables):
             session.execute(sa.delete(table))
+
+
+# --- live demo helpers (the dashboard's Demo controls) --------------------------------------
+
+_FIRST = ("Maya", "Jonas", "Priya", "Tomás", "Aiko", "Noah", "Leila", "Marcus", "Ingrid", "Kofi")
+_LAST = ("Okafor", "Lindqvist", "Raman", "Alvarez", "Tanaka", "Fischer", "Haddad", "Reyes", "Berg")
+_COMPANIES = (
+    ("Northwind Traders", "northwind-traders.com"),
+    ("Contoso Health", "contoso-health.com"),
+    ("Fabrikam Labs", "fabrikam-labs.com"),
+    ("Woodgrove Bank", "woodgrove-bank.com"),
+    ("Tailspin Airlines", "tailspin-airlines.com"),
+)
+_TITLES = ("VP Engineering", "CFO", "Head of Product", "General Counsel", "Director of Sales")
+
+
+def made_up_contact(number: int) -> dict[str, str]:
+    """A plausible, deterministic made-up contact (``number`` picks it and keeps emails unique)."""
+    first = _FIRST[number % len(_FIRST)]
+    last = _LAST[(number // len(_FIRST)) % len(_LAST)]
+    company, domain = _COMPANIES[number % len(_COMPANIES)]
+    return {
+        "email": f"{first.lower()}.{last.lower()}.{number}@{domain}".replace("á", "a"),
+        "first_name": first,
+        "last_name": last,
+        "title": _TITLES[number % len(_TITLES)],
+        "company": company,
+    }
+
+
+def put_person_in_clockwork(
+    runtime: Runtime, simulator_base_url: str, *, account_id: int, contact: dict[str, str]
+) -> str:
+    """Create the contact as a person in the account's simulator firm, as a recruiter would have
+    before the integration, so syncing it flags *Exists in Clockwork*; returns the person id."""
+    with runtime.db.read() as session:
+        connection = accounts.get_connection(session=session, account_id=account_id)
+    if connection is None:
+        raise ServiceError("connect the account to the demo Clockwork first")
+    with SimulatorAdmin(simulator_base_url) as admin:
+        person = admin.seed_person(
+            connection.firm,
+            first_name=contact.get("first_name", ""),
+            last_name=contact.get("last_name", ""),
+            emails=[contact["email"]],
+            title=contact.get("title") or None,
+            company=contact.get("company") or None,
+        )
+    return str(person["id"])
+
+
+def reconnect(runtime: Runtime, *, account_id: int, base_url: str | None = None) -> None:
+    """Connect again with the stored credentials (demo only: after restoring a revoked key, or
+    when the embedded simulator moved); verified and audited like any connect."""
+    with runtime.db.read() as session:
+        credentials = accounts.connection_credentials(
+            session=session, box=runtime.box, account_id=account_id
+        )
+    if credentials is None:
+        raise ServiceError("the account has no stored credentials to reconnect with")
+    fields = {
+        "firm": credentials.firm,
+        "api_key": credentials.api_key,
+        "api_secret": credentials.api_secret,
+        "firm_service_key": credentials.firm_service_key,
+        "base_url": base_url or credentials.base_url,
+    }
+    accounts.connect(runtime, account_id=account_id, fields=fields, actor=DEMO_ACTOR)
+
+
+def set_account_key_revoked(
+    runtime: Runtime, simulator_base_url: str, *, account_id: int, revoked: bool
+) -> None:
+    """Revoke (or restore) the account's API key in the simulator, as if the customer rotated it
+    in Clockwork: the next sync gets 401 and the connection needs attention."""
+    with runtime.db.read() as session:
+        credentials = accounts.connection_credentials(
+            session=session, box=runtime.box, account_id=account_id
+        )
+    if credentials is None:
+        raise ServiceError("the account is not connected")
+    with SimulatorAdmin(simulator_base_url) as admin:
+        if revoked:
+            admin.revoke_key(credentials.api_key)
+        else:
+            admin.restore_key(credentials.api_key)

@@ -1,5 +1,73 @@
-"""activity (being built)."""
+"""Activity: email events of the account's contacts and whether each became a Clockwork note."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.title("activity")
+from dashboard import context
+from sync_engine.models import ActivityKind, ActivityState
+from sync_engine.services import views
+
+STATE_WORDS = {
+    ActivityState.SYNCED: "Note written",
+    ActivityState.PENDING: "Pending",
+    ActivityState.SKIPPED: "Not sent",
+    ActivityState.FAILED: "Failed",
+}
+COLUMNS = ["When", "Event", "Contact", "Sequence", "Subject", "Note", "Why not sent", "Attempts"]
+
+
+def render() -> None:
+    st.title("Activity")
+    st.caption(
+        "Email events become notes on the Clockwork person when activity tracking was on at the "
+        "time. Events from before the person existed are delivered once it does."
+    )
+    account_id = context.select_account()
+    if account_id is None:
+        return
+    with context.reading() as session:
+        counts = views.activity_counts_by_state(session=session, account_id=account_id)
+    for column, (state, label) in zip(st.columns(4), STATE_WORDS.items(), strict=True):
+        column.metric(label, f"{counts.get(state, 0):,}")
+    left, right = st.columns(2)
+    kinds = left.multiselect(
+        "Event", [kind.value for kind in ActivityKind], key="activity_kind",
+        format_func=str.capitalize,
+    )  # fmt: skip
+    states = right.multiselect(
+        "Note", list(STATE_WORDS), key="activity_state", format_func=STATE_WORDS.get
+    )
+    with context.reading() as session:
+        total = views.count_activities(
+            session=session, account_id=account_id, states=tuple(states), kinds=tuple(kinds)
+        )
+    limit, offset = context.pager(total, key="activity_page")
+    with context.reading() as session:
+        rows = views.list_activities(
+            session=session, account_id=account_id, states=tuple(states), kinds=tuple(kinds),
+            limit=limit, offset=offset,
+        )  # fmt: skip
+    st.dataframe(
+        context.frame(
+            [
+                {
+                    "When": context.local_time(row.occurred_at),
+                    "Event": row.kind.capitalize(),
+                    "Contact": row.email,
+                    "Sequence": row.sequence,
+                    "Subject": row.subject,
+                    "Note": STATE_WORDS.get(ActivityState(row.state), row.state),
+                    "Why not sent": row.reason_message or row.last_error or "",
+                    "Attempts": row.attempts,
+                }
+                for row in rows
+            ],
+            COLUMNS,
+        ),
+        hide_index=True,
+        column_config={"Why not sent": st.column_config.TextColumn(width="large")},
+    )
+
+
+render()

@@ -1,5 +1,246 @@
-"""contacts (being built)."""
+"""Contacts: the per-enrollment audit table, its filters, actions, CSV export and detail view."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import IO
 
 import streamlit as st
 
-st.title("contacts")
+from dashboard import context
+from dashboard.widgets import projects as project_map
+from sync_engine.services import views
+from sync_engine.services.errors import ServiceError
+
+PAGE_SIZE = 50
+FLAG_CHOICES = {"Any": None, "Exists in Clockwork": True, "Not flagged": False}
+COLUMNS = [
+    "ID", "Email", "Name", "Status", "Reason", "Action", "Exists in Clockwork",
+    "Created / linked", "Clockwork person", "Sequence", "Project", "Attempts", "Last attempt",
+    "Added",
+]  # fmt: skip
+
+
+def filters(account_id: int) -> views.EnrollmentFilter:
+    with context.reading() as session:
+        choices = views.filter_choices(session=session, account_id=account_id)
+    sequences = dict(choices["sequences"])
+    search, status, reason, sequence, flag = st.columns([3, 2, 2, 2, 2])
+    term = search.text_input(
+        "Search", placeholder="email or name", key="contacts_search", max_chars=200
+    )
+    statuses = status.multiselect(
+        "Status", choices["statuses"], format_func=views.STATUS_LABELS.get, key="contacts_status"
+    )
+    reasons = reason.multiselect(
+        "Reason",
+        choices["reasons"],
+        format_func=lambda code: views.reason_info(code).message,  # type: ignore[union-attr]
+        key="contacts_reason",
+    )
+    sequence_ids = sequence.multiselect(
+        "Sequence", list(sequences), format_func=sequences.get, key="contacts_sequence"
+    )
+    flagged = flag.selectbox("Exists in Clockwork", list(FLAG_CHOICES), key="contacts_flag")
+    return views.EnrollmentFilter(
+        account_id=account_id,
+        statuses=tuple(statuses),
+        reasons=tuple(reasons),
+        sequence_ids=tuple(sequence_ids),
+        exists_in_clockwork=FLAG_CHOICES[flagged],
+        search=term,
+    )
+
+
+def table_rows(rows: list[views.EnrollmentRow], projects: dict[str, str]) -> list[dict]:
+    return [
+        {
+            "ID": row.enrollment_id,
+            "Email": row.email,
+            "Name": row.name,
+            "Sequence": row.sequence,
+            "Status": row.status_label,
+            "Reason": row.reason_message or "",
+            "Action": row.action or "",
+            "Exists in Clockwork": row.exists_in_clockwork,
+            "Created / linked": (row.link or "").capitalize(),
+            "Clockwork person": row.person_url,
+            "Project": projects.get(row.project_id or "", row.project_id or ""),
+            "Attempts": row.attempts,
+            "Last attempt": context.local_time(row.last_attempt_at),
+            "Added": context.local_time(row.added_at),
+        }
+        for row in rows
+    ]
+
+
+def export_button(where: views.EnrollmentFilter, total: int) -> None:
+    def build() -> IO[bytes]:
+        spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - Streamlit reads and closes it
+        with context.reading() as session:
+            for chunk in views.export_enrollments_csv(session=session, where=where):
+                spool.write(chunk.encode("utf-8"))
+        spool.seek(0)
+        return spool  # type: ignore[return-value]
+
+    st.download_button(
+        f"Export {total:,} as CSV",
+        data=build,
+        file_name="contacts.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+        disabled=total == 0,
+    )
+
+
+def run_action(name: str, ids: list[int] | None = None, account_id: int | None = None) -> None:
+    actions = context.engine_actions()
+    if actions is None:
+        st.error("The sync engine is not available in this build: retry and dismiss are disabled.")
+        return
+    rt = context.runtime()
+    with context.writing() as session:
+        if name == "retry_all":
+            done = actions.retry_all_failed(
+                session=session, account_id=account_id, clock=rt.clock, actor=context.actor()
+            )
+        elif name == "retry":
+            done = actions.retry_enrollments(
+                session=session, enrollment_ids=ids, clock=rt.clock, actor=context.actor()
+            )
+        else:
+            done = actions.dismiss_enrollments(
+                session=session, enrollment_ids=ids, clock=rt.clock, actor=context.actor()
+            )
+    verb = "dismissed" if name == "dismiss" else "queued for retry"
+    context.flash(f"{done} contact{'s' if done != 1 else ''} {verb}.")
+
+
+def detail(enrollment_id: int, projects: dict[str, str]) -> None:
+    try:
+        with context.reading() as session:
+            found = views.enrollment_detail(
+                session=session, enrollment_id=enrollment_id, project_names=projects
+            )
+    except ServiceError as exc:
+        context.show_error(exc)
+        return
+    row = found.row
+    with st.container(border=True):
+        st.markdown(f"#### {context.plain(row.name or row.email)}")
+        st.text(f"{row.email} · {row.sequence} · enrollment {row.enrollment_id}")
+        a, b, c = st.columns(3)
+        a.metric("Status", row.status_label)
+        b.metric("Attempts", row.attempts)
+        c.metric("Created / linked", (row.link or "—").capitalize())
+        project = projects.get(row.project_id or "", row.project_id or "none (person only)")
+        st.text(f"Project: {project}")
+        if row.reason_message:
+            advice = f" **What to do:** {row.action}." if row.action else ""
+            st.info(f"{context.plain(row.reason_message)}.{advice}", icon=":material/info:")
+        if row.last_error:
+            st.text(f"Last error: {row.last_error}")
+        if row.exists_in_clockwork:
+            st.warning(
+                "**Exists in Clockwork**: a recruiter had entered this person before the "
+                "integration. The contact was linked to that record, not duplicated.",
+                icon=":material/person_search:",
+            )
+        if row.person_url:
+            st.link_button(
+                "Open the person in Clockwork", row.person_url, icon=":material/open_in_new:"
+            )
+        st.markdown("**Timeline**")
+        st.dataframe(
+            context.frame(
+                [
+                    {"When": context.local_time(e.at), "Event": e.event, "Detail": e.detail}
+                    for e in found.timeline
+                ],
+                ["When", "Event", "Detail"],
+            ),
+            hide_index=True,
+            column_config={"Detail": st.column_config.TextColumn(width="large")},
+        )
+        buttons = st.container(horizontal=True)
+        if buttons.button("Retry", key="detail_retry", disabled=row.status != "failed"):
+            run_action("retry", [row.enrollment_id])
+            st.rerun()
+        if buttons.button(
+            "Dismiss",
+            key="detail_dismiss",
+            disabled=row.status in ("synced", "skipped", "syncing"),
+            help="Take it out of the problem list; it will not sync.",
+        ):
+            run_action("dismiss", [row.enrollment_id])
+            st.rerun()
+
+
+def render() -> None:
+    st.title("Contacts")
+    st.caption(
+        "Every contact added to a sequence: whether it synced, why not, and what to do about it."
+    )
+    account_id = context.select_account()
+    if account_id is None:
+        return
+    where = filters(account_id)
+    with context.reading() as session:
+        total = views.count_enrollments(session=session, where=where)
+        failed = views.count_enrollments(
+            session=session,
+            where=views.EnrollmentFilter(account_id=account_id, statuses=("failed",)),
+        )
+    projects, _ = project_map(account_id)
+
+    limit, offset = context.pager(total, key="contacts_page", page_size=PAGE_SIZE)
+    with context.reading() as session:
+        rows = views.list_enrollments(session=session, where=where, limit=limit, offset=offset)
+    picked = context.selected_rows("contacts_table")
+    selected = [rows[i].enrollment_id for i in picked if i < len(rows)]
+
+    toolbar = st.container(horizontal=True)
+    with toolbar:
+        export_button(where, total)
+        if st.button(
+            f"Retry all failed ({failed})", disabled=failed == 0, icon=":material/replay:"
+        ):
+            run_action("retry_all", account_id=account_id)
+            st.rerun()
+        if st.button(
+            f"Retry selected ({len(selected)})", disabled=not selected, icon=":material/replay:"
+        ):
+            run_action("retry", selected)
+            st.rerun()
+        if st.button(
+            f"Dismiss selected ({len(selected)})", disabled=not selected, icon=":material/block:"
+        ):
+            run_action("dismiss", selected)
+            st.rerun()
+    st.dataframe(
+        context.frame(table_rows(rows, projects), COLUMNS),
+        hide_index=True,
+        height=min(35 * (len(rows) + 1) + 3, 640),
+        key="contacts_table",
+        on_select="rerun",
+        selection_mode="multi-row",
+        column_config={
+            "ID": st.column_config.NumberColumn(width="small", format="%d"),
+            "Exists in Clockwork": st.column_config.CheckboxColumn(
+                help="A recruiter had already entered this person in Clockwork"
+            ),
+            "Clockwork person": st.column_config.LinkColumn(display_text="Open"),
+            "Status": st.column_config.TextColumn(width="small"),
+            "Reason": st.column_config.TextColumn(width="large"),
+            "Action": st.column_config.TextColumn(width="medium"),
+            "Attempts": st.column_config.NumberColumn(width="small"),
+        },
+    )
+    if len(selected) == 1:
+        detail(selected[0], projects)
+    else:
+        st.caption("Select one row to see its timeline; select several to retry or dismiss them.")
+
+
+render()

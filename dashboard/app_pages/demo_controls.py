@@ -1,5 +1,231 @@
-"""demo_controls (being built)."""
+"""Demo controls (demo mode only): add contacts, record email events, break and heal Clockwork.
+
+Everything goes through the same service functions as real use; faults are injected through the
+embedded simulator's runtime admin API, so retries, backoff and recovery show up live.
+"""
+
+from __future__ import annotations
+
+import random
 
 import streamlit as st
 
-st.title("demo_controls")
+from dashboard import context
+from sync_engine import demo as demo_data
+from sync_engine.clockwork.simulator import FaultConfig
+from sync_engine.models import ActivityKind
+from sync_engine.services import accounts, enrollments, views
+from sync_engine.services.errors import ServiceError
+
+
+def add_contacts(account_id: int, base_url: str) -> None:
+    st.subheader("Add contacts")
+    with context.reading() as session:
+        sequences = {
+            s.id: s.name for s in accounts.list_sequences(session=session, account_id=account_id)
+        }
+    if not sequences:
+        st.info("This account has no sequences: add one on the Sequences page.")
+        return
+    sequence_id = st.selectbox(
+        "Sequence", list(sequences), format_func=sequences.get, key="demo_sequence"
+    )
+    with st.form("demo_add_contact", clear_on_submit=True):
+        email = st.text_input("Email", max_chars=320)
+        left, right = st.columns(2)
+        first = left.text_input("First name", max_chars=200)
+        last = right.text_input("Last name", max_chars=200)
+        title = left.text_input("Title", max_chars=300)
+        company = right.text_input("Company", max_chars=300)
+        exists = st.checkbox(
+            "A recruiter already entered this person in Clockwork",
+            help="Creates the person in the demo Clockwork first, so the contact is flagged "
+            "Exists in Clockwork and linked instead of created.",
+        )
+        submitted = st.form_submit_button("Add to sequence", type="primary")
+    if submitted:
+        fields = {
+            "email": email, "first_name": first, "last_name": last, "title": title,
+            "company": company,
+        }  # fmt: skip
+        try:
+            contact = enrollments.parse_contact(fields)
+            if exists:
+                demo_data.put_person_in_clockwork(
+                    context.runtime(), base_url, account_id=account_id,
+                    contact=contact.model_dump(),
+                )  # fmt: skip
+            with context.writing() as session:
+                enrollment = enrollments.add_contact(
+                    session=session, sequence_id=sequence_id, contact=contact,
+                    clock=context.runtime().clock,
+                )  # fmt: skip
+        except ServiceError as exc:
+            context.show_error(exc)
+        else:
+            context.flash(f"Added {contact.email} (enrollment {enrollment.id}).")
+            st.rerun()
+    if st.button("Add 5 made-up contacts", icon=":material/group_add:"):
+        added = 0
+        with context.writing() as session:
+            for _ in range(5):
+                fields = demo_data.made_up_contact(random.randrange(1_000_000))
+                try:
+                    with session.begin_nested():
+                        enrollments.add_contact(
+                            session=session, sequence_id=sequence_id,
+                            contact=enrollments.parse_contact(fields),
+                            clock=context.runtime().clock,
+                        )  # fmt: skip
+                    added += 1
+                except ServiceError:
+                    continue  # already in the sequence from an earlier click
+        context.flash(f"Added {added} contacts.")
+        st.rerun()
+
+
+def record_events(account_id: int) -> None:
+    st.subheader("Record email events")
+    with context.reading() as session:
+        rows = views.list_enrollments(
+            session=session, where=views.EnrollmentFilter(account_id=account_id), limit=200
+        )
+    if not rows:
+        st.caption("No contacts yet.")
+        return
+    by_id = {row.enrollment_id: row for row in rows}
+    with st.form("demo_event"):
+        enrollment_id = st.selectbox(
+            "Contact",
+            list(by_id),
+            format_func=lambda i: (
+                f"{by_id[i].email} · {by_id[i].sequence} ({by_id[i].status_label})"
+            ),
+        )
+        left, right = st.columns([1, 2])
+        kind = left.selectbox(
+            "Event", [k.value for k in ActivityKind], index=3, format_func=str.capitalize
+        )
+        subject = right.text_input("Subject", value="Re: a quick question", max_chars=500)
+        submitted = st.form_submit_button("Record event", type="primary")
+    if submitted:
+        try:
+            with context.writing() as session:
+                enrollments.record_event(
+                    session=session, enrollment_id=enrollment_id, kind=ActivityKind(kind),
+                    at=None, subject=subject, clock=context.runtime().clock,
+                )  # fmt: skip
+        except ServiceError as exc:
+            context.show_error(exc)
+        else:
+            context.flash(f"Recorded {kind} for {by_id[enrollment_id].email}.")
+            st.rerun()
+
+
+def faults(account_id: int, base_url: str) -> None:
+    st.subheader("Clockwork faults")
+    st.caption(
+        "Break the demo Clockwork and watch the engine back off, retry and recover "
+        "(Overview, Contacts and Sync log)."
+    )
+    with demo_data.SimulatorAdmin(base_url) as admin:
+        current = admin.faults()
+    with st.form("demo_faults"):
+        latency = st.slider("Added latency (ms)", 0, 3000, int(current.latency_ms), step=50)
+        limit_on = st.toggle(
+            "Rate limit (answer 429 above a rate)", value=current.rate_limit_rps is not None
+        )
+        rps = st.slider("Requests per second before 429", 1, 20, int(current.rate_limit_rps or 5))
+        errors = st.slider(
+            "Share of server errors (5xx)", 0.0, 0.9, float(current.error_rate), 0.05
+        )
+        drops = st.slider("Share of dropped connections", 0.0, 0.5, float(current.drop_rate), 0.05)
+        apply = st.form_submit_button("Apply faults", type="primary")
+    if apply:
+        try:
+            config = FaultConfig(
+                latency_ms=latency,
+                rate_limit_rps=float(rps) if limit_on else None,
+                error_rate=errors,
+                drop_rate=drops,
+            )
+        except ValueError as exc:
+            context.show_error(exc)
+            return
+        with demo_data.SimulatorAdmin(base_url) as admin:
+            admin.set_faults(config)
+        context.flash("Faults applied.")
+        st.rerun()
+    buttons = st.container(horizontal=True)
+    if buttons.button("Clear all faults", icon=":material/healing:"):
+        with demo_data.SimulatorAdmin(base_url) as admin:
+            admin.set_faults(FaultConfig(latency_ms=context.settings().simulator_latency_ms))
+        context.flash("Faults cleared.")
+        st.rerun()
+    rt = context.runtime()
+    if buttons.button("Revoke this account's API key", icon=":material/key_off:"):
+        try:
+            demo_data.set_account_key_revoked(rt, base_url, account_id=account_id, revoked=True)
+        except ServiceError as exc:
+            context.show_error(exc)
+        else:
+            context.flash("Key revoked: the next sync is rejected and the account needs attention.")
+            st.rerun()
+    if buttons.button("Restore the key and reconnect", icon=":material/key:"):
+        try:
+            demo_data.set_account_key_revoked(rt, base_url, account_id=account_id, revoked=False)
+            demo_data.reconnect(rt, account_id=account_id, base_url=base_url)
+        except ServiceError as exc:
+            context.show_error(exc)
+        else:
+            context.flash("Key restored and reconnected: queued work resumes.")
+            st.rerun()
+
+
+def engine_and_reset(base_url: str) -> None:
+    st.subheader("Engine and demo data")
+    buttons = st.container(horizontal=True)
+    status = context.engine()
+    if buttons.button("Run a sync pass now", icon=":material/sync:"):
+        if status.handle is None:
+            st.error("The sync engine is not running in this process.")
+        else:
+            counts = status.handle.engine.run_pass(trigger="manual")
+            context.flash(f"Sync pass: {dict(counts) or 'nothing due'}.")
+            st.rerun()
+    with buttons.popover("Reset the demo", icon=":material/restart_alt:"):
+        st.write("Delete every account, contact and log entry and seed the demo again?")
+        if st.button("Yes, reset", type="primary"):
+            with demo_data.SimulatorAdmin(base_url) as admin:
+                admin.set_faults(FaultConfig(latency_ms=context.settings().simulator_latency_ms))
+            demo_data.seed_demo(context.runtime(), base_url, reset=True)
+            st.cache_data.clear()
+            st.session_state.pop(context.ACCOUNT_KEY, None)
+            st.session_state.pop("_account_select", None)
+            context.flash("Demo reset.")
+            st.rerun()
+
+
+def render() -> None:
+    st.title("Demo controls")
+    environment = context.demo()
+    if environment is None:
+        st.info("Demo controls are only available in demo mode (CWSYNC_DEMO=true).")
+        return
+    st.caption(
+        f"Embedded Clockwork simulator at {environment.simulator.base_url}. "
+        "Everything here goes through the same services as real use."
+    )
+    base_url = environment.simulator.base_url
+    account_id = context.select_account()
+    if account_id is not None:
+        add_contacts(account_id, base_url)
+        st.divider()
+        record_events(account_id)
+        st.divider()
+        faults(account_id, base_url)
+        st.divider()
+    engine_and_reset(base_url)
+
+
+render()

@@ -1,5 +1,180 @@
-"""integrations (being built)."""
+"""Integrations: connect a customer's Clockwork firm, test it, pause or resume, disconnect.
+
+Secrets are typed into password fields inside a form that clears itself on submit; once stored
+(encrypted) they are never sent back to the browser, only a masked hint of the API key.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.title("integrations")
+from dashboard import context
+from sync_engine.clockwork.client import DEFAULT_BASE_URL
+from sync_engine.models import ConnectionState
+from sync_engine.services import accounts, views
+from sync_engine.services.errors import ServiceError
+
+STATE_WORDS = {
+    ConnectionState.CONNECTED: (":green[●] Connected", None),
+    ConnectionState.NEEDS_ATTENTION: (
+        ":red[●] Needs attention",
+        "Clockwork rejected the stored credentials. Syncing for this account is paused and "
+        "queued work is kept: reconnect with valid keys below and it resumes.",
+    ),
+    ConnectionState.DISCONNECTED: (":gray[●] Disconnected", None),
+}
+
+
+def new_account() -> None:
+    with (
+        st.expander("New account", icon=":material/add:"),
+        st.form("new_account", clear_on_submit=True, border=False),
+    ):
+        name = st.text_input("Account name", max_chars=200, placeholder="e.g. Acme Talent")
+        if st.form_submit_button("Create account"):
+            try:
+                with context.writing() as session:
+                    account = accounts.create_account(
+                            session=session, name=name, clock=context.runtime().clock,
+                            actor=context.actor(),
+                        )  # fmt: skip
+            except ServiceError as exc:
+                context.show_error(exc)
+                return
+            st.session_state[context.ACCOUNT_KEY] = account.id
+            st.session_state.pop("_account_select", None)
+            context.flash(f"Account {account.name} created.")
+            st.rerun()
+
+
+def health(account_id: int) -> accounts.ConnectionSummary | None:
+    with context.reading() as session:
+        summary = accounts.connection_summary(session=session, account_id=account_id)
+        account = accounts.get_account(session=session, ref=account_id)
+        last_ok = views.last_successful_call(session=session, account_id=account_id)
+    st.subheader("Connection health")
+    if summary is None:
+        st.info("Not connected to Clockwork yet. Connect a firm below.", icon=":material/link_off:")
+        return None
+    label, warning = STATE_WORDS[summary.state]
+    with st.container(border=True):
+        a, b, c, d = st.columns(4)
+        a.markdown(f"**State**  \n{label}")
+        b.markdown(f"**Firm**  \n{context.plain(summary.firm)}")
+        c.markdown(f"**API key**  \n`{summary.api_key_hint}`")
+        d.markdown(f"**Last successful call**  \n{context.ago(last_ok)}")
+        st.caption(f"Base URL: {context.plain(summary.base_url)}")
+        if warning:
+            st.error(warning, icon=":material/key_off:")
+            if summary.last_error:
+                st.text(f"Last error: {summary.last_error}")
+        if account.sync_paused:
+            st.warning(
+                "Syncing is paused for this account: nothing is sent to Clockwork, queued work "
+                "waits.",
+                icon=":material/pause_circle:",
+            )
+        buttons = st.container(horizontal=True)
+        live = summary.state != ConnectionState.DISCONNECTED
+        if buttons.button("Test connection", icon=":material/network_check:", disabled=not live):
+            try:
+                views.check_connection(context.runtime(), account_id=account_id)
+            except ServiceError as exc:
+                context.show_error(exc)
+            else:
+                st.success("Clockwork accepted the credentials.", icon=":material/check_circle:")
+        pause_label = "Resume syncing" if account.sync_paused else "Pause syncing"
+        if buttons.button(
+            pause_label,
+            icon=":material/pause:" if not account.sync_paused else ":material/play_arrow:",
+        ):
+            with context.writing() as session:
+                accounts.set_sync_paused(
+                    session=session, account_id=account_id, paused=not account.sync_paused,
+                    clock=context.runtime().clock, actor=context.actor(),
+                )  # fmt: skip
+            context.flash("Syncing paused." if not account.sync_paused else "Syncing resumed.")
+            st.rerun()
+        if live:
+            with buttons.popover("Disconnect", icon=":material/link_off:"):
+                st.write(
+                    "Forget the credentials and stop syncing this account? History is kept; "
+                    "contacts added while disconnected are not synced."
+                )
+                if st.button("Yes, disconnect", type="primary"):
+                    with context.writing() as session:
+                        accounts.disconnect(
+                            session=session, account_id=account_id,
+                            clock=context.runtime().clock, actor=context.actor(),
+                        )  # fmt: skip
+                    context.flash("Disconnected from Clockwork.")
+                    st.rerun()
+    return summary
+
+
+def connect_form(account_id: int, summary: accounts.ConnectionSummary | None) -> None:
+    reconnect = summary is not None and summary.state != ConnectionState.DISCONNECTED
+    st.subheader("Update credentials" if reconnect else "Connect Clockwork")
+    demo = context.demo()
+    default_url = demo.simulator.base_url if demo else DEFAULT_BASE_URL
+    if demo:
+        st.caption(
+            "Demo: the embedded simulator knows firm `demo` with API key `sim-api-key`, "
+            "secret `sim-api-secret` and firm service key `sim-firm-service-key`."
+        )
+    with st.form(f"connect_{account_id}", clear_on_submit=True):
+        firm = st.text_input(
+            "Firm name",
+            value=summary.firm if summary else "",
+            max_chars=63,
+            placeholder="acme",
+            help="The subdomain you log in at: acme for acme.clockworkrecruiting.com",
+        )
+        left, right = st.columns(2)
+        api_key = left.text_input("API key", type="password", max_chars=300)
+        api_secret = right.text_input("API secret", type="password", max_chars=300)
+        service_key = st.text_input("Firm service key", type="password", max_chars=300)
+        with st.expander("Advanced"):
+            base_url = st.text_input(
+                "Base URL",
+                value=summary.base_url if summary else default_url,
+                max_chars=300,
+                help="Clockwork's API (default) or a sandbox or simulator address.",
+            )
+        submitted = st.form_submit_button(
+            "Save and test connection", type="primary", icon=":material/link:"
+        )
+    if submitted:
+        fields = {
+            "firm": firm,
+            "api_key": api_key,
+            "api_secret": api_secret,
+            "firm_service_key": service_key,
+            "base_url": base_url,
+        }
+        try:
+            with st.spinner("Checking the credentials with Clockwork…"):
+                saved = accounts.connect(
+                    context.runtime(), account_id=account_id, fields=fields, actor=context.actor()
+                )
+        except ServiceError as exc:
+            context.show_error(exc)
+            return
+        context.flash(f"Connected to {saved.firm} (API key {saved.api_key_hint}).")
+        st.rerun()
+
+
+def render() -> None:
+    st.title("Integrations")
+    st.caption(
+        "Connect each customer account to its Clockwork firm and keep the connection healthy."
+    )
+    new_account()
+    account_id = context.select_account()
+    if account_id is None:
+        return
+    summary = health(account_id)
+    connect_form(account_id, summary)
+
+
+render()

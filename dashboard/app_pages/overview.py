@@ -77,6 +77,7 @@ def render_account(account_id: int, window: str) -> None:
         )
         engine = views.engine_health(session=session, now=now, account_id=account_id)
         summary = accounts.connection_summary(session=session, account_id=account_id)
+        last_ok = views.last_successful_call(session=session, account_id=account_id)
 
     columns = st.columns(len(views.STATUS_LABELS))
     for column, (status, label) in zip(columns, views.STATUS_LABELS.items(), strict=True):
@@ -126,7 +127,7 @@ def render_account(account_id: int, window: str) -> None:
     c.metric("Queue (this account)", f"{engine.queued:,}", help=f"{engine.due_now:,} due now")
     d.metric(
         "Last successful Clockwork call",
-        context.ago(summary.last_success_at, at=now) if summary else "never connected",
+        context.ago(last_ok, at=now) if summary else "never connected",
     )
     if engine.last_problem is not None:
         problem = engine.last_problem

@@ -1,5 +1,125 @@
-"""sync_log (being built)."""
+"""Sync log: errors grouped by reason with the action to take, engine runs, and Clockwork calls."""
+
+from __future__ import annotations
+
+from datetime import timedelta
 
 import streamlit as st
 
-st.title("sync_log")
+from dashboard import context
+from sync_engine.services import views
+
+
+def errors_tab(account_id: int) -> None:
+    with context.reading() as session:
+        groups = views.reason_groups(
+            session=session,
+            account_id=account_id,
+            statuses=("failed", "retrying", "skipped"),
+        )
+    if not groups:
+        st.success("Nothing failed, retried or skipped.", icon=":material/check_circle:")
+        return
+    st.dataframe(
+        context.frame(
+            [
+                {
+                    "Status": views.STATUS_LABELS.get(group.status, group.status),
+                    "Reason": group.message,
+                    "Code": group.reason or "",
+                    "Contacts": group.count,
+                    "What to do": group.action or "Nothing: expected by the settings",
+                }
+                for group in groups
+            ],
+            ["Status", "Reason", "Code", "Contacts", "What to do"],
+        ),
+        hide_index=True,
+        column_config={"Reason": st.column_config.TextColumn(width="large")},
+    )
+    st.caption("Filter the Contacts page by reason to see, retry or dismiss the contacts.")
+
+
+def runs_tab() -> None:
+    show_idle = st.toggle("Show idle passes", value=False, key="log_idle")
+    with context.reading() as session:
+        runs = views.list_engine_runs(session=session, limit=100, include_idle=show_idle)
+    st.dataframe(
+        context.frame(
+            [
+                {
+                    "Started": context.local_time(run.started_at),
+                    "Trigger": run.trigger,
+                    "Duration (s)": round((run.finished_at - run.started_at).total_seconds(), 2)
+                    if run.finished_at
+                    else None,
+                    "Counts": ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items())) or "—",
+                    "Worker": run.worker,
+                    "Error": run.error or "",
+                }
+                for run in runs
+            ],
+            ["Started", "Trigger", "Duration (s)", "Counts", "Worker", "Error"],
+        ),
+        hide_index=True,
+        column_config={"Counts": st.column_config.TextColumn(width="large")},
+    )
+
+
+def calls_tab(account_id: int) -> None:
+    now = context.now()
+    with context.reading() as session:
+        stats = views.api_call_stats(
+            session=session, account_id=account_id, since=now - timedelta(hours=1)
+        )
+    a, b, c, d = st.columns(4)
+    a.metric("Calls (last hour)", f"{stats.calls:,}")
+    b.metric("Errors", f"{stats.errors:,}")
+    c.metric("Rate limited (429)", f"{stats.rate_limited:,}")
+    d.metric(
+        "Mean latency",
+        f"{stats.median_latency_ms:.0f} ms" if stats.median_latency_ms is not None else "—",
+    )
+    errors_only = st.toggle("Errors only", key="log_errors_only")
+    with context.reading() as session:
+        calls = views.list_api_calls(
+            session=session, account_id=account_id, errors_only=errors_only, limit=200
+        )
+    st.dataframe(
+        context.frame(
+            [
+                {
+                    "At": context.local_time(call.at),
+                    "Request": f"{call.method} {call.path}",
+                    "Status": call.status,
+                    "Latency (ms)": round(call.latency_ms),
+                    "Error": call.error or "",
+                }
+                for call in calls
+            ],
+            ["At", "Request", "Status", "Latency (ms)", "Error"],
+        ),
+        hide_index=True,
+        column_config={
+            "Status": st.column_config.NumberColumn(format="%d"),
+            "Error": st.column_config.TextColumn(width="large"),
+        },
+    )
+    st.caption("Paths keep their placeholders; ids, query values and credentials are never logged.")
+
+
+def render() -> None:
+    st.title("Sync log")
+    st.caption("What the engine did, what Clockwork answered, and what needs a person.")
+    account_id = context.select_account()
+    errors, runs, calls = st.tabs(["Errors by reason", "Run history", "API calls"])
+    if account_id is not None:
+        with errors:
+            errors_tab(account_id)
+        with calls:
+            calls_tab(account_id)
+    with runs:
+        runs_tab()
+
+
+render()

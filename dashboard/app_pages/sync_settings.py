@@ -1,5 +1,118 @@
-"""sync_settings (being built)."""
+"""Sync settings: the account's sync option, deduplication, default project and activity tracking.
+
+Changes are previewed (what they will and will not affect) before they are saved through
+``accounts.update_settings``, which audits each field under the acting user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 
-st.title("sync_settings")
+from dashboard import context
+from dashboard.widgets import project_picker, projects, show_preview
+from sync_engine.models import SyncMode
+from sync_engine.services import accounts, views
+from sync_engine.services.errors import ServiceError
+
+SYNC_OPTIONS = {
+    SyncMode.ON_ADD.value: "Sync contacts when added to a sequence",
+    SyncMode.ON_REPLY.value: "Only sync contacts when they reply",
+    SyncMode.OFF.value: "Off: don't sync contacts",
+}
+
+
+def render() -> None:
+    st.title("Sync settings")
+    st.caption("When contacts sync to Clockwork, and where they go. Changes apply from now on.")
+    account_id = context.select_account()
+    if account_id is None:
+        return
+    with context.reading() as session:
+        current = accounts.get_settings(session=session, account_id=account_id)
+    choices, problem = projects(account_id)
+    key = f"settings_{account_id}"
+
+    st.subheader("Syncing")
+    mode = st.radio(
+        "When should contacts sync to Clockwork?",
+        list(SYNC_OPTIONS),
+        index=list(SYNC_OPTIONS).index(current.sync_mode),
+        format_func=SYNC_OPTIONS.get,
+        key=f"{key}_mode",
+    )
+    dedup = st.toggle(
+        "Deduplication",
+        value=current.deduplication,
+        key=f"{key}_dedup",
+        help="Check each new contact against Clockwork and flag it **Exists in Clockwork** when a "
+        "recruiter had already entered that person. Duplicates are never created either way.",
+    )
+    st.caption(
+        "With deduplication on, contacts already in Clockwork are flagged and linked to the "
+        "existing person instead of being created again."
+    )
+
+    st.subheader("Default project")
+    if problem:
+        st.caption(f"Projects cannot be listed right now: {problem}")
+    project = project_picker(
+        "Project new contacts join",
+        current.default_project_id,
+        choices,
+        key=f"{key}_project",
+        help="Used for sequences without their own project.",
+    )
+    st.caption(
+        "Leave this blank if you set projects per sequence (Sequences page, Syncing tab); "
+        "contacts are then created in Clockwork without joining a project."
+    )
+
+    st.subheader("Activity tracking")
+    tracking = st.toggle(
+        "Write email activity to Clockwork as notes",
+        value=current.activity_tracking,
+        key=f"{key}_tracking",
+    )
+    st.caption(
+        "Sent, opened, clicked, replied and bounced emails become notes on the person. "
+        "Activity is not backfilled: nothing from while tracking was off is sent later."
+    )
+
+    wanted: dict[str, Any] = {
+        "sync_mode": mode,
+        "deduplication": dedup,
+        "default_project_id": project,
+        "activity_tracking": tracking,
+    }
+    changes = {name: value for name, value in wanted.items() if value != getattr(current, name)}
+    st.divider()
+    if not changes:
+        st.caption("No unsaved changes.")
+        return
+    with context.reading() as session:
+        preview = views.preview_settings_change(
+            session=session, account_id=account_id, changes=changes
+        )
+    show_preview(preview)
+    buttons = st.container(horizontal=True)
+    if buttons.button("Save changes", type="primary", icon=":material/save:"):
+        try:
+            with context.writing() as session:
+                accounts.update_settings(
+                    session=session, account_id=account_id, changes=changes,
+                    clock=context.runtime().clock, actor=context.actor(),
+                )  # fmt: skip
+        except ServiceError as exc:
+            context.show_error(exc)
+            return
+        context.flash("Sync settings saved.")
+        st.rerun()
+    if buttons.button("Discard"):
+        for suffix in ("mode", "dedup", "project", "tracking"):
+            st.session_state.pop(f"{key}_{suffix}", None)
+        st.rerun()
+
+
+render()

@@ -38,7 +38,11 @@ from sync_engine.models import (
     SyncMode,
 )
 from sync_engine.rules import AccountSnapshot, SequenceSnapshot, decide_on_add
-from sync_engine.services.accounts import connection_credentials, get_connection
+from sync_engine.services.accounts import (
+    connection_credentials,
+    get_connection,
+    verify_credentials,
+)
 from sync_engine.services.errors import ConnectionRejectedError, NotFoundError
 
 if TYPE_CHECKING:
@@ -162,6 +166,7 @@ def account_overview(*, session: Session) -> list[AccountHealth]:
             .group_by(col(Enrollment.account_id))
         ).all()
     )
+    last_ok = last_successful_calls(session=session)
     health = []
     for account, connection in rows:
         assert account.id is not None
@@ -171,13 +176,55 @@ def account_overview(*, session: Session) -> list[AccountHealth]:
                 name=account.name,
                 connection=connection.state if connection else "never_connected",
                 sync_paused=account.sync_paused,
-                last_success_at=connection.last_success_at if connection else None,
+                last_success_at=_latest(
+                    connection.last_success_at if connection else None, last_ok.get(account.id)
+                ),
                 counts=counts.get(account.id, {}),
                 exists_in_clockwork=flags.get(account.id, 0),
             )
         )
     health.sort(key=lambda row: (not row.needs_attention, row.name.lower()))
     return health
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    known = [moment for moment in moments if moment is not None]
+    return max(known) if known else None
+
+
+def last_successful_calls(*, session: Session) -> dict[int, datetime]:
+    """Per account, when Clockwork last answered a request with success (from the API call log)."""
+    rows = session.exec(
+        select(ApiCall.account_id, func.max(ApiCall.at))
+        .where(col(ApiCall.status) < 400, col(ApiCall.account_id).is_not(None))
+        .group_by(col(ApiCall.account_id))
+    ).all()
+    found: dict[int, datetime] = {}
+    for account_id, at in rows:
+        moment = _aware(at)
+        if account_id is not None and moment is not None:
+            found[account_id] = moment
+    return found
+
+
+def last_successful_call(*, session: Session, account_id: int) -> datetime | None:
+    """When Clockwork last accepted a request of the account: the call log or the last connect."""
+    connection = get_connection(session=session, account_id=account_id)
+    logged = session.exec(
+        select(func.max(ApiCall.at)).where(
+            ApiCall.account_id == account_id, col(ApiCall.status) < 400
+        )
+    ).one()
+    return _latest(connection.last_success_at if connection else None, _aware(logged))
+
+
+def _aware(moment: Any) -> datetime | None:
+    """A timestamp from an aggregate (SQLite returns text or naive values) as aware UTC."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def status_counts(*, session: Session, account_id: int) -> dict[str, int]:
@@ -597,8 +644,13 @@ _DECISION_WORDS = {
 }
 
 
-def enrollment_detail(*, session: Session, enrollment_id: int) -> EnrollmentDetail:
-    """The enrollment, its contact, and its timeline: added, decision, reply, attempts, activity."""
+def enrollment_detail(
+    *, session: Session, enrollment_id: int, project_names: dict[str, str] | None = None
+) -> EnrollmentDetail:
+    """The enrollment, its contact, and its timeline: added, decision, reply, attempts, activity.
+
+    ``project_names`` (id → name, from the firm) makes the project readable when given.
+    """
     found = session.exec(
         select(Enrollment, Contact, Sequence.name)
         .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
@@ -636,7 +688,11 @@ def enrollment_detail(*, session: Session, enrollment_id: int) -> EnrollmentDeta
         events.append(TimelineEvent(enrollment.replied_at, "Replied", detail))
     if enrollment.project_id and enrollment.decided_at:
         events.append(
-            TimelineEvent(enrollment.decided_at, "Project", f"will join {enrollment.project_id}")
+            TimelineEvent(
+                enrollment.decided_at,
+                "Project",
+                "joins " + (project_names or {}).get(enrollment.project_id, enrollment.project_id),
+            )
         )
     for attempt in session.exec(
         select(SyncAttempt)
@@ -649,7 +705,8 @@ def enrollment_detail(*, session: Session, enrollment_id: int) -> EnrollmentDeta
             detail += f" — {info.message}"
         if attempt.error:
             detail += f" ({attempt.error})"
-        detail += f"; {attempt.calls} Clockwork call{'s' if attempt.calls != 1 else ''}"
+        if attempt.calls:
+            detail += f"; {_plural(attempt.calls, 'Clockwork call')}"
         events.append(TimelineEvent(attempt.started_at, "Sync attempt", detail))
     if enrollment.synced_at is not None:
         how = {"created": "created a new person", "linked": "linked an existing person"}
@@ -1136,3 +1193,17 @@ def firm_projects(runtime: Runtime, *, account_id: int) -> list[ProjectChoice]:
         for p in projects
     ]
     return sorted(choices, key=lambda choice: choice.name.lower())
+
+
+def check_connection(runtime: Runtime, *, account_id: int) -> None:
+    """Test the account's stored credentials against Clockwork now; raise a clear reason if not.
+
+    The credentials are decrypted for the HTTP client only; nothing is stored or returned.
+    """
+    with runtime.db.read() as session:
+        credentials = connection_credentials(
+            session=session, box=runtime.box, account_id=account_id
+        )
+    if credentials is None:
+        raise ConnectionRejectedError("the account is not connected to Clockwork")
+    verify_credentials(runtime, credentials)

@@ -1,0 +1,47 @@
+"""Widgets shared by several pages: the firm's project picker and the change preview."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import context
+from sync_engine.services import views
+from sync_engine.services.errors import ServiceError
+
+
+@st.cache_data(ttl=120, show_spinner="Loading the firm's Clockwork projects…")
+def projects(account_id: int) -> tuple[dict[str, str], str | None]:
+    """The firm's projects (id → name), or an empty map and the reason they cannot be listed."""
+    try:
+        found = views.firm_projects(context.runtime(), account_id=account_id)
+    except ServiceError as exc:
+        return {}, str(exc)
+    return {p.project_id: p.name for p in found}, None
+
+
+def project_picker(
+    label: str, current: str | None, choices: dict[str, str], *, key: str, help: str
+) -> str | None:
+    """A project selectbox with a blank choice; an unknown current id stays selectable."""
+    options: list[str] = ["", *choices]
+    if current and current not in choices:
+        options.append(current)
+    names = {"": "No project (blank)", **choices}
+    value = st.selectbox(
+        label,
+        options,
+        index=options.index(current or ""),
+        format_func=lambda option: names.get(option, f"{option} (not found in Clockwork)"),
+        key=key,
+        help=help,
+    )
+    return value or None
+
+
+def show_preview(preview: views.ChangePreview) -> None:
+    with st.container(border=True):
+        st.markdown("**Before you save**")
+        for line in preview.will:
+            st.markdown(f":material/arrow_forward: {line}")
+        for line in preview.will_not:
+            st.markdown(f":material/block: {line}")
