@@ -16,13 +16,14 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from pydantic import ValidationError
 
 from sync_engine.config import Settings, get_settings
 from sync_engine.crypto import SecretKeyError
 from sync_engine.models import ActivityKind, SyncMode
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts, enrollments
-from sync_engine.services.errors import ServiceError
+from sync_engine.services.errors import ServiceError, invalid_input
 from sync_engine.services.status import iter_status
 
 app = typer.Typer(
@@ -430,14 +431,17 @@ def simulator(
     """Run the Clockwork simulator in the foreground (demo firm 'demo', see README)."""
     from sync_engine.clockwork.simulator import FaultConfig, run_simulator
 
-    faults = FaultConfig(
-        latency_ms=latency_ms,
-        jitter_ms=jitter_ms,
-        rate_limit_rps=rate_limit,
-        burst=burst,
-        error_rate=error_rate,
-        drop_rate=drop_rate,
-    )
+    try:
+        faults = FaultConfig(
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            rate_limit_rps=rate_limit,
+            burst=burst,
+            error_rate=error_rate,
+            drop_rate=drop_rate,
+        )
+    except ValidationError as exc:
+        raise fail(invalid_input(exc).args[0]) from None
     run_simulator(host=host, port=port, faults=faults)
 
 

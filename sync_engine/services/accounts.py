@@ -34,7 +34,12 @@ from sync_engine.models import (
 )
 from sync_engine.rules import AccountSnapshot, SequenceSnapshot
 from sync_engine.services.audit import record_change
-from sync_engine.services.errors import ConnectionRejectedError, InvalidInputError, NotFoundError
+from sync_engine.services.errors import (
+    ConnectionRejectedError,
+    InvalidInputError,
+    NotFoundError,
+    invalid_input,
+)
 
 if TYPE_CHECKING:
     from sync_engine.runtime import Runtime
@@ -43,13 +48,6 @@ Clock = Callable[[], datetime]
 
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _FIRM = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-def _first_error(exc: ValidationError) -> InvalidInputError:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "value"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return InvalidInputError(f"{where}: {message}")
 
 
 def _validate_project_id(value: str | None) -> str | None:
@@ -152,7 +150,7 @@ def update_settings(
     try:
         update = SettingsUpdate(**changes)
     except ValidationError as exc:
-        raise _first_error(exc) from None
+        raise invalid_input(exc) from None
     settings = get_settings(session=session, account_id=account_id)
     now = clock()
     for name in update.model_fields_set:
@@ -211,7 +209,7 @@ def add_sequence(
     try:
         update = SequenceUpdate(name=name.strip(), disable_sync=disable_sync, project_id=project_id)
     except ValidationError as exc:
-        raise _first_error(exc) from None
+        raise invalid_input(exc) from None
     get_account(session=session, ref=account_id)
     now = clock()
     sequence = Sequence(
@@ -254,7 +252,7 @@ def update_sequence(
     try:
         update = SequenceUpdate(**changes)
     except ValidationError as exc:
-        raise _first_error(exc) from None
+        raise invalid_input(exc) from None
     sequence = get_sequence(session=session, sequence_id=sequence_id)
     now = clock()
     for name in update.model_fields_set:
@@ -402,7 +400,7 @@ def connect(
     try:
         given = ConnectionInput(**fields)
     except ValidationError as exc:
-        raise _first_error(exc) from None
+        raise invalid_input(exc) from None
     with runtime.db.read() as session:
         get_account(session=session, ref=account_id)
     verify_credentials(runtime, given.credentials())

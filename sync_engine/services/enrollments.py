@@ -40,14 +40,13 @@ from sync_engine.rules import (
     decide_on_reply,
 )
 from sync_engine.services.accounts import (
-    _first_error,
     account_snapshot,
     get_connection,
     get_sequence,
     sequence_snapshot,
 )
 from sync_engine.services.audit import value_at
-from sync_engine.services.errors import InvalidInputError, NotFoundError
+from sync_engine.services.errors import InvalidInputError, NotFoundError, invalid_input
 
 Clock = Callable[[], datetime]
 
@@ -105,7 +104,7 @@ def parse_contact(fields: dict[str, Any]) -> ContactInput:
     try:
         return ContactInput(**{k: ("" if v is None else v) for k, v in fields.items()})
     except ValidationError as exc:
-        raise _first_error(exc) from None
+        raise invalid_input(exc) from None
 
 
 def _decision_columns(decision: Decision, now: datetime) -> dict[str, Any]:

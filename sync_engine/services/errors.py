@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class ServiceError(Exception):
     """Base: the message is safe to show to the user as is (never holds a secret)."""
@@ -17,3 +19,11 @@ class InvalidInputError(ServiceError):
 
 class ConnectionRejectedError(ServiceError):
     """Clockwork rejected the credentials or could not be reached while connecting."""
+
+
+def invalid_input(exc: ValidationError) -> InvalidInputError:
+    """The first problem of a pydantic validation error, as one line: ``field: message``."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "value"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return InvalidInputError(f"{where}: {message}")

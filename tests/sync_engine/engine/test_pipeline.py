@@ -492,3 +492,58 @@ def test_status_json_shows_every_field_of_spec_section_6(
         "enrollment_id", "email", "sequence_id", "status", "reason", "link",
         "exists_in_clockwork", "clockwork_person_id", "project_id", "activities",
     } <= set(row)  # fmt: skip
+
+
+def test_api_calls_are_logged_with_path_templates_and_no_secrets(
+    rt: Runtime, engine: Engine, sim: SimulatorState, sim_server: SimulatorServer
+) -> None:
+    from sync_engine.models import ApiCall, ClockworkConnection
+
+    account_id = _account(rt, sim_server)
+    enroll(rt, make_sequence(rt, account_id, project_id=_projects(sim)[0]), "log@example.com")
+    engine.run_pass()
+    with rt.db.read() as session:
+        calls = session.exec(select(ApiCall)).all()
+        connection = session.exec(select(ClockworkConnection)).one()
+    paths = {(c.method, c.path) for c in calls}
+    assert ("POST", "/people/{id}/email_addresses") in paths
+    assert ("POST", "/projects/{id}/candidacies") in paths
+    assert all(c.status and c.latency_ms >= 0 and c.account_id == account_id for c in calls)
+    text = " ".join(f"{c.path} {c.error}" for c in calls)
+    assert not any(secret in text for secret in SIM_KEYS.values())
+    assert "log@example.com" not in text
+    assert connection.last_success_at is not None
+
+
+def test_api_call_log_keeps_only_the_configured_number_of_calls(
+    sqlite_url: str, clock: FakeClock, sim: SimulatorState, sim_server: SimulatorServer
+) -> None:
+    from sqlmodel import func
+
+    from sync_engine.models import ApiCall
+    from tests.factories import make_runtime
+
+    small = make_runtime(sqlite_url, clock=clock, default_max_rps=500, api_call_log_retention=100)
+    engine = Engine(small)
+    account_id = _account(small, sim_server)
+    sequence_id = make_sequence(small, account_id)
+    for i in range(40):
+        enroll(small, sequence_id, f"many{i}@example.com")
+    _settle(engine, clock)
+    with small.db.read() as session:
+        kept = session.exec(select(func.count()).select_from(ApiCall)).one()
+    small.close()
+    assert sum(_calls(sim).values()) > 100 and kept == 100
+
+
+def test_runs_are_recorded_with_counts(
+    rt: Runtime, engine: Engine, sim: SimulatorState, sim_server: SimulatorServer
+) -> None:
+    from sync_engine.models import EngineRun
+
+    account_id = _account(rt, sim_server)
+    enroll(rt, make_sequence(rt, account_id), "run@example.com")
+    engine.run_pass(trigger="manual")
+    with rt.db.read() as session:
+        (run,) = session.exec(select(EngineRun)).all()
+    assert (run.trigger, run.counts, run.error) == ("manual", {"claimed": 1, "synced": 1}, None)

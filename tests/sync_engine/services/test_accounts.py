@@ -209,3 +209,15 @@ def test_no_credential_is_stored_in_clear(runtime: Runtime, database_url: str) -
     assert "northwind" in blob  # the firm name is there, so the grep does see the data
     for secret in SIM_KEYS.values():
         assert secret not in blob
+
+
+def test_demo_key_file_is_created_owner_only_and_reused(tmp_path: Path) -> None:
+    from sync_engine.config import Settings
+    from sync_engine.crypto import load_secret_box
+
+    settings = Settings(_env_file=None, key_file=tmp_path / "data" / "secret.key")  # type: ignore[call-arg]
+    box = load_secret_box(settings)
+    token = box.encrypt("s3cret")
+    assert (settings.key_file.stat().st_mode & 0o777) == 0o600
+    assert load_secret_box(settings).decrypt(token) == "s3cret"
+    assert "s3cret" not in token

@@ -1,0 +1,78 @@
+"""Pacing per connection: a steady budget, Retry-After honoured, AIMD when the limit is unknown."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync_engine.engine.backoff import retry_delay
+from sync_engine.engine.pacing import PacingDeferred, TokenBucket
+
+
+class ManualTime:
+    """A monotonic clock and a sleep that only advance it."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_requests_are_spaced_to_the_budget() -> None:
+    t = ManualTime()
+    bucket = TokenBucket(4.0, clock=t.clock, sleep=t.sleep)
+    for _ in range(5):
+        bucket.acquire()
+    assert t.now == pytest.approx(101.0)  # 5 requests at 4/s: the fifth goes out at +1 s
+
+
+def test_retry_after_blocks_and_a_long_wait_is_deferred_not_slept() -> None:
+    t = ManualTime()
+    bucket = TokenBucket(10.0, max_wait=2.0, clock=t.clock, sleep=t.sleep)
+    bucket.throttled(30.0)
+    with pytest.raises(PacingDeferred) as deferred:
+        bucket.acquire()
+    assert deferred.value.delay == pytest.approx(30.0)
+    assert t.slept == []
+    t.now += 30
+    bucket.acquire()
+
+
+def test_unknown_limit_adapts_up_on_success_and_halves_on_429() -> None:
+    t = ManualTime()
+    bucket = TokenBucket(10.0, adaptive=True, clock=t.clock, sleep=t.sleep)
+    for _ in range(50):
+        bucket.acquire()
+    raised = bucket.rate
+    assert raised > 10.0
+    bucket.throttled(None)
+    assert bucket.rate == pytest.approx(raised / 2)
+
+
+def test_a_told_budget_does_not_adapt() -> None:
+    t = ManualTime()
+    bucket = TokenBucket(5.0, adaptive=False, clock=t.clock, sleep=t.sleep)
+    for _ in range(50):
+        bucket.acquire()
+    bucket.throttled(1.0)
+    assert bucket.rate == 5.0
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3, 6, 20])
+def test_backoff_grows_with_jitter_within_bounds(attempt: int) -> None:
+    import random
+
+    rng = random.Random(7)
+    step = min(900.0, 2.0 * 2 ** (attempt - 1))
+    delays = [retry_delay(attempt, base=2, cap=900, rng=rng) for _ in range(50)]
+    assert all(step / 2 <= d <= step for d in delays)
+    assert len(set(delays)) > 1  # jittered
+
+
+def test_backoff_never_sooner_than_retry_after() -> None:
+    assert retry_delay(1, base=2, cap=900, retry_after=120) == 120
