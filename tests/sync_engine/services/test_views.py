@@ -1,0 +1,540 @@
+"""The dashboard's read-only queries (``services/views.py``) on both storage backends.
+
+The engine's outcome columns are written directly here, as the engine would, so the queries are
+tested on known data without running sync passes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from sync_engine.clockwork.simulator import SimulatorState, mock_transport
+from sync_engine.models import (
+    Activity,
+    ApiCall,
+    EngineRun,
+    Enrollment,
+    EnrollmentStatus,
+    SyncAttempt,
+)
+from sync_engine.runtime import Runtime
+from sync_engine.services import accounts, views
+from sync_engine.services.errors import ConnectionRejectedError, NotFoundError
+from tests.factories import (
+    FakeClock,
+    enroll,
+    make_connected_account,
+    make_runtime,
+    make_sequence,
+    make_sim_state,
+)
+
+
+@pytest.fixture
+def sim_state() -> SimulatorState:
+    return make_sim_state()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def runtime(database_url: str, sim_state: SimulatorState, clock: FakeClock) -> Iterator[Runtime]:
+    rt = make_runtime(database_url, clock=clock, transport=mock_transport(sim_state))
+    yield rt
+    rt.close()
+
+
+def _set(runtime: Runtime, enrollment_id: int, **columns: Any) -> None:
+    """Write outcome columns as the engine would."""
+    with runtime.db.write() as session:
+        enrollment = session.get(Enrollment, enrollment_id)
+        assert enrollment is not None
+        for name, value in columns.items():
+            setattr(enrollment, name, value)
+        session.add(enrollment)
+
+
+def _account(runtime: Runtime, name: str = "Acme Talent") -> int:
+    with runtime.db.write() as session:
+        account = accounts.create_account(
+            session=session, name=name, clock=runtime.clock, actor="test"
+        )
+    assert account.id is not None
+    return account.id
+
+
+@pytest.fixture
+def audit_data(runtime: Runtime, clock: FakeClock) -> dict[str, Any]:
+    """A connected account with two sequences and enrollments in every interesting state."""
+    account_id = make_connected_account(runtime, "Acme Talent")
+    vpe = make_sequence(runtime, account_id, "VP Engineering")
+    cfo = make_sequence(runtime, account_id, "CFO Search")
+    ids = {
+        "synced": enroll(
+            runtime, vpe, "grace@northwind.com", first_name="Grace", last_name="Hopper"
+        ),
+        "flagged": enroll(
+            runtime, vpe, "linus@contoso.com", first_name="Linus", last_name="Pauling"
+        ),
+        "failed": enroll(runtime, cfo, "ada@lovelace.com", first_name="Ada", last_name="Lovelace"),
+        "retrying": enroll(runtime, cfo, "ken@wingtip.com", first_name="Ken", last_name="Thompson"),
+        "queued": enroll(runtime, cfo, "bob_100%@wingtip.com", first_name="Bob", last_name="Evil"),
+    }
+    clock.advance(60)
+    _set(runtime, ids["synced"], status="synced", link="created", clockwork_person_id="p-1",
+         synced_at=clock(), attempts=1, next_attempt_at=None)  # fmt: skip
+    _set(runtime, ids["flagged"], status="synced", link="linked", exists_in_clockwork=True,
+         clockwork_person_id="p-2", synced_at=clock(), attempts=1, next_attempt_at=None)  # fmt: skip
+    _set(runtime, ids["failed"], status="failed", reason="validation_error", attempts=1,
+         last_error="=HYPERLINK(\"http://evil\")", next_attempt_at=None)  # fmt: skip
+    _set(runtime, ids["retrying"], status="retrying", reason="rate_limited", attempts=2,
+         next_attempt_at=clock() + timedelta(seconds=30))  # fmt: skip
+    return {"account_id": account_id, "vpe": vpe, "cfo": cfo, "ids": ids}
+
+
+# --- overview -------------------------------------------------------------------------------
+
+
+def test_account_overview_puts_accounts_needing_attention_first(
+    runtime: Runtime, audit_data: dict[str, Any]
+) -> None:
+    quiet = _account(runtime, "Aardvark Search")  # healthy, alphabetically first
+    with runtime.db.read() as session:
+        rows = views.account_overview(session=session)
+    assert [row.name for row in rows] == ["Acme Talent", "Aardvark Search"]
+    acme = rows[0]
+    assert acme.problems == ["1 failed", "1 retrying"]
+    assert acme.exists_in_clockwork == 1
+    assert acme.counts == {"synced": 2, "failed": 1, "retrying": 1, "queued": 1}
+    assert rows[1].account_id == quiet and rows[1].connection == "never_connected"
+    assert not rows[1].needs_attention
+
+
+def test_account_overview_flags_rejected_credentials_and_paused_sync(runtime: Runtime) -> None:
+    account_id = make_connected_account(runtime)
+    with runtime.db.write() as session:
+        accounts.mark_needs_attention(
+            session=session, account_id=account_id, error="401", clock=runtime.clock
+        )
+        accounts.set_sync_paused(
+            session=session, account_id=account_id, paused=True, clock=runtime.clock, actor="t"
+        )
+    with runtime.db.read() as session:
+        (row,) = views.account_overview(session=session)
+    assert row.problems == ["Credentials rejected", "Sync paused"]
+
+
+def test_status_counts_lists_every_status(runtime: Runtime, audit_data: dict[str, Any]) -> None:
+    with runtime.db.read() as session:
+        counts = views.status_counts(session=session, account_id=audit_data["account_id"])
+    assert counts == {
+        "awaiting_reply": 0, "queued": 1, "syncing": 0, "synced": 2, "retrying": 1, "failed": 1,
+        "skipped": 0,
+    }  # fmt: skip
+
+
+def test_reason_groups_count_failures_with_their_action(
+    runtime: Runtime, audit_data: dict[str, Any]
+) -> None:
+    with runtime.db.read() as session:
+        groups = views.reason_groups(session=session, account_id=audit_data["account_id"])
+    by_reason = {group.reason: group for group in groups}
+    assert by_reason["validation_error"].count == 1
+    assert by_reason["validation_error"].action == "Fix the contact, then Retry"
+    assert by_reason["rate_limited"].status == "retrying"
+
+
+def test_every_reason_code_has_plain_words_and_auth_says_reconnect() -> None:
+    info = views.reason_info("auth_failed")
+    assert info is not None and info.action == "Reconnect Clockwork"
+    assert views.reason_info("invalid_email").action == "Fix the email"  # type: ignore[union-attr]
+    assert views.reason_info(None) is None
+
+
+def test_retrying_status_says_which_attempt_and_when(clock: FakeClock) -> None:
+    label = views.status_label("retrying", attempts=3, next_attempt_at=clock())
+    assert label == "Retrying (attempt 3, next at 09:00:00 UTC)"
+
+
+# --- the contact audit table ----------------------------------------------------------------
+
+
+def _where(data: dict[str, Any], **filters: Any) -> views.EnrollmentFilter:
+    return views.EnrollmentFilter(account_id=data["account_id"], **filters)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, ["queued", "retrying", "failed", "flagged", "synced"]),
+        ({"statuses": ("synced",)}, ["flagged", "synced"]),
+        ({"reasons": ("validation_error",)}, ["failed"]),
+        ({"exists_in_clockwork": True}, ["flagged"]),
+        ({"exists_in_clockwork": False, "statuses": ("synced",)}, ["synced"]),
+        ({"search": "GRACE@"}, ["synced"]),
+        ({"search": "lovelace"}, ["failed"]),
+        ({"search": "ada love"}, ["failed"]),
+        ({"search": "100%"}, ["queued"]),
+        ({"search": "%"}, ["queued"]),
+        ({"search": "_"}, ["queued"]),
+    ],
+)
+def test_enrollment_filters_run_in_sql(
+    runtime: Runtime, audit_data: dict[str, Any], filters: dict[str, Any], expected: list[str]
+) -> None:
+    names = {value: key for key, value in audit_data["ids"].items()}
+    where = _where(audit_data, **filters)
+    with runtime.db.read() as session:
+        rows = views.list_enrollments(session=session, where=where)
+        total = views.count_enrollments(session=session, where=where)
+    assert [names[row.enrollment_id] for row in rows] == expected
+    assert total == len(expected)
+
+
+def test_enrollment_filter_by_sequence_and_paging(
+    runtime: Runtime, audit_data: dict[str, Any]
+) -> None:
+    where = _where(audit_data, sequence_ids=(audit_data["cfo"],))
+    with runtime.db.read() as session:
+        first = views.list_enrollments(session=session, where=where, limit=2, offset=0)
+        second = views.list_enrollments(session=session, where=where, limit=2, offset=2)
+        total = views.count_enrollments(session=session, where=where)
+    assert total == 3
+    assert len(first) == 2 and len(second) == 1
+    assert {row.sequence for row in first + second} == {"CFO Search"}
+
+
+def test_enrollment_rows_carry_the_clockwork_link_and_plain_reason(
+    runtime: Runtime, audit_data: dict[str, Any]
+) -> None:
+    with runtime.db.read() as session:
+        rows = {
+            r.enrollment_id: r
+            for r in views.list_enrollments(session=session, where=_where(audit_data))
+        }
+    flagged = rows[audit_data["ids"]["flagged"]]
+    assert flagged.person_url == "https://northwind.clockworkrecruiting.com/firm/people#id:p-2"
+    assert flagged.link == "linked" and flagged.exists_in_clockwork
+    failed = rows[audit_data["ids"]["failed"]]
+    assert failed.reason_message == "Clockwork refused the contact's data"
+    assert failed.person_url is None
+
+
+def test_csv_export_streams_the_filtered_rows_and_neutralises_formulas(
+    runtime: Runtime, audit_data: dict[str, Any]
+) -> None:
+    where = _where(audit_data, statuses=("failed", "queued"))
+    with runtime.db.read() as session:
+        text = "".join(views.export_enrollments_csv(session=session, where=where))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [row["email"] for row in rows] == ["ada@lovelace.com", "bob_100%@wingtip.com"]
+    assert rows[0]["last_error"] == '\'=HYPERLINK("http://evil")'
+    assert list(rows[0]) == list(views.EXPORT_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+33 1", "'+33 1"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        ("plain", "plain"),
+        (None, ""),
+        (3, "3"),
+    ],
+)
+def test_spreadsheet_safe_neutralises_formula_starts(value: object, cell: str) -> None:
+    assert views.spreadsheet_safe(value) == cell
+
+
+def test_filter_choices_offer_present_reasons_and_sequences(
+    runtime: Runtime, audit_data: dict[str, Any]
+) -> None:
+    with runtime.db.read() as session:
+        choices = views.filter_choices(session=session, account_id=audit_data["account_id"])
+    assert choices["reasons"] == ["rate_limited", "validation_error"]
+    assert [name for _, name in choices["sequences"]] == ["CFO Search", "VP Engineering"]
+
+
+# --- detail timeline ------------------------------------------------------------------------
+
+
+def test_enrollment_detail_tells_the_story_in_order(
+    runtime: Runtime, audit_data: dict[str, Any], clock: FakeClock
+) -> None:
+    enrollment_id = audit_data["ids"]["failed"]
+    from sync_engine.models import ActivityKind
+    from sync_engine.services import enrollments
+
+    with runtime.db.write() as session:
+        enrollments.record_event(
+            session=session, enrollment_id=enrollment_id, kind=ActivityKind.OPENED, at=None,
+            subject="Hello", clock=clock,
+        )  # fmt: skip
+        session.add(
+            SyncAttempt(
+                enrollment_id=enrollment_id, started_at=clock() + timedelta(seconds=1),
+                finished_at=clock() + timedelta(seconds=2), outcome="failed",
+                reason="validation_error", error="HTTP 422: url is not a LinkedIn URL", calls=3,
+            )
+        )  # fmt: skip
+    with runtime.db.read() as session:
+        detail = views.enrollment_detail(session=session, enrollment_id=enrollment_id)
+    events = [(e.event, e.detail) for e in detail.timeline]
+    assert events[0] == ("Added", "to sequence 'CFO Search'")
+    assert events[1][0] == "Decision at add" and events[1][1].startswith("queued for sync")
+    assert ("Email opened", "“Hello” — note pending") in events
+    attempt = next(detail for event, detail in events if event == "Sync attempt")
+    assert "url is not a LinkedIn URL" in attempt and "3 Clockwork calls" in attempt
+    assert detail.activity_counts["pending"] == 1
+
+
+def test_enrollment_detail_of_a_missing_enrollment_says_so(runtime: Runtime) -> None:
+    with runtime.db.read() as session, pytest.raises(NotFoundError):
+        views.enrollment_detail(session=session, enrollment_id=999)
+
+
+def test_decision_for_a_disabled_sequence_reads_as_skipped(runtime: Runtime) -> None:
+    account_id = make_connected_account(runtime)
+    sequence = make_sequence(runtime, account_id, "Newsletter", disable_sync=True)
+    enrollment_id = enroll(runtime, sequence, "a@b.com")
+    with runtime.db.read() as session:
+        detail = views.enrollment_detail(session=session, enrollment_id=enrollment_id)
+    assert "skipped: the sequence had disable sync on" in detail.timeline[1].detail
+
+
+# --- activity -------------------------------------------------------------------------------
+
+
+def test_activities_are_listed_and_counted_by_state(
+    runtime: Runtime, audit_data: dict[str, Any], clock: FakeClock
+) -> None:
+    from sync_engine.models import ActivityKind
+    from sync_engine.services import enrollments
+
+    with runtime.db.write() as session:
+        for kind in (ActivityKind.SENT, ActivityKind.OPENED):
+            enrollments.record_event(
+                session=session, enrollment_id=audit_data["ids"]["synced"], kind=kind, at=None,
+                subject="Intro", clock=clock,
+            )  # fmt: skip
+    account_id = audit_data["account_id"]
+    with runtime.db.read() as session:
+        counts = views.activity_counts_by_state(session=session, account_id=account_id)
+        opened = views.list_activities(session=session, account_id=account_id, kinds=("opened",))
+        total = views.count_activities(session=session, account_id=account_id)
+    assert counts["pending"] == 2 and total == 2
+    assert [(row.kind, row.email) for row in opened] == [("opened", "grace@northwind.com")]
+
+
+# --- engine health, timeline, logs ----------------------------------------------------------
+
+
+def test_engine_health_reports_last_pass_heartbeat_problem_and_queue(
+    runtime: Runtime, audit_data: dict[str, Any], clock: FakeClock
+) -> None:
+    now = clock()
+    with runtime.db.write() as session:
+        session.add(EngineRun(started_at=now - timedelta(seconds=20), finished_at=now,
+                              trigger="scheduler", worker="w", counts={"claimed": 0}))  # fmt: skip
+        session.add(EngineRun(started_at=now - timedelta(seconds=10), finished_at=now,
+                              trigger="manual", worker="w", counts={"claimed": 3}))  # fmt: skip
+        session.add(EngineRun(started_at=now - timedelta(seconds=5), finished_at=now,
+                              trigger="job_missed", worker="w", error="missed"))  # fmt: skip
+    with runtime.db.read() as session:
+        health = views.engine_health(session=session, now=now, account_id=audit_data["account_id"])
+    assert health.last_run is not None and health.last_run.trigger == "manual"
+    assert health.last_heartbeat_at == now - timedelta(seconds=20)
+    assert health.last_problem is not None and health.last_problem.trigger == "job_missed"
+    assert health.queued == 2  # the queued one and the retrying one
+    assert health.due_now == 1  # the retry is due in 30 s
+
+
+def test_engine_runs_can_hide_idle_passes(runtime: Runtime, clock: FakeClock) -> None:
+    with runtime.db.write() as session:
+        for claimed in (0, 4, 0):
+            session.add(EngineRun(started_at=clock.advance(1), trigger="scheduler", worker="w",
+                                  counts={"claimed": claimed}))  # fmt: skip
+        session.add(EngineRun(started_at=clock.advance(1), trigger="job_error", worker="w",
+                              counts={}, error="boom"))  # fmt: skip
+    with runtime.db.read() as session:
+        busy = views.list_engine_runs(session=session, include_idle=False)
+        every = views.list_engine_runs(session=session)
+    assert [run.trigger for run in busy] == ["job_error", "scheduler"]
+    assert len(every) == 4
+
+
+def test_sync_timeline_buckets_syncs_and_failures(
+    runtime: Runtime, audit_data: dict[str, Any], clock: FakeClock
+) -> None:
+    with runtime.db.write() as session:
+        session.add(
+            SyncAttempt(enrollment_id=audit_data["ids"]["failed"], started_at=clock(),
+                        finished_at=clock(), outcome="failed")
+        )  # fmt: skip
+    now = clock()
+    with runtime.db.read() as session:
+        points = views.sync_timeline(
+            session=session, account_id=audit_data["account_id"],
+            since=now - timedelta(minutes=5), now=now, bucket_seconds=60,
+        )  # fmt: skip
+    assert len(points) == 6
+    assert sum(p.synced for p in points) == 2 and sum(p.failed for p in points) == 1
+    assert points[-1].synced == 2 and points[-1].at <= now
+
+
+def test_api_call_log_and_last_successful_call(
+    runtime: Runtime, audit_data: dict[str, Any], clock: FakeClock
+) -> None:
+    account_id = audit_data["account_id"]
+    with runtime.db.write() as session:
+        session.add(ApiCall(account_id=account_id, at=clock.advance(5), method="GET",
+                            path="/people/search", status=200, latency_ms=80))  # fmt: skip
+        session.add(ApiCall(account_id=account_id, at=clock.advance(5), method="POST",
+                            path="/people", status=429, latency_ms=12, error="rate limited"))  # fmt: skip
+        session.add(ApiCall(account_id=account_id, at=clock.advance(5), method="POST",
+                            path="/people", status=None, latency_ms=15000, error="timeout"))  # fmt: skip
+    with runtime.db.read() as session:
+        errors = views.list_api_calls(session=session, account_id=account_id, errors_only=True)
+        stats = views.api_call_stats(
+            session=session, account_id=account_id, since=clock() - timedelta(hours=1)
+        )
+        last_ok = views.last_successful_call(session=session, account_id=account_id)
+        overview = views.account_overview(session=session)
+    assert [call.status for call in errors] == [None, 429]
+    assert (stats.calls, stats.errors, stats.rate_limited) == (3, 2, 1)
+    assert last_ok == clock() - timedelta(seconds=10)
+    assert overview[0].last_success_at == last_ok
+
+
+def test_audit_entries_are_counted_per_account(runtime: Runtime) -> None:
+    first = _account(runtime, "One")
+    _account(runtime, "Two")
+    with runtime.db.read() as session:
+        assert views.count_audit_entries(session=session) == 2
+        assert views.count_audit_entries(session=session, account_id=first) == 1
+        assert views.account_names(session=session)[first] == "One"
+
+
+# --- sequences and previews -----------------------------------------------------------------
+
+
+def test_sequence_overview_shows_disabled_sync_and_effective_project(runtime: Runtime) -> None:
+    account_id = make_connected_account(runtime, default_project_id="proj-default")
+    make_sequence(runtime, account_id, "A", project_id="proj-a")
+    make_sequence(runtime, account_id, "B", disable_sync=True)
+    with runtime.db.read() as session:
+        rows = views.sequence_overview(session=session, account_id=account_id)
+    assert [(r.name, r.disable_sync, r.effective_project_id) for r in rows] == [
+        ("A", False, "proj-a"),
+        ("B", True, "proj-default"),
+    ]
+
+
+def test_settings_preview_explains_what_a_new_default_project_affects(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    account_id = make_connected_account(runtime, sync_mode="on_reply")
+    plain = make_sequence(runtime, account_id, "No override")
+    override = make_sequence(runtime, account_id, "Override", project_id="proj-x")
+    waiting = [enroll(runtime, plain, f"w{i}@a.com") for i in range(3)]
+    enroll(runtime, override, "o@a.com")  # awaiting reply, but keeps its sequence's project
+    _set(runtime, waiting[0], status="synced", next_attempt_at=None)
+    with runtime.db.read() as session:
+        preview = views.preview_settings_change(
+            session=session, account_id=account_id, changes={"default_project_id": "proj-new"}
+        )
+    assert (
+        "2 enrollments awaiting a reply will use the new project when they reply." in preview.will
+    )
+    assert "1 enrollment already synced are not re-synced to the new project." in preview.will_not
+
+
+def test_settings_preview_of_mode_and_tracking_changes(runtime: Runtime) -> None:
+    account_id = make_connected_account(runtime, sync_mode="off")
+    sequence = make_sequence(runtime, account_id)
+    enroll(runtime, sequence, "skipped@a.com")
+    with runtime.db.read() as session:
+        preview = views.preview_settings_change(
+            session=session,
+            account_id=account_id,
+            changes={"sync_mode": "on_add", "activity_tracking": False, "deduplication": True},
+        )
+    assert preview.will[0] == "Contacts added from now on will sync when added to a sequence."
+    assert any("not backfilled" in line for line in preview.will_not)
+    assert "Email activity from now on is not sent to Clockwork." in preview.will
+    assert not any("deduplication" in line.lower() for line in preview.will)  # unchanged
+
+
+def test_settings_preview_of_nothing_is_empty(runtime: Runtime) -> None:
+    account_id = make_connected_account(runtime)
+    with runtime.db.read() as session:
+        preview = views.preview_settings_change(
+            session=session, account_id=account_id, changes={"sync_mode": "on_add"}
+        )
+    assert preview.empty
+
+
+def test_sequence_preview_warns_that_decided_contacts_keep_their_decision(
+    runtime: Runtime,
+) -> None:
+    account_id = make_connected_account(runtime)
+    sequence = make_sequence(runtime, account_id)
+    queued = enroll(runtime, sequence, "q@a.com")
+    synced = enroll(runtime, sequence, "s@a.com")
+    _set(runtime, synced, status="synced", next_attempt_at=None)
+    with runtime.db.read() as session:
+        preview = views.preview_sequence_change(
+            session=session, sequence_id=sequence,
+            changes={"disable_sync": True, "project_id": "proj-late"},
+        )  # fmt: skip
+    assert "Contacts added from now on will never sync, even if they reply." in preview.will
+    assert "1 enrollment already synced are not re-synced to it." in preview.will_not
+    assert queued
+
+
+# --- the firm's projects --------------------------------------------------------------------
+
+
+def test_firm_projects_lists_the_connected_firms_projects_by_name(
+    runtime: Runtime, sim_state: SimulatorState
+) -> None:
+    account_id = make_connected_account(runtime)
+    choices = views.firm_projects(runtime, account_id=account_id)
+    names = [choice.name for choice in choices]
+    assert names == sorted(names, key=str.lower) and len(names) >= 4
+    views.check_connection(runtime, account_id=account_id)
+
+
+def test_firm_projects_of_an_unconnected_account_explains(runtime: Runtime) -> None:
+    account_id = _account(runtime)
+    with pytest.raises(ConnectionRejectedError, match="connect Clockwork first"):
+        views.firm_projects(runtime, account_id=account_id)
+    with pytest.raises(ConnectionRejectedError, match="not connected"):
+        views.check_connection(runtime, account_id=account_id)
+
+
+def test_activity_rows_keep_subjects_as_plain_text(runtime: Runtime, clock: FakeClock) -> None:
+    account_id = make_connected_account(runtime)
+    enrollment_id = enroll(runtime, make_sequence(runtime, account_id), "x@y.com")
+    with runtime.db.write() as session:
+        session.add(
+            Activity(enrollment_id=enrollment_id, account_id=account_id, kind="sent",
+                     occurred_at=clock(), subject="<b>hi</b>", tracked=True, activity_key="k1")
+        )  # fmt: skip
+    with runtime.db.read() as session:
+        (row,) = views.list_activities(session=session, account_id=account_id)
+    assert row.subject == "<b>hi</b>"
+    assert EnrollmentStatus.QUEUED == "queued"
