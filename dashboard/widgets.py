@@ -5,13 +5,25 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import context
-from sync_engine.services import views
+from sync_engine.models import ConnectionState
+from sync_engine.services import accounts, views
 from sync_engine.services.errors import ServiceError
 
 
-@st.cache_data(ttl=120, show_spinner="Loading the firm's Clockwork projects…")
 def projects(account_id: int) -> tuple[dict[str, str], str | None]:
-    """The firm's projects (id → name), or an empty map and the reason they cannot be listed."""
+    """The firm's projects (id → name), or an empty map and the reason they cannot be listed.
+
+    Cached for two minutes per connection (a reconnect to another firm lists afresh).
+    """
+    with context.reading() as session:
+        summary = accounts.connection_summary(session=session, account_id=account_id)
+    if summary is None or summary.state == ConnectionState.DISCONNECTED:
+        return {}, "connect Clockwork first to choose from its projects"
+    return _projects(account_id, (summary.firm, summary.base_url, summary.connected_at))
+
+
+@st.cache_data(ttl=120, show_spinner="Loading the firm's Clockwork projects…")
+def _projects(account_id: int, connection: tuple[object, ...]) -> tuple[dict[str, str], str | None]:
     try:
         found = views.firm_projects(context.runtime(), account_id=account_id)
     except ServiceError as exc:

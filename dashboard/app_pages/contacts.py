@@ -177,6 +177,15 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
             st.rerun()
 
 
+def enrollment_account(enrollment_id: int) -> int | None:
+    """The account an enrollment belongs to (None if there is no such enrollment)."""
+    with context.reading() as session:
+        try:
+            return views.enrollment_detail(session=session, enrollment_id=enrollment_id).account_id
+        except ServiceError:
+            return None
+
+
 def render() -> None:
     st.title("Contacts")
     st.caption(
@@ -237,8 +246,11 @@ def render() -> None:
             "Attempts": st.column_config.NumberColumn(width="small"),
         },
     )
+    linked = st.query_params.get("enrollment", "")
     if len(selected) == 1:
         detail(selected[0], projects)
+    elif linked.isdigit() and enrollment_account(int(linked)) == account_id:
+        detail(int(linked), projects)
     else:
         st.caption("Select one row to see its timeline; select several to retry or dismiss them.")
 

@@ -632,6 +632,7 @@ class EnrollmentDetail:
     """An enrollment with its history, for the detail view."""
 
     row: EnrollmentRow
+    account_id: int
     contact: dict[str, str]
     timeline: list[TimelineEvent]
     activity_counts: dict[str, int]
@@ -737,6 +738,7 @@ def enrollment_detail(
     events.sort(key=lambda event: event.at)
     return EnrollmentDetail(
         row=row,
+        account_id=enrollment.account_id,
         contact={
             "email": contact.email,
             "first_name": contact.first_name,

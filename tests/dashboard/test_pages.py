@@ -1,0 +1,396 @@
+"""Each page's wiring, through Streamlit's AppTest: it renders from the store, and its controls
+call the service layer with the acting user (no scheduler, no demo: see ``conftest.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dashboard import context
+from sync_engine.clockwork.simulator import SimulatorServer
+from sync_engine.models import ApiCall, EngineRun, Enrollment
+from sync_engine.runtime import Runtime
+from sync_engine.services import accounts, audit, enrollments, views
+from sync_engine.services.audit import list_entries
+from tests.dashboard.conftest import by_label, open_page, texts
+from tests.factories import SIM_FIRM, connection_fields, enroll, make_sequence
+
+
+def _account(runtime: Runtime, name: str = "Acme Talent") -> int:
+    with runtime.db.write() as session:
+        account = accounts.create_account(
+            session=session, name=name, clock=runtime.clock, actor="test"
+        )
+    assert account.id is not None
+    return account.id
+
+
+@pytest.fixture
+def connected(store: Runtime, simulator: SimulatorServer) -> dict[str, Any]:
+    """An account connected to the live simulator, a sequence and three enrollments."""
+    account_id = _account(store)
+    accounts.connect(
+        store,
+        account_id=account_id,
+        fields=connection_fields(base_url=simulator.base_url),
+        actor="test",
+    )
+    sequence_id = make_sequence(store, account_id, "VP Engineering")
+    ids = [
+        enroll(store, sequence_id, "grace@northwind.com", first_name="Grace", last_name="Hopper"),
+        enroll(store, sequence_id, "ada@lovelace.com", first_name="Ada", last_name="Lovelace"),
+        enroll(store, sequence_id, "ken@wingtip.com", first_name="Ken", last_name="Thompson"),
+    ]
+    with store.db.write() as session:
+        failed = session.get(Enrollment, ids[1])
+        assert failed is not None
+        failed.status, failed.reason, failed.next_attempt_at = "failed", "validation_error", None
+        synced = session.get(Enrollment, ids[0])
+        assert synced is not None
+        synced.status, synced.link, synced.exists_in_clockwork = "synced", "linked", True
+        synced.clockwork_person_id, synced.next_attempt_at = "person-1", None
+        session.add_all([failed, synced])
+    return {"account_id": account_id, "sequence_id": sequence_id, "ids": ids}
+
+
+# --- Overview -------------------------------------------------------------------------------
+
+
+def test_overview_lists_accounts_and_counts_enrollments_by_status(store: Runtime) -> None:
+    account_id = _account(store)
+    enroll(store, make_sequence(store, account_id), "ada@example.com")
+
+    app = open_page()
+
+    assert list(app.dataframe[0].value["Account"]) == ["Acme Talent"]
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Skipped"] == "1"  # added while not connected
+
+
+def test_overview_puts_the_failing_account_first_with_its_reasons(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    _account(store, "Aardvark Search")
+    with store.db.write() as session:
+        session.add(EngineRun(started_at=store.clock(), trigger="scheduler", worker="w", counts={}))
+    app = open_page(account_id=connected["account_id"])
+    accounts_table = app.dataframe[0].value
+    assert list(accounts_table["Account"]) == ["Acme Talent", "Aardvark Search"]
+    assert accounts_table["Needs attention"][0] == "1 failed"
+    assert accounts_table["Exists in Clockwork"][0] == 1
+    reasons = app.dataframe[1].value
+    assert list(reasons["Action"]) == ["Fix the contact, then Retry"]
+    assert {m.label for m in app.metric} >= {"Last engine pass", "Scheduler heartbeat"}
+
+
+def test_overview_without_accounts_says_so(store: Runtime) -> None:
+    app = open_page()
+    assert "No accounts yet" in texts(app)
+
+
+# --- Contacts -------------------------------------------------------------------------------
+
+
+def test_contacts_lists_enrollments_with_flag_link_and_action(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    app = open_page("contacts")
+    table = app.dataframe[0].value
+    assert list(table["Email"]) == ["ken@wingtip.com", "ada@lovelace.com", "grace@northwind.com"]
+    grace = table[table["Email"] == "grace@northwind.com"].iloc[0]
+    assert bool(grace["Exists in Clockwork"])
+    assert grace["Clockwork person"] == (
+        f"https://{SIM_FIRM}.clockworkrecruiting.com/firm/people#id:person-1"
+    )
+    ada = table[table["Email"] == "ada@lovelace.com"].iloc[0]
+    assert ada["Action"] == "Fix the contact, then Retry"
+
+
+def test_contacts_filters_by_status_and_search(store: Runtime, connected: dict[str, Any]) -> None:
+    app = open_page("contacts")
+    app.multiselect(key="contacts_status").select("failed").run()
+    assert list(app.dataframe[0].value["Email"]) == ["ada@lovelace.com"]
+    app.multiselect(key="contacts_status").unselect("failed").run()
+    app.text_input(key="contacts_search").input("thomp").run()
+    assert list(app.dataframe[0].value["Email"]) == ["ken@wingtip.com"]
+    app.text_input(key="contacts_search").input("nobody").run()
+    assert app.dataframe[0].value.empty
+    assert "Nothing matches." in texts(app)
+
+
+def test_contacts_filters_by_the_exists_in_clockwork_flag(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    app = open_page("contacts")
+    app.selectbox(key="contacts_flag").select("Exists in Clockwork").run()
+    assert list(app.dataframe[0].value["Email"]) == ["grace@northwind.com"]
+
+
+def test_retry_all_failed_requeues_them_under_the_acting_user(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    app = open_page("contacts", actor="casey@cs")
+    by_label(app.button, "Retry all failed (1)").click().run()
+    assert not app.exception
+    with store.db.read() as session:
+        retried = session.get(Enrollment, connected["ids"][1])
+        entries = list_entries(session=session, account_id=connected["account_id"])
+    assert retried is not None and retried.status == "queued"
+    assert any(e.actor == "casey@cs" and e.entity == "enrollment" for e in entries)
+
+
+def test_contact_detail_shows_the_timeline_from_a_link(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.dashboard.conftest import APP
+
+    app = AppTest.from_file(APP, default_timeout=30)
+    app.run()
+    app.switch_page("app_pages/contacts.py")
+    app.query_params["enrollment"] = str(connected["ids"][0])
+    app.run()
+    assert not app.exception
+    shown = texts(app)
+    assert "Exists in Clockwork" in shown and "Timeline" in shown
+    timeline = app.dataframe[1].value
+    assert list(timeline["Event"])[:2] == ["Added", "Decision at add"]
+
+
+def test_csv_export_button_is_offered_for_the_filtered_rows(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    app = open_page("contacts")
+    labels = [element.proto.label for element in app.get("download_button")]
+    assert labels == ["Export 3 as CSV"]
+
+
+# --- Integrations ---------------------------------------------------------------------------
+
+
+def _connect_form(app: Any, **values: str) -> None:
+    for label, value in values.items():
+        by_label(app.text_input, label).input(value)
+    by_label(app.button, "Save and test connection").click().run()
+
+
+def test_integrations_creates_an_account(store: Runtime) -> None:
+    app = open_page("integrations", actor="casey@cs")
+    by_label(app.text_input, "Account name").input("Globex Search")
+    by_label(app.button, "Create account").click().run()
+    with store.db.read() as session:
+        names = [a.name for a in accounts.list_accounts(session=session)]
+        entries = audit.list_entries(session=session)
+    assert names == ["Globex Search"]
+    assert entries[0].actor == "casey@cs"
+
+
+def test_connecting_stores_masked_credentials_and_clears_the_secret_fields(
+    store: Runtime, simulator: SimulatorServer
+) -> None:
+    account_id = _account(store)
+    app = open_page("integrations", actor="casey@cs")
+    fields = connection_fields(base_url=simulator.base_url)
+    _connect_form(
+        app,
+        **{
+            "Firm name": fields["firm"],
+            "API key": fields["api_key"],
+            "API secret": fields["api_secret"],
+            "Firm service key": fields["firm_service_key"],
+            "Base URL": fields["base_url"],
+        },
+    )
+    assert not app.exception and not app.error
+    with store.db.read() as session:
+        summary = accounts.connection_summary(session=session, account_id=account_id)
+    assert summary is not None and summary.state == "connected"
+    for label in ("API key", "API secret", "Firm service key"):
+        secret_input = by_label(app.text_input, label)
+        assert secret_input.proto.type == secret_input.proto.PASSWORD
+        assert secret_input.proto.default == ""  # the server never sends a secret back
+    page = texts(app)
+    for secret in (fields["api_key"], fields["api_secret"], fields["firm_service_key"]):
+        assert secret not in page
+    assert "Connected" in page
+
+
+def test_rejected_credentials_are_reported_and_nothing_is_stored(
+    store: Runtime, simulator: SimulatorServer
+) -> None:
+    account_id = _account(store)
+    app = open_page("integrations")
+    _connect_form(
+        app,
+        **{
+            "Firm name": SIM_FIRM,
+            "API key": "wrong",
+            "API secret": "wrong",
+            "Firm service key": "wrong",
+            "Base URL": simulator.base_url,
+        },
+    )
+    assert "Clockwork rejected the credentials" in texts(app)
+    with store.db.read() as session:
+        assert accounts.connection_summary(session=session, account_id=account_id) is None
+
+
+def test_integrations_tests_pauses_and_disconnects(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    app = open_page("integrations", actor="casey@cs")
+    by_label(app.button, "Test connection").click().run()
+    assert "Clockwork accepted the credentials." in texts(app)
+    by_label(app.button, "Pause syncing").click().run()
+    assert "Syncing is paused" in texts(app)
+    by_label(app.button, "Yes, disconnect").click().run()
+    with store.db.read() as session:
+        summary = accounts.connection_summary(session=session, account_id=connected["account_id"])
+        account = accounts.get_account(session=session, ref=connected["account_id"])
+    assert summary is not None and summary.state == "disconnected"
+    assert account.sync_paused
+
+
+# --- Sync settings --------------------------------------------------------------------------
+
+
+def test_sync_settings_preview_then_save_audited(store: Runtime, connected: dict[str, Any]) -> None:
+    account_id = connected["account_id"]
+    app = open_page("sync_settings", actor="casey@cs")
+    assert "No unsaved changes." in texts(app)
+    app.radio(key=f"settings_{account_id}_mode").set_value("on_reply").run()
+    assert "Contacts added from now on will sync only when they reply." in texts(app)
+    app.toggle(key=f"settings_{account_id}_tracking").set_value(False).run()
+    by_label(app.button, "Save changes").click().run()
+    with store.db.read() as session:
+        settings = accounts.get_settings(session=session, account_id=account_id)
+        entries = audit.list_entries(session=session, account_id=account_id)
+    assert settings.sync_mode == "on_reply" and settings.activity_tracking is False
+    changed = {(e.field, e.actor) for e in entries}
+    assert {("sync_mode", "casey@cs"), ("activity_tracking", "casey@cs")} <= changed
+
+
+def test_default_project_is_chosen_from_the_firms_projects(
+    store: Runtime, connected: dict[str, Any], simulator: SimulatorServer
+) -> None:
+    account_id = connected["account_id"]
+    project = simulator.state.snapshot(SIM_FIRM)["projects"][0]
+    app = open_page("sync_settings")
+    picker = app.selectbox(key=f"settings_{account_id}_project")
+    assert picker.value is None or picker.value == ""
+    picker.set_value(project["id"]).run()
+    assert "New contacts in sequences without their own project" in texts(app)
+    by_label(app.button, "Save changes").click().run()
+    with store.db.read() as session:
+        settings = accounts.get_settings(session=session, account_id=account_id)
+    assert settings.default_project_id == project["id"]
+
+
+# --- Sequences ------------------------------------------------------------------------------
+
+
+def test_sequences_mark_disabled_sync_and_save_the_syncing_tab(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    account_id = connected["account_id"]
+    make_sequence(store, account_id, "Newsletter", disable_sync=True)
+    app = open_page("sequences", actor="casey@cs")
+    table = app.dataframe[0].value
+    assert dict(zip(table["Sequence"], table["Sync"], strict=True)) == {
+        "Newsletter": "⊘ Sync disabled",
+        "VP Engineering": "✓ Syncing",
+    }
+    app.selectbox(key=f"sequence_pick_{account_id}").set_value(connected["sequence_id"]).run()
+    app.toggle(key=f"sequence_{connected['sequence_id']}_disable").set_value(True).run()
+    assert "Contacts added from now on will never sync, even if they reply." in texts(app)
+    by_label(app.button, "Save Syncing settings").click().run()
+    with store.db.read() as session:
+        sequence = accounts.get_sequence(session=session, sequence_id=connected["sequence_id"])
+    assert sequence.disable_sync
+
+
+# --- Activity, Sync log, Audit log ----------------------------------------------------------
+
+
+def test_activity_page_lists_events(store: Runtime, connected: dict[str, Any]) -> None:
+    with store.db.write() as session:
+        enrollments.record_event(
+            session=session, enrollment_id=connected["ids"][0], kind="opened", at=None,
+            subject="Intro", clock=store.clock,
+        )  # fmt: skip
+    app = open_page("activity")
+    table = app.dataframe[0].value
+    assert list(table["Event"]) == ["Opened"] and list(table["Contact"]) == ["grace@northwind.com"]
+
+
+def test_sync_log_groups_errors_and_lists_runs_and_calls(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    with store.db.write() as session:
+        session.add(EngineRun(started_at=store.clock(), trigger="manual", worker="w",
+                              counts={"claimed": 2, "synced": 2}))  # fmt: skip
+        session.add(ApiCall(account_id=connected["account_id"], at=store.clock(), method="GET",
+                            path="/people/search", status=429, latency_ms=12.0,
+                            error="rate limited"))  # fmt: skip
+    app = open_page("sync_log")
+    errors, runs, calls = (frame.value for frame in app.dataframe)
+    assert list(errors["Code"]) == ["validation_error"]
+    assert list(runs["Trigger"]) == ["manual"]
+    assert list(calls["Request"]) == ["GET /people/search"]
+
+
+def test_audit_log_shows_who_changed_what(store: Runtime, connected: dict[str, Any]) -> None:
+    app = open_page("audit_log")
+    table = app.dataframe[0].value
+    assert "connection" in " ".join(table["Changed"])
+    assert set(table["Who"]) == {"test"}
+    assert not any("nw-api-key-0001" in str(value) for value in table["New"])
+
+
+def test_demo_controls_are_not_offered_outside_demo_mode(store: Runtime) -> None:
+    app = open_page()
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        app.switch_page("app_pages/demo_controls.py")
+
+
+@pytest.fixture
+def demo_store(
+    store: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Runtime]:
+    """The dashboard in demo mode (embedded simulator, seeded store), scheduler still off."""
+    monkeypatch.setenv("CWSYNC_DEMO", "true")
+    monkeypatch.setenv("CWSYNC_SIMULATOR_STATE_FILE", str(tmp_path / "sim.json"))
+    monkeypatch.setenv("CWSYNC_SIMULATOR_LATENCY_MS", "0")
+    yield store
+    environment = context.demo()
+    if environment is not None:
+        environment.simulator.stop()
+
+
+def test_demo_mode_seeds_accounts_and_adds_a_contact_already_in_clockwork(
+    demo_store: Runtime,
+) -> None:
+    app = open_page("demo_controls")
+    with demo_store.db.read() as session:
+        names = [account.name for account in accounts.list_accounts(session=session)]
+    assert "Acme Talent" in names and "Globex Search" in names
+    by_label(app.text_input, "Email").input("new.person@northwind-traders.com")
+    by_label(app.text_input, "First name").input("New")
+    by_label(app.text_input, "Last name").input("Person")
+    by_label(app.checkbox, "A recruiter already entered this person in Clockwork").check()
+    by_label(app.button, "Add to sequence").click().run()
+    assert not app.exception and not app.error
+    environment = context.demo()
+    assert environment is not None
+    people = environment.simulator.state.snapshot("demo")["people"]
+    assert "New Person" in {person["name"] for person in people}
+    with demo_store.db.read() as session:
+        rows = views.list_enrollments(
+            session=session,
+            where=views.EnrollmentFilter(account_id=1, search="new.person@"),
+        )
+    assert [row.status for row in rows] == ["queued"]
