@@ -170,6 +170,12 @@ def sidebar() -> None:
         st.sidebar.caption(":violet[●] Demo mode: an embedded Clockwork simulator")
 
 
+def choose_account(account_id: int) -> None:
+    """Make ``account_id`` the selected account (before the sidebar selector is drawn)."""
+    st.session_state[ACCOUNT_KEY] = account_id
+    st.session_state["_account_select"] = account_id
+
+
 def select_account(label: str = "Account") -> int | None:
     """The account the page is about, chosen in the sidebar and kept across pages."""
     with reading() as session:

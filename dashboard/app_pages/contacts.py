@@ -191,6 +191,14 @@ def render() -> None:
     st.caption(
         "Every contact added to a sequence: whether it synced, why not, and what to do about it."
     )
+    linked = st.query_params.get("enrollment", "")
+    linked_id = int(linked) if linked.isdigit() else None
+    if linked_id is not None and st.session_state.get("_linked_enrollment") != linked_id:
+        # A link to one enrollment opens its account once; the sidebar can change it after.
+        st.session_state["_linked_enrollment"] = linked_id
+        owner = enrollment_account(linked_id)
+        if owner is not None:
+            context.choose_account(owner)
     account_id = context.select_account()
     if account_id is None:
         return
@@ -227,6 +235,7 @@ def render() -> None:
         ):
             run_action("dismiss", selected)
             st.rerun()
+        st.button("Refresh", icon=":material/refresh:", help="Show the latest statuses")
     st.dataframe(
         context.frame(table_rows(rows, projects), COLUMNS),
         hide_index=True,
@@ -246,11 +255,11 @@ def render() -> None:
             "Attempts": st.column_config.NumberColumn(width="small"),
         },
     )
-    linked = st.query_params.get("enrollment", "")
+    live_detail = st.fragment(detail, run_every=f"{context.settings().refresh_seconds:g}s")
     if len(selected) == 1:
-        detail(selected[0], projects)
-    elif linked.isdigit() and enrollment_account(int(linked)) == account_id:
-        detail(int(linked), projects)
+        live_detail(selected[0], projects)
+    elif linked_id is not None and enrollment_account(linked_id) == account_id:
+        live_detail(linked_id, projects)
     else:
         st.caption("Select one row to see its timeline; select several to retry or dismiss them.")
 

@@ -83,7 +83,7 @@ def render_account(account_id: int, window: str) -> None:
     for column, (status, label) in zip(columns, views.STATUS_LABELS.items(), strict=True):
         column.metric(label, f"{counts.get(status, 0):,}")
 
-    left, right = st.columns([3, 2], gap="large")
+    left, right = st.columns(2, gap="large")
     with left:
         st.markdown("**Syncs over time**")
         chart = pd.DataFrame(

@@ -89,7 +89,7 @@ def syncing_tab(sequence: views.SequenceRow, names: dict[str, str]) -> None:
         return
     with context.reading() as session:
         preview = views.preview_sequence_change(
-            session=session, sequence_id=sequence.sequence_id, changes=changes
+            session=session, sequence_id=sequence.sequence_id, changes=changes, project_names=names
         )
     show_preview(preview)
     if st.button("Save Syncing settings", type="primary", key=f"{key}_save"):

@@ -93,7 +93,7 @@ def render() -> None:
         return
     with context.reading() as session:
         preview = views.preview_settings_change(
-            session=session, account_id=account_id, changes=changes
+            session=session, account_id=account_id, changes=changes, project_names=choices
         )
     show_preview(preview)
     buttons = st.container(horizontal=True)

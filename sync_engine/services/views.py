@@ -364,8 +364,16 @@ def _bucket(session: Session, column: Any, seconds: int) -> Any:
     """``column`` floored to a multiple of ``seconds`` since the epoch, as an integer, in SQL."""
     if session.get_bind().dialect.name == "sqlite":
         epoch = sa.cast(func.strftime("%s", column), sa.Integer)
-        return (epoch / seconds) * seconds
+        return (epoch // seconds) * seconds
     return sa.cast(func.floor(func.extract("epoch", column) / seconds) * seconds, sa.BigInteger)
+
+
+def _int_keys(rows: Any) -> dict[int, int]:
+    counts: dict[int, int] = defaultdict(int)
+    for bucket, count in rows:
+        if bucket is not None:
+            counts[int(bucket)] += int(count)
+    return counts
 
 
 @dataclass(frozen=True)
@@ -385,7 +393,7 @@ def sync_timeline(
     Every bucket from ``since`` to ``now`` is present (zero when quiet), so the chart's axis is even.
     """
     synced_bucket = _bucket(session, Enrollment.synced_at, bucket_seconds)
-    synced = dict(
+    synced = _int_keys(
         session.exec(
             select(synced_bucket, func.count())
             .where(Enrollment.account_id == account_id, col(Enrollment.synced_at) >= since)
@@ -393,7 +401,7 @@ def sync_timeline(
         ).all()
     )
     failed_bucket = _bucket(session, SyncAttempt.finished_at, bucket_seconds)
-    failed = dict(
+    failed = _int_keys(
         session.exec(
             select(failed_bucket, func.count())
             .join(Enrollment, col(Enrollment.id) == col(SyncAttempt.enrollment_id))
@@ -1008,8 +1016,19 @@ _MODE_WORDS = {
 }
 
 
+def _project_words(project_id: str | None, names: dict[str, str] | None, blank: str) -> str:
+    if not project_id:
+        return blank
+    name = (names or {}).get(project_id)
+    return f"the project {name}" if name else f"project {project_id}"
+
+
 def preview_settings_change(
-    *, session: Session, account_id: int, changes: dict[str, Any]
+    *,
+    session: Session,
+    account_id: int,
+    changes: dict[str, Any],
+    project_names: dict[str, str] | None = None,
 ) -> ChangePreview:
     """What changing the account's settings to ``changes`` will and will not affect (R1, R2, R5).
 
@@ -1066,7 +1085,7 @@ def preview_settings_change(
             session, of_account, without_override,
             Enrollment.status == EnrollmentStatus.AWAITING_REPLY,
         )  # fmt: skip
-        target = changes["default_project_id"] or "no project"
+        target = _project_words(changes["default_project_id"], project_names, "no project")
         preview.will.append(
             f"New contacts in sequences without their own project will join {target}."
         )
@@ -1113,7 +1132,11 @@ def preview_settings_change(
 
 
 def preview_sequence_change(
-    *, session: Session, sequence_id: int, changes: dict[str, Any]
+    *,
+    session: Session,
+    sequence_id: int,
+    changes: dict[str, Any],
+    project_names: dict[str, str] | None = None,
 ) -> ChangePreview:
     """What changing a sequence's Syncing tab will and will not affect (R1, R2)."""
     sequence = session.get(Sequence, sequence_id)
@@ -1144,7 +1167,9 @@ def preview_sequence_change(
                     f"{_plural(disabled, 'contact')} added while sync was disabled never sync."
                 )
     if "project_id" in changes and (changes["project_id"] or None) != (sequence.project_id or None):
-        target = changes["project_id"] or "the account's default project"
+        target = _project_words(
+            changes["project_id"], project_names, "the account's default project"
+        )
         preview.will.append(f"Contacts added from now on will join {target}.")
         if awaiting:
             preview.will.append(

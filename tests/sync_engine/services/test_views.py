@@ -89,7 +89,7 @@ def audit_data(runtime: Runtime, clock: FakeClock) -> dict[str, Any]:
         "retrying": enroll(runtime, cfo, "ken@wingtip.com", first_name="Ken", last_name="Thompson"),
         "queued": enroll(runtime, cfo, "bob_100%@wingtip.com", first_name="Bob", last_name="Evil"),
     }
-    clock.advance(60)
+    clock.advance(61.5)  # off the minute, as real sync times are
     _set(runtime, ids["synced"], status="synced", link="created", clockwork_person_id="p-1",
          synced_at=clock(), attempts=1, next_attempt_at=None)  # fmt: skip
     _set(runtime, ids["flagged"], status="synced", link="linked", exists_in_clockwork=True,

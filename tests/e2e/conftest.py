@@ -1,0 +1,140 @@
+"""Browser fixtures: ``streamlit run dashboard/app.py`` on a free port with a throwaway data
+directory (demo mode, fast scheduler), and Playwright driving Debian's chromium.
+
+Without chromium the e2e tests are skipped with the reason, unless ``CWSYNC_REQUIRE_BROWSER=1``
+(set by CI), where a missing browser fails the run. Waits are on Streamlit's DOM state, never on
+fixed sleeps; screenshots of each page land in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def _require_browser() -> bool:
+    return os.environ.get("CWSYNC_REQUIRE_BROWSER", "") not in ("", "0", "false")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test in this folder is an ``e2e`` test."""
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.e2e)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's chromium, or a skip (a failure when CI requires the browser)."""
+    if not Path(CHROMIUM).exists():
+        message = f"chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+        if _require_browser():
+            pytest.fail(message + " but CWSYNC_REQUIRE_BROWSER is set")
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard served by a real ``streamlit run`` in demo mode; its base URL."""
+    data = tmp_path_factory.mktemp("e2e-data")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CWSYNC_DATABASE_URL": f"sqlite:///{data / 'cwsync.db'}",
+        "CWSYNC_KEY_FILE": str(data / "secret.key"),
+        "CWSYNC_SIMULATOR_STATE_FILE": str(data / "simulator.json"),
+        "CWSYNC_SYNC_INTERVAL_SECONDS": "1",
+        "CWSYNC_MAX_ATTEMPTS": "1",
+        "CWSYNC_SIMULATOR_LATENCY_MS": "0",
+        "CWSYNC_REFRESH_SECONDS": "2",
+        "CWSYNC_DEMO": "true",
+    }
+    env.pop("CWSYNC_ENCRYPTION_KEY", None)
+    log = (data / "streamlit.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+            "--server.port", str(port), "--server.headless", "true",
+            "--browser.gatherUsageStats", "false",
+        ],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"streamlit exited early; see {data / 'streamlit.log'}")
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("streamlit did not become healthy within 60 s")
+            time.sleep(0.1)  # readiness polling of a subprocess, not a wait on the page
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        if os.environ.get("CWSYNC_KEEP_E2E_DATA"):
+            shutil.copytree(data, ARTIFACTS / "e2e-data", dirs_exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[object]:
+    """One chromium for the whole run."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=20_000)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser: object, dashboard_url: str) -> Iterator[object]:
+    """One tab (one Streamlit session) shared by the tests of a module, in order."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})  # type: ignore[attr-defined]
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _artifacts() -> None:
+    ARTIFACTS.mkdir(exist_ok=True)

@@ -1,0 +1,206 @@
+"""The dashboard in a real browser, in order, as staff would use it in a demo: connect a firm,
+change its settings, add contacts and watch them sync (one flagged Exists in Clockwork), break
+Clockwork to make a failure, heal it and retry. Each page is screenshotted to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ARTIFACTS, IDLE
+
+ACCOUNT = "E2E Recruiting"
+SEQUENCE = "E2E Head of Product"
+
+
+def idle(page: Page) -> None:
+    """Wait until Streamlit has finished running the script."""
+    expect(page.locator(IDLE)).to_be_attached(timeout=30_000)
+
+
+def open_page(page: Page, title: str) -> None:
+    """Follow the sidebar link to a page (keeps the browser session)."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    idle(page)
+
+
+def shot(page: Page, name: str) -> None:
+    """Save a screenshot of what is on screen."""
+    idle(page)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def account_picker(page: Page) -> Any:
+    return page.get_by_test_id("stSidebar").get_by_role("combobox", name="Account")
+
+
+def choose_account(page: Page, name: str) -> None:
+    account_picker(page).click()
+    page.get_by_role("option", name=name, exact=True).click()
+    expect(account_picker(page)).to_have_value(name)
+    idle(page)
+
+
+def toast_text(page: Page, pattern: str) -> str:
+    toast = page.get_by_test_id("stToast").filter(has_text=re.compile(pattern))
+    expect(toast.first).to_be_visible()
+    return toast.first.inner_text()
+
+
+def add_contact(page: Page, email: str, *, exists: bool = False) -> int:
+    """Add a contact from Demo controls; returns its enrollment id (from the confirmation)."""
+    form = page.get_by_test_id("stForm").filter(has_text="Add to sequence")
+    form.get_by_label("Email", exact=True).fill(email)
+    form.get_by_label("First name", exact=True).fill("Ada")
+    form.get_by_label("Last name", exact=True).fill("Example")
+    if exists:
+        form.get_by_text("A recruiter already entered this person in Clockwork").click()
+    form.get_by_role("button", name="Add to sequence", exact=True).click()
+    text = toast_text(page, re.escape(email))
+    match = re.search(r"enrollment (\d+)", text)
+    assert match, text
+    idle(page)
+    return int(match.group(1))
+
+
+def open_enrollment(page: Page, base_url: str, enrollment_id: int) -> Any:
+    """The Contacts page linked to one enrollment; returns its Status metric value."""
+    page.goto(f"{base_url}/contacts?enrollment={enrollment_id}")
+    expect(page.get_by_text("Timeline")).to_be_visible(timeout=30_000)
+    status = page.get_by_test_id("stMetric").filter(has_text="Status")
+    return status.get_by_test_id("stMetricValue")
+
+
+def test_overview_opens_on_the_seeded_demo(page: Page, dashboard_url: str) -> None:
+    page.goto(dashboard_url)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Demo mode: an embedded Clockwork simulator")).to_be_visible()
+    expect(page.get_by_test_id("stMetric").filter(has_text="Scheduler heartbeat")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"\d+ of \d+ accounts need attention"))).to_be_visible(
+        timeout=30_000
+    )
+    page.get_by_test_id("stSidebar").get_by_label("Acting as", exact=True).fill("e2e-tester")
+    page.keyboard.press("Enter")
+    shot(page, "overview")
+
+
+def test_connect_a_firm(page: Page) -> None:
+    open_page(page, "Integrations")
+    page.get_by_text("New account").click()
+    page.get_by_label("Account name", exact=True).fill(ACCOUNT)
+    page.get_by_role("button", name="Create account", exact=True).click()
+    expect(account_picker(page)).to_have_value(ACCOUNT)
+    expect(page.get_by_text("Not connected to Clockwork yet")).to_be_visible()
+
+    page.get_by_label("Firm name", exact=True).fill("demo")
+    page.get_by_label("API key", exact=True).fill("sim-api-key")
+    page.get_by_label("API secret", exact=True).fill("sim-api-secret")
+    page.get_by_label("Firm service key", exact=True).fill("sim-firm-service-key")
+    page.get_by_role("button", name="Save and test connection", exact=True).click()
+    state = page.get_by_test_id("stMarkdownContainer").filter(has_text=re.compile("^State"))
+    expect(state).to_contain_text("Connected")
+    expect(page.get_by_text("****ey", exact=True)).to_be_visible()  # only a masked hint
+    toast_text(page, "Connected to demo")
+    for label in ("API key", "API secret", "Firm service key"):
+        expect(page.get_by_label(label, exact=True)).to_have_value("")
+    # The form cleared itself; no secret is held in any field of the page.
+    assert page.locator("input[value*='sim-api']").count() == 0
+    page.get_by_role("button", name="Test connection", exact=True).click()
+    expect(page.get_by_text("Clockwork accepted the credentials.")).to_be_visible()
+    shot(page, "integrations")
+
+
+def test_change_settings_with_a_preview(page: Page) -> None:
+    open_page(page, "Sync settings")
+    page.get_by_text("Only sync contacts when they reply").click()
+    expect(
+        page.get_by_text("Contacts added from now on will sync only when they reply.")
+    ).to_be_visible()
+    page.get_by_text("Sync contacts when added to a sequence").click()
+    expect(page.get_by_text("No unsaved changes.")).to_be_visible()
+    page.get_by_text("Write email activity to Clockwork as notes").click()
+    expect(page.get_by_text("Email activity from now on is not sent to Clockwork.")).to_be_visible()
+    shot(page, "sync-settings")
+    page.get_by_role("button", name="Save changes", exact=True).click()
+    toast_text(page, "Sync settings saved")
+    expect(page.get_by_text("No unsaved changes.")).to_be_visible()
+
+    open_page(page, "Sequences")
+    page.get_by_text("New sequence").click()
+    form = page.get_by_test_id("stForm").filter(has_text="Create sequence")
+    form.get_by_label("Name", exact=True).fill(SEQUENCE)
+    form.get_by_role("button", name="Create sequence", exact=True).click()
+    toast_text(page, "Sequence .* created")
+    expect(page.get_by_role("tab", name="Syncing")).to_be_visible()
+    shot(page, "sequences")
+
+
+def test_added_contact_becomes_synced_and_one_exists_in_clockwork(
+    page: Page, dashboard_url: str
+) -> None:
+    open_page(page, "Demo controls")
+    fresh = add_contact(page, "ada.e2e@lovelace-analytics.com")
+    existing = add_contact(page, "grace.e2e@northwind-traders.com", exists=True)
+    shot(page, "demo-controls")
+
+    status = open_enrollment(page, dashboard_url, fresh)
+    expect(status).to_have_text("Synced", timeout=30_000)
+    expect(page.get_by_test_id("stMetric").filter(has_text="Created / linked")).to_contain_text(
+        "Created"
+    )
+
+    status = open_enrollment(page, dashboard_url, existing)
+    expect(status).to_have_text("Synced", timeout=30_000)
+    expect(page.get_by_text(re.compile(r"^Exists in Clockwork: a recruiter"))).to_be_visible()
+    expect(page.get_by_role("link", name="Open the person in Clockwork")).to_have_attribute(
+        "href", re.compile(r"^https://demo\.clockworkrecruiting\.com/firm/people#id:")
+    )
+    shot(page, "contacts")
+
+
+def test_a_failure_is_explained_and_retried_after_clockwork_recovers(
+    page: Page, dashboard_url: str
+) -> None:
+    open_page(page, "Demo controls")
+    choose_account(page, ACCOUNT)
+    faults = page.get_by_test_id("stForm").filter(has_text="Apply faults")
+    thumb = faults.get_by_test_id("stSlider").filter(has_text="server errors").get_by_role("slider")
+    thumb.focus()
+    thumb.press("End")
+    faults.get_by_role("button", name="Apply faults", exact=True).click()
+    toast_text(page, "Faults applied")
+    failing = add_contact(page, "ken.e2e@wingtip-toys.com")
+
+    status = open_enrollment(page, dashboard_url, failing)
+    expect(status).to_have_text("Failed", timeout=30_000)
+    expect(page.get_by_text(re.compile("Clockwork was unavailable"))).to_be_visible()
+    expect(page.get_by_text(re.compile("What to do: Retry"))).to_be_visible()
+    shot(page, "contact-failed")
+
+    open_page(page, "Demo controls")
+    page.get_by_role("button", name="Clear all faults", exact=True).click()
+    toast_text(page, "Faults cleared")
+
+    status = open_enrollment(page, dashboard_url, failing)
+    page.get_by_role("button", name="Retry", exact=True).click()
+    expect(status).to_have_text("Synced", timeout=30_000)
+
+
+def test_logs_and_audit_pages_render(page: Page) -> None:
+    for title, name in (
+        ("Activity", "activity"),
+        ("Sync log", "sync-log"),
+        ("Audit log", "audit-log"),
+    ):
+        open_page(page, title)
+        expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+        shot(page, name)
+    open_page(page, "Sync log")
+    page.get_by_role("tab", name="Run history").click()
+    expect(page.get_by_text("Show idle passes")).to_be_visible()
+    open_page(page, "Overview")
+    shot(page, "overview-after")
