@@ -1,8 +1,9 @@
 """Per-connection request pacing: a token bucket that keeps a Clockwork firm under its rate limit.
 
 It implements the client's ``Pacer`` protocol. With a budget told (``max_rps``) it holds that pace;
-without one it adapts (AIMD): it raises its pace a little after each run of successes and halves
-it on a 429, so it settles near an unknown limit without storms. A wait longer than ``max_wait``
+without one it adapts: it grows its pace by a quarter each second until the first 429 (a slow
+start), then remembers that rate as the ceiling, drops to 85% of it and creeps back up by 2% a
+second, so it settles just under an unknown limit without 429 storms. A wait longer than ``max_wait``
 is not slept through: :class:`PacingDeferred` tells the engine to put the work back until then,
 so one throttled account never ties up the workers of the others.
 """
@@ -46,7 +47,8 @@ class TokenBucket:
         self._lock = threading.Lock()
         self._next_free = clock()
         self._blocked_until = 0.0
-        self._successes = 0
+        self._ceiling: float | None = None
+        self._last_raise = clock()
 
     def acquire(self) -> None:
         """Reserve the next send slot and wait for it; raise :class:`PacingDeferred` if far off."""
@@ -57,11 +59,10 @@ class TokenBucket:
             if wait > self.max_wait:
                 raise PacingDeferred(wait)
             self._next_free = slot + 1.0 / self.rate
-            if self.adaptive:
-                self._successes += 1
-                if self._successes >= max(5, int(self.rate)):
-                    self._successes = 0
-                    self.rate = min(self.max_rate, self.rate + max(0.5, self.rate * 0.1))
+            if self.adaptive and now - self._last_raise >= 1.0:
+                self._last_raise = now
+                growth = 1.25 if self._ceiling is None else 1.02
+                self.rate = min(self.max_rate, self.rate * growth)
         if wait > 0:
             self._sleep(wait)
 
@@ -72,8 +73,9 @@ class TokenBucket:
             pause = retry_after if retry_after is not None else 1.0 / self.rate * 4
             self._blocked_until = max(self._blocked_until, now + pause)
             if self.adaptive:
-                self.rate = max(self.min_rate, self.rate / 2)
-                self._successes = 0
+                self._ceiling = self.rate
+                self.rate = max(self.min_rate, self.rate * 0.85)
+                self._last_raise = now
 
     def set_rate(self, rate: float, *, adaptive: bool) -> None:
         """Change the budget (settings changed between passes)."""

@@ -1,0 +1,190 @@
+"""Scale-out: 1, 2 and 3 engine processes sharing one PostgreSQL queue, against a latency-bound simulator.
+
+For each replica count, a fresh database gets ``--contacts`` queued enrollments; that many
+``cwsync sync --until-idle`` processes start at once (each with ``--workers`` threads), and the
+wall time until all exit gives the throughput. Afterwards it proves no enrollment was processed
+twice (one sync attempt per enrollment, one Clockwork person per email, the minimal number of
+requests). Prints a table and a JSON line.
+
+    python bench/scale_out.py --pg postgresql+psycopg://cwsync:cwsync@127.0.0.1/postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
+from sqlmodel import func, select
+
+from sync_engine.clockwork.simulator import FaultConfig, SimulatorServer, SimulatorState
+from sync_engine.config import Settings
+from sync_engine.models import Enrollment, SyncAttempt
+from sync_engine.runtime import build_runtime
+from sync_engine.services import accounts, enrollments
+
+FIRM = "scale"
+KEYS = {"api_key": "scale-api-key", "api_secret": "scale-secret", "firm_service_key": "scale-fsk"}
+
+
+def _fresh_database(admin_url: str) -> tuple[str, str]:
+    name = f"cwsync_scale_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return name, make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def run(
+    *, replicas: int, contacts: int, workers: int, latency_ms: float, admin_url: str
+) -> dict[str, Any]:
+    """One measurement: ``replicas`` engine processes over one fresh database."""
+    state = SimulatorState()
+    state.add_firm(FIRM, **KEYS)
+    name, url = _fresh_database(admin_url)
+    key = Fernet.generate_key().decode()
+    try:
+        with SimulatorServer(state, faults=FaultConfig(latency_ms=latency_ms)) as server:
+            settings = Settings(_env_file=None, database_url=url, encryption_key=key, demo=False)  # type: ignore[call-arg]
+            rt = build_runtime(settings)
+            with rt.db.write() as session:
+                account = accounts.create_account(
+                    session=session, name="Scale", clock=rt.clock, actor="bench"
+                )
+            assert account.id is not None
+            fields = {"firm": FIRM, "base_url": server.base_url, **KEYS}
+            accounts.connect(rt, account_id=account.id, fields=fields, actor="bench")
+            with rt.db.write() as session:
+                accounts.update_settings(
+                    session=session, account_id=account.id, changes={"max_rps": 1000},
+                    clock=rt.clock, actor="bench",
+                )  # fmt: skip
+                sequence = accounts.add_sequence(
+                    session=session,
+                    account_id=account.id,
+                    name="Scale",
+                    clock=rt.clock,
+                    actor="bench",
+                )
+                assert sequence.id is not None
+                for i in range(contacts):
+                    contact = enrollments.parse_contact(
+                        {"email": f"p{i}@scale.example", "first_name": "P"}
+                    )
+                    enrollments.add_contact(
+                        session=session, sequence_id=sequence.id, contact=contact, clock=rt.clock
+                    )
+            before = state.request_counts(FIRM)["total"]
+            env = {
+                **os.environ,
+                "CWSYNC_DATABASE_URL": url,
+                "CWSYNC_ENCRYPTION_KEY": key,
+                "CWSYNC_WORKERS": str(workers),
+                "CWSYNC_DEMO": "false",
+            }
+            command = [
+                sys.executable,
+                "-m",
+                "sync_engine",
+                "sync",
+                "--until-idle",
+                "--timeout",
+                "600",
+            ]
+            started = time.perf_counter()
+            processes = [
+                subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for _ in range(replicas)
+            ]
+            outputs = [p.communicate() for p in processes]
+            wall = time.perf_counter() - started
+            failed = [
+                err.decode()[-300:]
+                for p, (_, err) in zip(processes, outputs, strict=True)
+                if p.returncode
+            ]
+            requests = state.request_counts(FIRM)["total"] - before
+            people = state.snapshot(FIRM)["people"]
+            with rt.db.read() as session:
+                synced = session.exec(
+                    select(func.count())
+                    .select_from(Enrollment)
+                    .where(Enrollment.status == "synced")
+                ).one()
+                attempts = session.exec(
+                    select(SyncAttempt.enrollment_id, func.count()).group_by(
+                        SyncAttempt.enrollment_id
+                    )  # type: ignore[arg-type]
+                ).all()
+            rt.close()
+    finally:
+        _drop_database(admin_url, name)
+    per_process = [json.loads(out.decode() or "{}").get("synced", 0) for out, _ in outputs]
+    return {
+        "replicas": replicas,
+        "contacts": contacts,
+        "synced": synced,
+        "synced_by_process": per_process,
+        "wall_seconds": round(wall, 2),
+        "contacts_per_second": round(contacts / wall, 2),
+        "processed_twice": sum(1 for _, n in attempts if n > 1),
+        "people_created": len(people),
+        "duplicate_people": len(people) - len({p["preferredEmailAddress"] for p in people}),
+        "requests": requests,
+        "minimal_requests": 3 * contacts,  # search + create + email per contact
+        "errors": failed,
+    }
+
+
+def main() -> None:
+    """Run 1..N replicas and print the comparison."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--pg", default=os.environ.get("CWSYNC_TEST_POSTGRES_URL"), help="admin URL"
+    )
+    parser.add_argument("--contacts", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=4, help="threads per engine process")
+    parser.add_argument("--latency-ms", type=float, default=150.0)
+    parser.add_argument("--replicas", default="1,2,3")
+    args = parser.parse_args()
+    if not args.pg:
+        parser.error("give --pg ADMIN_URL (or set CWSYNC_TEST_POSTGRES_URL)")
+    rows = [
+        run(replicas=int(n), contacts=args.contacts, workers=args.workers,
+            latency_ms=args.latency_ms, admin_url=args.pg)
+        for n in args.replicas.split(",")
+    ]  # fmt: skip
+    base = rows[0]["contacts_per_second"]
+    print(
+        f"{args.contacts} contacts, {args.workers} workers per process, latency {args.latency_ms:.0f} ms"
+    )
+    print(
+        "replicas | wall s | contacts/s | vs 1 | processed twice | duplicate people | requests (min)"
+    )
+    for row in rows:
+        print(
+            f"{row['replicas']} | {row['wall_seconds']} | {row['contacts_per_second']} | "
+            f"{row['contacts_per_second'] / base:.2f}x | {row['processed_twice']} | "
+            f"{row['duplicate_people']} | {row['requests']} ({row['minimal_requests']})"
+        )
+    print(json.dumps({"runs": rows}))
+
+
+if __name__ == "__main__":
+    main()
