@@ -38,7 +38,7 @@ from sync_engine.clockwork.errors import (
 from sync_engine.db import Database
 from sync_engine.engine.backoff import retry_delay
 from sync_engine.engine.pacing import PacingDeferred
-from sync_engine.engine.queue import Claim, load_leased, release, status_when_released
+from sync_engine.engine.queue import Claim, release, status_when_released
 from sync_engine.models import (
     Activity,
     ActivityState,
@@ -163,7 +163,7 @@ def process(
 def _open(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> _Work | None:
     now = clock()
     with db.write() as session:
-        enrollment = load_leased(session=session, claim=claim)
+        enrollment = _renewed(session, claim, now)  # time spent waiting for a worker is not lost
         if enrollment is None:
             return None
         contact = session.get(Contact, enrollment.contact_id)
@@ -230,6 +230,19 @@ def _locked(session: Session, claim: Claim) -> Enrollment | None:
     enrollment = session.get(Enrollment, claim.enrollment_id, with_for_update=True)
     if enrollment is None or enrollment.lease_owner != claim.token:
         return None
+    return enrollment
+
+
+def _renewed(session: Session, claim: Claim, now: datetime) -> Enrollment | None:
+    """The enrollment with its lease extended from ``now``, if the lease is still ours.
+
+    A lease may have expired while this worker stalled; another worker may have claimed the
+    enrollment since. Renewing before a write Clockwork does not deduplicate keeps the two apart.
+    """
+    enrollment = _locked(session, claim)
+    if enrollment is not None and claim.lease_seconds is not None:
+        enrollment.lease_expires_at = now + timedelta(seconds=claim.lease_seconds)
+        session.add(enrollment)
     return enrollment
 
 
@@ -418,7 +431,7 @@ def _sync(
         raise _Failure(Reason.INVALID_EMAIL, str(exc)) from None
     link = LinkKind.LINKED
     if work.person_id is None:
-        link = _find_or_create(work, db=db, client=client, clock=clock)
+        link = _find_or_create(claim, work, db=db, client=client, clock=clock)
     elif work.created_by_us:
         if work.created_by_this_enrollment:
             link = LinkKind.CREATED
@@ -442,7 +455,12 @@ def _sync(
 
 
 def _find_or_create(
-    work: _Work, *, db: Database, client: ClockworkClient, clock: Callable[[], datetime]
+    claim: Claim,
+    work: _Work,
+    *,
+    db: Database,
+    client: ClockworkClient,
+    clock: Callable[[], datetime],
 ) -> LinkKind:
     hits = client.find_people_by_email(work.email)
     adopted = _our_unrecorded_person(hits, work.creation_started_at)
@@ -456,6 +474,8 @@ def _find_or_create(
         _store_person(work, db=db, person_id=str(hits[0]["id"]), created_by_us=False)
         return LinkKind.LINKED
     with db.write() as session:
+        if _renewed(session, claim, clock()) is None:  # the search above may be stale by now
+            raise _LeaseLost
         contact = session.get(Contact, work.contact_id)
         assert contact is not None
         contact.person_creation_started_at = work.creation_started_at = clock()

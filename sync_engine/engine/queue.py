@@ -36,6 +36,7 @@ class Claim:
     account_id: int
     contact_id: int
     token: str
+    lease_seconds: float | None = None  # how long the lease lasts each time it is renewed
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:
@@ -93,7 +94,7 @@ def claim_due(
             continue
         taken.add(contact_id)
         assert enrollment_id is not None
-        claims.append(Claim(enrollment_id, account_id, contact_id, token))
+        claims.append(Claim(enrollment_id, account_id, contact_id, token, lease_seconds))
     if not claims:
         return []
     expires = now + timedelta(seconds=lease_seconds)
