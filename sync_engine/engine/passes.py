@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -44,8 +44,15 @@ def worker_name() -> str:
 class Engine:
     """Runs sync passes for one process; thread-safe for one pass at a time."""
 
-    def __init__(self, runtime: Runtime, *, config: PipelineConfig | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        config: PipelineConfig | None = None,
+        pass_budget_seconds: float = 60.0,
+    ) -> None:
         self.runtime = runtime
+        self.pass_budget_seconds = pass_budget_seconds
         settings = runtime.settings
         self.config = config or PipelineConfig(
             max_attempts=settings.max_attempts,
@@ -71,19 +78,7 @@ class Engine:
         counts: Counter[str] = Counter()
         error: str | None = None
         try:
-            limit = rt.settings.workers * 4
-            token = f"{self.worker}:{uuid.uuid4().hex[:8]}"
-            with rt.db.write() as session:
-                claims = claim_due(
-                    session=session,
-                    token=token,
-                    now=started,
-                    lease_seconds=rt.settings.lease_seconds,
-                    limit=limit,
-                )
-            counts["claimed"] = len(claims)
-            if claims:
-                counts.update(self._process_all(claims))
+            counts.update(self._drain(deadline=time.monotonic() + self.pass_budget_seconds))
         except Exception as exc:  # recorded for the dashboard, then re-raised for the scheduler
             error = f"{type(exc).__name__}: {exc}"[:1000]
             raise
@@ -102,30 +97,55 @@ class Engine:
                 )
         return counts
 
-    def _process_all(self, claims: list[Claim]) -> Counter[str]:
-        by_account: dict[int, list[Claim]] = {}
-        for claim in claims:
-            by_account.setdefault(claim.account_id, []).append(claim)
-        clients = {
-            account_id: client
-            for account_id in by_account
-            if (client := self._client_for(account_id)) is not None
-        }
+    def _claim(self, limit: int) -> list[Claim]:
+        rt = self.runtime
+        token = f"{self.worker}:{uuid.uuid4().hex[:8]}"
+        with rt.db.write() as session:
+            return claim_due(
+                session=session,
+                token=token,
+                now=rt.clock(),
+                lease_seconds=rt.settings.lease_seconds,
+                limit=limit,
+            )
+
+    def _drain(self, *, deadline: float) -> Counter[str]:
+        """Keep every worker busy: claim only as much as there are free workers, refill as each
+        finishes, until nothing is due (or the pass budget is spent).
+
+        Claiming per free worker, not in big batches, leaves no worker idle behind a slow item and
+        lets several engine processes share the queue evenly.
+        """
+        workers = self.runtime.settings.workers
         outcomes: Counter[str] = Counter()
+        clients: dict[int, ClockworkClient | None] = {}
+        in_flight: set[Future[str]] = set()
+        queue_empty = False
         try:
-            workers = min(self.runtime.settings.workers, len(claims))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cwsync") as pool:
-                futures = [
-                    pool.submit(self._process_one, claim, clients[claim.account_id])
-                    for claim in claims
-                    if claim.account_id in clients
-                ]
-                for future in futures:
-                    outcomes[future.result()] += 1
+                while True:
+                    free = workers - len(in_flight)
+                    if free and not queue_empty and time.monotonic() < deadline:
+                        claims = self._claim(free)
+                        queue_empty = not claims
+                        outcomes["claimed"] += len(claims)
+                        for claim in claims:
+                            if claim.account_id not in clients:
+                                clients[claim.account_id] = self._client_for(claim.account_id)
+                            client = clients[claim.account_id]
+                            if client is None:  # disconnected since the claim: lease expires
+                                outcomes["no_credentials"] += 1
+                                continue
+                            in_flight.add(pool.submit(self._process_one, claim, client))
+                    if not in_flight:
+                        return outcomes
+                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        outcomes[future.result()] += 1
         finally:
             for client in clients.values():
-                client.close()
-        return outcomes
+                if client is not None:
+                    client.close()
 
     def _process_one(self, claim: Claim, client: ClockworkClient) -> str:
         try:

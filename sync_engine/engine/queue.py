@@ -23,6 +23,7 @@ from sync_engine.models import (
     Contact,
     Enrollment,
     EnrollmentStatus,
+    UTCDateTime,
 )
 
 _SYNC_PENDING = (EnrollmentStatus.QUEUED, EnrollmentStatus.RETRYING, EnrollmentStatus.SYNCING)
@@ -151,9 +152,22 @@ def reap_expired_leases(*, session: Session, now: datetime) -> int:
 
 
 def next_due_at(*, session: Session) -> datetime | None:
-    """When the earliest queued work of a claimable account becomes due (None: nothing queued)."""
+    """When queued work of a claimable account can next be claimed (None: nothing queued).
+
+    Work leased by a live worker counts from its lease expiry, so an idle process neither spins
+    on another's work nor forgets work whose worker died.
+    """
+    claimable_at = sa.case(
+        (col(Enrollment.lease_expires_at).is_(None), col(Enrollment.next_attempt_at)),
+        else_=sa.func.coalesce(
+            sa.func.greatest(col(Enrollment.next_attempt_at), col(Enrollment.lease_expires_at))
+            if session.get_bind().dialect.name == "postgresql"
+            else sa.func.max(col(Enrollment.next_attempt_at), col(Enrollment.lease_expires_at)),
+            col(Enrollment.next_attempt_at),
+        ),
+    )
     return session.exec(
-        select(sa.func.min(Enrollment.next_attempt_at)).where(
+        select(sa.type_coerce(sa.func.min(claimable_at), UTCDateTime)).where(
             col(Enrollment.next_attempt_at).is_not(None),
             col(Enrollment.account_id).in_(_claimable_accounts()),
         )

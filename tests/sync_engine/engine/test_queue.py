@@ -135,3 +135,16 @@ def test_lease_length_is_respected_to_the_second(runtime: Runtime, clock: FakeCl
     with runtime.db.read() as session:
         row = load_leased(session=session, claim=claim)
     assert row is not None and row.lease_expires_at == clock() + timedelta(seconds=LEASE)
+
+
+def test_next_due_counts_leased_work_from_its_lease_expiry(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    from sync_engine.engine.queue import next_due_at
+
+    _queue(runtime, 2)
+    with runtime.db.read() as session:
+        assert next_due_at(session=session) == clock()
+    _claim(runtime, "w")
+    with runtime.db.read() as session:
+        assert next_due_at(session=session) == clock() + timedelta(seconds=LEASE)
