@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -167,6 +167,13 @@ def settings_command(
     max_rps: Annotated[
         float | None, typer.Option(help="Requests/s budget for this firm's connection.")
     ] = None,
+    link_by_linkedin: Annotated[
+        bool | None,
+        typer.Option(
+            "--link-by-linkedin/--no-link-by-linkedin",
+            help="Link a person whose LinkedIn URL matches when no email does (default off).",
+        ),
+    ] = None,
 ) -> None:
     """Show or change an account's sync settings (no options: show them as JSON)."""
     if default_project and no_default_project:
@@ -178,6 +185,7 @@ def settings_command(
         ("default_project_id", default_project),
         ("activity_tracking", activity),
         ("max_rps", max_rps),
+        ("link_by_linkedin", link_by_linkedin),
     ):
         if value is not None:
             changes[name] = value
@@ -408,6 +416,113 @@ def sync(
     if counts.get("timed_out"):
         typer.echo("cwsync: work is still queued (timed out waiting for backoff)", err=True)
         raise typer.Exit(code=1)
+
+
+# --- beyond the seed (B2-B4) ------------------------------------------------------------------
+
+
+@app.command("resync-project")
+def resync_project(
+    sequence_id: int,
+    dry_run: Annotated[bool, typer.Option(help="Show the plan; change nothing.")] = False,
+) -> None:
+    """Add contacts synced before the sequence had a project to it (prints the plan as JSON)."""
+    from sync_engine.services.project_resync import apply_resync, plan_resync
+
+    rt = runtime()
+    if dry_run:
+        plan = plan_resync(rt, sequence_id=sequence_id)
+    else:
+        plan = apply_resync(rt, sequence_id=sequence_id, actor=_actor())
+    typer.echo(
+        json.dumps(
+            {
+                "sequence_id": plan.sequence_id,
+                "project_id": plan.project_id,
+                "dry_run": dry_run,
+                "to_add": [
+                    {"enrollment_id": i.enrollment_id, "email": i.email} for i in plan.to_add
+                ],
+                "already_in_project": [
+                    {"enrollment_id": i.enrollment_id, "email": i.email} for i in plan.already_there
+                ],
+            },
+            indent=2,
+        )
+    )
+    if plan.project_id is None:
+        typer.echo("cwsync: the sequence and its account have no project to re-sync to", err=True)
+
+
+@app.command("backfill-activity")
+def backfill_activity(
+    account: str,
+    sequence: Annotated[int | None, typer.Option(help="Only this sequence.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only activity from this date (ISO).")] = None,
+    include_before_connection: Annotated[
+        bool, typer.Option(help="Also send activity from before Clockwork was connected.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option(help="Show what would be sent; change nothing.")] = False,
+) -> None:
+    """Send email activity skipped while tracking was off (prints the activities as JSON)."""
+    from sync_engine.services.activity_backfill import apply_backfill, plan_backfill
+
+    moment: datetime | None = None
+    if since:
+        try:
+            moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            raise fail(f"--since {since!r} is not an ISO 8601 date") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    rt = runtime()
+    account_id = _account_id(account)
+    with rt.db.write() as session:
+        items = plan_backfill(
+            session=session,
+            account_id=account_id,
+            sequence_id=sequence,
+            since=moment,
+            include_before_connection=include_before_connection,
+        )
+        if not dry_run:
+            apply_backfill(
+                session=session, account_id=account_id, items=items, now=rt.clock(), actor=_actor()
+            )
+    shown = [
+        {
+            "activity_id": i.activity_id,
+            "enrollment_id": i.enrollment_id,
+            "email": i.email,
+            "kind": i.kind,
+            "occurred_at": i.occurred_at.isoformat(),
+            "skipped_because": i.reason,
+        }
+        for i in items
+    ]
+    typer.echo(json.dumps({"dry_run": dry_run, "activities": shown}, indent=2))
+
+
+@app.command()
+def review(
+    enrollment_id: int,
+    person: Annotated[str | None, typer.Option(help="Link this candidate person id.")] = None,
+    new: Annotated[bool, typer.Option("--new", help="Create a new person instead.")] = False,
+) -> None:
+    """Resolve an ambiguous LinkedIn match: pick a candidate person, or --new."""
+    from sync_engine.services.actions import resolve_review
+
+    if bool(person) == new:
+        raise fail("give exactly one of --person PERSON_ID or --new")
+    rt = runtime()
+    with rt.db.write() as session:
+        resolve_review(
+            session=session,
+            enrollment_id=enrollment_id,
+            person_id=person,
+            clock=rt.clock,
+            actor=_actor(),
+        )
 
 
 # --- simulator ------------------------------------------------------------------------------

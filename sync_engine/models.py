@@ -79,6 +79,7 @@ class EnrollmentStatus(StrEnum):
     RETRYING = "retrying"
     FAILED = "failed"
     SKIPPED = "skipped"
+    NEEDS_REVIEW = "needs_review"  # B2: several people share the LinkedIn URL; staff choose
 
 
 class Reason(StrEnum):
@@ -96,6 +97,17 @@ class Reason(StrEnum):
     VALIDATION_ERROR = "validation_error"
     NOT_FOUND = "not_found"
     ACCOUNT_PAUSED = "account_paused"
+    AMBIGUOUS_LINKEDIN_MATCH = "ambiguous_linkedin_match"
+    TRACKING_OFF = "tracking_off"
+    BEFORE_CONNECTION = "before_connection"
+
+
+class MatchRule(StrEnum):
+    """Why an enrollment's person is the one it is (B2 adds LinkedIn and staff review)."""
+
+    EMAIL = "email"
+    LINKEDIN = "linkedin"
+    REVIEW = "review"
 
 
 class LinkKind(StrEnum):
@@ -147,6 +159,7 @@ class AccountSettings(SQLModel, table=True):
     deduplication: bool = True
     default_project_id: str | None = _str(64, default=None)
     activity_tracking: bool = True
+    link_by_linkedin: bool = Field(default=False, description="B2: match on LinkedIn URL too")
     max_rps: float | None = Field(default=None, description="Requests/s budget; None = default")
     updated_at: datetime = _ts(default_factory=utcnow)
 
@@ -243,6 +256,9 @@ class Enrollment(SQLModel, table=True):
     reason: str | None = _str(40, default=None)
     last_error: str | None = _str(500, default=None)
     link: str | None = _str(10, default=None)
+    match_rule: str | None = _str(10, default=None)
+    review_candidates: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
+    review_choice: str | None = _str(64, default=None, description="Person id, or 'new'")
     exists_in_clockwork: bool = False
     clockwork_person_id: str | None = _str(64, default=None)
     candidacy_done: bool = False

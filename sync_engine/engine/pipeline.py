@@ -39,18 +39,22 @@ from sync_engine.db import Database
 from sync_engine.engine.backoff import retry_delay
 from sync_engine.engine.pacing import PacingDeferred
 from sync_engine.engine.queue import Claim, release, status_when_released
+from sync_engine.matching import people_with_linkedin
 from sync_engine.models import (
+    AccountSettings,
     Activity,
     ActivityState,
     Contact,
     Enrollment,
     EnrollmentStatus,
     LinkKind,
+    MatchRule,
     Reason,
     Sequence,
     SyncAttempt,
 )
 from sync_engine.services.accounts import mark_needs_attention
+from sync_engine.services.actions import CREATE_NEW_PERSON
 from sync_engine.services.enrollments import check_email
 from sync_engine.services.errors import InvalidInputError
 
@@ -67,6 +71,7 @@ class Outcome(StrEnum):
     DELIVERED = "delivered"  # activity notes only (the enrollment was already synced)
     RETRYING = "retrying"
     FAILED = "failed"
+    NEEDS_REVIEW = "needs_review"  # B2: several people share the LinkedIn URL
     DEFERRED = "deferred"  # paced out; back in the queue without using an attempt
     PAUSED = "paused"  # credentials rejected: the account needs attention
     LOST_LEASE = "lost_lease"
@@ -108,11 +113,22 @@ class _Work:
     email_attached: bool
     position_attached: bool
     linkedin_attached: bool
+    link_by_linkedin: bool = False
+    review_choice: str | None = None
+    match_rule: MatchRule | None = None
     attempt_row_id: int | None = None
 
 
 class _LeaseLost(Exception):
     """Our lease expired and another worker owns the enrollment now."""
+
+
+class _NeedsReview(Exception):
+    """B2: more than one Clockwork person has the contact's LinkedIn URL; staff must choose."""
+
+    def __init__(self, candidates: list[JSONObject]) -> None:
+        super().__init__(f"{len(candidates)} people share this LinkedIn URL")
+        self.candidates = candidates
 
 
 class _Failure(Exception):
@@ -140,7 +156,11 @@ def process(
         if work.needs_sync:
             _sync(claim, work, db=db, client=client, clock=clock)
             work.needs_sync, synced = False, True
-        delivered = _deliver_activities(work, db=db, client=client, clock=clock, config=config)
+        elif work.project_id and not work.candidacy_done and work.person_id:
+            _add_to_project(work, db=db, client=client)  # B3: re-sync to a project chosen later
+        delivered = _deliver_activities(
+            claim, work, db=db, client=client, clock=clock, config=config
+        )
     except PacingDeferred as deferred:
         return _defer(claim, work, db=db, clock=clock, delay=deferred.delay)
     except ClockworkAuthError as exc:
@@ -152,6 +172,8 @@ def process(
     except ClockworkError as exc:
         reason = Reason.NOT_FOUND if isinstance(exc, ClockworkNotFound) else Reason.VALIDATION_ERROR
         return _fail(claim, work, db=db, clock=clock, reason=reason, message=str(exc))
+    except _NeedsReview as review:
+        return _hold_for_review(claim, work, db=db, clock=clock, candidates=review.candidates)
     except _LeaseLost:
         return Outcome.LOST_LEASE
     return _finish(claim, work, db=db, clock=clock, synced=synced, delivered=delivered)
@@ -168,6 +190,7 @@ def _open(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> _Work
             return None
         contact = session.get(Contact, enrollment.contact_id)
         sequence = session.get(Sequence, enrollment.sequence_id)
+        settings = session.get(AccountSettings, enrollment.account_id)
         assert contact is not None and sequence is not None and enrollment.id is not None
         needs_sync = enrollment.status == EnrollmentStatus.SYNCING
         work = _Work(
@@ -193,6 +216,8 @@ def _open(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> _Work
             email_attached=contact.email_attached,
             position_attached=contact.position_attached,
             linkedin_attached=contact.linkedin_attached,
+            link_by_linkedin=settings is not None and settings.link_by_linkedin,
+            review_choice=enrollment.review_choice,
         )
         if needs_sync:
             enrollment.attempts = work.attempt
@@ -437,7 +462,8 @@ def _sync(
             link = LinkKind.CREATED
         _complete_person(work, db=db, client=client, resume=True)
     if work.project_id and not work.candidacy_done:
-        client.add_candidacy(work.project_id, work.person_id or "")
+        assert work.person_id is not None
+        client.add_candidacy(work.project_id, work.person_id)
         work.candidacy_done = True
     with db.write() as session:
         enrollment = _locked(session, claim)
@@ -445,6 +471,8 @@ def _sync(
             raise _LeaseLost
         enrollment.clockwork_person_id = work.person_id
         enrollment.link = link
+        enrollment.match_rule = work.match_rule if link == LinkKind.LINKED else None
+        enrollment.review_candidates = None
         enrollment.exists_in_clockwork = work.dedup and not work.created_by_us
         enrollment.candidacy_done = work.candidacy_done
         enrollment.status = EnrollmentStatus.SYNCED
@@ -472,7 +500,20 @@ def _find_or_create(
         return LinkKind.CREATED
     if hits:
         _store_person(work, db=db, person_id=str(hits[0]["id"]), created_by_us=False)
+        work.match_rule = MatchRule.EMAIL
         return LinkKind.LINKED
+    if work.review_choice and work.review_choice != CREATE_NEW_PERSON:
+        _link_adding_email(work, db=db, client=client, person_id=work.review_choice)
+        work.match_rule = MatchRule.REVIEW
+        return LinkKind.LINKED
+    if work.link_by_linkedin and work.linkedin_url and work.review_choice is None:
+        candidates = _people_sharing_linkedin(work, client)
+        if len(candidates) > 1:
+            raise _NeedsReview(candidates)
+        if candidates:
+            _link_adding_email(work, db=db, client=client, person_id=str(candidates[0]["id"]))
+            work.match_rule = MatchRule.LINKEDIN
+            return LinkKind.LINKED
     with db.write() as session:
         if _renewed(session, claim, clock()) is None:  # the search above may be stale by now
             raise _LeaseLost
@@ -485,6 +526,90 @@ def _find_or_create(
     _store_person(work, db=db, person_id=str(person["id"]), created_by_us=True)
     _complete_person(work, db=db, client=client, resume=False)
     return LinkKind.CREATED
+
+
+def _people_sharing_linkedin(work: _Work, client: ClockworkClient) -> list[JSONObject]:
+    """B2: people with the contact's LinkedIn URL, among those found by the contact's name.
+
+    The contract has no search by URL, so this costs one name search (more for many pages), and
+    only when the email matched nobody and the account opted in.
+    """
+    name = " ".join(filter(None, (work.first_name, work.last_name)))
+    if not name:
+        return []
+    people: list[JSONObject] = []
+    page = 1
+    while True:
+        result = client.search_people(name, page=page)
+        people += result.people
+        if not result.people or page * MAX_PAGE_SIZE >= result.total:
+            break
+        page += 1
+    return people_with_linkedin(people, work.linkedin_url)
+
+
+def _link_adding_email(
+    work: _Work, *, db: Database, client: ClockworkClient, person_id: str
+) -> None:
+    """Link an existing person found without the email, and give it the contact's email.
+
+    If a crash follows the new email, the next attempt's email search finds this person.
+    """
+    _store_person(work, db=db, person_id=person_id, created_by_us=False)
+    client.add_email(person_id, work.email)
+
+
+def _add_to_project(work: _Work, *, db: Database, client: ClockworkClient) -> None:
+    assert work.project_id is not None and work.person_id is not None
+    client.add_candidacy(work.project_id, work.person_id)
+    work.candidacy_done = True
+    with db.write() as session:
+        enrollment = session.get(Enrollment, work.enrollment_id)
+        assert enrollment is not None
+        enrollment.candidacy_done = True
+        session.add(enrollment)
+
+
+def _hold_for_review(
+    claim: Claim,
+    work: _Work,
+    *,
+    db: Database,
+    clock: Callable[[], datetime],
+    candidates: list[JSONObject],
+) -> Outcome:
+    now = clock()
+    with db.write() as session:
+        enrollment = _locked(session, claim)
+        if enrollment is None:
+            return Outcome.LOST_LEASE
+        release(enrollment)
+        enrollment.status = EnrollmentStatus.NEEDS_REVIEW
+        enrollment.reason = Reason.AMBIGUOUS_LINKEDIN_MATCH
+        enrollment.next_attempt_at = None
+        enrollment.review_candidates = [_candidate_summary(p) for p in candidates]
+        session.add(enrollment)
+        message = f"{len(candidates)} Clockwork people share {work.linkedin_url}"
+        _close_attempt(
+            session, work, now, Outcome.NEEDS_REVIEW, Reason.AMBIGUOUS_LINKEDIN_MATCH, message
+        )
+    return Outcome.NEEDS_REVIEW
+
+
+def _candidate_summary(person: JSONObject) -> dict[str, object]:
+    positions = person.get("positions") or []
+    return {
+        "id": str(person.get("id")),
+        "name": person.get("name"),
+        "emails": [e.get("address") for e in person.get("emails") or []],
+        "linkedin_url": person.get("preferredLinkedinUrl"),
+        "position": (
+            f"{positions[0].get('title') or ''} at {positions[0].get('companyName') or ''}".strip()
+            if positions
+            else None
+        ),
+        "created_at": person.get("createdAt"),
+    }
 
 
 def _our_unrecorded_person(hits: list[JSONObject], started: datetime | None) -> JSONObject | None:
@@ -606,6 +731,7 @@ def note_html(*, kind: str, sequence: str, subject: str, occurred_at: datetime, 
 
 
 def _deliver_activities(
+    claim: Claim,
     work: _Work,
     *,
     db: Database,
@@ -632,6 +758,8 @@ def _deliver_activities(
     for activity in pending:
         assert activity.id is not None
         with db.write() as session:
+            if _renewed(session, claim, clock()) is None:  # a long run of notes outlasts a lease
+                raise _LeaseLost
             row = session.get(Activity, activity.id)
             if row is None or row.state != ActivityState.PENDING:
                 continue

@@ -127,6 +127,7 @@ class SettingsUpdate(BaseModel):
     deduplication: bool | None = None
     default_project_id: str | None = None
     activity_tracking: bool | None = None
+    link_by_linkedin: bool | None = None
     max_rps: float | None = Field(default=None, gt=0, le=1000)
 
     _project = field_validator("default_project_id")(_validate_project_id)
@@ -155,7 +156,12 @@ def update_settings(
     now = clock()
     for name in update.model_fields_set:
         new = getattr(update, name)
-        if new is None and name in {"sync_mode", "deduplication", "activity_tracking"}:
+        if new is None and name in {
+            "sync_mode",
+            "deduplication",
+            "activity_tracking",
+            "link_by_linkedin",
+        }:
             continue
         record_change(
             session=session, at=now, actor=actor, account_id=account_id, entity="settings",

@@ -1,8 +1,9 @@
-"""Staff actions on enrollments (SPEC B5): retry one, retry selected, retry all failed, dismiss.
+"""Staff actions on enrollments: retry one, retry selected, retry all failed, dismiss (SPEC B5),
+and resolve an ambiguous LinkedIn match (B2).
 
 A retry puts a failed enrollment back in the queue with a fresh attempt count and reopens the
 activities that failed with it; dismissing takes an enrollment out of the audit's problem list
-(status *skipped: dismissed*) without touching Clockwork. Both are audited.
+(status *skipped: dismissed*) without touching Clockwork. All are audited.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from sync_engine.models import Activity, ActivityState, Enrollment, EnrollmentStatus, Reason
 from sync_engine.services.audit import record_change
+from sync_engine.services.errors import InvalidInputError, NotFoundError
 
 Clock = Callable[[], datetime]
 
@@ -24,7 +26,9 @@ DISMISSABLE = (
     EnrollmentStatus.RETRYING,
     EnrollmentStatus.QUEUED,
     EnrollmentStatus.AWAITING_REPLY,
+    EnrollmentStatus.NEEDS_REVIEW,
 )
+CREATE_NEW_PERSON = "new"
 
 
 def retry_enrollments(
@@ -106,3 +110,37 @@ def dismiss_enrollments(
         .values(state=ActivityState.SKIPPED, reason=Reason.DISMISSED)
     )
     return len(rows)
+
+
+def resolve_review(
+    *,
+    session: Session,
+    enrollment_id: int,
+    person_id: str | None,
+    clock: Clock,
+    actor: str,
+) -> Enrollment:
+    """B2: staff pick which Clockwork person an ambiguous LinkedIn match links to (or None: create
+    a new person); the enrollment goes back in the queue with that choice."""
+    enrollment = session.get(Enrollment, enrollment_id)
+    if enrollment is None:
+        raise NotFoundError(f"no enrollment {enrollment_id}")
+    if enrollment.status != EnrollmentStatus.NEEDS_REVIEW:
+        raise InvalidInputError(f"enrollment {enrollment_id} is not waiting for a review")
+    candidates = {str(c.get("id")) for c in enrollment.review_candidates or []}
+    if person_id is not None and person_id not in candidates:
+        raise InvalidInputError(f"{person_id} is not one of the candidates of this enrollment")
+    choice = person_id or CREATE_NEW_PERSON
+    now = clock()
+    record_change(
+        session=session, at=now, actor=actor, account_id=enrollment.account_id,
+        entity="enrollment", entity_id=enrollment_id, field="review_choice", old=None,
+        new="create a new person" if choice == CREATE_NEW_PERSON else f"link person {choice}",
+    )  # fmt: skip
+    enrollment.review_choice = choice
+    enrollment.status = EnrollmentStatus.QUEUED
+    enrollment.reason = None
+    enrollment.attempts = 0
+    enrollment.next_attempt_at = now
+    session.add(enrollment)
+    return enrollment

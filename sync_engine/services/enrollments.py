@@ -299,18 +299,20 @@ def get_enrollment(*, session: Session, enrollment_id: int) -> Enrollment:
     return enrollment
 
 
-def tracked_when(
+def untracked_reason(
     *, session: Session, account_id: int, at: datetime, current: AccountSnapshot
-) -> bool:
-    """R5 for an event that happened at ``at``: connected with tracking on at that moment.
+) -> Reason | None:
+    """R5 for an event that happened at ``at``: None if it is to be synced, else why not.
 
-    Both facts are read from the audit log's history of the account, so an event recorded late
-    (``--at`` in the past) is judged by the settings of its own time, and nothing from before the
-    connection existed is ever sent.
+    The connection state and the tracking setting at ``at`` are read from the audit log's history
+    of the account, so an event recorded late (``--at`` in the past) is judged by the settings of
+    its own time, and nothing from before the first connection is ever sent. The reason tells an
+    activity backfill (B4) what it may send later.
     """
+    first_connect = _first_connection_at(session=session, account_id=account_id)
     connection = get_connection(session=session, account_id=account_id)
-    if connection is None or connection.connected_at is None:
-        return False
+    if connection is None or first_connect is None or at < first_connect:
+        return Reason.BEFORE_CONNECTION
     state = value_at(
         session=session, account_id=account_id, entity="connection", field="state", at=at,
         current=connection.state,
@@ -319,15 +321,14 @@ def tracked_when(
         session=session, account_id=account_id, entity="settings", field="activity_tracking",
         at=at, current="on" if current.activity_tracking else "off",
     )  # fmt: skip
-    first_connect = _first_connection_at(session=session, account_id=account_id)
-    if first_connect is None or at < first_connect:
-        return False
     then = replace(
         current,
         connected=state in (ConnectionState.CONNECTED, ConnectionState.NEEDS_ATTENTION),
         activity_tracking=tracking == "on",
     )
-    return activity_is_tracked(then)
+    if activity_is_tracked(then):
+        return None
+    return Reason.NOT_CONNECTED if not then.connected else Reason.TRACKING_OFF
 
 
 def _first_connection_at(*, session: Session, account_id: int) -> datetime | None:
@@ -366,14 +367,16 @@ def record_event(
     if at > now:
         raise InvalidInputError("an event cannot happen in the future")
     snapshot = account_snapshot(session=session, account_id=enrollment.account_id)
-    tracked = tracked_when(
+    not_tracked = untracked_reason(
         session=session, account_id=enrollment.account_id, at=at, current=snapshot
     )
+    tracked = not_tracked is None
     if kind == ActivityKind.REPLIED:
         _on_reply(session=session, enrollment=enrollment, snapshot=snapshot, now=now)
-    state, reason = ActivityState.PENDING, None
+    state = ActivityState.PENDING
+    reason: str | None = None
     if not tracked:
-        state, reason = ActivityState.SKIPPED, _untracked_reason(snapshot)
+        state, reason = ActivityState.SKIPPED, not_tracked
     elif enrollment.status == EnrollmentStatus.SKIPPED:
         state, reason = ActivityState.SKIPPED, enrollment.reason
     activity = Activity(
@@ -409,10 +412,6 @@ _ENGINE_OWNED = (
     EnrollmentStatus.SYNCING,
     EnrollmentStatus.SYNCED,
 )
-
-
-def _untracked_reason(snapshot: AccountSnapshot) -> str:
-    return "tracking_off" if snapshot.connected else Reason.NOT_CONNECTED.value
 
 
 def _on_reply(

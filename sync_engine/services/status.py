@@ -46,6 +46,8 @@ def iter_status(*, session: Session, account_id: int) -> Iterator[dict[str, Any]
             "status": enrollment.status,
             "reason": enrollment.reason,
             "link": enrollment.link,
+            "match_rule": enrollment.match_rule,
+            "review_candidates": enrollment.review_candidates,
             "exists_in_clockwork": enrollment.exists_in_clockwork,
             "clockwork_person_id": enrollment.clockwork_person_id,
             "project_id": enrollment.project_id,

@@ -73,7 +73,15 @@ _REASONS: dict[str, tuple[str, str | None]] = {
     "validation_error": ("Clockwork refused the contact's data", "Fix the contact, then Retry"),
     "not_found": ("A Clockwork record it needed no longer exists", "Retry"),
     "account_paused": ("Syncing is paused for this account", "Resume syncing"),
-    "tracking_off": ("Activity tracking was off when this happened (not backfilled)", None),
+    "tracking_off": (
+        "Activity tracking was off when this happened (send it with an activity backfill)",
+        "Backfill activity",
+    ),
+    "before_connection": ("This happened before Clockwork was connected", None),
+    "ambiguous_linkedin_match": (
+        "Several Clockwork people have this LinkedIn profile",
+        "Choose the person",
+    ),
 }
 
 
@@ -93,6 +101,7 @@ STATUS_LABELS: dict[str, str] = {
     EnrollmentStatus.RETRYING: "Retrying",
     EnrollmentStatus.FAILED: "Failed",
     EnrollmentStatus.SKIPPED: "Skipped",
+    EnrollmentStatus.NEEDS_REVIEW: "Needs review",
 }
 
 

@@ -138,7 +138,7 @@ def test_status_counts_lists_every_status(runtime: Runtime, audit_data: dict[str
         counts = views.status_counts(session=session, account_id=audit_data["account_id"])
     assert counts == {
         "awaiting_reply": 0, "queued": 1, "syncing": 0, "synced": 2, "retrying": 1, "failed": 1,
-        "skipped": 0,
+        "skipped": 0, "needs_review": 0,
     }  # fmt: skip
 
 

@@ -1,0 +1,124 @@
+"""Activity backfill (SPEC B4): send email activity that R5 skipped because tracking was off.
+
+Opt-in and previewed: the plan lists the activities that would be sent — recorded while the
+account was connected but tracking was off, and, only when asked explicitly, those from before
+the connection existed — for enrollments that have synced (or will). Applying it re-opens exactly
+those activities; the engine writes each note once (its activity key), and a second run finds
+nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from sync_engine.models import (
+    Activity,
+    ActivityState,
+    Contact,
+    Enrollment,
+    EnrollmentStatus,
+    Reason,
+)
+from sync_engine.services.audit import record_change
+
+_DELIVERABLE = (
+    EnrollmentStatus.SYNCED,
+    EnrollmentStatus.QUEUED,
+    EnrollmentStatus.RETRYING,
+    EnrollmentStatus.SYNCING,
+)
+
+
+@dataclass(frozen=True)
+class BackfillItem:
+    """One activity that the backfill would send."""
+
+    activity_id: int
+    enrollment_id: int
+    email: str
+    kind: str
+    occurred_at: datetime
+    reason: str
+
+
+def plan_backfill(
+    *,
+    session: Session,
+    account_id: int,
+    sequence_id: int | None = None,
+    since: datetime | None = None,
+    include_before_connection: bool = False,
+) -> list[BackfillItem]:
+    """The activities a backfill would send, oldest first."""
+    reasons = [Reason.TRACKING_OFF]
+    if include_before_connection:
+        reasons.append(Reason.BEFORE_CONNECTION)
+    query = (
+        select(Activity, Enrollment.id, Contact.email)
+        .join(Enrollment, col(Enrollment.id) == col(Activity.enrollment_id))
+        .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
+        .where(
+            Activity.account_id == account_id,
+            Activity.state == ActivityState.SKIPPED,
+            col(Activity.reason).in_(reasons),
+            col(Enrollment.status).in_(_DELIVERABLE),
+        )
+        .order_by(col(Activity.occurred_at), col(Activity.id))
+    )
+    if sequence_id is not None:
+        query = query.where(Enrollment.sequence_id == sequence_id)
+    if since is not None:
+        query = query.where(col(Activity.occurred_at) >= since)
+    return [
+        BackfillItem(
+            activity_id=activity.id or 0,
+            enrollment_id=enrollment_id or 0,
+            email=email,
+            kind=activity.kind,
+            occurred_at=activity.occurred_at,
+            reason=activity.reason or "",
+        )
+        for activity, enrollment_id, email in session.exec(query).all()
+    ]
+
+
+def apply_backfill(
+    *,
+    session: Session,
+    account_id: int,
+    items: list[BackfillItem],
+    now: datetime,
+    actor: str,
+) -> int:
+    """Re-open the planned activities for delivery; returns how many were queued."""
+    ids = [item.activity_id for item in items]
+    if not ids:
+        return 0
+    reopened = session.exec(
+        select(Activity).where(
+            col(Activity.id).in_(ids), col(Activity.state) == ActivityState.SKIPPED
+        )
+    ).all()
+    for activity in reopened:
+        activity.state, activity.reason = ActivityState.PENDING, None
+        session.add(activity)
+    queued = len(reopened)
+    session.execute(
+        sa.update(Enrollment)
+        .where(
+            col(Enrollment.id).in_({item.enrollment_id for item in items}),
+            col(Enrollment.next_attempt_at).is_(None),
+            col(Enrollment.status) == EnrollmentStatus.SYNCED,
+        )
+        .values(next_attempt_at=now)
+    )
+    record_change(
+        session=session, at=now, actor=actor, account_id=account_id, entity="account",
+        entity_id=account_id, field="activity_backfill", old=None,
+        new=f"{queued} activities queued",
+    )  # fmt: skip
+    return queued
