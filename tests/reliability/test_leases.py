@@ -1,9 +1,9 @@
 """A worker that outlives its lease never writes to Clockwork on work another worker took over.
 
 A lease can expire while its worker still runs (a stall, a slow Clockwork, a long queue inside
-the worker pool); another engine then claims the enrollment and syncs it. Before creating a
-person (a write Clockwork does not deduplicate) the first worker must find the lease still its
-own, and extend it, or stop: its search result is stale by then.
+the worker pool, a long run of notes); another engine then claims the enrollment. Before each
+write Clockwork does not deduplicate (creating a person, writing a note) the worker must find
+the lease still its own and extend it, or stop: what it read before may be stale by then.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import Outcome, PipelineConfig, process
 from sync_engine.engine.queue import Claim, claim_due
-from sync_engine.models import Enrollment
+from sync_engine.models import ActivityKind, Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services.accounts import connection_credentials
 from tests.factories import (
@@ -28,6 +28,7 @@ from tests.factories import (
     make_runtime,
     make_sequence,
 )
+from tests.reliability.workload import record
 
 LEASE = 30.0
 CONFIG = PipelineConfig(max_attempts=3, backoff_base=1, backoff_cap=10)
@@ -53,22 +54,24 @@ def _claim(rt: Runtime, token: str) -> Claim:
     return claim
 
 
-def _stalling_client(rt: Runtime, account_id: int, method: str, during_stall: Any) -> Any:
-    """A client whose ``method`` does its request, then stalls past the lease (``during_stall``
-    runs meanwhile: another engine takes the work over)."""
+def _stalling_client(
+    rt: Runtime, account_id: int, method: str, during_stall: Any, *, stall: float = LEASE + 1
+) -> Any:
+    """A client whose ``method`` does its request, then takes ``stall`` seconds more (past the
+    lease by default) while ``during_stall`` runs: another engine looks for work meanwhile."""
     with rt.db.read() as session:
         credentials = connection_credentials(session=session, box=rt.box, account_id=account_id)
     assert credentials is not None
     client = rt.client(credentials)
     real = getattr(client, method)
 
-    def stall(*args: Any, **kwargs: Any) -> Any:
+    def stalled(*args: Any, **kwargs: Any) -> Any:
         result = real(*args, **kwargs)
-        rt.clock.advance(LEASE + 1)  # type: ignore[attr-defined]
+        rt.clock.advance(stall)  # type: ignore[attr-defined]
         during_stall()
         return result
 
-    setattr(client, method, stall)
+    setattr(client, method, stalled)
     return client
 
 
@@ -90,3 +93,31 @@ def test_worker_past_its_lease_does_not_create_a_second_person(
     with rt.db.read() as session:
         (row,) = session.exec(Enrollment.__table__.select()).all()  # type: ignore[attr-defined]
     assert (row.status, row.link, row.lease_owner) == ("synced", "created", None)
+
+
+def test_a_worker_writing_a_long_run_of_notes_keeps_its_lease(
+    rt: Runtime, sim: SimulatorState, sim_server: SimulatorServer
+) -> None:
+    account_id = make_connected_account(rt, base_url=sim_server.base_url)
+    enrollment_id = enroll(rt, make_sequence(rt, account_id), "many-notes@example.com")
+    assert Engine(rt, config=CONFIG).run_pass()["synced"] == 1
+    for n in range(5):
+        record(rt, enrollment_id, ActivityKind.OPENED, f"Follow-up {n}")
+    working = _claim(rt, "worker-a")
+    taken_over: list[int] = []
+
+    def slow_note_then_another_engine_looks() -> None:
+        # Each note takes 0.6 lease: without renewing, the lease runs out by the second note.
+        with rt.db.write() as session:
+            taken_over.append(
+                len(claim_due(session=session, token="worker-b", now=rt.clock(),
+                              lease_seconds=LEASE, limit=10))
+            )  # fmt: skip
+
+    client = _stalling_client(
+        rt, account_id, "create_note", slow_note_then_another_engine_looks, stall=0.6 * LEASE
+    )
+    with client:
+        outcome = process(working, db=rt.db, client=client, clock=rt.clock, config=CONFIG)
+    assert (outcome, taken_over) == (Outcome.DELIVERED, [0] * 5)
+    assert len(sim.snapshot(SIM_FIRM)["notes"]) == 5
