@@ -14,18 +14,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import streamlit as st
 from pydantic import Field
-from sqlmodel import Session
 
 from sync_engine.config import Settings
 from sync_engine.demo import DemoReport, DemoSimulator, repoint_demo_connections, seed_demo
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts
 from sync_engine.services.errors import ServiceError
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 logger = logging.getLogger(__name__)
 

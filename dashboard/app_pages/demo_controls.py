@@ -27,6 +27,16 @@ def add_contacts(account_id: int, base_url: str) -> None:
     if not sequences:
         st.info("This account has no sequences: add one on the Sequences page.")
         return
+    added = st.session_state.get("demo_added")
+    if added:
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.success(f"Added {context.plain(added['email'])} as enrollment {added['id']}.")
+            st.page_link(
+                "app_pages/contacts.py",
+                label="Open in Contacts",
+                icon=":material/open_in_new:",
+                query_params={"enrollment": str(added["id"])},
+            )
     sequence_id = st.selectbox(
         "Sequence", list(sequences), format_func=sequences.get, key="demo_sequence"
     )
@@ -63,7 +73,7 @@ def add_contacts(account_id: int, base_url: str) -> None:
         except ServiceError as exc:
             context.show_error(exc)
         else:
-            context.flash(f"Added {contact.email} (enrollment {enrollment.id}).")
+            st.session_state["demo_added"] = {"email": contact.email, "id": enrollment.id}
             st.rerun()
     if st.button("Add 5 made-up contacts", icon=":material/group_add:"):
         added = 0
@@ -122,6 +132,19 @@ def record_events(account_id: int) -> None:
             st.rerun()
 
 
+def fault_summary(config: FaultConfig) -> str:
+    """The faults of ``config`` in a few words."""
+    parts = []
+    if config.error_rate:
+        parts.append(f"{config.error_rate:.0%} server errors")
+    if config.drop_rate:
+        parts.append(f"{config.drop_rate:.0%} dropped connections")
+    if config.rate_limit_rps is not None:
+        parts.append(f"429 above {config.rate_limit_rps:g} requests/s")
+    parts.append(f"{config.latency_ms:g} ms latency")
+    return ", ".join(parts) if len(parts) > 1 else f"no faults ({parts[0]})"
+
+
 def faults(account_id: int, base_url: str) -> None:
     st.subheader("Clockwork faults")
     st.caption(
@@ -130,6 +153,7 @@ def faults(account_id: int, base_url: str) -> None:
     )
     with demo_data.SimulatorAdmin(base_url) as admin:
         current = admin.faults()
+    st.markdown(f"**In force:** {fault_summary(current)}")
     with st.form("demo_faults"):
         latency = st.slider("Added latency (ms)", 0, 3000, int(current.latency_ms), step=50)
         limit_on = st.toggle(
@@ -137,7 +161,7 @@ def faults(account_id: int, base_url: str) -> None:
         )
         rps = st.slider("Requests per second before 429", 1, 20, int(current.rate_limit_rps or 5))
         errors = st.slider(
-            "Share of server errors (5xx)", 0.0, 0.9, float(current.error_rate), 0.05
+            "Share of server errors (5xx)", 0.0, 1.0, float(current.error_rate), 0.05
         )
         drops = st.slider("Share of dropped connections", 0.0, 0.5, float(current.drop_rate), 0.05)
         apply = st.form_submit_button("Apply faults", type="primary")

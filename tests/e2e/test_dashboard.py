@@ -16,13 +16,21 @@ ACCOUNT = "E2E Recruiting"
 SEQUENCE = "E2E Head of Product"
 
 
+def type_into(field: Any, value: str) -> None:
+    """Type into a text input and leave it, so Streamlit commits the value before any click."""
+    field.fill(value)
+    field.press("Tab")
+
+
 def idle(page: Page) -> None:
-    """Wait until Streamlit has finished running the script."""
+    """Wait until Streamlit has finished the script run and dropped the previous run's elements."""
     expect(page.locator(IDLE)).to_be_attached(timeout=30_000)
+    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=30_000)
 
 
 def open_page(page: Page, title: str) -> None:
     """Follow the sidebar link to a page (keeps the browser session)."""
+    idle(page)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
     expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
     idle(page)
@@ -45,24 +53,20 @@ def choose_account(page: Page, name: str) -> None:
     idle(page)
 
 
-def toast_text(page: Page, pattern: str) -> str:
-    toast = page.get_by_test_id("stToast").filter(has_text=re.compile(pattern))
-    expect(toast.first).to_be_visible()
-    return toast.first.inner_text()
-
-
 def add_contact(page: Page, email: str, *, exists: bool = False) -> int:
     """Add a contact from Demo controls; returns its enrollment id (from the confirmation)."""
+    idle(page)
     form = page.get_by_test_id("stForm").filter(has_text="Add to sequence")
-    form.get_by_label("Email", exact=True).fill(email)
-    form.get_by_label("First name", exact=True).fill("Ada")
-    form.get_by_label("Last name", exact=True).fill("Example")
+    type_into(form.get_by_label("Email", exact=True), email)
+    type_into(form.get_by_label("First name", exact=True), "Ada")
+    type_into(form.get_by_label("Last name", exact=True), "Example")
     if exists:
         form.get_by_text("A recruiter already entered this person in Clockwork").click()
     form.get_by_role("button", name="Add to sequence", exact=True).click()
-    text = toast_text(page, re.escape(email))
-    match = re.search(r"enrollment (\d+)", text)
-    assert match, text
+    added = page.get_by_test_id("stAlertContentSuccess").filter(has_text=email)
+    expect(added).to_be_visible()
+    match = re.search(r"enrollment (\d+)", added.inner_text())
+    assert match, added.inner_text()
     idle(page)
     return int(match.group(1))
 
@@ -83,28 +87,27 @@ def test_overview_opens_on_the_seeded_demo(page: Page, dashboard_url: str) -> No
     expect(page.get_by_text(re.compile(r"\d+ of \d+ accounts need attention"))).to_be_visible(
         timeout=30_000
     )
-    page.get_by_test_id("stSidebar").get_by_label("Acting as", exact=True).fill("e2e-tester")
-    page.keyboard.press("Enter")
+    type_into(page.get_by_test_id("stSidebar").get_by_label("Acting as", exact=True), "e2e-tester")
     shot(page, "overview")
 
 
 def test_connect_a_firm(page: Page) -> None:
     open_page(page, "Integrations")
     page.get_by_text("New account").click()
-    page.get_by_label("Account name", exact=True).fill(ACCOUNT)
+    type_into(page.get_by_label("Account name", exact=True), ACCOUNT)
     page.get_by_role("button", name="Create account", exact=True).click()
     expect(account_picker(page)).to_have_value(ACCOUNT)
     expect(page.get_by_text("Not connected to Clockwork yet")).to_be_visible()
+    idle(page)
 
-    page.get_by_label("Firm name", exact=True).fill("demo")
-    page.get_by_label("API key", exact=True).fill("sim-api-key")
-    page.get_by_label("API secret", exact=True).fill("sim-api-secret")
-    page.get_by_label("Firm service key", exact=True).fill("sim-firm-service-key")
+    type_into(page.get_by_label("Firm name", exact=True), "demo")
+    type_into(page.get_by_label("API key", exact=True), "sim-api-key")
+    type_into(page.get_by_label("API secret", exact=True), "sim-api-secret")
+    type_into(page.get_by_label("Firm service key", exact=True), "sim-firm-service-key")
     page.get_by_role("button", name="Save and test connection", exact=True).click()
     state = page.get_by_test_id("stMarkdownContainer").filter(has_text=re.compile("^State"))
     expect(state).to_contain_text("Connected")
     expect(page.get_by_text("****ey", exact=True)).to_be_visible()  # only a masked hint
-    toast_text(page, "Connected to demo")
     for label in ("API key", "API secret", "Firm service key"):
         expect(page.get_by_label(label, exact=True)).to_have_value("")
     # The form cleared itself; no secret is held in any field of the page.
@@ -126,15 +129,14 @@ def test_change_settings_with_a_preview(page: Page) -> None:
     expect(page.get_by_text("Email activity from now on is not sent to Clockwork.")).to_be_visible()
     shot(page, "sync-settings")
     page.get_by_role("button", name="Save changes", exact=True).click()
-    toast_text(page, "Sync settings saved")
     expect(page.get_by_text("No unsaved changes.")).to_be_visible()
 
     open_page(page, "Sequences")
     page.get_by_text("New sequence").click()
     form = page.get_by_test_id("stForm").filter(has_text="Create sequence")
-    form.get_by_label("Name", exact=True).fill(SEQUENCE)
+    type_into(form.get_by_label("Name", exact=True), SEQUENCE)
     form.get_by_role("button", name="Create sequence", exact=True).click()
-    toast_text(page, "Sequence .* created")
+    expect(page.get_by_role("combobox", name="Sequence settings")).to_have_value(SEQUENCE)
     expect(page.get_by_role("tab", name="Syncing")).to_be_visible()
     shot(page, "sequences")
 
@@ -147,19 +149,21 @@ def test_added_contact_becomes_synced_and_one_exists_in_clockwork(
     existing = add_contact(page, "grace.e2e@northwind-traders.com", exists=True)
     shot(page, "demo-controls")
 
-    status = open_enrollment(page, dashboard_url, fresh)
-    expect(status).to_have_text("Synced", timeout=30_000)
-    expect(page.get_by_test_id("stMetric").filter(has_text="Created / linked")).to_contain_text(
-        "Created"
-    )
-
-    status = open_enrollment(page, dashboard_url, existing)
-    expect(status).to_have_text("Synced", timeout=30_000)
+    page.get_by_role("link", name="Open in Contacts").click()  # same session, linked enrollment
+    expect(page.get_by_text(f"enrollment {existing}", exact=False)).to_be_visible()
+    status = page.get_by_test_id("stMetric").filter(has_text="Status")
+    expect(status.get_by_test_id("stMetricValue")).to_have_text("Synced", timeout=30_000)
     expect(page.get_by_text(re.compile(r"^Exists in Clockwork: a recruiter"))).to_be_visible()
     expect(page.get_by_role("link", name="Open the person in Clockwork")).to_have_attribute(
         "href", re.compile(r"^https://demo\.clockworkrecruiting\.com/firm/people#id:")
     )
     shot(page, "contacts")
+
+    status = open_enrollment(page, dashboard_url, fresh)
+    expect(status).to_have_text("Synced", timeout=30_000)
+    expect(page.get_by_test_id("stMetric").filter(has_text="Created / linked")).to_contain_text(
+        "Created"
+    )
 
 
 def test_a_failure_is_explained_and_retried_after_clockwork_recovers(
@@ -172,18 +176,19 @@ def test_a_failure_is_explained_and_retried_after_clockwork_recovers(
     thumb.focus()
     thumb.press("End")
     faults.get_by_role("button", name="Apply faults", exact=True).click()
-    toast_text(page, "Faults applied")
+    expect(page.get_by_text("In force: 100% server errors")).to_be_visible()
     failing = add_contact(page, "ken.e2e@wingtip-toys.com")
 
     status = open_enrollment(page, dashboard_url, failing)
     expect(status).to_have_text("Failed", timeout=30_000)
-    expect(page.get_by_text(re.compile("Clockwork was unavailable"))).to_be_visible()
-    expect(page.get_by_text(re.compile("What to do: Retry"))).to_be_visible()
+    advice = page.get_by_test_id("stAlertContentInfo")
+    expect(advice).to_contain_text("Clockwork was unavailable")
+    expect(advice).to_contain_text("What to do: Retry")
     shot(page, "contact-failed")
 
     open_page(page, "Demo controls")
     page.get_by_role("button", name="Clear all faults", exact=True).click()
-    toast_text(page, "Faults cleared")
+    expect(page.get_by_text(re.compile(r"^In force: no faults"))).to_be_visible()
 
     status = open_enrollment(page, dashboard_url, failing)
     page.get_by_role("button", name="Retry", exact=True).click()
