@@ -85,7 +85,7 @@ def build_workload(
         work.new_emails.add(email)
         first.append(enroll(rt, with_project, email, first_name="Early", last_name=f"Bird{i}"))
         record(rt, first[-1], ActivityKind.SENT, f"Hello early {i}")
-    counts = engine.run_until_idle(timeout=20)
+    counts = engine.run_until_idle(timeout=60)
     assert counts["synced"] == synced_first and not counts["timed_out"], counts
     work.enrollment_ids += first
 
