@@ -78,7 +78,11 @@ def _main(
     ] = None,
 ) -> None:
     overrides: dict[str, Any] = {"database_url": db} if db else {}
-    _state.settings = get_settings(**overrides)
+    try:
+        _state.settings = get_settings(**overrides)
+    except ValidationError as exc:
+        problem = invalid_input(exc).args[0]
+        raise fail(f"bad configuration (--db or a CWSYNC_* variable): {problem}") from None
 
 
 # --- accounts and connections ---------------------------------------------------------------

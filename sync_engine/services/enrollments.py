@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -50,6 +51,7 @@ from sync_engine.services.errors import InvalidInputError, NotFoundError, invali
 
 Clock = Callable[[], datetime]
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 CSV_COLUMNS = ("email", "first_name", "last_name", "title", "company", "linkedin_url")
 IMPORT_BATCH = 500
 
@@ -96,6 +98,17 @@ class ContactInput(BaseModel):
     def _linkedin(cls, value: str) -> str:
         if value and "linkedin.com/" not in value.lower():
             raise ValueError("the LinkedIn URL must be a linkedin.com address")
+        if value and "://" not in value:
+            value = f"https://{value}"
+        if value and not value.lower().startswith(("https://", "http://")):
+            raise ValueError("the LinkedIn URL must be a web address (https://…)")
+        return value
+
+    @field_validator("first_name", "last_name", "title", "company", "linkedin_url", "email")
+    @classmethod
+    def _no_control_characters(cls, value: str) -> str:
+        if _CONTROL.search(value):
+            raise ValueError("contains control characters (NUL, line breaks or similar)")
         return value
 
 
@@ -215,17 +228,27 @@ def read_contacts_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[s
             f"{path.name} is not UTF-8 text (bad byte on line {line}); save it as CSV UTF-8"
         ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = [name.strip().lower() for name in next(reader, [])]
+    try:
+        header = [name.strip().lower() for name in next(reader, [])]
+    except csv.Error as exc:
+        raise InvalidInputError(f"{path.name}: the header line is unreadable ({exc})") from None
     missing = [name for name in CSV_COLUMNS if name not in header]
     if missing:
         raise InvalidInputError(
             f"{path.name} lacks the column(s) {', '.join(missing)}; "
             f"expected header: {','.join(CSV_COLUMNS)}"
         )
-    total = max(sum(1 for _ in csv.reader(io.StringIO(text, newline=""))) - 1, 0)
+    total = max(text.count("\n") - (0 if text.endswith("\n") else -1) - 1, 0)
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        for values in reader:
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a field over the csv module's size limit
+                yield reader.line_num, {"__error__": f"unreadable row: {exc}"}
+                continue
             line = reader.line_num
             if not any(value.strip() for value in values):
                 continue
@@ -255,27 +278,12 @@ def import_contacts(
     batch: list[tuple[int, dict[str, str]]] = []
 
     def flush() -> None:
-        with session_factory() as session:
-            sequence = get_sequence(session=session, sequence_id=sequence_id)
-            snapshot = account_snapshot(session=session, account_id=sequence.account_id)
-            decision = decide_on_add(snapshot, sequence_snapshot(sequence))
-            now = clock()
-            for line, row in batch:
-                try:
-                    if "__error__" in row:
-                        raise InvalidInputError(row["__error__"])
-                    contact = parse_contact(row)
-                    with session.begin_nested():
-                        enrollment = _enroll(
-                            session=session, sequence_id=sequence_id,
-                            account_id=sequence.account_id, contact=contact, decision=decision,
-                            snapshot=snapshot, disable_sync=sequence.disable_sync, now=now,
-                        )  # fmt: skip
-                    assert enrollment.id is not None
-                    report.imported += 1
-                    report.enrollment_ids.append(enrollment.id)
-                except InvalidInputError as exc:
-                    report.rejected.append((line, str(exc)))
+        try:
+            with session_factory() as session:
+                _import_batch(session, sequence_id, batch, clock(), report)
+        except sa.exc.IntegrityError:  # a contact added concurrently: redo this batch row by row
+            with session_factory() as session:
+                _import_rows(session, sequence_id, batch, clock(), report)
         if on_progress:
             on_progress(len(batch))
         batch.clear()
@@ -288,7 +296,138 @@ def import_contacts(
             flush()
     if batch:
         flush()
+    report.rejected.sort()
     return report
+
+
+def _parse_rows(
+    rows: list[tuple[int, dict[str, str]]], report: ImportReport
+) -> list[tuple[int, ContactInput]]:
+    parsed = []
+    for line, row in rows:
+        try:
+            if "__error__" in row:
+                raise InvalidInputError(row["__error__"])
+            parsed.append((line, parse_contact(row)))
+        except InvalidInputError as exc:
+            report.rejected.append((line, str(exc)))
+    return parsed
+
+
+def _import_batch(
+    session: Session,
+    sequence_id: int,
+    rows: list[tuple[int, dict[str, str]]],
+    now: datetime,
+    report: ImportReport,
+) -> None:
+    """Enroll a batch with a handful of set-based statements (not a few queries per row)."""
+    sequence = get_sequence(session=session, sequence_id=sequence_id)
+    account_id = sequence.account_id
+    snapshot = account_snapshot(session=session, account_id=account_id)
+    decision = decide_on_add(snapshot, sequence_snapshot(sequence))
+    parsed = _parse_rows(rows, report)
+    emails = {contact.email for _, contact in parsed}
+    contacts = {
+        row.email: row
+        for row in session.exec(
+            select(Contact).where(Contact.account_id == account_id, col(Contact.email).in_(emails))
+        ).all()
+    }
+    enrolled = set(
+        session.exec(
+            select(Enrollment.contact_id).where(
+                Enrollment.sequence_id == sequence_id,
+                col(Enrollment.contact_id).in_([c.id for c in contacts.values()]),
+            )
+        ).all()
+    )
+    seen: set[str] = set()
+    fresh: list[dict[str, Any]] = []
+    filled: list[dict[str, Any]] = []
+    for line, given in parsed:
+        row = contacts.get(given.email)
+        if given.email in seen or (row is not None and row.id in enrolled):
+            report.rejected.append((line, f"{given.email} is already in this sequence"))
+            continue
+        seen.add(given.email)
+        if row is None:
+            fresh.append({"account_id": account_id, "created_at": now, **given.model_dump()})
+            continue
+        blanks = {
+            name: value
+            for name, value in given.model_dump(exclude={"email"}).items()
+            if value and not getattr(row, name)
+        }
+        if blanks:
+            filled.append({"contact_id": row.id, **blanks})
+    # Core statements: building ORM objects would cost more than the inserts themselves.
+    if fresh:
+        session.execute(sa.insert(Contact), fresh)
+    for change in filled:
+        contact_id = change.pop("contact_id")
+        session.execute(sa.update(Contact).where(col(Contact.id) == contact_id).values(**change))
+    ids = dict(
+        session.exec(
+            select(Contact.email, Contact.id).where(
+                Contact.account_id == account_id, col(Contact.email).in_(seen)
+            )
+        ).all()
+    )
+    person_ids = {email: row.clockwork_person_id for email, row in contacts.items()}
+    decided = _decision_columns(decision, now)
+    enrollments = [
+        {
+            "account_id": account_id,
+            "sequence_id": sequence_id,
+            "contact_id": ids[email],
+            "added_at": now,
+            "sync_mode_at_add": snapshot.sync_mode,
+            "disable_sync_at_add": sequence.disable_sync,
+            "connected_at_add": snapshot.connected,
+            "dedup_at_add": snapshot.deduplication and snapshot.connected,
+            "clockwork_person_id": person_ids.get(email),
+            **decided,
+        }
+        for email in seen
+    ]
+    if enrollments:
+        session.execute(sa.insert(Enrollment), enrollments)
+    report.imported += len(enrollments)
+    new_ids = session.exec(
+        select(Enrollment.id).where(
+            Enrollment.sequence_id == sequence_id,
+            col(Enrollment.contact_id).in_([ids[email] for email in seen]),
+        )
+    ).all()
+    report.enrollment_ids += [i for i in new_ids if i is not None]
+
+
+def _import_rows(
+    session: Session,
+    sequence_id: int,
+    rows: list[tuple[int, dict[str, str]]],
+    now: datetime,
+    report: ImportReport,
+) -> None:
+    """The slow path, one savepoint per row, for a batch that raced with another writer."""
+    sequence = get_sequence(session=session, sequence_id=sequence_id)
+    snapshot = account_snapshot(session=session, account_id=sequence.account_id)
+    decision = decide_on_add(snapshot, sequence_snapshot(sequence))
+    for line, contact in _parse_rows(rows, report):
+        try:
+            with session.begin_nested():
+                enrollment = _enroll(
+                    session=session, sequence_id=sequence_id, account_id=sequence.account_id,
+                    contact=contact, decision=decision, snapshot=snapshot,
+                    disable_sync=sequence.disable_sync, now=now,
+                )  # fmt: skip
+        except (InvalidInputError, sa.exc.IntegrityError) as exc:
+            report.rejected.append((line, str(exc).splitlines()[0]))
+            continue
+        assert enrollment.id is not None
+        report.imported += 1
+        report.enrollment_ids.append(enrollment.id)
 
 
 def get_enrollment(*, session: Session, enrollment_id: int) -> Enrollment:
