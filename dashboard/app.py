@@ -8,6 +8,7 @@ from dashboard import context
 
 st.set_page_config(page_title="Clockwork Sync", page_icon=":material/sync:", layout="wide")
 context.boot()
+context.require_login()
 
 pages = {
     "Health": [

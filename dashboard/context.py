@@ -130,6 +130,23 @@ def writing() -> Iterator[Session]:
         yield session
 
 
+def login_required() -> bool:
+    """Outside demo mode, an ``[auth]`` section in ``.streamlit/secrets.toml`` turns login on."""
+    if settings().demo:
+        return False
+    return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+
+
+def require_login() -> None:
+    """Stop the run with a login button until the user has signed in (when login is on)."""
+    if not login_required() or signed_in_user():
+        return
+    st.title("Clockwork Sync")
+    st.write("Sign in to see customer accounts.")
+    st.button("Log in", type="primary", on_click=st.login)
+    st.stop()
+
+
 def signed_in_user() -> str | None:
     """The email of the user signed in through Streamlit's OIDC login, if one is configured."""
     try:
@@ -153,7 +170,8 @@ def sidebar() -> None:
     """The sidebar's shared part: who is acting, and whether the engine runs."""
     user = signed_in_user()
     if user:
-        st.sidebar.caption(f"Signed in as **{user}**")
+        st.sidebar.caption(f"Signed in as {plain(user)}")
+        st.sidebar.button("Log out", on_click=st.logout)
     else:
         st.sidebar.text_input(
             "Acting as",
@@ -251,7 +269,7 @@ def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>:~$=")
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>:~$=@")
 
 
 def plain(text: object) -> str:

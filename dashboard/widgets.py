@@ -32,13 +32,19 @@ def _projects(account_id: int, connection: tuple[object, ...]) -> tuple[dict[str
 
 
 def project_picker(
-    label: str, current: str | None, choices: dict[str, str], *, key: str, help: str
+    label: str,
+    current: str | None,
+    choices: dict[str, str],
+    *,
+    key: str,
+    help: str,
+    blank: str = "No project (blank)",
 ) -> str | None:
     """A project selectbox with a blank choice; an unknown current id stays selectable."""
     options: list[str] = ["", *choices]
     if current and current not in choices:
         options.append(current)
-    names = {"": "No project (blank)", **choices}
+    names = {"": blank, **choices}
     value = st.selectbox(
         label,
         options,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from typing import IO
-
 import streamlit as st
 
 from dashboard import context
@@ -15,7 +12,7 @@ from sync_engine.services.errors import ServiceError
 PAGE_SIZE = 50
 FLAG_CHOICES = {"Any": None, "Exists in Clockwork": True, "Not flagged": False}
 COLUMNS = [
-    "ID", "Email", "Name", "Status", "Reason", "Action", "Exists in Clockwork",
+    "ID", "Email", "Name", "Status", "Exists in Clockwork", "Reason", "Action",
     "Created / linked", "Clockwork person", "Sequence", "Project", "Attempts", "Last attempt",
     "Added",
 ]  # fmt: skip
@@ -75,13 +72,11 @@ def table_rows(rows: list[views.EnrollmentRow], projects: dict[str, str]) -> lis
 
 
 def export_button(where: views.EnrollmentFilter, total: int) -> None:
-    def build() -> IO[bytes]:
-        spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - Streamlit reads and closes it
+    def build() -> bytes:
+        # Rows are read from the store in chunks (never a DataFrame of the whole table);
+        # Streamlit itself serves a download from memory, so the CSV text is joined here.
         with context.reading() as session:
-            for chunk in views.export_enrollments_csv(session=session, where=where):
-                spool.write(chunk.encode("utf-8"))
-        spool.seek(0)
-        return spool  # type: ignore[return-value]
+            return "".join(views.export_enrollments_csv(session=session, where=where)).encode()
 
     st.download_button(
         f"Export {total:,} as CSV",
@@ -250,7 +245,7 @@ def render() -> None:
             ),
             "Clockwork person": st.column_config.LinkColumn(display_text="Open"),
             "Status": st.column_config.TextColumn(width="small"),
-            "Reason": st.column_config.TextColumn(width="large"),
+            "Reason": st.column_config.TextColumn(width="medium"),
             "Action": st.column_config.TextColumn(width="medium"),
             "Attempts": st.column_config.NumberColumn(width="small"),
         },

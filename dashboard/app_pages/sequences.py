@@ -40,7 +40,10 @@ def sequence_table(rows: list[views.SequenceRow], names: dict[str, str], default
 
 
 def add_sequence(account_id: int, names: dict[str, str]) -> None:
-    with st.expander("New sequence", icon=":material/add:"), st.form("new_sequence", border=False):
+    with (
+        st.expander("New sequence", icon=":material/add:"),
+        st.form("new_sequence", border=False, clear_on_submit=True),
+    ):
         name = st.text_input("Name", max_chars=200)
         disable = st.checkbox("Disable Sync")
         project = st.selectbox(
@@ -76,6 +79,7 @@ def syncing_tab(sequence: views.SequenceRow, names: dict[str, str]) -> None:
         names,
         key=f"{key}_project",
         help="Blank uses the account's default project.",
+        blank="Account default (blank)",
     )
     st.caption(
         "Set the project before adding contacts. Contacts already synced are not re-synced to "

@@ -195,6 +195,23 @@ def test_a_failure_is_explained_and_retried_after_clockwork_recovers(
     expect(status).to_have_text("Synced", timeout=30_000)
 
 
+def test_csv_export_downloads_the_filtered_view(page: Page) -> None:
+    open_page(page, "Contacts")
+    search = page.get_by_role("textbox", name="Search", exact=True)
+    type_into(search, "e2e@")
+    idle(page)
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Export 3 as CSV", exact=True).click()
+    path = download_info.value.path()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("enrollment_id,email,name,sequence,status,reason")
+    assert sorted(line.split(",")[1] for line in lines[1:]) == [
+        "ada.e2e@lovelace-analytics.com",
+        "grace.e2e@northwind-traders.com",
+        "ken.e2e@wingtip-toys.com",
+    ]
+
+
 def test_logs_and_audit_pages_render(page: Page) -> None:
     for title, name in (
         ("Activity", "activity"),
