@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import context
 from sync_engine.models import ActivityKind, ActivityState
-from sync_engine.services import views
+from sync_engine.services import activity_backfill, views
 
 STATE_WORDS = {
     ActivityState.SYNCED: "Note written",
@@ -48,6 +48,7 @@ def render() -> None:
             session=session, account_id=account_id, states=tuple(states), kinds=tuple(kinds),
             limit=limit, offset=offset,
         )  # fmt: skip
+    backfill(account_id)
     st.dataframe(
         context.frame(
             [
@@ -68,6 +69,52 @@ def render() -> None:
         hide_index=True,
         column_config={"Why not sent": st.column_config.TextColumn(width="large")},
     )
+
+
+def backfill(account_id: int) -> None:
+    """B4: send activity that was skipped because tracking was off, explicitly, after a preview."""
+    with st.expander("Activity backfill", icon=":material/history:"):
+        st.caption(
+            "Activity recorded while tracking was off is not sent automatically. Preview what a "
+            "backfill would send to Clockwork, then confirm."
+        )
+        before = st.checkbox(
+            "Also send activity from before Clockwork was connected", key="backfill_before"
+        )
+        with context.reading() as session:
+            items = activity_backfill.plan_backfill(
+                session=session, account_id=account_id, include_before_connection=before
+            )
+        if not items:
+            st.success("Nothing to backfill.", icon=":material/check_circle:")
+            return
+        st.write(f"{len(items)} activities would be written as notes:")
+        st.dataframe(
+            context.frame(
+                [
+                    {
+                        "When": context.local_time(item.occurred_at),
+                        "Event": item.kind.capitalize(),
+                        "Contact": item.email,
+                        "Skipped because": views.reason_info(item.reason).message  # type: ignore[union-attr]
+                        if item.reason
+                        else "",
+                    }
+                    for item in items[:500]
+                ],
+                ["When", "Event", "Contact", "Skipped because"],
+            ),
+            hide_index=True,
+        )
+        if st.button(f"Send {len(items)} activities", type="primary", key="backfill_apply"):
+            rt = context.runtime()
+            with context.writing() as session:
+                queued = activity_backfill.apply_backfill(
+                    session=session, account_id=account_id, items=items, now=rt.clock(),
+                    actor=context.actor(),
+                )  # fmt: skip
+            context.flash(f"{queued} activities queued for Clockwork.")
+            st.rerun()
 
 
 render()

@@ -142,6 +142,8 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
                 "integration. The contact was linked to that record, not duplicated.",
                 icon=":material/person_search:",
             )
+        if row.status == "needs_review" and found.review_candidates:
+            review(row.enrollment_id, found.review_candidates)
         if row.person_url:
             st.link_button(
                 "Open the person in Clockwork", row.person_url, icon=":material/open_in_new:"
@@ -170,6 +172,38 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
         ):
             run_action("dismiss", [row.enrollment_id])
             st.rerun()
+
+
+def review(enrollment_id: int, candidates: list[dict]) -> None:
+    """B2: several Clockwork people share the contact's LinkedIn profile; staff choose one."""
+    st.markdown("**Choose the Clockwork person** (several share this LinkedIn profile)")
+    new = "__new__"
+    labels = {new: "None of these: create a new person"}
+    for candidate in candidates:
+        emails = ", ".join(str(e) for e in candidate.get("emails") or []) or "no email"
+        position = candidate.get("position") or ""
+        labels[str(candidate["id"])] = f"{candidate.get('name') or 'Unnamed'} ({emails}) {position}"
+    choice = st.radio(
+        "Person", list(labels), format_func=labels.get, key=f"review_{enrollment_id}",
+        label_visibility="collapsed",
+    )  # fmt: skip
+    if st.button("Use this choice", type="primary", key=f"review_save_{enrollment_id}"):
+        actions = context.engine_actions()
+        if actions is None:
+            st.error("The sync engine is not available in this build.")
+            return
+        try:
+            with context.writing() as session:
+                actions.resolve_review(
+                    session=session, enrollment_id=enrollment_id,
+                    person_id=None if choice == new else choice,
+                    clock=context.runtime().clock, actor=context.actor(),
+                )  # fmt: skip
+        except ServiceError as exc:
+            context.show_error(exc)
+            return
+        context.flash("Choice saved: the contact is queued to sync.")
+        st.rerun()
 
 
 def enrollment_account(enrollment_id: int) -> int | None:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import context
 from dashboard.widgets import project_picker, projects, show_preview
-from sync_engine.services import accounts, views
+from sync_engine.services import accounts, project_resync, views
 from sync_engine.services.errors import ServiceError
 
 COLUMNS = ["Sequence", "Sync", "Project", "Contacts", "Synced", "Awaiting reply", "Failed"]
@@ -110,6 +110,59 @@ def syncing_tab(sequence: views.SequenceRow, names: dict[str, str]) -> None:
         st.rerun()
 
 
+def resync(sequence: views.SequenceRow, names: dict[str, str]) -> None:
+    """B3: add contacts synced before the sequence had a project to that project, explicitly."""
+    st.divider()
+    st.markdown("**Re-sync to project**")
+    st.caption(
+        "Contacts synced before a project was chosen are not added to it automatically. "
+        "Preview who would be added, then confirm."
+    )
+    key = f"resync_plan_{sequence.sequence_id}"
+    if st.button("Preview re-sync", key=f"{key}_preview", icon=":material/preview:"):
+        try:
+            st.session_state[key] = project_resync.plan_resync(
+                context.runtime(), sequence_id=sequence.sequence_id
+            )
+        except ServiceError as exc:
+            context.show_error(exc)
+    plan = st.session_state.get(key)
+    if plan is None:
+        return
+    if plan.project_id is None:
+        st.info("Neither this sequence nor the account has a project to re-sync to.")
+        return
+    target = names.get(plan.project_id, plan.project_id)
+    if not plan.items:
+        st.success(f"Every synced contact already joined {target}.")
+        return
+    st.write(
+        f"{len(plan.to_add)} contact(s) would be added to {target}; "
+        f"{len(plan.already_there)} are already in it (recorded, nothing sent)."
+    )
+    st.dataframe(
+        context.frame(
+            [
+                {"Email": item.email, "Already in project": item.already_in_project}
+                for item in plan.items
+            ],
+            ["Email", "Already in project"],
+        ),
+        hide_index=True,
+    )
+    if st.button(f"Re-sync {len(plan.items)} contact(s)", type="primary", key=f"{key}_apply"):
+        try:
+            done = project_resync.apply_resync(
+                context.runtime(), sequence_id=sequence.sequence_id, actor=context.actor()
+            )
+        except ServiceError as exc:
+            context.show_error(exc)
+            return
+        st.session_state.pop(key, None)
+        context.flash(f"{len(done.to_add)} contact(s) queued to join {target}.")
+        st.rerun()
+
+
 def render() -> None:
     st.title("Sequences")
     st.caption("Which sequences sync, and the Clockwork project each one's contacts join.")
@@ -142,6 +195,7 @@ def render() -> None:
     syncing, contacts = st.tabs(["Syncing", "Contacts"])
     with syncing:
         syncing_tab(sequence, names)
+        resync(sequence, names)
     with contacts:
         for status, label in views.STATUS_LABELS.items():
             st.text(f"{label}: {sequence.counts.get(status, 0)}")

@@ -53,6 +53,17 @@ def render() -> None:
         "With deduplication on, contacts already in Clockwork are flagged and linked to the "
         "existing person instead of being created again."
     )
+    linkedin = st.toggle(
+        "Link by LinkedIn URL",
+        value=current.link_by_linkedin,
+        key=f"{key}_linkedin",
+        help="When no Clockwork person has the contact's email but one has its LinkedIn profile, "
+        "link that person and add the new email to it instead of creating a second record.",
+    )
+    st.caption(
+        "Off by default. When several people share the LinkedIn profile the contact waits for "
+        "you to choose (Contacts page, status Needs review)."
+    )
 
     st.subheader("Default project")
     if problem:
@@ -85,6 +96,7 @@ def render() -> None:
         "deduplication": dedup,
         "default_project_id": project,
         "activity_tracking": tracking,
+        "link_by_linkedin": linkedin,
     }
     changes = {name: value for name, value in wanted.items() if value != getattr(current, name)}
     st.divider()
@@ -110,7 +122,7 @@ def render() -> None:
         context.flash("Sync settings saved.")
         st.rerun()
     if buttons.button("Discard"):
-        for suffix in ("mode", "dedup", "project", "tracking"):
+        for suffix in ("mode", "dedup", "project", "tracking", "linkedin"):
             st.session_state.pop(f"{key}_{suffix}", None)
         st.rerun()
 

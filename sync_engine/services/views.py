@@ -653,6 +653,7 @@ class EnrollmentDetail:
     contact: dict[str, str]
     timeline: list[TimelineEvent]
     activity_counts: dict[str, int]
+    review_candidates: list[dict[str, Any]] = field(default_factory=list)
 
 
 _DECISION_WORDS = {
@@ -766,6 +767,7 @@ def enrollment_detail(
         },
         timeline=events,
         activity_counts=counts,
+        review_candidates=list(enrollment.review_candidates or []),
     )
 
 
@@ -1129,6 +1131,19 @@ def preview_settings_change(
         preview.will_not.append(
             f"Contacts already added keep their check; {_plural(flagged, 'flag')} stay as they are."
         )
+    linkedin = changes.get("link_by_linkedin")
+    if linkedin is not None and linkedin != current.link_by_linkedin:
+        if linkedin:
+            preview.will.append(
+                "Contacts synced from now on are linked to a Clockwork person with the same "
+                "LinkedIn profile when no email matches (ambiguous matches wait for review)."
+            )
+        else:
+            preview.will.append(
+                "Contacts synced from now on are matched by email only; without a match a new "
+                "person is created."
+            )
+        preview.will_not.append("People already linked or created stay as they are.")
     tracking = changes.get("activity_tracking")
     if tracking is not None and tracking != current.activity_tracking:
         if tracking:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from dashboard import context
 from sync_engine.clockwork.simulator import SimulatorServer
@@ -394,3 +395,91 @@ def test_demo_mode_seeds_accounts_and_adds_a_contact_already_in_clockwork(
             where=views.EnrollmentFilter(account_id=1, search="new.person@"),
         )
     assert [row.status for row in rows] == ["queued"]
+
+
+# --- Beyond the seed: B2 review, B3 re-sync, B4 backfill ------------------------------------
+
+
+def test_link_by_linkedin_is_previewed_and_saved(store: Runtime, connected: dict[str, Any]) -> None:
+    account_id = connected["account_id"]
+    app = open_page("sync_settings")
+    app.toggle(key=f"settings_{account_id}_linkedin").set_value(True).run()
+    assert "same LinkedIn profile" in texts(app)
+    by_label(app.button, "Save changes").click().run()
+    with store.db.read() as session:
+        assert accounts.get_settings(session=session, account_id=account_id).link_by_linkedin
+
+
+def test_an_ambiguous_linkedin_match_is_resolved_from_the_contact(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    enrollment_id = connected["ids"][2]
+    with store.db.write() as session:
+        enrollment = session.get(Enrollment, enrollment_id)
+        assert enrollment is not None
+        enrollment.status, enrollment.reason = "needs_review", "ambiguous_linkedin_match"
+        enrollment.review_candidates = [
+            {"id": "p-a", "name": "Ken T.", "emails": ["k@a.com"], "position": None},
+            {"id": "p-b", "name": "Ken Thompson", "emails": [], "position": "CTO at Bell"},
+        ]
+        session.add(enrollment)
+    app = open_page("contacts", actor="casey@cs")
+    app.query_params["enrollment"] = str(enrollment_id)
+    app.run()
+    app.radio(key=f"review_{enrollment_id}").set_value("p-b").run()
+    by_label(app.button, "Use this choice").click().run()
+    assert not app.exception
+    with store.db.read() as session:
+        enrollment = session.get(Enrollment, enrollment_id)
+    assert enrollment is not None
+    assert (enrollment.status, enrollment.review_choice) == ("queued", "p-b")
+
+
+def test_resync_to_project_is_previewed_then_applied(
+    store: Runtime, connected: dict[str, Any], simulator: SimulatorServer
+) -> None:
+    project = simulator.state.snapshot(SIM_FIRM)["projects"][0]
+    person = simulator.state.seed_person(SIM_FIRM, first_name="Grace", last_name="Hopper")
+    with store.db.write() as session:
+        synced = session.get(Enrollment, connected["ids"][0])
+        assert synced is not None
+        synced.clockwork_person_id, synced.project_id = person["id"], None
+        session.add(synced)
+        accounts.update_sequence(
+            session=session, sequence_id=connected["sequence_id"],
+            changes={"project_id": project["id"]}, clock=store.clock, actor="test",
+        )  # fmt: skip
+    app = open_page("sequences", actor="casey@cs")
+    by_label(app.button, "Preview re-sync").click().run()
+    assert "1 contact(s) would be added to" in texts(app)
+    by_label(app.button, "Re-sync 1 contact(s)").click().run()
+    with store.db.read() as session:
+        synced = session.get(Enrollment, connected["ids"][0])
+    assert synced is not None and synced.project_id == project["id"]
+    assert synced.next_attempt_at is not None
+
+
+def test_activity_backfill_sends_what_tracking_off_skipped(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    account_id = connected["account_id"]
+    with store.db.write() as session:
+        accounts.update_settings(
+            session=session, account_id=account_id, changes={"activity_tracking": False},
+            clock=store.clock, actor="test",
+        )  # fmt: skip
+    store.clock.advance(60)  # type: ignore[attr-defined]
+    with store.db.write() as session:
+        activity = enrollments.record_event(
+            session=session, enrollment_id=connected["ids"][0], kind="opened", at=None,
+            subject="Intro", clock=store.clock,
+        )  # fmt: skip
+        assert activity.state == "skipped"
+    app = open_page("activity", actor="casey@cs")
+    assert "1 activities would be written as notes:" in texts(app)
+    by_label(app.button, "Send 1 activities").click().run()
+    with store.db.read() as session:
+        from sync_engine.models import Activity
+
+        (row,) = session.exec(select(Activity)).all()
+    assert row.state == "pending"
