@@ -48,7 +48,6 @@ def render() -> None:
             session=session, account_id=account_id, states=tuple(states), kinds=tuple(kinds),
             limit=limit, offset=offset,
         )  # fmt: skip
-    backfill(account_id)
     st.dataframe(
         context.frame(
             [
@@ -69,6 +68,7 @@ def render() -> None:
         hide_index=True,
         column_config={"Why not sent": st.column_config.TextColumn(width="large")},
     )
+    backfill(account_id)
 
 
 def backfill(account_id: int) -> None:

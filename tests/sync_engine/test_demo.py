@@ -135,3 +135,31 @@ def test_untracked_reason_codes_have_plain_words() -> None:
     for reason in Reason:
         info = views.reason_info(reason.value)
         assert info is not None and info.message and "_" not in info.message
+
+
+def test_the_seeded_demo_tells_its_story_once_the_engine_runs(
+    sqlite_url: str, demo_simulator: DemoSimulator
+) -> None:
+    from sync_engine.engine.passes import Engine
+
+    runtime = make_runtime(sqlite_url)
+    report = seed_demo(runtime, demo_simulator.base_url)
+    engine = Engine(runtime)
+    for _ in range(10):
+        if not engine.run_pass(trigger="manual").get("claimed"):
+            break
+    with runtime.db.read() as session:
+        health = {row.name: row for row in views.account_overview(session=session)}
+        failed = views.list_enrollments(
+            session=session,
+            where=views.EnrollmentFilter(
+                account_id=report.accounts["Acme Talent"], statuses=("failed",)
+            ),
+        )
+    acme = health["Acme Talent"]
+    assert acme.exists_in_clockwork == 3  # seeded people, one by a second email, one by case
+    assert [row.reason for row in failed] == ["validation_error"]
+    assert health["Globex Search"].problems == ["Credentials rejected"]
+    assert health["Initech Partners"].counts[EnrollmentStatus.SYNCED] == 3
+    assert health["Initech Partners"].counts[EnrollmentStatus.AWAITING_REPLY] == 3
+    runtime.close()
