@@ -57,6 +57,7 @@ def project_picker(
 
 
 def show_preview(preview: views.ChangePreview) -> None:
+    """What a change will and will not affect (B12), before the save button."""
     with st.container(border=True):
         st.markdown("**Before you save**")
         for line in preview.will:

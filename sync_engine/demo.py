@@ -464,6 +464,7 @@ class _DemoBuilder:
         self.runtime, self.base_url, self.report = runtime, base_url, report
 
     def account(self, name: str, *, firm: str | None, **settings: Any) -> int:
+        """Create an account (connected to a demo firm unless ``firm`` is None); its id."""
         rt = self.runtime
         with rt.db.write() as session:
             account = accounts.create_account(
@@ -486,6 +487,7 @@ class _DemoBuilder:
         return account_id
 
     def sequence(self, account_id: int, name: str, **fields: Any) -> int:
+        """Create a sequence; its id."""
         rt = self.runtime
         with rt.db.write() as session:
             sequence = accounts.add_sequence(
@@ -500,6 +502,7 @@ class _DemoBuilder:
         return sequence.id
 
     def enroll(self, sequence_id: int, contacts: list[dict[str, str]]) -> list[int]:
+        """Add contacts to a sequence (the add trigger); their enrollment ids."""
         ids = []
         with self.runtime.db.write() as session:
             for fields in contacts:
@@ -520,6 +523,7 @@ class _DemoBuilder:
         return ids
 
     def event(self, enrollment_id: int, kind: ActivityKind, subject: str) -> None:
+        """Record an email event now."""
         rt = self.runtime
         # Events happen now: R5 sends nothing from before the connection existed.
         with rt.db.write() as session:

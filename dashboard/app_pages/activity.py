@@ -18,6 +18,7 @@ COLUMNS = ["When", "Event", "Contact", "Sequence", "Subject", "Note", "Why not s
 
 
 def render() -> None:
+    """Draw the Activity page."""
     st.title("Activity")
     st.caption(
         "Email events become notes on the Clockwork person when activity tracking was on at the "

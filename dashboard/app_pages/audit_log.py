@@ -12,6 +12,7 @@ COLUMNS = ["When", "Who", "Account", "Changed", "Field", "Old", "New"]
 
 
 def render() -> None:
+    """Draw the Audit log page."""
     st.title("Audit log")
     st.caption("Every change to settings, sequences, credentials and enrollments, newest first.")
     with context.reading() as session:

@@ -19,6 +19,7 @@ COLUMNS = [
 
 
 def filters(account_id: int) -> views.EnrollmentFilter:
+    """The filter widgets, as the query's filter."""
     with context.reading() as session:
         choices = views.filter_choices(session=session, account_id=account_id)
     sequences = dict(choices["sequences"])
@@ -50,6 +51,7 @@ def filters(account_id: int) -> views.EnrollmentFilter:
 
 
 def table_rows(rows: list[views.EnrollmentRow], projects: dict[str, str]) -> list[dict]:
+    """Rows of the audit table as plain dicts (project ids shown by name)."""
     return [
         {
             "ID": row.enrollment_id,
@@ -72,7 +74,10 @@ def table_rows(rows: list[views.EnrollmentRow], projects: dict[str, str]) -> lis
 
 
 def export_button(where: views.EnrollmentFilter, total: int) -> None:
+    """The CSV export of the filtered view (built on click, formulas neutralised)."""
+
     def build() -> bytes:
+        """The CSV bytes, produced only when the button is clicked."""
         # Rows are read from the store in chunks (never a DataFrame of the whole table);
         # Streamlit itself serves a download from memory, so the CSV text is joined here.
         with context.reading() as session:
@@ -90,6 +95,7 @@ def export_button(where: views.EnrollmentFilter, total: int) -> None:
 
 
 def run_action(name: str, ids: list[int] | None = None, account_id: int | None = None) -> None:
+    """Retry, retry all failed, or dismiss, through the staff actions service."""
     actions = context.engine_actions()
     if actions is None:
         st.error("The sync engine is not available in this build: retry and dismiss are disabled.")
@@ -113,6 +119,7 @@ def run_action(name: str, ids: list[int] | None = None, account_id: int | None =
 
 
 def detail(enrollment_id: int, projects: dict[str, str]) -> None:
+    """One enrollment: status, reason and action, the flag, and its timeline."""
     try:
         with context.reading() as session:
             found = views.enrollment_detail(
@@ -216,6 +223,7 @@ def enrollment_account(enrollment_id: int) -> int | None:
 
 
 def render() -> None:
+    """Draw the Contacts page."""
     st.title("Contacts")
     st.caption(
         "Every contact added to a sequence: whether it synced, why not, and what to do about it."

@@ -19,6 +19,7 @@ from sync_engine.services.errors import ServiceError
 
 
 def add_contacts(account_id: int, base_url: str) -> None:
+    """Add one contact (optionally already in Clockwork) or a few made-up ones."""
     st.subheader("Add contacts")
     with context.reading() as session:
         sequences = {
@@ -95,6 +96,7 @@ def add_contacts(account_id: int, base_url: str) -> None:
 
 
 def record_events(account_id: int) -> None:
+    """Record an email event (a reply is the second sync trigger)."""
     st.subheader("Record email events")
     with context.reading() as session:
         rows = views.list_enrollments(
@@ -146,6 +148,7 @@ def fault_summary(config: FaultConfig) -> str:
 
 
 def faults(account_id: int, base_url: str) -> None:
+    """Inject or clear simulator faults and revoke or restore the account's key."""
     st.subheader("Clockwork faults")
     st.caption(
         "Break the demo Clockwork and watch the engine back off, retry and recover "
@@ -207,6 +210,7 @@ def faults(account_id: int, base_url: str) -> None:
 
 
 def engine_and_reset(base_url: str) -> None:
+    """Run a pass now, or wipe and reseed the demo."""
     st.subheader("Engine and demo data")
     buttons = st.container(horizontal=True)
     status = context.engine()
@@ -231,6 +235,7 @@ def engine_and_reset(base_url: str) -> None:
 
 
 def render() -> None:
+    """Draw the Demo controls page."""
     st.title("Demo controls")
     environment = context.demo()
     if environment is None:

@@ -26,6 +26,7 @@ STATE_WORDS = {
 
 
 def new_account() -> None:
+    """Create an account."""
     with (
         st.expander("New account", icon=":material/add:"),
         st.form("new_account", clear_on_submit=True, border=False),
@@ -48,6 +49,7 @@ def new_account() -> None:
 
 
 def health(account_id: int) -> accounts.ConnectionSummary | None:
+    """The connection's state, last successful call and the test, pause and disconnect actions."""
     with context.reading() as session:
         summary = accounts.connection_summary(session=session, account_id=account_id)
         account = accounts.get_account(session=session, ref=account_id)
@@ -113,6 +115,7 @@ def health(account_id: int) -> accounts.ConnectionSummary | None:
 
 
 def connect_form(account_id: int, summary: accounts.ConnectionSummary | None) -> None:
+    """Connect or update credentials (verified before they are stored)."""
     reconnect = summary is not None and summary.state != ConnectionState.DISCONNECTED
     st.subheader("Update credentials" if reconnect else "Connect Clockwork")
     demo = context.demo()
@@ -165,6 +168,7 @@ def connect_form(account_id: int, summary: accounts.ConnectionSummary | None) ->
 
 
 def render() -> None:
+    """Draw the Integrations page."""
     st.title("Integrations")
     st.caption(
         "Connect each customer account to its Clockwork firm and keep the connection healthy."

@@ -43,6 +43,7 @@ def accounts_table(rows: list[views.AccountHealth]) -> pd.DataFrame:
 
 
 def render_accounts() -> None:
+    """The cross-account table, refreshed live."""
     with context.reading() as session:
         rows = views.account_overview(session=session)
     attention = [row for row in rows if row.needs_attention]
@@ -67,6 +68,7 @@ def render_accounts() -> None:
 
 
 def render_account(account_id: int, window: str) -> None:
+    """The selected account's counts, chart, failures and engine health, refreshed live."""
     now = context.now()
     span, bucket = WINDOWS[window]
     with context.reading() as session:

@@ -15,7 +15,10 @@ COLUMNS = ["Sequence", "Sync", "Project", "Contacts", "Synced", "Awaiting reply"
 
 
 def sequence_table(rows: list[views.SequenceRow], names: dict[str, str], default: str | None):
+    """The sequences table with the sync marker and the project each one syncs to."""
+
     def project(row: views.SequenceRow) -> str:
+        """The project a sequence's new contacts join, in words."""
         if row.project_id:
             return names.get(row.project_id, row.project_id)
         if default:
@@ -40,6 +43,7 @@ def sequence_table(rows: list[views.SequenceRow], names: dict[str, str], default
 
 
 def add_sequence(account_id: int, names: dict[str, str]) -> None:
+    """Create a sequence with its Syncing tab settings."""
     with (
         st.expander("New sequence", icon=":material/add:"),
         st.form("new_sequence", border=False, clear_on_submit=True),
@@ -67,6 +71,7 @@ def add_sequence(account_id: int, names: dict[str, str]) -> None:
 
 
 def syncing_tab(sequence: views.SequenceRow, names: dict[str, str]) -> None:
+    """Disable Sync and the project override, previewed before saving."""
     key = f"sequence_{sequence.sequence_id}"
     disable = st.toggle("Disable Sync", value=sequence.disable_sync, key=f"{key}_disable")
     st.caption(
@@ -164,6 +169,7 @@ def resync(sequence: views.SequenceRow, names: dict[str, str]) -> None:
 
 
 def render() -> None:
+    """Draw the Sequences page."""
     st.title("Sequences")
     st.caption("Which sequences sync, and the Clockwork project each one's contacts join.")
     account_id = context.select_account()

@@ -11,6 +11,7 @@ from sync_engine.services import views
 
 
 def errors_tab(account_id: int) -> None:
+    """Problems grouped by reason with counts and the action to take (B6)."""
     with context.reading() as session:
         groups = views.reason_groups(
             session=session,
@@ -41,6 +42,7 @@ def errors_tab(account_id: int) -> None:
 
 
 def runs_tab() -> None:
+    """Engine passes and scheduler events (B7)."""
     show_idle = st.toggle("Show idle passes", value=False, key="log_idle")
     with context.reading() as session:
         runs = views.list_engine_runs(session=session, limit=100, include_idle=show_idle)
@@ -67,6 +69,7 @@ def runs_tab() -> None:
 
 
 def calls_tab(account_id: int) -> None:
+    """Recent Clockwork requests with status and latency (B7)."""
     now = context.now()
     with context.reading() as session:
         stats = views.api_call_stats(
@@ -109,6 +112,7 @@ def calls_tab(account_id: int) -> None:
 
 
 def render() -> None:
+    """Draw the Sync log page."""
     st.title("Sync log")
     st.caption("What the engine did, what Clockwork answered, and what needs a person.")
     account_id = context.select_account()

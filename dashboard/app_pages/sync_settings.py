@@ -24,6 +24,7 @@ SYNC_OPTIONS = {
 
 
 def render() -> None:
+    """Draw the Sync settings page."""
     st.title("Sync settings")
     st.caption("When contacts sync to Clockwork, and where they go. Changes apply from now on.")
     account_id = context.select_account()
