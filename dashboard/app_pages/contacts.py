@@ -25,7 +25,12 @@ def filters(account_id: int) -> views.EnrollmentFilter:
     sequences = dict(choices["sequences"])
     search, status, reason, sequence, flag = st.columns([3, 2, 2, 2, 2])
     term = search.text_input(
-        "Search", placeholder="email or name", key="contacts_search", max_chars=200
+        "Search",
+        placeholder="email or name",
+        key="contacts_search",
+        max_chars=200,
+        help="An email is matched from its start (fast at any size); @domain finds a company; "
+        "other text matches anywhere in the email or name.",
     )
     statuses = status.multiselect(
         "Status", choices["statuses"], format_func=views.STATUS_LABELS.get, key="contacts_status"

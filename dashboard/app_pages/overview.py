@@ -42,6 +42,20 @@ def accounts_table(rows: list[views.AccountHealth]) -> pd.DataFrame:
     )  # fmt: skip
 
 
+CHART_TTL = 30  # seconds: the chart scans the account's syncs, the live counts do not
+
+
+@st.cache_data(ttl=CHART_TTL, show_spinner=False)
+def chart_points(account_id: int, window: str) -> list[views.TimelinePoint]:
+    """The chart's buckets, recomputed at most every ``CHART_TTL`` seconds."""
+    span, bucket = WINDOWS[window]
+    now = context.now()
+    with context.reading() as session:
+        return views.sync_timeline(
+            session=session, account_id=account_id, since=now - span, now=now, bucket_seconds=bucket
+        )
+
+
 def render_accounts() -> None:
     """The cross-account table, refreshed live."""
     with context.reading() as session:
@@ -70,17 +84,14 @@ def render_accounts() -> None:
 def render_account(account_id: int, window: str) -> None:
     """The selected account's counts, chart, failures and engine health, refreshed live."""
     now = context.now()
-    span, bucket = WINDOWS[window]
     with context.reading() as session:
         counts = views.status_counts(session=session, account_id=account_id)
         groups = views.reason_groups(session=session, account_id=account_id)
-        timeline = views.sync_timeline(
-            session=session, account_id=account_id, since=now - span, now=now, bucket_seconds=bucket
-        )
         engine = views.engine_health(session=session, now=now, account_id=account_id)
         summary = accounts.connection_summary(session=session, account_id=account_id)
         last_ok = views.last_successful_call(session=session, account_id=account_id)
 
+    timeline = chart_points(account_id, window)
     columns = st.columns(len(views.STATUS_LABELS))
     for column, (status, label) in zip(columns, views.STATUS_LABELS.items(), strict=True):
         column.metric(label, f"{counts.get(status, 0):,}")

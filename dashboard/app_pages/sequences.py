@@ -11,7 +11,7 @@ from dashboard.widgets import project_picker, projects, show_preview
 from sync_engine.services import accounts, project_resync, views
 from sync_engine.services.errors import ServiceError
 
-COLUMNS = ["Sequence", "Sync", "Project", "Contacts", "Synced", "Awaiting reply", "Failed"]
+COLUMNS = ["Sequence", "Sync", "Project", "Contacts", "Failed"]
 
 
 def sequence_table(rows: list[views.SequenceRow], names: dict[str, str], default: str | None):
@@ -31,9 +31,7 @@ def sequence_table(rows: list[views.SequenceRow], names: dict[str, str], default
                 "Sequence": row.name,
                 "Sync": "⊘ Sync disabled" if row.disable_sync else "✓ Syncing",
                 "Project": project(row),
-                "Contacts": sum(row.counts.values()),
-                "Synced": row.counts.get("synced", 0),
-                "Awaiting reply": row.counts.get("awaiting_reply", 0),
+                "Contacts": row.counts.get("total", 0),
                 "Failed": row.counts.get("failed", 0),
             }
             for row in rows
@@ -203,8 +201,11 @@ def render() -> None:
         syncing_tab(sequence, names)
         resync(sequence, names)
     with contacts:
-        for status, label in views.STATUS_LABELS.items():
-            st.text(f"{label}: {sequence.counts.get(status, 0)}")
+        with context.reading() as session:
+            counts = views.sequence_status_counts(session=session, sequence_id=chosen)
+        columns = st.columns(4)
+        for index, (status, label) in enumerate(views.STATUS_LABELS.items()):
+            columns[index % 4].metric(label, f"{counts.get(status, 0):,}")
         st.caption("See each contact on the Contacts page (filter by this sequence).")
 
 

@@ -269,6 +269,7 @@ def person_url(firm: str | None, person_id: str | None) -> str | None:
 # --- engine health --------------------------------------------------------------------------
 
 HEARTBEAT_TRIGGER = "scheduler"
+QUEUE_STATUSES = (EnrollmentStatus.QUEUED, EnrollmentStatus.RETRYING, EnrollmentStatus.SYNCING)
 PROBLEM_TRIGGERS = ("job_error", "job_missed")
 
 
@@ -288,8 +289,8 @@ def engine_health(
 ) -> EngineHealth:
     """The newest pass and heartbeat, the newest scheduler problem, and the queue's depth.
 
-    Queue depth counts enrollments with engine work scheduled (``next_attempt_at`` set), and of
-    those the ones already due; optionally for one account.
+    Queue depth counts enrollments waiting to sync (queued, retrying or syncing), and of those the
+    ones already due; optionally for one account.
     """
     last_run = session.exec(
         select(EngineRun)
@@ -309,8 +310,9 @@ def engine_health(
         .order_by(col(EngineRun.started_at).desc(), col(EngineRun.id).desc())
         .limit(1)
     ).first()
+    # Counted through the status index: the queue is small next to the table.
     scheduled = select(func.count()).select_from(Enrollment)
-    scheduled = scheduled.where(col(Enrollment.next_attempt_at).is_not(None))
+    scheduled = scheduled.where(col(Enrollment.status).in_(QUEUE_STATUSES))
     if account_id is not None:
         scheduled = scheduled.where(Enrollment.account_id == account_id)
     queued = session.exec(scheduled).one()
@@ -479,7 +481,9 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filtered(query: Any, where: EnrollmentFilter, *, joined_contact: bool) -> Any:
+def _filtered(
+    query: Any, where: EnrollmentFilter, *, joined_contact: bool, sqlite: bool = False
+) -> Any:
     query = query.where(Enrollment.account_id == where.account_id)
     if where.statuses:
         query = query.where(col(Enrollment.status).in_(where.statuses))
@@ -493,6 +497,14 @@ def _filtered(query: Any, where: EnrollmentFilter, *, joined_contact: bool) -> A
     if term:
         if not joined_contact:
             query = query.join(Contact, col(Contact.id) == col(Enrollment.contact_id))
+        if "@" in term and not term.startswith("@"):
+            # An email (or its start): a prefix match, which an index can serve.
+            query = query.where(col(Contact.email).like(f"{_escape_like(term)}%", escape="\\"))
+            if sqlite:  # SQLite's LIKE ignores case, so only a range reaches the email index
+                query = query.where(
+                    col(Contact.email) >= term, col(Contact.email) < term + "\uffff"
+                )
+            return query
         pattern = f"%{_escape_like(term)}%"
         full_name = func.lower(Contact.first_name + " " + Contact.last_name)
         query = query.where(
@@ -503,17 +515,26 @@ def _filtered(query: Any, where: EnrollmentFilter, *, joined_contact: bool) -> A
 
 def count_enrollments(*, session: Session, where: EnrollmentFilter) -> int:
     """How many enrollments match (COUNT in SQL)."""
-    query = _filtered(select(func.count()).select_from(Enrollment), where, joined_contact=False)
+    query = _filtered(
+        select(func.count()).select_from(Enrollment),
+        where,
+        joined_contact=False,
+        sqlite=_is_sqlite(session),
+    )
     return int(session.exec(query).one())
 
 
-def _rows_query(where: EnrollmentFilter) -> Any:
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _rows_query(where: EnrollmentFilter, *, sqlite: bool = False) -> Any:
     query = (
         select(Enrollment, Contact, Sequence.name)
         .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
         .join(Sequence, col(Sequence.id) == col(Enrollment.sequence_id))
     )
-    return _filtered(query, where, joined_contact=True)
+    return _filtered(query, where, joined_contact=True, sqlite=sqlite)
 
 
 def _firm(session: Session, account_id: int) -> str | None:
@@ -559,7 +580,8 @@ def list_enrollments(
 ) -> list[EnrollmentRow]:
     """One page of matching enrollments, newest first (LIMIT/OFFSET in SQL)."""
     firm = _firm(session, where.account_id)
-    query = _rows_query(where).order_by(col(Enrollment.id).desc()).offset(offset).limit(limit)
+    query = _rows_query(where, sqlite=_is_sqlite(session))
+    query = query.order_by(col(Enrollment.id).desc()).offset(offset).limit(limit)
     return [_row(e, c, name, firm) for e, c, name in session.exec(query).all()]
 
 
@@ -602,7 +624,8 @@ def export_enrollments_csv(*, session: Session, where: EnrollmentFilter) -> Iter
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
-    query = _rows_query(where).order_by(col(Enrollment.id)).execution_options(yield_per=1000)
+    query = _rows_query(where, sqlite=_is_sqlite(session)).order_by(col(Enrollment.id))
+    query = query.execution_options(yield_per=1000)
     for count, (enrollment, contact, sequence) in enumerate(session.exec(query), start=1):
         row = _row(enrollment, contact, sequence, firm)
         writer.writerow([spreadsheet_safe(getattr(row, name)) for name in EXPORT_COLUMNS])
@@ -832,7 +855,7 @@ def list_activities(
     limit: int = 50,
     offset: int = 0,
 ) -> list[ActivityRow]:
-    """One page of the account's activities, newest first."""
+    """One page of the account's activities, most recently recorded first."""
     query = (
         select(Activity, Contact.email, Sequence.name)
         .join(Enrollment, col(Enrollment.id) == col(Activity.enrollment_id))
@@ -840,7 +863,8 @@ def list_activities(
         .join(Sequence, col(Sequence.id) == col(Enrollment.sequence_id))
     )
     query = _activity_query(query, account_id, states, kinds)
-    query = query.order_by(col(Activity.occurred_at).desc(), col(Activity.id).desc())
+    # Newest recorded first: the primary key keeps page 1 an index walk at any size.
+    query = query.order_by(col(Activity.id).desc())
     rows = []
     for activity, email, sequence in session.exec(query.offset(offset).limit(limit)).all():
         info = reason_info(activity.reason)
@@ -965,16 +989,28 @@ class SequenceRow:
 
 
 def sequence_overview(*, session: Session, account_id: int) -> list[SequenceRow]:
-    """The account's sequences by name, with the project new contacts would join and counts."""
+    """The account's sequences by name, with the project new contacts would join, and counts:
+    ``total`` and ``failed`` per sequence (the full breakdown is :func:`sequence_status_counts`).
+
+    Totals come from the sequence index alone and failures from the status index, so the list
+    stays fast however many contacts the sequences hold.
+    """
     settings = session.get(AccountSettings, account_id)
     default = settings.default_project_id if settings else None
     counts: dict[int, dict[str, int]] = defaultdict(dict)
-    for sequence_id, status, count in session.exec(
-        select(Enrollment.sequence_id, Enrollment.status, func.count())
-        .where(Enrollment.account_id == account_id)
-        .group_by(col(Enrollment.sequence_id), col(Enrollment.status))
+    of_account = select(Sequence.id).where(Sequence.account_id == account_id)
+    for sequence_id, count in session.exec(
+        select(Enrollment.sequence_id, func.count())
+        .where(col(Enrollment.sequence_id).in_(of_account))
+        .group_by(col(Enrollment.sequence_id))
     ).all():
-        counts[sequence_id][status] = count
+        counts[sequence_id]["total"] = count
+    for sequence_id, count in session.exec(
+        select(Enrollment.sequence_id, func.count())
+        .where(Enrollment.account_id == account_id, Enrollment.status == EnrollmentStatus.FAILED)
+        .group_by(col(Enrollment.sequence_id))
+    ).all():
+        counts[sequence_id]["failed"] = count
     rows = []
     for sequence in session.exec(
         select(Sequence).where(Sequence.account_id == account_id).order_by(col(Sequence.name))
@@ -991,6 +1027,18 @@ def sequence_overview(*, session: Session, account_id: int) -> list[SequenceRow]
             )
         )
     return rows
+
+
+def sequence_status_counts(*, session: Session, sequence_id: int) -> dict[str, int]:
+    """One sequence's enrollments by status; every status present."""
+    counts = {status.value: 0 for status in EnrollmentStatus}
+    for status, count in session.exec(
+        select(Enrollment.status, func.count())
+        .where(Enrollment.sequence_id == sequence_id)
+        .group_by(col(Enrollment.status))
+    ).all():
+        counts[status] = count
+    return counts
 
 
 # --- previews before saving (B12) -----------------------------------------------------------

@@ -181,6 +181,9 @@ def _where(data: dict[str, Any], **filters: Any) -> views.EnrollmentFilter:
         ({"exists_in_clockwork": True}, ["flagged"]),
         ({"exists_in_clockwork": False, "statuses": ("synced",)}, ["synced"]),
         ({"search": "GRACE@"}, ["synced"]),
+        ({"search": "ada@lovelace.com"}, ["failed"]),
+        ({"search": "race@northwind"}, []),  # with an @, an email is matched from its start
+        ({"search": "@wingtip"}, ["queued", "retrying"]),  # a domain: anywhere in the email
         ({"search": "lovelace"}, ["failed"]),
         ({"search": "ada love"}, ["failed"]),
         ({"search": "100%"}, ["queued"]),
@@ -433,14 +436,18 @@ def test_audit_entries_are_counted_per_account(runtime: Runtime) -> None:
 
 def test_sequence_overview_shows_disabled_sync_and_effective_project(runtime: Runtime) -> None:
     account_id = make_connected_account(runtime, default_project_id="proj-default")
-    make_sequence(runtime, account_id, "A", project_id="proj-a")
+    first = make_sequence(runtime, account_id, "A", project_id="proj-a")
     make_sequence(runtime, account_id, "B", disable_sync=True)
+    enroll(runtime, first, "one@a.com")
+    _set(runtime, enroll(runtime, first, "two@a.com"), status="failed", next_attempt_at=None)
     with runtime.db.read() as session:
         rows = views.sequence_overview(session=session, account_id=account_id)
-    assert [(r.name, r.disable_sync, r.effective_project_id) for r in rows] == [
-        ("A", False, "proj-a"),
-        ("B", True, "proj-default"),
+        breakdown = views.sequence_status_counts(session=session, sequence_id=first)
+    assert [(r.name, r.disable_sync, r.effective_project_id, r.counts) for r in rows] == [
+        ("A", False, "proj-a", {"total": 2, "failed": 1}),
+        ("B", True, "proj-default", {}),
     ]
+    assert (breakdown["queued"], breakdown["failed"], breakdown["synced"]) == (1, 1, 0)
 
 
 def test_settings_preview_explains_what_a_new_default_project_affects(
