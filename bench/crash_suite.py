@@ -462,6 +462,7 @@ def run_crash_suite(
             "CWSYNC_DATABASE_URL": db_url,
             "CWSYNC_ENCRYPTION_KEY": key,
             "CWSYNC_LEASE_SECONDS": str(lease_seconds),
+            "CWSYNC_HTTP_TIMEOUT_SECONDS": str(lease_seconds / 4),
             "CWSYNC_WORKERS": str(workers),
             "CWSYNC_DEFAULT_MAX_RPS": "40",
             "CWSYNC_MAX_ATTEMPTS": "50",

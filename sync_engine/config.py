@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATA_DIR = Path("data")
@@ -54,6 +54,16 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("database_url must be a sqlite:// or postgresql+psycopg:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlives_requests(self) -> Settings:
+        # A worker past its lease may race another; one slow request must never outlast a lease.
+        if self.lease_seconds < 4 * self.http_timeout_seconds:
+            raise ValueError(
+                "lease_seconds must be at least 4 x http_timeout_seconds "
+                f"({self.lease_seconds:g} < 4 x {self.http_timeout_seconds:g})"
+            )
+        return self
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -49,6 +49,7 @@ class TokenBucket:
         self._blocked_until = 0.0
         self._ceiling: float | None = None
         self._last_raise = clock()
+        self._last_cut = float("-inf")
 
     def acquire(self) -> None:
         """Reserve the next send slot and wait for it; raise :class:`PacingDeferred` if far off."""
@@ -72,10 +73,11 @@ class TokenBucket:
             now = self._clock()
             pause = retry_after if retry_after is not None else 1.0 / self.rate * 4
             self._blocked_until = max(self._blocked_until, now + pause)
-            if self.adaptive:
+            # One burst of 429s (answers to requests already in flight) is one signal, not many.
+            if self.adaptive and now - self._last_cut >= 1.0:
                 self._ceiling = self.rate
                 self.rate = max(self.min_rate, self.rate * 0.85)
-                self._last_raise = now
+                self._last_raise = self._last_cut = now
 
     def set_rate(self, rate: float, *, adaptive: bool) -> None:
         """Change the budget (settings changed between passes)."""

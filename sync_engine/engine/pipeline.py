@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import html
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -151,6 +152,22 @@ def process(
     work = _open(claim, db=db, clock=clock)
     if work is None:
         return Outcome.LOST_LEASE
+    try:
+        return _run(claim, work, db=db, client=client, clock=clock, config=config)
+    except _LeaseLost:
+        return Outcome.LOST_LEASE
+
+
+def _run(
+    claim: Claim,
+    work: _Work,
+    *,
+    db: Database,
+    client: ClockworkClient,
+    clock: Callable[[], datetime],
+    config: PipelineConfig,
+) -> Outcome:
+    """The steps, and the outcome each way they can end (recorded under the lease)."""
     synced = False
     try:
         if work.needs_sync:
@@ -174,8 +191,6 @@ def process(
         return _fail(claim, work, db=db, clock=clock, reason=reason, message=str(exc))
     except _NeedsReview as review:
         return _hold_for_review(claim, work, db=db, clock=clock, candidates=review.candidates)
-    except _LeaseLost:
-        return Outcome.LOST_LEASE
     return _finish(claim, work, db=db, clock=clock, synced=synced, delivered=delivered)
 
 
@@ -251,6 +266,18 @@ def _close_attempt(
         session.add(attempt)
 
 
+@contextmanager
+def _leased(db: Database, claim: Claim) -> Iterator[tuple[Session, Enrollment]]:
+    """A write transaction on the claimed enrollment, row-locked; :class:`_LeaseLost` if the lease
+    is no longer ours (the outcome then belongs to whoever holds it)."""
+    with db.write() as session:
+        enrollment = _locked(session, claim)
+        if enrollment is None:
+            raise _LeaseLost
+        yield session, enrollment
+        session.add(enrollment)
+
+
 def _locked(session: Session, claim: Claim) -> Enrollment | None:
     enrollment = session.get(Enrollment, claim.enrollment_id, with_for_update=True)
     if enrollment is None or enrollment.lease_owner != claim.token:
@@ -292,10 +319,7 @@ def _finish(
     delivered: int,
 ) -> Outcome:
     now = clock()
-    with db.write() as session:
-        enrollment = _locked(session, claim)
-        if enrollment is None:
-            return Outcome.LOST_LEASE
+    with _leased(db, claim) as (session, enrollment):
         release(enrollment)
         # Activities recorded while we worked are delivered on the next pass.
         more = _has_pending_activities(session, work.enrollment_id)
@@ -310,10 +334,7 @@ def _defer(
     claim: Claim, work: _Work, *, db: Database, clock: Callable[[], datetime], delay: float
 ) -> Outcome:
     now = clock()
-    with db.write() as session:
-        enrollment = _locked(session, claim)
-        if enrollment is None:
-            return Outcome.LOST_LEASE
+    with _leased(db, claim) as (session, enrollment):
         if work.needs_sync:
             enrollment.attempts = max(0, enrollment.attempts - 1)
         enrollment.status = status_when_released(enrollment)
@@ -329,13 +350,10 @@ def _pause(
 ) -> Outcome:
     """R6: credentials rejected. The account needs attention; the work stays queued as it was."""
     now = clock()
-    with db.write() as session:
+    with _leased(db, claim) as (session, enrollment):
         mark_needs_attention(
             session=session, account_id=work.account_id, error=error.message, clock=clock
         )
-        enrollment = _locked(session, claim)
-        if enrollment is None:
-            return Outcome.LOST_LEASE
         if work.needs_sync:
             enrollment.attempts = max(0, enrollment.attempts - 1)
             enrollment.reason = Reason.AUTH_FAILED
@@ -379,10 +397,7 @@ def _retry_or_fail(
         rng=config.rng,
     )
     now = clock()
-    with db.write() as session:
-        enrollment = _locked(session, claim)
-        if enrollment is None:
-            return Outcome.LOST_LEASE
+    with _leased(db, claim) as (session, enrollment):
         if work.needs_sync:
             enrollment.status = EnrollmentStatus.RETRYING
             enrollment.reason = reason
@@ -414,10 +429,7 @@ def _fail(
     message: str,
 ) -> Outcome:
     now = clock()
-    with db.write() as session:
-        enrollment = _locked(session, claim)
-        if enrollment is None:
-            return Outcome.LOST_LEASE
+    with _leased(db, claim) as (session, enrollment):
         release(enrollment)
         enrollment.next_attempt_at = None
         pending = session.exec(
@@ -465,10 +477,7 @@ def _sync(
         assert work.person_id is not None
         client.add_candidacy(work.project_id, work.person_id)
         work.candidacy_done = True
-    with db.write() as session:
-        enrollment = _locked(session, claim)
-        if enrollment is None:
-            raise _LeaseLost
+    with _leased(db, claim) as (session, enrollment):
         enrollment.clockwork_person_id = work.person_id
         enrollment.link = link
         enrollment.match_rule = work.match_rule if link == LinkKind.LINKED else None
@@ -579,10 +588,7 @@ def _hold_for_review(
     candidates: list[JSONObject],
 ) -> Outcome:
     now = clock()
-    with db.write() as session:
-        enrollment = _locked(session, claim)
-        if enrollment is None:
-            return Outcome.LOST_LEASE
+    with _leased(db, claim) as (session, enrollment):
         release(enrollment)
         enrollment.status = EnrollmentStatus.NEEDS_REVIEW
         enrollment.reason = Reason.AMBIGUOUS_LINKEDIN_MATCH

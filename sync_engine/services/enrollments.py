@@ -51,7 +51,7 @@ from sync_engine.services.errors import InvalidInputError, NotFoundError, invali
 
 Clock = Callable[[], datetime]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 CSV_COLUMNS = ("email", "first_name", "last_name", "title", "company", "linkedin_url")
 IMPORT_BATCH = 500
 
@@ -108,7 +108,9 @@ class ContactInput(BaseModel):
     @classmethod
     def _no_control_characters(cls, value: str) -> str:
         if _CONTROL.search(value):
-            raise ValueError("contains control characters (NUL, line breaks or similar)")
+            raise ValueError(
+                "contains a line break or control character (in a CSV: an unclosed quote?)"
+            )
         return value
 
 

@@ -41,7 +41,10 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def rt(database_url: str, clock: FakeClock, sim: SimulatorState) -> Iterator[Runtime]:
-    runtime = make_runtime(database_url, clock=clock, default_max_rps=500, lease_seconds=LEASE)
+    runtime = make_runtime(
+        database_url, clock=clock, default_max_rps=500, lease_seconds=LEASE,
+        http_timeout_seconds=LEASE / 4,
+    )  # fmt: skip
     yield runtime
     runtime.close()
 

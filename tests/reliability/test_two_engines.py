@@ -146,8 +146,8 @@ def test_two_engines_with_leases_shorter_than_a_pass_still_write_everything_once
     or stops if another engine took the work over. Without the renewal before each note, the
     other engine claims mid-run and notes are written twice."""
     key = Fernet.generate_key().decode()
-    one = _runtime(database_url, key, lease_seconds=1.0)
-    two = _runtime(database_url, key, lease_seconds=1.0)
+    one = _runtime(database_url, key, lease_seconds=1.0, http_timeout_seconds=0.25)
+    two = _runtime(database_url, key, lease_seconds=1.0, http_timeout_seconds=0.25)
     try:
         work = _workload(one, sim, sim_server)
         for enrollment_id in work.enrollment_ids[:: len(work.enrollment_ids) // 6]:

@@ -80,3 +80,14 @@ def test_backoff_grows_with_jitter_within_bounds(attempt: int) -> None:
 
 def test_backoff_never_sooner_than_retry_after() -> None:
     assert retry_delay(1, base=2, cap=900, retry_after=120) == 120
+
+
+def test_a_burst_of_429s_is_one_slow_down_signal() -> None:
+    t = ManualTime()
+    bucket = TokenBucket(20.0, adaptive=True, clock=t.clock, sleep=t.sleep)
+    for _ in range(5):  # answers to requests already in flight arrive together
+        bucket.throttled(0.0)
+    assert bucket.rate == pytest.approx(20.0 * 0.85)
+    t.now += 1.5
+    bucket.throttled(0.0)
+    assert bucket.rate == pytest.approx(20.0 * 0.85 * 0.85)

@@ -221,3 +221,12 @@ def test_demo_key_file_is_created_owner_only_and_reused(tmp_path: Path) -> None:
     assert (settings.key_file.stat().st_mode & 0o777) == 0o600
     assert load_secret_box(settings).decrypt(token) == "s3cret"
     assert "s3cret" not in token
+
+
+def test_a_lease_shorter_than_four_request_timeouts_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from sync_engine.config import Settings
+
+    with pytest.raises(ValidationError, match="lease_seconds must be at least 4"):
+        Settings(_env_file=None, lease_seconds=30, http_timeout_seconds=15)  # type: ignore[call-arg]
