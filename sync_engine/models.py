@@ -235,6 +235,8 @@ class Enrollment(SQLModel, table=True):
         sa.Index("ix_enrollment_account_reason", "account_id", "reason"),
         sa.Index("ix_enrollment_account_flag", "account_id", "exists_in_clockwork"),
         sa.Index("ix_enrollment_due", "next_attempt_at"),
+        sa.Index("ix_enrollment_account_synced", "account_id", "synced_at"),
+        sa.Index("ix_enrollment_sequence_status", "sequence_id", "status"),
         sa.Index("ix_enrollment_contact_lease", "contact_id", "lease_expires_at"),
     )
 
@@ -278,7 +280,10 @@ class Activity(SQLModel, table=True):
     tracking on; ``activity_key`` is written into the note so a retry never writes it twice.
     """
 
-    __table_args__ = (sa.Index("ix_activity_enrollment_state", "enrollment_id", "state"),)
+    __table_args__ = (
+        sa.Index("ix_activity_enrollment_state", "enrollment_id", "state"),
+        sa.Index("ix_activity_account_occurred", "account_id", "occurred_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     enrollment_id: int = Field(foreign_key="enrollment.id")
@@ -304,7 +309,7 @@ class SyncAttempt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     enrollment_id: int = Field(foreign_key="enrollment.id", index=True)
     started_at: datetime = _ts()
-    finished_at: datetime | None = _ts(default=None)
+    finished_at: datetime | None = _ts(default=None, index=True)
     outcome: str = _str(20)
     reason: str | None = _str(40, default=None)
     error: str | None = _str(500, default=None)
