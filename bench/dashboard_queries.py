@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import hashlib
 import io
 import json
 import math
@@ -1221,6 +1222,15 @@ def source_revision() -> str:
     return commit + ("+changes" if changed else "")
 
 
+def source_digest() -> str:
+    """A digest of ``sync_engine/``'s Python files, to notice an edit during a long run."""
+    root = Path(__file__).resolve().parents[1] / "sync_engine"
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _postgres_reachable(admin_url: str | None) -> str | None:
     if not admin_url:
         return "no admin URL (give --pg or set CWSYNC_TEST_POSTGRES_URL)"
@@ -1268,7 +1278,7 @@ def main() -> None:
     if "postgresql" in backends and (problem := _postgres_reachable(args.pg)):
         _progress(f"skipping postgresql: {problem}")
         backends.remove("postgresql")
-    revision = source_revision()
+    revision, digest = source_revision(), source_digest()
     results = []
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="cwsync-bench-") as workdir:
         for backend in backends:
@@ -1280,7 +1290,7 @@ def main() -> None:
                         sqlite_analyze=not args.skip_sqlite_analyze,
                     )
                 )  # fmt: skip
-    if source_revision() != revision:
+    if source_digest() != digest:
         _progress(f"warning: sync_engine/ changed during the run (started at {revision})")
     plans = [(r, name, text) for r in results for name, text in r.pop("plans").items()]
     if plans:
