@@ -113,9 +113,10 @@ def dashboard_url(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) 
             shutil.copytree(data, ARTIFACTS / "e2e-data", dirs_exist_ok=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[object]:
-    """One chromium for the whole run."""
+    """One chromium per test module. Playwright's sync API keeps an event loop running in the
+    main thread while it is open, so it must close before other suites use asyncio."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=20_000)
