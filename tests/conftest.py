@@ -1,5 +1,7 @@
 """Fixtures shared by every suite: the storage backends (SQLite and a real PostgreSQL).
 
+Also the simulator on a real socket (``sim_server``, ``sim``) and a fake ``clock``.
+
 Storage tests take ``database_url``, which runs each test once per backend. PostgreSQL comes
 from ``CWSYNC_TEST_POSTGRES_URL`` (an admin URL; ``.ci/run`` starts a server and sets it). Without
 it the PostgreSQL runs are skipped with a reason, unless ``CWSYNC_REQUIRE_POSTGRES=1`` (set in
@@ -18,7 +20,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.db import Database, migrate
+from tests.factories import FakeClock, make_sim_state
 
 _backends_ran: dict[str, int] = {}
 
@@ -101,6 +105,29 @@ def sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "store.db"
     shutil.copy(_sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that moves only when the test says so."""
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def sim_server() -> Iterator[SimulatorServer]:
+    """The Clockwork simulator on a real loopback socket, shared by the run."""
+    with SimulatorServer(SimulatorState()) as server:
+        yield server
+
+
+@pytest.fixture
+def sim(sim_server: SimulatorServer) -> Iterator[SimulatorState]:
+    """This test's Clockwork: a fresh firm (``SIM_FIRM``) on the shared socket, no faults."""
+    state = make_sim_state()
+    sim_server.use_state(state)
+    sim_server.set_faults(None)
+    yield state
+    sim_server.set_faults(None)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

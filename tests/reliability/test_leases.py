@@ -35,11 +35,6 @@ CONFIG = PipelineConfig(max_attempts=3, backoff_base=1, backoff_cap=10)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def rt(database_url: str, clock: FakeClock, sim: SimulatorState) -> Iterator[Runtime]:
     runtime = make_runtime(
         database_url, clock=clock, default_max_rps=500, lease_seconds=LEASE,

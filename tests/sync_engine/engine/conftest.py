@@ -14,11 +14,6 @@ from tests.factories import FakeClock, make_runtime
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def rt(sqlite_url: str, clock: FakeClock, sim: SimulatorState) -> Iterator[Runtime]:
     runtime = make_runtime(sqlite_url, clock=clock, default_max_rps=500, http_timeout_seconds=2)
     yield runtime

@@ -25,11 +25,6 @@ LEASE = 60.0
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
     rt = make_runtime(database_url, clock=clock, transport=mock_transport(make_sim_state()))
     yield rt

@@ -42,11 +42,6 @@ def sim_state() -> SimulatorState:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def runtime(database_url: str, sim_state: SimulatorState, clock: FakeClock) -> Iterator[Runtime]:
     rt = make_runtime(database_url, clock=clock, transport=mock_transport(sim_state))
     yield rt
