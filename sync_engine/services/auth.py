@@ -1,0 +1,331 @@
+"""Who may use the dashboard, and what they may do: password hashes, login configuration, roles.
+
+Pure: no Streamlit, no store, clocks passed in. The dashboard hands this module its secrets
+(``.streamlit/secrets.toml``) as a plain mapping::
+
+    [users.alice]                       # a password login (produce the hash with
+    password_hash = "scrypt$32768$8$1$..."   #   python -m dashboard.hash_password)
+    role = "admin"                      # or "viewer"
+
+    [access]                            # who may come in through Streamlit's OIDC login ([auth])
+    admins = ["alice@example.com"]
+    viewers = ["@example.com"]          # "@domain" admits every address of that domain
+
+Two roles: a *viewer* audits (status pages, logs, audit log, CSV export); an *admin* also
+changes things (settings, credentials, retries, dismissals, re-syncs, backfills, reviews, demo
+controls). Passwords are hashed with scrypt and a random salt; verification compares in constant
+time and takes as long for an unknown user as for a known one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from functools import cache
+from typing import Any
+
+from sync_engine.services.errors import InvalidInputError, ServiceError
+
+MIN_PASSWORD_LENGTH = 12
+
+SCHEME = "scrypt"
+SCRYPT_N = 2**15  # ~0.1 s and 32 MiB per hash on a laptop
+SCRYPT_R = 8
+SCRYPT_P = 1
+SALT_BYTES = 16
+KEY_BYTES = 32
+_MAX_SCRYPT_MEMORY = 256 * 1024 * 1024
+
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,63}$")
+_EMAIL_OR_DOMAIN = re.compile(r"^([^@\s]+)?@[^@\s]+\.[^@\s]+$")
+
+
+class Role(StrEnum):
+    """What a signed-in person may do: audit (viewer) or also change things (admin)."""
+
+    VIEWER = "viewer"
+    ADMIN = "admin"
+
+
+class AuthConfigError(ServiceError):
+    """The login configuration in the secrets is malformed; the message says where."""
+
+
+class PermissionDeniedError(ServiceError):
+    """The signed-in person's role does not allow the action."""
+
+
+# --- password hashes ------------------------------------------------------------------------
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=salt,
+        n=n,
+        r=r,
+        p=p,
+        maxmem=2 * 128 * n * r,
+        dklen=KEY_BYTES,
+    )
+
+
+def check_new_password(password: str) -> None:
+    """Refuse a password too weak to hash for a dashboard user (one clear message)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInputError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if password.strip() != password:
+        raise InvalidInputError("the password must not start or end with a space")
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """``scrypt$N$r$p$salt$hash`` for ``password`` with a fresh random salt (unless given)."""
+    if not password:
+        raise InvalidInputError("the password is empty")
+    salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
+    derived = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    return f"{SCHEME}${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(derived)}"
+
+
+@dataclass(frozen=True)
+class _ParsedHash:
+    n: int
+    r: int
+    p: int
+    salt: bytes
+    derived: bytes
+
+
+def _parse_hash(encoded: str) -> _ParsedHash:
+    """The parts of an encoded hash; :class:`ValueError` with the reason when it is not one."""
+    parts = encoded.strip().split("$")
+    if len(parts) != 6 or parts[0] != SCHEME:
+        raise ValueError("expected scrypt$N$r$p$salt$hash (from python -m dashboard.hash_password)")
+    try:
+        n, r, p = (int(part) for part in parts[1:4])
+        salt, derived = _unb64(parts[4]), _unb64(parts[5])
+    except ValueError:
+        raise ValueError("the scrypt parameters or the base64 parts are unreadable") from None
+    if n < 2**14 or n & (n - 1) or not 1 <= r <= 32 or not 1 <= p <= 16:
+        raise ValueError("the scrypt parameters are out of range (N a power of 2 from 16384)")
+    if 128 * n * r > _MAX_SCRYPT_MEMORY:
+        raise ValueError("the scrypt parameters would need more than 256 MiB per login")
+    if len(salt) < 8 or len(derived) < 16:
+        raise ValueError("the salt or the hash is too short")
+    return _ParsedHash(n, r, p, salt, derived)
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """Whether ``password`` matches the encoded hash (False for a malformed hash too)."""
+    try:
+        parsed = _parse_hash(encoded)
+    except ValueError:
+        return False
+    derived = _scrypt(password, parsed.salt, parsed.n, parsed.r, parsed.p)
+    return hmac.compare_digest(derived, parsed.derived)
+
+
+@cache
+def _decoy_hash() -> str:
+    """A hash nobody knows the password of: unknown users cost as much time as known ones."""
+    return hash_password(secrets.token_urlsafe(24))
+
+
+# --- who may sign in ------------------------------------------------------------------------
+
+
+def normalize_username(name: str) -> str:
+    """Usernames are compared trimmed and lower-cased."""
+    return name.strip().lower()
+
+
+def check_username(name: str) -> str:
+    """The normalised username, or :class:`InvalidInputError` saying what a username may hold."""
+    normalized = normalize_username(name)
+    if not _USERNAME.match(normalized):
+        raise InvalidInputError("a username is 1 to 64 letters, digits and . _ @ + -")
+    return normalized
+
+
+@dataclass(frozen=True)
+class PasswordUser:
+    """A dashboard user with a password: name, scrypt hash and role."""
+
+    name: str
+    password_hash: str = field(repr=False)
+    role: Role
+
+
+@dataclass(frozen=True)
+class AccessList:
+    """Who may come in through OIDC: addresses or ``@domain`` entries, per role."""
+
+    admins: tuple[str, ...] = ()
+    viewers: tuple[str, ...] = ()
+
+    def role_for(self, email: str | None) -> Role | None:
+        """The role of a signed-in email, admin first; None when it is not listed."""
+        if not email:
+            return None
+        email = email.strip().lower()
+        domain = "@" + email.rpartition("@")[2]
+        for role, entries in ((Role.ADMIN, self.admins), (Role.VIEWER, self.viewers)):
+            if email in entries or domain in entries:
+                return role
+        return None
+
+
+@dataclass(frozen=True)
+class LoginConfig:
+    """How people sign in outside demo mode: OIDC (``[auth]``), passwords (``[users]``), both."""
+
+    oidc: bool = False
+    users: Mapping[str, PasswordUser] = field(default_factory=dict)
+    access: AccessList = field(default_factory=AccessList)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any login is configured (without one the dashboard shows nothing)."""
+        return self.oidc or bool(self.users)
+
+
+def _role(value: object, where: str) -> Role:
+    try:
+        return Role(str(value).strip().lower())
+    except ValueError:
+        raise AuthConfigError(f"{where}: role must be 'viewer' or 'admin', not {value!r}") from None
+
+
+def _entries(value: object, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        raise AuthConfigError(f"{where} must be a list of emails or @domains")
+    entries = []
+    for entry in value:
+        text = str(entry).strip().lower()
+        if not _EMAIL_OR_DOMAIN.match(text):
+            raise AuthConfigError(f"{where}: {entry!r} is neither an email nor an @domain")
+        entries.append(text)
+    return tuple(entries)
+
+
+def load_login_config(values: Mapping[str, Any]) -> LoginConfig:
+    """The login configuration from the dashboard's secrets, validated (:class:`AuthConfigError`
+    names the first bad entry). ``[auth]`` is Streamlit's own OIDC section; it is only detected."""
+    users: dict[str, PasswordUser] = {}
+    section = values.get("users") or {}
+    if not isinstance(section, Mapping):
+        raise AuthConfigError("[users] must hold one table per user: [users.alice]")
+    for raw_name, entry in section.items():
+        where = f"[users.{raw_name}]"
+        try:
+            name = check_username(str(raw_name))
+        except InvalidInputError as exc:
+            raise AuthConfigError(f"{where}: {exc}") from None
+        if name in users:
+            raise AuthConfigError(f"{where}: the user is listed twice (names ignore case)")
+        if not isinstance(entry, Mapping):
+            raise AuthConfigError(f"{where} must set password_hash and role")
+        encoded = str(entry.get("password_hash") or "")
+        try:
+            _parse_hash(encoded)
+        except ValueError as exc:
+            raise AuthConfigError(f"{where}: password_hash is not usable: {exc}") from None
+        users[name] = PasswordUser(name, encoded, _role(entry.get("role"), where))
+    access = values.get("access") or {}
+    if not isinstance(access, Mapping):
+        raise AuthConfigError("[access] must set admins and viewers lists")
+    return LoginConfig(
+        oidc=bool(values.get("auth")),
+        users=users,
+        access=AccessList(
+            admins=_entries(access.get("admins", []), "[access] admins"),
+            viewers=_entries(access.get("viewers", []), "[access] viewers"),
+        ),
+    )
+
+
+def authenticate(config: LoginConfig, username: str, password: str) -> PasswordUser | None:
+    """The user whose name and password these are, or None (unknown names take as long)."""
+    user = config.users.get(normalize_username(username))
+    if user is None:
+        verify_password(password, _decoy_hash())
+        return None
+    return user if verify_password(password, user.password_hash) else None
+
+
+# --- slowing down password guessing ---------------------------------------------------------
+
+
+class LoginThrottle:
+    """Locks a username for a while after repeated wrong passwords (shared by all sessions)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        *,
+        max_failures: int = 5,
+        lockout: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self._clock = clock
+        self._max_failures = max_failures
+        self._lockout = lockout
+        self._failures: dict[str, tuple[int, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def locked_for(self, username: str) -> timedelta | None:
+        """How much longer ``username`` is locked out, or None when it may try."""
+        key = normalize_username(username)
+        with self._lock:
+            count, last = self._failures.get(key, (0, None))
+            if count < self._max_failures or last is None:
+                return None
+            left = last + self._lockout - self._clock()
+            if left <= timedelta(0):
+                del self._failures[key]
+                return None
+            return left
+
+    def failed(self, username: str) -> None:
+        """Count a wrong password for ``username``."""
+        key = normalize_username(username)
+        with self._lock:
+            count, _ = self._failures.get(key, (0, None))
+            self._failures[key] = (count + 1, self._clock())
+
+    def succeeded(self, username: str) -> None:
+        """Forget the failures of ``username``."""
+        with self._lock:
+            self._failures.pop(normalize_username(username), None)
+
+
+# --- roles ----------------------------------------------------------------------------------
+
+
+def is_admin(role: Role | str | None) -> bool:
+    """Whether ``role`` may change things."""
+    return role == Role.ADMIN
+
+
+def require_admin(role: Role | str | None, *, action: str = "make changes") -> None:
+    """Raise :class:`PermissionDeniedError` unless ``role`` is admin."""
+    if not is_admin(role):
+        you = "you are signed in as a viewer" if role == Role.VIEWER else "you are not an admin"
+        raise PermissionDeniedError(f"Only an admin can {action}; {you}.")

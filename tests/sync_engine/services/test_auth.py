@@ -1,0 +1,239 @@
+"""Dashboard users: scrypt hashes, the login configuration read from secrets, the throttle on
+wrong passwords, and the admin-only check (pure functions, no store)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from sync_engine.services import auth
+from sync_engine.services.auth import (
+    AccessList,
+    AuthConfigError,
+    LoginThrottle,
+    PermissionDeniedError,
+    Role,
+)
+from sync_engine.services.errors import InvalidInputError
+from tests.factories import FakeClock
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def alice_hash() -> str:
+    return auth.hash_password(PASSWORD)
+
+
+def _secrets(alice_hash: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "users": {
+            "Alice": {"password_hash": alice_hash, "role": "admin"},
+            "victor": {"password_hash": alice_hash, "role": "viewer"},
+        },
+        **extra,
+    }
+
+
+# --- hashing --------------------------------------------------------------------------------
+
+
+def test_a_hash_verifies_its_password_and_nothing_else(alice_hash: str) -> None:
+    assert alice_hash.startswith("scrypt$32768$8$1$")
+    assert auth.verify_password(PASSWORD, alice_hash)
+    assert not auth.verify_password(PASSWORD + " ", alice_hash)
+    assert not auth.verify_password("", alice_hash)
+    assert PASSWORD not in alice_hash
+
+
+def test_each_hash_has_its_own_salt() -> None:
+    first, second = auth.hash_password(PASSWORD), auth.hash_password(PASSWORD)
+    assert first != second
+    assert auth.verify_password(PASSWORD, first) and auth.verify_password(PASSWORD, second)
+
+
+def test_the_same_salt_gives_the_same_hash() -> None:
+    salt = b"0123456789abcdef"
+    assert auth.hash_password(PASSWORD, salt=salt) == auth.hash_password(PASSWORD, salt=salt)
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        "",
+        "plain-text-password",
+        "bcrypt$2b$12$abc",
+        "scrypt$32768$8$1$c2FsdA",  # a part missing
+        "scrypt$1024$8$1$MDEyMzQ1Njc4OWFiY2RlZg$" + "A" * 43,  # too cheap
+        "scrypt$30000$8$1$MDEyMzQ1Njc4OWFiY2RlZg$" + "A" * 43,  # N not a power of two
+        "scrypt$1048576$16$1$MDEyMzQ1Njc4OWFiY2RlZg$" + "A" * 43,  # 2 GiB per login
+        "scrypt$x$8$1$MDEyMzQ1Njc4OWFiY2RlZg$" + "A" * 43,
+    ],
+)
+def test_a_malformed_hash_never_verifies(encoded: str) -> None:
+    assert not auth.verify_password(PASSWORD, encoded)
+
+
+def test_an_empty_password_is_not_hashed() -> None:
+    with pytest.raises(InvalidInputError, match="empty"):
+        auth.hash_password("")
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [("short", "at least 12 characters"), ("  twelve chars  ", "start or end with a space")],
+)
+def test_weak_new_passwords_are_refused_with_the_reason(password: str, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        auth.check_new_password(password)
+    auth.check_new_password(PASSWORD)
+
+
+# --- the login configuration ----------------------------------------------------------------
+
+
+def test_no_section_means_no_login_configured() -> None:
+    config = auth.load_login_config({})
+    assert not config.enabled and not config.oidc and not config.users
+
+
+def test_password_users_are_read_with_lower_cased_names_and_roles(alice_hash: str) -> None:
+    config = auth.load_login_config(_secrets(alice_hash))
+    assert config.enabled and not config.oidc
+    assert {name: user.role for name, user in config.users.items()} == {
+        "alice": Role.ADMIN,
+        "victor": Role.VIEWER,
+    }
+    assert alice_hash not in repr(config.users["alice"])
+
+
+def test_an_auth_section_turns_oidc_on() -> None:
+    config = auth.load_login_config({"auth": {"client_id": "x"}})
+    assert config.enabled and config.oidc
+
+
+@pytest.mark.parametrize(
+    ("users", "message"),
+    [
+        ({"alice": {"password_hash": "secret", "role": "admin"}}, r"\[users.alice\]: password_hash"),
+        ({"alice": {"role": "admin"}}, "password_hash is not usable"),
+        ({"alice": {"password_hash": "HASH", "role": "owner"}}, "'viewer' or 'admin'"),
+        ({"alice": {"password_hash": "HASH"}}, "'viewer' or 'admin'"),
+        ({"Alice": {"password_hash": "HASH", "role": "admin"},
+          "alice": {"password_hash": "HASH", "role": "viewer"}}, "listed twice"),
+        ({"al ice": {"password_hash": "HASH", "role": "admin"}}, "a username is"),
+        ({"alice": "HASH"}, "must set password_hash and role"),
+    ],
+)  # fmt: skip
+def test_a_bad_user_entry_is_named_in_the_error(
+    users: dict[str, Any], message: str, alice_hash: str
+) -> None:
+    for entry in users.values():
+        if isinstance(entry, dict) and entry.get("password_hash") == "HASH":
+            entry["password_hash"] = alice_hash
+    with pytest.raises(AuthConfigError, match=message):
+        auth.load_login_config({"users": users})
+
+
+@pytest.mark.parametrize(
+    ("access", "message"),
+    [
+        ({"admins": ["not-an-email"]}, "neither an email nor an @domain"),
+        ({"viewers": 3}, "must be a list"),
+        ("everyone", "must set admins and viewers"),
+    ],
+)
+def test_a_bad_access_list_is_refused(access: Any, message: str) -> None:
+    with pytest.raises(AuthConfigError, match=message):
+        auth.load_login_config({"auth": {"client_id": "x"}, "access": access})
+
+
+@pytest.mark.parametrize(
+    ("email", "role"),
+    [
+        ("alice@example.com", Role.ADMIN),
+        ("  Alice@Example.com ", Role.ADMIN),
+        ("bob@example.com", Role.VIEWER),
+        ("carol@partner.org", Role.VIEWER),
+        ("mallory@evil.com", None),
+        ("alice@example.com.evil.com", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_oidc_roles_come_from_the_access_list(email: str | None, role: Role | None) -> None:
+    access = AccessList(
+        admins=("alice@example.com",), viewers=("@example.com", "carol@partner.org")
+    )
+    assert access.role_for(email) == role
+
+
+def test_access_entries_are_normalised_when_loaded() -> None:
+    config = auth.load_login_config(
+        {"auth": {"client_id": "x"}, "access": {"admins": "Alice@Example.com", "viewers": []}}
+    )
+    assert config.access.role_for("alice@example.com") == Role.ADMIN
+
+
+# --- authentication -------------------------------------------------------------------------
+
+
+def test_authenticate_accepts_the_right_password_whatever_the_name_case(alice_hash: str) -> None:
+    config = auth.load_login_config(_secrets(alice_hash))
+    user = auth.authenticate(config, " ALICE ", PASSWORD)
+    assert user is not None and (user.name, user.role) == ("alice", Role.ADMIN)
+
+
+def test_authenticate_refuses_a_wrong_password_and_an_unknown_user(alice_hash: str) -> None:
+    config = auth.load_login_config(_secrets(alice_hash))
+    assert auth.authenticate(config, "alice", "wrong password!") is None
+    assert auth.authenticate(config, "nobody", PASSWORD) is None
+    assert auth.authenticate(config, "", "") is None
+
+
+def test_the_throttle_locks_a_name_after_five_wrong_passwords_for_five_minutes() -> None:
+    clock = FakeClock()
+    throttle = LoginThrottle(clock)
+    for _ in range(4):
+        throttle.failed("alice")
+    assert throttle.locked_for("alice") is None
+    throttle.failed("Alice")
+    assert throttle.locked_for("alice") == timedelta(minutes=5)
+    assert throttle.locked_for("victor") is None
+    clock.advance(299)
+    assert throttle.locked_for("ALICE") == timedelta(seconds=1)
+    clock.advance(1)
+    assert throttle.locked_for("alice") is None
+    throttle.failed("alice")
+    assert throttle.locked_for("alice") is None  # the count started again
+
+
+def test_a_successful_login_clears_the_failures() -> None:
+    throttle = LoginThrottle(FakeClock(), max_failures=2)
+    throttle.failed("alice")
+    throttle.succeeded("alice")
+    throttle.failed("alice")
+    assert throttle.locked_for("alice") is None
+
+
+# --- roles ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [(Role.ADMIN, True), ("admin", True), (Role.VIEWER, False), ("viewer", False), (None, False)],
+)
+def test_only_admins_may_change_things(role: Role | str | None, allowed: bool) -> None:
+    assert auth.is_admin(role) is allowed
+    if allowed:
+        auth.require_admin(role, action="retry contacts")
+    else:
+        with pytest.raises(PermissionDeniedError, match="Only an admin can retry contacts"):
+            auth.require_admin(role, action="retry contacts")
+
+
+def test_the_refusal_tells_a_viewer_their_role() -> None:
+    with pytest.raises(PermissionDeniedError, match="signed in as a viewer"):
+        auth.require_admin(Role.VIEWER)
