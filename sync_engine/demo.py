@@ -6,20 +6,24 @@ the store). :func:`seed_demo` fills an empty store with demo accounts, sequences
 activity, seeding the simulator first with people a recruiter "already entered", so the
 *Exists in Clockwork* flag shows up. :class:`SimulatorAdmin` talks to the simulator's ``/_admin``
 surface (firms, seeded people, faults, revoked keys) and works against a separately started
-``cwsync simulator`` too.
+``cwsync simulator`` too. :func:`demo_refusal` keeps demo mode (no login, data seeded and reset)
+away from a store that holds a real firm's credentials.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 
 from sync_engine.clockwork.simulator import (
     DEMO_API_KEY,
@@ -227,6 +231,79 @@ def repoint_demo_connections(runtime: Runtime, base_url: str) -> int:
             continue
         moved += 1
     return moved
+
+
+# --- the guard: no demo on a store with real credentials ------------------------------------
+
+
+def is_simulator_url(base_url: str, *, simulator_host: str = "127.0.0.1") -> bool:
+    """Whether a connection's base URL is a simulator on this machine (a loopback address, or
+    the configured simulator host) rather than a real Clockwork."""
+    try:
+        parts = urlsplit(base_url.strip())
+        host = (parts.hostname or "").lower()
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        return False
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    if host in ("localhost", simulator_host.strip().lower()):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class StoredConnection:
+    """A connection that holds credentials: its account's name and where it points."""
+
+    account: str
+    base_url: str
+
+
+def demo_refusal(
+    connections: Iterable[StoredConnection], *, simulator_host: str = "127.0.0.1"
+) -> str | None:
+    """Why demo mode must not start on a store holding these connections, or None when all of
+    them point at a simulator. Demo mode has no login and seeds and resets data."""
+    real = [
+        c for c in connections if not is_simulator_url(c.base_url, simulator_host=simulator_host)
+    ]
+    if not real:
+        return None
+    named = ", ".join(f"{c.account} ({c.base_url})" for c in real[:3])
+    if len(real) > 3:
+        named += f" and {len(real) - 3} more"
+    return (
+        "Demo mode refuses to start: this store holds credentials for a real Clockwork firm "
+        f"({named}). The demo needs no login and seeds and resets data. Set CWSYNC_DEMO=false and "
+        "configure a login to use this store, or point CWSYNC_DATABASE_URL at a separate store "
+        "for demos."
+    )
+
+
+def demo_connection_problem(base_url: str, *, simulator_host: str = "127.0.0.1") -> str | None:
+    """Why demo mode will not connect to ``base_url`` (a real Clockwork), or None when it is a
+    simulator on this machine."""
+    if is_simulator_url(base_url, simulator_host=simulator_host):
+        return None
+    return (
+        f"Demo mode connects only to a Clockwork simulator on this machine, not to {base_url}: "
+        "a demo needs no login and seeds and resets data. Run the dashboard with "
+        "CWSYNC_DEMO=false and a login to connect a real firm."
+    )
+
+
+def stored_connections(runtime: Runtime) -> list[StoredConnection]:
+    """The store's connections that hold credentials (every state but disconnected)."""
+    with runtime.db.read() as session:
+        rows = session.exec(
+            select(Account.name, ClockworkConnection.base_url)
+            .join(Account, col(Account.id) == ClockworkConnection.account_id)
+            .where(ClockworkConnection.state != ConnectionState.DISCONNECTED)
+        ).all()
+    return [StoredConnection(account=name, base_url=url) for name, url in rows]
 
 
 # --- demo data ------------------------------------------------------------------------------
