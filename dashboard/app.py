@@ -1,37 +1,42 @@
-"""Entry point of the dashboard (``streamlit run dashboard/app.py``): set-up and routing only."""
+"""Entry point of the dashboard (``streamlit run dashboard/app.py``): set-up, sign-in, routing."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import context, login
 
 st.set_page_config(page_title="Clockwork Sync", page_icon=":material/sync:", layout="wide")
 context.boot()
-context.require_login()
+user = login.require_login()
 
-pages = {
-    "Health": [
-        st.Page(
-            "app_pages/overview.py", title="Overview", icon=":material/monitor_heart:", default=True
-        ),
-        st.Page("app_pages/contacts.py", title="Contacts", icon=":material/group:"),
-        st.Page("app_pages/activity.py", title="Activity", icon=":material/mail:"),
-        st.Page("app_pages/sync_log.py", title="Sync log", icon=":material/receipt_long:"),
-    ],
-    "Configure": [
-        st.Page("app_pages/integrations.py", title="Integrations", icon=":material/link:"),
-        st.Page("app_pages/sync_settings.py", title="Sync settings", icon=":material/tune:"),
-        st.Page(
-            "app_pages/sequences.py", title="Sequences", icon=":material/format_list_numbered:"
-        ),
-        st.Page("app_pages/audit_log.py", title="Audit log", icon=":material/history:"),
-    ],
-}
-if context.settings().demo:
-    pages["Demo"] = [
-        st.Page("app_pages/demo_controls.py", title="Demo controls", icon=":material/science:"),
-    ]
+health = [
+    st.Page(
+        "app_pages/overview.py", title="Overview", icon=":material/monitor_heart:", default=True
+    ),
+    st.Page("app_pages/contacts.py", title="Contacts", icon=":material/group:"),
+    st.Page("app_pages/activity.py", title="Activity", icon=":material/mail:"),
+    st.Page("app_pages/sync_log.py", title="Sync log", icon=":material/receipt_long:"),
+]
+audit_log = st.Page("app_pages/audit_log.py", title="Audit log", icon=":material/history:")
+if user.is_admin:
+    pages = {
+        "Health": health,
+        "Configure": [
+            st.Page("app_pages/integrations.py", title="Integrations", icon=":material/link:"),
+            st.Page("app_pages/sync_settings.py", title="Sync settings", icon=":material/tune:"),
+            st.Page(
+                "app_pages/sequences.py", title="Sequences", icon=":material/format_list_numbered:"
+            ),
+            audit_log,
+        ],
+    }
+    if context.settings().demo:
+        pages["Demo"] = [
+            st.Page("app_pages/demo_controls.py", title="Demo controls", icon=":material/science:"),
+        ]
+else:  # a viewer audits: no configuration pages at all
+    pages = {"Health": [*health, audit_log]}
 page = st.navigation(pages)
 context.show_flash()
 page.run()

@@ -1,5 +1,5 @@
 """What every page shares: the process's runtime, the embedded demo, the sync scheduler, the
-selected account, the acting user, and small rendering helpers.
+selected account, the signed-in user and their role, and small rendering helpers.
 
 Long-lived resources are held in ``st.cache_resource`` so reruns and browser sessions share one
 store, one simulator and one scheduler per Streamlit process. Pages read and write the store
@@ -12,7 +12,7 @@ import atexit
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,9 +21,17 @@ import streamlit as st
 from pydantic import Field
 
 from sync_engine.config import Settings
-from sync_engine.demo import DemoReport, DemoSimulator, repoint_demo_connections, seed_demo
+from sync_engine.demo import (
+    DemoReport,
+    DemoSimulator,
+    demo_refusal,
+    repoint_demo_connections,
+    seed_demo,
+    stored_connections,
+)
 from sync_engine.runtime import Runtime, build_runtime
-from sync_engine.services import accounts
+from sync_engine.services import accounts, auth
+from sync_engine.services.auth import LoginConfig, Role
 from sync_engine.services.errors import ServiceError
 
 if TYPE_CHECKING:
@@ -107,13 +115,27 @@ def engine() -> EngineStatus:
 
 
 def boot() -> None:
-    """Open the store, start the demo (if on) and then the scheduler; idempotent per process."""
+    """Open the store, start the demo (if on) and then the scheduler; idempotent per process.
+
+    Demo mode stops here, before anything starts, when the store holds a real firm's credentials.
+    """
     runtime()
+    if settings().demo:
+        refuse_demo_with_real_credentials()
     demo()
     engine()
 
 
-# --- sessions and the acting user -----------------------------------------------------------
+def refuse_demo_with_real_credentials() -> None:
+    """Stop the run with the reason when demo mode meets a store holding real credentials."""
+    problem = demo_refusal(stored_connections(runtime()), simulator_host=settings().simulator_host)
+    if problem:
+        st.title("Clockwork Sync")
+        st.error(problem, icon=":material/gpp_bad:")
+        st.stop()
+
+
+# --- sessions on the store ------------------------------------------------------------------
 
 
 @contextmanager
@@ -130,55 +152,136 @@ def writing() -> Iterator[Session]:
         yield session
 
 
-def login_required() -> bool:
-    """Outside demo mode, an ``[auth]`` section in ``.streamlit/secrets.toml`` turns login on."""
-    if settings().demo:
-        return False
-    return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+# --- who is signed in, and what they may do -------------------------------------------------
+
+USER_KEY = "_cwsync_user"
 
 
-def require_login() -> None:
-    """Stop the run with a login button until the user has signed in (when login is on)."""
-    if not login_required() or signed_in_user():
-        return
-    st.title("Clockwork Sync")
-    st.write("Sign in to see customer accounts.")
-    st.button("Log in", type="primary", on_click=st.login)
-    st.stop()
+@dataclass(frozen=True)
+class SignedIn:
+    """The person using this browser session: name (for the audit log), role, and how they came
+    in ("password", "oidc" or "demo"). A password user keeps the hash seen at sign-in, so
+    changing their password in the secrets signs them out."""
+
+    name: str
+    role: Role
+    method: str
+    credential: str = field(default="", repr=False)
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether this person may change things."""
+        return auth.is_admin(self.role)
 
 
-def signed_in_user() -> str | None:
-    """The email of the user signed in through Streamlit's OIDC login, if one is configured."""
+DEMO_USER = SignedIn("demo user", Role.ADMIN, "demo")
+
+
+def login_config() -> LoginConfig:
+    """The login configuration in ``.streamlit/secrets.toml`` (:class:`AuthConfigError` if bad)."""
+    if not st.secrets.load_if_toml_exists():
+        return LoginConfig()
+    return auth.load_login_config(st.secrets.to_dict())
+
+
+def oidc_email() -> str | None:
+    """The email (else name) of the user signed in through Streamlit's OIDC login, if any."""
     try:
-        if st.user.is_logged_in:
-            return str(st.user.get("email") or st.user.get("name") or "signed-in user")
+        if not st.user.is_logged_in:
+            return None
+        return str(st.user.get("email") or st.user.get("name") or "") or None
     except Exception:  # no [auth] configured: st.user has nothing to say
         return None
+
+
+def oidc_email_verified() -> bool:
+    """False only when the identity provider says the signed-in email is not verified."""
+    try:
+        return st.user.get("email_verified") is not False
+    except Exception:
+        return False
+
+
+def current_user() -> SignedIn | None:
+    """Who is signed in, checked against the secrets on every call (a removed user, a changed
+    password or role takes effect at once); the demo user in demo mode; None when nobody is."""
+    if settings().demo:
+        return DEMO_USER
+    config = login_config()
+    stored = st.session_state.get(USER_KEY)
+    # Only this module stores a SignedIn object: nothing a browser sends can pass for one.
+    if isinstance(stored, SignedIn) and stored.method == "password":
+        user = config.users.get(stored.name)
+        if user is not None and user.password_hash == stored.credential:
+            return SignedIn(user.name, user.role, "password", user.password_hash)
+        return None
+    if config.oidc:
+        email = oidc_email()
+        role = config.access.role_for(email) if oidc_email_verified() else None
+        if email and role is not None:
+            return SignedIn(email.strip().lower(), role, "oidc")
     return None
 
 
+def sign_in(user: auth.PasswordUser) -> None:
+    """Remember a password user who just proved who they are, for this browser session."""
+    st.session_state[USER_KEY] = SignedIn(user.name, user.role, "password", user.password_hash)
+
+
+def sign_out() -> None:
+    """Forget who is signed in (and end the OIDC session when that is how they came in)."""
+    user = st.session_state.pop(USER_KEY, None)
+    if not isinstance(user, SignedIn) and oidc_email():
+        st.logout()
+
+
+def is_admin() -> bool:
+    """Whether the signed-in person may change things (to show or hide actions)."""
+    try:
+        user = current_user()
+    except ServiceError:
+        return False
+    return user is not None and user.is_admin
+
+
+def require_admin(action: str = "make this change") -> str:
+    """Check, right before a change, that an admin is signed in; return their name for the
+    audit log. Anyone else gets the reason on screen and the run stops before the change."""
+    try:
+        user = current_user()
+        auth.require_admin(user.role if user else None, action=action)
+    except ServiceError as exc:
+        show_error(exc)
+        st.stop()
+        raise  # st.stop() raises inside a script run; outside one, refuse all the same
+    return actor()
+
+
 def actor() -> str:
-    """Who is acting, for the audit log: the signed-in user, else the name given in the sidebar."""
-    user = signed_in_user()
-    if user:
-        return user
-    name = str(st.session_state.get("actor", "")).strip()
-    return name or ("demo user" if settings().demo else "dashboard")
+    """Who acts, for the audit log: the signed-in user; in demo mode the name in the sidebar."""
+    user = current_user()
+    if user is None:
+        return "dashboard"
+    if user.method == "demo":
+        name = str(st.session_state.get("actor", "")).strip()
+        return name or user.name
+    return user.name
 
 
 def sidebar() -> None:
-    """The sidebar's shared part: who is acting, and whether the engine runs."""
-    user = signed_in_user()
-    if user:
-        st.sidebar.caption(f"Signed in as {plain(user)}")
-        st.sidebar.button("Log out", on_click=st.logout)
-    else:
+    """The sidebar's shared part: who is signed in (or acting, in demo), and whether the engine
+    runs."""
+    user = current_user()
+    if user is not None and user.method == "demo":
         st.sidebar.text_input(
             "Acting as",
             key="actor",
             placeholder="your name (for the audit log)",
-            help="Every settings or credential change is logged under this name.",
+            help="Demo mode has no login: every change is logged under this name.",
         )
+    elif user is not None:
+        st.sidebar.caption(f"Signed in as {plain(user.name)} · {user.role.value}")
+        st.sidebar.button("Log out", icon=":material/logout:", on_click=sign_out)
     status = engine()
     if status.running:
         st.sidebar.caption(

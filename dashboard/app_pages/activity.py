@@ -69,11 +69,13 @@ def render() -> None:
         hide_index=True,
         column_config={"Why not sent": st.column_config.TextColumn(width="large")},
     )
-    backfill(account_id)
+    if context.is_admin():
+        backfill(account_id)
 
 
 def backfill(account_id: int) -> None:
-    """B4: send activity that was skipped because tracking was off, explicitly, after a preview."""
+    """B4: send activity that was skipped because tracking was off, explicitly, after a preview
+    (admins only)."""
     with st.expander("Activity backfill", icon=":material/history:"):
         st.caption(
             "Activity recorded while tracking was off is not sent automatically. Preview what a "
@@ -108,11 +110,12 @@ def backfill(account_id: int) -> None:
             hide_index=True,
         )
         if st.button(f"Send {len(items)} activities", type="primary", key="backfill_apply"):
+            actor = context.require_admin("backfill activity")
             rt = context.runtime()
             with context.writing() as session:
                 queued = activity_backfill.apply_backfill(
                     session=session, account_id=account_id, items=items, now=rt.clock(),
-                    actor=context.actor(),
+                    actor=actor,
                 )  # fmt: skip
             context.flash(f"{queued} activities queued for Clockwork.")
             st.rerun()

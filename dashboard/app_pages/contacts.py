@@ -100,7 +100,8 @@ def export_button(where: views.EnrollmentFilter, total: int) -> None:
 
 
 def run_action(name: str, ids: list[int] | None = None, account_id: int | None = None) -> None:
-    """Retry, retry all failed, or dismiss, through the staff actions service."""
+    """Retry, retry all failed, or dismiss, through the staff actions service (admins only)."""
+    actor = context.require_admin("dismiss contacts" if name == "dismiss" else "retry contacts")
     actions = context.engine_actions()
     if actions is None:
         st.error("The sync engine is not available in this build: retry and dismiss are disabled.")
@@ -109,15 +110,15 @@ def run_action(name: str, ids: list[int] | None = None, account_id: int | None =
     with context.writing() as session:
         if name == "retry_all":
             done = actions.retry_all_failed(
-                session=session, account_id=account_id, clock=rt.clock, actor=context.actor()
+                session=session, account_id=account_id, clock=rt.clock, actor=actor
             )
         elif name == "retry":
             done = actions.retry_enrollments(
-                session=session, enrollment_ids=ids, clock=rt.clock, actor=context.actor()
+                session=session, enrollment_ids=ids, clock=rt.clock, actor=actor
             )
         else:
             done = actions.dismiss_enrollments(
-                session=session, enrollment_ids=ids, clock=rt.clock, actor=context.actor()
+                session=session, enrollment_ids=ids, clock=rt.clock, actor=actor
             )
     verb = "dismissed" if name == "dismiss" else "queued for retry"
     context.flash(f"{done} contact{'s' if done != 1 else ''} {verb}.")
@@ -154,8 +155,9 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
                 "integration. The contact was linked to that record, not duplicated.",
                 icon=":material/person_search:",
             )
+        admin = context.is_admin()
         if row.status == "needs_review" and found.review_candidates:
-            review(row.enrollment_id, found.review_candidates)
+            review(row.enrollment_id, found.review_candidates, admin=admin)
         if row.person_url:
             st.link_button(
                 "Open the person in Clockwork", row.person_url, icon=":material/open_in_new:"
@@ -172,6 +174,8 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
             hide_index=True,
             column_config={"Detail": st.column_config.TextColumn(width="large")},
         )
+        if not admin:
+            return
         buttons = st.container(horizontal=True)
         if buttons.button("Retry", key="detail_retry", disabled=row.status != "failed"):
             run_action("retry", [row.enrollment_id])
@@ -186,20 +190,28 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
             st.rerun()
 
 
-def review(enrollment_id: int, candidates: list[dict]) -> None:
-    """B2: several Clockwork people share the contact's LinkedIn profile; staff choose one."""
-    st.markdown("**Choose the Clockwork person** (several share this LinkedIn profile)")
+def review(enrollment_id: int, candidates: list[dict], *, admin: bool) -> None:
+    """B2: several Clockwork people share the contact's LinkedIn profile; an admin chooses one."""
     new = "__new__"
     labels = {new: "None of these: create a new person"}
     for candidate in candidates:
         emails = ", ".join(str(e) for e in candidate.get("emails") or []) or "no email"
         position = candidate.get("position") or ""
         labels[str(candidate["id"])] = f"{candidate.get('name') or 'Unnamed'} ({emails}) {position}"
+    if not admin:
+        st.markdown("**Waiting for an admin to choose the Clockwork person** (several share this "
+                    "LinkedIn profile):")  # fmt: skip
+        for candidate_id, label in labels.items():
+            if candidate_id != new:
+                st.text(label)
+        return
+    st.markdown("**Choose the Clockwork person** (several share this LinkedIn profile)")
     choice = st.radio(
         "Person", list(labels), format_func=labels.get, key=f"review_{enrollment_id}",
         label_visibility="collapsed",
     )  # fmt: skip
     if st.button("Use this choice", type="primary", key=f"review_save_{enrollment_id}"):
+        actor = context.require_admin("choose the Clockwork person")
         actions = context.engine_actions()
         if actions is None:
             st.error("The sync engine is not available in this build.")
@@ -209,7 +221,7 @@ def review(enrollment_id: int, candidates: list[dict]) -> None:
                 actions.resolve_review(
                     session=session, enrollment_id=enrollment_id,
                     person_id=None if choice == new else choice,
-                    clock=context.runtime().clock, actor=context.actor(),
+                    clock=context.runtime().clock, actor=actor,
                 )  # fmt: skip
         except ServiceError as exc:
             context.show_error(exc)
@@ -259,20 +271,21 @@ def render() -> None:
     picked = context.selected_rows("contacts_table")
     selected = [rows[i].enrollment_id for i in picked if i < len(rows)]
 
+    admin = context.is_admin()
     toolbar = st.container(horizontal=True)
     with toolbar:
-        export_button(where, total)
-        if st.button(
+        export_button(where, total)  # viewers may export: the CSV holds no credential
+        if admin and st.button(
             f"Retry all failed ({failed})", disabled=failed == 0, icon=":material/replay:"
         ):
             run_action("retry_all", account_id=account_id)
             st.rerun()
-        if st.button(
+        if admin and st.button(
             f"Retry selected ({len(selected)})", disabled=not selected, icon=":material/replay:"
         ):
             run_action("retry", selected)
             st.rerun()
-        if st.button(
+        if admin and st.button(
             f"Dismiss selected ({len(selected)})", disabled=not selected, icon=":material/block:"
         ):
             run_action("dismiss", selected)
@@ -303,7 +316,11 @@ def render() -> None:
     elif linked_id is not None and enrollment_account(linked_id) == account_id:
         live_detail(linked_id, projects)
     else:
-        st.caption("Select one row to see its timeline; select several to retry or dismiss them.")
+        st.caption(
+            "Select one row to see its timeline; select several to retry or dismiss them."
+            if admin
+            else "Select one row to see its timeline."
+        )
 
 
 render()

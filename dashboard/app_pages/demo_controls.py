@@ -55,6 +55,7 @@ def add_contacts(account_id: int, base_url: str) -> None:
         )
         submitted = st.form_submit_button("Add to sequence", type="primary")
     if submitted:
+        context.require_admin("add demo contacts")
         fields = {
             "email": email, "first_name": first, "last_name": last, "title": title,
             "company": company,
@@ -77,6 +78,7 @@ def add_contacts(account_id: int, base_url: str) -> None:
             st.session_state["demo_added"] = {"email": contact.email, "id": enrollment.id}
             st.rerun()
     if st.button("Add 5 made-up contacts", icon=":material/group_add:"):
+        context.require_admin("add demo contacts")
         added = 0
         with context.writing() as session:
             for _ in range(5):
@@ -121,6 +123,7 @@ def record_events(account_id: int) -> None:
         subject = right.text_input("Subject", value="Re: a quick question", max_chars=500)
         submitted = st.form_submit_button("Record event", type="primary")
     if submitted:
+        context.require_admin("record email events")
         try:
             with context.writing() as session:
                 enrollments.record_event(
@@ -169,6 +172,7 @@ def faults(account_id: int, base_url: str) -> None:
         drops = st.slider("Share of dropped connections", 0.0, 0.5, float(current.drop_rate), 0.05)
         apply = st.form_submit_button("Apply faults", type="primary")
     if apply:
+        context.require_admin("inject faults")
         try:
             config = FaultConfig(
                 latency_ms=latency,
@@ -185,12 +189,14 @@ def faults(account_id: int, base_url: str) -> None:
         st.rerun()
     buttons = st.container(horizontal=True)
     if buttons.button("Clear all faults", icon=":material/healing:"):
+        context.require_admin("clear faults")
         with demo_data.SimulatorAdmin(base_url) as admin:
             admin.set_faults(FaultConfig(latency_ms=context.settings().simulator_latency_ms))
         context.flash("Faults cleared.")
         st.rerun()
     rt = context.runtime()
     if buttons.button("Revoke this account's API key", icon=":material/key_off:"):
+        context.require_admin("revoke keys")
         try:
             demo_data.set_account_key_revoked(rt, base_url, account_id=account_id, revoked=True)
         except ServiceError as exc:
@@ -199,6 +205,7 @@ def faults(account_id: int, base_url: str) -> None:
             context.flash("Key revoked: the next sync is rejected and the account needs attention.")
             st.rerun()
     if buttons.button("Restore the key and reconnect", icon=":material/key:"):
+        context.require_admin("restore keys")
         try:
             demo_data.set_account_key_revoked(rt, base_url, account_id=account_id, revoked=False)
             demo_data.reconnect(rt, account_id=account_id, base_url=base_url)
@@ -215,6 +222,7 @@ def engine_and_reset(base_url: str) -> None:
     buttons = st.container(horizontal=True)
     status = context.engine()
     if buttons.button("Run a sync pass now", icon=":material/sync:"):
+        context.require_admin("run a sync pass")
         if status.handle is None:
             st.error("The sync engine is not running in this process.")
         else:
@@ -224,6 +232,7 @@ def engine_and_reset(base_url: str) -> None:
     with buttons.popover("Reset the demo", icon=":material/restart_alt:"):
         st.write("Delete every account, contact and log entry and seed the demo again?")
         if st.button("Yes, reset", type="primary"):
+            context.require_admin("reset the demo")
             with demo_data.SimulatorAdmin(base_url) as admin:
                 admin.set_faults(FaultConfig(latency_ms=context.settings().simulator_latency_ms))
             demo_data.seed_demo(context.runtime(), base_url, reset=True)
@@ -235,8 +244,9 @@ def engine_and_reset(base_url: str) -> None:
 
 
 def render() -> None:
-    """Draw the Demo controls page."""
+    """Draw the Demo controls page (demo mode, where the demo user is an admin)."""
     st.title("Demo controls")
+    context.require_admin("use the demo controls")
     environment = context.demo()
     if environment is None:
         st.info("Demo controls are only available in demo mode (CWSYNC_DEMO=true).")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import context
+from sync_engine import demo as demo_data
 from sync_engine.clockwork.client import DEFAULT_BASE_URL
 from sync_engine.models import ConnectionState
 from sync_engine.services import accounts, views
@@ -33,12 +34,12 @@ def new_account() -> None:
     ):
         name = st.text_input("Account name", max_chars=200, placeholder="e.g. Acme Talent")
         if st.form_submit_button("Create account"):
+            actor = context.require_admin("create accounts")
             try:
                 with context.writing() as session:
                     account = accounts.create_account(
-                            session=session, name=name, clock=context.runtime().clock,
-                            actor=context.actor(),
-                        )  # fmt: skip
+                        session=session, name=name, clock=context.runtime().clock, actor=actor,
+                    )  # fmt: skip
             except ServiceError as exc:
                 context.show_error(exc)
                 return
@@ -79,6 +80,7 @@ def health(account_id: int) -> accounts.ConnectionSummary | None:
         buttons = st.container(horizontal=True)
         live = summary.state != ConnectionState.DISCONNECTED
         if buttons.button("Test connection", icon=":material/network_check:", disabled=not live):
+            context.require_admin("test the connection")
             try:
                 views.check_connection(context.runtime(), account_id=account_id)
             except ServiceError as exc:
@@ -90,10 +92,11 @@ def health(account_id: int) -> accounts.ConnectionSummary | None:
             pause_label,
             icon=":material/pause:" if not account.sync_paused else ":material/play_arrow:",
         ):
+            actor = context.require_admin("pause or resume syncing")
             with context.writing() as session:
                 accounts.set_sync_paused(
                     session=session, account_id=account_id, paused=not account.sync_paused,
-                    clock=context.runtime().clock, actor=context.actor(),
+                    clock=context.runtime().clock, actor=actor,
                 )  # fmt: skip
             context.flash("Syncing paused." if not account.sync_paused else "Syncing resumed.")
             st.rerun()
@@ -104,10 +107,11 @@ def health(account_id: int) -> accounts.ConnectionSummary | None:
                     "contacts added while disconnected are not synced."
                 )
                 if st.button("Yes, disconnect", type="primary"):
+                    actor = context.require_admin("disconnect Clockwork")
                     with context.writing() as session:
                         accounts.disconnect(
                             session=session, account_id=account_id,
-                            clock=context.runtime().clock, actor=context.actor(),
+                            clock=context.runtime().clock, actor=actor,
                         )  # fmt: skip
                     context.flash("Disconnected from Clockwork.")
                     st.rerun()
@@ -148,6 +152,11 @@ def connect_form(account_id: int, summary: accounts.ConnectionSummary | None) ->
             "Save and test connection", type="primary", icon=":material/link:"
         )
     if submitted:
+        actor = context.require_admin("change Clockwork credentials")
+        host = context.settings().simulator_host
+        if demo and (problem := demo_data.demo_connection_problem(base_url, simulator_host=host)):
+            st.error(problem, icon=":material/gpp_bad:")
+            return
         fields = {
             "firm": firm,
             "api_key": api_key,
@@ -158,7 +167,7 @@ def connect_form(account_id: int, summary: accounts.ConnectionSummary | None) ->
         try:
             with st.spinner("Checking the credentials with Clockwork…"):
                 saved = accounts.connect(
-                    context.runtime(), account_id=account_id, fields=fields, actor=context.actor()
+                    context.runtime(), account_id=account_id, fields=fields, actor=actor
                 )
         except ServiceError as exc:
             context.show_error(exc)
@@ -168,8 +177,9 @@ def connect_form(account_id: int, summary: accounts.ConnectionSummary | None) ->
 
 
 def render() -> None:
-    """Draw the Integrations page."""
+    """Draw the Integrations page (admins only)."""
     st.title("Integrations")
+    context.require_admin("manage Clockwork connections")
     st.caption(
         "Connect each customer account to its Clockwork firm and keep the connection healthy."
     )

@@ -54,12 +54,13 @@ def add_sequence(account_id: int, names: dict[str, str]) -> None:
             format_func=lambda option: names.get(option, "Account default"),
         )
         if st.form_submit_button("Create sequence"):
+            actor = context.require_admin("create sequences")
             try:
                 with context.writing() as session:
                     accounts.add_sequence(
                         session=session, account_id=account_id, name=name, disable_sync=disable,
                         project_id=project or None, clock=context.runtime().clock,
-                        actor=context.actor(),
+                        actor=actor,
                     )  # fmt: skip
             except ServiceError as exc:
                 context.show_error(exc)
@@ -100,11 +101,12 @@ def syncing_tab(sequence: views.SequenceRow, names: dict[str, str]) -> None:
         )
     show_preview(preview)
     if st.button("Save Syncing settings", type="primary", key=f"{key}_save"):
+        actor = context.require_admin("change a sequence's Syncing settings")
         try:
             with context.writing() as session:
                 accounts.update_sequence(
                     session=session, sequence_id=sequence.sequence_id, changes=changes,
-                    clock=context.runtime().clock, actor=context.actor(),
+                    clock=context.runtime().clock, actor=actor,
                 )  # fmt: skip
         except ServiceError as exc:
             context.show_error(exc)
@@ -123,6 +125,7 @@ def resync(sequence: views.SequenceRow, names: dict[str, str]) -> None:
     )
     key = f"resync_plan_{sequence.sequence_id}"
     if st.button("Preview re-sync", key=f"{key}_preview", icon=":material/preview:"):
+        context.require_admin("re-sync contacts to a project")
         try:
             st.session_state[key] = project_resync.plan_resync(
                 context.runtime(), sequence_id=sequence.sequence_id
@@ -154,9 +157,10 @@ def resync(sequence: views.SequenceRow, names: dict[str, str]) -> None:
         hide_index=True,
     )
     if st.button(f"Re-sync {len(plan.items)} contact(s)", type="primary", key=f"{key}_apply"):
+        actor = context.require_admin("re-sync contacts to a project")
         try:
             done = project_resync.apply_resync(
-                context.runtime(), sequence_id=sequence.sequence_id, actor=context.actor()
+                context.runtime(), sequence_id=sequence.sequence_id, actor=actor
             )
         except ServiceError as exc:
             context.show_error(exc)
@@ -167,8 +171,9 @@ def resync(sequence: views.SequenceRow, names: dict[str, str]) -> None:
 
 
 def render() -> None:
-    """Draw the Sequences page."""
+    """Draw the Sequences page (admins only)."""
     st.title("Sequences")
+    context.require_admin("change sequences")
     st.caption("Which sequences sync, and the Clockwork project each one's contacts join.")
     account_id = context.select_account()
     if account_id is None:

@@ -1,7 +1,7 @@
 """Sync settings: the account's sync option, deduplication, default project and activity tracking.
 
 Changes are previewed (what they will and will not affect) before they are saved through
-``accounts.update_settings``, which audits each field under the acting user.
+``accounts.update_settings``, which audits each field under the signed-in admin.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ SYNC_OPTIONS = {
 
 
 def render() -> None:
-    """Draw the Sync settings page."""
+    """Draw the Sync settings page (admins only)."""
     st.title("Sync settings")
+    context.require_admin("change sync settings")
     st.caption("When contacts sync to Clockwork, and where they go. Changes apply from now on.")
     account_id = context.select_account()
     if account_id is None:
@@ -111,11 +112,12 @@ def render() -> None:
     show_preview(preview)
     buttons = st.container(horizontal=True)
     if buttons.button("Save changes", type="primary", icon=":material/save:"):
+        actor = context.require_admin("change sync settings")
         try:
             with context.writing() as session:
                 accounts.update_settings(
                     session=session, account_id=account_id, changes=changes,
-                    clock=context.runtime().clock, actor=context.actor(),
+                    clock=context.runtime().clock, actor=actor,
                 )  # fmt: skip
         except ServiceError as exc:
             context.show_error(exc)

@@ -3,11 +3,16 @@
 The dashboard builds its runtime from the environment inside ``st.cache_resource``; each test
 points the environment at a fresh SQLite store (demo off, so no simulator or seeding starts) and
 clears that cache, then seeds the store through the service layer with a runtime of its own.
+
+Outside demo mode the dashboard needs a login: :func:`open_page` gives the app two password users
+through ``at.secrets`` (``ADMIN`` and ``VIEWER``) and opens it signed in as one of them, the way
+the login form leaves a session (the form itself is tested in ``test_login.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +21,38 @@ import streamlit as st
 from cryptography.fernet import Fernet
 from streamlit.testing.v1 import AppTest
 
+from dashboard import context
 from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.runtime import Runtime
+from sync_engine.services import auth
 from tests.factories import make_runtime, make_sim_state
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+ADMIN = "casey@cs"
+VIEWER = "victor@cs"
+PASSWORD = "a long test password"
+ROLES = {ADMIN: auth.Role.ADMIN, VIEWER: auth.Role.VIEWER}
+
+
+@cache
+def password_hash() -> str:
+    """One scrypt hash of ``PASSWORD`` for the whole run (each costs ~0.1 s)."""
+    return auth.hash_password(PASSWORD)
+
+
+def login_secrets() -> dict[str, Any]:
+    """``.streamlit/secrets.toml`` as the tests give it: an admin and a viewer with passwords."""
+    return {
+        "users": {
+            name: {"password_hash": password_hash(), "role": role.value}
+            for name, role in ROLES.items()
+        }
+    }
+
+
+def signed_in(name: str) -> context.SignedIn:
+    """The session value the login form stores for one of the test users."""
+    return context.SignedIn(name, ROLES[name], "password", password_hash())
 
 
 @pytest.fixture
@@ -40,9 +72,21 @@ def store(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]
     st.cache_data.clear()
 
 
-def open_page(page: str | None = None, **session_state: object) -> AppTest:
-    """Run the app (optionally switched to ``app_pages/<page>.py``) and return the finished AppTest."""
+def new_app(*, user: str | None = ADMIN, secrets: dict[str, Any] | None = None) -> AppTest:
+    """An AppTest of the dashboard with the test users configured, signed in as ``user``."""
     app = AppTest.from_file(APP, default_timeout=30)
+    app.secrets.update(login_secrets() if secrets is None else secrets)
+    if user is not None:
+        app.session_state[context.USER_KEY] = signed_in(user)
+    return app
+
+
+def open_page(
+    page: str | None = None, *, user: str | None = ADMIN, **session_state: object
+) -> AppTest:
+    """Run the app signed in as ``user`` (optionally switched to ``app_pages/<page>.py``) and
+    return the finished AppTest."""
+    app = new_app(user=user)
     for name, value in session_state.items():
         app.session_state[name] = value
     app.run()
@@ -88,3 +132,12 @@ def texts(app: AppTest) -> str:
     ):
         parts.extend(str(element.value) for element in group)
     return "\n".join(parts)
+
+
+def sent_to_browser(app: AppTest) -> bytes:
+    """Every element and block of the last run as serialized for the browser, concatenated."""
+    return b"\n".join(
+        node.proto.SerializeToString()
+        for node in app._tree
+        if getattr(node, "proto", None) is not None
+    )

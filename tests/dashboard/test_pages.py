@@ -1,5 +1,5 @@
 """Each page's wiring, through Streamlit's AppTest: it renders from the store, and its controls
-call the service layer with the acting user (no scheduler, no demo: see ``conftest.py``)."""
+call the service layer as the signed-in admin (no scheduler, no demo: see ``conftest.py``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sync_engine.models import ApiCall, EngineRun, Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, audit, enrollments, views
 from sync_engine.services.audit import list_entries
-from tests.dashboard.conftest import by_label, open_page, texts
+from tests.dashboard.conftest import ADMIN, by_label, new_app, open_page, texts
 from tests.factories import SIM_FIRM, connection_fields, enroll, make_sequence
 
 
@@ -133,24 +133,20 @@ def test_contacts_filters_by_the_exists_in_clockwork_flag(
 def test_retry_all_failed_requeues_them_under_the_acting_user(
     store: Runtime, connected: dict[str, Any]
 ) -> None:
-    app = open_page("contacts", actor="casey@cs")
+    app = open_page("contacts")
     by_label(app.button, "Retry all failed (1)").click().run()
     assert not app.exception
     with store.db.read() as session:
         retried = session.get(Enrollment, connected["ids"][1])
         entries = list_entries(session=session, account_id=connected["account_id"])
     assert retried is not None and retried.status == "queued"
-    assert any(e.actor == "casey@cs" and e.entity == "enrollment" for e in entries)
+    assert any(e.actor == ADMIN and e.entity == "enrollment" for e in entries)
 
 
 def test_contact_detail_shows_the_timeline_from_a_link(
     store: Runtime, connected: dict[str, Any]
 ) -> None:
-    from streamlit.testing.v1 import AppTest
-
-    from tests.dashboard.conftest import APP
-
-    app = AppTest.from_file(APP, default_timeout=30)
+    app = new_app()
     app.run()
     app.switch_page("app_pages/contacts.py")
     app.query_params["enrollment"] = str(connected["ids"][0])
@@ -180,21 +176,21 @@ def _connect_form(app: Any, **values: str) -> None:
 
 
 def test_integrations_creates_an_account(store: Runtime) -> None:
-    app = open_page("integrations", actor="casey@cs")
+    app = open_page("integrations")
     by_label(app.text_input, "Account name").input("Globex Search")
     by_label(app.button, "Create account").click().run()
     with store.db.read() as session:
         names = [a.name for a in accounts.list_accounts(session=session)]
         entries = audit.list_entries(session=session)
     assert names == ["Globex Search"]
-    assert entries[0].actor == "casey@cs"
+    assert entries[0].actor == ADMIN
 
 
 def test_connecting_stores_masked_credentials_and_clears_the_secret_fields(
     store: Runtime, simulator: SimulatorServer
 ) -> None:
     account_id = _account(store)
-    app = open_page("integrations", actor="casey@cs")
+    app = open_page("integrations")
     fields = connection_fields(base_url=simulator.base_url)
     _connect_form(
         app,
@@ -243,7 +239,7 @@ def test_rejected_credentials_are_reported_and_nothing_is_stored(
 def test_integrations_tests_pauses_and_disconnects(
     store: Runtime, connected: dict[str, Any]
 ) -> None:
-    app = open_page("integrations", actor="casey@cs")
+    app = open_page("integrations")
     by_label(app.button, "Test connection").click().run()
     assert "Clockwork accepted the credentials." in texts(app)
     by_label(app.button, "Pause syncing").click().run()
@@ -261,7 +257,7 @@ def test_integrations_tests_pauses_and_disconnects(
 
 def test_sync_settings_preview_then_save_audited(store: Runtime, connected: dict[str, Any]) -> None:
     account_id = connected["account_id"]
-    app = open_page("sync_settings", actor="casey@cs")
+    app = open_page("sync_settings")
     assert "No unsaved changes." in texts(app)
     app.radio(key=f"settings_{account_id}_mode").set_value("on_reply").run()
     assert "Contacts added from now on will sync only when they reply." in texts(app)
@@ -272,7 +268,7 @@ def test_sync_settings_preview_then_save_audited(store: Runtime, connected: dict
         entries = audit.list_entries(session=session, account_id=account_id)
     assert settings.sync_mode == "on_reply" and settings.activity_tracking is False
     changed = {(e.field, e.actor) for e in entries}
-    assert {("sync_mode", "casey@cs"), ("activity_tracking", "casey@cs")} <= changed
+    assert {("sync_mode", ADMIN), ("activity_tracking", ADMIN)} <= changed
 
 
 def test_default_project_is_chosen_from_the_firms_projects(
@@ -299,7 +295,7 @@ def test_sequences_mark_disabled_sync_and_save_the_syncing_tab(
 ) -> None:
     account_id = connected["account_id"]
     make_sequence(store, account_id, "Newsletter", disable_sync=True)
-    app = open_page("sequences", actor="casey@cs")
+    app = open_page("sequences")
     table = app.dataframe[0].value
     assert dict(zip(table["Sequence"], table["Sync"], strict=True)) == {
         "Newsletter": "⊘ Sync disabled",
@@ -423,7 +419,7 @@ def test_an_ambiguous_linkedin_match_is_resolved_from_the_contact(
             {"id": "p-b", "name": "Ken Thompson", "emails": [], "position": "CTO at Bell"},
         ]
         session.add(enrollment)
-    app = open_page("contacts", actor="casey@cs")
+    app = open_page("contacts")
     app.query_params["enrollment"] = str(enrollment_id)
     app.run()
     app.radio(key=f"review_{enrollment_id}").set_value("p-b").run()
@@ -449,7 +445,7 @@ def test_resync_to_project_is_previewed_then_applied(
             session=session, sequence_id=connected["sequence_id"],
             changes={"project_id": project["id"]}, clock=store.clock, actor="test",
         )  # fmt: skip
-    app = open_page("sequences", actor="casey@cs")
+    app = open_page("sequences")
     by_label(app.button, "Preview re-sync").click().run()
     assert "1 contact(s) would be added to" in texts(app)
     by_label(app.button, "Re-sync 1 contact(s)").click().run()
@@ -475,7 +471,7 @@ def test_activity_backfill_sends_what_tracking_off_skipped(
             subject="Intro", clock=store.clock,
         )  # fmt: skip
         assert activity.state == "skipped"
-    app = open_page("activity", actor="casey@cs")
+    app = open_page("activity")
     assert "1 activities would be written as notes:" in texts(app)
     by_label(app.button, "Send 1 activities").click().run()
     with store.db.read() as session:

@@ -1,0 +1,148 @@
+"""The door of the dashboard outside demo mode: OIDC and password sign-in, or why there is none.
+
+:func:`require_login` runs before any page. With no login configured the dashboard shows no data
+and says how to configure one; with a malformed configuration it says what is wrong. Passwords
+are checked by :mod:`sync_engine.services.auth` (scrypt, constant time) and repeated wrong ones
+lock the username for a few minutes, across all browser sessions of the process.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from dashboard import context
+from sync_engine.services import auth
+from sync_engine.services.auth import AuthConfigError, LoginConfig, LoginThrottle
+
+HASH_COMMAND = "python -m dashboard.hash_password --user alice --role admin"
+USERS_EXAMPLE = """\
+# .streamlit/secrets.toml (never commit it)
+[users.alice]
+password_hash = "scrypt$32768$8$1$..."   # from: python -m dashboard.hash_password
+role = "admin"                           # admin: changes settings; viewer: audits only
+
+[users.victor]
+password_hash = "scrypt$32768$8$1$..."
+role = "viewer"
+"""
+OIDC_EXAMPLE = """\
+[auth]                                   # Streamlit's OIDC login (st.login)
+redirect_uri = "https://sync.example.com/oauth2callback"
+cookie_secret = "..."
+client_id = "..."
+client_secret = "..."
+server_metadata_url = "https://accounts.google.com/.well-known/openid-configuration"
+
+[access]                                 # who may enter after signing in
+admins = ["alice@example.com"]
+viewers = ["@example.com"]               # @domain: every address of the domain
+"""
+
+
+@st.cache_resource
+def throttle() -> LoginThrottle:
+    """Wrong-password counts, shared by every browser session of this process."""
+    return LoginThrottle(lambda: datetime.now(UTC))
+
+
+def require_login() -> context.SignedIn:
+    """Who uses this session; until someone may, show the way in and stop the run."""
+    if context.settings().demo:
+        return context.DEMO_USER
+    try:
+        config = context.login_config()
+        user = context.current_user()
+    except AuthConfigError as exc:
+        _header()
+        st.error(
+            f"The login configuration in `.streamlit/secrets.toml` is not usable: {exc}",
+            icon=":material/error:",
+        )
+        st.stop()
+        raise
+    if user is not None:
+        return user
+    st.session_state.pop(context.USER_KEY, None)  # a removed user or a changed password
+    _header()
+    if not config.enabled:
+        not_configured()
+    else:
+        login_screen(config)
+    st.stop()
+    raise AssertionError("st.stop() returned")  # pragma: no cover - only outside a script run
+
+
+def _header() -> None:
+    st.title("Clockwork Sync")
+
+
+def not_configured() -> None:
+    """Outside demo mode with no login: refuse, and say how to configure one."""
+    st.error(
+        "No login is configured, so the dashboard shows no customer data outside demo mode.",
+        icon=":material/lock:",
+    )
+    st.markdown(
+        "Add dashboard users to `.streamlit/secrets.toml`, with a password hash made by "
+        f"`{HASH_COMMAND}`, then reload this page:"
+    )
+    st.code(USERS_EXAMPLE, language="toml")
+    st.markdown(
+        "Or use single sign-on: configure Streamlit's OIDC login in an `[auth]` section and "
+        "list who may enter in `[access]`:"
+    )
+    st.code(OIDC_EXAMPLE, language="toml")
+    st.caption("For a demo with the embedded Clockwork simulator and no login: CWSYNC_DEMO=true.")
+
+
+def login_screen(config: LoginConfig) -> None:
+    """Single sign-on (when ``[auth]`` is set) and the password form (when ``[users]`` is)."""
+    st.write("Sign in to see customer accounts.")
+    if config.oidc:
+        email = context.oidc_email()
+        if email:
+            reason = (
+                "has no access to this dashboard. Ask an admin to add it to `[access]` in "
+                "`.streamlit/secrets.toml`."
+                if context.oidc_email_verified()
+                else "is not verified by the identity provider, so it cannot be let in."
+            )
+            st.error(f"{context.plain(email)} {reason}", icon=":material/block:")
+            st.button("Log out", on_click=st.logout)
+        else:
+            st.button("Log in with single sign-on", type="primary", on_click=st.login)
+    if config.users:
+        password_form(config)
+
+
+def password_form(config: LoginConfig) -> None:
+    """Username and password; a wrong pair gets one message whichever half was wrong."""
+    with st.form("login", clear_on_submit=True):
+        username = st.text_input("Username", max_chars=64, autocomplete="username")
+        password = st.text_input(
+            "Password", type="password", max_chars=200, autocomplete="current-password"
+        )
+        submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
+    if not submitted:
+        return
+    if not username.strip() or not password:
+        st.error("Enter your username and password.", icon=":material/error:")
+        return
+    locked = throttle().locked_for(username)
+    if locked is not None:
+        minutes = max(1, round(locked.total_seconds() / 60))
+        st.error(
+            f"Too many wrong passwords for this username. Try again in {minutes} min.",
+            icon=":material/lock_clock:",
+        )
+        return
+    user = auth.authenticate(config, username, password)
+    if user is None:
+        throttle().failed(username)
+        st.error("Wrong username or password.", icon=":material/error:")
+        return
+    throttle().succeeded(username)
+    context.sign_in(user)
+    st.rerun()
