@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -61,29 +62,16 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
-def dashboard_url(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The dashboard served by a real ``streamlit run`` in demo mode; its base URL."""
-    data = tmp_path_factory.mktemp("e2e-data")
+@contextmanager
+def serve(data: Path, env: dict[str, str], *args: str) -> Iterator[str]:
+    """``streamlit run dashboard/app.py`` on a free port with ``env``; yields its base URL."""
     port = _free_port()
-    env = {
-        **os.environ,
-        "CWSYNC_DATABASE_URL": f"sqlite:///{data / 'cwsync.db'}",
-        "CWSYNC_KEY_FILE": str(data / "secret.key"),
-        "CWSYNC_SIMULATOR_STATE_FILE": str(data / "simulator.json"),
-        "CWSYNC_SYNC_INTERVAL_SECONDS": "1",
-        "CWSYNC_MAX_ATTEMPTS": "1",
-        "CWSYNC_SIMULATOR_LATENCY_MS": "0",
-        "CWSYNC_REFRESH_SECONDS": "2",
-        "CWSYNC_DEMO": "true",
-    }
-    env.pop("CWSYNC_ENCRYPTION_KEY", None)
     log = (data / "streamlit.log").open("wb")
     process = subprocess.Popen(
         [
             sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
             "--server.port", str(port), "--server.headless", "true",
-            "--browser.gatherUsageStats", "false",
+            "--browser.gatherUsageStats", "false", *args,
         ],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -110,7 +98,32 @@ def dashboard_url(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) 
             process.kill()
         log.close()
         if os.environ.get("CWSYNC_KEEP_E2E_DATA"):
-            shutil.copytree(data, ARTIFACTS / "e2e-data", dirs_exist_ok=True)
+            shutil.copytree(data, ARTIFACTS / data.name, dirs_exist_ok=True)
+
+
+def store_env(data: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a dashboard whose store, key and simulator state live in ``data``."""
+    env = {
+        **os.environ,
+        "CWSYNC_DATABASE_URL": f"sqlite:///{data / 'cwsync.db'}",
+        "CWSYNC_KEY_FILE": str(data / "secret.key"),
+        "CWSYNC_SIMULATOR_STATE_FILE": str(data / "simulator.json"),
+        "CWSYNC_SYNC_INTERVAL_SECONDS": "1",
+        "CWSYNC_MAX_ATTEMPTS": "1",
+        "CWSYNC_SIMULATOR_LATENCY_MS": "0",
+        "CWSYNC_REFRESH_SECONDS": "2",
+        **overrides,
+    }
+    env.pop("CWSYNC_ENCRYPTION_KEY", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard served by a real ``streamlit run`` in demo mode; its base URL."""
+    data = tmp_path_factory.mktemp("e2e-data")
+    with serve(data, store_env(data, CWSYNC_DEMO="true")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
