@@ -572,10 +572,14 @@ def demo(
     ] = "http://127.0.0.1:8765",
 ) -> None:
     """Seed demo accounts, sequences, contacts and activity (into an empty store)."""
-    from sync_engine.demo import seed_demo
+    from sync_engine.demo import demo_refusal, seed_demo, stored_connections
 
+    rt = runtime()
+    refusal = demo_refusal(stored_connections(rt), simulator_host=rt.settings.simulator_host)
+    if refusal:
+        raise fail(refusal)
     try:
-        report = seed_demo(runtime(), simulator_url.rstrip("/"), reset=reset)
+        report = seed_demo(rt, simulator_url.rstrip("/"), reset=reset)
     except httpx.TransportError:
         raise fail(
             f"no simulator answers at {simulator_url} (start one: cwsync simulator)"
