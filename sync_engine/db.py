@@ -94,8 +94,14 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(database: Database) -> None:
-    """Bring the schema to the newest revision (idempotent; run at every start-up)."""
+    """Bring the schema to the newest revision and refresh SQLite's planner statistics
+    (idempotent; run at every start-up)."""
     config = alembic_config(database.url)
     with database.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+    if database.is_sqlite:
+        # SQLite has no autovacuum-style statistics; without them its planner picks full scans
+        # for the dashboard's paged queries (1.7 s instead of 3 ms at a million enrollments).
+        with database.engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
