@@ -175,7 +175,7 @@ def _run(
             work.needs_sync, synced = False, True
         elif work.project_id and not work.candidacy_done and work.person_id:
             _add_to_project(work, db=db, client=client)  # B3: re-sync to a project chosen later
-        delivered = _deliver_activities(
+        _deliver_activities(
             claim, work, db=db, client=client, clock=clock, config=config
         )
     except PacingDeferred as deferred:
@@ -191,7 +191,7 @@ def _run(
         return _fail(claim, work, db=db, clock=clock, reason=reason, message=str(exc))
     except _NeedsReview as review:
         return _hold_for_review(claim, work, db=db, clock=clock, candidates=review.candidates)
-    return _finish(claim, work, db=db, clock=clock, synced=synced, delivered=delivered)
+    return _finish(claim, work, db=db, clock=clock, synced=synced)
 
 
 # --- opening and closing transactions ---------------------------------------------------------
@@ -316,7 +316,6 @@ def _finish(
     db: Database,
     clock: Callable[[], datetime],
     synced: bool,
-    delivered: int,
 ) -> Outcome:
     now = clock()
     with _leased(db, claim) as (session, enrollment):
@@ -324,7 +323,6 @@ def _finish(
         # Activities recorded while we worked are delivered on the next pass.
         more = _has_pending_activities(session, work.enrollment_id)
         enrollment.next_attempt_at = now if more else None
-        session.add(enrollment)
         outcome = Outcome.SYNCED if synced else Outcome.DELIVERED
         _close_attempt(session, work, now, outcome, None, None)
     return outcome
@@ -340,7 +338,6 @@ def _defer(
         enrollment.status = status_when_released(enrollment)
         release(enrollment)
         enrollment.next_attempt_at = now + timedelta(seconds=delay)
-        session.add(enrollment)
         _close_attempt(session, work, now, Outcome.DEFERRED, Reason.RATE_LIMITED, None)
     return Outcome.DEFERRED
 
@@ -361,7 +358,6 @@ def _pause(
         enrollment.status = status_when_released(enrollment)
         release(enrollment)
         enrollment.next_attempt_at = enrollment.next_attempt_at or now
-        session.add(enrollment)
         _close_attempt(session, work, now, Outcome.PAUSED, Reason.AUTH_FAILED, error.message)
     return Outcome.PAUSED
 
@@ -404,7 +400,6 @@ def _retry_or_fail(
             enrollment.last_error = str(error)[:500]
         release(enrollment)
         enrollment.next_attempt_at = now + timedelta(seconds=delay)
-        session.add(enrollment)
         _close_attempt(session, work, now, Outcome.RETRYING, reason, str(error))
     return Outcome.RETRYING
 
@@ -446,7 +441,6 @@ def _fail(
             enrollment.status = EnrollmentStatus.FAILED
             enrollment.reason = reason
             enrollment.last_error = message[:500]
-        session.add(enrollment)
         _close_attempt(session, work, now, Outcome.FAILED, reason, message)
     return Outcome.FAILED
 
@@ -477,7 +471,7 @@ def _sync(
         assert work.person_id is not None
         client.add_candidacy(work.project_id, work.person_id)
         work.candidacy_done = True
-    with _leased(db, claim) as (session, enrollment):
+    with _leased(db, claim) as (_session, enrollment):
         enrollment.clockwork_person_id = work.person_id
         enrollment.link = link
         enrollment.match_rule = work.match_rule if link == LinkKind.LINKED else None
@@ -488,7 +482,6 @@ def _sync(
         enrollment.reason = None
         enrollment.last_error = None
         enrollment.synced_at = clock()
-        session.add(enrollment)
 
 
 def _find_or_create(
@@ -594,7 +587,6 @@ def _hold_for_review(
         enrollment.reason = Reason.AMBIGUOUS_LINKEDIN_MATCH
         enrollment.next_attempt_at = None
         enrollment.review_candidates = [_candidate_summary(p) for p in candidates]
-        session.add(enrollment)
         message = f"{len(candidates)} Clockwork people share {work.linkedin_url}"
         _close_attempt(
             session, work, now, Outcome.NEEDS_REVIEW, Reason.AMBIGUOUS_LINKEDIN_MATCH, message
