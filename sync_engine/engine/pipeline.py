@@ -175,9 +175,7 @@ def _run(
             work.needs_sync, synced = False, True
         elif work.project_id and not work.candidacy_done and work.person_id:
             _add_to_project(work, db=db, client=client)  # B3: re-sync to a project chosen later
-        _deliver_activities(
-            claim, work, db=db, client=client, clock=clock, config=config
-        )
+        _deliver_activities(claim, work, db=db, client=client, clock=clock, config=config)
     except PacingDeferred as deferred:
         return _defer(claim, work, db=db, clock=clock, delay=deferred.delay)
     except ClockworkAuthError as exc:
