@@ -24,8 +24,9 @@ PostgreSQL ``VACUUM (ANALYZE)``, the state autovacuum leaves an insert-heavy tab
 
 The queries are then timed in a fresh child process, so its memory figures are the query phase's
 alone: one warm-up run, then ``--repeats`` runs each in its own session (as a page does), p50 and
-p95 by linear interpolation. "last page" is the pager's last page of 50 (the deepest OFFSET a
-user reaches in one click). The full CSV export streams into a null sink. Memory: ``tracemalloc``
+p95 by linear interpolation. "last page" is the pager's last page of 50 (one click away);
+"middle page" is the page in the middle, the deepest OFFSET there is, since the views read a page
+past the middle from the oldest end. The full CSV export streams into a null sink. Memory: ``tracemalloc``
 peak of Python allocations per query (one traced run each, after the timed runs), and the child's
 RSS before the queries and its high-water mark after them. ``status.*`` rows are the CLI's
 ``status --json``, shown and measured apart from the dashboard. ``--explain`` prints the plan
@@ -687,6 +688,11 @@ def _last_offset(total: int) -> int:
     return max(0, (math.ceil(total / PAGE_SIZE) - 1) * PAGE_SIZE)
 
 
+def _middle_offset(total: int) -> int:
+    """The page at the middle: the most a page skips when it may be read from either end."""
+    return (total // 2) // PAGE_SIZE * PAGE_SIZE
+
+
 def _export_first_chunk(session: Session, where: views.EnrollmentFilter) -> int:
     chunks = views.export_enrollments_csv(session=session, where=where)
     try:
@@ -792,14 +798,18 @@ def catalogue(db: Database, context: dict[str, Any]) -> list[Query]:
             f"list page 1 [{label}]",
             lambda s, where=where: views.list_enrollments(session=s, where=where, limit=PAGE_SIZE),
         )
-        offset = _last_offset(totals[label])
-        add(
-            "contacts",
-            f"list last page [{label}]",
-            lambda s, where=where, offset=offset: views.list_enrollments(
-                session=s, where=where, limit=PAGE_SIZE, offset=offset
-            ),
-        )
+        total = totals[label]
+        pages = [("last page", _last_offset(total))]
+        if label == "all":  # the deepest a page can be read from either end
+            pages.insert(0, ("middle page", _middle_offset(total)))
+        for page, offset in pages:
+            add(
+                "contacts",
+                f"list {page} [{label}]",
+                lambda s, where=where, offset=offset, total=total: views.list_enrollments(
+                    session=s, where=where, limit=PAGE_SIZE, offset=offset, total=total
+                ),
+            )
     detail_id = context["detail_enrollment_id"]
     add(
         "contacts",
@@ -844,9 +854,19 @@ def catalogue(db: Database, context: dict[str, Any]) -> list[Query]:
         "activity",
         "list_activities last page",
         lambda s: views.list_activities(
-            session=s, account_id=account_id, limit=PAGE_SIZE, offset=activity_offset
+            session=s, account_id=account_id, limit=PAGE_SIZE, offset=activity_offset,
+            total=activity_total,
         ),
-    )
+    )  # fmt: skip
+    middle_offset = _middle_offset(activity_total)
+    add(
+        "activity",
+        "list_activities middle page",
+        lambda s: views.list_activities(
+            session=s, account_id=account_id, limit=PAGE_SIZE, offset=middle_offset,
+            total=activity_total,
+        ),
+    )  # fmt: skip
     add("sync log", "list_engine_runs", lambda s: views.list_engine_runs(session=s, limit=100))
     add(
         "sync log",

@@ -231,7 +231,8 @@ class Enrollment(SQLModel, table=True):
     """
 
     __table_args__ = (
-        sa.Index("ix_enrollment_account_status", "account_id", "status"),
+        sa.Index("ix_enrollment_account_id", "account_id", "id"),
+        sa.Index("ix_enrollment_account_status", "account_id", "status", "reason"),
         sa.Index("ix_enrollment_account_reason", "account_id", "reason"),
         sa.Index("ix_enrollment_account_flag", "account_id", "exists_in_clockwork"),
         sa.Index("ix_enrollment_due", "next_attempt_at"),
@@ -283,11 +284,13 @@ class Activity(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_activity_enrollment_state", "enrollment_id", "state"),
         sa.Index("ix_activity_account_occurred", "account_id", "occurred_at"),
+        sa.Index("ix_activity_account_state", "account_id", "state", "id"),
+        sa.Index("ix_activity_account_id", "account_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     enrollment_id: int = Field(foreign_key="enrollment.id")
-    account_id: int = Field(foreign_key="account.id", index=True)
+    account_id: int = Field(foreign_key="account.id")
     kind: str = _str(16)
     occurred_at: datetime = _ts()
     subject: str = _str(500, default="")
@@ -305,11 +308,16 @@ class SyncAttempt(SQLModel, table=True):
     """One engine attempt at an enrollment, for its timeline in the detail view."""
 
     __tablename__ = "sync_attempt"
+    __table_args__ = (
+        # The overview chart counts an account's failed attempts per time bucket.
+        sa.Index("ix_sync_attempt_account_outcome", "account_id", "outcome", "finished_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     enrollment_id: int = Field(foreign_key="enrollment.id", index=True)
+    account_id: int = Field(foreign_key="account.id")
     started_at: datetime = _ts()
-    finished_at: datetime | None = _ts(default=None, index=True)
+    finished_at: datetime | None = _ts(default=None)
     outcome: str = _str(20)
     reason: str | None = _str(40, default=None)
     error: str | None = _str(500, default=None)

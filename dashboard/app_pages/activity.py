@@ -47,7 +47,7 @@ def render() -> None:
     with context.reading() as session:
         rows = views.list_activities(
             session=session, account_id=account_id, states=tuple(states), kinds=tuple(kinds),
-            limit=limit, offset=offset,
+            limit=limit, offset=offset, total=total,
         )  # fmt: skip
     st.dataframe(
         context.frame(

@@ -267,7 +267,9 @@ def render() -> None:
 
     limit, offset = context.pager(total, key="contacts_page", page_size=PAGE_SIZE)
     with context.reading() as session:
-        rows = views.list_enrollments(session=session, where=where, limit=limit, offset=offset)
+        rows = views.list_enrollments(
+            session=session, where=where, limit=limit, offset=offset, total=total
+        )
     picked = context.selected_rows("contacts_table")
     selected = [rows[i].enrollment_id for i in picked if i < len(rows)]
 

@@ -237,7 +237,10 @@ def _open(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> _Work
             enrollment.last_attempt_at = now
             session.add(enrollment)
             attempt = SyncAttempt(
-                enrollment_id=work.enrollment_id, started_at=now, outcome="started"
+                enrollment_id=work.enrollment_id,
+                account_id=work.account_id,
+                started_at=now,
+                outcome="started",
             )
             session.add(attempt)
             session.flush()

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import sync_engine.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from sync_engine.db import Database
+from sync_engine.db import Database, outside_the_models
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -21,6 +21,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_object=outside_the_models,
     )
 
 

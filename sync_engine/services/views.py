@@ -415,9 +415,8 @@ def sync_timeline(
     failed = _int_keys(
         session.exec(
             select(failed_bucket, func.count())
-            .join(Enrollment, col(Enrollment.id) == col(SyncAttempt.enrollment_id))
             .where(
-                Enrollment.account_id == account_id,
+                SyncAttempt.account_id == account_id,
                 col(SyncAttempt.finished_at) >= since,
                 col(SyncAttempt.outcome).in_(("failed", "retrying", "paused")),
             )
@@ -494,23 +493,43 @@ def _filtered(
     if where.exists_in_clockwork is not None:
         query = query.where(col(Enrollment.exists_in_clockwork).is_(where.exists_in_clockwork))
     term = where.search.strip().lower()
-    if term:
-        if not joined_contact:
-            query = query.join(Contact, col(Contact.id) == col(Enrollment.contact_id))
-        if "@" in term and not term.startswith("@"):
-            # An email (or its start): a prefix match, which an index can serve.
-            query = query.where(col(Contact.email).like(f"{_escape_like(term)}%", escape="\\"))
-            if sqlite:  # SQLite's LIKE ignores case, so only a range reaches the email index
-                query = query.where(
-                    col(Contact.email) >= term, col(Contact.email) < term + "\uffff"
-                )
-            return query
-        pattern = f"%{_escape_like(term)}%"
-        full_name = func.lower(Contact.first_name + " " + Contact.last_name)
-        query = query.where(
-            col(Contact.email).like(pattern, escape="\\") | full_name.like(pattern, escape="\\")
-        )
-    return query
+    if not term:
+        return query
+    if sqlite and len(term) >= _TRIGRAM and not _is_email_start(term):
+        # Any substring of the email or name: the FTS5 trigram table (migration 0004).
+        return query.where(col(Enrollment.contact_id).in_(_contact_search(term)))
+    if not joined_contact:
+        query = query.join(Contact, col(Contact.id) == col(Enrollment.contact_id))
+    if _is_email_start(term):
+        query = query.where(col(Contact.email).like(f"{_escape_like(term)}%", escape="\\"))
+        if sqlite:  # SQLite's LIKE ignores case, so only a range reaches the email index
+            query = query.where(col(Contact.email) >= term, col(Contact.email) < term + "\uffff")
+        return query
+    pattern = f"%{_escape_like(term)}%"
+    # ' ' as a literal, so PostgreSQL matches the expression of the trigram index on names.
+    full_name = func.lower(Contact.first_name + sa.literal_column("' '") + Contact.last_name)
+    return query.where(
+        col(Contact.email).like(pattern, escape="\\") | full_name.like(pattern, escape="\\")
+    )
+
+
+_TRIGRAM = 3  # the trigram index only finds terms of at least three characters
+
+
+def _is_email_start(term: str) -> bool:
+    """An email or its start ("ann@", "ann@acme.c"): searched as a prefix, which an index serves."""
+    return "@" in term and not term.startswith("@")
+
+
+_SEARCH_TABLE = sa.table("contact_search", sa.column("rowid"))
+
+
+def _contact_search(term: str) -> Any:
+    """Ids of contacts whose email or lower-cased full name contains ``term`` (SQLite)."""
+    phrase = '"' + term.replace('"', '""') + '"'  # an FTS5 phrase: the exact substring
+    return sa.select(_SEARCH_TABLE.c.rowid).where(
+        sa.literal_column("contact_search").op("MATCH")(phrase)
+    )
 
 
 def count_enrollments(*, session: Session, where: EnrollmentFilter) -> int:
@@ -535,6 +554,24 @@ def _rows_query(where: EnrollmentFilter, *, sqlite: bool = False) -> Any:
         .join(Sequence, col(Sequence.id) == col(Enrollment.sequence_id))
     )
     return _filtered(query, where, joined_contact=True, sqlite=sqlite)
+
+
+def _page_ids(
+    session: Session, ids: Any, id_column: Any, *, limit: int, offset: int, total: int | None
+) -> list[int]:
+    """The ids of one page, newest first, read from an index before any row is fetched.
+
+    With ``total`` known, a page past the middle is read from the oldest end (ascending, with
+    the smaller offset) and reversed, so the last page costs what the first does and no page
+    skips more than half of the matches.
+    """
+    if total is not None and offset > total // 2:
+        count = min(limit, total - offset)
+        if count <= 0:
+            return []
+        query = ids.order_by(id_column.asc()).offset(total - offset - count).limit(count)
+        return list(reversed(session.exec(query).all()))
+    return list(session.exec(ids.order_by(id_column.desc()).offset(offset).limit(limit)).all())
 
 
 def _firm(session: Session, account_id: int) -> str | None:
@@ -576,13 +613,32 @@ def _row(
 
 
 def list_enrollments(
-    *, session: Session, where: EnrollmentFilter, limit: int = 50, offset: int = 0
+    *,
+    session: Session,
+    where: EnrollmentFilter,
+    limit: int = 50,
+    offset: int = 0,
+    total: int | None = None,
 ) -> list[EnrollmentRow]:
-    """One page of matching enrollments, newest first (LIMIT/OFFSET in SQL)."""
+    """One page of matching enrollments, newest first.
+
+    ``total`` is :func:`count_enrollments` for ``where``, which the pager has anyway: with it,
+    the last pages are as fast as the first (see :func:`_page_ids`).
+    """
+    sqlite = _is_sqlite(session)
+    ids_query = _filtered(select(Enrollment.id), where, joined_contact=False, sqlite=sqlite)
+    ids = _page_ids(session, ids_query, col(Enrollment.id), limit=limit, offset=offset, total=total)
+    if not ids:
+        return []
     firm = _firm(session, where.account_id)
-    query = _rows_query(where, sqlite=_is_sqlite(session))
-    query = query.order_by(col(Enrollment.id).desc()).offset(offset).limit(limit)
-    return [_row(e, c, name, firm) for e, c, name in session.exec(query).all()]
+    query = (
+        select(Enrollment, Contact, Sequence.name)
+        .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
+        .join(Sequence, col(Sequence.id) == col(Enrollment.sequence_id))
+        .where(col(Enrollment.id).in_(ids))
+    )
+    found = {e.id: _row(e, c, name, firm) for e, c, name in session.exec(query).all()}
+    return [found[i] for i in ids if i in found]
 
 
 EXPORT_COLUMNS = (
@@ -854,19 +910,29 @@ def list_activities(
     kinds: tuple[str, ...] = (),
     limit: int = 50,
     offset: int = 0,
+    total: int | None = None,
 ) -> list[ActivityRow]:
-    """One page of the account's activities, most recently recorded first."""
+    """One page of the account's activities, most recently recorded first.
+
+    ``total`` is :func:`count_activities` for the same filters (see :func:`_page_ids`).
+    """
+    ids_query = _activity_query(select(Activity.id), account_id, states, kinds)
+    ids = _page_ids(session, ids_query, col(Activity.id), limit=limit, offset=offset, total=total)
+    if not ids:
+        return []
     query = (
         select(Activity, Contact.email, Sequence.name)
         .join(Enrollment, col(Enrollment.id) == col(Activity.enrollment_id))
         .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
         .join(Sequence, col(Sequence.id) == col(Enrollment.sequence_id))
+        .where(col(Activity.id).in_(ids))
     )
-    query = _activity_query(query, account_id, states, kinds)
-    # Newest recorded first: the primary key keeps page 1 an index walk at any size.
-    query = query.order_by(col(Activity.id).desc())
+    found = {
+        activity.id: (activity, email, sequence)
+        for activity, email, sequence in session.exec(query).all()
+    }
     rows = []
-    for activity, email, sequence in session.exec(query.offset(offset).limit(limit)).all():
+    for activity, email, sequence in (found[i] for i in ids if i in found):
         info = reason_info(activity.reason)
         rows.append(
             ActivityRow(

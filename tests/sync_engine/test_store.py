@@ -11,14 +11,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel, select
 
-from sync_engine.db import Database
+from sync_engine.db import Database, outside_the_models
 from sync_engine.models import Account, AuditEntry
 
 
 def test_migrations_produce_exactly_the_models_schema(database_url: str) -> None:
     database = Database(database_url)
     with database.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": outside_the_models}
+        )
         diff = compare_metadata(context, SQLModel.metadata)
     database.dispose()
     assert diff == []

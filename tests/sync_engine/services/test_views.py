@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from sync_engine.clockwork.simulator import SimulatorState, mock_transport
 from sync_engine.models import (
@@ -211,6 +212,51 @@ def test_enrollment_filter_by_sequence_and_paging(
     assert {row.sequence for row in first + second} == {"CFO Search"}
 
 
+@pytest.mark.parametrize("limit", [1, 2, 3, 50])
+def test_every_page_from_either_end_is_the_same_slice_of_the_newest_first_order(
+    runtime: Runtime, audit_data: dict[str, Any], limit: int
+) -> None:
+    # Pages past the middle are read from the oldest end when the total is given.
+    where = _where(audit_data)
+    with runtime.db.read() as session:
+        everything = [r.enrollment_id for r in views.list_enrollments(session=session, where=where)]
+        total = views.count_enrollments(session=session, where=where)
+        pages = [
+            [r.enrollment_id for r in views.list_enrollments(
+                session=session, where=where, limit=limit, offset=offset, total=total)]
+            for offset in range(0, total + limit, limit)
+        ]  # fmt: skip
+    assert everything == sorted(everything, reverse=True) and total == 5
+    for number, page in enumerate(pages):
+        assert page == everything[number * limit : (number + 1) * limit]
+
+
+def test_search_follows_renamed_contacts_and_takes_quotes_literally(
+    runtime: Runtime, audit_data: dict[str, Any]
+) -> None:
+    from sync_engine.models import Contact
+
+    other = make_sequence(runtime, _account(runtime, "Other"), "Elsewhere")
+    enroll(runtime, other, "lovelace@other.com", first_name="Ada", last_name="Lovelace")
+    with runtime.db.write() as session:
+        ada = session.exec(select(Contact).where(Contact.email == "ada@lovelace.com")).one()
+        ada.last_name = 'King "Countess"'
+        session.add(ada)
+
+    def found(term: str) -> list[int]:
+        with runtime.db.read() as session:
+            where = _where(audit_data, search=term)
+            rows = views.list_enrollments(session=session, where=where)
+            assert views.count_enrollments(session=session, where=where) == len(rows)
+        return [row.enrollment_id for row in rows]
+
+    failed = audit_data["ids"]["failed"]
+    assert found("ada king") == [failed]
+    assert found('"countess"') == [failed]
+    assert found("lovelace") == [failed]  # still in the email; the other account's is not shown
+    assert found("ada lovelace") == []  # the old name is gone from the search
+
+
 def test_enrollment_rows_carry_the_clockwork_link_and_plain_reason(
     runtime: Runtime, audit_data: dict[str, Any]
 ) -> None:
@@ -283,7 +329,8 @@ def test_enrollment_detail_tells_the_story_in_order(
         )  # fmt: skip
         session.add(
             SyncAttempt(
-                enrollment_id=enrollment_id, started_at=clock() + timedelta(seconds=1),
+                enrollment_id=enrollment_id, account_id=audit_data["account_id"],
+                started_at=clock() + timedelta(seconds=1),
                 finished_at=clock() + timedelta(seconds=2), outcome="failed",
                 reason="validation_error", error="HTTP 422: url is not a LinkedIn URL", calls=3,
             )
@@ -337,6 +384,29 @@ def test_activities_are_listed_and_counted_by_state(
     assert [(row.kind, row.email) for row in opened] == [("opened", "grace@northwind.com")]
 
 
+def test_activity_pages_from_either_end_match_the_newest_first_order(
+    runtime: Runtime, audit_data: dict[str, Any], clock: FakeClock
+) -> None:
+    from sync_engine.models import ActivityKind
+    from sync_engine.services import enrollments
+
+    with runtime.db.write() as session:
+        for number in range(7):
+            enrollments.record_event(
+                session=session, enrollment_id=audit_data["ids"]["synced"],
+                kind=ActivityKind.SENT, at=None, subject=f"Mail {number}", clock=clock,
+            )  # fmt: skip
+    account_id = audit_data["account_id"]
+    with runtime.db.read() as session:
+        total = views.count_activities(session=session, account_id=account_id)
+        pages = [
+            [row.subject for row in views.list_activities(
+                session=session, account_id=account_id, limit=3, offset=offset, total=total)]
+            for offset in (0, 3, 6, 9)
+        ]  # fmt: skip
+    assert pages == [["Mail 6", "Mail 5", "Mail 4"], ["Mail 3", "Mail 2", "Mail 1"], ["Mail 0"], []]
+
+
 # --- engine health, timeline, logs ----------------------------------------------------------
 
 
@@ -379,7 +449,8 @@ def test_sync_timeline_buckets_syncs_and_failures(
 ) -> None:
     with runtime.db.write() as session:
         session.add(
-            SyncAttempt(enrollment_id=audit_data["ids"]["failed"], started_at=clock(),
+            SyncAttempt(enrollment_id=audit_data["ids"]["failed"],
+                        account_id=audit_data["account_id"], started_at=clock(),
                         finished_at=clock(), outcome="failed")
         )  # fmt: skip
     now = clock()
