@@ -930,15 +930,17 @@ def catalogue(db: Database, context: dict[str, Any]) -> list[Query]:
     )  # fmt: skip
     add(
         "cli",
-        "status.activity_counts",
-        lambda s: status.activity_counts(session=s, account_id=account_id),
+        "status.iter_status first row",
+        lambda s: _status_first_row(s, account_id),
         cli=True,
     )
     add(
         "cli",
-        "status.iter_status first row",
-        lambda s: _status_first_row(s, account_id),
+        "status.iter_status every row",
+        lambda s: sum(1 for _ in status.iter_status(session=s, account_id=account_id)),
         cli=True,
+        max_runs=3,
+        has_target=False,
     )
     return queries
 

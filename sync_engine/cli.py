@@ -388,14 +388,19 @@ def status(
     rt = runtime()
     account_id = _account_id(account)
     with rt.db.read() as session:
-        rows = list(iter_status(session=session, account_id=account_id))
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    for row in rows:
-        reason = f" ({row['reason']})" if row["reason"] else ""
-        flag = " [Exists in Clockwork]" if row["exists_in_clockwork"] else ""
-        typer.echo(f"{row['enrollment_id']}\t{row['email']}\t{row['status']}{reason}{flag}")
+        # Streamed: the first line comes at once and memory stays flat at any account size.
+        rows = iter_status(session=session, account_id=account_id)
+        if as_json:  # a JSON array, one enrollment per line
+            separator = "[\n"
+            for row in rows:
+                sys.stdout.write(separator + json.dumps(row))
+                separator = ",\n"
+            sys.stdout.write("[]\n" if separator == "[\n" else "\n]\n")
+            return
+        for row in rows:
+            reason = f" ({row['reason']})" if row["reason"] else ""
+            flag = " [Exists in Clockwork]" if row["exists_in_clockwork"] else ""
+            typer.echo(f"{row['enrollment_id']}\t{row['email']}\t{row['status']}{reason}{flag}")
 
 
 # --- engine ---------------------------------------------------------------------------------

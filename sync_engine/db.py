@@ -20,6 +20,7 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+SQLITE_CACHE_KIB = 32 * 1024
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -75,6 +76,9 @@ def _create_engine(url: str, *, echo: bool) -> sa.Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # 32 MB of page cache (allocated as used) instead of 2 MB: with less, keeping the FTS5
+        # search index in step turns a 50,000-row import from 4 s into 33 s of page churn.
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

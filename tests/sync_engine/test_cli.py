@@ -65,6 +65,11 @@ def test_bad_input_gets_one_line_on_stderr_and_a_nonzero_exit(cli, args, message
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
 
 
+def test_status_json_of_an_account_without_enrollments_is_an_empty_array(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("account", "add", "Quiet")
+    assert cli("status", "Quiet", "--json") == (0, "[]\n", "")
+
+
 def test_csv_import_syncs_end_to_end_and_status_json_shows_it(  # type: ignore[no-untyped-def]
     cli, tmp_path: Path, sim: SimulatorState, sim_server: SimulatorServer
 ) -> None:
@@ -90,6 +95,7 @@ def test_csv_import_syncs_end_to_end_and_status_json_shows_it(  # type: ignore[n
     code, out, _ = cli("sync", "--until-idle", "--timeout", "30")
     assert code == 0 and json.loads(out)["synced"] == 2
     code, out, _ = cli("status", "Acme", "--json")
+    assert out.count("\n") == 4  # streamed: "[", one line per enrollment, "]"
     rows = {row["email"]: row for row in json.loads(out)}
     assert rows["new@example.com"]["status"] == "synced"
     assert rows["new@example.com"]["link"] == "created"

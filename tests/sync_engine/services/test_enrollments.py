@@ -250,3 +250,19 @@ def test_import_of_many_rows_reports_progress_in_batches(runtime: Runtime, tmp_p
         clock=runtime.clock, on_progress=progress.append,
     )  # fmt: skip
     assert (total, report.imported, progress) == (1200, 1200, [500, 500, 200])
+
+
+def test_status_streams_every_enrollment_in_partitions_with_its_own_counts(
+    runtime: Runtime,
+) -> None:
+    account_id = make_connected_account(runtime, sync_mode="off")
+    sequence_id = make_sequence(runtime, account_id)
+    ids = [enroll(runtime, sequence_id, f"p{n}@example.com") for n in range(5)]
+    for _ in range(2):
+        _event(runtime, ids[3], ActivityKind.SENT)
+    other = make_connected_account(runtime, "Other")
+    enroll(runtime, make_sequence(runtime, other), "p9@example.com")
+    with runtime.db.read() as session:
+        rows = list(iter_status(session=session, account_id=account_id, partition=2))
+    assert [row["enrollment_id"] for row in rows] == ids
+    assert [row["activities"]["skipped"] for row in rows] == [0, 0, 0, 2, 0]
