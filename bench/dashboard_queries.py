@@ -282,7 +282,8 @@ ACTIVITY_COLUMNS = (
     "activity_key", "state", "reason", "note_id", "attempts", "last_error", "synced_at",
 )  # fmt: skip
 ATTEMPT_COLUMNS = (
-    "id", "enrollment_id", "started_at", "finished_at", "outcome", "reason", "error", "calls",
+    "id", "enrollment_id", "account_id", "started_at", "finished_at", "outcome", "reason",
+    "error", "calls",
 )  # fmt: skip
 CONTACT_COLUMNS = (
     "id", "account_id", "email", "first_name", "last_name", "title", "company", "linkedin_url",
@@ -527,7 +528,7 @@ class DataGenerator:
                         finished = (last_at or now) - (rows - 1 - back) * between(60, 600)
                         last = back == rows - 1
                         attempts_rows.append(
-                            (attempt_id, eid, st(finished - between(1, 5)),
+                            (attempt_id, eid, account_id, st(finished - between(1, 5)),
                              None if last and outcome == "started" else st(finished),
                              outcome if last else "retrying",
                              reason if last and status != "synced" else
