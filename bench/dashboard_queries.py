@@ -991,7 +991,11 @@ class StatementLog:
 
     def _record(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         if self.current and statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            self.statements.setdefault(self.current, []).append((statement, parameters))
+            seen = self.statements.setdefault(self.current, [])
+            # Each distinct statement once, so a query of many partitions is not measured
+            # holding every statement it sent.
+            if all(statement != known for known, _ in seen):
+                seen.append((statement, parameters))
 
 
 def explain(db: Database, statement: str, parameters: Any) -> str:

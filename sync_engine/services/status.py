@@ -29,18 +29,27 @@ def _zero_counts() -> dict[str, int]:
     return {state.value: 0 for state in ActivityState}
 
 
+_COLUMNS = (
+    "id", "sequence_id", "status", "reason", "link", "match_rule", "review_candidates",
+    "exists_in_clockwork", "clockwork_person_id", "project_id", "attempts", "next_attempt_at",
+    "last_error", "added_at", "synced_at",
+)  # fmt: skip
+
+
 def iter_status(
     *, session: Session, account_id: int, partition: int = PARTITION
 ) -> Iterator[dict[str, Any]]:
     """One plain dict per enrollment of the account, oldest first, streamed from the store.
 
-    The account is read ``partition`` enrollments at a time (keyset on the id, with their
-    activity counts), so the first row comes at once and memory stays flat at any size.
+    The account is read ``partition`` enrollments at a time (keyset on the id, plain columns,
+    with their activity counts), so the first row comes at once and memory stays flat at any
+    size.
     """
+    columns = [getattr(Enrollment, name) for name in _COLUMNS]
     after = 0
     while True:
-        page = session.exec(
-            select(Enrollment, Contact.email)
+        page: Any = session.exec(
+            select(*columns, Contact.email)  # type: ignore[call-overload]
             .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
             .where(Enrollment.account_id == account_id, col(Enrollment.id) > after)
             .order_by(col(Enrollment.id))
@@ -48,32 +57,30 @@ def iter_status(
         ).all()
         if not page:
             return
-        ids = [enrollment.id or 0 for enrollment, _ in page]
-        counts = activity_counts(session=session, enrollment_ids=ids)
-        for enrollment, email in page:
-            yield _as_dict(enrollment, email, counts.get(enrollment.id or 0) or _zero_counts())
-        session.expunge_all()  # the rows are yielded; keep the identity map from growing
-        after = ids[-1]
+        counts = activity_counts(session=session, enrollment_ids=[row.id for row in page])
+        for row in page:
+            yield _as_dict(row, counts.get(row.id) or _zero_counts())
+        after = page[-1].id
 
 
-def _as_dict(enrollment: Enrollment, email: str, activities: dict[str, int]) -> dict[str, Any]:
+def _as_dict(row: Any, activities: dict[str, int]) -> dict[str, Any]:
     return {
-        "enrollment_id": enrollment.id,
-        "email": email,
-        "sequence_id": enrollment.sequence_id,
-        "status": enrollment.status,
-        "reason": enrollment.reason,
-        "link": enrollment.link,
-        "match_rule": enrollment.match_rule,
-        "review_candidates": enrollment.review_candidates,
-        "exists_in_clockwork": enrollment.exists_in_clockwork,
-        "clockwork_person_id": enrollment.clockwork_person_id,
-        "project_id": enrollment.project_id,
-        "attempts": enrollment.attempts,
-        "next_attempt_at": _iso(enrollment.next_attempt_at),
-        "last_error": enrollment.last_error,
-        "added_at": _iso(enrollment.added_at),
-        "synced_at": _iso(enrollment.synced_at),
+        "enrollment_id": row.id,
+        "email": row.email,
+        "sequence_id": row.sequence_id,
+        "status": row.status,
+        "reason": row.reason,
+        "link": row.link,
+        "match_rule": row.match_rule,
+        "review_candidates": row.review_candidates,
+        "exists_in_clockwork": row.exists_in_clockwork,
+        "clockwork_person_id": row.clockwork_person_id,
+        "project_id": row.project_id,
+        "attempts": row.attempts,
+        "next_attempt_at": _iso(row.next_attempt_at),
+        "last_error": row.last_error,
+        "added_at": _iso(row.added_at),
+        "synced_at": _iso(row.synced_at),
         "activities": activities,
     }
 
