@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from sync_engine.models import (
     Account,
@@ -40,77 +41,88 @@ class Claim:
     lease_seconds: float | None = None  # how long the lease lasts each time it is renewed
 
 
-def _due(now: datetime) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        col(Enrollment.next_attempt_at).is_not(None),
-        col(Enrollment.next_attempt_at) <= now,
-        sa.or_(col(Enrollment.lease_expires_at).is_(None), col(Enrollment.lease_expires_at) < now),
-    )
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """A model's table, for Core statements on the engine's hot path (no ORM bookkeeping)."""
+    mapper = sa.inspect(model)
+    assert mapper is not None
+    return cast(sa.Table, mapper.local_table)
 
 
-def _claimable_accounts() -> sa.Select[tuple[int | None]]:
-    return (
-        sa.select(col(Account.id))
-        .join(ClockworkConnection, col(ClockworkConnection.account_id) == col(Account.id))
-        .where(
-            col(Account.sync_paused).is_(False),
-            col(ClockworkConnection.state) == ConnectionState.CONNECTED,
-        )
+_ENROLLMENT, _CONTACT = table_of(Enrollment), table_of(Contact)
+_ACCOUNT, _CONNECTION = table_of(Account), table_of(ClockworkConnection)
+
+_CLAIMABLE_ACCOUNTS = (
+    sa.select(_ACCOUNT.c.id)
+    .join(_CONNECTION, _CONNECTION.c.account_id == _ACCOUNT.c.id)
+    .where(_ACCOUNT.c.sync_paused.is_(False), _CONNECTION.c.state == ConnectionState.CONNECTED)
+)
+
+# The claim's three statements, built once (so SQLAlchemy computes their cache keys once).
+# The contacts are locked with the enrollments: a row whose enrollment or contact another
+# transaction holds is skipped, and LIMIT counts only the rows locked.
+_CANDIDATES = (
+    sa.select(_ENROLLMENT.c.id, _ENROLLMENT.c.account_id, _ENROLLMENT.c.contact_id)
+    .select_from(_ENROLLMENT.join(_CONTACT, _CONTACT.c.id == _ENROLLMENT.c.contact_id))
+    .where(
+        _ENROLLMENT.c.next_attempt_at.is_not(None),
+        _ENROLLMENT.c.next_attempt_at <= sa.bindparam("now"),
+        sa.or_(
+            _ENROLLMENT.c.lease_expires_at.is_(None),
+            _ENROLLMENT.c.lease_expires_at < sa.bindparam("now"),
+        ),
+        _ENROLLMENT.c.account_id.in_(_CLAIMABLE_ACCOUNTS),
     )
+    .order_by(_ENROLLMENT.c.next_attempt_at, _ENROLLMENT.c.id)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+    .with_for_update(skip_locked=True, of=[_ENROLLMENT, _CONTACT])
+)
+# A separate statement, so that it sees leases committed up to the moment the contacts were
+# locked (in the statement above, its snapshot could predate a claim that committed meanwhile).
+_BUSY_CONTACTS = sa.select(_ENROLLMENT.c.contact_id).where(
+    _ENROLLMENT.c.contact_id.in_(sa.bindparam("contact_ids", expanding=True)),
+    _ENROLLMENT.c.lease_expires_at >= sa.bindparam("now"),
+)
+_LEASE = (
+    sa.update(_ENROLLMENT)
+    .where(_ENROLLMENT.c.id.in_(sa.bindparam("enrollment_ids", expanding=True)))
+    .values(
+        lease_owner=sa.bindparam("token", type_=sa.String),
+        lease_expires_at=sa.bindparam("expires", type_=UTCDateTime),
+        status=sa.case(
+            (_ENROLLMENT.c.status.in_(_SYNC_PENDING), EnrollmentStatus.SYNCING.value),
+            else_=_ENROLLMENT.c.status,
+        ),
+    )
+)
 
 
 def claim_due(
     *, session: Session, token: str, now: datetime, lease_seconds: float, limit: int
 ) -> list[Claim]:
     """Lease up to ``limit`` due enrollments to ``token`` (at most one per contact)."""
-    candidates = session.exec(
-        select(Enrollment.id, Enrollment.account_id, Enrollment.contact_id)
-        .where(_due(now), col(Enrollment.account_id).in_(_claimable_accounts()))
-        .order_by(col(Enrollment.next_attempt_at), col(Enrollment.id))
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Enrollment)
-    ).all()
+    candidates = session.execute(_CANDIDATES, {"now": now, "limit": limit}).all()
     if not candidates:
         return []
-    contact_ids = {contact_id for _, _, contact_id in candidates}
-    locked_contacts = set(
-        session.exec(
-            select(Contact.id)
-            .where(col(Contact.id).in_(contact_ids))
-            .with_for_update(skip_locked=True)
-        ).all()
-    )
+    contact_ids = list({contact_id for _, _, contact_id in candidates})
     busy_contacts = set(
-        session.exec(
-            select(Enrollment.contact_id).where(
-                col(Enrollment.contact_id).in_(contact_ids),
-                col(Enrollment.lease_expires_at) >= now,
-            )
-        ).all()
+        session.execute(_BUSY_CONTACTS, {"contact_ids": contact_ids, "now": now}).scalars()
     )
     claims: list[Claim] = []
     taken: set[int] = set()
     for enrollment_id, account_id, contact_id in candidates:
-        if contact_id in taken or contact_id in busy_contacts or contact_id not in locked_contacts:
+        if contact_id in taken or contact_id in busy_contacts:
             continue
         taken.add(contact_id)
-        assert enrollment_id is not None
         claims.append(Claim(enrollment_id, account_id, contact_id, token, lease_seconds))
     if not claims:
         return []
-    expires = now + timedelta(seconds=lease_seconds)
     session.execute(
-        sa.update(Enrollment)
-        .where(col(Enrollment.id).in_([c.enrollment_id for c in claims]))
-        .values(lease_owner=token, lease_expires_at=expires)
-    )
-    session.execute(
-        sa.update(Enrollment)
-        .where(
-            col(Enrollment.id).in_([c.enrollment_id for c in claims]),
-            col(Enrollment.status).in_(_SYNC_PENDING),
-        )
-        .values(status=EnrollmentStatus.SYNCING)
+        _LEASE,
+        {
+            "enrollment_ids": [c.enrollment_id for c in claims],
+            "token": token,
+            "expires": now + timedelta(seconds=lease_seconds),
+        },
     )
     return claims
 
@@ -134,6 +146,10 @@ def release(enrollment: Enrollment) -> None:
     """Drop the lease (the caller sets the outcome in the same transaction)."""
     enrollment.lease_owner = None
     enrollment.lease_expires_at = None
+
+
+# The same, as column values for a Core UPDATE of the enrollment.
+RELEASED: dict[str, None] = {"lease_owner": None, "lease_expires_at": None}
 
 
 def reap_expired_leases(*, session: Session, now: datetime) -> int:
@@ -169,6 +185,6 @@ def next_due_at(*, session: Session) -> datetime | None:
     return session.exec(
         select(sa.type_coerce(sa.func.min(claimable_at), UTCDateTime)).where(
             col(Enrollment.next_attempt_at).is_not(None),
-            col(Enrollment.account_id).in_(_claimable_accounts()),
+            col(Enrollment.account_id).in_(_CLAIMABLE_ACCOUNTS),
         )
     ).one()
