@@ -35,6 +35,9 @@ from sync_engine.services.accounts import connection_credentials
 
 log = logging.getLogger(__name__)
 
+# How often ``run_until_idle`` looks at the queue while it waits for another process's work.
+IDLE_POLL_SECONDS = 0.2
+
 
 def worker_name() -> str:
     """This process, as it appears in leases and run history."""
@@ -236,13 +239,20 @@ class Engine:
             total.update(counts)
             if counts["claimed"]:
                 continue
-            with self.runtime.db.read() as session:
-                due = next_due_at(session=session)
-            if due is None:
-                return total
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                total["timed_out"] = 1
-                return total
-            wait = (due - self.runtime.clock()).total_seconds()
-            time.sleep(min(max(wait, 0.05), remaining, 1.0))
+            # Nothing claimable: wait for queued work to come due. Work another process holds
+            # counts as due at its lease expiry but usually finishes long before, so the queue is
+            # looked at again every IDLE_POLL_SECONDS (one cheap query, no pass recorded).
+            while True:
+                with self.runtime.db.read() as session:
+                    due = next_due_at(session=session)
+                if due is None:
+                    return total
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    total["timed_out"] = 1
+                    return total
+                wait = (due - self.runtime.clock()).total_seconds()
+                pause = min(max(wait, 0.05), remaining, IDLE_POLL_SECONDS)
+                time.sleep(pause)
+                if pause < IDLE_POLL_SECONDS:  # due by now, or the deadline came: run a pass
+                    break
