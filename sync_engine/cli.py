@@ -6,6 +6,8 @@ Bad input of any kind ends in one line on stderr and a non-zero exit, never a tr
 
 from __future__ import annotations
 
+import atexit
+import gc
 import getpass
 import json
 import sys
@@ -601,6 +603,8 @@ def demo(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every expected failure into one line and exit code 2."""
+    if argv is None:  # a process of its own, which ends with the command
+        atexit.register(_end_quickly)
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="cwsync", standalone_mode=False)
@@ -622,3 +626,12 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo(f"cwsync: {exc}", err=True)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _end_quickly() -> None:
+    """Close the store's connections, then spare the exiting interpreter its final garbage
+    collection of every object the libraries made (0.1 s of CPU, more under load): freezing
+    moves them out of the collector's sight; the process ends right after."""
+    if _state.runtime is not None:
+        _state.runtime.close()
+    gc.freeze()
