@@ -23,7 +23,13 @@ from sqlmodel import col, select
 from sync_engine.clockwork.client import CallRecord, ClockworkClient
 from sync_engine.engine.pacing import TokenBucket
 from sync_engine.engine.pipeline import PipelineConfig, process
-from sync_engine.engine.queue import Claim, claim_due, next_due_at, reap_expired_leases
+from sync_engine.engine.queue import (
+    Claim,
+    claim_due,
+    next_due_at,
+    reap_expired_leases,
+    table_of,
+)
 from sync_engine.models import (
     AccountSettings,
     ApiCall,
@@ -194,21 +200,24 @@ class Engine:
             return
         retention = self.runtime.settings.api_call_log_retention
         last_success: dict[int, datetime] = {}
+        rows: list[dict[str, object]] = []
+        for account_id, call in calls[-retention:]:
+            rows.append(
+                {
+                    "account_id": account_id,
+                    "at": call.at,
+                    "method": call.method,
+                    "path": call.path_template,
+                    "status": call.status,
+                    "latency_ms": call.latency_ms,
+                    "error": call.error[:500] if call.error else None,
+                }
+            )
+            if call.status is not None and call.status < 400:
+                last_success[account_id] = max(last_success.get(account_id, call.at), call.at)
         with self.runtime.db.write() as session:
-            for account_id, call in calls[-retention:]:
-                session.add(
-                    ApiCall(
-                        account_id=account_id,
-                        at=call.at,
-                        method=call.method,
-                        path=call.path_template,
-                        status=call.status,
-                        latency_ms=call.latency_ms,
-                        error=call.error[:500] if call.error else None,
-                    )
-                )
-                if call.status is not None and call.status < 400:
-                    last_success[account_id] = max(last_success.get(account_id, call.at), call.at)
+            # Plain rows in one executemany: no ORM object and unit-of-work entry per call.
+            session.execute(sa.insert(table_of(ApiCall)), rows)
             for account_id, at in last_success.items():
                 session.execute(
                     sa.update(ClockworkConnection)
