@@ -475,6 +475,82 @@ def test_crash_after_a_note_is_written_does_not_write_it_twice(
     assert (activity.state, activity.note_id) == ("synced", notes[0]["id"])
 
 
+def _steps(rt: Runtime, enrollment_id: int) -> tuple[bool, bool, bool]:
+    with rt.db.read() as session:
+        contact = session.get(Contact, _row(rt, enrollment_id).contact_id)
+        assert contact is not None
+        return (contact.email_attached, contact.position_attached, contact.linkedin_attached)
+
+
+def test_each_person_step_is_stored_before_the_next_clockwork_write(
+    rt: Runtime, engine: Engine, sim: SimulatorState, sim_server: SimulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    account_id = _account(rt, sim_server)
+    enrollment_id = enroll(
+        rt, make_sequence(rt, account_id, project_id=_projects(sim)[0]), "steps@example.com",
+        title="VP", company="Initech", linkedin_url="https://linkedin.com/in/steps",
+    )  # fmt: skip
+    seen: dict[str, tuple[bool, bool, bool]] = {}
+    original_process = pipeline.process
+
+    def watching(claim: Any, *, client: Any, **kwargs: Any) -> Any:
+        for name in ("add_position", "add_linkedin_url", "add_candidacy"):
+            real = getattr(client, name)
+
+            def stored_first(*a: Any, _name: str = name, _real: Any = real, **k: Any) -> Any:
+                seen[_name] = _steps(rt, enrollment_id)
+                return _real(*a, **k)
+
+            setattr(client, name, stored_first)
+        return original_process(claim, client=client, **kwargs)
+
+    monkeypatch.setattr("sync_engine.engine.passes.process", watching)
+    assert engine.run_pass()["synced"] == 1
+    assert seen == {
+        "add_position": (True, False, False),
+        "add_linkedin_url": (True, True, False),
+        "add_candidacy": (True, True, True),
+    }
+    assert _steps(rt, enrollment_id) == (True, True, True)
+
+
+def test_crash_after_the_last_person_step_reads_the_person_back_and_adds_nothing_twice(
+    rt: Runtime, engine: Engine, clock: FakeClock, sim: SimulatorState,
+    sim_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    account_id = _account(rt, sim_server)
+    enrollment_id = enroll(
+        rt, make_sequence(rt, account_id), "last@example.com", title="VP", company="Initech"
+    )
+    original_process = pipeline.process
+
+    def crash_after_position(claim: Any, *, client: Any, **kwargs: Any) -> Any:
+        real = client.add_position
+
+        def add_then_die(*a: Any, **k: Any) -> Any:
+            real(*a, **k)
+            raise Crash  # the position reached Clockwork; the sync was never recorded
+
+        client.add_position = add_then_die
+        return original_process(claim, client=client, **kwargs)
+
+    monkeypatch.setattr("sync_engine.engine.passes.process", crash_after_position)
+    with pytest.raises(Crash):
+        engine.run_pass()
+    monkeypatch.setattr("sync_engine.engine.passes.process", original_process)
+    assert _steps(rt, enrollment_id) == (True, False, False)
+    clock.advance(rt.settings.lease_seconds + 1)
+    before = _calls(sim)
+    assert engine.run_pass()["synced"] == 1
+    (person,) = _people(sim)
+    assert len(person["emails"]) == 1 and len(person["positions"]) == 1
+    added = {route: n - before.get(route, 0) for route, n in _calls(sim).items()}
+    assert {route: n for route, n in added.items() if n} == {"GET /people/{id}": 1}
+    assert _row(rt, enrollment_id).status == "synced"
+    assert _steps(rt, enrollment_id) == (True, True, False)
+
+
 def test_status_json_shows_every_field_of_spec_section_6(
     rt: Runtime, engine: Engine, sim: SimulatorState, sim_server: SimulatorServer
 ) -> None:
