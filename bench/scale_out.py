@@ -2,9 +2,11 @@
 
 For each replica count, a fresh database gets ``--contacts`` queued enrollments; that many
 ``cwsync sync --until-idle`` processes start at once (each with ``--workers`` threads), and the
-wall time until all exit gives the throughput. Afterwards it proves no enrollment was processed
-twice (one sync attempt per enrollment, one Clockwork person per email, the minimal number of
-requests). Prints a table and a JSON line.
+wall time until all exit gives the throughput (the headline; it includes process start-up).
+"Active" is the span from the first sync attempt opened to the last one closed: the engines at
+work, without start-up and exit. Afterwards it proves no enrollment was processed twice (one sync
+attempt per enrollment, one Clockwork person per email, the minimal number of requests). Prints
+a table and a JSON line.
 
     python bench/scale_out.py --pg postgresql+psycopg://cwsync:cwsync@127.0.0.1/postgres
 """
@@ -127,6 +129,9 @@ def run(
                     .select_from(Enrollment)
                     .where(Enrollment.status == "synced")
                 ).one()
+                first_started, last_finished = session.exec(
+                    select(func.min(SyncAttempt.started_at), func.max(SyncAttempt.finished_at))
+                ).one()
                 attempts = session.exec(
                     select(SyncAttempt.enrollment_id, func.count()).group_by(
                         SyncAttempt.enrollment_id
@@ -143,6 +148,11 @@ def run(
         "synced_by_process": per_process,
         "wall_seconds": round(wall, 2),
         "contacts_per_second": round(contacts / wall, 2),
+        # The engines at work, without process start-up and exit: first attempt opened to last
+        # attempt closed (stored by the engines themselves, so it costs nothing to measure).
+        "active_seconds": round((last_finished - first_started).total_seconds(), 2)
+        if first_started and last_finished
+        else None,
         "processed_twice": sum(1 for _, n in attempts if n > 1),
         "people_created": len(people),
         "duplicate_people": len(people) - len({p["preferredEmailAddress"] for p in people}),
@@ -150,6 +160,10 @@ def run(
         "minimal_requests": 3 * contacts,  # search + create + email per contact
         "errors": failed,
     }
+
+
+def _ratio(base: float | None, value: float | None) -> str:
+    return f"{base / value:.2f}x" if base and value else "-"
 
 
 def main() -> None:
@@ -175,12 +189,15 @@ def main() -> None:
         f"{args.contacts} contacts, {args.workers} workers per process, latency {args.latency_ms:.0f} ms"
     )
     print(
-        "replicas | wall s | contacts/s | vs 1 | processed twice | duplicate people | requests (min)"
+        "replicas | wall s | contacts/s | vs 1 | active s | vs 1 active | processed twice | "
+        "duplicate people | requests (min)"
     )
+    base_active = rows[0]["active_seconds"]
     for row in rows:
         print(
             f"{row['replicas']} | {row['wall_seconds']} | {row['contacts_per_second']} | "
-            f"{row['contacts_per_second'] / base:.2f}x | {row['processed_twice']} | "
+            f"{row['contacts_per_second'] / base:.2f}x | {row['active_seconds']} | "
+            f"{_ratio(base_active, row['active_seconds'])} | {row['processed_twice']} | "
             f"{row['duplicate_people']} | {row['requests']} ({row['minimal_requests']})"
         )
     print(json.dumps({"runs": rows}))
