@@ -2,10 +2,11 @@
 
 It implements the client's ``Pacer`` protocol. With a budget told (``max_rps``) it holds that pace;
 without one it adapts: it grows its pace by a quarter each second until the first 429 (a slow
-start), then remembers that rate as the ceiling, drops to 85% of it and creeps back up by 2% a
-second, so it settles just under an unknown limit without 429 storms. A wait longer than ``max_wait``
-is not slept through: :class:`PacingDeferred` tells the engine to put the work back until then,
-so one throttled account never ties up the workers of the others.
+start), then remembers that rate as the ceiling, drops to 75% of it and creeps back up by 2% a
+second, and by only 0.5% a second within 5% of the ceiling, so it settles just under an unknown
+limit and probes it rarely (``bench/sync_throughput.py``: about 1% of requests answered 429).
+A wait longer than ``max_wait`` is not slept through: :class:`PacingDeferred` tells the engine to
+put the work back until then, so one throttled account never ties up the workers of the others.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+
+SLOW_START = 1.25  # growth per second until the first 429
+CUT = 0.75  # the pace after a burst of 429s, as a share of the pace that drew it
+CLIMB = 1.02  # growth per second after that, while well under the last 429's pace
+NEAR_CEILING = 0.95  # "well under": below this share of it
+PROBE = 1.005  # growth per second close to it
 
 
 class PacingDeferred(Exception):
@@ -62,10 +69,14 @@ class TokenBucket:
             self._next_free = slot + 1.0 / self.rate
             if self.adaptive and now - self._last_raise >= 1.0:
                 self._last_raise = now
-                growth = 1.25 if self._ceiling is None else 1.02
-                self.rate = min(self.max_rate, self.rate * growth)
+                self.rate = min(self.max_rate, self.rate * self._growth())
         if wait > 0:
             self._sleep(wait)
+
+    def _growth(self) -> float:
+        if self._ceiling is None:
+            return SLOW_START
+        return CLIMB if self.rate < self._ceiling * NEAR_CEILING else PROBE
 
     def throttled(self, retry_after: float | None) -> None:
         """Clockwork answered 429: stop sending until Retry-After passes, and slow down if adapting."""
@@ -76,7 +87,7 @@ class TokenBucket:
             # One burst of 429s (answers to requests already in flight) is one signal, not many.
             if self.adaptive and now - self._last_cut >= 1.0:
                 self._ceiling = self.rate
-                self.rate = max(self.min_rate, self.rate * 0.85)
+                self.rate = max(self.min_rate, self.rate * CUT)
                 self._last_raise = self._last_cut = now
 
     def set_rate(self, rate: float, *, adaptive: bool) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sync_engine.engine.backoff import retry_delay
-from sync_engine.engine.pacing import PacingDeferred, TokenBucket
+from sync_engine.engine.pacing import CUT, PacingDeferred, TokenBucket
 
 
 class ManualTime:
@@ -51,11 +51,24 @@ def test_unknown_limit_starts_fast_then_settles_under_the_first_429() -> None:
     raised = bucket.rate
     assert raised >= 10.0 * 1.25**3
     bucket.throttled(None)
-    assert bucket.rate == pytest.approx(raised * 0.85)
+    assert bucket.rate == pytest.approx(raised * CUT)
     settled = bucket.rate
     for _ in range(100):  # after a 429, growth is slow: 2% a second
         bucket.acquire()
     assert settled < bucket.rate < settled * 1.02**10
+
+
+def test_near_the_last_429s_pace_it_probes_slowly() -> None:
+    t = ManualTime()
+    bucket = TokenBucket(20.0, adaptive=True, clock=t.clock, sleep=t.sleep)
+    bucket.throttled(0.0)  # ceiling 20, pace 15
+    rates = []
+    for _ in range(20 * 35):  # about 40 seconds of sending
+        bucket.acquire()
+        rates.append(bucket.rate)
+    climbed = next(i for i, rate in enumerate(rates) if rate >= 20.0 * 0.95)
+    assert rates[climbed - 1] < 19.0  # +2% a second up to 95% of the ceiling
+    assert bucket.rate < 20.0 * 0.95 * 1.005**30  # then +0.5% a second at most
 
 
 def test_a_told_budget_does_not_adapt() -> None:
@@ -87,7 +100,7 @@ def test_a_burst_of_429s_is_one_slow_down_signal() -> None:
     bucket = TokenBucket(20.0, adaptive=True, clock=t.clock, sleep=t.sleep)
     for _ in range(5):  # answers to requests already in flight arrive together
         bucket.throttled(0.0)
-    assert bucket.rate == pytest.approx(20.0 * 0.85)
+    assert bucket.rate == pytest.approx(20.0 * CUT)
     t.now += 1.5
     bucket.throttled(0.0)
-    assert bucket.rate == pytest.approx(20.0 * 0.85 * 0.85)
+    assert bucket.rate == pytest.approx(20.0 * CUT * CUT)
