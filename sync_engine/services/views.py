@@ -481,7 +481,12 @@ def _escape_like(text: str) -> str:
 
 
 def _filtered(
-    query: Any, where: EnrollmentFilter, *, joined_contact: bool, sqlite: bool = False
+    query: Any,
+    where: EnrollmentFilter,
+    *,
+    joined_contact: bool,
+    sqlite: bool = False,
+    fts: bool = False,
 ) -> Any:
     query = query.where(Enrollment.account_id == where.account_id)
     if where.statuses:
@@ -495,7 +500,7 @@ def _filtered(
     term = where.search.strip().lower()
     if not term:
         return query
-    if sqlite and len(term) >= _TRIGRAM and not _is_email_start(term):
+    if fts and len(term) >= _TRIGRAM and not _is_email_start(term):
         # Any substring of the email or name: the FTS5 trigram table (migration 0004).
         return query.where(col(Enrollment.contact_id).in_(_contact_search(term)))
     if not joined_contact:
@@ -539,6 +544,7 @@ def count_enrollments(*, session: Session, where: EnrollmentFilter) -> int:
         where,
         joined_contact=False,
         sqlite=_is_sqlite(session),
+        fts=_has_search_table(session),
     )
     return int(session.exec(query).one())
 
@@ -547,13 +553,26 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def _rows_query(where: EnrollmentFilter, *, sqlite: bool = False) -> Any:
+def _has_search_table(session: Session) -> bool:
+    """SQLite with the FTS5 trigram table (migration 0004 makes it where SQLite can have it)."""
+    if not _is_sqlite(session):
+        return False
+    info = session.connection().info
+    if "contact_search" not in info:  # once per connection
+        found = session.exec(
+            sa.text("SELECT 1 FROM sqlite_master WHERE name = 'contact_search'")  # type: ignore[call-overload]
+        ).first()
+        info["contact_search"] = found is not None
+    return bool(info["contact_search"])
+
+
+def _rows_query(where: EnrollmentFilter, *, sqlite: bool = False, fts: bool = False) -> Any:
     query = (
         select(Enrollment, Contact, Sequence.name)
         .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
         .join(Sequence, col(Sequence.id) == col(Enrollment.sequence_id))
     )
-    return _filtered(query, where, joined_contact=True, sqlite=sqlite)
+    return _filtered(query, where, joined_contact=True, sqlite=sqlite, fts=fts)
 
 
 def _page_ids(
@@ -625,8 +644,13 @@ def list_enrollments(
     ``total`` is :func:`count_enrollments` for ``where``, which the pager has anyway: with it,
     the last pages are as fast as the first (see :func:`_page_ids`).
     """
-    sqlite = _is_sqlite(session)
-    ids_query = _filtered(select(Enrollment.id), where, joined_contact=False, sqlite=sqlite)
+    ids_query = _filtered(
+        select(Enrollment.id),
+        where,
+        joined_contact=False,
+        sqlite=_is_sqlite(session),
+        fts=_has_search_table(session),
+    )
     ids = _page_ids(session, ids_query, col(Enrollment.id), limit=limit, offset=offset, total=total)
     if not ids:
         return []
@@ -680,7 +704,9 @@ def export_enrollments_csv(*, session: Session, where: EnrollmentFilter) -> Iter
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
-    query = _rows_query(where, sqlite=_is_sqlite(session)).order_by(col(Enrollment.id))
+    query = _rows_query(where, sqlite=_is_sqlite(session), fts=_has_search_table(session)).order_by(
+        col(Enrollment.id)
+    )
     query = query.execution_options(yield_per=1000)
     for count, (enrollment, contact, sequence) in enumerate(session.exec(query), start=1):
         row = _row(enrollment, contact, sequence, firm)

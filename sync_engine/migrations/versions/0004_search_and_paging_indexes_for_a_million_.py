@@ -10,7 +10,8 @@
 - substring search over contact email and name: on SQLite an FTS5 trigram table kept in step
   by triggers (``contact_search``); on PostgreSQL pg_trgm GIN indexes, plus a pattern-ops
   index for email prefixes. Neither is in the models' metadata (env.py leaves them out of
-  ``alembic check``); the views fall back to a plain LIKE scan where they are missing.
+  ``alembic check``); where the database cannot have them (SQLite before 3.34 or without FTS5,
+  PostgreSQL without pg_trgm) the migration says so and the views search with a plain LIKE scan.
 
 Revision ID: 0004
 Revises: 0003
@@ -59,6 +60,18 @@ POSTGRES_SEARCH = (
 def _create_search() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
+        try:  # FTS5's trigram tokenizer needs SQLite 3.34 built with FTS5
+            bind.exec_driver_sql(
+                "CREATE VIRTUAL TABLE temp.trigram_probe USING fts5(x, tokenize='trigram')"
+            )
+            bind.exec_driver_sql("DROP TABLE temp.trigram_probe")
+        except sa.exc.OperationalError as error:
+            log.warning(
+                "SQLite has no FTS5 trigram tokenizer (%s); contact search will scan instead of "
+                "using an index",
+                str(error.orig).strip(),
+            )
+            return
         for statement in SQLITE_SEARCH:
             op.execute(statement)
         return

@@ -257,6 +257,30 @@ def test_search_follows_renamed_contacts_and_takes_quotes_literally(
     assert found("ada lovelace") == []  # the old name is gone from the search
 
 
+def test_search_scans_on_a_sqlite_without_the_trigram_table(
+    sqlite_url: str, sim_state: SimulatorState, clock: FakeClock
+) -> None:
+    # SQLite before 3.34 or built without FTS5: migration 0004 leaves the table out.
+    import sqlite3
+
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as raw:
+        for trigger in ("insert", "update", "delete"):
+            raw.execute(f"DROP TRIGGER contact_search_{trigger}")
+        raw.execute("DROP TABLE contact_search")
+    rt = make_runtime(sqlite_url, clock=clock, transport=mock_transport(sim_state))
+    try:
+        sequence_id = make_sequence(rt, make_connected_account(rt), "CFO Search")
+        enrollment_id = enroll(rt, sequence_id, "ada@lovelace.com", first_name="Ada")
+        with rt.db.read() as session:
+            account_id = session.exec(select(Enrollment.account_id)).one()
+            where = views.EnrollmentFilter(account_id=account_id, search="lovelace")
+            rows = views.list_enrollments(session=session, where=where)
+            assert views.count_enrollments(session=session, where=where) == 1
+    finally:
+        rt.close()
+    assert [row.enrollment_id for row in rows] == [enrollment_id]
+
+
 def test_enrollment_rows_carry_the_clockwork_link_and_plain_reason(
     runtime: Runtime, audit_data: dict[str, Any]
 ) -> None:
