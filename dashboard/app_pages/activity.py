@@ -15,6 +15,7 @@ STATE_WORDS = {
     ActivityState.FAILED: "Failed",
 }
 COLUMNS = ["When", "Event", "Contact", "Sequence", "Subject", "Note", "Why not sent", "Attempts"]
+PREVIEW_ROWS = 500  # backfill rows shown before confirming; the count covers the rest
 
 
 def render() -> None:
@@ -84,14 +85,19 @@ def backfill(account_id: int) -> None:
         before = st.checkbox(
             "Also send activity from before Clockwork was connected", key="backfill_before"
         )
-        with context.reading() as session:
-            items = activity_backfill.plan_backfill(
+        with context.reading() as session:  # a count and the first rows: the page stays fast
+            total = activity_backfill.count_backfill(
                 session=session, account_id=account_id, include_before_connection=before
             )
-        if not items:
+            items = activity_backfill.plan_backfill(
+                session=session, account_id=account_id, include_before_connection=before,
+                limit=PREVIEW_ROWS,
+            )  # fmt: skip
+        if not total:
             st.success("Nothing to backfill.", icon=":material/check_circle:")
             return
-        st.write(f"{len(items)} activities would be written as notes:")
+        shown = f" (the first {len(items)} below)" if total > len(items) else ""
+        st.write(f"{total} activities would be written as notes{shown}:")
         st.dataframe(
             context.frame(
                 [
@@ -103,18 +109,21 @@ def backfill(account_id: int) -> None:
                         if item.reason
                         else "",
                     }
-                    for item in items[:500]
+                    for item in items
                 ],
                 ["When", "Event", "Contact", "Skipped because"],
             ),
             hide_index=True,
         )
-        if st.button(f"Send {len(items)} activities", type="primary", key="backfill_apply"):
+        if st.button(f"Send {total} activities", type="primary", key="backfill_apply"):
             actor = context.require_admin("backfill activity")
             rt = context.runtime()
             with context.writing() as session:
+                plan = activity_backfill.plan_backfill(
+                    session=session, account_id=account_id, include_before_connection=before
+                )
                 queued = activity_backfill.apply_backfill(
-                    session=session, account_id=account_id, items=items, now=rt.clock(),
+                    session=session, account_id=account_id, items=plan, now=rt.clock(),
                     actor=actor,
                 )  # fmt: skip
             context.flash(f"{queued} activities queued for Clockwork.")

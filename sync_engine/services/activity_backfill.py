@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from sync_engine.models import (
     Activity,
@@ -45,6 +46,46 @@ class BackfillItem:
     reason: str
 
 
+def _backfill_where(
+    query: Any,
+    *,
+    account_id: int,
+    sequence_id: int | None,
+    since: datetime | None,
+    include_before_connection: bool,
+) -> Any:
+    reasons = [Reason.TRACKING_OFF]
+    if include_before_connection:
+        reasons.append(Reason.BEFORE_CONNECTION)
+    query = query.join(Enrollment, col(Enrollment.id) == col(Activity.enrollment_id)).where(
+        Activity.account_id == account_id,
+        Activity.state == ActivityState.SKIPPED,
+        col(Activity.reason).in_(reasons),
+        col(Enrollment.status).in_(_DELIVERABLE),
+    )
+    if sequence_id is not None:
+        query = query.where(Enrollment.sequence_id == sequence_id)
+    if since is not None:
+        query = query.where(col(Activity.occurred_at) >= since)
+    return query
+
+
+def count_backfill(
+    *,
+    session: Session,
+    account_id: int,
+    sequence_id: int | None = None,
+    since: datetime | None = None,
+    include_before_connection: bool = False,
+) -> int:
+    """How many activities a backfill would send (COUNT in SQL)."""
+    query = _backfill_where(
+        select(func.count()).select_from(Activity), account_id=account_id,
+        sequence_id=sequence_id, since=since, include_before_connection=include_before_connection,
+    )  # fmt: skip
+    return int(session.exec(query).one())
+
+
 def plan_backfill(
     *,
     session: Session,
@@ -52,27 +93,14 @@ def plan_backfill(
     sequence_id: int | None = None,
     since: datetime | None = None,
     include_before_connection: bool = False,
+    limit: int | None = None,
 ) -> list[BackfillItem]:
-    """The activities a backfill would send, oldest first."""
-    reasons = [Reason.TRACKING_OFF]
-    if include_before_connection:
-        reasons.append(Reason.BEFORE_CONNECTION)
-    query = (
-        select(Activity, Enrollment.id, Contact.email)
-        .join(Enrollment, col(Enrollment.id) == col(Activity.enrollment_id))
-        .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
-        .where(
-            Activity.account_id == account_id,
-            Activity.state == ActivityState.SKIPPED,
-            col(Activity.reason).in_(reasons),
-            col(Enrollment.status).in_(_DELIVERABLE),
-        )
-        .order_by(col(Activity.occurred_at), col(Activity.id))
-    )
-    if sequence_id is not None:
-        query = query.where(Enrollment.sequence_id == sequence_id)
-    if since is not None:
-        query = query.where(col(Activity.occurred_at) >= since)
+    """The activities a backfill would send, oldest first (the first ``limit`` for a preview)."""
+    query = _backfill_where(
+        select(Activity, Enrollment.id, Contact.email), account_id=account_id,
+        sequence_id=sequence_id, since=since, include_before_connection=include_before_connection,
+    ).join(Contact, col(Contact.id) == col(Enrollment.contact_id))  # fmt: skip
+    query = query.order_by(col(Activity.occurred_at), col(Activity.id)).limit(limit)
     return [
         BackfillItem(
             activity_id=activity.id or 0,

@@ -31,6 +31,7 @@ from sync_engine.models import (
     Enrollment,
     EnrollmentStatus,
     Reason,
+    Sequence,
     SyncMode,
 )
 from sync_engine.rules import (
@@ -136,18 +137,24 @@ def add_contact(
     *, session: Session, sequence_id: int, contact: ContactInput, clock: Clock
 ) -> Enrollment:
     """Enroll a contact in a sequence: the *add* trigger of R1, decided and stored now."""
-    sequence = get_sequence(session=session, sequence_id=sequence_id)
-    snapshot = account_snapshot(session=session, account_id=sequence.account_id)
+    sequence, snapshot, decision = _decide_add(session, sequence_id)
     return _enroll(
         session=session,
         sequence_id=sequence_id,
         account_id=sequence.account_id,
         contact=contact,
-        decision=decide_on_add(snapshot, sequence_snapshot(sequence)),
+        decision=decision,
         snapshot=snapshot,
         disable_sync=sequence.disable_sync,
         now=clock(),
     )
+
+
+def _decide_add(session: Session, sequence_id: int) -> tuple[Sequence, AccountSnapshot, Decision]:
+    """The sequence, its account's settings now, and R1's decision for a contact added now."""
+    sequence = get_sequence(session=session, sequence_id=sequence_id)
+    snapshot = account_snapshot(session=session, account_id=sequence.account_id)
+    return sequence, snapshot, decide_on_add(snapshot, sequence_snapshot(sequence))
 
 
 def _enroll(
@@ -324,10 +331,8 @@ def _import_batch(
     report: ImportReport,
 ) -> None:
     """Enroll a batch with a handful of set-based statements (not a few queries per row)."""
-    sequence = get_sequence(session=session, sequence_id=sequence_id)
+    sequence, snapshot, decision = _decide_add(session, sequence_id)
     account_id = sequence.account_id
-    snapshot = account_snapshot(session=session, account_id=account_id)
-    decision = decide_on_add(snapshot, sequence_snapshot(sequence))
     parsed = _parse_rows(rows, report)
     emails = {contact.email for _, contact in parsed}
     contacts = {
@@ -413,9 +418,7 @@ def _import_rows(
     report: ImportReport,
 ) -> None:
     """The slow path, one savepoint per row, for a batch that raced with another writer."""
-    sequence = get_sequence(session=session, sequence_id=sequence_id)
-    snapshot = account_snapshot(session=session, account_id=sequence.account_id)
-    decision = decide_on_add(snapshot, sequence_snapshot(sequence))
+    sequence, snapshot, decision = _decide_add(session, sequence_id)
     for line, contact in _parse_rows(rows, report):
         try:
             with session.begin_nested():

@@ -14,7 +14,11 @@ from sync_engine.matching import normalize_linkedin_url
 from sync_engine.models import ActivityKind, AuditEntry
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, actions, enrollments
-from sync_engine.services.activity_backfill import apply_backfill, plan_backfill
+from sync_engine.services.activity_backfill import (
+    apply_backfill,
+    count_backfill,
+    plan_backfill,
+)
 from sync_engine.services.errors import InvalidInputError
 from sync_engine.services.project_resync import apply_resync, plan_resync
 from tests.factories import SIM_FIRM, FakeClock, enroll, make_connected_account, make_sequence
@@ -191,8 +195,14 @@ def test_activity_backfill_sends_what_tracking_off_skipped_exactly_once(
         with_old = plan_backfill(
             session=session, account_id=account_id, include_before_connection=True
         )
+        first = plan_backfill(session=session, account_id=account_id, limit=1)
+        counts = [
+            count_backfill(session=session, account_id=account_id, include_before_connection=old)
+            for old in (False, True)
+        ]
     assert [i.kind for i in preview] == ["sent", "opened"]
     assert [i.kind for i in with_old] == ["clicked", "sent", "opened"]
+    assert [i.kind for i in first] == ["sent"] and counts == [2, 3]  # the page's preview
     with rt.db.write() as session:
         assert (
             apply_backfill(
