@@ -22,6 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import Session, col, select
 
+from sync_engine.matching import normalize_linkedin_url
 from sync_engine.models import (
     Activity,
     ActivityKind,
@@ -97,13 +98,14 @@ class ContactInput(BaseModel):
     @field_validator("linkedin_url")
     @classmethod
     def _linkedin(cls, value: str) -> str:
-        if value and "linkedin.com/" not in value.lower():
-            raise ValueError("the LinkedIn URL must be a linkedin.com address")
-        if value and "://" not in value:
-            value = f"https://{value}"
-        if value and not value.lower().startswith(("https://", "http://")):
+        if not value:
+            return value
+        url = value if "://" in value else f"https://{value}"
+        if not url.lower().startswith(("https://", "http://")):
             raise ValueError("the LinkedIn URL must be a web address (https://…)")
-        return value
+        if not normalize_linkedin_url(url).startswith("linkedin.com/"):
+            raise ValueError("the LinkedIn URL must be a linkedin.com address")
+        return url
 
     @field_validator("first_name", "last_name", "title", "company", "linkedin_url", "email")
     @classmethod
@@ -218,6 +220,12 @@ class ImportReport:
         """Rows read (imported + rejected)."""
         return self.imported + len(self.rejected)
 
+    def merge(self, other: ImportReport) -> None:
+        """Add another part of the same import."""
+        self.imported += other.imported
+        self.rejected += other.rejected
+        self.enrollment_ids += other.enrollment_ids
+
 
 def read_contacts_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]], int]:
     """Open a contacts CSV: its header, an iterator of (line number, row), and the row count.
@@ -287,12 +295,17 @@ def import_contacts(
     batch: list[tuple[int, dict[str, str]]] = []
 
     def flush() -> None:
+        # Each attempt reports into its own ImportReport, merged once its transaction commits:
+        # a batch redone row by row must not report its bad rows twice.
+        part = ImportReport()
         try:
             with session_factory() as session:
-                _import_batch(session, sequence_id, batch, clock(), report)
+                _import_batch(session, sequence_id, batch, clock(), part)
         except sa.exc.IntegrityError:  # a contact added concurrently: redo this batch row by row
+            part = ImportReport()
             with session_factory() as session:
-                _import_rows(session, sequence_id, batch, clock(), report)
+                _import_rows(session, sequence_id, batch, clock(), part)
+        report.merge(part)
         if on_progress:
             on_progress(len(batch))
         batch.clear()

@@ -356,12 +356,13 @@ def test_a_linkedin_url_the_import_accepts_is_one_clockwork_accepts(
     path = _csv(
         tmp_path, "li.csv", [["jane@example.com", "Jane", "Doe", "", "", "linkedin.com/in/jane"]]
     )
-    code, _out, _err = cli("contact", "import", sequence, str(path))
-    if code == 1:
-        return  # refused at import, with its line: fine
+    code, _out, err = cli("contact", "import", sequence, str(path))
+    assert code == 0, err  # without a scheme it is completed, not refused
     cli("sync", "--until-idle", "--timeout", "30")
     (row,) = json.loads(cli("status", "Acme", "--json")[1])
     assert row["status"] == "synced", row["last_error"]
+    (person,) = sim.snapshot(SIM_FIRM)["people"]
+    assert "https://linkedin.com/in/jane" in json.dumps(person)
 
 
 # --- 50,000 rows --------------------------------------------------------------------------------

@@ -266,3 +266,46 @@ def test_status_streams_every_enrollment_in_partitions_with_its_own_counts(
         rows = list(iter_status(session=session, account_id=account_id, partition=2))
     assert [row["enrollment_id"] for row in rows] == ids
     assert [row["activities"]["skipped"] for row in rows] == [0, 0, 0, 2, 0]
+
+
+def test_a_batch_redone_row_by_row_reports_each_row_once(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A contact added by another writer between the batch's reads and its insert: the batch
+    # rolls back and is redone one row at a time.
+    import sqlalchemy as sa
+
+    batch = enrollments._import_batch
+
+    def racing(*args: object) -> None:
+        batch(*args)  # type: ignore[arg-type]
+        raise sa.exc.IntegrityError("INSERT", None, Exception("UNIQUE constraint failed"))
+
+    monkeypatch.setattr(enrollments, "_import_batch", racing)
+    sequence_id = make_sequence(runtime, make_connected_account(runtime))
+    path = _csv(
+        tmp_path,
+        HEADER + "ada@example.com,Ada,,,,\nnot-an-email,Bad,,,,\nADA@example.com,Dup,,,,\n",
+    )
+    report = _import(runtime, sequence_id, path)
+    assert (report.imported, report.total) == (1, 3)
+    assert [line for line, _ in report.rejected] == [3, 4]
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("linkedin.com/in/ada", "https://linkedin.com/in/ada"),
+        ("https://uk.linkedin.com/in/ada", "https://uk.linkedin.com/in/ada"),
+        ("https://evil.example/linkedin.com/in/ada", None),
+        ("ftp://linkedin.com/in/ada", None),
+        ("https://example.com/not-linkedin", None),
+    ],
+)
+def test_linkedin_urls_must_be_linkedin_profiles(given: str, stored: str | None) -> None:
+    row = {"email": "ada@example.com", "linkedin_url": given}
+    if stored is None:
+        with pytest.raises(InvalidInputError, match="LinkedIn URL"):
+            enrollments.parse_contact(row)
+    else:
+        assert enrollments.parse_contact(row).linkedin_url == stored
