@@ -245,7 +245,7 @@ def _run(
             work.needs_sync, synced = False, True
         elif work.project_id and not work.candidacy_done and work.person_id:
             _add_to_project(work, db=db, client=client)  # B3: re-sync to a project chosen later
-        _deliver_activities(claim, work, db=db, client=client, clock=clock, config=config)
+        _deliver_activities(claim, work, db=db, client=client, clock=clock)
     except PacingDeferred as deferred:
         return _defer(claim, work, db=db, clock=clock, delay=deferred.delay)
     except ClockworkAuthError as exc:
@@ -304,15 +304,14 @@ def _open(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> _Work
             review_choice=row.review_choice,
         )
         # Time spent waiting for a worker is not lost: the lease runs from now.
-        changes: dict[str, object] = {}
-        if claim.lease_seconds is not None:
-            changes["lease_expires_at"] = now + timedelta(seconds=claim.lease_seconds)
+        changes: dict[str, object] = {
+            "lease_expires_at": now + timedelta(seconds=claim.lease_seconds)
+        }
         if needs_sync:
             changes.update(attempts=work.attempt, last_attempt_at=now)
-        if changes:
-            session.execute(
-                sa.update(ENROLLMENT).where(ENROLLMENT.c.id == claim.enrollment_id).values(changes)
-            )
+        session.execute(
+            sa.update(ENROLLMENT).where(ENROLLMENT.c.id == claim.enrollment_id).values(changes)
+        )
         if needs_sync:
             work.attempt_row_id = session.execute(
                 sa.insert(SYNC_ATTEMPT)
@@ -374,11 +373,7 @@ def _renew(session: Session, claim: Claim, now: datetime) -> bool:
     renewed = session.execute(
         sa.update(ENROLLMENT)
         .where(ENROLLMENT.c.id == claim.enrollment_id, ENROLLMENT.c.lease_owner == claim.token)
-        .values(
-            lease_expires_at=now + timedelta(seconds=claim.lease_seconds)
-            if claim.lease_seconds is not None
-            else ENROLLMENT.c.lease_expires_at
-        )
+        .values(lease_expires_at=now + timedelta(seconds=claim.lease_seconds))
         .returning(ENROLLMENT.c.id)
     )
     return renewed.scalar_one_or_none() is not None
@@ -857,14 +852,14 @@ def _deliver_activities(
     db: Database,
     client: ClockworkClient,
     clock: Callable[[], datetime],
-    config: PipelineConfig,
-) -> int:
+) -> None:
+    """Write the enrollment's pending activity notes, each once (R5), renewing the lease."""
     if work.person_id is None:
         with db.read() as session:
             contact = session.get(Contact, work.contact_id)
             work.person_id = contact.clockwork_person_id if contact else None
     if work.person_id is None:
-        return 0
+        return
     with db.read() as session:
         pending = session.exec(
             select(Activity)
@@ -874,19 +869,16 @@ def _deliver_activities(
             )
             .order_by(col(Activity.occurred_at), col(Activity.id))
         ).all()
-    delivered = 0
     for activity in pending:
         assert activity.id is not None
         with db.write() as session:
             if not _renew(session, claim, clock()):  # a long run of notes outlasts a lease
                 raise _LeaseLost
             attempts = session.execute(
-                sa.update(Activity)
-                .where(
-                    col(Activity.id) == activity.id, col(Activity.state) == ActivityState.PENDING
-                )
-                .values(attempts=col(Activity.attempts) + 1)
-                .returning(col(Activity.attempts))
+                sa.update(ACTIVITY)
+                .where(ACTIVITY.c.id == activity.id, ACTIVITY.c.state == ActivityState.PENDING)
+                .values(attempts=ACTIVITY.c.attempts + 1)
+                .returning(ACTIVITY.c.attempts)
             ).scalar_one_or_none()
         if attempts is None:  # delivered or given up on meanwhile
             continue
@@ -916,8 +908,6 @@ def _deliver_activities(
                     last_error=None,
                 )
             )
-        delivered += 1
-    return delivered
 
 
 def _existing_note(client: ClockworkClient, person_id: str, key: str) -> str | None:

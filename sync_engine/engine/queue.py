@@ -38,7 +38,7 @@ class Claim:
     account_id: int
     contact_id: int
     token: str
-    lease_seconds: float | None = None  # how long the lease lasts each time it is renewed
+    lease_seconds: float  # how long the lease lasts each time it is renewed
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:
