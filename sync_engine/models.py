@@ -82,6 +82,10 @@ class EnrollmentStatus(StrEnum):
     NEEDS_REVIEW = "needs_review"  # B2: several people share the LinkedIn URL; staff choose
 
 
+# Enrollments the engine still has to sync: the queue.
+SYNC_PENDING = (EnrollmentStatus.QUEUED, EnrollmentStatus.RETRYING, EnrollmentStatus.SYNCING)
+
+
 class Reason(StrEnum):
     """Stable machine-readable reasons for skipped, failed, retrying and paused enrollments."""
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import context
 from dashboard.widgets import projects as project_map
-from sync_engine.services import views
+from sync_engine.services import enrollments, views
 from sync_engine.services.errors import ServiceError
 
 PAGE_SIZE = 50
@@ -234,7 +234,7 @@ def enrollment_account(enrollment_id: int) -> int | None:
     """The account an enrollment belongs to (None if there is no such enrollment)."""
     with context.reading() as session:
         try:
-            return views.enrollment_detail(session=session, enrollment_id=enrollment_id).account_id
+            return enrollments.get_enrollment(session=session, enrollment_id=enrollment_id).account_id
         except ServiceError:
             return None
 

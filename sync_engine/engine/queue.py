@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from sync_engine.models import (
+    SYNC_PENDING,
     Account,
     ClockworkConnection,
     ConnectionState,
@@ -26,8 +27,6 @@ from sync_engine.models import (
     EnrollmentStatus,
     UTCDateTime,
 )
-
-_SYNC_PENDING = (EnrollmentStatus.QUEUED, EnrollmentStatus.RETRYING, EnrollmentStatus.SYNCING)
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ _LEASE = (
         lease_owner=sa.bindparam("token", type_=sa.String),
         lease_expires_at=sa.bindparam("expires", type_=UTCDateTime),
         status=sa.case(
-            (_ENROLLMENT.c.status.in_(_SYNC_PENDING), EnrollmentStatus.SYNCING.value),
+            (_ENROLLMENT.c.status.in_(SYNC_PENDING), EnrollmentStatus.SYNCING.value),
             else_=_ENROLLMENT.c.status,
         ),
     )

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from sync_engine.models import (
+    SYNC_PENDING,
     Activity,
     ActivityState,
     Contact,
@@ -26,12 +27,7 @@ from sync_engine.models import (
 )
 from sync_engine.services.audit import record_change
 
-_DELIVERABLE = (
-    EnrollmentStatus.SYNCED,
-    EnrollmentStatus.QUEUED,
-    EnrollmentStatus.RETRYING,
-    EnrollmentStatus.SYNCING,
-)
+_DELIVERABLE = (EnrollmentStatus.SYNCED, *SYNC_PENDING)
 
 
 @dataclass(frozen=True)

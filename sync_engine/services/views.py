@@ -21,6 +21,7 @@ from sqlmodel import Session, col, func, select
 
 from sync_engine.clockwork.errors import ClockworkError
 from sync_engine.models import (
+    SYNC_PENDING,
     Account,
     AccountSettings,
     Activity,
@@ -269,7 +270,6 @@ def person_url(firm: str | None, person_id: str | None) -> str | None:
 # --- engine health --------------------------------------------------------------------------
 
 HEARTBEAT_TRIGGER = "scheduler"
-QUEUE_STATUSES = (EnrollmentStatus.QUEUED, EnrollmentStatus.RETRYING, EnrollmentStatus.SYNCING)
 PROBLEM_TRIGGERS = ("job_error", "job_missed")
 
 
@@ -312,7 +312,7 @@ def engine_health(
     ).first()
     # Counted through the status index: the queue is small next to the table.
     scheduled = select(func.count()).select_from(Enrollment)
-    scheduled = scheduled.where(col(Enrollment.status).in_(QUEUE_STATUSES))
+    scheduled = scheduled.where(col(Enrollment.status).in_(SYNC_PENDING))
     if account_id is not None:
         scheduled = scheduled.where(Enrollment.account_id == account_id)
     queued = session.exec(scheduled).one()
@@ -373,7 +373,7 @@ def reason_groups(
 
 def _bucket(session: Session, column: Any, seconds: int) -> Any:
     """``column`` floored to a multiple of ``seconds`` since the epoch, as an integer, in SQL."""
-    if session.get_bind().dialect.name == "sqlite":
+    if _is_sqlite(session):
         epoch = sa.cast(func.strftime("%s", column), sa.Integer)
         return (epoch // seconds) * seconds
     return sa.cast(func.floor(func.extract("epoch", column) / seconds) * seconds, sa.BigInteger)
@@ -481,13 +481,9 @@ def _escape_like(text: str) -> str:
 
 
 def _filtered(
-    query: Any,
-    where: EnrollmentFilter,
-    *,
-    joined_contact: bool,
-    sqlite: bool = False,
-    fts: bool = False,
+    query: Any, where: EnrollmentFilter, *, session: Session, joined_contact: bool
 ) -> Any:
+    """``query`` narrowed to ``where``, searching the way this store can search fastest."""
     query = query.where(Enrollment.account_id == where.account_id)
     if where.statuses:
         query = query.where(col(Enrollment.status).in_(where.statuses))
@@ -500,14 +496,14 @@ def _filtered(
     term = where.search.strip().lower()
     if not term:
         return query
-    if fts and len(term) >= _TRIGRAM and not _is_email_start(term):
+    if len(term) >= _TRIGRAM and not _is_email_start(term) and _has_search_table(session):
         # Any substring of the email or name: the FTS5 trigram table (migration 0004).
         return query.where(col(Enrollment.contact_id).in_(_contact_search(term)))
     if not joined_contact:
         query = query.join(Contact, col(Contact.id) == col(Enrollment.contact_id))
     if _is_email_start(term):
         query = query.where(col(Contact.email).like(f"{_escape_like(term)}%", escape="\\"))
-        if sqlite:  # SQLite's LIKE ignores case, so only a range reaches the email index
+        if _is_sqlite(session):  # LIKE ignores case there: only a range reaches the index
             query = query.where(col(Contact.email) >= term, col(Contact.email) < term + "\uffff")
         return query
     pattern = f"%{_escape_like(term)}%"
@@ -539,13 +535,8 @@ def _contact_search(term: str) -> Any:
 
 def count_enrollments(*, session: Session, where: EnrollmentFilter) -> int:
     """How many enrollments match (COUNT in SQL)."""
-    query = _filtered(
-        select(func.count()).select_from(Enrollment),
-        where,
-        joined_contact=False,
-        sqlite=_is_sqlite(session),
-        fts=_has_search_table(session),
-    )
+    query = select(func.count()).select_from(Enrollment)
+    query = _filtered(query, where, session=session, joined_contact=False)
     return int(session.exec(query).one())
 
 
@@ -566,13 +557,13 @@ def _has_search_table(session: Session) -> bool:
     return bool(info["contact_search"])
 
 
-def _rows_query(where: EnrollmentFilter, *, sqlite: bool = False, fts: bool = False) -> Any:
-    query = (
+def _rows_select() -> Any:
+    """Enrollments with their contact and sequence name, as the audit table shows them."""
+    return (
         select(Enrollment, Contact, Sequence.name)
         .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
         .join(Sequence, col(Sequence.id) == col(Enrollment.sequence_id))
     )
-    return _filtered(query, where, joined_contact=True, sqlite=sqlite, fts=fts)
 
 
 def _page_ids(
@@ -644,23 +635,12 @@ def list_enrollments(
     ``total`` is :func:`count_enrollments` for ``where``, which the pager has anyway: with it,
     the last pages are as fast as the first (see :func:`_page_ids`).
     """
-    ids_query = _filtered(
-        select(Enrollment.id),
-        where,
-        joined_contact=False,
-        sqlite=_is_sqlite(session),
-        fts=_has_search_table(session),
-    )
+    ids_query = _filtered(select(Enrollment.id), where, session=session, joined_contact=False)
     ids = _page_ids(session, ids_query, col(Enrollment.id), limit=limit, offset=offset, total=total)
     if not ids:
         return []
     firm = _firm(session, where.account_id)
-    query = (
-        select(Enrollment, Contact, Sequence.name)
-        .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
-        .join(Sequence, col(Sequence.id) == col(Enrollment.sequence_id))
-        .where(col(Enrollment.id).in_(ids))
-    )
+    query = _rows_select().where(col(Enrollment.id).in_(ids))
     found = {e.id: _row(e, c, name, firm) for e, c, name in session.exec(query).all()}
     return [found[i] for i in ids if i in found]
 
@@ -704,10 +684,8 @@ def export_enrollments_csv(*, session: Session, where: EnrollmentFilter) -> Iter
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
-    query = _rows_query(where, sqlite=_is_sqlite(session), fts=_has_search_table(session)).order_by(
-        col(Enrollment.id)
-    )
-    query = query.execution_options(yield_per=1000)
+    query = _filtered(_rows_select(), where, session=session, joined_contact=True)
+    query = query.order_by(col(Enrollment.id)).execution_options(yield_per=1000)
     for count, (enrollment, contact, sequence) in enumerate(session.exec(query), start=1):
         row = _row(enrollment, contact, sequence, firm)
         writer.writerow([spreadsheet_safe(getattr(row, name)) for name in EXPORT_COLUMNS])
@@ -775,12 +753,7 @@ def enrollment_detail(
 
     ``project_names`` (id → name, from the firm) makes the project readable when given.
     """
-    found = session.exec(
-        select(Enrollment, Contact, Sequence.name)
-        .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
-        .join(Sequence, col(Sequence.id) == col(Enrollment.sequence_id))
-        .where(Enrollment.id == enrollment_id)
-    ).first()
+    found = session.exec(_rows_select().where(Enrollment.id == enrollment_id)).first()
     if found is None:
         raise NotFoundError(f"no enrollment {enrollment_id}")
     enrollment, contact, sequence = found
