@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -12,7 +13,7 @@ from sync_engine.models import Activity, ActivityState, Contact, Enrollment
 PARTITION = 1000
 
 
-def activity_counts(*, session: Session, enrollment_ids: list[int]) -> dict[int, dict[str, int]]:
+def _activity_counts(*, session: Session, enrollment_ids: list[int]) -> dict[int, dict[str, int]]:
     """Activities of these enrollments, counted by state (one grouped query on an index)."""
     counts: dict[int, dict[str, int]] = {}
     rows = session.exec(
@@ -29,8 +30,9 @@ def _zero_counts() -> dict[str, int]:
     return {state.value: 0 for state in ActivityState}
 
 
-_COLUMNS = (
-    "id", "sequence_id", "status", "reason", "link", "match_rule", "review_candidates",
+# The enrollment's columns as they appear in each row, after "enrollment_id" and "email".
+_FIELDS = (
+    "sequence_id", "status", "reason", "link", "match_rule", "review_candidates",
     "exists_in_clockwork", "clockwork_person_id", "project_id", "attempts", "next_attempt_at",
     "last_error", "added_at", "synced_at",
 )  # fmt: skip
@@ -45,11 +47,15 @@ def iter_status(
     with their activity counts), so the first row comes at once and memory stays flat at any
     size.
     """
-    columns = [getattr(Enrollment, name) for name in _COLUMNS]
+    columns = [
+        col(Enrollment.id).label("enrollment_id"),
+        Contact.email,
+        *(getattr(Enrollment, name) for name in _FIELDS),
+    ]
     after = 0
     while True:
         page: Any = session.exec(
-            select(*columns, Contact.email)  # type: ignore[call-overload]
+            select(*columns)
             .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
             .where(Enrollment.account_id == account_id, col(Enrollment.id) > after)
             .order_by(col(Enrollment.id))
@@ -57,33 +63,14 @@ def iter_status(
         ).all()
         if not page:
             return
-        counts = activity_counts(session=session, enrollment_ids=[row.id for row in page])
+        ids = [row.enrollment_id for row in page]
+        counts = _activity_counts(session=session, enrollment_ids=ids)
         for row in page:
-            yield _as_dict(row, counts.get(row.id) or _zero_counts())
-        after = page[-1].id
+            values = {name: _plain(value) for name, value in row._mapping.items()}
+            yield values | {"activities": counts.get(row.enrollment_id) or _zero_counts()}
+        after = ids[-1]
 
 
-def _as_dict(row: Any, activities: dict[str, int]) -> dict[str, Any]:
-    return {
-        "enrollment_id": row.id,
-        "email": row.email,
-        "sequence_id": row.sequence_id,
-        "status": row.status,
-        "reason": row.reason,
-        "link": row.link,
-        "match_rule": row.match_rule,
-        "review_candidates": row.review_candidates,
-        "exists_in_clockwork": row.exists_in_clockwork,
-        "clockwork_person_id": row.clockwork_person_id,
-        "project_id": row.project_id,
-        "attempts": row.attempts,
-        "next_attempt_at": _iso(row.next_attempt_at),
-        "last_error": row.last_error,
-        "added_at": _iso(row.added_at),
-        "synced_at": _iso(row.synced_at),
-        "activities": activities,
-    }
-
-
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat() if moment is not None else None
+def _plain(value: Any) -> Any:
+    """A value as JSON carries it: timestamps in ISO 8601."""
+    return value.isoformat() if isinstance(value, datetime) else value
