@@ -445,6 +445,10 @@ def test_engine_health_reports_last_pass_heartbeat_problem_and_queue(
                               trigger="manual", worker="w", counts={"claimed": 3}))  # fmt: skip
         session.add(EngineRun(started_at=now - timedelta(seconds=5), finished_at=now,
                               trigger="job_missed", worker="w", error="missed"))  # fmt: skip
+    # The queue is what still has to sync, by status: not a synced enrollment whose new notes
+    # are due, nor a failed one with a stale due time.
+    _set(runtime, audit_data["ids"]["synced"], next_attempt_at=now)
+    _set(runtime, audit_data["ids"]["failed"], next_attempt_at=now)
     with runtime.db.read() as session:
         health = views.engine_health(session=session, now=now, account_id=audit_data["account_id"])
     assert health.last_run is not None and health.last_run.trigger == "manual"
