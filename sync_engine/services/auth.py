@@ -94,11 +94,11 @@ def check_new_password(password: str) -> None:
         raise InvalidInputError("the password must not start or end with a space")
 
 
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    """``scrypt$N$r$p$salt$hash`` for ``password`` with a fresh random salt (unless given)."""
+def hash_password(password: str) -> str:
+    """``scrypt$N$r$p$salt$hash`` for ``password`` with a fresh random salt."""
     if not password:
         raise InvalidInputError("the password is empty")
-    salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
+    salt = secrets.token_bytes(SALT_BYTES)
     derived = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
     return f"{SCHEME}${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(derived)}"
 

@@ -54,25 +54,28 @@ def test_each_hash_has_its_own_salt() -> None:
     assert auth.verify_password(PASSWORD, first) and auth.verify_password(PASSWORD, second)
 
 
-def test_the_same_salt_gives_the_same_hash() -> None:
-    salt = b"0123456789abcdef"
-    assert auth.hash_password(PASSWORD, salt=salt) == auth.hash_password(PASSWORD, salt=salt)
+SALT = "MDEyMzQ1Njc4OWFiY2RlZg"
 
 
 @pytest.mark.parametrize(
-    "encoded",
+    ("encoded", "reason"),
     [
-        "",
-        "plain-text-password",
-        "bcrypt$2b$12$abc",
-        "scrypt$32768$8$1$c2FsdA",  # a part missing
-        "scrypt$1024$8$1$MDEyMzQ1Njc4OWFiY2RlZg$" + "A" * 43,  # too cheap
-        "scrypt$30000$8$1$MDEyMzQ1Njc4OWFiY2RlZg$" + "A" * 43,  # N not a power of two
-        "scrypt$1048576$16$1$MDEyMzQ1Njc4OWFiY2RlZg$" + "A" * 43,  # 2 GiB per login
-        "scrypt$x$8$1$MDEyMzQ1Njc4OWFiY2RlZg$" + "A" * 43,
+        ("", "expected scrypt"),
+        ("plain-text-password", "expected scrypt"),
+        ("bcrypt$2b$12$abc", "expected scrypt"),
+        ("scrypt$32768$8$1$c2FsdA", "expected scrypt"),  # a part missing
+        (f"scrypt$1024$8$1${SALT}$" + "A" * 43, "out of range"),  # too cheap
+        (f"scrypt$30000$8$1${SALT}$" + "A" * 43, "out of range"),  # N not a power of two
+        (f"scrypt$1048576$16$1${SALT}$" + "A" * 43, "256 MiB"),  # 2 GiB per login
+        (f"scrypt$x$8$1${SALT}$" + "A" * 43, "unreadable"),
+        ("scrypt$32768$8$1$c2FsdA$" + "A" * 43, "too short"),  # a 4-byte salt
     ],
 )
-def test_a_malformed_hash_never_verifies(encoded: str) -> None:
+def test_a_malformed_hash_is_refused_with_its_reason_and_never_verifies(
+    encoded: str, reason: str
+) -> None:
+    with pytest.raises(AuthConfigError, match=reason):
+        auth.load_login_config({"users": {"alice": {"password_hash": encoded, "role": "admin"}}})
     assert not auth.verify_password(PASSWORD, encoded)
 
 
