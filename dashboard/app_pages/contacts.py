@@ -234,7 +234,9 @@ def enrollment_account(enrollment_id: int) -> int | None:
     """The account an enrollment belongs to (None if there is no such enrollment)."""
     with context.reading() as session:
         try:
-            return enrollments.get_enrollment(session=session, enrollment_id=enrollment_id).account_id
+            return enrollments.get_enrollment(
+                session=session, enrollment_id=enrollment_id
+            ).account_id
         except ServiceError:
             return None
 
