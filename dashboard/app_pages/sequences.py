@@ -31,8 +31,8 @@ def sequence_table(rows: list[views.SequenceRow], names: dict[str, str], default
                 "Sequence": row.name,
                 "Sync": "⊘ Sync disabled" if row.disable_sync else "✓ Syncing",
                 "Project": project(row),
-                "Contacts": row.counts.get("total", 0),
-                "Failed": row.counts.get("failed", 0),
+                "Contacts": row.total,
+                "Failed": row.failed,
             }
             for row in rows
         ],

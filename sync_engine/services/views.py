@@ -1050,32 +1050,34 @@ class SequenceRow:
     disable_sync: bool
     project_id: str | None
     effective_project_id: str | None
-    counts: dict[str, int]
+    total: int = 0
+    failed: int = 0
 
 
 def sequence_overview(*, session: Session, account_id: int) -> list[SequenceRow]:
-    """The account's sequences by name, with the project new contacts would join, and counts:
-    ``total`` and ``failed`` per sequence (the full breakdown is :func:`sequence_status_counts`).
+    """The account's sequences by name, with the project new contacts would join, and how many
+    enrollments each holds and how many failed (the breakdown is :func:`sequence_status_counts`).
 
     Totals come from the sequence index alone and failures from the status index, so the list
     stays fast however many contacts the sequences hold.
     """
     settings = session.get(AccountSettings, account_id)
     default = settings.default_project_id if settings else None
-    counts: dict[int, dict[str, int]] = defaultdict(dict)
     of_account = select(Sequence.id).where(Sequence.account_id == account_id)
-    for sequence_id, count in session.exec(
-        select(Enrollment.sequence_id, func.count())
-        .where(col(Enrollment.sequence_id).in_(of_account))
-        .group_by(col(Enrollment.sequence_id))
-    ).all():
-        counts[sequence_id]["total"] = count
-    for sequence_id, count in session.exec(
-        select(Enrollment.sequence_id, func.count())
-        .where(Enrollment.account_id == account_id, Enrollment.status == EnrollmentStatus.FAILED)
-        .group_by(col(Enrollment.sequence_id))
-    ).all():
-        counts[sequence_id]["failed"] = count
+    per_sequence = select(Enrollment.sequence_id, func.count()).group_by(
+        col(Enrollment.sequence_id)
+    )
+    totals = dict(
+        session.exec(per_sequence.where(col(Enrollment.sequence_id).in_(of_account))).all()
+    )
+    failed = dict(
+        session.exec(
+            per_sequence.where(
+                Enrollment.account_id == account_id,
+                Enrollment.status == EnrollmentStatus.FAILED,
+            )
+        ).all()
+    )
     rows = []
     for sequence in session.exec(
         select(Sequence).where(Sequence.account_id == account_id).order_by(col(Sequence.name))
@@ -1088,7 +1090,8 @@ def sequence_overview(*, session: Session, account_id: int) -> list[SequenceRow]
                 disable_sync=sequence.disable_sync,
                 project_id=sequence.project_id,
                 effective_project_id=sequence.project_id or default,
-                counts=counts.get(sequence.id, {}),
+                total=totals.get(sequence.id, 0),
+                failed=failed.get(sequence.id, 0),
             )
         )
     return rows

@@ -537,9 +537,9 @@ def test_sequence_overview_shows_disabled_sync_and_effective_project(runtime: Ru
     with runtime.db.read() as session:
         rows = views.sequence_overview(session=session, account_id=account_id)
         breakdown = views.sequence_status_counts(session=session, sequence_id=first)
-    assert [(r.name, r.disable_sync, r.effective_project_id, r.counts) for r in rows] == [
-        ("A", False, "proj-a", {"total": 2, "failed": 1}),
-        ("B", True, "proj-default", {}),
+    assert [(r.name, r.disable_sync, r.effective_project_id, r.total, r.failed) for r in rows] == [
+        ("A", False, "proj-a", 2, 1),
+        ("B", True, "proj-default", 0, 0),
     ]
     assert (breakdown["queued"], breakdown["failed"], breakdown["synced"]) == (1, 1, 0)
 
