@@ -118,11 +118,6 @@ _WORK_QUERY = (
     .where(ENROLLMENT.c.id == sa.bindparam("enrollment_id"))
     .with_for_update(of=ENROLLMENT)
 )
-_LEASE_OWNER = (
-    sa.select(ENROLLMENT.c.lease_owner)
-    .where(ENROLLMENT.c.id == sa.bindparam("enrollment_id"))
-    .with_for_update()
-)
 _PENDING_ACTIVITY = (
     sa.select(ACTIVITY.c.id)
     .where(
@@ -379,12 +374,6 @@ def _renew(session: Session, claim: Claim, now: datetime) -> bool:
     return renewed.scalar_one_or_none() is not None
 
 
-def _lock_lease(session: Session, claim: Claim) -> bool:
-    """Lock the claimed enrollment's row; False if the lease is no longer ours."""
-    owner = session.execute(_LEASE_OWNER, {"enrollment_id": claim.enrollment_id}).scalar()
-    return owner == claim.token
-
-
 def _has_pending_activities(session: Session, enrollment_id: int) -> bool:
     found = session.execute(_PENDING_ACTIVITY, {"enrollment_id": enrollment_id}).first()
     return found is not None
@@ -560,7 +549,7 @@ def _sync(
         work.candidacy_done = True
     now = clock()
     with db.write() as session:
-        if not _lock_lease(session, claim):
+        if not _renew(session, claim, now):
             raise _LeaseLost
         if work.steps_unsaved:
             _store_steps(session, work)

@@ -141,14 +141,14 @@ def status_when_released(enrollment: Enrollment) -> EnrollmentStatus:
     return EnrollmentStatus.RETRYING if enrollment.attempts else EnrollmentStatus.QUEUED
 
 
+# A released lease, as column values (for a Core UPDATE of the enrollment).
+RELEASED: dict[str, None] = {"lease_owner": None, "lease_expires_at": None}
+
+
 def release(enrollment: Enrollment) -> None:
     """Drop the lease (the caller sets the outcome in the same transaction)."""
-    enrollment.lease_owner = None
-    enrollment.lease_expires_at = None
-
-
-# The same, as column values for a Core UPDATE of the enrollment.
-RELEASED: dict[str, None] = {"lease_owner": None, "lease_expires_at": None}
+    for column, value in RELEASED.items():
+        setattr(enrollment, column, value)
 
 
 def reap_expired_leases(*, session: Session, now: datetime) -> int:
