@@ -202,12 +202,13 @@ def oidc_email_verified() -> bool:
         return False
 
 
-def current_user() -> SignedIn | None:
-    """Who is signed in, checked against the secrets on every call (a removed user, a changed
-    password or role takes effect at once); the demo user in demo mode; None when nobody is."""
+def current_user(config: LoginConfig | None = None) -> SignedIn | None:
+    """Who is signed in, checked against the secrets (read now unless given) on every call (a
+    removed user, a changed password or role takes effect at once); the demo user in demo mode;
+    None when nobody is."""
     if settings().demo:
         return DEMO_USER
-    config = login_config()
+    config = login_config() if config is None else config
     stored = st.session_state.get(USER_KEY)
     # Only this module stores a SignedIn object: nothing a browser sends can pass for one.
     if isinstance(stored, SignedIn) and stored.method == "password":
@@ -254,12 +255,13 @@ def require_admin(action: str = "make this change") -> str:
         show_error(exc)
         st.stop()
         raise  # st.stop() raises inside a script run; outside one, refuse all the same
-    return actor()
+    return actor(user)
 
 
-def actor() -> str:
-    """Who acts, for the audit log: the signed-in user; in demo mode the name in the sidebar."""
-    user = current_user()
+def actor(user: SignedIn | None = None) -> str:
+    """Who acts, for the audit log: the signed-in user (looked up unless given); in demo mode
+    the name in the sidebar."""
+    user = user or current_user()
     if user is None:
         return "dashboard"
     if user.method == "demo":

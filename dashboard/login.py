@@ -53,7 +53,7 @@ def require_login() -> context.SignedIn:
         return context.DEMO_USER
     try:
         config = context.login_config()
-        user = context.current_user()
+        user = context.current_user(config)
     except AuthConfigError as exc:
         _header()
         st.error(
