@@ -178,9 +178,8 @@ def _enroll(
         session.add(row)
         session.flush()
     else:
-        for name, value in contact.model_dump(exclude={"email"}).items():
-            if value and not getattr(row, name):
-                setattr(row, name, value)
+        for name, value in _blanks_filled(row, contact).items():
+            setattr(row, name, value)
         session.add(row)
         existing = session.exec(
             select(Enrollment.id).where(
@@ -191,20 +190,50 @@ def _enroll(
             raise InvalidInputError(f"{contact.email} is already in this sequence")
     assert row.id is not None
     enrollment = Enrollment(
-        account_id=account_id,
-        sequence_id=sequence_id,
-        contact_id=row.id,
-        added_at=now,
-        sync_mode_at_add=snapshot.sync_mode,
-        disable_sync_at_add=disable_sync,
-        connected_at_add=snapshot.connected,
-        dedup_at_add=snapshot.deduplication and snapshot.connected,
-        clockwork_person_id=row.clockwork_person_id,
-        **_decision_columns(decision, now),
-    )
+        **_enrollment_columns(
+            account_id=account_id, sequence_id=sequence_id, contact_id=row.id,
+            person_id=row.clockwork_person_id, decision=decision, snapshot=snapshot,
+            disable_sync=disable_sync, now=now,
+        )
+    )  # fmt: skip
     session.add(enrollment)
     session.flush()
     return enrollment
+
+
+def _blanks_filled(row: Contact, given: ContactInput) -> dict[str, str]:
+    """The fields ``given`` fills that the stored contact has empty (nothing is overwritten)."""
+    return {
+        name: value
+        for name, value in given.model_dump(exclude={"email"}).items()
+        if value and not getattr(row, name)
+    }
+
+
+def _enrollment_columns(
+    *,
+    account_id: int,
+    sequence_id: int,
+    contact_id: int,
+    person_id: str | None,
+    decision: Decision,
+    snapshot: AccountSnapshot,
+    disable_sync: bool,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new enrollment's columns: the contact, the R1 snapshot at add and the decision."""
+    return {
+        "account_id": account_id,
+        "sequence_id": sequence_id,
+        "contact_id": contact_id,
+        "added_at": now,
+        "sync_mode_at_add": snapshot.sync_mode,
+        "disable_sync_at_add": disable_sync,
+        "connected_at_add": snapshot.connected,
+        "dedup_at_add": snapshot.deduplication and snapshot.connected,
+        "clockwork_person_id": person_id,
+        **_decision_columns(decision, now),
+    }
 
 
 @dataclass
@@ -374,11 +403,7 @@ def _import_batch(
         if row is None:
             fresh.append({"account_id": account_id, "created_at": now, **given.model_dump()})
             continue
-        blanks = {
-            name: value
-            for name, value in given.model_dump(exclude={"email"}).items()
-            if value and not getattr(row, name)
-        }
+        blanks = _blanks_filled(row, given)
         if blanks:
             filled.append({"contact_id": row.id, **blanks})
     # Core statements: building ORM objects would cost more than the inserts themselves.
@@ -387,28 +412,27 @@ def _import_batch(
     for change in filled:
         contact_id = change.pop("contact_id")
         session.execute(sa.update(Contact).where(col(Contact.id) == contact_id).values(**change))
-    ids = dict(
-        session.exec(
+    ids: dict[str, int] = {
+        email: contact_id
+        for email, contact_id in session.exec(
             select(Contact.email, Contact.id).where(
                 Contact.account_id == account_id, col(Contact.email).in_(seen)
             )
         ).all()
-    )
+        if contact_id is not None
+    }
     person_ids = {email: row.clockwork_person_id for email, row in contacts.items()}
-    decided = _decision_columns(decision, now)
     enrollments = [
-        {
-            "account_id": account_id,
-            "sequence_id": sequence_id,
-            "contact_id": ids[email],
-            "added_at": now,
-            "sync_mode_at_add": snapshot.sync_mode,
-            "disable_sync_at_add": sequence.disable_sync,
-            "connected_at_add": snapshot.connected,
-            "dedup_at_add": snapshot.deduplication and snapshot.connected,
-            "clockwork_person_id": person_ids.get(email),
-            **decided,
-        }
+        _enrollment_columns(
+            account_id=account_id,
+            sequence_id=sequence_id,
+            contact_id=ids[email],
+            person_id=person_ids.get(email),
+            decision=decision,
+            snapshot=snapshot,
+            disable_sync=sequence.disable_sync,
+            now=now,
+        )
         for email in seen
     ]
     if enrollments:
