@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -371,3 +371,10 @@ class AuditEntry(SQLModel, table=True):
     field: str = _str(60)
     old_value: str | None = _str(500, default=None)
     new_value: str | None = _str(500, default=None)
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """A model's table, for Core statements on the engine's hot path (no ORM bookkeeping)."""
+    mapper = sa.inspect(model)
+    assert mapper is not None
+    return cast(sa.Table, mapper.local_table)

@@ -28,13 +28,13 @@ from sync_engine.engine.queue import (
     claim_due,
     next_due_at,
     reap_expired_leases,
-    table_of,
 )
 from sync_engine.models import (
     AccountSettings,
     ApiCall,
     ClockworkConnection,
     EngineRun,
+    table_of,
 )
 from sync_engine.runtime import Runtime
 from sync_engine.services.accounts import connection_credentials

@@ -45,7 +45,6 @@ from sync_engine.engine.queue import (
     Claim,
     release,
     status_when_released,
-    table_of,
 )
 from sync_engine.matching import people_with_linkedin
 from sync_engine.models import (
@@ -60,6 +59,7 @@ from sync_engine.models import (
     Reason,
     Sequence,
     SyncAttempt,
+    table_of,
 )
 from sync_engine.services.accounts import mark_needs_attention
 from sync_engine.services.actions import CREATE_NEW_PERSON

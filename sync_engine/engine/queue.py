@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from sync_engine.models import (
     SYNC_PENDING,
@@ -26,6 +25,7 @@ from sync_engine.models import (
     Enrollment,
     EnrollmentStatus,
     UTCDateTime,
+    table_of,
 )
 
 
@@ -38,13 +38,6 @@ class Claim:
     contact_id: int
     token: str
     lease_seconds: float  # how long the lease lasts each time it is renewed
-
-
-def table_of(model: type[SQLModel]) -> sa.Table:
-    """A model's table, for Core statements on the engine's hot path (no ORM bookkeeping)."""
-    mapper = sa.inspect(model)
-    assert mapper is not None
-    return cast(sa.Table, mapper.local_table)
 
 
 _ENROLLMENT, _CONTACT = table_of(Enrollment), table_of(Contact)
