@@ -579,6 +579,27 @@ def test_settings_preview_of_mode_and_tracking_changes(runtime: Runtime) -> None
     assert not any("deduplication" in line.lower() for line in preview.will)  # unchanged
 
 
+def test_settings_preview_of_linking_by_linkedin_both_ways(runtime: Runtime) -> None:
+    account_id = make_connected_account(runtime)
+
+    def preview(on: bool) -> views.ChangePreview:
+        with runtime.db.read() as session:
+            return views.preview_settings_change(
+                session=session, account_id=account_id, changes={"link_by_linkedin": on}
+            )
+
+    turned_on = preview(True)
+    assert any("same LinkedIn profile" in line for line in turned_on.will)
+    assert turned_on.will_not == ["People already linked or created stay as they are."]
+    with runtime.db.write() as session:
+        accounts.update_settings(
+            session=session, account_id=account_id, changes={"link_by_linkedin": True},
+            clock=runtime.clock, actor="test",
+        )  # fmt: skip
+    assert any("matched by email only" in line for line in preview(False).will)
+    assert preview(True).empty  # no change, nothing to say
+
+
 def test_settings_preview_of_nothing_is_empty(runtime: Runtime) -> None:
     account_id = make_connected_account(runtime)
     with runtime.db.read() as session:
