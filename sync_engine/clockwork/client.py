@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ from typing import Any, Final, Literal, NamedTuple, Protocol, Self, TypedDict, T
 
 import httpx
 
+from sync_engine.clockwork.deadline import deadline_transport, request_deadline
 from sync_engine.clockwork.errors import (
     ClockworkAuthError,
+    ClockworkCancelled,
     ClockworkConflict,
     ClockworkError,
     ClockworkNetworkError,
@@ -43,6 +46,10 @@ T = TypeVar("T")
 DEFAULT_BASE_URL: Final = "https://api.clockworkrecruiting.com"
 DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=5.0, read=15.0, write=15.0, pool=5.0)
 MAX_PAGE_SIZE: Final = 100
+MAX_PAGES: Final = 100
+"""A listing reads at most this many pages: 10,000 people, notes or candidacies."""
+MAX_RESPONSE_BYTES: Final = 5_000_000
+"""A bigger answer is refused unread: 100 full people take well under 1 MB."""
 MAX_RETRY_AFTER_SECONDS: Final = 3600.0
 MAX_MESSAGE_CHARS: Final = 300
 
@@ -379,19 +386,37 @@ def _read_nothing(payload: Any) -> None:
     return None
 
 
+def is_resource_id(value: object) -> bool:
+    """Whether ``value`` can be a Clockwork id (a UUID string; safe to put into a path)."""
+    return isinstance(value, str) and _RESOURCE_ID.fullmatch(value) is not None
+
+
+def _checked_id(item: JSONObject, what: str) -> JSONObject:
+    if not is_resource_id(item.get("id")):
+        raise _ShapeError(f"{what} has no valid id (got {str(item.get('id'))[:40]!r})")
+    return item
+
+
 def _read_object(payload: Any, *, key: str) -> JSONObject:
-    """``{key: {...}}``; a bare object with an ``id`` is accepted too."""
+    """``{key: {...}}``; a bare object with an ``id`` is accepted too. The id, when there is
+    one, must be a Clockwork id."""
     if isinstance(payload, dict):
         wrapped = payload.get(key)
         if isinstance(wrapped, dict):
-            return wrapped
+            return _checked_id(wrapped, key) if "id" in wrapped else wrapped
         if isinstance(payload.get("id"), str):
-            return payload
+            return _checked_id(payload, key)
     raise _ShapeError(f"expected a {key!r} object")
 
 
-def _read_items(payload: Any, *, key: str) -> list[JSONObject]:
-    """``{key: [{...}, ...]}``; null counts as an empty list."""
+def _read_identified(payload: Any, *, key: str) -> JSONObject:
+    """Like :func:`_read_object`, and the object must have an id (a person, a note)."""
+    return _checked_id(_read_object(payload, key=key), key)
+
+
+def _read_items(payload: Any, *, key: str, ids: bool = True) -> list[JSONObject]:
+    """``{key: [{...}, ...]}``; null counts as an empty list; with ``ids``, each item's id must
+    be a Clockwork id."""
     if not isinstance(payload, dict) or key not in payload:
         raise _ShapeError(f"expected an object with a {key!r} list")
     items = payload[key]
@@ -399,11 +424,14 @@ def _read_items(payload: Any, *, key: str) -> list[JSONObject]:
         return []
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise _ShapeError(f"expected {key!r} to be a list of objects")
+    if ids:
+        for item in items:
+            _checked_id(item, f"an item of {key!r}")
     return items
 
 
-def _read_page(payload: Any, *, key: str) -> Page:
-    return Page(_read_items(payload, key=key))
+def _read_page(payload: Any, *, key: str, ids: bool = True) -> Page:
+    return Page(_read_items(payload, key=key, ids=ids))
 
 
 def _read_search(payload: Any) -> tuple[list[JSONObject], int]:
@@ -413,6 +441,10 @@ def _read_search(payload: Any) -> tuple[list[JSONObject], int]:
     total = meta.get("total") if isinstance(meta, dict) else None
     if not isinstance(total, int) or isinstance(total, bool):
         raise _ShapeError("expected meta.total to be an integer")
+    if not 0 <= total <= MAX_PAGES * MAX_PAGE_SIZE:
+        raise _ShapeError(
+            f"meta.total {total} is outside 0..{MAX_PAGES * MAX_PAGE_SIZE}, the most a search reads"
+        )
     return people, total
 
 
@@ -437,8 +469,10 @@ def _utc_now() -> datetime:
 class ClockworkClient:
     """A firm's Clockwork API, one method per contract row, over one ``httpx.Client``.
 
-    Every request goes through ``_send``: the pacer is asked first, the outcome is reported to
-    ``on_call`` and any failure is raised as a ``ClockworkError``.
+    Every request goes through ``_send``: the pacer is asked first, the request must be answered
+    whole within ``deadline_seconds`` (and before ``stop_at()``, when the caller has a stop
+    time), the answer is read up to ``MAX_RESPONSE_BYTES``, the outcome is reported to
+    ``on_call`` and any failure is raised as a ``ClockworkError``. Safe to share between threads.
     """
 
     def __init__(
@@ -447,6 +481,8 @@ class ClockworkClient:
         *,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | None = None,
+        deadline_seconds: float | None = None,
+        stop_at: Callable[[], float | None] | None = None,
         on_call: Callable[[CallRecord], None] | None = None,
         pacer: Pacer | None = None,
         clock: Callable[[], datetime] = _utc_now,
@@ -455,13 +491,22 @@ class ClockworkClient:
         self._on_call = on_call
         self._pacer = pacer
         self._clock = clock
+        timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
+        self._deadline_seconds = deadline_seconds or timeout.read or DEFAULT_TIMEOUT.read or 15.0
+        self._stop_at = stop_at
+        self._local = threading.local()
         self._http = httpx.Client(
             base_url=credentials.firm_base_url,
             headers=auth_headers(credentials),
-            transport=transport,
-            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            transport=transport if transport is not None else deadline_transport(),
+            timeout=timeout,
             follow_redirects=False,
         )
+
+    def server_time(self) -> datetime | None:
+        """Clockwork's clock: the ``Date`` of the last answer this thread received (None if that
+        answer had none). Lets the engine compare Clockwork's timestamps with Clockwork's time."""
+        return getattr(self._local, "server_time", None)
 
     def close(self) -> None:
         """Close the underlying connections."""
@@ -501,6 +546,12 @@ class ClockworkClient:
         people, total = self._send(Endpoint.SEARCH_PEOPLE, _read_search, params=params)
         return SearchPage(people=people, total=total, page=page)
 
+    def iter_search(self, q: str) -> Iterator[JSONObject]:
+        """Every hit of a people search, page after page (at most ``MAX_PAGES``)."""
+        return self._walk(
+            Endpoint.SEARCH_PEOPLE, _read_search_page, PagePaging(), extra_params={"q": q}
+        )
+
     def find_people_by_email(self, email: str) -> list[JSONObject]:
         """People having ``email`` (trimmed, case-insensitive) on any address, oldest first.
 
@@ -508,9 +559,7 @@ class ClockworkClient:
         candidate list, not a match (SPEC R3).
         """
         wanted = normalize_email(email)
-        hits = self._walk(
-            Endpoint.SEARCH_PEOPLE, _read_search_page, PagePaging(), extra_params={"q": wanted}
-        )
+        hits = self.iter_search(wanted)
         matches: dict[str, JSONObject] = {}
         for person in hits:
             if wanted in _email_addresses(person):
@@ -519,7 +568,7 @@ class ClockworkClient:
 
     def get_person(self, person_id: str) -> JSONObject:
         """One person by id (``ClockworkNotFound`` if unknown)."""
-        return self._send(Endpoint.GET_PERSON, partial(_read_object, key="person"), person_id)
+        return self._send(Endpoint.GET_PERSON, partial(_read_identified, key="person"), person_id)
 
     def create_person(
         self, *, first_name: str, last_name: str, name: str | None = None
@@ -528,7 +577,7 @@ class ClockworkClient:
         "first last"."""
         full_name = name if name is not None else " ".join(filter(None, (first_name, last_name)))
         body = person_body(first_name=first_name, last_name=last_name, name=full_name)
-        read = partial(_read_object, key="person")
+        read = partial(_read_identified, key="person")
         return self._send(Endpoint.CREATE_PERSON, read, body=body)
 
     def add_email(self, person_id: str, address: str, location: str = "work") -> JSONObject:
@@ -575,14 +624,14 @@ class ClockworkClient:
         """One page of a project's candidacies, each with its ``person`` when asked."""
         params: dict[str, str | int] = {**_include(include_person)}
         params.update(offset_params(limit=limit, offset=offset))
-        read = partial(_read_items, key="candidacies")
+        read = partial(_read_items, key="candidacies", ids=False)
         return self._send(Endpoint.LIST_CANDIDACIES, read, project_id, params=params)
 
     def iter_candidacies(
         self, project_id: str, *, include_person: bool = True, page_size: int = MAX_PAGE_SIZE
     ) -> Iterator[JSONObject]:
         """Every candidacy of a project, page after page."""
-        read = partial(_read_page, key="candidacies")
+        read = partial(_read_page, key="candidacies", ids=False)
         return self._walk(
             Endpoint.LIST_CANDIDACIES,
             read,
@@ -632,12 +681,13 @@ class ClockworkClient:
         """Write an HTML note on a person (email activity is recorded this way)."""
         body = note_body(content_html=content_html, category=category)
         return self._send(
-            Endpoint.CREATE_NOTE, partial(_read_object, key="note"), person_id, body=body
+            Endpoint.CREATE_NOTE, partial(_read_identified, key="note"), person_id, body=body
         )
 
     def list_statuses(self) -> list[JSONObject]:
         """The firm's candidacy statuses (``{"id", "name"}``)."""
-        return self._send(Endpoint.LIST_STATUSES, partial(_read_items, key="statuses"))
+        read = partial(_read_items, key="statuses", ids=False)
+        return self._send(Endpoint.LIST_STATUSES, read)
 
     # ── paging, then the one boundary with HTTP ──
 
@@ -650,11 +700,22 @@ class ClockworkClient:
         *,
         extra_params: Mapping[str, str] | None = None,
     ) -> Iterator[JSONObject]:
-        """Every item of a list endpoint, requesting pages as ``paging`` says."""
+        """Every item of a list endpoint, requesting pages as ``paging`` says, at most
+        ``MAX_PAGES`` of them (``ClockworkUnexpectedResponse`` past that: a listing that never
+        ends is a broken or hostile server, not data)."""
         params: dict[str, int] | None = paging.first()
+        pages = 0
         while params is not None:
+            if pages == MAX_PAGES:
+                route = endpoint.value
+                raise ClockworkUnexpectedResponse(
+                    f"the listing did not end after {MAX_PAGES} pages",
+                    method=route.method,
+                    path_template=route.path_template,
+                )
             query: dict[str, str | int] = {**(extra_params or {}), **params}
             page = self._send(endpoint, read_page, resource_id, params=query)
+            pages += 1
             yield from page.items
             params = paging.next(params, page)
 
@@ -672,11 +733,16 @@ class ClockworkClient:
         This is the only place where httpx exceptions and HTTP statuses become domain errors.
         """
         route = endpoint.value
-        path = route.path(resource_id)
+        context = _RequestContext(method=route.method, path_template=route.path_template)
+        try:
+            path = route.path(resource_id)
+        except ValueError as exc:  # an id that came from an answer and is not a Clockwork id
+            raise ClockworkUnexpectedResponse(self._redact(str(exc)), **context) from None
         content = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if body is not None else None
         if self._pacer is not None:
             self._pacer.acquire()
+        deadline, stop = self._deadline()
 
         at = self._clock()
         started = time.perf_counter()
@@ -684,19 +750,27 @@ class ClockworkClient:
         result: Any = None
         error: ClockworkError | None = None
         cause: Exception | None = None
-        context = _RequestContext(method=route.method, path_template=route.path_template)
         try:
-            response = self._http.request(
-                route.method, path, params=params, content=content, headers=headers
-            )
+            if deadline <= time.monotonic():
+                raise ClockworkCancelled("not sent: the run's stop time has come", **context)
+            with request_deadline(deadline):
+                request = self._http.build_request(
+                    route.method, path, params=params, content=content, headers=headers
+                )
+                response = self._receive(request, context)
         except httpx.TimeoutException as exc:
             cause = exc
-            error = ClockworkTimeout(self._describe_exception(exc), **context)
+            cut_by_stop = stop is not None and time.monotonic() >= stop - 0.05
+            error_class = ClockworkCancelled if cut_by_stop else ClockworkTimeout
+            error = error_class(self._describe_exception(exc), **context)
         except httpx.RequestError as exc:
             cause = exc
             error = ClockworkNetworkError(self._describe_exception(exc), **context)
+        except ClockworkError as exc:
+            error = exc
         else:
             status = response.status_code
+            self._local.server_time = _http_date(response.headers.get("Date"))
             if response.is_success:
                 try:
                     result = read(response.json() if response.content else {})
@@ -724,6 +798,43 @@ class ClockworkClient:
         if isinstance(error, ClockworkRateLimited) and self._pacer is not None:
             self._pacer.throttled(error.retry_after)
         raise error from cause
+
+    def _deadline(self) -> tuple[float, float | None]:
+        """When the next request must be answered by, and the caller's stop time if any."""
+        deadline = time.monotonic() + self._deadline_seconds
+        stop = self._stop_at() if self._stop_at is not None else None
+        return (deadline if stop is None else min(deadline, stop)), stop
+
+    def _receive(self, request: httpx.Request, context: _RequestContext) -> httpx.Response:
+        """Send ``request`` and read its answer whole, refusing one over ``MAX_RESPONSE_BYTES``
+        (counted decoded, so a compressed bomb is refused too)."""
+        response = self._http.send(request, stream=True)
+        try:
+            size = 0
+            chunks: list[bytes] = []
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise ClockworkUnexpectedResponse(
+                        f"answer larger than {MAX_RESPONSE_BYTES:,} bytes, not read",
+                        status=response.status_code,
+                        **context,
+                    )
+                chunks.append(chunk)
+        finally:
+            response.close()
+        decoded = [  # the body below is already decoded and whole
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=decoded,
+            content=b"".join(chunks),
+            request=request,
+            extensions={k: v for k, v in response.extensions.items() if k == "reason_phrase"},
+        )
 
     def _error_for_response(self, response: httpx.Response, route: Route) -> ClockworkError:
         """The domain error of a non-2xx response, per ``STATUS_ERRORS``."""
@@ -808,6 +919,16 @@ def _oldest_first(person: JSONObject) -> datetime:
     except ValueError:
         pass
     return datetime.max.replace(tzinfo=UTC)
+
+
+def _http_date(value: str | None) -> datetime | None:
+    """An HTTP ``Date`` header as an aware datetime (None if absent or unreadable)."""
+    if not value:
+        return None
+    try:
+        return _as_utc(parsedate_to_datetime(value))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def _include(include_person: bool) -> dict[str, str]:

@@ -9,7 +9,8 @@ statuses and httpx exceptions onto this tree at a single boundary (``ClockworkCl
     │   ├── ClockworkServerError         other 5xx
     │   ├── ClockworkConflict            409
     │   └── ClockworkNetworkError        connect/read errors, dropped connections
-    │       └── ClockworkTimeout         no answer within the client's timeout, or 408
+    │       └── ClockworkTimeout         no whole answer within the request's deadline, or 408
+    │           └── ClockworkCancelled   the caller's own stop time came first (not Clockwork's fault)
     └── ClockworkPermanentError          do not retry
         ├── ClockworkAuthError           401/403: the connection needs attention
         ├── ClockworkNotFound            404: unknown firm, person or project
@@ -85,7 +86,14 @@ class ClockworkNetworkError(ClockworkTransientError):
 
 
 class ClockworkTimeout(ClockworkNetworkError):
-    """No answer within the client's timeout (or Clockwork answered 408)."""
+    """No whole answer within the request's overall deadline (or Clockwork answered 408)."""
+
+
+class ClockworkCancelled(ClockworkTimeout):
+    """The request was cut (or never sent) because the caller's stop time came first.
+
+    Not a failure of Clockwork: the engine puts the work back without counting an attempt.
+    """
 
 
 class ClockworkPermanentError(ClockworkError):

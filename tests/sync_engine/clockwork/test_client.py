@@ -367,7 +367,7 @@ def test_an_id_that_is_not_a_clockwork_id_is_refused_before_any_request(
     make_client: Callable[..., ClockworkClient], bad_id: str
 ) -> None:
     recorder = Recorder(reply(200, ANY_ANSWER))
-    with pytest.raises(ValueError, match="not a Clockwork id"):
+    with pytest.raises(ClockworkUnexpectedResponse, match="not a Clockwork id"):
         make_client(recorder).get_person(bad_id)
     assert recorder.requests == []
 
