@@ -185,19 +185,18 @@ def login_config() -> LoginConfig:
 
 
 def oidc_email() -> str | None:
-    """The email (else name) of the user signed in through Streamlit's OIDC login, if any."""
+    """The email claim of the user signed in through Streamlit's OIDC login, if any (never the
+    display name: :func:`auth.oidc_email`)."""
     try:
-        if not st.user.is_logged_in:
-            return None
-        return str(st.user.get("email") or st.user.get("name") or "") or None
+        return auth.oidc_email(st.user)
     except Exception:  # no [auth] configured: st.user has nothing to say
         return None
 
 
 def oidc_email_verified() -> bool:
-    """False only when the identity provider says the signed-in email is not verified."""
+    """True only when the identity provider says the signed-in email is verified."""
     try:
-        return st.user.get("email_verified") is not False
+        return auth.oidc_email_verified(st.user)
     except Exception:
         return False
 

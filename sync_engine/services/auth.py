@@ -13,8 +13,10 @@ Pure: no Streamlit, no store, clocks passed in. The dashboard hands this module 
 
 Two roles: a *viewer* audits (status pages, logs, audit log, CSV export); an *admin* also
 changes things (settings, credentials, retries, dismissals, re-syncs, backfills, reviews, demo
-controls). Passwords are hashed with scrypt and a random salt; verification compares in constant
-time and takes as long for an unknown user as for a known one.
+controls). An OIDC user is known by the provider's ``email`` claim only (never the display
+name), and only once the provider says that address is verified. Passwords are hashed with
+scrypt and a random salt; verification compares in constant time and takes as long for an
+unknown user as for a known one.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ _MAX_SCRYPT_MEMORY = 256 * 1024 * 1024
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,63}$")
 _EMAIL_OR_DOMAIN = re.compile(r"^([^@\s]+)?@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class Role(StrEnum):
@@ -189,6 +192,28 @@ class AccessList:
             if email in entries or domain in entries:
                 return role
         return None
+
+
+def oidc_email(claims: Mapping[str, Any]) -> str | None:
+    """The address an OIDC sign-in proves: the ``email`` claim of a signed-in user, trimmed and
+    lower-cased; None when there is no such claim or it is not an address.
+
+    Never a display name: ``name`` is whatever the person typed at the provider, so an identity
+    named after an admin's address must not pass for that admin."""
+    if claims.get("is_logged_in") is not True:
+        return None
+    email = claims.get("email")
+    if not isinstance(email, str):
+        return None
+    email = email.strip().lower()
+    return email if _EMAIL.match(email) else None
+
+
+def oidc_email_verified(claims: Mapping[str, Any]) -> bool:
+    """Whether the identity provider says the ``email`` claim is verified: ``email_verified`` is
+    true (some providers send the string "true"). Missing, false or anything else is not."""
+    verified = claims.get("email_verified")
+    return verified is True or (isinstance(verified, str) and verified.strip().lower() == "true")
 
 
 @dataclass(frozen=True)

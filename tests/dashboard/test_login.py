@@ -372,7 +372,10 @@ def test_oidc_users_get_the_role_of_the_access_list(
 @pytest.mark.parametrize(
     ("user", "message"),
     [
-        ({"is_logged_in": True, "email": "mallory@evil.com"}, "has no access to this dashboard"),
+        (
+            {"is_logged_in": True, "email": "mallory@evil.com", "email_verified": True},
+            "has no access to this dashboard",
+        ),
         (
             {"is_logged_in": True, "email": "alice@example.com", "email_verified": False},
             "is not verified by the identity provider",
@@ -389,7 +392,9 @@ def test_an_oidc_user_outside_the_access_list_is_refused(
 
 
 def test_an_oidc_admin_is_the_actor_in_the_audit_log(store: Runtime) -> None:
-    app = _run(_oidc_app({"is_logged_in": True, "email": "alice@example.com"}))
+    app = _run(
+        _oidc_app({"is_logged_in": True, "email": "alice@example.com", "email_verified": True})
+    )
     app.switch_page("app_pages/integrations.py")
     app = _run(app)
     by_label(app.text_input, "Account name").input("Globex Search")
