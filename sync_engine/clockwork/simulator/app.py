@@ -2,8 +2,11 @@
 surface under ``/_admin/``.
 
 Contract requests go straight to `Simulator.handle` (no thread-pool hop); this module only
-carries out the fault it decides: latency and slow responses as ``asyncio.sleep``, and a dropped
-connection as a response cut off mid-body. Every other path is rejected loudly by the handler.
+carries out the fault it decides: latency and slow responses as ``asyncio.sleep``, a dropped
+connection as a response cut off mid-body, and a dripped response through `drip` (served by
+`SimulatorServer`, the whole response leaves one byte at a time). Every other path is rejected
+loudly by the handler. Every response, admin ones included, carries a ``Date`` header from the
+simulator's clock.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync_engine.clockwork.simulator.core import SimRequest, Simulator
+from sync_engine.clockwork.simulator.drip import drip_this_response
 from sync_engine.clockwork.simulator.faults import FaultConfig
 from sync_engine.clockwork.simulator.state import RecordInvalid, UnknownFirm
 
@@ -83,6 +87,46 @@ class _DroppedResponse(Response):
         )
 
 
+class _DrippedResponse(Response):
+    """Sent one byte every ``interval`` seconds, status line and headers included (see `drip`)."""
+
+    def __init__(self, *args: Any, interval: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.interval = interval
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        drip_this_response(self.interval)
+        await super().__call__(scope, receive, send)
+
+
+class _DateHeader:
+    """Adds a ``Date`` header from the simulator's clock to every response that has none.
+
+    Contract answers get theirs from `Simulator.handle` (so the mock transport has it too); this
+    covers the admin surface and errors raised before a handler runs. uvicorn's own ``Date``
+    (the machine's clock) is turned off by `server`.
+    """
+
+    def __init__(self, app: ASGIApp, simulator: Simulator) -> None:
+        self._app = app
+        self._simulator = simulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def send_with_date(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"date" for name, _ in headers):
+                    headers.append((b"date", self._simulator.http_date().encode("latin-1")))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self._app(scope, receive, send_with_date)
+
+
 async def _sleep_unless_disconnected(request: Request, seconds: float) -> None:
     """Sleep, but stop early once the client has hung up (so shutdown never waits on it)."""
 
@@ -94,7 +138,7 @@ async def _sleep_unless_disconnected(request: Request, seconds: float) -> None:
         await asyncio.wait_for(disconnected(), timeout=seconds)
 
 
-def create_app(simulator: Simulator) -> Starlette:
+def create_app(simulator: Simulator) -> ASGIApp:
     """The ASGI app serving ``simulator`` (its state and faults may be swapped at run time).
 
     Admin routes (JSON in and out, not counted, no faults)::
@@ -109,8 +153,18 @@ def create_app(simulator: Simulator) -> Starlette:
                                                 company?, linkedin_urls?} -> 201 {"person"}
         POST /_admin/firms/{firm}/projects     {name, status?} -> 201 {"project"}
         POST /_admin/reset                     {keep_firms?: false} -> 204
-        GET  /_admin/faults                    the `FaultConfig` in force
+        GET  /_admin/firms/{firm}/answers      {"total", "statuses": {"200": n, "429": n, ...},
+                                                "faults": {"drip": n, ...}, "first_request_at",
+                                                "last_success_at"} (`answer_counts`)
+        GET  /_admin/faults                    the `FaultConfig` of firms without their own
         PUT  /_admin/faults                    a whole `FaultConfig` (omitted fields = default)
+                                                for every firm; drops every firm's own config
+        GET  /_admin/firms/{firm}/faults       the config in force for the firm, plus
+                                                "own": true when it is the firm's own
+        PUT  /_admin/firms/{firm}/faults       a whole `FaultConfig` for this firm only (omitted
+                                                fields = default, not the global config's)
+        DELETE /_admin/firms/{firm}/faults     the firm back on the global config -> 204
+        GET  /_admin/faults/firms              {firm: its own `FaultConfig`, ...}
         POST /_admin/keys/revoke               {key} -> 204 (user API key or firm service key)
         POST /_admin/keys/restore              {key} -> 204
     """
@@ -130,10 +184,13 @@ def create_app(simulator: Simulator) -> Starlette:
             await asyncio.sleep(fault.delay)
         if fault.slow:
             await _sleep_unless_disconnected(request, fault.slow)
+        content, headers = answer.content(), dict(answer.headers)
+        if fault.drip:
+            return _DrippedResponse(
+                content, answer.status, headers, "application/json", interval=fault.drip
+            )
         response_type = _DroppedResponse if fault.drop else Response
-        return response_type(
-            answer.content(), answer.status, dict(answer.headers), "application/json"
-        )
+        return response_type(content, answer.status, headers, "application/json")
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -189,13 +246,44 @@ def create_app(simulator: Simulator) -> Starlette:
         simulator.state.reset(keep_firms=body.keep_firms)
         return Response(status_code=204)
 
+    async def firm_answers(request: Request) -> Response:
+        return JSONResponse(simulator.state.answer_counts(request.path_params["firm"]))
+
     async def get_faults(request: Request) -> Response:
         return JSONResponse(simulator.faults.config.model_dump(mode="json"))
+
+    async def get_firms_faults(request: Request) -> Response:
+        firms = simulator.faults.firm_configs()
+        return JSONResponse(
+            {firm: config.model_dump(mode="json") for firm, config in firms.items()}
+        )
 
     async def put_faults(request: Request) -> Response:
         config = await _parse(request, FaultConfig)
         simulator.faults.configure(config)
         return JSONResponse(config.model_dump(mode="json"))
+
+    def _known_firm(request: Request) -> str:
+        firm: str = request.path_params["firm"]
+        if not simulator.state.has_firm(firm):
+            raise UnknownFirm(f"unknown firm: {firm}")
+        return firm
+
+    async def get_firm_faults(request: Request) -> Response:
+        firm = _known_firm(request)
+        own = simulator.faults.firm_config(firm)
+        config = own or simulator.faults.config
+        return JSONResponse({**config.model_dump(mode="json"), "own": own is not None})
+
+    async def put_firm_faults(request: Request) -> Response:
+        firm = _known_firm(request)
+        config = await _parse(request, FaultConfig)
+        simulator.faults.configure_firm(firm, config)
+        return JSONResponse(config.model_dump(mode="json"))
+
+    async def delete_firm_faults(request: Request) -> Response:
+        simulator.faults.configure_firm(_known_firm(request), None)
+        return Response(status_code=204)
 
     async def revoke_key(request: Request) -> Response:
         body = await _parse(request, _Key)
@@ -219,15 +307,20 @@ def create_app(simulator: Simulator) -> Starlette:
         Route("/firms", add_firm, methods=["POST"]),
         Route("/firms/{firm}/state", firm_state),
         Route("/firms/{firm}/stats", firm_stats),
+        Route("/firms/{firm}/answers", firm_answers),
+        Route("/firms/{firm}/faults", get_firm_faults),
+        Route("/firms/{firm}/faults", put_firm_faults, methods=["PUT"]),
+        Route("/firms/{firm}/faults", delete_firm_faults, methods=["DELETE"]),
         Route("/firms/{firm}/people", seed_person, methods=["POST"]),
         Route("/firms/{firm}/projects", add_project, methods=["POST"]),
         Route("/reset", reset, methods=["POST"]),
         Route("/faults", get_faults),
         Route("/faults", put_faults, methods=["PUT"]),
+        Route("/faults/firms", get_firms_faults),
         Route("/keys/revoke", revoke_key, methods=["POST"]),
         Route("/keys/restore", restore_key, methods=["POST"]),
     ]
-    return Starlette(
+    app = Starlette(
         routes=[
             Mount("/_admin", routes=admin),
             Route("/{path:path}", contract, methods=_ALL_METHODS),
@@ -238,6 +331,7 @@ def create_app(simulator: Simulator) -> Starlette:
             _BadAdminRequest: _bad_admin_request,
         },
     )
+    return _DateHeader(app, simulator)
 
 
 class _BadAdminRequest(Exception):
@@ -251,7 +345,8 @@ async def _parse(request: Request, model: type[_Body], *, allow_empty: bool = Fa
     if not raw.strip() and allow_empty:
         return model()
     try:
-        return model.model_validate_json(raw)
+        # Text, not bytes: on invalid JSON the error echoes its input, and bytes are not JSON.
+        return model.model_validate_json(raw.decode("utf-8", "replace"))
     except ValidationError as exc:
         raise _BadAdminRequest(exc.errors(include_url=False, include_context=False)) from None
 

@@ -3,7 +3,8 @@
 `Simulator.handle` takes a `SimRequest` (method, path, query, headers, raw body) and returns a
 `SimResponse` (status, headers, JSON body, plus the fault to carry out). It routes the exact
 endpoint table of ``shared/clockwork_api.md``, authenticates, validates request shapes, applies
-the fault decision and calls `SimulatorState`. Anything outside the contract — a route, a
+the fault decision and calls `SimulatorState`; every answer carries a ``Date`` header read from
+the state's clock, so a client can read Clockwork's own time. Anything outside the contract — a route, a
 method, a query parameter or a body field — is rejected and logged, so a client bug is loud.
 The Starlette app and `httpx.MockTransport` are thin adapters around it.
 """
@@ -15,7 +16,9 @@ import binascii
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC
+from email.utils import format_datetime
 from typing import Any
 
 from sync_engine.clockwork.simulator.faults import NO_FAULT, FaultDecision, FaultInjector
@@ -123,6 +126,14 @@ class Simulator:
 
     def handle(self, request: SimRequest) -> SimResponse:
         """Answer one request; never raises for anything a client can send."""
+        response = self._answer(request)
+        return replace(response, headers={**response.headers, "Date": self.http_date()})
+
+    def http_date(self) -> str:
+        """The state's clock as an RFC 7231 HTTP date (``Sun, 06 Nov 1994 08:49:37 GMT``)."""
+        return format_datetime(self.state.now().astimezone(UTC), usegmt=True)
+
+    def _answer(self, request: SimRequest) -> SimResponse:
         parsed = _parse_path(request.path)
         if parsed is None:
             return _outside_contract(request, allowed=())
@@ -138,6 +149,7 @@ class Simulator:
         if fault.status is not None:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             message = "rate limit exceeded" if fault.status == 429 else "injected server error"
+            self.state.record_answer(firm, fault.status, None)
             return SimResponse(fault.status, {"error": message}, headers, fault)
         try:
             self._authenticate(firm, request.headers)
@@ -151,6 +163,7 @@ class Simulator:
             response = _error(404, str(missing))
         except UnknownFirm as missing:  # the firm was removed while this request ran
             response = _error(404, str(missing))
+        self.state.record_answer(firm, response.status, _fault_kind(fault))
         if fault is NO_FAULT:
             return response
         return SimResponse(response.status, response.body, response.headers, fault)
@@ -339,6 +352,17 @@ _ROUTE_SEGMENTS = tuple((route, route.segments) for route in _ROUTES)
 
 ROUTE_TEMPLATES: tuple[str, ...] = tuple(route.key for route in _ROUTES)
 """Every ``"METHOD /template"`` of the contract, the keys of `SimulatorState.request_counts`."""
+
+
+def _fault_kind(fault: FaultDecision) -> str | None:
+    """How the answer is spoilt in transit, if it is: "drop", "slow" or "drip"."""
+    if fault.drop:
+        return "drop"
+    if fault.slow:
+        return "slow"
+    if fault.drip:
+        return "drip"
+    return None
 
 
 def _parse_path(path: str) -> tuple[str, list[str]] | None:

@@ -1,8 +1,10 @@
 """Running the simulator on a real socket: `SimulatorServer` in a background thread (demo, tests)
 and `run_simulator` in the foreground (the ``cwsync simulator`` command).
 
-Both bind to loopback unless told otherwise, serve the app from `app.create_app` with uvicorn,
-and by default the foreground run registers one well-known demo firm.
+Both bind to loopback unless told otherwise, serve the app from `app.create_app` with uvicorn
+(its h11 protocol wrapped by `drip.DrippingH11Protocol`, so a dripped response drips whole; its
+own ``Date`` header off, the app sends the simulator clock's), and by default the foreground run
+registers one well-known demo firm.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import uvicorn
 
 from sync_engine.clockwork.simulator.app import create_app
 from sync_engine.clockwork.simulator.core import Simulator
+from sync_engine.clockwork.simulator.drip import DrippingH11Protocol
 from sync_engine.clockwork.simulator.faults import FaultConfig, FaultInjector
 from sync_engine.clockwork.simulator.state import FirmCredentials, SimulatorState
 
@@ -147,6 +150,8 @@ class SimulatorServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=1,
+            http=DrippingH11Protocol,
+            date_header=False,
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(
@@ -232,6 +237,8 @@ def run_simulator(
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=1,
+            http=DrippingH11Protocol,
+            date_header=False,
         )
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: a normal stop
         pass

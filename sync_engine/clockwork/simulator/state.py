@@ -1,5 +1,5 @@
 """In-memory store of the Clockwork simulator: firms, their users' keys, people, projects,
-candidacies, notes and per-route request counts.
+candidacies, notes, per-route request counts and what was answered (statuses, faults, times).
 
 Everything is kept as JSON-ready camelCase dicts behind one lock, so the HTTP layer, the admin
 surface and tests can share one `SimulatorState` from any thread. Domain rules of the contract
@@ -84,6 +84,28 @@ class FirmCredentials:
 
 
 @dataclass
+class _Answers:
+    """What a firm's requests were answered: statuses, faults carried out, first and last times."""
+
+    statuses: Counter[int] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    first_request_at: datetime | None = None
+    last_success_at: datetime | None = None
+
+    def to_json(self) -> JSON:
+        def stamp(moment: datetime | None) -> str | None:
+            return moment.isoformat() if moment is not None else None
+
+        return {
+            "total": self.statuses.total(),
+            "statuses": {str(status): n for status, n in sorted(self.statuses.items())},
+            "faults": dict(self.faults),
+            "first_request_at": stamp(self.first_request_at),
+            "last_success_at": stamp(self.last_success_at),
+        }
+
+
+@dataclass
 class _Firm:
     name: str
     firm_service_key: str
@@ -100,6 +122,7 @@ class _Firm:
     notes: dict[str, list[JSON]] = field(default_factory=dict)  # person id -> list
     statuses: list[JSON] = field(default_factory=list)
     route_counts: Counter[str] = field(default_factory=Counter)
+    answers: _Answers = field(default_factory=_Answers)
 
     def index_person(self, person: JSON) -> None:
         """Add a new person to the search indexes."""
@@ -263,6 +286,22 @@ class SimulatorState:
             counts = self._firm(firm).route_counts
             return {"total": counts.total(), "routes": dict(counts)}
 
+    def answer_counts(self, firm: str) -> JSON:
+        """What the firm's contract requests were answered, for benchmarks and tests::
+
+            {"total": n, "statuses": {"200": n, "429": n, ...}, "faults": {"drip": n, ...},
+             "first_request_at": ISO 8601 | null, "last_success_at": ISO 8601 | null}
+
+        ``last_success_at`` is the last 2xx sent whole and on time (no drop, slow or drip fault);
+        times come from the state's clock.
+        """
+        with self._lock:
+            return self._firm(firm).answers.to_json()
+
+    def now(self) -> datetime:
+        """The simulator's clock (UTC): what ``createdAt`` stamps and the ``Date`` header read."""
+        return self._clock()
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write every firm to a JSON file atomically (temp file + rename)."""
         target = Path(path)
@@ -308,6 +347,22 @@ class SimulatorState:
             target = self._firms.get(firm)
             if target is not None:
                 target.route_counts[route] += 1
+
+    def record_answer(self, firm: str, status: int, fault: str | None) -> None:
+        """Record the answer to one request for the firm (``fault``: "drop", "slow", "drip")."""
+        now = self._clock()
+        with self._lock:
+            target = self._firms.get(firm)
+            if target is None:
+                return
+            answers = target.answers
+            answers.statuses[status] += 1
+            if answers.first_request_at is None:
+                answers.first_request_at = now
+            if fault is not None:
+                answers.faults[fault] += 1
+            elif 200 <= status < 300:
+                answers.last_success_at = now
 
     def authenticate(
         self, firm: str, *, firm_service_key: str, api_key: str, api_secret: str

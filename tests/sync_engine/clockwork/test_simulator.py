@@ -979,3 +979,273 @@ def test_run_simulator_serves_the_demo_firm_and_saves_its_state_on_stop(tmp_path
     restored = SimulatorState()
     restored.load(state_file)
     assert [p["name"] for p in restored.snapshot(DEMO_FIRM)["people"]] == ["Kept Across Restarts"]
+
+
+# -- dripped responses -------------------------------------------------------------------------
+
+
+def _raw_get(port: int, path: str, headers: dict[str, str]) -> socket.socket:
+    """A raw HTTP/1.1 GET on a fresh socket (to watch the bytes as they arrive)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{k}: {v}" for k, v in headers.items())]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    return sock
+
+
+def _received_within(sock: socket.socket, seconds: float) -> bytes:
+    received = b""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(1024)
+        except TimeoutError:
+            break
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
+def test_dripped_response_sends_even_the_status_line_one_byte_per_interval(
+    simulator: SimulatorServer, sim_credentials: SimCredentials
+) -> None:
+    simulator.set_faults(FaultConfig(drip_rate=1.0, drip_interval_seconds=0.2))
+    sock = _raw_get(simulator.port, "/v3.0/acme/statuses", sim_credentials.auth_headers())
+    with sock:
+        received = _received_within(sock, 0.7)
+    # The first byte leaves at once, then one every 0.2 s: 4 bytes in 0.7 s, give or take one.
+    assert 3 <= len(received) <= 5
+    assert b"HTTP/1.1 200 OK".startswith(received)
+
+
+def test_dripped_response_arrives_whole_after_the_write_was_applied(
+    api: httpx.Client, simulator: SimulatorServer, sim_state: SimulatorState
+) -> None:
+    interval = 0.002
+    simulator.set_faults(FaultConfig(drip_rate=1.0, drip_interval_seconds=interval))
+    started = time.monotonic()
+    response = api.post("/people", json={"person": {"name": "Drip Fed"}})
+    elapsed = time.monotonic() - started
+    assert response.status_code == 201
+    assert response.json()["person"]["name"] == "Drip Fed"
+    head = len(b"HTTP/1.1 201 Created\r\n") + sum(
+        len(name) + len(value) + 4 for name, value in response.headers.raw
+    )
+    assert elapsed >= (head + len(response.content) - 1) * interval
+    assert [p["name"] for p in sim_state.snapshot("acme")["people"]] == ["Drip Fed"]
+    assert sim_state.answer_counts("acme")["faults"] == {"drip": 1}
+
+
+def test_client_hanging_up_mid_drip_leaves_the_server_serving(
+    api: httpx.Client, simulator: SimulatorServer, sim_credentials: SimCredentials
+) -> None:
+    simulator.set_faults(FaultConfig(drip_rate=1.0, drip_interval_seconds=5))
+    sock = _raw_get(simulator.port, "/v3.0/acme/statuses", sim_credentials.auth_headers())
+    with sock:
+        assert _received_within(sock, 0.2) == b"H"
+    simulator.set_faults(None)
+    assert api.get("/statuses").status_code == 200
+
+
+def test_drip_rate_shares_the_fault_budget_with_5xx_drops_and_slow_responses() -> None:
+    with pytest.raises(ValidationError):
+        FaultConfig(error_rate=0.5, drop_rate=0.2, slow_rate=0.2, drip_rate=0.2)
+    with pytest.raises(ValidationError):
+        FaultConfig(drip_interval_seconds=0)
+    assert FaultConfig().drip_interval_seconds == 2.0
+    assert FaultInjector(FaultConfig(drip_rate=1.0)).decide("acme").drip == 2.0
+
+
+def test_mock_transport_streams_a_dripped_body_one_byte_per_interval(
+    sim_state: SimulatorState, sim_credentials: SimCredentials
+) -> None:
+    interval = 0.001
+    transport = mock_transport(
+        sim_state, FaultConfig(drip_rate=1.0, drip_interval_seconds=interval)
+    )
+    with httpx.Client(
+        transport=transport, base_url="http://x/v3.0/acme", headers=sim_credentials.auth_headers()
+    ) as client:
+        started = time.monotonic()
+        with client.stream("POST", "/people", json={"person": {"name": "Slow Drip"}}) as response:
+            headers_after = time.monotonic() - started
+            chunks = list(response.iter_raw())
+        elapsed = time.monotonic() - started
+    assert response.status_code == 201 and "Date" in response.headers
+    assert headers_after < 0.05  # status and headers at once; the body drips
+    assert {len(chunk) for chunk in chunks} == {1}
+    assert len(chunks) == int(response.headers["Content-Length"])
+    assert elapsed >= (len(chunks) - 1) * interval
+    assert [p["name"] for p in sim_state.snapshot("acme")["people"]] == ["Slow Drip"]
+
+
+async def _async_read_dripped(transport: httpx.MockTransport, headers: dict[str, str]) -> bytes:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://x/v3.0/acme", headers=headers
+    ) as client:
+        return (await client.get("/statuses")).content
+
+
+def test_mock_transport_drips_for_async_clients_too(
+    sim_state: SimulatorState, sim_credentials: SimCredentials
+) -> None:
+    transport = mock_transport(sim_state, FaultConfig(drip_rate=1.0, drip_interval_seconds=1e-4))
+    body = asyncio.run(_async_read_dripped(transport, sim_credentials.auth_headers()))
+    assert b'"statuses"' in body
+
+
+# -- per-firm faults ---------------------------------------------------------------------------
+
+
+def _add_globex(state: SimulatorState) -> dict[str, str]:
+    state.add_firm("globex", api_key="g-key", api_secret="g-secret", firm_service_key="g-fsk")
+    return {"X-API-Key": "g-fsk", "Authorization": f"Token {token('g-key', 'g-secret')}"}
+
+
+def test_firm_faults_apply_to_that_firm_only(
+    admin: httpx.Client, api: httpx.Client, simulator: SimulatorServer, sim_state: SimulatorState
+) -> None:
+    globex = _add_globex(sim_state)
+    assert admin.put("/faults", json={"latency_ms": 1}).status_code == 200
+    response = admin.put("/firms/acme/faults", json={"rate_limit_rps": 0.1, "burst": 1})
+    assert response.status_code == 200 and response.json()["rate_limit_rps"] == 0.1
+    assert [api.get("/statuses").status_code for _ in range(2)] == [200, 429]
+    globex_statuses = [
+        httpx.get(f"{simulator.base_url}/v3.0/globex/statuses", headers=globex).status_code
+        for _ in range(3)
+    ]
+    assert globex_statuses == [200, 200, 200]
+    own = admin.get("/firms/acme/faults").json()
+    assert own["own"] is True and own["rate_limit_rps"] == 0.1 and own["latency_ms"] == 0
+    inherited = admin.get("/firms/globex/faults").json()
+    assert inherited["own"] is False and inherited["latency_ms"] == 1
+    assert set(admin.get("/faults/firms").json()) == {"acme"}
+    assert admin.get("/faults").json()["rate_limit_rps"] is None  # the global one is untouched
+
+
+def test_firm_faults_are_removed_one_by_one_or_all_by_a_global_put(
+    admin: httpx.Client, api: httpx.Client, sim_state: SimulatorState
+) -> None:
+    _add_globex(sim_state)
+    throttle = {"rate_limit_rps": 0.1, "burst": 1}
+    admin.put("/firms/acme/faults", json=throttle)
+    admin.put("/firms/globex/faults", json={"drip_rate": 1.0})
+    assert admin.delete("/firms/acme/faults").status_code == 204
+    assert [api.get("/statuses").status_code for _ in range(2)] == [200, 200]
+    assert set(admin.get("/faults/firms").json()) == {"globex"}
+    admin.put("/firms/acme/faults", json=throttle)
+    admin.put("/faults", json={})
+    assert admin.get("/faults/firms").json() == {}
+    assert [api.get("/statuses").status_code for _ in range(2)] == [200, 200]
+
+
+def test_firm_faults_for_an_unknown_firm_or_an_invalid_config_are_refused(
+    admin: httpx.Client,
+) -> None:
+    assert admin.put("/firms/nobody/faults", json={"drip_rate": 1}).status_code == 404
+    assert admin.get("/firms/nobody/faults").status_code == 404
+    assert admin.delete("/firms/nobody/faults").status_code == 404
+    assert admin.put("/firms/acme/faults", json={"drip_rate": 2}).status_code == 422
+
+
+def test_firm_config_keeps_its_own_bucket_and_leaves_the_others_alone() -> None:
+    now = [0.0]
+    injector = FaultInjector(FaultConfig(rate_limit_rps=10, burst=1), clock=lambda: now[0])
+    injector.configure_firm("slow", FaultConfig(rate_limit_rps=1, burst=1))
+    injector.configure_firm("drip", FaultConfig(drip_rate=1.0, drip_interval_seconds=3))
+    assert [injector.decide("slow").status for _ in range(2)] == [None, 429]
+    assert [injector.decide("fast").status for _ in range(2)] == [None, 429]
+    now[0] += 0.1
+    assert injector.decide("fast").status is None and injector.decide("slow").status == 429
+    assert injector.decide("drip").drip == 3 and injector.decide("fast").drip == 0
+    assert injector.firm_config("fast") is None
+    assert set(injector.firm_configs()) == {"slow", "drip"}
+    injector.configure_firm("slow", None)
+    assert injector.firm_config("slow") is None and injector.decide("slow").status is None
+
+
+def test_seeded_firm_configs_draw_independently_of_other_firms() -> None:
+    config = FaultConfig(error_rate=0.5, seed=3)
+    alone, crowded = FaultInjector(), FaultInjector(FaultConfig(error_rate=0.5, seed=9))
+    alone.configure_firm("acme", config)
+    crowded.configure_firm("acme", config)
+    decisions = []
+    for injector in (alone, crowded):
+        seen = []
+        for _ in range(20):
+            seen.append(injector.decide("acme"))
+            if injector is crowded:
+                injector.decide("globex")  # another firm's traffic in between
+        decisions.append(seen)
+    assert decisions[0] == decisions[1]
+
+
+# -- Date header and answer counts -------------------------------------------------------------
+
+FIXED_NOW = datetime(2031, 5, 6, 7, 8, 9, 654321, tzinfo=UTC)
+FIXED_DATE = "Tue, 06 May 2031 07:08:09 GMT"
+
+
+def _fixed_clock_state() -> SimulatorState:
+    state = SimulatorState(clock=lambda: FIXED_NOW)
+    state.add_firm("acme", api_key="k", api_secret="s", firm_service_key="f")
+    return state
+
+
+def test_every_socket_response_carries_a_date_from_the_simulators_clock(
+    simulator: SimulatorServer,
+) -> None:
+    simulator.use_state(_fixed_clock_state())
+    simulator.set_faults(FaultConfig(rate_limit_rps=0.1, burst=1))
+    headers = {"X-API-Key": "f", "Authorization": f"Token {token('k', 's')}"}
+    base = simulator.base_url
+    responses = [
+        httpx.get(f"{base}/v3.0/acme/statuses", headers=headers),  # 200
+        httpx.get(f"{base}/v3.0/acme/statuses", headers=headers),  # 429
+        httpx.get(f"{base}/v3.0/nobody/statuses", headers=headers),  # unknown firm
+        httpx.get(f"{base}/elsewhere"),  # outside the contract
+        httpx.get(f"{base}/_admin/health"),
+        httpx.put(f"{base}/_admin/faults", content=b"{bad json"),  # admin 422
+    ]
+    assert [r.status_code for r in responses] == [200, 429, 404, 404, 200, 422]
+    for response in responses:
+        assert response.headers.get_list("Date") == [FIXED_DATE]
+
+
+def test_mock_transport_answers_carry_the_same_date_header() -> None:
+    headers = {"X-API-Key": "f", "Authorization": f"Token {token('k', 's')}"}
+    with httpx.Client(
+        transport=mock_transport(_fixed_clock_state()), base_url="http://x", headers=headers
+    ) as client:
+        ok, outside = client.get("/v3.0/acme/statuses"), client.get("/v3.0/acme/nowhere")
+    assert (ok.status_code, outside.status_code) == (200, 404)
+    assert ok.headers["Date"] == outside.headers["Date"] == FIXED_DATE
+    assert parsedate_to_datetime(ok.headers["Date"]) == FIXED_NOW.replace(microsecond=0)
+
+
+def test_admin_answers_count_statuses_faults_and_the_last_success(
+    admin: httpx.Client, api: httpx.Client, simulator: SimulatorServer
+) -> None:
+    assert admin.get("/firms/acme/answers").json() == {
+        "total": 0,
+        "statuses": {},
+        "faults": {},
+        "first_request_at": None,
+        "last_success_at": None,
+    }
+    simulator.set_faults(FaultConfig(rate_limit_rps=0.1, burst=1))
+    api.get("/statuses")
+    api.get("/statuses")
+    api.get(f"/people/{uuid.uuid4()}")
+    simulator.set_faults(FaultConfig(drop_rate=1.0))
+    with pytest.raises(httpx.RemoteProtocolError):
+        api.get("/statuses")
+    answers = admin.get("/firms/acme/answers").json()
+    assert answers["total"] == 4
+    assert answers["statuses"] == {"200": 2, "429": 2}
+    assert answers["faults"] == {"drop": 1}
+    first = datetime.fromisoformat(answers["first_request_at"])
+    last = datetime.fromisoformat(answers["last_success_at"])
+    assert first == last  # the dropped 200 does not count as a success
+    assert admin.get("/firms/nobody/answers").status_code == 404
