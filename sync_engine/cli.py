@@ -1,7 +1,8 @@
 """The ``cwsync`` command line (SPEC §6): a thin Typer layer over the service functions.
 
 Commands that create something print only its id on stdout; everything for people goes to stderr.
-Bad input of any kind ends in one line on stderr and a non-zero exit, never a traceback.
+Bad input of any kind ends in one line on stderr and a non-zero exit, never a traceback; so
+does a store that cannot be used (read-only, full, unreachable) and a file that cannot be read.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from typing import Annotated, Any
 import httpx
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 
 from sync_engine.config import Settings, get_settings
 from sync_engine.crypto import SecretKeyError
 from sync_engine.models import ActivityKind, SyncMode
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts, enrollments
-from sync_engine.services.errors import ServiceError, invalid_input
+from sync_engine.services.errors import ServiceError, invalid_input, store_unavailable
 from sync_engine.services.status import iter_status
 
 app = typer.Typer(
@@ -50,6 +52,10 @@ class _State:
 
 
 _state = _State()
+
+# Ids are checked for range before a query sees them (SQLite refuses integers past 64 bits).
+SequenceId = Annotated[int, typer.Argument(min=1, max=accounts.MAX_RECORD_ID)]
+EnrollmentId = Annotated[int, typer.Argument(min=1, max=accounts.MAX_RECORD_ID)]
 
 
 def _actor() -> str:
@@ -244,7 +250,7 @@ def sequence_add(
 
 @sequence_app.command("set")
 def sequence_set(
-    sequence_id: int,
+    sequence_id: SequenceId,
     disable_sync: Annotated[
         bool | None, typer.Option("--disable-sync/--enable-sync", help="The Disable Sync toggle.")
     ] = None,
@@ -290,7 +296,7 @@ def sequence_list(account: str) -> None:
 
 @contact_app.command("add")
 def contact_add(
-    sequence_id: int,
+    sequence_id: SequenceId,
     email: Annotated[str, typer.Option(help="The contact's email.")],
     first_name: str = "",
     last_name: str = "",
@@ -319,7 +325,7 @@ def contact_add(
 
 @contact_app.command("import")
 def contact_import(
-    sequence_id: int,
+    sequence_id: SequenceId,
     file: Annotated[Path, typer.Argument(help="CSV with " + ",".join(enrollments.CSV_COLUMNS))],
 ) -> None:
     """Import a CSV: good rows are enrolled, bad rows are listed by line; exit 1 if any were bad."""
@@ -352,7 +358,7 @@ class _EventKind(StrEnum):
 
 @app.command()
 def event(
-    enrollment_id: int,
+    enrollment_id: EnrollmentId,
     kind: _EventKind,
     at: Annotated[
         str | None, typer.Option(help="When it happened, ISO 8601 with a zone (default: now).")
@@ -434,7 +440,7 @@ def sync(
 
 @app.command("resync-project")
 def resync_project(
-    sequence_id: int,
+    sequence_id: SequenceId,
     dry_run: Annotated[bool, typer.Option(help="Show the plan; change nothing.")] = False,
 ) -> None:
     """Add contacts synced before the sequence had a project to it (prints the plan as JSON)."""
@@ -468,7 +474,9 @@ def resync_project(
 @app.command("backfill-activity")
 def backfill_activity(
     account: str,
-    sequence: Annotated[int | None, typer.Option(help="Only this sequence.")] = None,
+    sequence: Annotated[
+        int | None, typer.Option(min=1, max=accounts.MAX_RECORD_ID, help="Only this sequence.")
+    ] = None,
     since: Annotated[str | None, typer.Option(help="Only activity from this date (ISO).")] = None,
     include_before_connection: Annotated[
         bool, typer.Option(help="Also send activity from before Clockwork was connected.")
@@ -516,7 +524,7 @@ def backfill_activity(
 
 @app.command()
 def review(
-    enrollment_id: int,
+    enrollment_id: EnrollmentId,
     person: Annotated[str | None, typer.Option(help="Link this candidate person id.")] = None,
     new: Annotated[bool, typer.Option("--new", help="Create a new person instead.")] = False,
 ) -> None:
@@ -625,6 +633,14 @@ def main(argv: list[str] | None = None) -> None:
     except (ServiceError, SecretKeyError) as exc:
         typer.echo(f"cwsync: {exc}", err=True)
         sys.exit(2)
+    except OperationalError as exc:  # read-only, full, unreachable: the store, not the input
+        url = (_state.settings or get_settings()).database_url
+        typer.echo(f"cwsync: {store_unavailable(exc, url)}", err=True)
+        sys.exit(1)
+    except OSError as exc:  # a file named on the command line or in the settings
+        where = f": {exc.filename}" if exc.filename else ""
+        typer.echo(f"cwsync: {exc.strerror or exc}{where}", err=True)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -84,11 +84,24 @@ def create_account(*, session: Session, name: str, clock: Clock, actor: str) -> 
     return account
 
 
+MAX_RECORD_ID = 2**63 - 1  # the largest id either store can hold (SQLite INTEGER, bigint)
+
+
+def record_id(text: str) -> int | None:
+    """The record id ``text`` spells (ASCII digits, 1 to :data:`MAX_RECORD_ID`), else None."""
+    text = text.strip()
+    if not (text.isascii() and text.isdecimal()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_RECORD_ID else None
+
+
 def get_account(*, session: Session, ref: str | int) -> Account:
     """An account by id or by its unique name."""
     account: Account | None = None
-    if isinstance(ref, int) or str(ref).isdigit():
-        account = session.get(Account, int(ref))
+    account_id = ref if isinstance(ref, int) else record_id(ref)
+    if account_id is not None and 1 <= account_id <= MAX_RECORD_ID:
+        account = session.get(Account, account_id)
     if account is None:
         account = session.exec(select(Account).where(Account.name == str(ref).strip())).first()
     if account is None:
@@ -405,11 +418,14 @@ def connect(
     """
     try:
         given = ConnectionInput(**fields)
+        credentials = given.credentials()
     except ValidationError as exc:
         raise invalid_input(exc) from None
+    except ValueError as exc:  # what the HTTP client refuses: a space in a key, a query in a URL
+        raise InvalidInputError(str(exc)) from None
     with runtime.db.read() as session:
         get_account(session=session, ref=account_id)
-    verify_credentials(runtime, given.credentials())
+    verify_credentials(runtime, credentials)
     box = runtime.box
     now = runtime.clock()
     with runtime.db.write() as session:

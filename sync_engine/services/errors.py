@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import OperationalError
 
 
 class ServiceError(Exception):
@@ -27,3 +33,15 @@ def invalid_input(exc: ValidationError) -> InvalidInputError:
     where = ".".join(str(part) for part in error["loc"]) or "value"
     message = str(error["msg"]).removeprefix("Value error, ")
     return InvalidInputError(f"{where}: {message}")
+
+
+class StoreUnavailableError(ServiceError):
+    """The store refused the work: read-only, full, or its server cannot be reached."""
+
+
+def store_unavailable(exc: OperationalError, url: str) -> StoreUnavailableError:
+    """The store's own one-line reason (its driver's first line), naming the store without its
+    password: ``the store sqlite:///… cannot be used: attempt to write a readonly database``."""
+    reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines() or ["unknown"]
+    where = make_url(url).render_as_string(hide_password=True)
+    return StoreUnavailableError(f"the store {where} cannot be used: {reason[0]}")

@@ -114,3 +114,99 @@ def test_connect_with_rejected_keys_exits_nonzero_with_the_reason(  # type: igno
         "--firm-service-key", SIM_KEYS["firm_service_key"],
     )  # fmt: skip
     assert code == 2 and "rejected the credentials" in err and "wrong-secret" not in err
+
+
+# --- issue 12 item 8: what used to end in a traceback ends in one line -----------------------
+
+HUGE = "99999999999999999999999"
+
+
+def _one_line(code: int, out: str, err: str) -> str:
+    assert code != 0 and out == "", (code, out, err)
+    assert err.count("\n") == 1 and err.startswith("cwsync: ") and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("contact", "add", HUGE, "--email", "a@b.co"), "Invalid value for 'sequence_id'"),
+        (("contact", "import", HUGE, "contacts.csv"), "Invalid value for 'sequence_id'"),
+        (("sequence", "set", HUGE, "--enable-sync"), "Invalid value for 'sequence_id'"),
+        (("event", HUGE, "opened"), "Invalid value for 'enrollment_id'"),
+        (("resync-project", HUGE, "--dry-run"), "Invalid value for 'sequence_id'"),
+        (("review", HUGE, "--new"), "Invalid value for 'enrollment_id'"),
+        (("backfill-activity", "Acme", "--sequence", HUGE), "Invalid value for '--sequence'"),
+        (("status", HUGE, "--json"), f"no account '{HUGE}'"),
+        (("status", "\u00b2", "--json"), "no account '\u00b2'"),  # a digit int() refuses
+    ],
+)
+def test_an_id_too_large_for_the_store_gets_one_line(cli, args, message) -> None:  # type: ignore[no-untyped-def]
+    cli("account", "add", "Acme")
+    assert message in _one_line(*cli(*args))
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--api-key", "sim api key", "api_key must be non-empty printable ASCII without spaces"),
+        ("--base-url", "http://127.0.0.1:9/?firm=x", "must be an http(s) URL with a host and no"),
+    ],
+)
+def test_credentials_the_client_cannot_send_get_one_line(cli, option, value, message) -> None:  # type: ignore[no-untyped-def]
+    cli("account", "add", "Acme")
+    given = {
+        "--firm": SIM_FIRM, "--api-key": "sim-api-key", "--api-secret": "sim-api-secret",
+        "--firm-service-key": "sim-firm-service-key", "--base-url": "http://127.0.0.1:9",
+        option: value,
+    }  # fmt: skip
+    err = _one_line(*cli("connect", "Acme", *[part for pair in given.items() for part in pair]))
+    assert message in err and "sim-api-secret" not in err
+
+
+def test_a_read_only_store_gets_one_line(cli, sqlite_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path = sqlite_url.removeprefix("sqlite:///")
+    monkeypatch.setenv("CWSYNC_DATABASE_URL", f"sqlite:///file:{path}?mode=ro&uri=true")
+    err = _one_line(*cli("account", "add", "Acme"))
+    assert "cannot be used: attempt to write a readonly database" in err
+
+
+def test_an_unreachable_postgresql_gets_one_line_without_its_password(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    url = "postgresql+psycopg://cwsync:hunter2-secret@127.0.0.1:1/cwsync"
+    monkeypatch.setenv("CWSYNC_DATABASE_URL", url)
+    err = _one_line(*cli("status", "Acme", "--json"))
+    assert "cannot be used: connection failed" in err and "hunter2-secret" not in err
+
+
+def test_a_key_file_that_is_a_directory_gets_one_line(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("CWSYNC_ENCRYPTION_KEY")
+    monkeypatch.setenv("CWSYNC_KEY_FILE", str(tmp_path))
+    err = _one_line(*cli("account", "add", "Acme"))
+    assert str(tmp_path) in err and "Is a directory" in err
+
+
+def test_a_full_disk_gets_one_line(sqlite_url: str, tmp_path: Path) -> None:
+    """The store's files may not grow (RLIMIT_FSIZE, the way a full disk refuses a write)."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def no_room() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails, EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    environment = {
+        **os.environ,
+        "CWSYNC_DATABASE_URL": sqlite_url,
+        "CWSYNC_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),  # this checkout's code
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "sync_engine", "account", "add", "Acme"],
+        env=environment, cwd=tmp_path, preexec_fn=no_room, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    err = _one_line(done.returncode, done.stdout, done.stderr)
+    assert "cannot be used: disk I/O error" in err
