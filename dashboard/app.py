@@ -9,6 +9,7 @@ from dashboard import context, login
 st.set_page_config(page_title="Clockwork Sync", page_icon=":material/sync:", layout="wide")
 context.boot()
 user = login.require_login()
+context.key_warning()
 
 health = [
     st.Page(

@@ -9,6 +9,7 @@ through :mod:`sync_engine.services` only.
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,9 +22,12 @@ import streamlit as st
 from pydantic import Field
 
 from sync_engine.config import Settings
+from sync_engine.crypto import SecretKeyError
 from sync_engine.demo import (
     DemoReport,
     DemoSimulator,
+    DemoStoreError,
+    claim_demo_store,
     demo_refusal,
     repoint_demo_connections,
     seed_demo,
@@ -117,22 +121,104 @@ def engine() -> EngineStatus:
 def boot() -> None:
     """Open the store, start the demo (if on) and then the scheduler; idempotent per process.
 
-    Demo mode stops here, before anything starts, when the store holds a real firm's credentials.
+    Demo mode stops here, before anything starts, when the dashboard is served on an address
+    other than loopback, or when the store is not a demo store (an empty one becomes one). Stored
+    credentials the key cannot decrypt mark their connections *needs attention*.
     """
-    runtime()
+    refuse_demo_off_loopback()
+    try:
+        rt = runtime()
+    except SecretKeyError as exc:
+        _refuse(str(exc), icon=":material/key_off:")
     if settings().demo:
-        refuse_demo_with_real_credentials()
+        refuse_demo_on_a_store_not_made_for_it()
+    if rt.key_problem is not None:
+        flag_undecryptable_connections()
     demo()
     engine()
 
 
-def refuse_demo_with_real_credentials() -> None:
-    """Stop the run with the reason when demo mode meets a store holding real credentials."""
-    problem = demo_refusal(stored_connections(runtime()), simulator_host=settings().simulator_host)
+def _refuse(message: str, *, icon: str = ":material/gpp_bad:") -> None:
+    st.title("Clockwork Sync")
+    st.error(message, icon=icon)
+    st.stop()
+
+
+def served_on_loopback(address: str | None) -> bool:
+    """Whether Streamlit's ``server.address`` is a loopback address (unset: every interface)."""
+    if not address:
+        return False
+    if address.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_demo_off_loopback() -> None:
+    """Stop the run when demo mode (no login) would be served beyond this machine. Streamlit
+    reads ``server.address`` from the working directory's ``.streamlit/config.toml``, so a
+    ``streamlit run`` started elsewhere listens on every interface: ``cwsync dashboard`` sets
+    it on the command line."""
+    if not DashboardSettings().demo:
+        return
+    address = st.get_option("server.address")
+    if not served_on_loopback(address):
+        _refuse(
+            "Demo mode refuses to serve on "
+            f"{address or 'every network interface'}: it has no login. Start the dashboard "
+            "with `cwsync dashboard` (loopback only), or set CWSYNC_DEMO=false and configure "
+            "a login to serve it on the network."
+        )
+
+
+@st.cache_resource(show_spinner=False)
+def _claimed_demo_store() -> bool:
+    """Mark the store a demo store if it is empty (once per process); refused otherwise."""
+    claim_demo_store(runtime())
+    return True
+
+
+def refuse_demo_on_a_store_not_made_for_it() -> None:
+    """Stop the run with the reason when demo mode meets a store that is not a demo store, or a
+    demo store holding a real firm's credentials (checked on every run)."""
+    try:
+        _claimed_demo_store()
+    except DemoStoreError as exc:
+        _refuse(str(exc))
+    problem = demo_refusal(stored_connections(runtime()))
     if problem:
-        st.title("Clockwork Sync")
-        st.error(problem, icon=":material/gpp_bad:")
-        st.stop()
+        _refuse(problem)
+
+
+@st.cache_resource(show_spinner=False)
+def flag_undecryptable_connections() -> int:
+    """Mark the connections whose credentials the key cannot decrypt *needs attention* (once
+    per process): their work pauses until staff re-enter the credentials. How many were live."""
+    rt = runtime()
+    problem = rt.key_problem
+    if problem is None:
+        return 0
+    error = f"Re-enter the credentials: {rt.box.cannot_decrypt()}"
+    with rt.db.write() as session:
+        for account_id in problem.account_ids:
+            accounts.mark_needs_attention(
+                session=session, account_id=account_id, error=error, clock=rt.clock
+            )
+    return len(problem.account_ids)
+
+
+def key_warning() -> None:
+    """Say, on every page, that some stored credentials need to be entered again."""
+    problem = runtime().key_problem
+    if problem is not None:
+        st.warning(
+            f"{len(problem.account_ids)} connection(s) need attention — re-enter the "
+            f"credentials on the Integrations page. {problem.message[:1].upper()}"
+            f"{problem.message[1:]}.",
+            icon=":material/key_off:",
+        )
 
 
 # --- sessions on the store ------------------------------------------------------------------

@@ -11,6 +11,7 @@ import atexit
 import gc
 import getpass
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,6 +21,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from sync_engine.config import Settings, get_settings
@@ -581,20 +583,19 @@ def simulator(
 
 @app.command()
 def demo(
-    reset: Annotated[bool, typer.Option(help="Wipe the store and the simulator first.")] = False,
+    reset: Annotated[
+        bool, typer.Option(help="Wipe the store (a demo store only) and the simulator first.")
+    ] = False,
     simulator_url: Annotated[
         str, typer.Option(help="A running `cwsync simulator` to seed and connect to.")
     ] = "http://127.0.0.1:8765",
 ) -> None:
-    """Seed demo accounts, sequences, contacts and activity (into an empty store)."""
-    from sync_engine.demo import demo_refusal, seed_demo, stored_connections
+    """Seed demo accounts, sequences, contacts and activity into an empty store (marked a demo
+    store) or a demo store; any other store is refused."""
+    from sync_engine.demo import seed_demo
 
-    rt = runtime()
-    refusal = demo_refusal(stored_connections(rt), simulator_host=rt.settings.simulator_host)
-    if refusal:
-        raise fail(refusal)
     try:
-        report = seed_demo(rt, simulator_url.rstrip("/"), reset=reset)
+        report = seed_demo(runtime(), simulator_url.rstrip("/"), reset=reset)
     except httpx.TransportError:
         raise fail(
             f"no simulator answers at {simulator_url} (start one: cwsync simulator)"
@@ -607,6 +608,70 @@ def demo(
         f"seeded {len(report.accounts)} accounts ({names}), {report.enrollments} enrollments",
         err=True,
     )
+
+
+# The dashboard's safety settings, given to Streamlit on its command line: they win over any
+# .streamlit/config.toml (which Streamlit reads from the working directory) and the environment.
+DASHBOARD_OPTIONS = {
+    "server.headless": "true",
+    "server.runOnSave": "false",
+    "server.fileWatcherType": "none",
+    "browser.gatherUsageStats": "false",
+    "client.toolbarMode": "minimal",
+    "client.showErrorDetails": "type",
+}
+
+
+def dashboard_command(address: str, port: int) -> list[str]:
+    """The ``streamlit run`` command line of :func:`dashboard` (absolute app path)."""
+    options = {"server.address": address, "server.port": str(port), **DASHBOARD_OPTIONS}
+    flags = [part for name, value in options.items() for part in (f"--{name}", value)]
+    return [sys.executable, "-m", "streamlit", "run", str(_dashboard_root() / "app.py"), *flags]
+
+
+def _dashboard_root() -> Path:
+    import dashboard as dashboard_package
+
+    return Path(dashboard_package.__file__).resolve().parent
+
+
+def dashboard_environment(settings: Settings) -> dict[str, str]:
+    """The environment of the dashboard process: this one's, with the store, key and simulator
+    paths resolved here (absolute), so the dashboard opens the same files as this command."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        url = url.set(database=str(Path(url.database).absolute()))
+    return {
+        **os.environ,
+        "CWSYNC_DATA_DIR": str(settings.data_dir),
+        "CWSYNC_DATABASE_URL": url.render_as_string(hide_password=False),
+        "CWSYNC_KEY_FILE": str(settings.key_file.absolute()),
+        "CWSYNC_SIMULATOR_STATE_FILE": str(settings.simulator_state_file.absolute()),
+    }
+
+
+@app.command("dashboard")
+def dashboard(
+    address: Annotated[
+        str,
+        typer.Option(
+            help="Interface to listen on. Demo mode serves loopback only; outside demo mode a "
+            "login is required."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8501,
+) -> None:
+    """Start the dashboard (streamlit run dashboard/app.py) with its safety settings (loopback,
+    no usage statistics, no file watcher), from any working directory. It runs in the checkout,
+    so the login in its .streamlit/secrets.toml applies."""
+    command = dashboard_command(address, port)
+    environment = dashboard_environment(_state.settings or get_settings())
+    checkout = _dashboard_root().parent
+    if (checkout / ".streamlit").is_dir():
+        os.chdir(checkout)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(command[0], command, environment)
 
 
 def main(argv: list[str] | None = None) -> None:

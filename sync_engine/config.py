@@ -7,11 +7,23 @@ Everything configurable lives here. Code never reads the environment itself; it 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DATA_DIR = Path("data")
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def default_data_dir() -> Path:
+    """Where the store, the key and the simulator's state live unless ``CWSYNC_DATA_DIR`` says
+    otherwise: ``data/`` of the checkout this package runs from (``pip install -e .``), else
+    ``~/.local/share/clockwork-sync`` (an installed package has no checkout to write into).
+    Absolute either way, so every command and the dashboard find the same files from any
+    working directory."""
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "sync_engine").is_dir():
+        return _CHECKOUT / "data"
+    return Path.home() / ".local" / "share" / "clockwork-sync"
 
 
 class Settings(BaseSettings):
@@ -21,17 +33,23 @@ class Settings(BaseSettings):
         env_prefix="CWSYNC_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="The data directory: default home of the store, the key and simulator state",
+    )
     database_url: str = Field(
-        default=f"sqlite:///{DATA_DIR / 'cwsync.db'}",
-        description="SQLAlchemy URL of the store: SQLite file (default) or postgresql+psycopg://",
+        default_factory=lambda: f"sqlite:///{default_data_dir() / 'cwsync.db'}",
+        description="SQLAlchemy URL of the store: SQLite file (default: cwsync.db in the data "
+        "directory) or postgresql+psycopg://",
     )
     encryption_key: SecretStr | None = Field(
         default=None,
-        description="Fernet key for credentials at rest; without it a key file under data/ is used",
+        description="Fernet key for credentials at rest; without it the key file is used",
     )
     key_file: Path = Field(
-        default=DATA_DIR / "secret.key",
-        description="Where the generated Fernet key lives when no encryption key is configured",
+        default_factory=lambda: default_data_dir() / "secret.key",
+        description="The Fernet key file used when no encryption key is configured "
+        "(default: secret.key in the data directory)",
     )
     sync_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     lease_seconds: float = Field(default=120.0, gt=0, description="How long a claim holds work")
@@ -46,7 +64,25 @@ class Settings(BaseSettings):
     simulator_host: str = "127.0.0.1"
     simulator_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
     simulator_latency_ms: float = Field(default=80.0, ge=0)
-    simulator_state_file: Path = Field(default=DATA_DIR / "simulator.json")
+    simulator_state_file: Path = Field(
+        default_factory=lambda: default_data_dir() / "simulator.json",
+        description="The demo simulator's state (default: simulator.json in the data directory)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paths_in_the_data_dir(cls, values: Any) -> Any:
+        # The data directory is made absolute once, here; the files left unset live in it.
+        if not isinstance(values, dict):
+            return values
+        data_dir = Path(values.get("data_dir") or default_data_dir()).expanduser().resolve()
+        return {
+            "database_url": f"sqlite:///{data_dir / 'cwsync.db'}",
+            "key_file": data_dir / "secret.key",
+            "simulator_state_file": data_dir / "simulator.json",
+            **{key: value for key, value in values.items() if value is not None},
+            "data_dir": data_dir,
+        }
 
     @field_validator("database_url")
     @classmethod

@@ -3,13 +3,16 @@
 SQLite gets WAL, a busy timeout and foreign keys on every connection, and writes open their
 transaction with ``BEGIN IMMEDIATE`` (Python 3.11's sqlite3 needs SQLAlchemy's event-hook recipe:
 the driver's own transaction handling is switched off and the ``begin`` event emits BEGIN itself).
+A new SQLite file is created readable by its owner only (0600, in a 0700 directory when that is
+new too); SQLite gives its ``-wal`` and ``-shm`` files the same mode.
 Schema changes go through Alembic only (:func:`migrate`), never ``create_all``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -63,7 +66,7 @@ def _create_engine(url: str, *, echo: bool) -> sa.Engine:
 
     database = parsed.database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _create_private_file(Path(database))
     engine = sa.create_engine(
         url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
     )
@@ -84,6 +87,13 @@ def _create_engine(url: str, *, echo: bool) -> sa.Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (SQLite would make it 0644)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def alembic_config(url: str) -> Config:

@@ -6,8 +6,13 @@ the store). :func:`seed_demo` fills an empty store with demo accounts, sequences
 activity, seeding the simulator first with people a recruiter "already entered", so the
 *Exists in Clockwork* flag shows up. :class:`SimulatorAdmin` talks to the simulator's ``/_admin``
 surface (firms, seeded people, faults, revoked keys) and works against a separately started
-``cwsync simulator`` too. :func:`demo_refusal` keeps demo mode (no login, data seeded and reset)
-away from a store that holds a real firm's credentials.
+``cwsync simulator`` too.
+
+Demo mode has no login and seeds and resets data, so it keeps to demo stores:
+:func:`claim_demo_store` opens only a store demo mode created (recorded in ``store_meta`` when it
+was made) or an empty one, which it then marks; :func:`wipe_store` checks the mark again in the
+transaction that deletes. A demo store holding credentials for anything but a simulator on this
+machine is refused too (:func:`demo_refusal`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import SQLModel, col, select
 
+from sync_engine import store_meta
 from sync_engine.clockwork.simulator import (
     DEMO_API_KEY,
     DEMO_API_SECRET,
@@ -35,7 +41,14 @@ from sync_engine.clockwork.simulator import (
     SimulatorState,
 )
 from sync_engine.config import Settings
-from sync_engine.models import Account, ActivityKind, ClockworkConnection, ConnectionState
+from sync_engine.models import (
+    Account,
+    ActivityKind,
+    ClockworkConnection,
+    ConnectionState,
+    StoreMeta,
+    table_of,
+)
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, enrollments
 from sync_engine.services.errors import ServiceError
@@ -233,12 +246,44 @@ def repoint_demo_connections(runtime: Runtime, base_url: str) -> int:
     return moved
 
 
-# --- the guard: no demo on a store with real credentials ------------------------------------
+# --- the guard: demo mode keeps to demo stores -----------------------------------------------
+
+
+class DemoStoreError(ServiceError):
+    """Demo mode met a store it must not open, seed or reset; the message says what to do."""
+
+
+def _not_a_demo_store(refusal: str) -> str:
+    return (
+        f"Demo mode {refusal} this store: it was not created as a demo store, and demo mode has "
+        "no login and seeds and resets data. Set CWSYNC_DEMO=false and configure a login to use "
+        "this store, or point CWSYNC_DATA_DIR (or CWSYNC_DATABASE_URL) at a separate store for "
+        "demos."
+    )
+
+
+def claim_demo_store(runtime: Runtime) -> None:
+    """Let demo mode use this store: a demo store passes, an empty one is marked a demo store
+    (in the same transaction that finds it empty), anything else is a :class:`DemoStoreError`.
+    A demo store holding credentials for a real Clockwork is refused too."""
+    with runtime.db.write() as session:
+        if runtime.db.is_postgres:  # no account may appear between the check and the mark
+            session.execute(sa.text("LOCK TABLE account IN SHARE MODE"))
+        if not store_meta.is_demo_store(session=session):
+            if session.exec(select(Account.id).limit(1)).first() is not None:
+                raise DemoStoreError(_not_a_demo_store("refuses to open"))
+            store_meta.set_meta(
+                session=session, key=store_meta.KIND, value=store_meta.DEMO, at=runtime.clock()
+            )
+    problem = demo_refusal(stored_connections(runtime))
+    if problem:
+        raise DemoStoreError(problem)
 
 
 def is_simulator_url(base_url: str, *, simulator_host: str = "127.0.0.1") -> bool:
-    """Whether a connection's base URL is a simulator on this machine (a loopback address, or
-    the configured simulator host) rather than a real Clockwork."""
+    """Whether a connection's base URL is a simulator on this machine: a loopback address, or the
+    configured simulator host when that is a local address too (``0.0.0.0``); never a name or
+    an address elsewhere, whatever ``CWSYNC_SIMULATOR_HOST`` says."""
     try:
         parts = urlsplit(base_url.strip())
         host = (parts.hostname or "").lower()
@@ -246,10 +291,22 @@ def is_simulator_url(base_url: str, *, simulator_host: str = "127.0.0.1") -> boo
         return False
     if parts.scheme not in ("http", "https") or not host:
         return False
-    if host in ("localhost", simulator_host.strip().lower()):
+    if host == "localhost" or _is_loopback(host):
         return True
+    local = simulator_host.strip().lower()
+    return host == local and (_is_loopback(local) or _is_unspecified(local))
+
+
+def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
     except ValueError:
         return False
 
@@ -262,14 +319,10 @@ class StoredConnection:
     base_url: str
 
 
-def demo_refusal(
-    connections: Iterable[StoredConnection], *, simulator_host: str = "127.0.0.1"
-) -> str | None:
+def demo_refusal(connections: Iterable[StoredConnection]) -> str | None:
     """Why demo mode must not start on a store holding these connections, or None when all of
-    them point at a simulator. Demo mode has no login and seeds and resets data."""
-    real = [
-        c for c in connections if not is_simulator_url(c.base_url, simulator_host=simulator_host)
-    ]
+    them point at a loopback simulator. Demo mode has no login and seeds and resets data."""
+    real = [c for c in connections if not is_simulator_url(c.base_url)]
     if not real:
         return None
     named = ", ".join(f"{c.account} ({c.base_url})" for c in real[:3])
@@ -463,9 +516,12 @@ def seed_demo(runtime: Runtime, simulator_base_url: str, *, reset: bool = False)
     """Seed demo accounts into an empty store, and their firms and existing people into the
     simulator at ``simulator_base_url``; does nothing when the store already has accounts.
 
-    With ``reset`` the store and the simulator are wiped first. Credentials go through
-    :func:`accounts.connect` (verified against the simulator, encrypted at rest).
+    Only a demo store or an empty one (marked a demo store here) is seeded: anything else is a
+    :class:`DemoStoreError`. With ``reset`` the store (checked again as it is wiped) and the
+    simulator are wiped first. Credentials go through :func:`accounts.connect` (verified against
+    the simulator, encrypted at rest).
     """
+    claim_demo_store(runtime)
     if reset:
         wipe_store(runtime)
         with SimulatorAdmin(simulator_base_url) as admin:
@@ -610,10 +666,18 @@ class _DemoBuilder:
 
 
 def wipe_store(runtime: Runtime) -> None:
-    """Delete every row of every table (children first); the schema stays as migrated."""
+    """Delete every row of every table (children first) of a demo store, in the transaction that
+    checks it is one (:class:`DemoStoreError` otherwise); the schema and the store's own facts
+    (``store_meta``) stay."""
+    keep = table_of(StoreMeta)
     with runtime.db.write() as session:
+        if runtime.db.is_postgres:
+            session.execute(sa.text("LOCK TABLE store_meta IN SHARE MODE"))
+        if not store_meta.is_demo_store(session=session):
+            raise DemoStoreError(_not_a_demo_store("will not reset"))
         for table in reversed(SQLModel.metadata.sorted_tables):
-            session.execute(sa.delete(table))
+            if table is not keep:
+                session.execute(sa.delete(table))
 
 
 # --- live demo helpers (the dashboard's Demo controls) --------------------------------------

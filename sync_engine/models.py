@@ -378,3 +378,29 @@ def table_of(model: type[SQLModel]) -> sa.Table:
     mapper = sa.inspect(model)
     assert mapper is not None
     return cast(sa.Table, mapper.local_table)
+
+
+# --- the store's own facts, and the login lockout -------------------------------------------
+
+
+class StoreMeta(SQLModel, table=True):
+    """Facts about the store itself, one row per key: ``kind`` (``demo`` when demo mode created
+    it; absent otherwise) and ``key_fingerprint`` (which encryption key its credentials need)."""
+
+    __tablename__ = "store_meta"
+
+    key: str = Field(sa_type=sa.String(40), primary_key=True)
+    value: str = _str(200)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class LoginFailure(SQLModel, table=True):
+    """Wrong-password attempts against one username (``user:NAME``) or from one client
+    (``client:ADDRESS``): counted before the password is checked, locked at the limit."""
+
+    __tablename__ = "login_failure"
+
+    subject: str = Field(sa_type=sa.String(200), primary_key=True)
+    failures: int = 0
+    last_failure_at: datetime | None = _ts(default=None)
+    locked_until: datetime | None = _ts(default=None)

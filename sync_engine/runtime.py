@@ -2,7 +2,10 @@
 
 The CLI, the dashboard and the scheduler each build one :class:`Runtime` with :func:`build_runtime`
 and hand its parts to the service functions. Tests build theirs with their own settings, clock and
-an in-memory transport.
+an in-memory transport. Building a runtime checks the encryption key against the store: a missing
+key file for a store holding credentials is a :class:`SecretKeyError`; a key that does not decrypt
+them is recorded as :attr:`Runtime.key_problem` (the affected connections need their credentials
+re-entered; everything else works).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sync_engine.config import Settings, get_settings
 from sync_engine.crypto import SecretBox, load_secret_box
 from sync_engine.db import Database, migrate
 from sync_engine.models import utcnow
+from sync_engine.store_meta import KeyProblem, check_key, holds_credentials
 
 Clock = Callable[[], datetime]
 
@@ -31,6 +35,7 @@ class Runtime:
     box: SecretBox
     clock: Clock = utcnow
     transport: httpx.BaseTransport | None = field(default=None, repr=False)
+    key_problem: KeyProblem | None = None
 
     def client(
         self,
@@ -38,13 +43,17 @@ class Runtime:
         *,
         on_call: Callable[[CallRecord], None] | None = None,
         pacer: Pacer | None = None,
+        stop_at: Callable[[], float | None] | None = None,
     ) -> ClockworkClient:
-        """A Clockwork client for ``credentials`` with the configured timeout."""
+        """A Clockwork client for ``credentials``: each request answered whole within the
+        configured timeout, and none past ``stop_at()`` when given."""
         seconds = self.settings.http_timeout_seconds
         return ClockworkClient(
             credentials,
             transport=self.transport,
             timeout=httpx.Timeout(seconds, connect=min(5.0, seconds)),
+            deadline_seconds=seconds,
+            stop_at=stop_at,
             on_call=on_call,
             pacer=pacer,
             clock=self.clock,
@@ -61,14 +70,18 @@ def build_runtime(
     clock: Clock = utcnow,
     transport: httpx.BaseTransport | None = None,
 ) -> Runtime:
-    """Open the store named by ``settings`` (migrating it to the newest schema) and wire the rest."""
+    """Open the store named by ``settings`` (migrating it to the newest schema), load the key
+    and check it against the store, and wire the rest."""
     settings = settings or get_settings()
     db = Database(settings.database_url)
-    migrate(db)
+    try:
+        migrate(db)
+        box = load_secret_box(settings, store_holds_credentials=holds_credentials(db))
+        key_problem = check_key(db, box, clock=clock)
+    except BaseException:
+        db.dispose()
+        raise
     return Runtime(
-        settings=settings,
-        db=db,
-        box=load_secret_box(settings),
-        clock=clock,
-        transport=transport,
-    )
+        settings=settings, db=db, box=box, clock=clock, transport=transport,
+        key_problem=key_problem,
+    )  # fmt: skip

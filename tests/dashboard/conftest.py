@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import streamlit as st
 from cryptography.fernet import Fernet
+from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from dashboard import context
@@ -53,6 +54,15 @@ def login_secrets() -> dict[str, Any]:
 def signed_in(name: str) -> context.SignedIn:
     """The session value the login form stores for one of the test users."""
     return context.SignedIn(name, ROLES[name], "password", password_hash())
+
+
+@pytest.fixture(autouse=True)
+def _served_on_loopback() -> Iterator[None]:
+    """The dashboard under test listens on loopback, as ``cwsync dashboard`` starts it (demo mode
+    refuses any other ``server.address``)."""
+    st_config.set_option("server.address", "127.0.0.1")
+    yield
+    st_config.set_option("server.address", None)
 
 
 @pytest.fixture

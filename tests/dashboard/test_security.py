@@ -13,6 +13,7 @@ from sqlmodel import select
 from dashboard import context
 from sync_engine.clockwork.simulator import SimulatorServer
 from sync_engine.crypto import mask
+from sync_engine.demo import claim_demo_store
 from sync_engine.models import ClockworkConnection, Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, views
@@ -132,6 +133,7 @@ def demo_env(store: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
 def test_demo_mode_refuses_to_start_on_a_store_with_a_real_firm(
     store: Runtime, simulator: SimulatorServer, demo_env: Path
 ) -> None:
+    claim_demo_store(store)  # even a demo store (a store that is not one: test_demo_store.py)
     with store.db.write() as session:
         account = accounts.create_account(
             session=session, name="Real Customer", clock=store.clock, actor="test"
