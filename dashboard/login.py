@@ -2,19 +2,19 @@
 
 :func:`require_login` runs before any page. With no login configured the dashboard shows no data
 and says how to configure one; with a malformed configuration it says what is wrong. Passwords
-are checked by :mod:`sync_engine.services.auth` (scrypt, constant time) and repeated wrong ones
-lock the username for a few minutes, across all browser sessions of the process.
+are checked by :mod:`sync_engine.services.auth` (scrypt, constant time); each attempt is counted
+in the store before its password is checked (:mod:`sync_engine.services.login_throttle`), so
+repeated wrong ones lock the username, or the client, for a few minutes, in every process and
+across restarts, and parallel attempts cannot slip past the count.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import streamlit as st
 
 from dashboard import context
-from sync_engine.services import auth
-from sync_engine.services.auth import AuthConfigError, LoginConfig, LoginThrottle
+from sync_engine.services import auth, login_throttle
+from sync_engine.services.auth import AuthConfigError, LoginConfig
 
 HASH_COMMAND = "python -m dashboard.hash_password --user alice --role admin"
 USERS_EXAMPLE = """\
@@ -39,12 +39,6 @@ server_metadata_url = "https://accounts.google.com/.well-known/openid-configurat
 admins = ["alice@example.com"]
 viewers = ["@example.com"]               # @domain: every address of the domain
 """
-
-
-@st.cache_resource
-def throttle() -> LoginThrottle:
-    """Wrong-password counts, shared by every browser session of this process."""
-    return LoginThrottle(lambda: datetime.now(UTC))
 
 
 def require_login() -> context.SignedIn:
@@ -130,19 +124,35 @@ def password_form(config: LoginConfig) -> None:
     if not username.strip() or not password:
         st.error("Enter your username and password.", icon=":material/error:")
         return
-    locked = throttle().locked_for(username)
-    if locked is not None:
-        minutes = max(1, round(locked.total_seconds() / 60))
+    result = check_password(config, username, password, client=st.context.ip_address)
+    if isinstance(result, login_throttle.Locked):
+        minutes = max(1, round(result.left.total_seconds() / 60))
+        whose = "for this username" if result.by == "username" else "from this address"
         st.error(
-            f"Too many wrong passwords for this username. Try again in {minutes} min.",
+            f"Too many wrong passwords {whose}. Try again in {minutes} min.",
             icon=":material/lock_clock:",
         )
         return
-    user = auth.authenticate(config, username, password)
-    if user is None:
-        throttle().failed(username)
+    if result is None:
         st.error("Wrong username or password.", icon=":material/error:")
         return
-    throttle().succeeded(username)
-    context.sign_in(user)
+    context.sign_in(result)
     st.rerun()
+
+
+def check_password(
+    config: LoginConfig, username: str, password: str, *, client: str | None
+) -> auth.PasswordUser | login_throttle.Locked | None:
+    """The user these are the name and password of; None when they are wrong; who is locked
+    when the attempt is refused unchecked. The attempt is counted in the store first."""
+    with context.writing() as session:
+        locked = login_throttle.begin_attempt(
+            session=session, username=username, client=client, now=context.now()
+        )
+    if locked is not None:
+        return locked
+    user = auth.authenticate(config, username, password)
+    if user is not None:
+        with context.writing() as session:
+            login_throttle.attempt_succeeded(session=session, username=username, client=client)
+    return user

@@ -26,10 +26,8 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -294,51 +292,6 @@ def authenticate(config: LoginConfig, username: str, password: str) -> PasswordU
         verify_password(password, _decoy_hash())
         return None
     return user if verify_password(password, user.password_hash) else None
-
-
-# --- slowing down password guessing ---------------------------------------------------------
-
-
-class LoginThrottle:
-    """Locks a username for a while after repeated wrong passwords (shared by all sessions)."""
-
-    def __init__(
-        self,
-        clock: Callable[[], datetime],
-        *,
-        max_failures: int = 5,
-        lockout: timedelta = timedelta(minutes=5),
-    ) -> None:
-        self._clock = clock
-        self._max_failures = max_failures
-        self._lockout = lockout
-        self._failures: dict[str, tuple[int, datetime]] = {}
-        self._lock = threading.Lock()
-
-    def locked_for(self, username: str) -> timedelta | None:
-        """How much longer ``username`` is locked out, or None when it may try."""
-        key = normalize_username(username)
-        with self._lock:
-            count, last = self._failures.get(key, (0, None))
-            if count < self._max_failures or last is None:
-                return None
-            left = last + self._lockout - self._clock()
-            if left <= timedelta(0):
-                del self._failures[key]
-                return None
-            return left
-
-    def failed(self, username: str) -> None:
-        """Count a wrong password for ``username``."""
-        key = normalize_username(username)
-        with self._lock:
-            count, _ = self._failures.get(key, (0, None))
-            self._failures[key] = (count + 1, self._clock())
-
-    def succeeded(self, username: str) -> None:
-        """Forget the failures of ``username``."""
-        with self._lock:
-            self._failures.pop(normalize_username(username), None)
 
 
 # --- roles ----------------------------------------------------------------------------------

@@ -1,9 +1,8 @@
-"""Dashboard users: scrypt hashes, the login configuration read from secrets, the throttle on
-wrong passwords, and the admin-only check (pure functions, no store)."""
+"""Dashboard users: scrypt hashes, the login configuration read from secrets, and the admin-only
+check (pure functions, no store; the wrong-password lockout is in ``test_login_throttle.py``)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,12 +11,10 @@ from sync_engine.services import auth
 from sync_engine.services.auth import (
     AccessList,
     AuthConfigError,
-    LoginThrottle,
     PermissionDeniedError,
     Role,
 )
 from sync_engine.services.errors import InvalidInputError
-from tests.factories import FakeClock
 
 PASSWORD = "correct horse battery"
 
@@ -194,31 +191,6 @@ def test_authenticate_refuses_a_wrong_password_and_an_unknown_user(alice_hash: s
     assert auth.authenticate(config, "alice", "wrong password!") is None
     assert auth.authenticate(config, "nobody", PASSWORD) is None
     assert auth.authenticate(config, "", "") is None
-
-
-def test_the_throttle_locks_a_name_after_five_wrong_passwords_for_five_minutes() -> None:
-    clock = FakeClock()
-    throttle = LoginThrottle(clock)
-    for _ in range(4):
-        throttle.failed("alice")
-    assert throttle.locked_for("alice") is None
-    throttle.failed("Alice")
-    assert throttle.locked_for("alice") == timedelta(minutes=5)
-    assert throttle.locked_for("victor") is None
-    clock.advance(299)
-    assert throttle.locked_for("ALICE") == timedelta(seconds=1)
-    clock.advance(1)
-    assert throttle.locked_for("alice") is None
-    throttle.failed("alice")
-    assert throttle.locked_for("alice") is None  # the count started again
-
-
-def test_a_successful_login_clears_the_failures() -> None:
-    throttle = LoginThrottle(FakeClock(), max_failures=2)
-    throttle.failed("alice")
-    throttle.succeeded("alice")
-    throttle.failed("alice")
-    assert throttle.locked_for("alice") is None
 
 
 # --- roles ----------------------------------------------------------------------------------
