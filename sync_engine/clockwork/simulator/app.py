@@ -154,8 +154,9 @@ def create_app(simulator: Simulator) -> ASGIApp:
         POST /_admin/firms/{firm}/projects     {name, status?} -> 201 {"project"}
         POST /_admin/reset                     {keep_firms?: false} -> 204
         GET  /_admin/firms/{firm}/answers      {"total", "statuses": {"200": n, "429": n, ...},
-                                                "faults": {"drip": n, ...}, "first_request_at",
-                                                "last_success_at"} (`answer_counts`)
+                                                "faults": {"drip": n, ...}, "ok",
+                                                "first_request_at", "last_success_at"}
+                                                (`SimulatorState.answer_counts`)
         GET  /_admin/faults                    the `FaultConfig` of firms without their own
         PUT  /_admin/faults                    a whole `FaultConfig` (omitted fields = default)
                                                 for every firm; drops every firm's own config

@@ -89,6 +89,7 @@ class _Answers:
 
     statuses: Counter[int] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    ok: int = 0
     first_request_at: datetime | None = None
     last_success_at: datetime | None = None
 
@@ -100,6 +101,7 @@ class _Answers:
             "total": self.statuses.total(),
             "statuses": {str(status): n for status, n in sorted(self.statuses.items())},
             "faults": dict(self.faults),
+            "ok": self.ok,
             "first_request_at": stamp(self.first_request_at),
             "last_success_at": stamp(self.last_success_at),
         }
@@ -290,10 +292,10 @@ class SimulatorState:
         """What the firm's contract requests were answered, for benchmarks and tests::
 
             {"total": n, "statuses": {"200": n, "429": n, ...}, "faults": {"drip": n, ...},
-             "first_request_at": ISO 8601 | null, "last_success_at": ISO 8601 | null}
+             "ok": n, "first_request_at": ISO 8601 | null, "last_success_at": ISO 8601 | null}
 
-        ``last_success_at`` is the last 2xx sent whole and on time (no drop, slow or drip fault);
-        times come from the state's clock.
+        ``statuses`` counts every answer, ``ok`` and ``last_success_at`` only the 2xx sent whole
+        and on time (no drop, slow or drip fault); times come from the state's clock.
         """
         with self._lock:
             return self._firm(firm).answers.to_json()
@@ -362,6 +364,7 @@ class SimulatorState:
             if fault is not None:
                 answers.faults[fault] += 1
             elif 200 <= status < 300:
+                answers.ok += 1
                 answers.last_success_at = now
 
     def authenticate(

@@ -1231,6 +1231,7 @@ def test_admin_answers_count_statuses_faults_and_the_last_success(
         "total": 0,
         "statuses": {},
         "faults": {},
+        "ok": 0,
         "first_request_at": None,
         "last_success_at": None,
     }
@@ -1245,7 +1246,8 @@ def test_admin_answers_count_statuses_faults_and_the_last_success(
     assert answers["total"] == 4
     assert answers["statuses"] == {"200": 2, "429": 2}
     assert answers["faults"] == {"drop": 1}
+    assert answers["ok"] == 1  # the dropped 200 is not a success
     first = datetime.fromisoformat(answers["first_request_at"])
     last = datetime.fromisoformat(answers["last_success_at"])
-    assert first == last  # the dropped 200 does not count as a success
+    assert first == last
     assert admin.get("/firms/nobody/answers").status_code == 404
