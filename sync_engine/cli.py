@@ -422,19 +422,37 @@ def sync(
         bool, typer.Option(help="Keep running passes until nothing is due (waits out backoff).")
     ] = False,
     timeout: Annotated[
-        float, typer.Option(min=0, help="With --until-idle: give up waiting after this long.")
+        float,
+        typer.Option(
+            min=0,
+            max=86400,
+            help="With --until-idle: return within this many seconds whatever Clockwork does "
+            "(exit 3 if work remains).",
+        ),
     ] = 300.0,
 ) -> None:
-    """Run engine passes now, in this process; prints the counts by outcome as JSON."""
+    """Run engine passes now, in this process; prints the counts by outcome as JSON.
+
+    Exit 0 when nothing is left to do, 3 when --until-idle reached its timeout with work still
+    queued (it is said on stderr how much); that work stays queued for the next run.
+    """
     from sync_engine.engine.passes import Engine
 
     engine = Engine(runtime())
     engine.reap_leases()
-    counts = engine.run_until_idle(timeout=timeout) if until_idle else engine.run_pass()
+    if until_idle:
+        counts = engine.run_until_idle(timeout=timeout)
+    else:
+        counts = engine.run_pass()
+        engine.close()
     typer.echo(json.dumps(dict(sorted(counts.items()))))
     if counts.get("timed_out"):
-        typer.echo("cwsync: work is still queued (timed out waiting for backoff)", err=True)
-        raise typer.Exit(code=1)
+        typer.echo(
+            f"cwsync: timed out after {timeout:g}s with {counts['remaining']} enrollment(s) still "
+            "queued (backing off, throttled or paused); they stay queued for the next run",
+            err=True,
+        )
+        raise typer.Exit(code=3)
 
 
 # --- beyond the seed (B2-B4) ------------------------------------------------------------------

@@ -56,7 +56,12 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=6, ge=1, le=50, description="Attempts before 'failed'")
     backoff_base_seconds: float = Field(default=2.0, gt=0)
     backoff_max_seconds: float = Field(default=900.0, gt=0)
-    workers: int = Field(default=16, ge=1, le=64, description="Concurrent enrollments per pass")
+    workers: int = Field(
+        default=256, ge=1, le=1024, description="Most enrollments in flight at once, all firms"
+    )
+    account_concurrency: int = Field(
+        default=16, ge=1, le=256, description="Most enrollments in flight at once for one firm"
+    )
     default_max_rps: float = Field(default=10.0, gt=0, description="Requests/s per connection")
     api_call_log_retention: int = Field(default=5000, ge=100, description="API calls kept")
     http_timeout_seconds: float = Field(default=15.0, gt=0, le=300)

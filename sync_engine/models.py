@@ -104,6 +104,7 @@ class Reason(StrEnum):
     AMBIGUOUS_LINKEDIN_MATCH = "ambiguous_linkedin_match"
     TRACKING_OFF = "tracking_off"
     BEFORE_CONNECTION = "before_connection"
+    UNEXPECTED_ERROR = "unexpected_error"
 
 
 class MatchRule(StrEnum):

@@ -5,14 +5,20 @@ without one it adapts: it grows its pace by a quarter each second until the firs
 start), then remembers that rate as the ceiling, drops to 75% of it and creeps back up by 2% a
 second, and by only 0.5% a second within 5% of the ceiling, so it settles just under an unknown
 limit and probes it rarely (``bench/sync_throughput.py``: about 1% of requests answered 429).
+When most of its recent requests drew 429s, it drops at once to the pace Clockwork actually
+accepted, so a firm with a far lower limit than the default is found in one step, not many.
+
 A wait longer than ``max_wait`` is not slept through: :class:`PacingDeferred` tells the engine to
-put the work back until then, so one throttled account never ties up the workers of the others.
+put the work back until then. The engine also asks :meth:`TokenBucket.ready_in` before it takes
+work for a firm, so work is only taken for firms that can send now.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 SLOW_START = 1.25  # growth per second until the first 429
@@ -20,6 +26,9 @@ CUT = 0.75  # the pace after a burst of 429s, as a share of the pace that drew i
 CLIMB = 1.02  # growth per second after that, while well under the last 429's pace
 NEAR_CEILING = 0.95  # "well under": below this share of it
 PROBE = 1.005  # growth per second close to it
+WINDOW = 2.0  # seconds of recent sends the accepted pace is measured over
+MOSTLY_REFUSED = 0.2  # a share of 429s above which the accepted pace replaces the cut
+MIN_RATE, MAX_RATE = 0.05, 1000.0  # any budget, told or learned, is kept within these
 
 
 class PacingDeferred(Exception):
@@ -31,7 +40,11 @@ class PacingDeferred(Exception):
 
 
 class TokenBucket:
-    """A thread-safe token bucket with an optional adaptive rate."""
+    """A thread-safe pacer spacing requests ``1 / rate`` apart, with an optional adaptive rate.
+
+    Nothing is reserved while a caller sleeps: each wakes, looks again and sends only if the
+    slot is still free, so a 429 that blocks the firm holds back every caller already waiting.
+    """
 
     def __init__(
         self,
@@ -44,7 +57,7 @@ class TokenBucket:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.rate = rate
+        self.rate = _clamp(rate)
         self.adaptive = adaptive
         self.min_rate = min_rate
         self.max_rate = max_rate
@@ -57,20 +70,30 @@ class TokenBucket:
         self._ceiling: float | None = None
         self._last_raise = clock()
         self._last_cut = float("-inf")
+        self._sent: deque[float] = deque()
+        self._refused: deque[float] = deque()
+
+    def ready_in(self) -> float:
+        """Seconds until the next request may be sent (0: now)."""
+        with self._lock:
+            return max(0.0, self._next_free - self._clock(), self._blocked_until - self._clock())
 
     def acquire(self) -> None:
-        """Reserve the next send slot and wait for it; raise :class:`PacingDeferred` if far off."""
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next_free, self._blocked_until)
-            wait = slot - now
-            if wait > self.max_wait:
-                raise PacingDeferred(wait)
-            self._next_free = slot + 1.0 / self.rate
-            if self.adaptive and now - self._last_raise >= 1.0:
-                self._last_raise = now
-                self.rate = min(self.max_rate, self.rate * self._growth())
-        if wait > 0:
+        """Take the next send slot, sleeping until it comes; raise :class:`PacingDeferred` if
+        it is more than ``max_wait`` away."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = max(self._next_free, self._blocked_until) - now
+                if wait > self.max_wait:
+                    raise PacingDeferred(wait)
+                if wait <= 0:
+                    self._next_free = max(self._next_free, now) + 1.0 / self.rate
+                    self._sent.append(now)
+                    if self.adaptive and now - self._last_raise >= 1.0:
+                        self._last_raise = now
+                        self.rate = min(self.max_rate, self.rate * self._growth())
+                    return
             self._sleep(wait)
 
     def _growth(self) -> float:
@@ -82,17 +105,38 @@ class TokenBucket:
         """Clockwork answered 429: stop sending until Retry-After passes, and slow down if adapting."""
         with self._lock:
             now = self._clock()
+            self._refused.append(now)
             pause = retry_after if retry_after is not None else 1.0 / self.rate * 4
             self._blocked_until = max(self._blocked_until, now + pause)
             # One burst of 429s (answers to requests already in flight) is one signal, not many.
             if self.adaptive and now - self._last_cut >= 1.0:
                 self._ceiling = self.rate
-                self.rate = max(self.min_rate, self.rate * CUT)
+                cut = self.rate * CUT
+                accepted = self._accepted_rate(now)
+                if accepted is not None:
+                    cut = min(cut, accepted)
+                self.rate = max(self.min_rate, cut)
                 self._last_raise = self._last_cut = now
+
+    def _accepted_rate(self, now: float) -> float | None:
+        """Requests/s Clockwork accepted lately, when most were refused (None otherwise)."""
+        for times in (self._sent, self._refused):
+            while times and times[0] < now - WINDOW:
+                times.popleft()
+        if len(self._sent) < 4 or len(self._refused) < MOSTLY_REFUSED * len(self._sent):
+            return None
+        span = max(now - self._sent[0], 1.0)
+        return max(len(self._sent) - len(self._refused), 0) / span
 
     def set_rate(self, rate: float, *, adaptive: bool) -> None:
         """Change the budget (settings changed between passes)."""
         with self._lock:
             if adaptive != self.adaptive or not adaptive:
-                self.rate = rate
+                self.rate = _clamp(rate)
             self.adaptive = adaptive
+
+
+def _clamp(rate: float) -> float:
+    if not math.isfinite(rate):
+        return MAX_RATE
+    return min(max(rate, MIN_RATE), MAX_RATE)

@@ -1,13 +1,25 @@
-"""Engine passes: claim due work, run the pipeline on a bounded worker pool, record what happened.
+"""Engine passes: take due work firm by firm, run the pipeline on worker threads, record outcomes.
 
-An :class:`Engine` lives as long as its process (the scheduler or a CLI run). It keeps one pacer
-per Clockwork connection so that every worker of every pass shares the firm's request budget, and
-buffers the API call log (SPEC B7) to write it once per pass, bounded to the configured retention.
+An :class:`Engine` lives as long as its process (the scheduler or a CLI run). Each Clockwork firm
+(account) has a lane: its pacer, its client and its own share of workers, sized from its pace
+and its answers' latency (about twice the requests it can have in flight), so the engine's
+concurrency grows with the number of firms that can send (SPEC R9):
+
+- work is taken for a firm only when its lane has room and its pacer can send now, round-robin
+  across the firms with work due, so a throttled firm's work waits in the queue, not in a worker;
+- a firm that hangs holds only its own lane; every request has an overall deadline, and a pass
+  does not wait for one firm's work: what is still in flight when a pass ends is collected by
+  the next one;
+- a firm whose credentials cannot be read is marked *needs attention* and paused alone.
+
+The API call log (SPEC B7) is buffered and written once per pass, bounded to its retention.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import os
 import socket
 import threading
@@ -15,19 +27,23 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from sync_engine.clockwork.client import CallRecord, ClockworkClient
+from sync_engine.clockwork.client import CallRecord, ClockworkClient, Credentials
 from sync_engine.engine.pacing import TokenBucket
 from sync_engine.engine.pipeline import PipelineConfig, process
 from sync_engine.engine.queue import (
     Claim,
     claim_due,
+    due_by_account,
     next_due_at,
     reap_expired_leases,
+    release_claims,
+    remaining_work,
 )
 from sync_engine.models import (
     AccountSettings,
@@ -37,12 +53,24 @@ from sync_engine.models import (
     table_of,
 )
 from sync_engine.runtime import Runtime
-from sync_engine.services.accounts import connection_credentials
+from sync_engine.services.accounts import connection_credentials, mark_needs_attention
 
 log = logging.getLogger(__name__)
 
 # How often ``run_until_idle`` looks at the queue while it waits for another process's work.
 IDLE_POLL_SECONDS = 0.2
+# How often a pass looks for firms with newly due work while its workers are busy.
+DISCOVER_SECONDS = 0.5
+# Longest a pass waits for a worker before it looks at the queue again.
+TICK_SECONDS = 0.1
+# A firm is given work when its pacer can send within this long.
+READY_SECONDS = 0.05
+# After the stop time, how long the work in flight is given to put itself back in the queue.
+WIND_DOWN_SECONDS = 4.0
+# Before any answer is timed, a firm's latency is taken to be this (seconds).
+INITIAL_LATENCY = 0.2
+# How much of each new latency sample enters a firm's average.
+LATENCY_WEIGHT = 0.2
 
 
 def worker_name() -> str:
@@ -50,8 +78,43 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+@dataclass
+class _Lane:
+    """One firm's share of the engine: its pacer, its client and the work it has in flight."""
+
+    account_id: int
+    pacer: TokenBucket
+    client: ClockworkClient | None = None
+    credentials_key: object = None
+    checked_in_pass: int = -1
+    in_flight: int = 0
+    latency: float = INITIAL_LATENCY
+    retired: list[ClockworkClient] = field(default_factory=list)
+
+    def capacity(self, ceiling: int) -> int:
+        """Enrollments this firm may have in flight: about twice what its pace keeps busy."""
+        wanted = math.ceil(self.pacer.rate * self.latency * 2) + 1
+        return max(1, min(ceiling, wanted))
+
+    def observe(self, call: CallRecord) -> None:
+        if call.status is not None and call.status < 400:
+            seconds = call.latency_ms / 1000
+            self.latency += LATENCY_WEIGHT * (seconds - self.latency)
+
+    def close_idle_clients(self, *, all_clients: bool = False) -> None:
+        if self.in_flight:
+            return
+        for client in self.retired:
+            client.close()
+        self.retired.clear()
+        if all_clients and self.client is not None:
+            self.client.close()
+            self.client = None
+            self.credentials_key = None
+
+
 class Engine:
-    """Runs sync passes for one process; thread-safe for one pass at a time."""
+    """Runs sync passes for one process; one pass at a time, work in flight across passes."""
 
     def __init__(
         self,
@@ -69,29 +132,43 @@ class Engine:
             backoff_cap=settings.backoff_max_seconds,
         )
         self.worker = worker_name()
-        self._pacers: dict[int, TokenBucket] = {}
+        self.stop_at: float | None = None  # monotonic: no request is sent or awaited past it
+        self._lanes: dict[int, _Lane] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._in_flight: dict[Future[str], _Lane] = {}
+        self._rotation = itertools.count()
+        self._pass_number = 0
         self._calls: list[tuple[int, CallRecord]] = []
         self._calls_lock = threading.Lock()
         self._pass_lock = threading.Lock()
 
     # --- one pass ------------------------------------------------------------------------------
 
-    def run_pass(self, *, trigger: str = "manual") -> Counter[str]:
-        """Claim due work and process it; returns counts by outcome (also stored as a run)."""
-        with self._pass_lock:
-            return self._run_pass(trigger)
+    def run_pass(
+        self, *, trigger: str = "manual", budget_seconds: float | None = None
+    ) -> Counter[str]:
+        """Take due work and process it until nothing more can be taken and nothing of this
+        pass is in flight, or the budget is spent; returns counts by outcome (stored as a run).
 
-    def _run_pass(self, trigger: str) -> Counter[str]:
+        Work still in flight at the end (a slow firm's) keeps going; a later pass counts it.
+        """
+        with self._pass_lock:
+            budget = self.pass_budget_seconds if budget_seconds is None else budget_seconds
+            return self._run_pass(trigger, time.monotonic() + budget)
+
+    def _run_pass(self, trigger: str, deadline: float) -> Counter[str]:
         rt = self.runtime
         started = rt.clock()
         counts: Counter[str] = Counter()
         error: str | None = None
         try:
-            counts.update(self._drain(deadline=time.monotonic() + self.pass_budget_seconds))
+            self._drain(counts, deadline=deadline)
         except Exception as exc:  # recorded for the dashboard, then re-raised for the scheduler
             error = f"{type(exc).__name__}: {exc}"[:1000]
             raise
         finally:
+            if not self._in_flight:
+                self._idle()
             self._flush_calls()
             with rt.db.write() as session:
                 session.add(
@@ -106,55 +183,105 @@ class Engine:
                 )
         return counts
 
-    def _claim(self, limit: int) -> list[Claim]:
+    def _drain(self, counts: Counter[str], *, deadline: float) -> None:
+        """Top up every firm's lane, collect finished work, repeat until idle or ``deadline``."""
+        self._pass_number += 1
+        due: dict[int, int] = {}
+        discovered_at = float("-inf")
+        while True:
+            self._collect(counts, timeout=0)
+            if self._stopping() or time.monotonic() >= deadline:
+                return
+            if not self._in_flight or time.monotonic() - discovered_at >= DISCOVER_SECONDS:
+                due = self._due()
+                discovered_at = time.monotonic()
+            claimed = self._top_up(due, counts)
+            counts["claimed"] += claimed
+            if not self._in_flight:
+                return  # nothing in flight and nothing more could be taken: idle
+            self._collect(counts, timeout=TICK_SECONDS)
+
+    def _due(self) -> dict[int, int]:
+        with self.runtime.db.read() as session:
+            return due_by_account(session=session, now=self.runtime.clock())
+
+    def _top_up(self, due: dict[int, int], counts: Counter[str]) -> int:
+        """Claim work for each firm that has room and can send now, firms taken in turn."""
+        if not due:
+            return 0
+        settings = self.runtime.settings
+        room = settings.workers - len(self._in_flight)
+        accounts = sorted(due)
+        turn = next(self._rotation) % len(accounts)
+        wanted: list[tuple[_Lane, int]] = []
+        for account_id in accounts[turn:] + accounts[:turn]:
+            if room <= 0:
+                break
+            lane = self._lane_for(account_id, counts)
+            if lane is None:
+                due.pop(account_id, None)
+                continue
+            free = min(lane.capacity(settings.account_concurrency) - lane.in_flight, room)
+            if free <= 0 or lane.pacer.ready_in() > READY_SECONDS:
+                continue
+            take = min(free, due[account_id])
+            wanted.append((lane, take))
+            room -= take
+        if not wanted:
+            return 0
         rt = self.runtime
         token = f"{self.worker}:{uuid.uuid4().hex[:8]}"
+        claimed: list[tuple[_Lane, Claim]] = []
         with rt.db.write() as session:
-            return claim_due(
-                session=session,
-                token=token,
-                now=rt.clock(),
-                lease_seconds=rt.settings.lease_seconds,
-                limit=limit,
+            now = rt.clock()
+            for lane, take in wanted:
+                claims = claim_due(
+                    session=session,
+                    token=token,
+                    now=now,
+                    lease_seconds=settings.lease_seconds,
+                    limit=take,
+                    account_id=lane.account_id,
+                )
+                due[lane.account_id] = max(0, due[lane.account_id] - len(claims))
+                if not due[lane.account_id]:
+                    del due[lane.account_id]
+                claimed.extend((lane, claim) for claim in claims)
+        pool = self._executor()
+        for lane, claim in claimed:
+            client = lane.client
+            assert client is not None
+            lane.in_flight += 1
+            self._in_flight[pool.submit(self._process_one, claim, client)] = lane
+        return len(claimed)
+
+    def _collect(self, counts: Counter[str], *, timeout: float) -> None:
+        if not self._in_flight:
+            return
+        done, _ = wait(self._in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            lane = self._in_flight.pop(future)
+            lane.in_flight -= 1
+            lane.close_idle_clients()
+            counts[future.result()] += 1
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self.runtime.settings.workers, thread_name_prefix="cwsync"
             )
+        return self._pool
 
-    def _drain(self, *, deadline: float) -> Counter[str]:
-        """Keep every worker busy: claim only as much as there are free workers, refill as each
-        finishes, until nothing is due (or the pass budget is spent).
+    def _stopping(self) -> bool:
+        return self.stop_at is not None and time.monotonic() >= self.stop_at
 
-        Claiming per free worker, not in big batches, leaves no worker idle behind a slow item and
-        lets several engine processes share the queue evenly.
-        """
-        workers = self.runtime.settings.workers
-        outcomes: Counter[str] = Counter()
-        clients: dict[int, ClockworkClient | None] = {}
-        in_flight: set[Future[str]] = set()
-        queue_empty = False
-        try:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cwsync") as pool:
-                while True:
-                    free = workers - len(in_flight)
-                    if free and not queue_empty and time.monotonic() < deadline:
-                        claims = self._claim(free)
-                        queue_empty = not claims
-                        outcomes["claimed"] += len(claims)
-                        for claim in claims:
-                            if claim.account_id not in clients:
-                                clients[claim.account_id] = self._client_for(claim.account_id)
-                            client = clients[claim.account_id]
-                            if client is None:  # disconnected since the claim: lease expires
-                                outcomes["no_credentials"] += 1
-                                continue
-                            in_flight.add(pool.submit(self._process_one, claim, client))
-                    if not in_flight:
-                        return outcomes
-                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        outcomes[future.result()] += 1
-        finally:
-            for client in clients.values():
-                if client is not None:
-                    client.close()
+    def _idle(self) -> None:
+        """Nothing in flight: close the clients and the threads until the next pass."""
+        for lane in self._lanes.values():
+            lane.close_idle_clients(all_clients=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
 
     def _process_one(self, claim: Claim, client: ClockworkClient) -> str:
         try:
@@ -165,31 +292,99 @@ class Engine:
                 clock=self.runtime.clock,
                 config=self.config,
             ).value
-        except Exception:
-            # A bug, not a Clockwork failure: the lease expires and the work returns to the queue.
+        except Exception as exc:
+            # The store failed under the pipeline (its own errors end inside it): give the work
+            # back now rather than at lease expiry, if the store lets us.
             log.exception("enrollment %s: unexpected error in the pipeline", claim.enrollment_id)
+            try:
+                with self.runtime.db.write() as session:
+                    release_claims(
+                        session=session,
+                        claims=[claim],
+                        now=self.runtime.clock(),
+                        error=f"unexpected error ({type(exc).__name__})",
+                    )
+            except Exception:
+                log.exception("enrollment %s: could not give it back", claim.enrollment_id)
             return "error"
 
-    def _client_for(self, account_id: int) -> ClockworkClient | None:
+    # --- lanes -----------------------------------------------------------------------------------
+
+    def _lane_for(self, account_id: int, counts: Counter[str]) -> _Lane | None:
+        """The firm's lane with a client for its current credentials; None (and the account
+        marked *needs attention*) when they cannot be read. Credentials and settings are read
+        once per pass."""
         rt = self.runtime
-        with rt.db.read() as session:
-            credentials = connection_credentials(session=session, box=rt.box, account_id=account_id)
-            settings = session.get(AccountSettings, account_id)
-        if credentials is None:
+        lane = self._lanes.get(account_id)
+        if (
+            lane is not None
+            and lane.client is not None
+            and lane.checked_in_pass == self._pass_number
+        ):
+            return lane
+        try:
+            with rt.db.read() as session:
+                credentials = connection_credentials(
+                    session=session, box=rt.box, account_id=account_id
+                )
+                settings = session.get(AccountSettings, account_id)
+        except Exception as exc:  # undecryptable secrets, a stored value no longer valid
+            log.warning("account %s: credentials unusable: %s", account_id, type(exc).__name__)
+            self._needs_attention(account_id, exc)
+            counts["credentials_unreadable"] += 1
+            return None
+        if credentials is None:  # disconnected meanwhile
             return None
         max_rps = settings.max_rps if settings else None
-        pacer = self._pacers.get(account_id)
         rate = max_rps or rt.settings.default_max_rps
-        if pacer is None:
-            pacer = self._pacers[account_id] = TokenBucket(rate, adaptive=max_rps is None)
+        if lane is None:
+            pacer = TokenBucket(rate, adaptive=max_rps is None)
+            lane = self._lanes[account_id] = _Lane(account_id=account_id, pacer=pacer)
         else:
-            pacer.set_rate(rate, adaptive=max_rps is None)
+            lane.pacer.set_rate(rate, adaptive=max_rps is None)
+        key = (credentials.secrets(), credentials.base_url, credentials.firm)
+        if lane.client is None or lane.credentials_key != key:
+            if lane.client is not None:
+                lane.retired.append(lane.client)
+            lane.client = self._client(credentials, lane)
+            lane.credentials_key = key
+        lane.checked_in_pass = self._pass_number
+        return lane
 
+    def _client(self, credentials: Credentials, lane: _Lane) -> ClockworkClient:
         def record(call: CallRecord) -> None:
+            lane.observe(call)
             with self._calls_lock:
-                self._calls.append((account_id, call))
+                self._calls.append((lane.account_id, call))
 
-        return rt.client(credentials, on_call=record, pacer=pacer)
+        return self.runtime.client(
+            credentials,
+            on_call=record,
+            pacer=lane.pacer,
+            stop_at=lambda: self.stop_at,
+        )
+
+    def _needs_attention(self, account_id: int, error: Exception) -> None:
+        key_file = self.runtime.settings.key_file
+        message = (
+            "The stored Clockwork credentials cannot be read with this store's encryption key "
+            f"(key file {key_file}, or CWSYNC_ENCRYPTION_KEY): re-enter the credentials "
+            f"({type(error).__name__})"
+        )
+        try:
+            with self.runtime.db.write() as session:
+                mark_needs_attention(
+                    session=session, account_id=account_id, error=message, clock=self.runtime.clock
+                )
+        except Exception:
+            log.exception("account %s: could not mark the connection", account_id)
+
+    def close(self) -> None:
+        """Wait for the work in flight, then close clients and threads."""
+        if self._in_flight:
+            wait(self._in_flight)
+            self._collect(Counter(), timeout=0)
+        self._idle()
 
     # --- API call log --------------------------------------------------------------------------
 
@@ -236,17 +431,36 @@ class Engine:
             return reap_expired_leases(session=session, now=self.runtime.clock())
 
     def run_until_idle(self, *, timeout: float) -> Counter[str]:
-        """Run passes until nothing is due, waiting out backoff delays up to ``timeout`` seconds.
+        """Run passes until nothing is due, waiting out backoff delays, and return by ``timeout``
+        seconds whatever Clockwork does: no request is sent or awaited past it, and work cut
+        short goes back to the queue without using an attempt.
 
-        Returns the summed counts; ``counts["timed_out"]`` is 1 when work was still queued at the
-        deadline.
+        Returns the summed counts; ``counts["timed_out"]`` is 1 and ``counts["remaining"]`` the
+        number of enrollments still waiting to sync when work remained at the deadline.
         """
         deadline = time.monotonic() + timeout
+        self.stop_at = deadline
         total: Counter[str] = Counter()
+        try:
+            self._until_idle(total, deadline)
+        finally:
+            self._wind_down(total)
+            self.stop_at = None
+        with self.runtime.db.read() as session:
+            due = next_due_at(session=session)
+            if due is not None:
+                total["timed_out"] = 1
+                total["remaining"] = remaining_work(session=session)
+        return total
+
+    def _until_idle(self, total: Counter[str], deadline: float) -> None:
         while True:
-            counts = self.run_pass(trigger="until_idle")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            counts = self.run_pass(trigger="until_idle", budget_seconds=remaining)
             total.update(counts)
-            if counts["claimed"]:
+            if counts["claimed"] or self._in_flight:
                 continue
             # Nothing claimable: wait for queued work to come due. Work another process holds
             # counts as due at its lease expiry but usually finishes long before, so the queue is
@@ -255,13 +469,23 @@ class Engine:
                 with self.runtime.db.read() as session:
                     due = next_due_at(session=session)
                 if due is None:
-                    return total
+                    return
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    total["timed_out"] = 1
-                    return total
-                wait = (due - self.runtime.clock()).total_seconds()
-                pause = min(max(wait, 0.05), remaining, IDLE_POLL_SECONDS)
+                    return
+                wait_for = (due - self.runtime.clock()).total_seconds()
+                pause = min(max(wait_for, 0.05), remaining, IDLE_POLL_SECONDS)
                 time.sleep(pause)
                 if pause < IDLE_POLL_SECONDS:  # due by now, or the deadline came: run a pass
                     break
+
+    def _wind_down(self, total: Counter[str]) -> None:
+        """At the stop time, the work in flight ends within moments (its requests are cut and it
+        is put back in the queue): collect it, so nothing is left *syncing*."""
+        if self._in_flight:
+            wait(self._in_flight, timeout=WIND_DOWN_SECONDS)
+            self._collect(total, timeout=0)
+            if self._in_flight:
+                log.warning("%d enrollments still in flight at the stop time", len(self._in_flight))
+                return
+        self._idle()

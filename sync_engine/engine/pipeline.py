@@ -18,6 +18,7 @@ attempt cap; anything else fails the enrollment with Clockwork's message.
 from __future__ import annotations
 
 import html
+import logging
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,9 +29,10 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from sync_engine.clockwork.client import MAX_PAGE_SIZE, ClockworkClient, JSONObject
+from sync_engine.clockwork.client import ClockworkClient, JSONObject
 from sync_engine.clockwork.errors import (
     ClockworkAuthError,
+    ClockworkCancelled,
     ClockworkError,
     ClockworkNetworkError,
     ClockworkNotFound,
@@ -66,10 +68,15 @@ from sync_engine.services.actions import CREATE_NEW_PERSON
 from sync_engine.services.enrollments import check_email
 from sync_engine.services.errors import InvalidInputError
 
-# A person found by the search and created at most this long before our own create call started
-# is taken to be the one we created just before a crash (clocks of two systems differ a little).
-ADOPTION_SKEW = timedelta(minutes=2)
+log = logging.getLogger(__name__)
+
+# A person found by the search and created no earlier than this before Clockwork's own time just
+# before our create call is taken to be the one we created just before a crash. Both times come
+# from Clockwork's clock (its Date header, its createdAt), whole seconds each, so no shared clock
+# is needed; our clock stands in only when Clockwork sent no Date.
+ADOPTION_SKEW = timedelta(seconds=2)
 NOTE_KEY_PREFIX = "cwsync-activity:"
+MAX_DEFER_SECONDS = 3600.0
 
 
 # The steps read and write with Core statements on the tables: one statement each, without the
@@ -231,18 +238,32 @@ def _run(
     clock: Callable[[], datetime],
     config: PipelineConfig,
 ) -> Outcome:
-    """The steps, and the outcome each way they can end (recorded under the lease)."""
+    """The steps, and the outcome each way they can end (recorded under the lease).
+
+    Whatever goes wrong ends here with the attempt closed and a readable reason: an exception
+    that is not Clockwork's (a bug, a malformed value) counts as an attempt like a transient
+    error, its traceback in the log, so it fails at the attempt cap instead of looping.
+    """
     synced = False
+    if work.needs_sync and work.attempt > config.max_attempts:  # earlier attempts never closed
+        message = f"gave up after {work.attempt - 1} attempts that did not finish"
+        return _fail(
+            claim, work, db=db, clock=clock, reason=Reason.UNEXPECTED_ERROR, message=message
+        )
     try:
         if work.needs_sync:
             if _sync(claim, work, db=db, client=client, clock=clock):
                 return Outcome.SYNCED  # no note to write: recorded and released already
             work.needs_sync, synced = False, True
         elif work.project_id and not work.candidacy_done and work.person_id:
-            _add_to_project(work, db=db, client=client)  # B3: re-sync to a project chosen later
+            _add_to_project(
+                claim, work, db=db, client=client, clock=clock
+            )  # B3: re-sync to a project chosen later
         _deliver_activities(claim, work, db=db, client=client, clock=clock)
     except PacingDeferred as deferred:
         return _defer(claim, work, db=db, clock=clock, delay=deferred.delay)
+    except ClockworkCancelled:  # our run's stop time, not Clockwork's failure
+        return _defer(claim, work, db=db, clock=clock, delay=0.0)
     except ClockworkAuthError as exc:
         return _pause(claim, work, db=db, clock=clock, error=exc)
     except ClockworkTransientError as exc:
@@ -254,6 +275,11 @@ def _run(
         return _fail(claim, work, db=db, clock=clock, reason=reason, message=str(exc))
     except _NeedsReview as review:
         return _hold_for_review(claim, work, db=db, clock=clock, candidates=review.candidates)
+    except _LeaseLost:
+        raise
+    except Exception as exc:
+        log.exception("enrollment %s: unexpected error in the pipeline", claim.enrollment_id)
+        return _retry_or_fail(claim, work, db=db, clock=clock, config=config, error=exc)
     return _finish(claim, work, db=db, clock=clock, synced=synced)
 
 
@@ -407,7 +433,7 @@ def _defer(
             enrollment.attempts = max(0, enrollment.attempts - 1)
         enrollment.status = status_when_released(enrollment)
         release(enrollment)
-        enrollment.next_attempt_at = now + timedelta(seconds=delay)
+        enrollment.next_attempt_at = now + timedelta(seconds=min(delay, MAX_DEFER_SECONDS))
         _close_attempt(session, work, now, Outcome.DEFERRED, Reason.RATE_LIMITED, None)
     return Outcome.DEFERRED
 
@@ -432,12 +458,20 @@ def _pause(
     return Outcome.PAUSED
 
 
-def _transient_reason(error: ClockworkTransientError) -> Reason:
+def _transient_reason(error: Exception) -> Reason:
     if isinstance(error, ClockworkRateLimited):
         return Reason.RATE_LIMITED
     if isinstance(error, ClockworkNetworkError):
         return Reason.NETWORK_ERROR
-    return Reason.CLOCKWORK_UNAVAILABLE
+    if isinstance(error, ClockworkTransientError):
+        return Reason.CLOCKWORK_UNAVAILABLE
+    return Reason.UNEXPECTED_ERROR
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ClockworkError):
+        return str(error)
+    return f"unexpected error ({type(error).__name__}: {error})"
 
 
 def _retry_or_fail(
@@ -447,12 +481,13 @@ def _retry_or_fail(
     db: Database,
     clock: Callable[[], datetime],
     config: PipelineConfig,
-    error: ClockworkTransientError,
+    error: Exception,
 ) -> Outcome:
     reason = _transient_reason(error)
+    description = _describe(error)
     attempt = work.attempt if work.needs_sync else _activity_attempts(db, work.enrollment_id)
     if attempt >= config.max_attempts:
-        message = f"gave up after {attempt} attempts: {error}"
+        message = f"gave up after {attempt} attempts: {description}"
         return _fail(claim, work, db=db, clock=clock, reason=reason, message=message)
     retry_after = error.retry_after if isinstance(error, ClockworkRateLimited) else None
     delay = retry_delay(
@@ -467,10 +502,10 @@ def _retry_or_fail(
         if work.needs_sync:
             enrollment.status = EnrollmentStatus.RETRYING
             enrollment.reason = reason
-            enrollment.last_error = str(error)[:500]
+            enrollment.last_error = description[:500]
         release(enrollment)
         enrollment.next_attempt_at = now + timedelta(seconds=delay)
-        _close_attempt(session, work, now, Outcome.RETRYING, reason, str(error))
+        _close_attempt(session, work, now, Outcome.RETRYING, reason, description)
     return Outcome.RETRYING
 
 
@@ -541,10 +576,10 @@ def _sync(
     elif work.created_by_us:
         if work.created_by_this_enrollment:
             link = LinkKind.CREATED
-        _complete_person(work, db=db, client=client, resume=True)
+        _complete_person(claim, work, db=db, client=client, clock=clock, resume=True)
     if work.project_id and not work.candidacy_done:
         assert work.person_id is not None
-        _save_steps(work, db=db)
+        _before_write(claim, work, db=db, clock=clock)
         client.add_candidacy(work.project_id, work.person_id)
         work.candidacy_done = True
     now = clock()
@@ -589,15 +624,17 @@ def _find_or_create(
     if adopted is None and work.creation_started_at is not None:
         adopted = _our_person_without_email(work, client)
     if adopted is not None:
-        _store_person(work, db=db, person_id=str(adopted["id"]), created_by_us=True)
-        _complete_person(work, db=db, client=client, resume=True)
+        _store_person(claim, work, db=db, clock=clock, person_id=adopted["id"], created_by_us=True)
+        _complete_person(claim, work, db=db, client=client, clock=clock, resume=True)
         return LinkKind.CREATED
     if hits:
-        _store_person(work, db=db, person_id=str(hits[0]["id"]), created_by_us=False)
+        _store_person(claim, work, db=db, clock=clock, person_id=hits[0]["id"], created_by_us=False)
         work.match_rule = MatchRule.EMAIL
         return LinkKind.LINKED
     if work.review_choice and work.review_choice != CREATE_NEW_PERSON:
-        _link_adding_email(work, db=db, client=client, person_id=work.review_choice)
+        _link_adding_email(
+            claim, work, db=db, client=client, clock=clock, person_id=work.review_choice
+        )
         work.match_rule = MatchRule.REVIEW
         return LinkKind.LINKED
     if work.link_by_linkedin and work.linkedin_url and work.review_choice is None:
@@ -605,18 +642,20 @@ def _find_or_create(
         if len(candidates) > 1:
             raise _NeedsReview(candidates)
         if candidates:
-            _link_adding_email(work, db=db, client=client, person_id=str(candidates[0]["id"]))
+            person_id = candidates[0]["id"]
+            _link_adding_email(claim, work, db=db, client=client, clock=clock, person_id=person_id)
             work.match_rule = MatchRule.LINKEDIN
             return LinkKind.LINKED
     with db.write() as session:
         if not _renew(session, claim, clock()):  # the search above may be stale by now
             raise _LeaseLost
-        work.creation_started_at = clock()
+        # Clockwork's time of the answer just before the create, to compare with its createdAt.
+        work.creation_started_at = client.server_time() or clock()
         _update_contact(session, work, person_creation_started_at=work.creation_started_at)
     first_name, last_name = _person_names(work)
     person = client.create_person(first_name=first_name, last_name=last_name)
-    _store_person(work, db=db, person_id=str(person["id"]), created_by_us=True)
-    _complete_person(work, db=db, client=client, resume=False)
+    _store_person(claim, work, db=db, clock=clock, person_id=person["id"], created_by_us=True)
+    _complete_person(claim, work, db=db, client=client, clock=clock, resume=False)
     return LinkKind.CREATED
 
 
@@ -629,30 +668,36 @@ def _people_sharing_linkedin(work: _Work, client: ClockworkClient) -> list[JSONO
     name = " ".join(filter(None, (work.first_name, work.last_name)))
     if not name:
         return []
-    people: list[JSONObject] = []
-    page = 1
-    while True:
-        result = client.search_people(name, page=page)
-        people += result.people
-        if not result.people or page * MAX_PAGE_SIZE >= result.total:
-            break
-        page += 1
-    return people_with_linkedin(people, work.linkedin_url)
+    return people_with_linkedin(list(client.iter_search(name)), work.linkedin_url)
 
 
 def _link_adding_email(
-    work: _Work, *, db: Database, client: ClockworkClient, person_id: str
+    claim: Claim,
+    work: _Work,
+    *,
+    db: Database,
+    client: ClockworkClient,
+    clock: Callable[[], datetime],
+    person_id: str,
 ) -> None:
     """Link an existing person found without the email, and give it the contact's email.
 
     If a crash follows the new email, the next attempt's email search finds this person.
     """
-    _store_person(work, db=db, person_id=person_id, created_by_us=False)
+    _store_person(claim, work, db=db, clock=clock, person_id=person_id, created_by_us=False)
     client.add_email(person_id, work.email)
 
 
-def _add_to_project(work: _Work, *, db: Database, client: ClockworkClient) -> None:
+def _add_to_project(
+    claim: Claim,
+    work: _Work,
+    *,
+    db: Database,
+    client: ClockworkClient,
+    clock: Callable[[], datetime],
+) -> None:
     assert work.project_id is not None and work.person_id is not None
+    _before_write(claim, work, db=db, clock=clock)
     client.add_candidacy(work.project_id, work.person_id)
     work.candidacy_done = True
     with db.write() as session:
@@ -721,18 +766,12 @@ def _our_person_without_email(work: _Work, client: ClockworkClient) -> JSONObjec
     Only runs when a creation was started and never recorded, so it costs nothing normally.
     """
     name = " ".join(filter(None, _person_names(work)))
-    page = 1
-    while True:
-        result = client.search_people(name, page=page)
-        for person in result.people:
-            emails = person.get("emails") or []
-            if person.get("name") == name and not emails:
-                found = _our_unrecorded_person([person], work.creation_started_at)
-                if found is not None:
-                    return found
-        if not result.people or page * MAX_PAGE_SIZE >= result.total:
-            return None
-        page += 1
+    for person in client.iter_search(name):
+        if person.get("name") == name and not person.get("emails"):
+            found = _our_unrecorded_person([person], work.creation_started_at)
+            if found is not None:
+                return found
+    return None
 
 
 def _created_at(person: JSONObject) -> datetime | None:
@@ -750,7 +789,17 @@ def _update_contact(session: Session, work: _Work, **values: object) -> None:
     session.execute(sa.update(CONTACT).where(CONTACT.c.id == work.contact_id).values(values))
 
 
-def _store_person(work: _Work, *, db: Database, person_id: str, created_by_us: bool) -> None:
+def _store_person(
+    claim: Claim,
+    work: _Work,
+    *,
+    db: Database,
+    clock: Callable[[], datetime],
+    person_id: str,
+    created_by_us: bool,
+) -> None:
+    """Record the contact's person, if the lease is still ours (a worker that lost it to another
+    must not overwrite what the new owner found, nor go on writing to Clockwork)."""
     values: dict[str, object] = {
         "clockwork_person_id": person_id,
         "person_created_by_us": created_by_us,
@@ -758,17 +807,28 @@ def _store_person(work: _Work, *, db: Database, person_id: str, created_by_us: b
     if created_by_us:
         values["person_created_by_enrollment_id"] = work.enrollment_id
     with db.write() as session:
+        if not _renew(session, claim, clock()):
+            raise _LeaseLost
         _update_contact(session, work, **values)
     work.person_id = person_id
     work.created_by_us = created_by_us
     work.created_by_this_enrollment = created_by_us
 
 
-def _complete_person(work: _Work, *, db: Database, client: ClockworkClient, resume: bool) -> None:
+def _complete_person(
+    claim: Claim,
+    work: _Work,
+    *,
+    db: Database,
+    client: ClockworkClient,
+    clock: Callable[[], datetime],
+    resume: bool,
+) -> None:
     """Attach email, position and LinkedIn URL to a person we created, each step stored.
 
-    Each step is stored before the next Clockwork write; the last one is left for whichever comes
-    first of the next write (:func:`_save_steps`) and the transaction that records the sync.
+    Each step is stored, and the lease renewed, before the next Clockwork write; the last one is
+    left for whichever comes first of the next write (:func:`_before_write`) and the transaction
+    that records the sync.
     """
     person_id = work.person_id or ""
     wants_position = bool(work.title or work.company)
@@ -787,23 +847,28 @@ def _complete_person(work: _Work, *, db: Database, client: ClockworkClient, resu
         work.linkedin_attached = work.linkedin_attached or bool(person.get("linkedinUrls"))
         work.steps_unsaved = True
     if not work.email_attached:
-        _save_steps(work, db=db)
+        _before_write(claim, work, db=db, clock=clock)
         client.add_email(person_id, work.email)
         work.email_attached = work.steps_unsaved = True
     if wants_position and not work.position_attached:
-        _save_steps(work, db=db)
+        _before_write(claim, work, db=db, clock=clock)
         client.add_position(person_id, title=work.title, company_name=work.company)
         work.position_attached = work.steps_unsaved = True
     if work.linkedin_url and not work.linkedin_attached:
-        _save_steps(work, db=db)
+        _before_write(claim, work, db=db, clock=clock)
         client.add_linkedin_url(person_id, work.linkedin_url)
         work.linkedin_attached = work.steps_unsaved = True
 
 
-def _save_steps(work: _Work, *, db: Database) -> None:
-    """Store the step flags if they changed, in a transaction of their own."""
-    if work.steps_unsaved:
-        with db.write() as session:
+def _before_write(
+    claim: Claim, work: _Work, *, db: Database, clock: Callable[[], datetime]
+) -> None:
+    """Before a Clockwork write: renew the lease (:class:`_LeaseLost` if another worker has the
+    enrollment now) and store the step flags that changed, in one transaction."""
+    with db.write() as session:
+        if not _renew(session, claim, clock()):
+            raise _LeaseLost
+        if work.steps_unsaved:
             _store_steps(session, work)
 
 

@@ -24,6 +24,7 @@ from sync_engine.models import (
     Contact,
     Enrollment,
     EnrollmentStatus,
+    SyncAttempt,
     UTCDateTime,
     table_of,
 )
@@ -42,6 +43,7 @@ class Claim:
 
 _ENROLLMENT, _CONTACT = table_of(Enrollment), table_of(Contact)
 _ACCOUNT, _CONNECTION = table_of(Account), table_of(ClockworkConnection)
+_SYNC_ATTEMPT = table_of(SyncAttempt)
 
 _CLAIMABLE_ACCOUNTS = (
     sa.select(_ACCOUNT.c.id)
@@ -52,21 +54,29 @@ _CLAIMABLE_ACCOUNTS = (
 # The claim's three statements, built once (so SQLAlchemy computes their cache keys once).
 # The contacts are locked with the enrollments: a row whose enrollment or contact another
 # transaction holds is skipped, and LIMIT counts only the rows locked.
+_DUE = (
+    _ENROLLMENT.c.next_attempt_at.is_not(None),
+    _ENROLLMENT.c.next_attempt_at <= sa.bindparam("now"),
+    sa.or_(
+        _ENROLLMENT.c.lease_expires_at.is_(None),
+        _ENROLLMENT.c.lease_expires_at < sa.bindparam("now"),
+    ),
+    _ENROLLMENT.c.account_id.in_(_CLAIMABLE_ACCOUNTS),
+)
 _CANDIDATES = (
     sa.select(_ENROLLMENT.c.id, _ENROLLMENT.c.account_id, _ENROLLMENT.c.contact_id)
     .select_from(_ENROLLMENT.join(_CONTACT, _CONTACT.c.id == _ENROLLMENT.c.contact_id))
-    .where(
-        _ENROLLMENT.c.next_attempt_at.is_not(None),
-        _ENROLLMENT.c.next_attempt_at <= sa.bindparam("now"),
-        sa.or_(
-            _ENROLLMENT.c.lease_expires_at.is_(None),
-            _ENROLLMENT.c.lease_expires_at < sa.bindparam("now"),
-        ),
-        _ENROLLMENT.c.account_id.in_(_CLAIMABLE_ACCOUNTS),
-    )
+    .where(*_DUE)
     .order_by(_ENROLLMENT.c.next_attempt_at, _ENROLLMENT.c.id)
     .limit(sa.bindparam("limit", type_=sa.Integer))
     .with_for_update(skip_locked=True, of=[_ENROLLMENT, _CONTACT])
+)
+# The same, for one account: the engine fills each firm's own share of its workers.
+_ACCOUNT_CANDIDATES = _CANDIDATES.where(_ENROLLMENT.c.account_id == sa.bindparam("account_id"))
+_DUE_BY_ACCOUNT = (
+    sa.select(_ENROLLMENT.c.account_id, sa.func.count())
+    .where(*_DUE)
+    .group_by(_ENROLLMENT.c.account_id)
 )
 # A separate statement, so that it sees leases committed up to the moment the contacts were
 # locked (in the statement above, its snapshot could predate a claim that committed meanwhile).
@@ -88,11 +98,30 @@ _LEASE = (
 )
 
 
+def due_by_account(*, session: Session, now: datetime) -> dict[int, int]:
+    """How many enrollments each claimable account has due and unleased now."""
+    return {
+        account_id: count
+        for account_id, count in session.execute(_DUE_BY_ACCOUNT, {"now": now}).all()
+    }
+
+
 def claim_due(
-    *, session: Session, token: str, now: datetime, lease_seconds: float, limit: int
+    *,
+    session: Session,
+    token: str,
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+    account_id: int | None = None,
 ) -> list[Claim]:
-    """Lease up to ``limit`` due enrollments to ``token`` (at most one per contact)."""
-    candidates = session.execute(_CANDIDATES, {"now": now, "limit": limit}).all()
+    """Lease up to ``limit`` due enrollments (of ``account_id``, if given) to ``token``, at most
+    one per contact."""
+    if account_id is None:
+        candidates = session.execute(_CANDIDATES, {"now": now, "limit": limit}).all()
+    else:
+        params = {"now": now, "limit": limit, "account_id": account_id}
+        candidates = session.execute(_ACCOUNT_CANDIDATES, params).all()
     if not candidates:
         return []
     contact_ids = list({contact_id for _, _, contact_id in candidates})
@@ -145,7 +174,8 @@ def release(enrollment: Enrollment) -> None:
 
 
 def reap_expired_leases(*, session: Session, now: datetime) -> int:
-    """Return enrollments whose worker vanished to the queue; returns how many."""
+    """Return enrollments whose worker vanished to the queue, closing the attempts it left open;
+    returns how many."""
     expired = session.exec(
         select(Enrollment).where(
             col(Enrollment.lease_expires_at).is_not(None), col(Enrollment.lease_expires_at) < now
@@ -156,7 +186,44 @@ def reap_expired_leases(*, session: Session, now: datetime) -> int:
         release(enrollment)
         enrollment.next_attempt_at = min(enrollment.next_attempt_at or now, now)
         session.add(enrollment)
+    _close_open_attempts(
+        session, [e.id for e in expired if e.id is not None], now, "its worker stopped"
+    )
     return len(expired)
+
+
+def release_claims(
+    *, session: Session, claims: list[Claim], now: datetime, error: str | None = None
+) -> int:
+    """Give claimed enrollments back to the queue as they were (no attempt counted), closing any
+    attempt they opened; only those whose lease is still ours. Returns how many."""
+    released = 0
+    for claim in claims:
+        enrollment = session.get(Enrollment, claim.enrollment_id, with_for_update=True)
+        if enrollment is None or enrollment.lease_owner != claim.token:
+            continue
+        enrollment.status = status_when_released(enrollment)
+        release(enrollment)
+        enrollment.next_attempt_at = min(enrollment.next_attempt_at or now, now)
+        session.add(enrollment)
+        _close_open_attempts(session, [claim.enrollment_id], now, error or "given back")
+        released += 1
+    return released
+
+
+def _close_open_attempts(
+    session: Session, enrollment_ids: list[int], now: datetime, error: str
+) -> None:
+    if not enrollment_ids:
+        return
+    session.execute(
+        sa.update(_SYNC_ATTEMPT)
+        .where(
+            _SYNC_ATTEMPT.c.enrollment_id.in_(enrollment_ids),
+            _SYNC_ATTEMPT.c.finished_at.is_(None),
+        )
+        .values(finished_at=now, outcome="abandoned", error=error[:500])
+    )
 
 
 def next_due_at(*, session: Session) -> datetime | None:
@@ -180,3 +247,13 @@ def next_due_at(*, session: Session) -> datetime | None:
             col(Enrollment.account_id).in_(_CLAIMABLE_ACCOUNTS),
         )
     ).one()
+
+
+def remaining_work(*, session: Session) -> int:
+    """Enrollments of claimable accounts still waiting to sync or to deliver notes."""
+    return session.execute(
+        sa.select(sa.func.count()).where(
+            _ENROLLMENT.c.next_attempt_at.is_not(None),
+            _ENROLLMENT.c.account_id.in_(_CLAIMABLE_ACCOUNTS),
+        )
+    ).scalar_one()

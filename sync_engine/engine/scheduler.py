@@ -39,9 +39,12 @@ class EngineHandle:
         return bool(self.scheduler.running)
 
     def shutdown(self, *, wait: bool = True) -> None:
-        """Stop scheduling; with ``wait`` the pass in progress finishes first."""
+        """Stop scheduling; with ``wait`` the pass in progress and the work in flight finish
+        first."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
+        if wait:
+            self.engine.close()
 
 
 def build_scheduler(runtime: Runtime, engine: Engine | None = None) -> EngineHandle:
@@ -56,13 +59,15 @@ def build_scheduler(runtime: Runtime, engine: Engine | None = None) -> EngineHan
             "misfire_grace_time": max(5, int(interval * 2)),
         },
     )
+    # A pass ends before the next is due (its unfinished work carries over), so a slow firm never
+    # delays the heartbeat or the other firms' next pass.
     scheduler.add_job(
         engine.run_pass,
         "interval",
         seconds=interval,
         id=SYNC_JOB,
         name="Clockwork sync pass",
-        kwargs={"trigger": "scheduler"},
+        kwargs={"trigger": "scheduler", "budget_seconds": interval * 0.8},
         next_run_time=runtime.clock(),
     )
     scheduler.add_job(

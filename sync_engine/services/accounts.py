@@ -141,7 +141,7 @@ class SettingsUpdate(BaseModel):
     default_project_id: str | None = None
     activity_tracking: bool | None = None
     link_by_linkedin: bool | None = None
-    max_rps: float | None = Field(default=None, gt=0, le=1000)
+    max_rps: float | None = Field(default=None, ge=0.1, le=1000)
 
     _project = field_validator("default_project_id")(_validate_project_id)
 

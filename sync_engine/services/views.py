@@ -80,6 +80,11 @@ _REASONS: dict[str, tuple[str, str | None]] = {
     ),
     "before_connection": ("This happened before Clockwork was connected", None),
     "ambiguous_linkedin_match": (
+    "unexpected_error": (
+        "Something went wrong on our side while syncing this contact; it is retried "
+        "automatically and the engineers have the details in the log",
+        "Retry",
+    ),
         "Several Clockwork people have this LinkedIn profile",
         "Choose the person",
     ),

@@ -269,8 +269,9 @@ def test_a_nul_byte_in_a_field_rejects_that_row_only(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--max-rps", "0"), "max_rps: Input should be greater than 0"),
-        (("--max-rps", "-5"), "max_rps: Input should be greater than 0"),
+        (("--max-rps", "0"), "max_rps: Input should be greater than or equal to 0.1"),
+        (("--max-rps", "-5"), "max_rps: Input should be greater than or equal to 0.1"),
+        (("--max-rps", "1e-300"), "max_rps: Input should be greater than or equal to 0.1"),
         (("--max-rps", "1e9"), "max_rps: Input should be less than or equal to 1000"),
         (("--max-rps", "inf"), "max_rps"),
         (("--max-rps", "nan"), "max_rps"),

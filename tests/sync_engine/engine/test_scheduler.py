@@ -78,7 +78,7 @@ def test_a_failing_pass_is_recorded_as_a_job_error(live_rt: Runtime) -> None:
     engine = Engine(live_rt)
     failed = threading.Event()
 
-    def broken_pass(*, trigger: str) -> None:
+    def broken_pass(*, trigger: str, budget_seconds: float) -> None:
         failed.set()
         raise RuntimeError("store unavailable")
 
