@@ -22,7 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import Session, col, select
 
-from sync_engine.matching import normalize_linkedin_url
+from sync_engine.matching import normalize_email, normalize_linkedin_url
 from sync_engine.models import (
     Activity,
     ActivityKind,
@@ -56,11 +56,6 @@ Clock = Callable[[], datetime]
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 CSV_COLUMNS = ("email", "first_name", "last_name", "title", "company", "linkedin_url")
 IMPORT_BATCH = 500
-
-
-def normalize_email(raw: str) -> str:
-    """Trim and lower-case an email (SPEC §2: contacts are identified by normalised email)."""
-    return raw.strip().lower()
 
 
 def check_email(raw: str) -> str:

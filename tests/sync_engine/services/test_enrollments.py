@@ -309,3 +309,50 @@ def test_linkedin_urls_must_be_linkedin_profiles(given: str, stored: str | None)
             enrollments.parse_contact(row)
     else:
         assert enrollments.parse_contact(row).linkedin_url == stored
+
+
+# --- internationalised domains (issue 12, item 9) -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "normalised"),
+    [
+        ("user@bücher.de", "user@bücher.de"),
+        ("user@xn--bcher-kva.de", "user@bücher.de"),
+        ("  USER@BÜCHER.DE ", "user@bücher.de"),
+        ("user@XN--BCHER-KVA.DE", "user@bücher.de"),
+        ("user@bu\u0308cher.de", "user@bücher.de"),  # u + combining diaeresis (NFD)
+        ("user@bücher\u3002de", "user@bücher.de"),  # an ideographic full stop between labels
+        ("Ada@Example.COM", "ada@example.com"),
+    ],
+)
+def test_an_email_is_normalised_with_its_domain_in_unicode_form(
+    given: str, normalised: str
+) -> None:
+    assert enrollments.normalize_email(given) == normalised
+    assert enrollments.check_email(given) == normalised
+
+
+def test_an_internationalised_domain_can_be_looked_up_in_either_spelling() -> None:
+    from sync_engine.matching import email_spellings
+
+    assert email_spellings("USER@xn--bcher-kva.de") == ("user@bücher.de", "user@xn--bcher-kva.de")
+    assert email_spellings("Ada@Example.com") == ("ada@example.com",)
+
+
+def test_an_internationalised_domain_in_unicode_or_ascii_form_is_one_contact(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    account_id = make_connected_account(runtime)
+    first = enroll(runtime, make_sequence(runtime, account_id, "A"), "user@bücher.de")
+    second = enroll(runtime, make_sequence(runtime, account_id, "B"), "user@xn--bcher-kva.de")
+    assert _enrollment(runtime, first)["contact_id"] == _enrollment(runtime, second)["contact_id"]
+    sequence_id = make_sequence(runtime, account_id, "C")
+    path = _csv(tmp_path, HEADER + "user@xn--bcher-kva.de,U,,,,\nUSER@BÜCHER.DE,U,,,,\n")
+    report = _import(runtime, sequence_id, path)
+    assert report.imported == 1
+    assert report.rejected == [(3, "user@bücher.de is already in this sequence")]
+    with runtime.db.read() as session:
+        emails = {row["email"] for row in iter_status(session=session, account_id=account_id)}
+    assert emails == {"user@bücher.de"}
+
