@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
@@ -123,6 +123,7 @@ class Simulator:
     def __init__(self, state: SimulatorState, faults: FaultInjector | None = None) -> None:
         self.state = state
         self.faults = faults or FaultInjector()
+        self._date: tuple[datetime | None, str] = (None, "")
 
     def handle(self, request: SimRequest) -> SimResponse:
         """Answer one request; never raises for anything a client can send."""
@@ -131,7 +132,11 @@ class Simulator:
 
     def http_date(self) -> str:
         """The state's clock as an RFC 7231 HTTP date (``Sun, 06 Nov 1994 08:49:37 GMT``)."""
-        return format_datetime(self.state.now().astimezone(UTC), usegmt=True)
+        now = self.state.now().astimezone(UTC).replace(microsecond=0)
+        cached = self._date
+        if cached[0] != now:  # formatting costs more than the rest of a small answer's headers
+            cached = self._date = (now, format_datetime(now, usegmt=True))
+        return cached[1]
 
     def _answer(self, request: SimRequest) -> SimResponse:
         parsed = _parse_path(request.path)
