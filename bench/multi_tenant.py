@@ -272,9 +272,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         database, url = None, f"sqlite:///{workdir / 'store.db'}"
         if args.pg:
             database, url = _fresh_database(args.pg)
-        simulator, sim_url = _start_simulator(workdir)
         key = Fernet.generate_key().decode()
+        simulator = None
         try:
+            simulator, sim_url = _start_simulator(workdir)
             settings = Settings(
                 _env_file=None,  # type: ignore[call-arg]
                 database_url=url,
@@ -306,8 +307,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             store = _store_figures(rt)
             rt.close()
         finally:
-            simulator.terminate()
-            simulator.wait(10)
+            if simulator is not None:
+                simulator.terminate()
+                simulator.wait(10)
             if database:
                 _drop_database(args.pg, database)
     return _figures(args, firms, after, engines, store, revocation)
