@@ -114,8 +114,14 @@ class SimulatorServer:
         return self._simulator.faults.config
 
     def set_faults(self, config: FaultConfig | None) -> None:
-        """Inject ``config`` from now on (None = no faults); restarts the rate-limit buckets."""
+        """Inject ``config`` for every firm from now on (None = no faults); drops the firms' own
+        configs and restarts the rate-limit buckets."""
         self._simulator.faults.configure(config)
+
+    def set_firm_faults(self, firm: str, config: FaultConfig | None) -> None:
+        """Give ``firm`` a whole config of its own (None: back on the global one); others keep
+        theirs."""
+        self._simulator.faults.configure_firm(firm, config)
 
     @property
     def host(self) -> str:

@@ -1251,3 +1251,12 @@ def test_admin_answers_count_statuses_faults_and_the_last_success(
     last = datetime.fromisoformat(answers["last_success_at"])
     assert first == last
     assert admin.get("/firms/nobody/answers").status_code == 404
+
+
+def test_server_sets_one_firms_faults_and_set_faults_clears_them(
+    api: httpx.Client, simulator: SimulatorServer
+) -> None:
+    simulator.set_firm_faults("acme", FaultConfig(error_rate=1.0, error_statuses=(503,)))
+    assert api.get("/statuses").status_code == 503
+    simulator.set_faults(None)
+    assert api.get("/statuses").status_code == 200
