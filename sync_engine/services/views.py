@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -79,12 +80,16 @@ _REASONS: dict[str, tuple[str, str | None]] = {
         "Backfill activity",
     ),
     "before_connection": ("This happened before Clockwork was connected", None),
-    "ambiguous_linkedin_match": (
+    "unexpected_answer": (
+        "Clockwork answered something we could not use; it is retried automatically",
+        "Retry",
+    ),
     "unexpected_error": (
         "Something went wrong on our side while syncing this contact; it is retried "
         "automatically and the engineers have the details in the log",
         "Retry",
     ),
+    "ambiguous_linkedin_match": (
         "Several Clockwork people have this LinkedIn profile",
         "Choose the person",
     ),
@@ -485,6 +490,23 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def search_term(text: str) -> str:
+    """What a search box's text looks for: trimmed, lower-cased, each control character (NUL,
+    tab, line break) read as a space. No email or name holds one, and SQLite's full-text search
+    and PostgreSQL refuse a NUL."""
+    return _CONTROL.sub(" ", text).strip().lower()
+
+
+def search_notice(text: str) -> str | None:
+    """The sentence to show by the search box when :func:`search_term` left something out."""
+    if _CONTROL.search(text):
+        return "The search ignores control characters (such as NUL, tab or a line break)."
+    return None
+
+
 def _filtered(
     query: Any, where: EnrollmentFilter, *, session: Session, joined_contact: bool
 ) -> Any:
@@ -498,7 +520,7 @@ def _filtered(
         query = query.where(col(Enrollment.sequence_id).in_(where.sequence_ids))
     if where.exists_in_clockwork is not None:
         query = query.where(col(Enrollment.exists_in_clockwork).is_(where.exists_in_clockwork))
-    term = where.search.strip().lower()
+    term = search_term(where.search)
     if not term:
         return query
     if len(term) >= _TRIGRAM and not _is_email_start(term) and _has_search_table(session):

@@ -660,3 +660,32 @@ def test_activity_rows_keep_subjects_as_plain_text(runtime: Runtime, clock: Fake
         (row,) = views.list_activities(session=session, account_id=account_id)
     assert row.subject == "<b>hi</b>"
     assert EnrollmentStatus.QUEUED == "queued"
+
+
+# --- a NUL in the search box (issue 12, item 9) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("ada\x00", ["failed"]),  # the trigram table's path on SQLite
+        ("ada@\x00", ["failed"]),  # an email's start
+        ("\x00@wingtip", ["queued", "retrying"]),  # a domain
+        ("ad\x00", ["failed"]),  # under three characters: a LIKE scan
+        ("ada\tlove", ["failed"]),  # a pasted tab reads as the space it stands for
+        ("\x00", ["queued", "retrying", "failed", "flagged", "synced"]),  # nothing left: no filter
+    ],
+)
+def test_control_characters_in_a_search_are_left_out_with_a_notice(
+    runtime: Runtime, audit_data: dict[str, Any], term: str, expected: list[str]
+) -> None:
+    names = {value: key for key, value in audit_data["ids"].items()}
+    where = _where(audit_data, search=term)
+    with runtime.db.read() as session:
+        rows = views.list_enrollments(session=session, where=where)
+        total = views.count_enrollments(session=session, where=where)
+        exported = list(views.export_enrollments_csv(session=session, where=where))
+    assert [names[row.enrollment_id] for row in rows] == expected
+    assert total == len(expected) and len(exported) >= 1
+    assert "control characters" in (views.search_notice(term) or "")
+    assert views.search_notice("ada lovelace") is None
