@@ -7,6 +7,7 @@ enrollment, where later setting changes never reach it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -233,11 +234,13 @@ def _enrollment_columns(
 
 @dataclass
 class ImportReport:
-    """What a CSV import did: rows imported, and each rejected row with its line and reason."""
+    """What a CSV import did: rows imported, and each rejected row with its line and reason.
+
+    No id per imported row: the report of a million-row file stays small.
+    """
 
     imported: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
-    enrollment_ids: list[int] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -248,58 +251,132 @@ class ImportReport:
         """Add another part of the same import."""
         self.imported += other.imported
         self.rejected += other.rejected
-        self.enrollment_ids += other.enrollment_ids
 
 
 def read_contacts_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]], int]:
     """Open a contacts CSV: its header, an iterator of (line number, row), and the row count.
 
     Raises :class:`InvalidInputError` for an unreadable file, bytes that are not UTF-8, or a
-    missing column, before any row is imported.
+    missing column, before any row is imported. Memory does not grow with the file: a first pass
+    checks the encoding and counts lines a chunk at a time, and the iterator reads one line at a
+    time. Each line is one row (no value may hold a line break): a quote left open is reported on
+    its own line and never swallows the rows after it.
     """
+    lines = _check_utf8(path)
+    with _open_text(path) as text:
+        first = next(_lines(text), (1, ""))[1]
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InvalidInputError(
-            f"{path.name} is not UTF-8 text (bad byte on line {line}); save it as CSV UTF-8"
-        ) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [name.strip().lower() for name in next(reader, [])]
+        values = _values(first) if first is not None else None
     except csv.Error as exc:
         raise InvalidInputError(f"{path.name}: the header line is unreadable ({exc})") from None
+    if values is None:
+        raise InvalidInputError(
+            f"{path.name}: the header line is unreadable (an unclosed quote, or over "
+            f"{MAX_LINE_CHARS:,} characters)"
+        )
+    header = [name.strip().lower() for name in values]
     missing = [name for name in CSV_COLUMNS if name not in header]
     if missing:
         raise InvalidInputError(
             f"{path.name} lacks the column(s) {', '.join(missing)}; "
             f"expected header: {','.join(CSV_COLUMNS)}"
         )
-    total = max(text.count("\n") - (0 if text.endswith("\n") else -1) - 1, 0)
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        while True:
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:  # e.g. a field over the csv module's size limit
-                yield reader.line_num, {"__error__": f"unreadable row: {exc}"}
-                continue
-            line = reader.line_num
-            if not any(value.strip() for value in values):
-                continue
-            if len(values) > len(header):
-                yield line, {"__error__": f"{len(values)} values for {len(header)} columns"}
-                continue
-            values += [""] * (len(header) - len(values))
-            yield line, {name: values[i] for i, name in enumerate(header) if name in CSV_COLUMNS}
+        with _open_text(path) as text:
+            for line, raw in _lines(text):
+                if line == 1:
+                    continue  # the header
+                row = _row(raw, header)
+                if row is not None:
+                    yield line, row
 
-    return header, rows(), total
+    return header, rows(), max(lines - 1, 0)
+
+
+MAX_LINE_CHARS = 1 << 20  # far beyond any contact row; a longer line is skipped unread
+_CHUNK_BYTES = 1 << 18
+_LINE_BREAKS = ("\n", "\r")
+_UNCLOSED_QUOTE = 'an unclosed quote: a value opened with " does not close on this line'
+
+
+def _check_utf8(path: Path) -> int:
+    """The file's line count (a last line without a line break counts), once it is known to be
+    UTF-8 throughout; read a chunk at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    newlines, last = 0, b""
+    try:
+        with path.open("rb") as raw:
+            while chunk := raw.read(_CHUNK_BYTES):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:  # exc.object: this chunk after any held bytes
+                    line = newlines + exc.object[: exc.start].count(b"\n") + 1
+                    raise InvalidInputError(
+                        f"{path.name} is not UTF-8 text (bad byte on line {line}); "
+                        "save it as CSV UTF-8"
+                    ) from None
+                newlines += chunk.count(b"\n")
+                last = chunk[-1:]
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                raise InvalidInputError(
+                    f"{path.name} is not UTF-8 text (its last character is cut short on line "
+                    f"{newlines + 1}); save it as CSV UTF-8"
+                ) from None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from None
+    return newlines + (1 if last not in (b"", b"\n") else 0)
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    try:
+        return path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _lines(text: io.TextIOWrapper) -> Iterator[tuple[int, str | None]]:
+    """(line number, line) for each line; None for a line over ``MAX_LINE_CHARS``, skipped
+    without holding it."""
+    number = 0
+    while line := text.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) > MAX_LINE_CHARS and not line.endswith(_LINE_BREAKS):
+            while (rest := text.readline(MAX_LINE_CHARS)) and not rest.endswith(_LINE_BREAKS):
+                pass
+            yield number, None
+        else:
+            yield number, line
+
+
+def _values(line: str) -> list[str] | None:
+    """The values of one CSV line, or None if a quoted value is still open at its end."""
+    if not line.endswith(_LINE_BREAKS):
+        line += "\n"  # so that an open quote shows as a line break inside the last value
+    values = next(csv.reader((line,)), [])
+    if values and values[-1].endswith(_LINE_BREAKS):
+        return None
+    return values
+
+
+def _row(line: str | None, header: list[str]) -> dict[str, str] | None:
+    """One line as a row of the known columns, an ``__error__`` row, or None for a blank line."""
+    if line is None:
+        return {"__error__": f"the line is longer than {MAX_LINE_CHARS:,} characters"}
+    try:
+        values = _values(line)
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        return {"__error__": f"unreadable row: {exc}"}
+    if values is None:
+        return {"__error__": _UNCLOSED_QUOTE}
+    if not any(value.strip() for value in values):
+        return None
+    if len(values) > len(header):
+        return {"__error__": f"{len(values)} values for {len(header)} columns"}
+    values += [""] * (len(header) - len(values))
+    return {name: values[i] for i, name in enumerate(header) if name in CSV_COLUMNS}
 
 
 def import_contacts(
@@ -433,13 +510,6 @@ def _import_batch(
     if enrollments:
         session.execute(sa.insert(Enrollment), enrollments)
     report.imported += len(enrollments)
-    new_ids = session.exec(
-        select(Enrollment.id).where(
-            Enrollment.sequence_id == sequence_id,
-            col(Enrollment.contact_id).in_([ids[email] for email in seen]),
-        )
-    ).all()
-    report.enrollment_ids += [i for i in new_ids if i is not None]
 
 
 def _import_rows(
@@ -454,7 +524,7 @@ def _import_rows(
     for line, contact in _parse_rows(rows, report):
         try:
             with session.begin_nested():
-                enrollment = _enroll(
+                _enroll(
                     session=session, sequence_id=sequence_id, account_id=sequence.account_id,
                     contact=contact, decision=decision, snapshot=snapshot,
                     disable_sync=sequence.disable_sync, now=now,
@@ -462,9 +532,7 @@ def _import_rows(
         except (InvalidInputError, sa.exc.IntegrityError) as exc:
             report.rejected.append((line, str(exc).splitlines()[0]))
             continue
-        assert enrollment.id is not None
         report.imported += 1
-        report.enrollment_ids.append(enrollment.id)
 
 
 def get_enrollment(*, session: Session, enrollment_id: int) -> Enrollment:

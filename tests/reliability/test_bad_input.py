@@ -397,3 +397,32 @@ def test_fifty_thousand_rows_import_well_under_a_minute(
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stdout == f"imported {ROWS - ROWS // 100} of {ROWS} rows\n"
     assert len(_problem_lines(done.stderr)) == ROWS // 100
+
+
+# --- issue 12, item 9: an unclosed quote, internationalised domains ---------------------------------
+
+
+def test_an_unclosed_quote_is_reported_on_its_line_and_the_rows_after_it_are_imported(
+    cli: Run, sequence: str, tmp_path: Path, database_url: str
+) -> None:
+    # The file of the report: seven rows, an unclosed quote on the second; it used to swallow the
+    # next five rows and say "imported 1 of 2 rows".
+    path = tmp_path / "quote.csv"
+    rows = [f"row{n}@example.com,Row,{n},,," for n in range(1, 8)]
+    rows[1] = 'row2@example.com,"Row,2,,,'
+    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    code, out, err = cli("contact", "import", sequence, str(path))
+    assert (code, out) == (1, "imported 6 of 7 rows\n") and "Traceback" not in err
+    (line,) = _problem_lines(err)
+    assert line.startswith("line 3: ") and "unclosed quote" in line
+    assert set(_contacts(database_url)) == {f"row{n}@example.com" for n in (1, 3, 4, 5, 6, 7)}
+
+
+def test_an_internationalised_domain_in_either_spelling_is_one_contact(
+    cli: Run, sequence: str, database_url: str
+) -> None:
+    code, _, err = cli("contact", "add", sequence, "--email", "user@bücher.de")
+    assert code == 0, err
+    code, out, err = cli("contact", "add", sequence, "--email", "user@xn--bcher-kva.de")
+    assert (code, out) == (2, "") and "user@bücher.de is already in this sequence" in err
+    assert set(_contacts(database_url)) == {"user@bücher.de"}

@@ -356,3 +356,69 @@ def test_an_internationalised_domain_in_unicode_or_ascii_form_is_one_contact(
         emails = {row["email"] for row in iter_status(session=session, account_id=account_id)}
     assert emails == {"user@bücher.de"}
 
+
+# --- CSV: an unclosed quote, and files larger than memory (issue 12, item 9) ----------------------
+
+
+def test_an_unclosed_quote_rejects_its_own_line_and_keeps_the_rows_after_it(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    account_id = make_connected_account(runtime)
+    sequence_id = make_sequence(runtime, account_id)
+    path = _csv(
+        tmp_path,
+        HEADER
+        + "one@example.com,One,,,,\n"
+        + 'two@example.com,"Two,,,,\n'  # the quote never closes
+        + "three@example.com,Three,,,,\n"
+        + 'four@example.com,"Four, Jr.",,,,\n'  # a later quote must not close the one above
+        + "five@example.com,Five,,,,\n"
+        + "six@example.com,Six,,,,\n"
+        + 'seven@example.com,Seven,,,,"',  # and again on the last line, with no line break
+    )
+    _header, rows, total = enrollments.read_contacts_csv(path)
+    report = enrollments.import_contacts(
+        session_factory=runtime.db.write, sequence_id=sequence_id, rows=rows, clock=runtime.clock
+    )
+    assert (total, report.imported, report.total) == (7, 5, 7)
+    assert [line for line, _ in report.rejected] == [3, 8]
+    assert all("unclosed quote" in reason for _, reason in report.rejected)
+    with runtime.db.read() as session:
+        emails = {row["email"] for row in iter_status(session=session, account_id=account_id)}
+    assert emails == {"one@example.com", "three@example.com", "four@example.com",
+                      "five@example.com", "six@example.com"}  # fmt: skip
+
+
+def test_a_line_longer_than_any_contact_is_rejected_without_reading_it_whole(
+    tmp_path: Path,
+) -> None:
+    path = _csv(
+        tmp_path, HEADER + "a@example.com," + "y" * 3_000_000 + ",,,,\nb@example.com,B,,,,\n"
+    )
+    _header, rows, total = enrollments.read_contacts_csv(path)
+    parsed = list(rows)
+    assert total == 2
+    assert parsed[0][0] == 2 and "longer than" in parsed[0][1]["__error__"]
+    assert parsed[1] == (3, {"email": "b@example.com", "first_name": "B", "last_name": "",
+                             "title": "", "company": "", "linkedin_url": ""})  # fmt: skip
+
+
+def test_reading_a_large_csv_holds_one_line_at_a_time(tmp_path: Path) -> None:
+    import tracemalloc
+
+    row = "person{}@example.com,First,Last,Vice President,Company Holdings,https://linkedin.com/in/p\n"
+    path = tmp_path / "large.csv"
+    with path.open("w", encoding="utf-8") as out:
+        out.write(HEADER)
+        for start in range(0, 100_000, 10_000):
+            out.write("".join(row.format(i) for i in range(start, start + 10_000)))
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        _header, rows, total = enrollments.read_contacts_csv(path)
+        seen = sum(1 for _ in rows)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (total, seen) == (100_000, 100_000)
+    assert size > 9_000_000 and peak < 2_000_000, f"peak {peak:,} bytes for a {size:,}-byte file"
