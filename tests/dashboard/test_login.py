@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import context
@@ -173,6 +174,18 @@ def test_five_wrong_passwords_lock_the_username_even_for_the_right_one(
     assert not app.dataframe
     app = _sign_in(app, VIEWER, PASSWORD)  # other users are not affected
     assert app.title[0].value == "Overview"
+
+
+def test_the_lockout_survives_a_restart_of_the_dashboard(
+    store: Runtime, account: dict[str, Any]
+) -> None:
+    app = _run(new_app(user=None))
+    for _ in range(5):
+        app = _sign_in(app, ADMIN, "wrong password!")
+    st.cache_resource.clear()  # a new process: nothing kept in memory
+    app = _sign_in(_run(new_app(user=None)), ADMIN, PASSWORD)
+    assert "Too many wrong passwords for this username. Try again in 5 min." in texts(app)
+    assert not app.dataframe
 
 
 def test_logging_out_returns_to_the_login_form(store: Runtime, account: dict[str, Any]) -> None:

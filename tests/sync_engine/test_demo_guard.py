@@ -40,6 +40,12 @@ def test_the_configured_simulator_host_counts_as_the_simulator() -> None:
     assert not is_simulator_url("http://0.0.0.0:8765")
 
 
+def test_a_remote_simulator_host_never_makes_a_remote_url_count_as_the_simulator() -> None:
+    host = "api.clockworkrecruiting.com"
+    assert not is_simulator_url(f"https://{host}", simulator_host=host)
+    assert not is_simulator_url("http://10.0.0.5:8765", simulator_host="10.0.0.5")
+
+
 def test_a_store_of_simulator_connections_may_run_the_demo() -> None:
     connections = [
         StoredConnection("Acme Talent", "http://127.0.0.1:8765"),
