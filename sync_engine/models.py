@@ -105,6 +105,7 @@ class Reason(StrEnum):
     TRACKING_OFF = "tracking_off"
     BEFORE_CONNECTION = "before_connection"
     UNEXPECTED_ERROR = "unexpected_error"
+    UNEXPECTED_ANSWER = "unexpected_answer"
 
 
 class MatchRule(StrEnum):

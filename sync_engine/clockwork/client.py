@@ -757,7 +757,7 @@ class ClockworkClient:
                 request = self._http.build_request(
                     route.method, path, params=params, content=content, headers=headers
                 )
-                response = self._receive(request, context)
+                response = self._receive(request, context, deadline)
         except httpx.TimeoutException as exc:
             cause = exc
             cut_by_stop = stop is not None and time.monotonic() >= stop - 0.05
@@ -805,7 +805,9 @@ class ClockworkClient:
         stop = self._stop_at() if self._stop_at is not None else None
         return (deadline if stop is None else min(deadline, stop)), stop
 
-    def _receive(self, request: httpx.Request, context: _RequestContext) -> httpx.Response:
+    def _receive(
+        self, request: httpx.Request, context: _RequestContext, deadline: float
+    ) -> httpx.Response:
         """Send ``request`` and read its answer whole, refusing one over ``MAX_RESPONSE_BYTES``
         (counted decoded, so a compressed bomb is refused too)."""
         response = self._http.send(request, stream=True)
@@ -813,6 +815,10 @@ class ClockworkClient:
             size = 0
             chunks: list[bytes] = []
             for chunk in response.iter_bytes():
+                if time.monotonic() > deadline:  # also where no socket enforces it (tests)
+                    raise httpx.ReadTimeout(
+                        "the request's overall deadline passed", request=request
+                    )
                 size += len(chunk)
                 if size > MAX_RESPONSE_BYTES:
                     raise ClockworkUnexpectedResponse(

@@ -195,20 +195,28 @@ class Engine:
             if not self._in_flight or time.monotonic() - discovered_at >= DISCOVER_SECONDS:
                 due = self._due()
                 discovered_at = time.monotonic()
-            claimed = self._top_up(due, counts)
+            claimed, pacing = self._top_up(due, counts)
             counts["claimed"] += claimed
             if not self._in_flight:
-                return  # nothing in flight and nothing more could be taken: idle
+                if pacing is None or time.monotonic() + pacing >= deadline:
+                    return  # nothing in flight and nothing more could be taken: idle
+                time.sleep(pacing)  # work is due for a firm whose pacer is about to allow it
+                continue
             self._collect(counts, timeout=TICK_SECONDS)
 
     def _due(self) -> dict[int, int]:
         with self.runtime.db.read() as session:
             return due_by_account(session=session, now=self.runtime.clock())
 
-    def _top_up(self, due: dict[int, int], counts: Counter[str]) -> int:
-        """Claim work for each firm that has room and can send now, firms taken in turn."""
+    def _top_up(self, due: dict[int, int], counts: Counter[str]) -> tuple[int, float | None]:
+        """Claim work for each firm that has room and can send now, firms taken in turn.
+
+        Returns how many were claimed, and the soonest a firm passed over only for its pace
+        can send (None if there was no such firm).
+        """
+        pacing: float | None = None
         if not due:
-            return 0
+            return 0, pacing
         settings = self.runtime.settings
         room = settings.workers - len(self._in_flight)
         accounts = sorted(due)
@@ -222,13 +230,17 @@ class Engine:
                 due.pop(account_id, None)
                 continue
             free = min(lane.capacity(settings.account_concurrency) - lane.in_flight, room)
-            if free <= 0 or lane.pacer.ready_in() > READY_SECONDS:
+            if free <= 0:
+                continue
+            ready_in = lane.pacer.ready_in()
+            if ready_in > READY_SECONDS:
+                pacing = ready_in if pacing is None else min(pacing, ready_in)
                 continue
             take = min(free, due[account_id])
             wanted.append((lane, take))
             room -= take
         if not wanted:
-            return 0
+            return 0, pacing
         rt = self.runtime
         token = f"{self.worker}:{uuid.uuid4().hex[:8]}"
         claimed: list[tuple[_Lane, Claim]] = []
@@ -253,7 +265,7 @@ class Engine:
             assert client is not None
             lane.in_flight += 1
             self._in_flight[pool.submit(self._process_one, claim, client)] = lane
-        return len(claimed)
+        return len(claimed), pacing
 
     def _collect(self, counts: Counter[str], *, timeout: float) -> None:
         if not self._in_flight:

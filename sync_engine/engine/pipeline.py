@@ -38,6 +38,7 @@ from sync_engine.clockwork.errors import (
     ClockworkNotFound,
     ClockworkRateLimited,
     ClockworkTransientError,
+    ClockworkUnexpectedResponse,
 )
 from sync_engine.db import Database
 from sync_engine.engine.backoff import retry_delay
@@ -266,7 +267,8 @@ def _run(
         return _defer(claim, work, db=db, clock=clock, delay=0.0)
     except ClockworkAuthError as exc:
         return _pause(claim, work, db=db, clock=clock, error=exc)
-    except ClockworkTransientError as exc:
+    except (ClockworkTransientError, ClockworkUnexpectedResponse) as exc:
+        # A malformed or hostile answer may be a passing fault (a proxy's page): retried to the cap.
         return _retry_or_fail(claim, work, db=db, clock=clock, config=config, error=exc)
     except _Failure as failure:
         return _fail(claim, work, db=db, clock=clock, reason=failure.reason, message=str(failure))
@@ -465,6 +467,8 @@ def _transient_reason(error: Exception) -> Reason:
         return Reason.NETWORK_ERROR
     if isinstance(error, ClockworkTransientError):
         return Reason.CLOCKWORK_UNAVAILABLE
+    if isinstance(error, ClockworkUnexpectedResponse):
+        return Reason.UNEXPECTED_ANSWER
     return Reason.UNEXPECTED_ERROR
 
 

@@ -119,3 +119,30 @@ def test_a_worker_writing_a_long_run_of_notes_keeps_its_lease(
         outcome = process(working, db=rt.db, client=client, clock=rt.clock, config=CONFIG)
     assert (outcome, taken_over) == (Outcome.DELIVERED, [0] * 5)
     assert len(sim.snapshot(SIM_FIRM)["notes"]) == 5
+
+
+def test_a_create_answered_past_the_lease_writes_nothing_more_after_a_takeover(
+    rt: Runtime, sim: SimulatorState, sim_server: SimulatorServer
+) -> None:
+    # The create's answer arrives after the lease ran out; meanwhile another engine found the
+    # new person (by name: it has no email yet), adopted it and completed it.
+    account_id = make_connected_account(rt, base_url=sim_server.base_url)
+    enroll(
+        rt, make_sequence(rt, account_id), "late@example.com", first_name="Late",
+        last_name="Answer", title="CTO", company="Initech",
+        linkedin_url="https://www.linkedin.com/in/late-answer",
+    )  # fmt: skip
+    late = _claim(rt, "worker-a")
+
+    def other_engine_takes_over() -> None:
+        assert Engine(rt, config=CONFIG).run_pass()["synced"] == 1
+
+    client = _stalling_client(rt, account_id, "create_person", other_engine_takes_over)
+    with client:
+        outcome = process(late, db=rt.db, client=client, clock=rt.clock, config=CONFIG)
+    assert outcome == Outcome.LOST_LEASE
+    (person,) = sim.snapshot(SIM_FIRM)["people"]
+    assert [len(person[key] or []) for key in ("emails", "positions", "linkedinUrls")] == [1, 1, 1]
+    with rt.db.read() as session:
+        (row,) = session.exec(Enrollment.__table__.select()).all()  # type: ignore[attr-defined]
+    assert (row.status, row.link, row.lease_owner) == ("synced", "created", None)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import select
 
+from sync_engine.clockwork.client import ClockworkClient
 from sync_engine.clockwork.simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.engine import pipeline
 from sync_engine.engine.passes import Engine
@@ -623,3 +625,55 @@ def test_runs_are_recorded_with_counts(
     with rt.db.read() as session:
         (run,) = session.exec(select(EngineRun)).all()
     assert (run.trigger, run.counts, run.error) == ("manual", {"claimed": 1, "synced": 1}, None)
+
+
+def test_a_crash_before_the_create_does_not_adopt_an_older_namesake_without_email(
+    rt: Runtime, engine: Engine, sim: SimulatorState, sim_server: SimulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # A recruiter entered "Ada Lovelace" in Clockwork an hour ago, with no email.
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    monkeypatch.setattr(sim, "_clock", lambda: hour_ago)
+    namesake = sim.seed_person(SIM_FIRM, first_name="Ada", last_name="Lovelace")
+    monkeypatch.undo()
+    account_id = _account(rt, sim_server)
+    enrollment_id = enroll(
+        rt, make_sequence(rt, account_id), "ada@example.com", first_name="Ada",
+        last_name="Lovelace",
+    )  # fmt: skip
+    real_create = ClockworkClient.create_person
+
+    def crash_before_create(*args: Any, **kwargs: Any) -> None:
+        monkeypatch.setattr(ClockworkClient, "create_person", real_create)
+        raise Crash  # the creation was recorded as started; nothing reached Clockwork
+
+    monkeypatch.setattr(ClockworkClient, "create_person", crash_before_create)
+    with pytest.raises(Crash):
+        engine.run_pass()
+    rt.clock.advance(rt.settings.lease_seconds + 1)  # type: ignore[attr-defined]
+    engine.run_pass()
+    row = _row(rt, enrollment_id)
+    people = {person["id"]: person for person in _people(sim)}
+    assert len(people) == 2 and row.clockwork_person_id != namesake["id"]
+    assert (row.status, row.link) == ("synced", "created")
+    assert people[namesake["id"]]["emails"] is None  # the recruiter's person is left alone
+
+
+def test_dedup_turned_off_before_the_reply_that_queues_a_contact_added_while_disconnected(
+    rt: Runtime, engine: Engine, sim: SimulatorState, sim_server: SimulatorServer
+) -> None:
+    sim.seed_person(SIM_FIRM, first_name="Known", last_name="Person", emails=["known@example.com"])
+    with rt.db.write() as session:
+        account = accounts.create_account(session=session, name="Later", clock=rt.clock, actor="t")
+    assert account.id is not None
+    _set(rt, account.id, deduplication=True)
+    enrollment_id = enroll(rt, make_sequence(rt, account.id), "known@example.com")
+    assert _row(rt, enrollment_id).reason == "not_connected"
+    _set(rt, account.id, deduplication=False)
+    accounts.connect(
+        rt, account_id=account.id, fields=connection_fields(sim_server.base_url), actor="t"
+    )
+    _event(rt, enrollment_id, ActivityKind.REPLIED)
+    engine.run_pass()
+    row = _row(rt, enrollment_id)
+    assert (row.status, row.link, row.exists_in_clockwork) == ("synced", "linked", False)
