@@ -1,4 +1,8 @@
-"""Widgets shared by several pages: the firm's project picker and the change preview."""
+"""Widgets shared by several pages: the firm's project picker, the change preview and errors.
+
+Text that comes from Clockwork, a CSV or a user is shown literally: Markdown elements get it
+through :func:`context.plain`, so a name or a message cannot make a link, an image or markup.
+"""
 
 from __future__ import annotations
 
@@ -60,7 +64,12 @@ def show_preview(preview: views.ChangePreview) -> None:
     """What a change will and will not affect (B12), before the save button."""
     with st.container(border=True):
         st.markdown("**Before you save**")
-        for line in preview.will:
-            st.markdown(f":material/arrow_forward: {line}")
+        for line in preview.will:  # lines quote sequence and project names
+            st.markdown(f":material/arrow_forward: {context.plain(line)}")
         for line in preview.will_not:
-            st.markdown(f":material/block: {line}")
+            st.markdown(f":material/block: {context.plain(line)}")
+
+
+def show_error(exc: Exception) -> None:
+    """An error's one-line message, as plain text (it may quote Clockwork, a CSV or a user)."""
+    st.error(context.plain(exc), icon=":material/error:")

@@ -116,18 +116,25 @@ def backfill(account_id: int) -> None:
             hide_index=True,
         )
         if st.button(f"Send {total} activities", type="primary", key="backfill_apply"):
-            actor = context.require_admin("backfill activity")
-            rt = context.runtime()
-            with context.writing() as session:
-                plan = activity_backfill.plan_backfill(
-                    session=session, account_id=account_id, include_before_connection=before
-                )
-                queued = activity_backfill.apply_backfill(
-                    session=session, account_id=account_id, items=plan, now=rt.clock(),
-                    actor=actor,
-                )  # fmt: skip
-            context.flash(f"{queued} activities queued for Clockwork.")
+            send_backfill(account_id, include_before_connection=before)
             st.rerun()
 
 
-render()
+def send_backfill(account_id: int, *, include_before_connection: bool) -> None:
+    """B4: queue the skipped activity for Clockwork, planned afresh at confirmation (admins
+    only)."""
+    actor = context.require_admin("backfill activity")
+    rt = context.runtime()
+    with context.writing() as session:
+        plan = activity_backfill.plan_backfill(
+            session=session, account_id=account_id,
+            include_before_connection=include_before_connection,
+        )  # fmt: skip
+        queued = activity_backfill.apply_backfill(
+            session=session, account_id=account_id, items=plan, now=rt.clock(), actor=actor
+        )
+    context.flash(f"{queued} activities queued for Clockwork.")
+
+
+if __name__ == "__main__":  # run as a page; imported, it only defines its actions
+    render()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from dashboard import context
 from dashboard.widgets import projects as project_map
-from sync_engine.services import enrollments, views
+from dashboard.widgets import show_error
+from sync_engine.services import accounts, enrollments, views
 from sync_engine.services.errors import ServiceError
 
 PAGE_SIZE = 50
@@ -99,29 +102,73 @@ def export_button(where: views.EnrollmentFilter, total: int) -> None:
     )
 
 
-def run_action(name: str, ids: list[int] | None = None, account_id: int | None = None) -> None:
-    """Retry, retry all failed, or dismiss, through the staff actions service (admins only)."""
-    actor = context.require_admin("dismiss contacts" if name == "dismiss" else "retry contacts")
+def retry(enrollment_ids: list[int]) -> None:
+    """Queue these enrollments for another attempt (admins only)."""
+    actor = context.require_admin("retry contacts")
+    actions = _actions()
+    if actions is None:
+        return
+    with context.writing() as session:
+        done = actions.retry_enrollments(
+            session=session, enrollment_ids=enrollment_ids, clock=context.runtime().clock,
+            actor=actor,
+        )  # fmt: skip
+    context.flash(f"{done} contact{'s' if done != 1 else ''} queued for retry.")
+
+
+def retry_all_failed(account_id: int) -> None:
+    """Queue every failed enrollment of the account for another attempt (admins only)."""
+    actor = context.require_admin("retry contacts")
+    actions = _actions()
+    if actions is None:
+        return
+    with context.writing() as session:
+        done = actions.retry_all_failed(
+            session=session, account_id=account_id, clock=context.runtime().clock, actor=actor
+        )
+    context.flash(f"{done} contact{'s' if done != 1 else ''} queued for retry.")
+
+
+def dismiss(enrollment_ids: list[int]) -> None:
+    """Take these enrollments out of the problem list; they will not sync (admins only)."""
+    actor = context.require_admin("dismiss contacts")
+    actions = _actions()
+    if actions is None:
+        return
+    with context.writing() as session:
+        done = actions.dismiss_enrollments(
+            session=session, enrollment_ids=enrollment_ids, clock=context.runtime().clock,
+            actor=actor,
+        )  # fmt: skip
+    context.flash(f"{done} contact{'s' if done != 1 else ''} dismissed.")
+
+
+def choose_person(enrollment_id: int, person_id: str | None) -> bool:
+    """B2: link the enrollment to the chosen Clockwork person, or to a new one when None
+    (admins only); False with the reason on screen when it cannot."""
+    actor = context.require_admin("choose the Clockwork person")
+    actions = _actions()
+    if actions is None:
+        return False
+    try:
+        with context.writing() as session:
+            actions.resolve_review(
+                session=session, enrollment_id=enrollment_id, person_id=person_id,
+                clock=context.runtime().clock, actor=actor,
+            )  # fmt: skip
+    except ServiceError as exc:
+        show_error(exc)
+        return False
+    context.flash("Choice saved: the contact is queued to sync.")
+    return True
+
+
+def _actions() -> Any | None:
+    """The staff actions module, or None (with the reason on screen) without the engine."""
     actions = context.engine_actions()
     if actions is None:
         st.error("The sync engine is not available in this build: retry and dismiss are disabled.")
-        return
-    rt = context.runtime()
-    with context.writing() as session:
-        if name == "retry_all":
-            done = actions.retry_all_failed(
-                session=session, account_id=account_id, clock=rt.clock, actor=actor
-            )
-        elif name == "retry":
-            done = actions.retry_enrollments(
-                session=session, enrollment_ids=ids, clock=rt.clock, actor=actor
-            )
-        else:
-            done = actions.dismiss_enrollments(
-                session=session, enrollment_ids=ids, clock=rt.clock, actor=actor
-            )
-    verb = "dismissed" if name == "dismiss" else "queued for retry"
-    context.flash(f"{done} contact{'s' if done != 1 else ''} {verb}.")
+    return actions
 
 
 def detail(enrollment_id: int, projects: dict[str, str]) -> None:
@@ -132,7 +179,7 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
                 session=session, enrollment_id=enrollment_id, project_names=projects
             )
     except ServiceError as exc:
-        context.show_error(exc)
+        show_error(exc)
         return
     row = found.row
     with st.container(border=True):
@@ -178,7 +225,7 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
             return
         buttons = st.container(horizontal=True)
         if buttons.button("Retry", key="detail_retry", disabled=row.status != "failed"):
-            run_action("retry", [row.enrollment_id])
+            retry([row.enrollment_id])
             st.rerun()
         if buttons.button(
             "Dismiss",
@@ -186,7 +233,7 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
             disabled=row.status in ("synced", "skipped", "syncing"),
             help="Take it out of the problem list; it will not sync.",
         ):
-            run_action("dismiss", [row.enrollment_id])
+            dismiss([row.enrollment_id])
             st.rerun()
 
 
@@ -198,6 +245,8 @@ def review(enrollment_id: int, candidates: list[dict], *, admin: bool) -> None:
         emails = ", ".join(str(e) for e in candidate.get("emails") or []) or "no email"
         position = candidate.get("position") or ""
         labels[str(candidate["id"])] = f"{candidate.get('name') or 'Unnamed'} ({emails}) {position}"
+    # Radio options are Markdown: what Clockwork holds is shown literally.
+    options = {candidate_id: context.plain(label) for candidate_id, label in labels.items()}
     if not admin:
         st.markdown("**Waiting for an admin to choose the Clockwork person** (several share this "
                     "LinkedIn profile):")  # fmt: skip
@@ -207,26 +256,11 @@ def review(enrollment_id: int, candidates: list[dict], *, admin: bool) -> None:
         return
     st.markdown("**Choose the Clockwork person** (several share this LinkedIn profile)")
     choice = st.radio(
-        "Person", list(labels), format_func=labels.get, key=f"review_{enrollment_id}",
+        "Person", list(options), format_func=options.get, key=f"review_{enrollment_id}",
         label_visibility="collapsed",
     )  # fmt: skip
-    if st.button("Use this choice", type="primary", key=f"review_save_{enrollment_id}"):
-        actor = context.require_admin("choose the Clockwork person")
-        actions = context.engine_actions()
-        if actions is None:
-            st.error("The sync engine is not available in this build.")
-            return
-        try:
-            with context.writing() as session:
-                actions.resolve_review(
-                    session=session, enrollment_id=enrollment_id,
-                    person_id=None if choice == new else choice,
-                    clock=context.runtime().clock, actor=actor,
-                )  # fmt: skip
-        except ServiceError as exc:
-            context.show_error(exc)
-            return
-        context.flash("Choice saved: the contact is queued to sync.")
+    saved = st.button("Use this choice", type="primary", key=f"review_save_{enrollment_id}")
+    if saved and choose_person(enrollment_id, None if choice == new else choice):
         st.rerun()
 
 
@@ -247,8 +281,7 @@ def render() -> None:
     st.caption(
         "Every contact added to a sequence: whether it synced, why not, and what to do about it."
     )
-    linked = st.query_params.get("enrollment", "")
-    linked_id = int(linked) if linked.isdigit() else None
+    linked_id = accounts.record_id(st.query_params.get("enrollment", ""))
     if linked_id is not None and st.session_state.get("_linked_enrollment") != linked_id:
         # A link to one enrollment opens its account once; the sidebar can change it after.
         st.session_state["_linked_enrollment"] = linked_id
@@ -282,17 +315,17 @@ def render() -> None:
         if admin and st.button(
             f"Retry all failed ({failed})", disabled=failed == 0, icon=":material/replay:"
         ):
-            run_action("retry_all", account_id=account_id)
+            retry_all_failed(account_id)
             st.rerun()
         if admin and st.button(
             f"Retry selected ({len(selected)})", disabled=not selected, icon=":material/replay:"
         ):
-            run_action("retry", selected)
+            retry(selected)
             st.rerun()
         if admin and st.button(
             f"Dismiss selected ({len(selected)})", disabled=not selected, icon=":material/block:"
         ):
-            run_action("dismiss", selected)
+            dismiss(selected)
             st.rerun()
         st.button("Refresh", icon=":material/refresh:", help="Show the latest statuses")
     st.dataframe(
@@ -327,4 +360,5 @@ def render() -> None:
         )
 
 
-render()
+if __name__ == "__main__":  # run as a page; imported, it only defines its actions
+    render()

@@ -11,6 +11,7 @@ import random
 import streamlit as st
 
 from dashboard import context
+from dashboard.widgets import show_error
 from sync_engine import demo as demo_data
 from sync_engine.clockwork.simulator import FaultConfig
 from sync_engine.models import ActivityKind
@@ -55,46 +56,59 @@ def add_contacts(account_id: int, base_url: str) -> None:
         )
         submitted = st.form_submit_button("Add to sequence", type="primary")
     if submitted:
-        context.require_admin("add demo contacts")
         fields = {
             "email": email, "first_name": first, "last_name": last, "title": title,
             "company": company,
         }  # fmt: skip
-        try:
-            contact = enrollments.parse_contact(fields)
-            if exists:
-                demo_data.put_person_in_clockwork(
-                    context.runtime(), base_url, account_id=account_id,
-                    contact=contact.model_dump(),
-                )  # fmt: skip
-            with context.writing() as session:
-                enrollment = enrollments.add_contact(
-                    session=session, sequence_id=sequence_id, contact=contact,
-                    clock=context.runtime().clock,
-                )  # fmt: skip
-        except ServiceError as exc:
-            context.show_error(exc)
-        else:
-            st.session_state["demo_added"] = {"email": contact.email, "id": enrollment.id}
+        if add_contact(account_id, sequence_id, fields, exists=exists, base_url=base_url):
             st.rerun()
     if st.button("Add 5 made-up contacts", icon=":material/group_add:"):
-        context.require_admin("add demo contacts")
-        added = 0
-        with context.writing() as session:
-            for _ in range(5):
-                fields = demo_data.made_up_contact(random.randrange(1_000_000))
-                try:
-                    with session.begin_nested():
-                        enrollments.add_contact(
-                            session=session, sequence_id=sequence_id,
-                            contact=enrollments.parse_contact(fields),
-                            clock=context.runtime().clock,
-                        )  # fmt: skip
-                    added += 1
-                except ServiceError:
-                    continue  # already in the sequence from an earlier click
-        context.flash(f"Added {added} contacts.")
+        add_made_up_contacts(sequence_id)
         st.rerun()
+
+
+def add_contact(
+    account_id: int, sequence_id: int, fields: dict[str, str], *, exists: bool, base_url: str
+) -> bool:
+    """Add one contact to the sequence, first putting the person in the demo Clockwork when
+    ``exists`` (admins only); False with the reason on screen."""
+    context.require_admin("add demo contacts")
+    try:
+        contact = enrollments.parse_contact(fields)
+        if exists:
+            demo_data.put_person_in_clockwork(
+                context.runtime(), base_url, account_id=account_id, contact=contact.model_dump(),
+            )  # fmt: skip
+        with context.writing() as session:
+            enrollment = enrollments.add_contact(
+                session=session, sequence_id=sequence_id, contact=contact,
+                clock=context.runtime().clock,
+            )  # fmt: skip
+    except ServiceError as exc:
+        show_error(exc)
+        return False
+    st.session_state["demo_added"] = {"email": contact.email, "id": enrollment.id}
+    return True
+
+
+def add_made_up_contacts(sequence_id: int, count: int = 5) -> None:
+    """Add ``count`` made-up contacts to the sequence (admins only)."""
+    context.require_admin("add demo contacts")
+    added = 0
+    with context.writing() as session:
+        for _ in range(count):
+            fields = demo_data.made_up_contact(random.randrange(1_000_000))
+            try:
+                with session.begin_nested():
+                    enrollments.add_contact(
+                        session=session, sequence_id=sequence_id,
+                        contact=enrollments.parse_contact(fields),
+                        clock=context.runtime().clock,
+                    )  # fmt: skip
+                added += 1
+            except ServiceError:
+                continue  # already in the sequence from an earlier click
+    context.flash(f"Added {added} contacts.")
 
 
 def record_events(account_id: int) -> None:
@@ -122,19 +136,27 @@ def record_events(account_id: int) -> None:
         )
         subject = right.text_input("Subject", value="Re: a quick question", max_chars=500)
         submitted = st.form_submit_button("Record event", type="primary")
-    if submitted:
-        context.require_admin("record email events")
-        try:
-            with context.writing() as session:
-                enrollments.record_event(
-                    session=session, enrollment_id=enrollment_id, kind=ActivityKind(kind),
-                    at=None, subject=subject, clock=context.runtime().clock,
-                )  # fmt: skip
-        except ServiceError as exc:
-            context.show_error(exc)
-        else:
-            context.flash(f"Recorded {kind} for {by_id[enrollment_id].email}.")
-            st.rerun()
+    who = by_id[enrollment_id].email
+    if submitted and record_email_event(enrollment_id, ActivityKind(kind), subject, who=who):
+        st.rerun()
+
+
+def record_email_event(
+    enrollment_id: int, kind: ActivityKind, subject: str, *, who: str = "the contact"
+) -> bool:
+    """Record an email event of the enrollment now (admins only); False with the reason."""
+    context.require_admin("record email events")
+    try:
+        with context.writing() as session:
+            enrollments.record_event(
+                session=session, enrollment_id=enrollment_id, kind=kind, at=None,
+                subject=subject, clock=context.runtime().clock,
+            )  # fmt: skip
+    except ServiceError as exc:
+        show_error(exc)
+        return False
+    context.flash(f"Recorded {kind.value} for {context.plain(who)}.")
+    return True
 
 
 def fault_summary(config: FaultConfig) -> str:
@@ -172,7 +194,6 @@ def faults(account_id: int, base_url: str) -> None:
         drops = st.slider("Share of dropped connections", 0.0, 0.5, float(current.drop_rate), 0.05)
         apply = st.form_submit_button("Apply faults", type="primary")
     if apply:
-        context.require_admin("inject faults")
         try:
             config = FaultConfig(
                 latency_ms=latency,
@@ -181,66 +202,89 @@ def faults(account_id: int, base_url: str) -> None:
                 drop_rate=drops,
             )
         except ValueError as exc:
-            context.show_error(exc)
+            show_error(exc)
             return
-        with demo_data.SimulatorAdmin(base_url) as admin:
-            admin.set_faults(config)
-        context.flash("Faults applied.")
+        change_faults(base_url, config)
         st.rerun()
     buttons = st.container(horizontal=True)
     if buttons.button("Clear all faults", icon=":material/healing:"):
-        context.require_admin("clear faults")
-        with demo_data.SimulatorAdmin(base_url) as admin:
-            admin.set_faults(FaultConfig(latency_ms=context.settings().simulator_latency_ms))
-        context.flash("Faults cleared.")
+        change_faults(base_url, None)
         st.rerun()
+    if buttons.button(
+        "Revoke this account's API key", icon=":material/key_off:"
+    ) and set_key_revoked(account_id, base_url, revoked=True):
+        st.rerun()
+    if buttons.button("Restore the key and reconnect", icon=":material/key:") and set_key_revoked(
+        account_id, base_url, revoked=False
+    ):
+        st.rerun()
+
+
+def change_faults(base_url: str, config: FaultConfig | None) -> None:
+    """Put ``config`` in force in the demo Clockwork, or clear every fault when None (admins
+    only)."""
+    context.require_admin("inject faults" if config else "clear faults")
+    cleared = FaultConfig(latency_ms=context.settings().simulator_latency_ms)
+    with demo_data.SimulatorAdmin(base_url) as admin:
+        admin.set_faults(config or cleared)
+    context.flash("Faults applied." if config else "Faults cleared.")
+
+
+def set_key_revoked(account_id: int, base_url: str, *, revoked: bool) -> bool:
+    """Revoke the account's API key in the demo Clockwork, or restore it and reconnect (admins
+    only); False with the reason on screen."""
+    context.require_admin("revoke keys" if revoked else "restore keys")
     rt = context.runtime()
-    if buttons.button("Revoke this account's API key", icon=":material/key_off:"):
-        context.require_admin("revoke keys")
-        try:
-            demo_data.set_account_key_revoked(rt, base_url, account_id=account_id, revoked=True)
-        except ServiceError as exc:
-            context.show_error(exc)
-        else:
-            context.flash("Key revoked: the next sync is rejected and the account needs attention.")
-            st.rerun()
-    if buttons.button("Restore the key and reconnect", icon=":material/key:"):
-        context.require_admin("restore keys")
-        try:
-            demo_data.set_account_key_revoked(rt, base_url, account_id=account_id, revoked=False)
+    try:
+        demo_data.set_account_key_revoked(rt, base_url, account_id=account_id, revoked=revoked)
+        if not revoked:
             demo_data.reconnect(rt, account_id=account_id, base_url=base_url)
-        except ServiceError as exc:
-            context.show_error(exc)
-        else:
-            context.flash("Key restored and reconnected: queued work resumes.")
-            st.rerun()
+    except ServiceError as exc:
+        show_error(exc)
+        return False
+    context.flash(
+        "Key revoked: the next sync is rejected and the account needs attention."
+        if revoked
+        else "Key restored and reconnected: queued work resumes."
+    )
+    return True
 
 
 def engine_and_reset(base_url: str) -> None:
     """Run a pass now, or wipe and reseed the demo."""
     st.subheader("Engine and demo data")
     buttons = st.container(horizontal=True)
-    status = context.engine()
-    if buttons.button("Run a sync pass now", icon=":material/sync:"):
-        context.require_admin("run a sync pass")
-        if status.handle is None:
-            st.error("The sync engine is not running in this process.")
-        else:
-            counts = status.handle.engine.run_pass(trigger="manual")
-            context.flash(f"Sync pass: {dict(counts) or 'nothing due'}.")
-            st.rerun()
+    if buttons.button("Run a sync pass now", icon=":material/sync:") and run_pass_now():
+        st.rerun()
     with buttons.popover("Reset the demo", icon=":material/restart_alt:"):
         st.write("Delete every account, contact and log entry and seed the demo again?")
         if st.button("Yes, reset", type="primary"):
-            context.require_admin("reset the demo")
-            with demo_data.SimulatorAdmin(base_url) as admin:
-                admin.set_faults(FaultConfig(latency_ms=context.settings().simulator_latency_ms))
-            demo_data.seed_demo(context.runtime(), base_url, reset=True)
-            st.cache_data.clear()
-            st.session_state.pop(context.ACCOUNT_KEY, None)
-            st.session_state.pop("_account_select", None)
-            context.flash("Demo reset.")
+            reset_demo(base_url)
             st.rerun()
+
+
+def run_pass_now() -> bool:
+    """Run one engine pass in this process now (admins only); False when no engine runs here."""
+    context.require_admin("run a sync pass")
+    status = context.engine()
+    if status.handle is None:
+        st.error("The sync engine is not running in this process.")
+        return False
+    counts = status.handle.engine.run_pass(trigger="manual")
+    context.flash(f"Sync pass: {dict(counts) or 'nothing due'}.")
+    return True
+
+
+def reset_demo(base_url: str) -> None:
+    """Clear the simulator's faults, wipe the demo store and seed it again (admins only)."""
+    context.require_admin("reset the demo")
+    with demo_data.SimulatorAdmin(base_url) as admin:
+        admin.set_faults(FaultConfig(latency_ms=context.settings().simulator_latency_ms))
+    demo_data.seed_demo(context.runtime(), base_url, reset=True)
+    st.cache_data.clear()
+    st.session_state.pop(context.ACCOUNT_KEY, None)
+    st.session_state.pop("_account_select", None)
+    context.flash("Demo reset.")
 
 
 def render() -> None:
@@ -267,4 +311,5 @@ def render() -> None:
     engine_and_reset(base_url)
 
 
-render()
+if __name__ == "__main__":  # run as a page; imported, it only defines its actions
+    render()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import context
+from dashboard.widgets import show_error
 from sync_engine import demo as demo_data
 from sync_engine.clockwork.client import DEFAULT_BASE_URL
 from sync_engine.models import ConnectionState
@@ -33,20 +34,26 @@ def new_account() -> None:
         st.form("new_account", clear_on_submit=True, border=False),
     ):
         name = st.text_input("Account name", max_chars=200, placeholder="e.g. Acme Talent")
-        if st.form_submit_button("Create account"):
-            actor = context.require_admin("create accounts")
-            try:
-                with context.writing() as session:
-                    account = accounts.create_account(
-                        session=session, name=name, clock=context.runtime().clock, actor=actor,
-                    )  # fmt: skip
-            except ServiceError as exc:
-                context.show_error(exc)
-                return
-            st.session_state[context.ACCOUNT_KEY] = account.id
-            st.session_state.pop("_account_select", None)
-            context.flash(f"Account {account.name} created.")
-            st.rerun()
+        submitted = st.form_submit_button("Create account")
+    if submitted and create_account(name):
+        st.rerun()
+
+
+def create_account(name: str) -> bool:
+    """Create an account and select it (admins only); False with the reason on screen."""
+    actor = context.require_admin("create accounts")
+    try:
+        with context.writing() as session:
+            account = accounts.create_account(
+                session=session, name=name, clock=context.runtime().clock, actor=actor
+            )
+    except ServiceError as exc:
+        show_error(exc)
+        return False
+    st.session_state[context.ACCOUNT_KEY] = account.id
+    st.session_state.pop("_account_select", None)
+    context.flash(f"Account {context.plain(account.name)} created.")
+    return True
 
 
 def health(account_id: int) -> accounts.ConnectionSummary | None:
@@ -80,25 +87,13 @@ def health(account_id: int) -> accounts.ConnectionSummary | None:
         buttons = st.container(horizontal=True)
         live = summary.state != ConnectionState.DISCONNECTED
         if buttons.button("Test connection", icon=":material/network_check:", disabled=not live):
-            context.require_admin("test the connection")
-            try:
-                views.check_connection(context.runtime(), account_id=account_id)
-            except ServiceError as exc:
-                context.show_error(exc)
-            else:
-                st.success("Clockwork accepted the credentials.", icon=":material/check_circle:")
+            verify_credentials(account_id)
         pause_label = "Resume syncing" if account.sync_paused else "Pause syncing"
         if buttons.button(
             pause_label,
             icon=":material/pause:" if not account.sync_paused else ":material/play_arrow:",
         ):
-            actor = context.require_admin("pause or resume syncing")
-            with context.writing() as session:
-                accounts.set_sync_paused(
-                    session=session, account_id=account_id, paused=not account.sync_paused,
-                    clock=context.runtime().clock, actor=actor,
-                )  # fmt: skip
-            context.flash("Syncing paused." if not account.sync_paused else "Syncing resumed.")
+            set_paused(account_id, paused=not account.sync_paused)
             st.rerun()
         if live:
             with buttons.popover("Disconnect", icon=":material/link_off:"):
@@ -107,15 +102,41 @@ def health(account_id: int) -> accounts.ConnectionSummary | None:
                     "contacts added while disconnected are not synced."
                 )
                 if st.button("Yes, disconnect", type="primary"):
-                    actor = context.require_admin("disconnect Clockwork")
-                    with context.writing() as session:
-                        accounts.disconnect(
-                            session=session, account_id=account_id,
-                            clock=context.runtime().clock, actor=actor,
-                        )  # fmt: skip
-                    context.flash("Disconnected from Clockwork.")
+                    disconnect(account_id)
                     st.rerun()
     return summary
+
+
+def verify_credentials(account_id: int) -> None:
+    """Ask Clockwork whether it accepts the stored credentials (admins only) and say so."""
+    context.require_admin("test the connection")
+    try:
+        views.check_connection(context.runtime(), account_id=account_id)
+    except ServiceError as exc:
+        show_error(exc)
+    else:
+        st.success("Clockwork accepted the credentials.", icon=":material/check_circle:")
+
+
+def set_paused(account_id: int, *, paused: bool) -> None:
+    """Pause or resume syncing for the account (admins only)."""
+    actor = context.require_admin("pause or resume syncing")
+    with context.writing() as session:
+        accounts.set_sync_paused(
+            session=session, account_id=account_id, paused=paused,
+            clock=context.runtime().clock, actor=actor,
+        )  # fmt: skip
+    context.flash("Syncing paused." if paused else "Syncing resumed.")
+
+
+def disconnect(account_id: int) -> None:
+    """Forget the account's credentials (admins only); history and queued work are kept."""
+    actor = context.require_admin("disconnect Clockwork")
+    with context.writing() as session:
+        accounts.disconnect(
+            session=session, account_id=account_id, clock=context.runtime().clock, actor=actor
+        )
+    context.flash("Disconnected from Clockwork.")
 
 
 def connect_form(account_id: int, summary: accounts.ConnectionSummary | None) -> None:
@@ -151,29 +172,42 @@ def connect_form(account_id: int, summary: accounts.ConnectionSummary | None) ->
         submitted = st.form_submit_button(
             "Save and test connection", type="primary", icon=":material/link:"
         )
-    if submitted:
-        actor = context.require_admin("change Clockwork credentials")
-        host = context.settings().simulator_host
-        if demo and (problem := demo_data.demo_connection_problem(base_url, simulator_host=host)):
-            st.error(problem, icon=":material/gpp_bad:")
-            return
-        fields = {
-            "firm": firm,
-            "api_key": api_key,
-            "api_secret": api_secret,
-            "firm_service_key": service_key,
-            "base_url": base_url,
-        }
-        try:
-            with st.spinner("Checking the credentials with Clockwork…"):
-                saved = accounts.connect(
-                    context.runtime(), account_id=account_id, fields=fields, actor=actor
-                )
-        except ServiceError as exc:
-            context.show_error(exc)
-            return
-        context.flash(f"Connected to {saved.firm} (API key {saved.api_key_hint}).")
+    if not submitted:
+        return
+    fields = {
+        "firm": firm,
+        "api_key": api_key,
+        "api_secret": api_secret,
+        "firm_service_key": service_key,
+        "base_url": base_url,
+    }
+    if save_credentials(account_id, fields):
         st.rerun()
+
+
+def save_credentials(account_id: int, fields: dict[str, str]) -> bool:
+    """Check the credentials with Clockwork, then store them (admins only); False with the reason
+    on screen when Clockwork or the input refuses them."""
+    actor = context.require_admin("change Clockwork credentials")
+    host = context.settings().simulator_host
+    base_url = fields.get("base_url", "")
+    if context.demo() and (
+        problem := demo_data.demo_connection_problem(base_url, simulator_host=host)
+    ):
+        st.error(context.plain(problem), icon=":material/gpp_bad:")
+        return False
+    try:
+        with st.spinner("Checking the credentials with Clockwork…"):
+            saved = accounts.connect(
+                context.runtime(), account_id=account_id, fields=fields, actor=actor
+            )
+    except ServiceError as exc:
+        show_error(exc)
+        return False
+    context.flash(
+        f"Connected to {context.plain(saved.firm)} (API key {context.plain(saved.api_key_hint)})."
+    )
+    return True
 
 
 def render() -> None:
@@ -191,4 +225,5 @@ def render() -> None:
     connect_form(account_id, summary)
 
 
-render()
+if __name__ == "__main__":  # run as a page; imported, it only defines its actions
+    render()

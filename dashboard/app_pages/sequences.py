@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import context
-from dashboard.widgets import project_picker, projects, show_preview
+from dashboard.widgets import project_picker, projects, show_error, show_preview
 from sync_engine.services import accounts, project_resync, views
 from sync_engine.services.errors import ServiceError
 
@@ -53,20 +53,25 @@ def add_sequence(account_id: int, names: dict[str, str]) -> None:
             ["", *names],
             format_func=lambda option: names.get(option, "Account default"),
         )
-        if st.form_submit_button("Create sequence"):
-            actor = context.require_admin("create sequences")
-            try:
-                with context.writing() as session:
-                    accounts.add_sequence(
-                        session=session, account_id=account_id, name=name, disable_sync=disable,
-                        project_id=project or None, clock=context.runtime().clock,
-                        actor=actor,
-                    )  # fmt: skip
-            except ServiceError as exc:
-                context.show_error(exc)
-                return
-            context.flash(f"Sequence {name} created.")
-            st.rerun()
+        submitted = st.form_submit_button("Create sequence")
+    if submitted and create_sequence(account_id, name, disable, project or None):
+        st.rerun()
+
+
+def create_sequence(account_id: int, name: str, disable_sync: bool, project_id: str | None) -> bool:
+    """Create a sequence (admins only); False with the reason on screen when it cannot."""
+    actor = context.require_admin("create sequences")
+    try:
+        with context.writing() as session:
+            sequence = accounts.add_sequence(
+                session=session, account_id=account_id, name=name, disable_sync=disable_sync,
+                project_id=project_id, clock=context.runtime().clock, actor=actor,
+            )  # fmt: skip
+    except ServiceError as exc:
+        show_error(exc)
+        return False
+    context.flash(f"Sequence {context.plain(sequence.name)} created.")
+    return True
 
 
 def syncing_tab(sequence: views.SequenceRow, names: dict[str, str]) -> None:
@@ -100,19 +105,26 @@ def syncing_tab(sequence: views.SequenceRow, names: dict[str, str]) -> None:
             session=session, sequence_id=sequence.sequence_id, changes=changes, project_names=names
         )
     show_preview(preview)
-    if st.button("Save Syncing settings", type="primary", key=f"{key}_save"):
-        actor = context.require_admin("change a sequence's Syncing settings")
-        try:
-            with context.writing() as session:
-                accounts.update_sequence(
-                    session=session, sequence_id=sequence.sequence_id, changes=changes,
-                    clock=context.runtime().clock, actor=actor,
-                )  # fmt: skip
-        except ServiceError as exc:
-            context.show_error(exc)
-            return
-        context.flash(f"Syncing settings of {sequence.name} saved.")
+    saved = st.button("Save Syncing settings", type="primary", key=f"{key}_save")
+    if saved and save_syncing(sequence.sequence_id, changes):
         st.rerun()
+
+
+def save_syncing(sequence_id: int, changes: dict[str, Any]) -> bool:
+    """Save a sequence's Disable Sync and project (admins only); False with the reason on screen
+    when it cannot."""
+    actor = context.require_admin("change a sequence's Syncing settings")
+    try:
+        with context.writing() as session:
+            sequence = accounts.update_sequence(
+                session=session, sequence_id=sequence_id, changes=changes,
+                clock=context.runtime().clock, actor=actor,
+            )  # fmt: skip
+    except ServiceError as exc:
+        show_error(exc)
+        return False
+    context.flash(f"Syncing settings of {context.plain(sequence.name)} saved.")
+    return True
 
 
 def resync(sequence: views.SequenceRow, names: dict[str, str]) -> None:
@@ -125,24 +137,18 @@ def resync(sequence: views.SequenceRow, names: dict[str, str]) -> None:
     )
     key = f"resync_plan_{sequence.sequence_id}"
     if st.button("Preview re-sync", key=f"{key}_preview", icon=":material/preview:"):
-        context.require_admin("re-sync contacts to a project")
-        try:
-            st.session_state[key] = project_resync.plan_resync(
-                context.runtime(), sequence_id=sequence.sequence_id
-            )
-        except ServiceError as exc:
-            context.show_error(exc)
+        st.session_state[key] = preview_resync(sequence.sequence_id)
     plan = st.session_state.get(key)
     if plan is None:
         return
     if plan.project_id is None:
         st.info("Neither this sequence nor the account has a project to re-sync to.")
         return
-    target = names.get(plan.project_id, plan.project_id)
+    target = context.plain(names.get(plan.project_id, plan.project_id))
     if not plan.items:
         st.success(f"Every synced contact already joined {target}.")
         return
-    st.write(
+    st.markdown(
         f"{len(plan.to_add)} contact(s) would be added to {target}; "
         f"{len(plan.already_there)} are already in it (recorded, nothing sent)."
     )
@@ -156,18 +162,34 @@ def resync(sequence: views.SequenceRow, names: dict[str, str]) -> None:
         ),
         hide_index=True,
     )
-    if st.button(f"Re-sync {len(plan.items)} contact(s)", type="primary", key=f"{key}_apply"):
-        actor = context.require_admin("re-sync contacts to a project")
-        try:
-            done = project_resync.apply_resync(
-                context.runtime(), sequence_id=sequence.sequence_id, actor=actor
-            )
-        except ServiceError as exc:
-            context.show_error(exc)
-            return
+    applied = st.button(f"Re-sync {len(plan.items)} contact(s)", type="primary", key=f"{key}_apply")
+    if applied and queue_resync(sequence.sequence_id, target):
         st.session_state.pop(key, None)
-        context.flash(f"{len(done.to_add)} contact(s) queued to join {target}.")
         st.rerun()
+
+
+def preview_resync(sequence_id: int) -> project_resync.ResyncPlan | None:
+    """B3: who a re-sync would add where (admins only: it asks Clockwork); None with the reason
+    on screen when it cannot be planned."""
+    context.require_admin("re-sync contacts to a project")
+    try:
+        return project_resync.plan_resync(context.runtime(), sequence_id=sequence_id)
+    except ServiceError as exc:
+        show_error(exc)
+        return None
+
+
+def queue_resync(sequence_id: int, target: str) -> bool:
+    """B3: queue the re-sync (admins only); False with the reason on screen when it cannot.
+    ``target`` names the project in the confirmation, already escaped for Markdown."""
+    actor = context.require_admin("re-sync contacts to a project")
+    try:
+        done = project_resync.apply_resync(context.runtime(), sequence_id=sequence_id, actor=actor)
+    except ServiceError as exc:
+        show_error(exc)
+        return False
+    context.flash(f"{len(done.to_add)} contact(s) queued to join {target}.")
+    return True
 
 
 def render() -> None:
@@ -214,4 +236,5 @@ def render() -> None:
         st.caption("See each contact on the Contacts page (filter by this sequence).")
 
 
-render()
+if __name__ == "__main__":  # run as a page; imported, it only defines its actions
+    render()

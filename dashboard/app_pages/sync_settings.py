@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import context
-from dashboard.widgets import project_picker, projects, show_preview
+from dashboard.widgets import project_picker, projects, show_error, show_preview
 from sync_engine.models import SyncMode
 from sync_engine.services import accounts, views
 from sync_engine.services.errors import ServiceError
@@ -69,7 +69,7 @@ def render() -> None:
 
     st.subheader("Default project")
     if problem:
-        st.caption(f"Projects cannot be listed right now: {problem}")
+        st.caption(f"Projects cannot be listed right now: {context.plain(problem)}")
     project = project_picker(
         "Project new contacts join",
         current.default_project_id,
@@ -111,18 +111,8 @@ def render() -> None:
         )
     show_preview(preview)
     buttons = st.container(horizontal=True)
-    if buttons.button("Save changes", type="primary", icon=":material/save:"):
-        actor = context.require_admin("change sync settings")
-        try:
-            with context.writing() as session:
-                accounts.update_settings(
-                    session=session, account_id=account_id, changes=changes,
-                    clock=context.runtime().clock, actor=actor,
-                )  # fmt: skip
-        except ServiceError as exc:
-            context.show_error(exc)
-            return
-        context.flash("Sync settings saved.")
+    saved = buttons.button("Save changes", type="primary", icon=":material/save:")
+    if saved and save_settings(account_id, changes):
         st.rerun()
     if buttons.button("Discard"):
         for suffix in ("mode", "dedup", "project", "tracking", "linkedin"):
@@ -130,4 +120,22 @@ def render() -> None:
         st.rerun()
 
 
-render()
+def save_settings(account_id: int, changes: dict[str, Any]) -> bool:
+    """Save the account's sync settings (admins only); False with the reason on screen when they
+    cannot be saved."""
+    actor = context.require_admin("save sync settings")
+    try:
+        with context.writing() as session:
+            accounts.update_settings(
+                session=session, account_id=account_id, changes=changes,
+                clock=context.runtime().clock, actor=actor,
+            )  # fmt: skip
+    except ServiceError as exc:
+        show_error(exc)
+        return False
+    context.flash("Sync settings saved.")
+    return True
+
+
+if __name__ == "__main__":  # run as a page; imported, it only defines its actions
+    render()

@@ -260,7 +260,8 @@ def test_sync_settings_preview_then_save_audited(store: Runtime, connected: dict
     app = open_page("sync_settings")
     assert "No unsaved changes." in texts(app)
     app.radio(key=f"settings_{account_id}_mode").set_value("on_reply").run()
-    assert "Contacts added from now on will sync only when they reply." in texts(app)
+    preview = context.plain("Contacts added from now on will sync only when they reply.")
+    assert preview in texts(app)
     app.toggle(key=f"settings_{account_id}_tracking").set_value(False).run()
     by_label(app.button, "Save changes").click().run()
     with store.db.read() as session:
@@ -303,7 +304,8 @@ def test_sequences_mark_disabled_sync_and_save_the_syncing_tab(
     }
     app.selectbox(key=f"sequence_pick_{account_id}").set_value(connected["sequence_id"]).run()
     app.toggle(key=f"sequence_{connected['sequence_id']}_disable").set_value(True).run()
-    assert "Contacts added from now on will never sync, even if they reply." in texts(app)
+    preview = context.plain("Contacts added from now on will never sync, even if they reply.")
+    assert preview in texts(app)
     by_label(app.button, "Save Syncing settings").click().run()
     with store.db.read() as session:
         sequence = accounts.get_sequence(session=session, sequence_id=connected["sequence_id"])
