@@ -13,6 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import context
+from dashboard.plain_text import plain
 from sync_engine.services import auth, login_throttle
 from sync_engine.services.auth import AuthConfigError, LoginConfig
 
@@ -103,7 +104,7 @@ def login_screen(config: LoginConfig) -> None:
                 if context.oidc_email_verified()
                 else "is not verified by the identity provider, so it cannot be let in."
             )
-            st.error(f"{context.plain(email)} {reason}", icon=":material/block:")
+            st.error(f"{plain(email)} {reason}", icon=":material/block:")
             st.button("Log out", on_click=st.logout)
         else:
             st.button("Log in with single sign-on", type="primary", on_click=st.login)

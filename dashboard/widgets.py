@@ -1,7 +1,7 @@
 """Widgets shared by several pages: the firm's project picker, the change preview and errors.
 
-Text that comes from Clockwork, a CSV or a user is shown literally: Markdown elements get it
-through :func:`context.plain`, so a name or a message cannot make a link, an image or markup.
+Text that comes from Clockwork, a CSV or a user reaches Markdown elements only through
+:func:`dashboard.plain_text.plain`, so a name or a message cannot make a link, an image or markup.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import context
+from dashboard.plain_text import plain
 from sync_engine.models import ConnectionState
 from sync_engine.services import accounts, views
 from sync_engine.services.errors import ServiceError
@@ -65,11 +66,11 @@ def show_preview(preview: views.ChangePreview) -> None:
     with st.container(border=True):
         st.markdown("**Before you save**")
         for line in preview.will:  # lines quote sequence and project names
-            st.markdown(f":material/arrow_forward: {context.plain(line)}")
+            st.markdown(f":material/arrow_forward: {plain(line)}")
         for line in preview.will_not:
-            st.markdown(f":material/block: {context.plain(line)}")
+            st.markdown(f":material/block: {plain(line)}")
 
 
 def show_error(exc: Exception) -> None:
     """An error's one-line message, as plain text (it may quote Clockwork, a CSV or a user)."""
-    st.error(context.plain(exc), icon=":material/error:")
+    st.error(plain(exc), icon=":material/error:")

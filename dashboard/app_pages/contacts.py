@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import context
+from dashboard.plain_text import plain
 from dashboard.widgets import projects as project_map
 from dashboard.widgets import show_error
 from sync_engine.services import accounts, enrollments, views
@@ -183,7 +184,7 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
         return
     row = found.row
     with st.container(border=True):
-        st.markdown(f"#### {context.plain(row.name or row.email)}")
+        st.markdown(f"#### {plain(row.name or row.email)}")
         st.text(f"{row.email} · {row.sequence} · enrollment {row.enrollment_id}")
         a, b, c = st.columns(3)
         a.metric("Status", row.status_label)
@@ -193,7 +194,7 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
         st.text(f"Project: {project}")
         if row.reason_message:
             advice = f" **What to do:** {row.action}." if row.action else ""
-            st.info(f"{context.plain(row.reason_message)}.{advice}", icon=":material/info:")
+            st.info(f"{plain(row.reason_message)}.{advice}", icon=":material/info:")
         if row.last_error:
             st.text(f"Last error: {row.last_error}")
         if row.exists_in_clockwork:
@@ -246,7 +247,7 @@ def review(enrollment_id: int, candidates: list[dict], *, admin: bool) -> None:
         position = candidate.get("position") or ""
         labels[str(candidate["id"])] = f"{candidate.get('name') or 'Unnamed'} ({emails}) {position}"
     # Radio options are Markdown: what Clockwork holds is shown literally.
-    options = {candidate_id: context.plain(label) for candidate_id, label in labels.items()}
+    options = {candidate_id: plain(label) for candidate_id, label in labels.items()}
     if not admin:
         st.markdown("**Waiting for an admin to choose the Clockwork person** (several share this "
                     "LinkedIn profile):")  # fmt: skip

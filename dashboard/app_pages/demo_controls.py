@@ -11,6 +11,7 @@ import random
 import streamlit as st
 
 from dashboard import context
+from dashboard.plain_text import plain
 from dashboard.widgets import show_error
 from sync_engine import demo as demo_data
 from sync_engine.clockwork.simulator import FaultConfig
@@ -32,7 +33,7 @@ def add_contacts(account_id: int, base_url: str) -> None:
     added = st.session_state.get("demo_added")
     if added:
         with st.container(horizontal=True, vertical_alignment="center"):
-            st.success(f"Added {context.plain(added['email'])} as enrollment {added['id']}.")
+            st.success(f"Added {plain(added['email'])} as enrollment {added['id']}.")
             st.page_link(
                 "app_pages/contacts.py",
                 label="Open in Contacts",
@@ -155,7 +156,7 @@ def record_email_event(
     except ServiceError as exc:
         show_error(exc)
         return False
-    context.flash(f"Recorded {kind.value} for {context.plain(who)}.")
+    context.flash(f"Recorded {kind.value} for {plain(who)}.")
     return True
 
 

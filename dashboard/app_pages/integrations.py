@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import context
+from dashboard.plain_text import plain
 from dashboard.widgets import show_error
 from sync_engine import demo as demo_data
 from sync_engine.clockwork.client import DEFAULT_BASE_URL
@@ -52,7 +53,7 @@ def create_account(name: str) -> bool:
         return False
     st.session_state[context.ACCOUNT_KEY] = account.id
     st.session_state.pop("_account_select", None)
-    context.flash(f"Account {context.plain(account.name)} created.")
+    context.flash(f"Account {plain(account.name)} created.")
     return True
 
 
@@ -70,10 +71,10 @@ def health(account_id: int) -> accounts.ConnectionSummary | None:
     with st.container(border=True):
         a, b, c, d = st.columns(4)
         a.markdown(f"**State**  \n{label}")
-        b.markdown(f"**Firm**  \n{context.plain(summary.firm)}")
+        b.markdown(f"**Firm**  \n{plain(summary.firm)}")
         c.markdown(f"**API key**  \n`{summary.api_key_hint}`")
         d.markdown(f"**Last successful call**  \n{context.ago(last_ok)}")
-        st.caption(f"Base URL: {context.plain(summary.base_url)}")
+        st.caption(f"Base URL: {plain(summary.base_url)}")
         if warning:
             st.error(warning, icon=":material/key_off:")
             if summary.last_error:
@@ -194,7 +195,7 @@ def save_credentials(account_id: int, fields: dict[str, str]) -> bool:
     if context.demo() and (
         problem := demo_data.demo_connection_problem(base_url, simulator_host=host)
     ):
-        st.error(context.plain(problem), icon=":material/gpp_bad:")
+        st.error(plain(problem), icon=":material/gpp_bad:")
         return False
     try:
         with st.spinner("Checking the credentials with Clockwork…"):
@@ -204,9 +205,7 @@ def save_credentials(account_id: int, fields: dict[str, str]) -> bool:
     except ServiceError as exc:
         show_error(exc)
         return False
-    context.flash(
-        f"Connected to {context.plain(saved.firm)} (API key {context.plain(saved.api_key_hint)})."
-    )
+    context.flash(f"Connected to {plain(saved.firm)} (API key {plain(saved.api_key_hint)}).")
     return True
 
 

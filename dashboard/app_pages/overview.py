@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import context
+from dashboard.plain_text import plain
 from sync_engine.services import accounts, views
 
 WINDOWS = {
@@ -146,7 +147,7 @@ def render_account(account_id: int, window: str) -> None:
         problem = engine.last_problem
         st.warning(
             f"Last scheduler problem ({context.ago(problem.started_at, at=now)}, "
-            f"{context.plain(problem.trigger)}): {context.plain(problem.error or 'no detail')}",
+            f"{plain(problem.trigger)}): {plain(problem.error or 'no detail')}",
             icon=":material/warning:",
         )
 
@@ -161,7 +162,7 @@ if account_id is not None:
         name = views.account_names(session=session).get(account_id, "")
     st.divider()
     header, picker = st.columns([3, 1])
-    header.subheader(context.plain(name))
+    header.subheader(plain(name))
     window = picker.selectbox(
         "Chart", list(WINDOWS), key="overview_window", label_visibility="collapsed"
     )

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import context
+from dashboard.plain_text import plain
 from dashboard.widgets import project_picker, projects, show_error, show_preview
 from sync_engine.services import accounts, project_resync, views
 from sync_engine.services.errors import ServiceError
@@ -70,7 +71,7 @@ def create_sequence(account_id: int, name: str, disable_sync: bool, project_id: 
     except ServiceError as exc:
         show_error(exc)
         return False
-    context.flash(f"Sequence {context.plain(sequence.name)} created.")
+    context.flash(f"Sequence {plain(sequence.name)} created.")
     return True
 
 
@@ -123,7 +124,7 @@ def save_syncing(sequence_id: int, changes: dict[str, Any]) -> bool:
     except ServiceError as exc:
         show_error(exc)
         return False
-    context.flash(f"Syncing settings of {context.plain(sequence.name)} saved.")
+    context.flash(f"Syncing settings of {plain(sequence.name)} saved.")
     return True
 
 
@@ -144,7 +145,7 @@ def resync(sequence: views.SequenceRow, names: dict[str, str]) -> None:
     if plan.project_id is None:
         st.info("Neither this sequence nor the account has a project to re-sync to.")
         return
-    target = context.plain(names.get(plan.project_id, plan.project_id))
+    target = plain(names.get(plan.project_id, plan.project_id))
     if not plan.items:
         st.success(f"Every synced contact already joined {target}.")
         return

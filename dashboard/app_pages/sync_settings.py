@@ -11,6 +11,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import context
+from dashboard.plain_text import plain
 from dashboard.widgets import project_picker, projects, show_error, show_preview
 from sync_engine.models import SyncMode
 from sync_engine.services import accounts, views
@@ -69,7 +70,7 @@ def render() -> None:
 
     st.subheader("Default project")
     if problem:
-        st.caption(f"Projects cannot be listed right now: {context.plain(problem)}")
+        st.caption(f"Projects cannot be listed right now: {plain(problem)}")
     project = project_picker(
         "Project new contacts join",
         current.default_project_id,

@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import select
 
 from dashboard import context
+from dashboard.plain_text import plain
 from sync_engine.clockwork.simulator import SimulatorServer
 from sync_engine.models import ApiCall, EngineRun, Enrollment
 from sync_engine.runtime import Runtime
@@ -260,7 +261,7 @@ def test_sync_settings_preview_then_save_audited(store: Runtime, connected: dict
     app = open_page("sync_settings")
     assert "No unsaved changes." in texts(app)
     app.radio(key=f"settings_{account_id}_mode").set_value("on_reply").run()
-    preview = context.plain("Contacts added from now on will sync only when they reply.")
+    preview = plain("Contacts added from now on will sync only when they reply.")
     assert preview in texts(app)
     app.toggle(key=f"settings_{account_id}_tracking").set_value(False).run()
     by_label(app.button, "Save changes").click().run()
@@ -304,7 +305,7 @@ def test_sequences_mark_disabled_sync_and_save_the_syncing_tab(
     }
     app.selectbox(key=f"sequence_pick_{account_id}").set_value(connected["sequence_id"]).run()
     app.toggle(key=f"sequence_{connected['sequence_id']}_disable").set_value(True).run()
-    preview = context.plain("Contacts added from now on will never sync, even if they reply.")
+    preview = plain("Contacts added from now on will never sync, even if they reply.")
     assert preview in texts(app)
     by_label(app.button, "Save Syncing settings").click().run()
     with store.db.read() as session:

@@ -1,0 +1,55 @@
+"""The dashboard's forms and links answer bad input with a message, never a traceback (issue 12
+item 8): credentials the HTTP client cannot send, and ids too large for the store."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.plain_text import plain
+from sync_engine.runtime import Runtime
+from sync_engine.services import accounts
+from tests.dashboard.conftest import by_label, open_page
+from tests.factories import connection_fields
+
+
+@pytest.fixture
+def account_id(store: Runtime) -> int:
+    with store.db.write() as session:
+        account = accounts.create_account(
+            session=session, name="Acme Talent", clock=store.clock, actor="test"
+        )
+    assert account.id is not None
+    return account.id
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("API key", "sim api key", "api_key must be non-empty printable ASCII without spaces"),
+        ("Base URL", "http://127.0.0.1:9/?firm=x", "must be an http(s) URL with a host and no"),
+    ],
+)
+def test_credentials_the_client_cannot_send_get_a_message(
+    account_id: int, field: str, value: str, message: str
+) -> None:
+    app = open_page("integrations")
+    typed = {**connection_fields("http://127.0.0.1:9"), "api_key": "sim-api-key"}
+    for label, name in (
+        ("Firm name", "firm"), ("API key", "api_key"), ("API secret", "api_secret"),
+        ("Firm service key", "firm_service_key"), ("Base URL", "base_url"),
+    ):  # fmt: skip
+        by_label(app.text_input, label).input(value if label == field else typed[name])
+    by_label(app.button, "Save and test connection").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any(plain(message) in str(error.value) for error in app.error), [
+        e.value for e in app.error
+    ]
+
+
+@pytest.mark.parametrize("link", ["99999999999999999999999", "\u00b2", "-1", "0"])
+def test_a_contact_link_with_an_id_no_store_can_hold_is_ignored(account_id: int, link: str) -> None:
+    app = open_page("contacts")
+    app.query_params["enrollment"] = link
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.title[0].value == "Contacts"
