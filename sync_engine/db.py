@@ -54,6 +54,13 @@ class Database:
         with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
             yield session
 
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """A short write transaction on a bare connection, for Core statements only: no ORM
+        session to build and flush (the engine's hot path runs a few per request)."""
+        with self._write_engine.begin() as connection:
+            yield connection
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()

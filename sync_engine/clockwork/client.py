@@ -296,6 +296,9 @@ class Pacer(Protocol):
     def throttled(self, retry_after: float | None) -> None:
         """Called when Clockwork answered "slow down" (429, or 503 with Retry-After)."""
 
+    def answered(self) -> None:
+        """Called when Clockwork answered without asking to slow down."""
+
 
 @dataclass(frozen=True)
 class SearchPage:
@@ -757,7 +760,7 @@ class ClockworkClient:
                 request = self._http.build_request(
                     route.method, path, params=params, content=content, headers=headers
                 )
-                response = self._receive(request, context, deadline)
+                response, content = self._receive(request, context, deadline)
         except httpx.TimeoutException as exc:
             cause = exc
             cut_by_stop = stop is not None and time.monotonic() >= stop - 0.05
@@ -773,13 +776,13 @@ class ClockworkClient:
             self._local.server_time = _http_date(response.headers.get("Date"))
             if response.is_success:
                 try:
-                    result = read(response.json() if response.content else {})
+                    result = read(json.loads(content) if content else {})
                 except ValueError as exc:  # JSON decoding and _ShapeError
                     cause = exc
                     message = self._redact(f"response is not the contract's JSON: {exc}")
                     error = ClockworkUnexpectedResponse(message, status=status, **context)
             else:
-                error = self._error_for_response(response, route)
+                error = self._error_for_response(response, content, route)
         latency_ms = (time.perf_counter() - started) * 1000
 
         if self._on_call is not None:
@@ -793,10 +796,13 @@ class ClockworkClient:
                     at=at,
                 )
             )
+        if self._pacer is not None:
+            if isinstance(error, ClockworkRateLimited):
+                self._pacer.throttled(error.retry_after)
+            elif status is not None:
+                self._pacer.answered()
         if error is None:
             return result
-        if isinstance(error, ClockworkRateLimited) and self._pacer is not None:
-            self._pacer.throttled(error.retry_after)
         raise error from cause
 
     def _deadline(self) -> tuple[float, float | None]:
@@ -807,9 +813,9 @@ class ClockworkClient:
 
     def _receive(
         self, request: httpx.Request, context: _RequestContext, deadline: float
-    ) -> httpx.Response:
-        """Send ``request`` and read its answer whole, refusing one over ``MAX_RESPONSE_BYTES``
-        (counted decoded, so a compressed bomb is refused too)."""
+    ) -> tuple[httpx.Response, bytes]:
+        """Send ``request``; its response (closed) and whole body, refusing one over
+        ``MAX_RESPONSE_BYTES`` (counted decoded, so a compressed bomb is refused too)."""
         response = self._http.send(request, stream=True)
         try:
             size = 0
@@ -829,24 +835,15 @@ class ClockworkClient:
                 chunks.append(chunk)
         finally:
             response.close()
-        decoded = [  # the body below is already decoded and whole
-            (name, value)
-            for name, value in response.headers.multi_items()
-            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-        ]
-        return httpx.Response(
-            response.status_code,
-            headers=decoded,
-            content=b"".join(chunks),
-            request=request,
-            extensions={k: v for k, v in response.extensions.items() if k == "reason_phrase"},
-        )
+        return response, b"".join(chunks)
 
-    def _error_for_response(self, response: httpx.Response, route: Route) -> ClockworkError:
+    def _error_for_response(
+        self, response: httpx.Response, content: bytes, route: Route
+    ) -> ClockworkError:
         """The domain error of a non-2xx response, per ``STATUS_ERRORS``."""
         status = response.status_code
         retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._clock())
-        message, field_errors = self._describe_error_body(response)
+        message, field_errors = self._describe_error_body(response, content)
         error_class = error_class_for(status, has_retry_after=retry_after is not None)
         context = _RequestContext(method=route.method, path_template=route.path_template)
         if issubclass(error_class, ClockworkRateLimited):
@@ -855,10 +852,12 @@ class ClockworkClient:
             return error_class(message, field_errors=field_errors, status=status, **context)
         return error_class(message, status=status, **context)
 
-    def _describe_error_body(self, response: httpx.Response) -> tuple[str, dict[str, list[str]]]:
+    def _describe_error_body(
+        self, response: httpx.Response, content: bytes
+    ) -> tuple[str, dict[str, list[str]]]:
         """The API's ``error`` and ``errors`` messages, or a short excerpt of a non-JSON body."""
         try:
-            payload = response.json()
+            payload = json.loads(content)
         except ValueError:
             payload = None
         field_errors: dict[str, list[str]] = {}
@@ -877,8 +876,8 @@ class ClockworkClient:
                             parts.append(text)
             elif isinstance(errors, list):
                 parts.extend(str(message) for message in errors)
-        elif response.text.strip():
-            parts.append(" ".join(response.text.split()))
+        elif text := content.decode(response.encoding or "utf-8", errors="replace").strip():
+            parts.append(" ".join(text.split()))
         message = "; ".join(parts) or f"HTTP {response.status_code} {response.reason_phrase}"
         redacted_fields = {
             name: [self._redact(message) for message in messages]

@@ -6,7 +6,9 @@ start), then remembers that rate as the ceiling, drops to 75% of it and creeps b
 second, and by only 0.5% a second within 5% of the ceiling, so it settles just under an unknown
 limit and probes it rarely (``bench/sync_throughput.py``: about 1% of requests answered 429).
 When most of its recent requests drew 429s, it drops at once to the pace Clockwork actually
-accepted, so a firm with a far lower limit than the default is found in one step, not many.
+answered, so a firm with a far lower limit than the default is found in a step or two. Close to
+the last 429's pace it probes by a share per request, not per second, so a firm allowing one
+request a second is probed as rarely, in requests, as one allowing ten.
 
 A wait longer than ``max_wait`` is not slept through: :class:`PacingDeferred` tells the engine to
 put the work back until then. The engine also asks :meth:`TokenBucket.ready_in` before it takes
@@ -23,10 +25,11 @@ from collections.abc import Callable
 
 SLOW_START = 1.25  # growth per second until the first 429
 CUT = 0.75  # the pace after a burst of 429s, as a share of the pace that drew it
-CLIMB = 1.02  # growth per second after that, while well under the last 429's pace
+CLIMB = 1.05  # growth per second after that, while well under the last 429's pace
 NEAR_CEILING = 0.95  # "well under": below this share of it
 PROBE = 1.005  # growth per second close to it
-WINDOW = 2.0  # seconds of recent sends the accepted pace is measured over
+WINDOW = 3.0  # seconds of recent answers the accepted pace is measured over
+PROBE_REFERENCE = 10.0  # req/s at which PROBE applies per second in full; slower firms, less
 MOSTLY_REFUSED = 0.2  # a share of 429s above which the accepted pace replaces the cut
 MIN_RATE, MAX_RATE = 0.05, 1000.0  # any budget, told or learned, is kept within these
 
@@ -70,7 +73,7 @@ class TokenBucket:
         self._ceiling: float | None = None
         self._last_raise = clock()
         self._last_cut = float("-inf")
-        self._sent: deque[float] = deque()
+        self._answered: deque[float] = deque()
         self._refused: deque[float] = deque()
 
     def ready_in(self) -> float:
@@ -89,7 +92,6 @@ class TokenBucket:
                     raise PacingDeferred(wait)
                 if wait <= 0:
                     self._next_free = max(self._next_free, now) + 1.0 / self.rate
-                    self._sent.append(now)
                     if self.adaptive and now - self._last_raise >= 1.0:
                         self._last_raise = now
                         self.rate = min(self.max_rate, self.rate * self._growth())
@@ -99,7 +101,14 @@ class TokenBucket:
     def _growth(self) -> float:
         if self._ceiling is None:
             return SLOW_START
-        return CLIMB if self.rate < self._ceiling * NEAR_CEILING else PROBE
+        if self.rate < self._ceiling * NEAR_CEILING:
+            return CLIMB
+        return float(PROBE ** min(1.0, self.rate / PROBE_REFERENCE))
+
+    def answered(self) -> None:
+        """Clockwork answered without asking to slow down."""
+        with self._lock:
+            self._answered.append(self._clock())
 
     def throttled(self, retry_after: float | None) -> None:
         """Clockwork answered 429: stop sending until Retry-After passes, and slow down if adapting."""
@@ -119,14 +128,15 @@ class TokenBucket:
                 self._last_raise = self._last_cut = now
 
     def _accepted_rate(self, now: float) -> float | None:
-        """Requests/s Clockwork accepted lately, when most were refused (None otherwise)."""
-        for times in (self._sent, self._refused):
+        """Requests/s Clockwork answered lately, when many were refused (None otherwise)."""
+        for times in (self._answered, self._refused):
             while times and times[0] < now - WINDOW:
                 times.popleft()
-        if len(self._sent) < 4 or len(self._refused) < MOSTLY_REFUSED * len(self._sent):
+        answers = len(self._answered) + len(self._refused)
+        if answers < 3 or len(self._refused) < MOSTLY_REFUSED * answers:
             return None
-        span = max(now - self._sent[0], 1.0)
-        return max(len(self._sent) - len(self._refused), 0) / span
+        first = min(times[0] for times in (self._answered, self._refused) if times)
+        return len(self._answered) / max(now - first, 1.0)
 
     def set_rate(self, rate: float, *, adaptive: bool) -> None:
         """Change the budget (settings changed between passes)."""

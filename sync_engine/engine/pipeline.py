@@ -62,6 +62,7 @@ from sync_engine.models import (
     Reason,
     Sequence,
     SyncAttempt,
+    UTCDateTime,
     table_of,
 )
 from sync_engine.services.accounts import mark_needs_attention
@@ -70,6 +71,8 @@ from sync_engine.services.enrollments import check_email
 from sync_engine.services.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
+
+Executor = Session | sa.Connection  # a transaction: an ORM session, or a bare connection
 
 # A person found by the search and created no earlier than this before Clockwork's own time just
 # before our create call is taken to be the one we created just before a crash. Both times come
@@ -125,6 +128,25 @@ _WORK_QUERY = (
     )
     .where(ENROLLMENT.c.id == sa.bindparam("enrollment_id"))
     .with_for_update(of=ENROLLMENT)
+)
+# Renewing a lease and storing a person's steps run before every Clockwork write: built once.
+_RENEW = (
+    sa.update(ENROLLMENT)
+    .where(
+        ENROLLMENT.c.id == sa.bindparam("renewed_id"),
+        ENROLLMENT.c.lease_owner == sa.bindparam("renewed_token"),
+    )
+    .values(lease_expires_at=sa.bindparam("renewed_until", type_=UTCDateTime))
+    .returning(ENROLLMENT.c.id)
+)
+_STORE_STEPS = (
+    sa.update(CONTACT)
+    .where(CONTACT.c.id == sa.bindparam("steps_contact_id"))
+    .values(
+        email_attached=sa.bindparam("steps_email"),
+        position_attached=sa.bindparam("steps_position"),
+        linkedin_attached=sa.bindparam("steps_linkedin"),
+    )
 )
 _PENDING_ACTIVITY = (
     sa.select(ACTIVITY.c.id)
@@ -295,7 +317,7 @@ def _open(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> _Work
     enrollment, and the new attempt row.
     """
     now = clock()
-    with db.write() as session:
+    with db.transaction() as session:
         row = session.execute(_WORK_QUERY, {"enrollment_id": claim.enrollment_id}).one_or_none()
         if row is None or row.lease_owner != claim.token:
             return None
@@ -350,7 +372,7 @@ def _open(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> _Work
 
 
 def _close_attempt(
-    session: Session,
+    session: Executor,
     work: _Work,
     now: datetime,
     outcome: Outcome,
@@ -387,22 +409,21 @@ def _locked(session: Session, claim: Claim) -> Enrollment | None:
     return enrollment
 
 
-def _renew(session: Session, claim: Claim, now: datetime) -> bool:
+def _renew(session: Executor, claim: Claim, now: datetime) -> bool:
     """Extend the lease from ``now`` if it is still ours (one UPDATE, which also locks the row).
 
     A lease may have expired while this worker stalled; another worker may have claimed the
     enrollment since. Renewing before a write Clockwork does not deduplicate keeps the two apart.
     """
-    renewed = session.execute(
-        sa.update(ENROLLMENT)
-        .where(ENROLLMENT.c.id == claim.enrollment_id, ENROLLMENT.c.lease_owner == claim.token)
-        .values(lease_expires_at=now + timedelta(seconds=claim.lease_seconds))
-        .returning(ENROLLMENT.c.id)
-    )
-    return renewed.scalar_one_or_none() is not None
+    params = {
+        "renewed_id": claim.enrollment_id,
+        "renewed_token": claim.token,
+        "renewed_until": now + timedelta(seconds=claim.lease_seconds),
+    }
+    return session.execute(_RENEW, params).scalar_one_or_none() is not None
 
 
-def _has_pending_activities(session: Session, enrollment_id: int) -> bool:
+def _has_pending_activities(session: Executor, enrollment_id: int) -> bool:
     found = session.execute(_PENDING_ACTIVITY, {"enrollment_id": enrollment_id}).first()
     return found is not None
 
@@ -587,7 +608,7 @@ def _sync(
         client.add_candidacy(work.project_id, work.person_id)
         work.candidacy_done = True
     now = clock()
-    with db.write() as session:
+    with db.transaction() as session:
         if not _renew(session, claim, now):
             raise _LeaseLost
         if work.steps_unsaved:
@@ -650,7 +671,7 @@ def _find_or_create(
             _link_adding_email(claim, work, db=db, client=client, clock=clock, person_id=person_id)
             work.match_rule = MatchRule.LINKEDIN
             return LinkKind.LINKED
-    with db.write() as session:
+    with db.transaction() as session:
         if not _renew(session, claim, clock()):  # the search above may be stale by now
             raise _LeaseLost
         # Clockwork's time of the answer just before the create, to compare with its createdAt.
@@ -789,7 +810,7 @@ def _created_at(person: JSONObject) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def _update_contact(session: Session, work: _Work, **values: object) -> None:
+def _update_contact(session: Executor, work: _Work, **values: object) -> None:
     session.execute(sa.update(CONTACT).where(CONTACT.c.id == work.contact_id).values(values))
 
 
@@ -810,7 +831,7 @@ def _store_person(
     }
     if created_by_us:
         values["person_created_by_enrollment_id"] = work.enrollment_id
-    with db.write() as session:
+    with db.transaction() as session:
         if not _renew(session, claim, clock()):
             raise _LeaseLost
         _update_contact(session, work, **values)
@@ -869,21 +890,21 @@ def _before_write(
 ) -> None:
     """Before a Clockwork write: renew the lease (:class:`_LeaseLost` if another worker has the
     enrollment now) and store the step flags that changed, in one transaction."""
-    with db.write() as session:
+    with db.transaction() as session:
         if not _renew(session, claim, clock()):
             raise _LeaseLost
         if work.steps_unsaved:
             _store_steps(session, work)
 
 
-def _store_steps(session: Session, work: _Work) -> None:
-    _update_contact(
-        session,
-        work,
-        email_attached=work.email_attached,
-        position_attached=work.position_attached,
-        linkedin_attached=work.linkedin_attached,
-    )
+def _store_steps(session: Executor, work: _Work) -> None:
+    params = {
+        "steps_contact_id": work.contact_id,
+        "steps_email": work.email_attached,
+        "steps_position": work.position_attached,
+        "steps_linkedin": work.linkedin_attached,
+    }
+    session.execute(_STORE_STEPS, params)
     work.steps_unsaved = False
 
 
@@ -929,7 +950,7 @@ def _deliver_activities(
         ).all()
     for activity in pending:
         assert activity.id is not None
-        with db.write() as session:
+        with db.transaction() as session:
             if not _renew(session, claim, clock()):  # a long run of notes outlasts a lease
                 raise _LeaseLost
             attempts = session.execute(
@@ -954,7 +975,7 @@ def _deliver_activities(
                 ),
             )
             note_id = str(note.get("id", ""))
-        with db.write() as session:
+        with db.transaction() as session:
             session.execute(
                 sa.update(ACTIVITY)
                 .where(ACTIVITY.c.id == activity.id)

@@ -110,6 +110,9 @@ class FakePacer:
     def throttled(self, retry_after: float | None) -> None:
         self.events.append(("throttled", retry_after))
 
+    def answered(self) -> None:
+        self.events.append(("answered", None))
+
 
 @pytest.fixture
 def make_client() -> Iterator[Callable[..., ClockworkClient]]:
@@ -803,9 +806,11 @@ def test_pacer_is_asked_before_every_request_and_told_about_throttling(
 
     assert pacer.events == [
         ("acquire", None),
+        ("answered", None),
         ("acquire", None),
         ("throttled", 3.0),
         ("acquire", None),
+        ("answered", None),  # a 500 is an answer, not a request to slow down
         ("acquire", None),
         ("throttled", 8.0),
         ("acquire", None),

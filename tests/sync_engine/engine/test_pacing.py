@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sync_engine.engine.backoff import retry_delay
-from sync_engine.engine.pacing import CUT, PacingDeferred, TokenBucket
+from sync_engine.engine.pacing import CLIMB, CUT, PROBE, PacingDeferred, TokenBucket
 
 
 class ManualTime:
@@ -53,9 +53,9 @@ def test_unknown_limit_starts_fast_then_settles_under_the_first_429() -> None:
     bucket.throttled(None)
     assert bucket.rate == pytest.approx(raised * CUT)
     settled = bucket.rate
-    for _ in range(100):  # after a 429, growth is slow: 2% a second
+    for _ in range(100):  # after a 429, growth is slower: CLIMB a second
         bucket.acquire()
-    assert settled < bucket.rate < settled * 1.02**10
+    assert settled < bucket.rate < settled * CLIMB**10
 
 
 def test_near_the_last_429s_pace_it_probes_slowly() -> None:
@@ -67,8 +67,36 @@ def test_near_the_last_429s_pace_it_probes_slowly() -> None:
         bucket.acquire()
         rates.append(bucket.rate)
     climbed = next(i for i, rate in enumerate(rates) if rate >= 20.0 * 0.95)
-    assert rates[climbed - 1] < 19.0  # +2% a second up to 95% of the ceiling
-    assert bucket.rate < 20.0 * 0.95 * 1.005**30  # then +0.5% a second at most
+    assert rates[climbed - 1] < 19.0  # CLIMB a second up to 95% of the ceiling
+    seconds_left = t.now - 100.0  # at most this long since the crossing
+    assert bucket.rate < rates[climbed] * PROBE**seconds_left  # then PROBE a second at most
+
+
+def test_a_slow_firm_is_probed_per_request_not_per_second() -> None:
+    t = ManualTime()
+    bucket = TokenBucket(1.0, adaptive=True, min_rate=0.1, clock=t.clock, sleep=t.sleep)
+    bucket.throttled(0.0)  # ceiling 1 req/s, pace 0.75
+    for _ in range(30):  # about 35 seconds: CLIMB to 95% of the ceiling
+        bucket.acquire()
+    near = bucket.rate
+    assert near >= 0.95
+    for _ in range(60):  # another minute: 1 req/s is probed a tenth as fast as 10 req/s
+        bucket.acquire()
+    assert bucket.rate < near * PROBE ** (70 * 0.1)
+
+
+def test_a_firm_refusing_most_requests_drops_to_the_pace_it_answered() -> None:
+    t = ManualTime()
+    bucket = TokenBucket(10.0, adaptive=True, clock=t.clock, sleep=t.sleep)
+    last_answer = float("-inf")
+    for _ in range(30):  # Clockwork answers one request a second and refuses the rest
+        bucket.acquire()
+        if t.now - last_answer >= 1.0:
+            bucket.answered()
+            last_answer = t.now
+        else:
+            bucket.throttled(0.0)
+    assert 0.7 <= bucket.rate <= 1.3
 
 
 def test_a_told_budget_does_not_adapt() -> None:
@@ -98,6 +126,8 @@ def test_backoff_never_sooner_than_retry_after() -> None:
 def test_a_burst_of_429s_is_one_slow_down_signal() -> None:
     t = ManualTime()
     bucket = TokenBucket(20.0, adaptive=True, clock=t.clock, sleep=t.sleep)
+    for _ in range(30):  # a firm mostly answering
+        bucket.answered()
     for _ in range(5):  # answers to requests already in flight arrive together
         bucket.throttled(0.0)
     assert bucket.rate == pytest.approx(20.0 * CUT)

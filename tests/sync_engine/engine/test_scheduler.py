@@ -99,3 +99,51 @@ def test_a_failing_pass_is_recorded_as_a_job_error(live_rt: Runtime) -> None:
     with live_rt.db.read() as session:
         run = session.exec(select(EngineRun).where(EngineRun.trigger == "job_error")).first()
     assert run is not None and "store unavailable" in (run.error or "")
+
+
+def test_a_hanging_firm_keeps_neither_the_heartbeat_nor_other_accounts_waiting(
+    sqlite_url: str, sim: SimulatorState, sim_server: SimulatorServer
+) -> None:
+    from sync_engine.clockwork.simulator.faults import FaultConfig
+    from sync_engine.models import utcnow
+    from sync_engine.services import accounts
+    from sync_engine.services.views import engine_health
+
+    rt = make_runtime(
+        sqlite_url, sync_interval_seconds=0.5, http_timeout_seconds=3, lease_seconds=12
+    )
+    rt.clock = utcnow
+    keys = {"api_key": "hang-key-1", "api_secret": "hang-secret-2", "firm_service_key": "hang-f"}
+    sim.add_firm("hanging", **keys)
+    with rt.db.write() as session:
+        hanging = accounts.create_account(
+            session=session, name="Hanging", clock=rt.clock, actor="t"
+        )
+    assert hanging.id is not None
+    fields = {"firm": "hanging", "base_url": sim_server.base_url, **keys}
+    accounts.connect(rt, account_id=hanging.id, fields=fields, actor="t")
+    enroll(rt, make_sequence(rt, hanging.id), "stuck@example.com")
+    healthy = make_connected_account(rt, "Healthy", base_url=sim_server.base_url)
+    healthy_sequence = make_sequence(rt, healthy)
+    # Every answer of that firm now takes minutes (one byte every 10 s): cut at 3 s each time.
+    sim_server.set_firm_faults("hanging", FaultConfig(drip_rate=1.0, drip_interval_seconds=10))
+    handle = build_scheduler(rt)
+    handle.scheduler.start()
+    try:
+        time.sleep(1.5)  # the hanging firm's first request is in flight by now
+        for n in range(3):
+            enrollment_id = enroll(rt, healthy_sequence, f"later{n}@example.com")
+
+            def synced(enrollment_id: int = enrollment_id) -> bool:
+                with rt.db.read() as session:
+                    status = get_enrollment(session=session, enrollment_id=enrollment_id).status
+                    return status == "synced"
+
+            _wait_for(synced, timeout=4)
+            with rt.db.read() as session:
+                heartbeat = engine_health(session=session, now=utcnow()).last_heartbeat_at
+            assert heartbeat is not None and (utcnow() - heartbeat).total_seconds() < 2.5
+    finally:
+        handle.shutdown()  # waits for the hanging firm's request, cut within 3 s
+        sim_server.set_faults(None)
+        rt.close()
