@@ -581,6 +581,12 @@ def simulator(
     burst: Annotated[int | None, typer.Option(min=1, help="Token-bucket burst.")] = None,
     error_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of 5xx.")] = 0.0,
     drop_rate: Annotated[float, typer.Option(min=0, max=1, help="Share dropped.")] = 0.0,
+    drip_rate: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of answers sent one byte at a time.")
+    ] = 0.0,
+    drip_interval: Annotated[
+        float, typer.Option(min=0.01, help="Seconds between the bytes of a dripped answer.")
+    ] = 2.0,
 ) -> None:
     """Run the Clockwork simulator in the foreground (demo firm 'demo', see README)."""
     from sync_engine.clockwork.simulator import FaultConfig, run_simulator
@@ -593,6 +599,8 @@ def simulator(
             burst=burst,
             error_rate=error_rate,
             drop_rate=drop_rate,
+            drip_rate=drip_rate,
+            drip_interval_seconds=drip_interval,
         )
     except ValidationError as exc:
         raise fail(invalid_input(exc).args[0]) from None

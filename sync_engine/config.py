@@ -64,7 +64,12 @@ class Settings(BaseSettings):
     )
     default_max_rps: float = Field(default=10.0, gt=0, description="Requests/s per connection")
     api_call_log_retention: int = Field(default=5000, ge=100, description="API calls kept")
-    http_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    http_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=300, description="Longest a Clockwork request may take, whole"
+    )
+    allow_insecure_http: bool = Field(
+        default=False, description="Accept a plain http:// Clockwork on another machine"
+    )
     demo: bool = Field(default=True, description="Seed demo data and start the simulator")
     simulator_host: str = "127.0.0.1"
     simulator_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")

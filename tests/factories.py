@@ -36,6 +36,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "database_url": database_url,
         "encryption_key": Fernet.generate_key().decode(),
         "demo": False,
+        "allow_insecure_http": True,  # the in-memory simulator answers at http://sim.test
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -9,6 +9,7 @@ retries and never sleeps — the engine schedules retries (SPEC R7).
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
 import threading
@@ -249,6 +250,17 @@ class Credentials:
                 f"base_url {self.base_url!r} must be an http(s) URL with a host and no query, "
                 "e.g. https://api.clockworkrecruiting.com"
             )
+
+    @property
+    def encrypted_in_transit(self) -> bool:
+        """Whether the keys are safe on the way: https, or a server on this machine."""
+        url = httpx.URL(self.base_url)
+        if url.scheme == "https":
+            return True
+        try:
+            return ipaddress.ip_address(url.host).is_loopback
+        except ValueError:
+            return url.host == "localhost"
 
     @property
     def firm_base_url(self) -> str:

@@ -63,8 +63,9 @@ IDLE_POLL_SECONDS = 0.2
 DISCOVER_SECONDS = 0.5
 # Longest a pass waits for a worker before it looks at the queue again.
 TICK_SECONDS = 0.1
-# A firm is given work when its pacer can send within this long.
-READY_SECONDS = 0.05
+# A firm is given work when its pacer can send within this long (its worker waits that long in
+# its own lane at most; a firm further off keeps its work in the queue).
+READY_SECONDS = 0.5
 # After the stop time, how long the work in flight is given to put itself back in the queue.
 WIND_DOWN_SECONDS = 4.0
 # Before any answer is timed, a firm's latency is taken to be this (seconds).

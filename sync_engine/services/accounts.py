@@ -423,6 +423,12 @@ def connect(
         raise invalid_input(exc) from None
     except ValueError as exc:  # what the HTTP client refuses: a space in a key, a query in a URL
         raise InvalidInputError(str(exc)) from None
+    if not (credentials.encrypted_in_transit or runtime.settings.allow_insecure_http):
+        raise InvalidInputError(
+            f"the base URL {given.base_url} is plain http:// on another machine: the keys would "
+            "cross the network unencrypted. Use https:// (http:// is accepted for a simulator "
+            "on this machine, or with CWSYNC_ALLOW_INSECURE_HTTP=true)"
+        )
     with runtime.db.read() as session:
         get_account(session=session, ref=account_id)
     verify_credentials(runtime, credentials)

@@ -22,6 +22,7 @@ from tests.factories import FakeClock, connection_fields, make_connected_account
 
 
 def _settings(**values: object) -> Settings:
+    values.setdefault("allow_insecure_http", True)  # the in-memory simulator is http://sim.test
     return Settings(_env_file=None, demo=False, **values)  # type: ignore[call-arg]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -230,3 +231,35 @@ def test_a_lease_shorter_than_four_request_timeouts_is_refused() -> None:
 
     with pytest.raises(ValidationError, match="lease_seconds must be at least 4"):
         Settings(_env_file=None, lease_seconds=30, http_timeout_seconds=15)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("base_url", "accepted"),
+    [
+        ("https://api.clockworkrecruiting.com", True),
+        ("http://127.0.0.1:8765", True),
+        ("http://localhost:8765", True),
+        ("http://[::1]:8765", True),
+        ("http://clockwork.example", False),
+        ("http://10.0.0.5", False),
+    ],
+)
+def test_plain_http_is_refused_unless_the_server_is_on_this_machine(
+    sqlite_url: str, base_url: str, accepted: bool
+) -> None:
+    refusing = httpx.MockTransport(lambda request: httpx.Response(401))
+    rt = make_runtime(sqlite_url, transport=refusing, allow_insecure_http=False)
+    with rt.db.write() as session:
+        account = accounts.create_account(session=session, name="T", clock=rt.clock, actor="t")
+    assert account.id is not None
+    if accepted:  # sent, and refused by Clockwork (the keys are made up)
+        with pytest.raises(ConnectionRejectedError):
+            accounts.connect(
+                rt, account_id=account.id, fields=connection_fields(base_url), actor="t"
+            )
+    else:
+        with pytest.raises(InvalidInputError, match="https://"):
+            accounts.connect(
+                rt, account_id=account.id, fields=connection_fields(base_url), actor="t"
+            )
+    rt.close()
