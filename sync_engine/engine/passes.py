@@ -21,12 +21,13 @@ import itertools
 import logging
 import math
 import os
+import queue
 import socket
 import threading
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -137,6 +138,7 @@ class Engine:
         self._lanes: dict[int, _Lane] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._in_flight: dict[Future[str], _Lane] = {}
+        self._finished: queue.SimpleQueue[Future[str]] = queue.SimpleQueue()
         self._rotation = itertools.count()
         self._pass_number = 0
         self._calls: list[tuple[int, CallRecord]] = []
@@ -265,18 +267,27 @@ class Engine:
             client = lane.client
             assert client is not None
             lane.in_flight += 1
-            self._in_flight[pool.submit(self._process_one, claim, client)] = lane
+            future = pool.submit(self._process_one, claim, client)
+            self._in_flight[future] = lane
+            future.add_done_callback(self._finished.put)
         return len(claimed), pacing
 
     def _collect(self, counts: Counter[str], *, timeout: float) -> None:
+        """Count the work that finished, waiting up to ``timeout`` for the first if none has."""
         if not self._in_flight:
             return
-        done, _ = wait(self._in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
-        for future in done:
-            lane = self._in_flight.pop(future)
-            lane.in_flight -= 1
-            lane.close_idle_clients()
-            counts[future.result()] += 1
+        try:
+            future = (
+                self._finished.get(timeout=timeout) if timeout > 0 else self._finished.get_nowait()
+            )
+            while True:
+                lane = self._in_flight.pop(future)
+                lane.in_flight -= 1
+                lane.close_idle_clients()
+                counts[future.result()] += 1
+                future = self._finished.get_nowait()
+        except queue.Empty:
+            return
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
