@@ -2,8 +2,8 @@
 
 An :class:`Engine` lives as long as its process (the scheduler or a CLI run). Each Clockwork firm
 (account) has a lane: its pacer, its client and its own share of workers, sized from its pace
-and its answers' latency (about twice the requests it can have in flight), so the engine's
-concurrency grows with the number of firms that can send (SPEC R9):
+and its answers' latency (a little more than the requests its pace keeps in flight), so the
+engine's concurrency grows with the number of firms that can send (SPEC R9):
 
 - work is taken for a firm only when its lane has room and its pacer can send now, round-robin
   across the firms with work due, so a throttled firm's work waits in the queue, not in a worker;
@@ -69,6 +69,8 @@ TICK_SECONDS = 0.1
 READY_SECONDS = 0.5
 # After the stop time, how long the work in flight is given to put itself back in the queue.
 WIND_DOWN_SECONDS = 4.0
+# A firm's share of workers, as a multiple of the requests its pace keeps in flight.
+HEADROOM = 1.25
 # Before any answer is timed, a firm's latency is taken to be this (seconds).
 INITIAL_LATENCY = 0.2
 # How much of each new latency sample enters a firm's average.
@@ -94,8 +96,9 @@ class _Lane:
     retired: list[ClockworkClient] = field(default_factory=list)
 
     def capacity(self, ceiling: int) -> int:
-        """Enrollments this firm may have in flight: about twice what its pace keeps busy."""
-        wanted = math.ceil(self.pacer.rate * self.latency * 2) + 1
+        """Enrollments this firm may have in flight: a little more than its pace keeps busy (more
+        would only add threads waiting on the pacer, and thread switching costs CPU)."""
+        wanted = math.ceil(self.pacer.rate * self.latency * HEADROOM) + 1
         return max(1, min(ceiling, wanted))
 
     def observe(self, call: CallRecord) -> None:
