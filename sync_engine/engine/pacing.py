@@ -117,15 +117,19 @@ class TokenBucket:
             self._refused.append(now)
             pause = retry_after if retry_after is not None else 1.0 / self.rate * 4
             self._blocked_until = max(self._blocked_until, now + pause)
+            if not self.adaptive:
+                return
             # One burst of 429s (answers to requests already in flight) is one signal, not many.
-            if self.adaptive and now - self._last_cut >= 1.0:
+            if now - self._last_cut >= 1.0:
                 self._ceiling = self.rate
-                cut = self.rate * CUT
-                accepted = self._accepted_rate(now)
-                if accepted is not None:
-                    cut = min(cut, accepted)
-                self.rate = max(self.min_rate, cut)
+                self.rate = max(self.min_rate, self.rate * CUT)
                 self._last_raise = self._last_cut = now
+            # The pace Clockwork answered is no multiple of ours, so it applies at every 429.
+            accepted = self._accepted_rate(now)
+            if accepted is not None and accepted < self.rate:
+                self.rate = max(self.min_rate, accepted)
+                self._ceiling = self.rate  # where to probe from: what Clockwork answered
+                self._last_raise = now
 
     def _accepted_rate(self, now: float) -> float | None:
         """Requests/s Clockwork answered lately, when many were refused (None otherwise)."""

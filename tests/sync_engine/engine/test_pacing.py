@@ -96,7 +96,7 @@ def test_a_firm_refusing_most_requests_drops_to_the_pace_it_answered() -> None:
             last_answer = t.now
         else:
             bucket.throttled(0.0)
-    assert 0.7 <= bucket.rate <= 1.3
+    assert 0.5 <= bucket.rate <= 1.3  # from 10: the answered pace, less a cut for a late 429
 
 
 def test_a_told_budget_does_not_adapt() -> None:
