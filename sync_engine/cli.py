@@ -13,6 +13,7 @@ import getpass
 import json
 import os
 import sys
+import time
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -438,10 +439,11 @@ def sync(
     """
     from sync_engine.engine.passes import Engine
 
+    started = time.monotonic()  # the timeout counts opening the store (migrations) too
     engine = Engine(runtime())
     engine.reap_leases()
     if until_idle:
-        counts = engine.run_until_idle(timeout=timeout)
+        counts = engine.run_until_idle(timeout=max(0.0, timeout - (time.monotonic() - started)))
     else:
         counts = engine.run_pass()
         engine.close()

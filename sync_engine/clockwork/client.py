@@ -756,6 +756,9 @@ class ClockworkClient:
         content = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if body is not None else None
         if self._pacer is not None:
+            stop = self._stop_at() if self._stop_at is not None else None
+            if stop is not None and time.monotonic() >= stop:  # nor wait for the pacer then
+                raise ClockworkCancelled("not sent: the run's stop time has come", **context)
             self._pacer.acquire()
         deadline, stop = self._deadline()
 

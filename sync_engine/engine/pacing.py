@@ -56,7 +56,7 @@ class TokenBucket:
         adaptive: bool = False,
         min_rate: float = 0.5,
         max_rate: float = 200.0,
-        max_wait: float = 2.0,
+        max_wait: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

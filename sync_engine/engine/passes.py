@@ -68,7 +68,7 @@ TICK_SECONDS = 0.1
 # its own lane at most; a firm further off keeps its work in the queue).
 READY_SECONDS = 0.5
 # After the stop time, how long the work in flight is given to put itself back in the queue.
-WIND_DOWN_SECONDS = 4.0
+WIND_DOWN_SECONDS = 2.0
 # A firm's share of workers, as a multiple of the requests its pace keeps in flight.
 HEADROOM = 1.25
 # Before any answer is timed, a firm's latency is taken to be this (seconds).

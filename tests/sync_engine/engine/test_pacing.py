@@ -74,7 +74,7 @@ def test_near_the_last_429s_pace_it_probes_slowly() -> None:
 
 def test_a_slow_firm_is_probed_per_request_not_per_second() -> None:
     t = ManualTime()
-    bucket = TokenBucket(1.0, adaptive=True, min_rate=0.1, clock=t.clock, sleep=t.sleep)
+    bucket = TokenBucket(1.0, adaptive=True, min_rate=0.1, max_wait=5, clock=t.clock, sleep=t.sleep)
     bucket.throttled(0.0)  # ceiling 1 req/s, pace 0.75
     for _ in range(30):  # about 35 seconds: CLIMB to 95% of the ceiling
         bucket.acquire()
@@ -87,7 +87,7 @@ def test_a_slow_firm_is_probed_per_request_not_per_second() -> None:
 
 def test_a_firm_refusing_most_requests_drops_to_the_pace_it_answered() -> None:
     t = ManualTime()
-    bucket = TokenBucket(10.0, adaptive=True, clock=t.clock, sleep=t.sleep)
+    bucket = TokenBucket(10.0, adaptive=True, max_wait=5, clock=t.clock, sleep=t.sleep)
     last_answer = float("-inf")
     for _ in range(30):  # Clockwork answers one request a second and refuses the rest
         bucket.acquire()
