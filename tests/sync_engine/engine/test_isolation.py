@@ -21,6 +21,7 @@ from sync_engine.clockwork.simulator.mock import mock_transport
 from sync_engine.engine import pipeline
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig
+from sync_engine.engine.work import Work
 from sync_engine.models import (
     ClockworkConnection,
     ConnectionState,
@@ -246,7 +247,7 @@ def test_an_unexpected_exception_counts_as_an_attempt_and_fails_at_the_cap(
     _enroll_many(rt, healthy, "fine", 1)
     real_names = pipeline._person_names
 
-    def buggy(work: pipeline._Work) -> tuple[str, str]:
+    def buggy(work: Work) -> tuple[str, str]:
         if work.email.startswith("bug"):
             raise OverflowError("a bug for this contact only")
         return real_names(work)

@@ -1,0 +1,297 @@
+"""The claimed enrollment as the pipeline sees it, and the transactions that guard it.
+
+:func:`open_work` renews the lease, reads everything the steps need in one query and opens the
+sync attempt; :func:`before_write` renews the lease (and stores the step flags that changed)
+before every Clockwork write, so a worker that lost its lease to another writes nothing more
+(:class:`LeaseLost`); :func:`leased` is the locked transaction the outcomes are recorded in.
+The hot path uses Core statements built once, on a bare connection where it can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from sync_engine.db import Database
+from sync_engine.engine.queue import Claim
+from sync_engine.models import (
+    AccountSettings,
+    Activity,
+    ActivityState,
+    Contact,
+    Enrollment,
+    EnrollmentStatus,
+    MatchRule,
+    Sequence,
+    SyncAttempt,
+    UTCDateTime,
+    table_of,
+)
+
+Executor = Session | sa.Connection  # a transaction: an ORM session, or a bare connection
+
+
+# The steps read and write with Core statements on the tables, without the ORM's bookkeeping.
+ENROLLMENT, CONTACT, ACTIVITY = table_of(Enrollment), table_of(Contact), table_of(Activity)
+SEQUENCE, ACCOUNT_SETTINGS, SYNC_ATTEMPT = (
+    table_of(Sequence),
+    table_of(AccountSettings),
+    table_of(SyncAttempt),
+)
+
+
+# What the pipeline needs about a claim, read while locking the enrollment row (built once: the
+# statement's cache key is then computed once, not per enrollment).
+_WORK_QUERY = (
+    sa.select(
+        ENROLLMENT.c.lease_owner,
+        ENROLLMENT.c.account_id,
+        ENROLLMENT.c.contact_id,
+        ENROLLMENT.c.status,
+        ENROLLMENT.c.attempts,
+        ENROLLMENT.c.project_id,
+        ENROLLMENT.c.dedup_at_add,
+        ENROLLMENT.c.candidacy_done,
+        ENROLLMENT.c.review_choice,
+        CONTACT.c.email,
+        CONTACT.c.first_name,
+        CONTACT.c.last_name,
+        CONTACT.c.title,
+        CONTACT.c.company,
+        CONTACT.c.linkedin_url,
+        CONTACT.c.clockwork_person_id,
+        CONTACT.c.person_created_by_us,
+        CONTACT.c.person_created_by_enrollment_id,
+        CONTACT.c.person_creation_started_at,
+        CONTACT.c.email_attached,
+        CONTACT.c.position_attached,
+        CONTACT.c.linkedin_attached,
+        SEQUENCE.c.name.label("sequence_name"),
+        ACCOUNT_SETTINGS.c.link_by_linkedin,
+    )
+    .select_from(
+        ENROLLMENT.join(CONTACT, CONTACT.c.id == ENROLLMENT.c.contact_id)
+        .join(SEQUENCE, SEQUENCE.c.id == ENROLLMENT.c.sequence_id)
+        .outerjoin(ACCOUNT_SETTINGS, ACCOUNT_SETTINGS.c.account_id == ENROLLMENT.c.account_id)
+    )
+    .where(ENROLLMENT.c.id == sa.bindparam("enrollment_id"))
+    .with_for_update(of=ENROLLMENT)
+)
+
+
+# Renewing a lease and storing a person's steps run before every Clockwork write: built once.
+_RENEW = (
+    sa.update(ENROLLMENT)
+    .where(
+        ENROLLMENT.c.id == sa.bindparam("renewed_id"),
+        ENROLLMENT.c.lease_owner == sa.bindparam("renewed_token"),
+    )
+    .values(lease_expires_at=sa.bindparam("renewed_until", type_=UTCDateTime))
+    .returning(ENROLLMENT.c.id)
+)
+
+
+_STORE_STEPS = (
+    sa.update(CONTACT)
+    .where(CONTACT.c.id == sa.bindparam("steps_contact_id"))
+    .values(
+        email_attached=sa.bindparam("steps_email"),
+        position_attached=sa.bindparam("steps_position"),
+        linkedin_attached=sa.bindparam("steps_linkedin"),
+    )
+)
+
+
+_PENDING_ACTIVITY = (
+    sa.select(ACTIVITY.c.id)
+    .where(
+        ACTIVITY.c.enrollment_id == sa.bindparam("enrollment_id"),
+        ACTIVITY.c.state == ActivityState.PENDING,
+    )
+    .limit(1)
+)
+
+
+@dataclass
+class Work:
+    """What the pipeline needs to know about the claim, read in the opening transaction."""
+
+    enrollment_id: int
+    account_id: int
+    contact_id: int
+    email: str
+    first_name: str
+    last_name: str
+    title: str
+    company: str
+    linkedin_url: str
+    sequence_name: str
+    project_id: str | None
+    dedup: bool
+    needs_sync: bool
+    candidacy_done: bool
+    attempt: int
+    person_id: str | None
+    created_by_us: bool
+    created_by_this_enrollment: bool
+    creation_started_at: datetime | None
+    email_attached: bool
+    position_attached: bool
+    linkedin_attached: bool
+    link_by_linkedin: bool = False
+    review_choice: str | None = None
+    match_rule: MatchRule | None = None
+    attempt_row_id: int | None = None
+    steps_unsaved: bool = False  # the person's step flags changed since last stored
+
+
+class LeaseLost(Exception):
+    """Our lease expired and another worker owns the enrollment now."""
+
+
+def open_work(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> Work | None:
+    """Renew the lease, read what the steps need in one query and, for a sync, count the attempt.
+
+    Three statements: the joined read that also locks the enrollment row, one update of the
+    enrollment, and the new attempt row.
+    """
+    now = clock()
+    with db.transaction() as session:
+        row = session.execute(_WORK_QUERY, {"enrollment_id": claim.enrollment_id}).one_or_none()
+        if row is None or row.lease_owner != claim.token:
+            return None
+        needs_sync = row.status == EnrollmentStatus.SYNCING
+        work = Work(
+            enrollment_id=claim.enrollment_id,
+            account_id=row.account_id,
+            contact_id=row.contact_id,
+            email=row.email,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            title=row.title,
+            company=row.company,
+            linkedin_url=row.linkedin_url,
+            sequence_name=row.sequence_name,
+            project_id=row.project_id,
+            dedup=row.dedup_at_add,
+            needs_sync=needs_sync,
+            candidacy_done=row.candidacy_done,
+            attempt=row.attempts + (1 if needs_sync else 0),
+            person_id=row.clockwork_person_id,
+            created_by_us=row.person_created_by_us,
+            created_by_this_enrollment=row.person_created_by_enrollment_id == claim.enrollment_id,
+            creation_started_at=row.person_creation_started_at,
+            email_attached=row.email_attached,
+            position_attached=row.position_attached,
+            linkedin_attached=row.linkedin_attached,
+            link_by_linkedin=bool(row.link_by_linkedin),
+            review_choice=row.review_choice,
+        )
+        # Time spent waiting for a worker is not lost: the lease runs from now.
+        changes: dict[str, object] = {
+            "lease_expires_at": now + timedelta(seconds=claim.lease_seconds)
+        }
+        if needs_sync:
+            changes.update(attempts=work.attempt, last_attempt_at=now)
+        session.execute(
+            sa.update(ENROLLMENT).where(ENROLLMENT.c.id == claim.enrollment_id).values(changes)
+        )
+        if needs_sync:
+            work.attempt_row_id = session.execute(
+                sa.insert(SYNC_ATTEMPT)
+                .values(
+                    enrollment_id=work.enrollment_id,
+                    account_id=work.account_id,
+                    started_at=now,
+                    outcome="started",
+                )
+                .returning(SYNC_ATTEMPT.c.id)
+            ).scalar_one()
+    return work
+
+
+def close_attempt(
+    session: Executor,
+    work: Work,
+    now: datetime,
+    outcome: str,
+    reason: str | None,
+    error: str | None,
+) -> None:
+    if work.attempt_row_id is None:
+        return
+    session.execute(
+        sa.update(SYNC_ATTEMPT)
+        .where(SYNC_ATTEMPT.c.id == work.attempt_row_id)
+        .values(
+            finished_at=now, outcome=outcome, reason=reason, error=error[:500] if error else None
+        )
+    )
+
+
+@contextmanager
+def leased(db: Database, claim: Claim) -> Iterator[tuple[Session, Enrollment]]:
+    """A write transaction on the claimed enrollment, row-locked; :class:`LeaseLost` if the lease
+    is no longer ours (the outcome then belongs to whoever holds it)."""
+    with db.write() as session:
+        enrollment = _locked(session, claim)
+        if enrollment is None:
+            raise LeaseLost
+        yield session, enrollment
+        session.add(enrollment)
+
+
+def _locked(session: Session, claim: Claim) -> Enrollment | None:
+    enrollment = session.get(Enrollment, claim.enrollment_id, with_for_update=True)
+    if enrollment is None or enrollment.lease_owner != claim.token:
+        return None
+    return enrollment
+
+
+def renew(session: Executor, claim: Claim, now: datetime) -> bool:
+    """Extend the lease from ``now`` if it is still ours (one UPDATE, which also locks the row).
+
+    A lease may have expired while this worker stalled; another worker may have claimed the
+    enrollment since. Renewing before a write Clockwork does not deduplicate keeps the two apart.
+    """
+    params = {
+        "renewed_id": claim.enrollment_id,
+        "renewed_token": claim.token,
+        "renewed_until": now + timedelta(seconds=claim.lease_seconds),
+    }
+    return session.execute(_RENEW, params).scalar_one_or_none() is not None
+
+
+def has_pending_activities(session: Executor, enrollment_id: int) -> bool:
+    found = session.execute(_PENDING_ACTIVITY, {"enrollment_id": enrollment_id}).first()
+    return found is not None
+
+
+def update_contact(session: Executor, work: Work, **values: object) -> None:
+    session.execute(sa.update(CONTACT).where(CONTACT.c.id == work.contact_id).values(values))
+
+
+def before_write(claim: Claim, work: Work, *, db: Database, clock: Callable[[], datetime]) -> None:
+    """Before a Clockwork write: renew the lease (:class:`LeaseLost` if another worker has the
+    enrollment now) and store the step flags that changed, in one transaction."""
+    with db.transaction() as session:
+        if not renew(session, claim, clock()):
+            raise LeaseLost
+        if work.steps_unsaved:
+            store_steps(session, work)
+
+
+def store_steps(session: Executor, work: Work) -> None:
+    params = {
+        "steps_contact_id": work.contact_id,
+        "steps_email": work.email_attached,
+        "steps_position": work.position_attached,
+        "steps_linkedin": work.linkedin_attached,
+    }
+    session.execute(_STORE_STEPS, params)
+    work.steps_unsaved = False
