@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from sync_engine.clockwork.client import CallRecord, ClockworkClient, Credentials
+from sync_engine.crypto import SecretKeyError
 from sync_engine.engine.pacing import TokenBucket
 from sync_engine.engine.pipeline import PipelineConfig, process
 from sync_engine.engine.queue import (
@@ -392,12 +393,14 @@ class Engine:
         )
 
     def _needs_attention(self, account_id: int, error: Exception) -> None:
-        key_file = self.runtime.settings.key_file
-        message = (
-            "The stored Clockwork credentials cannot be read with this store's encryption key "
-            f"(key file {key_file}, or CWSYNC_ENCRYPTION_KEY): re-enter the credentials "
-            f"({type(error).__name__})"
-        )
+        if isinstance(error, SecretKeyError):
+            message = (
+                "The stored Clockwork credentials cannot be read with this store's encryption key "
+                f"(key file {self.runtime.settings.key_file}, or CWSYNC_ENCRYPTION_KEY): re-enter "
+                "the credentials"
+            )
+        else:  # a stored value this version no longer accepts (e.g. a base URL)
+            message = f"The stored connection cannot be used ({error}): reconnect Clockwork"
         try:
             with self.runtime.db.write() as session:
                 mark_needs_attention(
