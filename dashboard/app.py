@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import context, login
+from dashboard.favicon import FAVICON
 
-st.set_page_config(page_title="Clockwork Sync", page_icon=":material/sync:", layout="wide")
+st.set_page_config(page_title="Clockwork Sync", page_icon=FAVICON, layout="wide")
 context.boot()
 user = login.require_login()
 context.key_warning()
@@ -39,6 +40,7 @@ if user.is_admin:
 else:  # a viewer audits: no configuration pages at all
     pages = {"Health": [*health, audit_log]}
 page = st.navigation(pages)
+context.sidebar_identity()  # before the page: see its docstring
 context.show_flash()
 page.run()
-context.sidebar()
+context.sidebar_status()

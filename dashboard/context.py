@@ -343,32 +343,61 @@ def require_admin(action: str = "make this change") -> str:
     return actor(user)
 
 
+ACTING_AS_FIELD = "actor"
+ACTING_AS_KEY = "_cwsync_acting_as"
+
+
 def actor(user: SignedIn | None = None) -> str:
     """Who acts, for the audit log: the signed-in user (looked up unless given); in demo mode
-    the name in the sidebar."""
+    the name in the sidebar's "Acting as" box, as :func:`sidebar_identity` recorded it."""
     user = user or current_user()
     if user is None:
         return "dashboard"
     if user.method == "demo":
-        name = str(st.session_state.get("actor", "")).strip()
-        return name or user.name
+        name = st.session_state.get(ACTING_AS_KEY)
+        return name if isinstance(name, str) and name else user.name
     return user.name
 
 
-def sidebar() -> None:
-    """The sidebar's shared part: who is signed in (or acting, in demo), and whether the engine
-    runs."""
+def sidebar_identity() -> None:
+    """The sidebar's first part: who is signed in, or in demo mode the "Acting as" box. Drawn
+    before the page runs, so that no page's own sidebar widgets (the account selector) ever take
+    its place in the browser."""
     user = current_user()
     if user is not None and user.method == "demo":
-        st.sidebar.text_input(
-            "Acting as",
-            key="actor",
-            placeholder="your name (for the audit log)",
-            help="Demo mode has no login: every change is logged under this name.",
-        )
+        acting_as()
     elif user is not None:
         st.sidebar.caption(f"Signed in as {plain(user.name)} · {user.role.value}")
         st.sidebar.button("Log out", icon=":material/logout:", on_click=sign_out)
+
+
+def acting_as() -> str:
+    """The "Acting as" box of demo mode; the name it holds is recorded for :func:`actor`.
+
+    The name the audit log uses is kept in session state of its own, not read from the widget:
+    Streamlit drops a widget's value when a page change is requested while the browser is not
+    showing that widget, and the log must not fall back to "demo user" then. The box is given
+    the recorded name back if that happens. Typing commits without a rerun (``"ignore"``), so
+    a click that follows is never raced, and so lost, by the rerun the typing would start.
+    """
+    recorded = st.session_state.get(ACTING_AS_KEY)
+    if ACTING_AS_FIELD not in st.session_state and isinstance(recorded, str) and recorded:
+        st.session_state[ACTING_AS_FIELD] = recorded
+    typed = st.sidebar.text_input(
+        "Acting as",
+        key=ACTING_AS_FIELD,
+        on_change="ignore",
+        max_chars=100,
+        placeholder="your name (for the audit log)",
+        help="Demo mode has no login: every change is logged under this name.",
+    )
+    name = (typed or "").strip()
+    st.session_state[ACTING_AS_KEY] = name
+    return name
+
+
+def sidebar_status() -> None:
+    """The sidebar's last part: whether the engine runs, and whether this is a demo."""
     status = engine()
     if status.running:
         st.sidebar.caption(
