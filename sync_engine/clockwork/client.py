@@ -40,6 +40,7 @@ from sync_engine.clockwork.errors import (
     ClockworkValidationError,
 )
 from sync_engine.crypto import mask
+from sync_engine.matching import email_spellings, normalize_email
 
 JSONObject = dict[str, Any]
 T = TypeVar("T")
@@ -568,17 +569,22 @@ class ClockworkClient:
         )
 
     def find_people_by_email(self, email: str) -> list[JSONObject]:
-        """People having ``email`` (trimmed, case-insensitive) on any address, oldest first.
+        """People having ``email`` on any address, oldest first, addresses compared as contacts
+        are identified (``matching.normalize_email``: case, an internationalised domain in either
+        spelling).
 
         Search hits that only match by name, or by another address, are dropped: the search is a
-        candidate list, not a match (SPEC R3).
+        candidate list, not a match (SPEC R3). An internationalised domain is searched in both
+        spellings, since Clockwork may hold either.
         """
-        wanted = normalize_email(email)
-        hits = self.iter_search(wanted)
+        if "@" not in email:
+            raise ValueError(f"{email!r} is not an email address")
+        spellings = email_spellings(email)
         matches: dict[str, JSONObject] = {}
-        for person in hits:
-            if wanted in _email_addresses(person):
-                matches.setdefault(str(person.get("id")), person)
+        for spelling in spellings:
+            for person in self.iter_search(spelling):
+                if spellings[0] in _email_addresses(person):
+                    matches.setdefault(str(person.get("id")), person)
         return sorted(matches.values(), key=_oldest_first)
 
     def get_person(self, person_id: str) -> JSONObject:
@@ -913,20 +919,12 @@ class ClockworkClient:
         return text
 
 
-def normalize_email(email: str) -> str:
-    """Trimmed, lower-cased email, as contacts are identified (SPEC §2)."""
-    normalized = email.strip().lower()
-    if "@" not in normalized:
-        raise ValueError(f"{email!r} is not an email address")
-    return normalized
-
-
 def _email_addresses(person: JSONObject) -> set[str]:
     """Every address of a person, normalized: its ``emails`` and its preferred address."""
     emails = person.get("emails") or []
     addresses = [entry.get("address") for entry in emails if isinstance(entry, dict)]
     addresses.append(person.get("preferredEmailAddress"))
-    return {address.strip().lower() for address in addresses if isinstance(address, str)}
+    return {normalize_email(address) for address in addresses if isinstance(address, str)}
 
 
 def _oldest_first(person: JSONObject) -> datetime:

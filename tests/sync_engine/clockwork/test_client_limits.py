@@ -199,3 +199,18 @@ def test_server_time_is_the_date_of_the_last_answer() -> None:
     client.list_people()
     server_time = client.server_time()
     assert server_time is not None and server_time.isoformat() == "2026-12-01T02:00:00+00:00"
+
+
+def test_an_internationalised_domain_is_found_in_either_spelling() -> None:
+    # Clockwork holds the address in its ASCII (xn--) form; the contact has it in Unicode.
+    searched: list[str] = []
+
+    def search(request: httpx.Request) -> httpx.Response:
+        q = request.url.params["q"]
+        searched.append(q)
+        hits = [person(PERSON_ID, "User@xn--bcher-kva.de")] if "xn--" in q else []
+        return httpx.Response(200, json={"peopleSearch": hits, "meta": {"total": len(hits)}})
+
+    found = client_over(search).find_people_by_email("user@BÜCHER.de")
+    assert [p["id"] for p in found] == [PERSON_ID]
+    assert searched == ["user@bücher.de", "user@xn--bcher-kva.de"]
