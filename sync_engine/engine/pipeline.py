@@ -63,7 +63,7 @@ from sync_engine.engine.work import (
     store_steps,
     update_contact,
 )
-from sync_engine.matching import people_with_linkedin
+from sync_engine.matching import normalize_email, people_with_linkedin
 from sync_engine.models import (
     Activity,
     ActivityState,
@@ -427,7 +427,7 @@ def _complete_person(
         return
     if resume:  # a step may have reached Clockwork without being recorded: look first
         person = client.get_person(person_id)
-        emails = {str(e.get("address", "")).lower() for e in person.get("emails") or []}
+        emails = {normalize_email(str(e.get("address", ""))) for e in person.get("emails") or []}
         work.email_attached = work.email_attached or work.email in emails
         work.position_attached = work.position_attached or bool(person.get("positions"))
         work.linkedin_attached = work.linkedin_attached or bool(person.get("linkedinUrls"))
