@@ -29,7 +29,7 @@ from sync_engine.config import Settings, get_settings
 from sync_engine.crypto import SecretKeyError
 from sync_engine.models import ActivityKind, SyncMode
 from sync_engine.runtime import Runtime, build_runtime
-from sync_engine.services import accounts, enrollments
+from sync_engine.services import accounts, enrollments, projects
 from sync_engine.services.errors import ServiceError, invalid_input, store_unavailable
 from sync_engine.services.status import iter_status
 
@@ -129,6 +129,32 @@ def _account_id(ref: str) -> int:
     return account.id
 
 
+def _project_id(account_id: int, ref: str, *, field: str) -> str:
+    """The id of the firm's project named ``ref`` (an id or an exact name), checked with
+    Clockwork; a project the firm does not have is refused with the reason."""
+    return projects.resolve_project(
+        runtime(), account_id=account_id, ref=ref, field=field
+    ).project_id
+
+
+@app.command("projects")
+def projects_command(
+    account: str,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON array of {id, name, status}.")
+    ] = False,
+) -> None:
+    """The Clockwork projects of the account's firm: id and name (by name), for --project and
+    --default-project."""
+    found = projects.firm_projects(runtime(), account_id=_account_id(account))
+    if as_json:
+        shown = [{"id": p.project_id, "name": p.name, "status": p.status} for p in found]
+        typer.echo(json.dumps(shown, indent=2, ensure_ascii=False))
+        return
+    for project in found:
+        typer.echo(f"{project.project_id}\t{project.name}")
+
+
 @app.command()
 def connect(
     account: str,
@@ -154,7 +180,7 @@ def connect(
     summary = accounts.connect(
         runtime(), account_id=_account_id(account), fields=fields, actor=_actor()
     )
-    typer.echo(f"connected {summary.firm} (API key {summary.api_key_hint})", err=True)
+    typer.echo(f"connected {summary.firm} (API key {summary.api_key_hint})")
 
 
 @app.command()
@@ -174,8 +200,16 @@ def settings_command(
     dedup: Annotated[
         bool | None, typer.Option("--dedup/--no-dedup", help="Flag Exists in Clockwork.")
     ] = None,
-    default_project: Annotated[str | None, typer.Option(help="Default project id.")] = None,
-    no_default_project: Annotated[bool, typer.Option(help="Clear the default project.")] = False,
+    default_project: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PROJECT",
+            help="Default project: its id or exact name in Clockwork (see: cwsync projects).",
+        ),
+    ] = None,
+    no_default_project: Annotated[
+        bool, typer.Option("--no-default-project", help="Clear the default project.")
+    ] = False,
     activity: Annotated[
         bool | None, typer.Option("--activity/--no-activity", help="Activity tracking.")
     ] = None,
@@ -191,13 +225,18 @@ def settings_command(
     ] = None,
 ) -> None:
     """Show or change an account's sync settings (no options: show them as JSON)."""
-    if default_project and no_default_project:
+    if default_project is not None and no_default_project:
         raise fail("give --default-project or --no-default-project, not both")
+    rt = runtime()
+    account_id = _account_id(account)
     changes: dict[str, Any] = {}
+    if default_project is not None:
+        changes["default_project_id"] = _project_id(
+            account_id, default_project, field="default_project_id"
+        )
     for name, value in (
         ("sync_mode", mode),
         ("deduplication", dedup),
-        ("default_project_id", default_project),
         ("activity_tracking", activity),
         ("max_rps", max_rps),
         ("link_by_linkedin", link_by_linkedin),
@@ -206,8 +245,6 @@ def settings_command(
             changes[name] = value
     if no_default_project:
         changes["default_project_id"] = None
-    rt = runtime()
-    account_id = _account_id(account)
     with rt.db.write() as session:
         if changes:
             current = accounts.update_settings(
@@ -231,20 +268,27 @@ def sequence_add(
     account: str,
     name: str,
     disable_sync: Annotated[
-        bool, typer.Option(help="Never sync this sequence's contacts.")
+        bool, typer.Option("--disable-sync", help="Never sync this sequence's contacts.")
     ] = False,
-    project: Annotated[str | None, typer.Option(help="Project id override.")] = None,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PROJECT",
+            help="Project override: its id or exact name in Clockwork (see: cwsync projects).",
+        ),
+    ] = None,
 ) -> None:
     """Create a sequence; prints its id."""
     rt = runtime()
     account_id = _account_id(account)
+    project_id = _project_id(account_id, project, field="project_id") if project else None
     with rt.db.write() as session:
         sequence = accounts.add_sequence(
             session=session,
             account_id=account_id,
             name=name,
             disable_sync=disable_sync,
-            project_id=project,
+            project_id=project_id,
             clock=rt.clock,
             actor=_actor(),
         )
@@ -257,22 +301,32 @@ def sequence_set(
     disable_sync: Annotated[
         bool | None, typer.Option("--disable-sync/--enable-sync", help="The Disable Sync toggle.")
     ] = None,
-    project: Annotated[str | None, typer.Option(help="Project id override.")] = None,
-    no_project: Annotated[bool, typer.Option(help="Clear the project override.")] = False,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PROJECT",
+            help="Project override: its id or exact name in Clockwork (see: cwsync projects).",
+        ),
+    ] = None,
+    no_project: Annotated[
+        bool, typer.Option("--no-project", help="Clear the project override.")
+    ] = False,
 ) -> None:
     """Change a sequence's Syncing tab (affects only contacts added afterwards)."""
-    if project and no_project:
+    if project is not None and no_project:
         raise fail("give --project or --no-project, not both")
     changes: dict[str, Any] = {}
     if disable_sync is not None:
         changes["disable_sync"] = disable_sync
-    if project:
-        changes["project_id"] = project
     if no_project:
         changes["project_id"] = None
-    if not changes:
+    if not changes and project is None:
         raise fail("nothing to change: give --disable-sync/--enable-sync or a project option")
     rt = runtime()
+    if project is not None:
+        with rt.db.read() as session:
+            account_id = accounts.get_sequence(session=session, sequence_id=sequence_id).account_id
+        changes["project_id"] = _project_id(account_id, project, field="project_id")
     with rt.db.write() as session:
         accounts.update_sequence(
             session=session,
@@ -334,9 +388,10 @@ def contact_import(
     """Import a CSV: good rows are enrolled, bad rows are listed by line; exit 1 if any were bad."""
     _header, rows, total = enrollments.read_contacts_csv(file)
     rt = runtime()
-    with typer.progressbar(
-        length=total, label="importing", file=sys.stderr, show_pos=True
-    ) as progress:
+    with rt.db.read() as session:
+        sequence = accounts.get_sequence(session=session, sequence_id=sequence_id)
+    label = f"importing {total:,} {'row' if total == 1 else 'rows'} of {file.name} into {sequence.name!r}"
+    with typer.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) as progress:
         report = enrollments.import_contacts(
             session_factory=rt.db.write,
             sequence_id=sequence_id,
@@ -463,7 +518,9 @@ def sync(
 @app.command("resync-project")
 def resync_project(
     sequence_id: SequenceId,
-    dry_run: Annotated[bool, typer.Option(help="Show the plan; change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan; change nothing.")
+    ] = False,
 ) -> None:
     """Add contacts synced before the sequence had a project to it (prints the plan as JSON)."""
     from sync_engine.services.project_resync import apply_resync, plan_resync
@@ -501,9 +558,15 @@ def backfill_activity(
     ] = None,
     since: Annotated[str | None, typer.Option(help="Only activity from this date (ISO).")] = None,
     include_before_connection: Annotated[
-        bool, typer.Option(help="Also send activity from before Clockwork was connected.")
+        bool,
+        typer.Option(
+            "--include-before-connection",
+            help="Also send activity from before Clockwork was connected.",
+        ),
     ] = False,
-    dry_run: Annotated[bool, typer.Option(help="Show what would be sent; change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be sent; change nothing.")
+    ] = False,
 ) -> None:
     """Send email activity skipped while tracking was off (prints the activities as JSON)."""
     from sync_engine.services.activity_backfill import apply_backfill, plan_backfill

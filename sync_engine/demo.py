@@ -98,6 +98,13 @@ class SimulatorAdmin:
         }
         self._call("POST", "/firms", body)
 
+    def ensure_user(self, firm: str, *, api_key: str, api_secret: str) -> None:
+        """Give the firm this user's key pair unless it already has it."""
+        users = self._call("GET", f"/firms/{firm}/state")["users"]
+        if not any(user["apiKey"] == api_key for user in users):
+            body = {"api_key": api_key, "api_secret": api_secret}
+            self._call("POST", f"/firms/{firm}/users", body)
+
     def projects(self, firm: str) -> list[dict[str, Any]]:
         """The firm's projects as the API shows them."""
         return list(self._call("GET", f"/firms/{firm}/state")["projects"])
@@ -364,29 +371,55 @@ def stored_connections(runtime: Runtime) -> list[StoredConnection]:
 
 @dataclass(frozen=True)
 class DemoFirm:
-    """A simulator firm and its keys."""
+    """A simulator firm and the keys that work with it (what the connect form's hint gives).
+
+    ``rotated_from`` is a key pair the firm had before its customer rotated it: the seeded
+    account connects with that one, which the simulator then rejects (needs attention), so
+    reconnecting with the working keys is part of the demo.
+    """
 
     name: str
     api_key: str
     api_secret: str
     firm_service_key: str
+    rotated_from: tuple[str, str] | None = None
 
-    def fields(self, base_url: str) -> dict[str, str]:
-        """What staff would type to connect this firm."""
+    def fields(self, base_url: str, *, rotated: bool = False) -> dict[str, str]:
+        """What staff would type to connect this firm (with ``rotated``: the old key pair)."""
+        api_key, api_secret = self.rotated_from if rotated and self.rotated_from else self.keys
         return {
             "firm": self.name,
-            "api_key": self.api_key,
-            "api_secret": self.api_secret,
+            "api_key": api_key,
+            "api_secret": api_secret,
             "firm_service_key": self.firm_service_key,
             "base_url": base_url,
         }
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        """The working API key and secret."""
+        return self.api_key, self.api_secret
 
 
 DEMO_FIRMS = {
     "demo": DemoFirm(DEMO_FIRM, DEMO_API_KEY, DEMO_API_SECRET, DEMO_FIRM_SERVICE_KEY),
     "initech": DemoFirm("initech", "initech-api-key", "initech-api-secret", "initech-fsk"),
-    "globex": DemoFirm("globex", "globex-api-key", "globex-api-secret", "globex-fsk"),
+    "globex": DemoFirm(
+        "globex",
+        "globex-api-key-2",
+        "globex-api-secret-2",
+        "globex-fsk",
+        rotated_from=("globex-api-key", "globex-api-secret"),
+    ),
 }
+
+
+def demo_firm_hint(firm: str | None) -> DemoFirm:
+    """The demo firm whose working keys the connect form suggests for an account connected to
+    ``firm`` (the ``demo`` firm for an account never connected or connected elsewhere)."""
+    by_name = {demo_firm.name: demo_firm for demo_firm in DEMO_FIRMS.values()}
+    return by_name.get(firm or "", DEMO_FIRMS["demo"])
+
 
 # People a recruiter entered in Clockwork before the integration: their emails match demo
 # contacts, so those enrollments are flagged Exists in Clockwork and linked, not duplicated.
@@ -559,11 +592,14 @@ def seed_demo(runtime: Runtime, simulator_base_url: str, *, reset: bool = False)
     for enrollment_id in initech_ids[:3]:
         builder.event(enrollment_id, ActivityKind.REPLIED, "Re: GC search")
 
-    globex = builder.account("Globex Search", firm="globex")
+    globex = builder.account("Globex Search", firm="globex", rotated=True)
     builder.enroll(builder.sequence(globex, "Head of Operations"), _GLOBEX_HOP)
+    rotated = DEMO_FIRMS["globex"].rotated_from
+    assert rotated is not None
     with SimulatorAdmin(simulator_base_url) as admin:
-        # The customer rotated their key in Clockwork: the next sync gets 401 (needs attention).
-        admin.revoke_key(DEMO_FIRMS["globex"].api_key)
+        # The customer rotated their key in Clockwork: the next sync gets 401 (needs attention);
+        # reconnecting with the new key (the connect form's hint) heals it.
+        admin.revoke_key(rotated[0])
 
     umbrella = builder.account("Umbrella Recruiting", firm=None)
     builder.enroll(builder.sequence(umbrella, "Research Lead"), _UMBRELLA)
@@ -584,6 +620,9 @@ def _seed_simulator(admin: SimulatorAdmin) -> dict[str, dict[str, str]]:
             )
             for person in _EXISTING_PEOPLE.get(key, []):
                 admin.seed_person(firm.name, **person)
+        if firm.rotated_from is not None:  # a state saved before the rotation lacks a pair
+            for api_key, api_secret in (firm.keys, firm.rotated_from):
+                admin.ensure_user(firm.name, api_key=api_key, api_secret=api_secret)
         projects[key] = {
             project["name"].split(" — ")[0]: project["id"] for project in admin.projects(firm.name)
         }
@@ -596,8 +635,11 @@ class _DemoBuilder:
     def __init__(self, runtime: Runtime, base_url: str, report: DemoReport) -> None:
         self.runtime, self.base_url, self.report = runtime, base_url, report
 
-    def account(self, name: str, *, firm: str | None, **settings: Any) -> int:
-        """Create an account (connected to a demo firm unless ``firm`` is None); its id."""
+    def account(
+        self, name: str, *, firm: str | None, rotated: bool = False, **settings: Any
+    ) -> int:
+        """Create an account (connected to a demo firm unless ``firm`` is None, with the key
+        the firm rotated away from when ``rotated``); its id."""
         rt = self.runtime
         with rt.db.write() as session:
             account = accounts.create_account(
@@ -614,7 +656,7 @@ class _DemoBuilder:
                     actor=DEMO_ACTOR,
                 )
         if firm is not None:
-            fields = DEMO_FIRMS[firm].fields(self.base_url)
+            fields = DEMO_FIRMS[firm].fields(self.base_url, rotated=rotated)
             accounts.connect(rt, account_id=account_id, fields=fields, actor=DEMO_ACTOR)
         self.report.accounts[name] = account_id
         return account_id

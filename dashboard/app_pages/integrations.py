@@ -140,50 +140,76 @@ def disconnect(account_id: int) -> None:
     context.flash("Disconnected from Clockwork.")
 
 
+SECRET_FIELDS = ("api_key", "api_secret", "firm_service_key")
+
+
 def connect_form(account_id: int, summary: accounts.ConnectionSummary | None) -> None:
-    """Connect or update credentials (verified before they are stored)."""
+    """Connect or update credentials (verified before they are stored).
+
+    The secrets are emptied from the form as it is submitted; what else was typed stays, so a
+    rejected connect can be corrected without typing the firm and base URL again.
+    """
     reconnect = summary is not None and summary.state != ConnectionState.DISCONNECTED
     st.subheader("Update credentials" if reconnect else "Connect Clockwork")
     demo = context.demo()
     default_url = demo.simulator.base_url if demo else DEFAULT_BASE_URL
     if demo:
+        hint = demo_data.demo_firm_hint(summary.firm if summary else None)
         st.caption(
-            "Demo: the embedded simulator knows firm `demo` with API key `sim-api-key`, "
-            "secret `sim-api-secret` and firm service key `sim-firm-service-key`."
-        )
-    with st.form(f"connect_{account_id}", clear_on_submit=True):
-        firm = st.text_input(
+            f"Demo: the embedded simulator knows firm `{hint.name}` with API key "
+            f"`{hint.api_key}`, secret `{hint.api_secret}` and firm service key "
+            f"`{hint.firm_service_key}`."
+            + (" (The customer rotated the key this account still holds.)"
+               if hint.rotated_from else "")
+        )  # fmt: skip
+    form = f"connect_{account_id}"
+    # The secret fields are new widgets after every submit (their keys carry a count), so they
+    # come back empty; Streamlit does not empty a field of a submitted form set from a callback.
+    secrets = f"{form}_{st.session_state.get(f'{form}_submits', 0)}"
+    with st.form(form, clear_on_submit=False):
+        st.text_input(
             "Firm name",
             value=summary.firm if summary else "",
             max_chars=63,
             placeholder="acme",
             help="The subdomain you log in at: acme for acme.clockworkrecruiting.com",
+            key=f"{form}_firm",
         )
         left, right = st.columns(2)
-        api_key = left.text_input("API key", type="password", max_chars=300)
-        api_secret = right.text_input("API secret", type="password", max_chars=300)
-        service_key = st.text_input("Firm service key", type="password", max_chars=300)
+        left.text_input("API key", type="password", max_chars=300, key=f"{secrets}_api_key")
+        right.text_input("API secret", type="password", max_chars=300, key=f"{secrets}_api_secret")
+        st.text_input(
+            "Firm service key", type="password", max_chars=300, key=f"{secrets}_firm_service_key"
+        )
         with st.expander("Advanced"):
-            base_url = st.text_input(
+            st.text_input(
                 "Base URL",
                 value=summary.base_url if summary else default_url,
                 max_chars=300,
                 help="Clockwork's API (default) or a sandbox or simulator address.",
+                key=f"{form}_base_url",
             )
-        submitted = st.form_submit_button(
-            "Save and test connection", type="primary", icon=":material/link:"
+        st.form_submit_button(
+            "Save and test connection",
+            type="primary",
+            icon=":material/link:",
+            on_click=_take_submission,
+            args=(form, secrets),
         )
-    if not submitted:
-        return
-    fields = {
-        "firm": firm,
-        "api_key": api_key,
-        "api_secret": api_secret,
-        "firm_service_key": service_key,
-        "base_url": base_url,
-    }
-    if save_credentials(account_id, fields):
+    fields = st.session_state.pop(f"{form}_submitted", None)
+    if fields is not None and save_credentials(account_id, fields):
         st.rerun()
+
+
+def _take_submission(form: str, secrets: str) -> None:
+    """On submit, before the run: hand what was typed to this run (once) and retire the secret
+    fields, so the next ones drawn are empty; the firm and base URL stay as typed."""
+    typed = {name: st.session_state.get(f"{form}_{name}") for name in ("firm", "base_url")}
+    typed |= {name: st.session_state.pop(f"{secrets}_{name}", None) for name in SECRET_FIELDS}
+    st.session_state[f"{form}_submitted"] = {
+        name: str(value or "") for name, value in typed.items()
+    }
+    st.session_state[f"{form}_submits"] = st.session_state.get(f"{form}_submits", 0) + 1
 
 
 def save_credentials(account_id: int, fields: dict[str, str]) -> bool:

@@ -11,6 +11,7 @@ from dashboard.plain_text import plain
 from dashboard.widgets import project_picker, projects, show_error, show_preview
 from sync_engine.services import accounts, project_resync, views
 from sync_engine.services.errors import ServiceError
+from sync_engine.services.projects import resolve_project
 
 COLUMNS = ["Sequence", "Sync", "Project", "Contacts", "Failed"]
 
@@ -63,6 +64,8 @@ def create_sequence(account_id: int, name: str, disable_sync: bool, project_id: 
     """Create a sequence (admins only); False with the reason on screen when it cannot."""
     actor = context.require_admin("create sequences")
     try:
+        if project_id:  # the firm must still have it (the picker's list may be minutes old)
+            project_id = checked_project(account_id, project_id)
         with context.writing() as session:
             sequence = accounts.add_sequence(
                 session=session, account_id=account_id, name=name, disable_sync=disable_sync,
@@ -73,6 +76,15 @@ def create_sequence(account_id: int, name: str, disable_sync: bool, project_id: 
         return False
     context.flash(f"Sequence {plain(sequence.name)} created.")
     return True
+
+
+def checked_project(account_id: int, project_id: str) -> str:
+    """The id of the firm's project ``project_id``, checked with Clockwork (a `ServiceError`
+    with the reason when the firm no longer has it or cannot be asked)."""
+    found = resolve_project(
+        context.runtime(), account_id=account_id, ref=project_id, field="Project"
+    )
+    return found.project_id
 
 
 def syncing_tab(sequence: views.SequenceRow, names: dict[str, str]) -> None:
@@ -116,6 +128,12 @@ def save_syncing(sequence_id: int, changes: dict[str, Any]) -> bool:
     when it cannot."""
     actor = context.require_admin("change a sequence's Syncing settings")
     try:
+        if changes.get("project_id"):
+            with context.reading() as session:
+                account_id = accounts.get_sequence(
+                    session=session, sequence_id=sequence_id
+                ).account_id
+            changes = {**changes, "project_id": checked_project(account_id, changes["project_id"])}
         with context.writing() as session:
             sequence = accounts.update_sequence(
                 session=session, sequence_id=sequence_id, changes=changes,

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from sync_engine.clockwork.errors import ClockworkError
 from sync_engine.models import (
     SYNC_PENDING,
     Account,
@@ -40,6 +41,7 @@ from sync_engine.models import (
     SyncMode,
 )
 from sync_engine.rules import AccountSnapshot, SequenceSnapshot, decide_on_add
+from sync_engine.services import projects
 from sync_engine.services.accounts import (
     connection_credentials,
     get_connection,
@@ -270,11 +272,30 @@ def status_label(status: str, *, attempts: int = 0, next_attempt_at: datetime | 
     return label
 
 
-def person_url(firm: str | None, person_id: str | None) -> str | None:
-    """The person's page in Clockwork's web app."""
+def person_url(firm: str | None, person_id: str | None, *, base_url: str = "") -> str | None:
+    """The person's page: in Clockwork's web app, or, when the connection's ``base_url`` is a
+    simulator on this machine (a demo), the simulator's read-only person page."""
     if not firm or not person_id:
         return None
+    if _is_on_this_machine(base_url):
+        return f"{base_url.rstrip('/')}/people/{quote(firm, safe='')}/{quote(person_id, safe='')}"
     return f"https://{firm}.clockworkrecruiting.com/firm/people#id:{person_id}"
+
+
+def _is_on_this_machine(base_url: str) -> bool:
+    try:
+        parts = urlsplit(base_url)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # --- engine health --------------------------------------------------------------------------
@@ -611,13 +632,21 @@ def _page_ids(
     return list(session.exec(ids.order_by(id_column.desc()).offset(offset).limit(limit)).all())
 
 
-def _firm(session: Session, account_id: int) -> str | None:
+@dataclass(frozen=True)
+class _FirmRef:
+    """Where the account's people are: its firm and the connection's base URL."""
+
+    name: str
+    base_url: str
+
+
+def _firm(session: Session, account_id: int) -> _FirmRef | None:
     connection = get_connection(session=session, account_id=account_id)
-    return connection.firm if connection else None
+    return _FirmRef(connection.firm, connection.base_url) if connection else None
 
 
 def _row(
-    enrollment: Enrollment, contact: Contact, sequence: str, firm: str | None
+    enrollment: Enrollment, contact: Contact, sequence: str, firm: _FirmRef | None
 ) -> EnrollmentRow:
     assert enrollment.id is not None
     info = reason_info(enrollment.reason)
@@ -639,7 +668,9 @@ def _row(
         exists_in_clockwork=enrollment.exists_in_clockwork,
         link=enrollment.link,
         clockwork_person_id=person_id,
-        person_url=person_url(firm, person_id),
+        person_url=person_url(
+            firm.name if firm else None, person_id, base_url=firm.base_url if firm else ""
+        ),
         project_id=enrollment.project_id,
         attempts=enrollment.attempts,
         last_attempt_at=enrollment.last_attempt_at,
@@ -1353,40 +1384,10 @@ def preview_sequence_change(
     return preview
 
 
-# --- the firm's projects (over HTTP, outside any transaction) -------------------------------
+# --- the firm's projects (over HTTP, outside any transaction): see services/projects.py -------
 
-
-@dataclass(frozen=True)
-class ProjectChoice:
-    """A Clockwork project staff can pick."""
-
-    project_id: str
-    name: str
-    status: str
-
-
-def firm_projects(runtime: Runtime, *, account_id: int) -> list[ProjectChoice]:
-    """The projects of the account's Clockwork firm, by name; raises if it is not connected."""
-    with runtime.db.read() as session:
-        credentials = connection_credentials(
-            session=session, box=runtime.box, account_id=account_id
-        )
-    if credentials is None:
-        raise ConnectionRejectedError("connect Clockwork first to choose from its projects")
-    try:
-        with runtime.client(credentials) as client:
-            projects = list(client.iter_projects())
-    except ClockworkError as exc:
-        raise ConnectionRejectedError(f"could not list Clockwork projects: {exc}") from None
-    choices = [
-        ProjectChoice(
-            project_id=str(p["id"]),
-            name=str(p.get("name") or p["id"]),
-            status=str(p.get("status") or ""),
-        )
-        for p in projects
-    ]
-    return sorted(choices, key=lambda choice: choice.name.lower())
+ProjectChoice = projects.ProjectChoice
+firm_projects = projects.firm_projects
 
 
 def check_connection(runtime: Runtime, *, account_id: int) -> None:

@@ -92,8 +92,9 @@ def _contacts(database_url: str) -> dict[str, Contact]:
 
 
 def _problem_lines(err: str) -> list[str]:
-    """stderr without typer's progress label (it prints "importing" when stderr is no TTY)."""
-    return [line for line in err.splitlines() if line.strip() and line.strip() != "importing"]
+    """stderr without the import's progress label ("importing N rows of FILE into 'SEQUENCE'",
+    printed once when stderr is no TTY)."""
+    return [line for line in err.splitlines() if line.strip() and not line.startswith("importing ")]
 
 
 # --- rows ---------------------------------------------------------------------------------------

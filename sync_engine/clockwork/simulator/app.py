@@ -18,14 +18,20 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync_engine.clockwork.simulator.core import SimRequest, Simulator
 from sync_engine.clockwork.simulator.drip import drip_this_response
 from sync_engine.clockwork.simulator.faults import FaultConfig
-from sync_engine.clockwork.simulator.state import RecordInvalid, UnknownFirm
+from sync_engine.clockwork.simulator.person_page import (
+    CONTENT_SECURITY_POLICY,
+    PERSON_PAGE_PATH,
+    not_found_page,
+    person_page,
+)
+from sync_engine.clockwork.simulator.state import RecordInvalid, UnknownFirm, UnknownRecord
 
 __all__ = ["create_app"]
 
@@ -52,6 +58,11 @@ class _SeedPerson(_AdminBody):
     title: str | None = None
     company: str | None = None
     linkedin_urls: list[str] = Field(default_factory=list)
+
+
+class _NewUser(_AdminBody):
+    api_key: str
+    api_secret: str
 
 
 class _NewProject(_AdminBody):
@@ -152,6 +163,8 @@ def create_app(simulator: Simulator) -> ASGIApp:
         POST /_admin/firms/{firm}/people       {first_name, last_name, emails?, title?,
                                                 company?, linkedin_urls?} -> 201 {"person"}
         POST /_admin/firms/{firm}/projects     {name, status?} -> 201 {"project"}
+        POST /_admin/firms/{firm}/users        {api_key, api_secret} -> 201 (another user's
+                                                key pair, e.g. the key a customer rotated to)
         POST /_admin/reset                     {keep_firms?: false} -> 204
         GET  /_admin/firms/{firm}/answers      {"total", "statuses": {"200": n, "429": n, ...},
                                                 "faults": {"drip": n, ...}, "ok",
@@ -168,6 +181,11 @@ def create_app(simulator: Simulator) -> ASGIApp:
         GET  /_admin/faults/firms              {firm: its own `FaultConfig`, ...}
         POST /_admin/keys/revoke               {key} -> 204 (user API key or firm service key)
         POST /_admin/keys/restore              {key} -> 204
+
+    And one read-only HTML page, what "Open the person in Clockwork" shows in a demo (no
+    credentials, not counted, no faults; every value escaped, see `person_page`)::
+
+        GET  /people/{firm}/{person_id}        the person, its projects and notes (404 page)
     """
 
     async def contract(request: Request) -> Response:
@@ -242,6 +260,25 @@ def create_app(simulator: Simulator) -> ASGIApp:
             return _admin_error(422, str(exc))
         return JSONResponse({"project": project}, status_code=201)
 
+    async def add_user(request: Request) -> Response:
+        body = await _parse(request, _NewUser)
+        try:
+            simulator.state.add_user(
+                request.path_params["firm"], api_key=body.api_key, api_secret=body.api_secret
+            )
+        except ValueError as exc:
+            return _admin_error(422, str(exc))
+        return JSONResponse({"firm": request.path_params["firm"]}, status_code=201)
+
+    async def show_person(request: Request) -> Response:
+        firm, person_id = request.path_params["firm"], request.path_params["person_id"]
+        headers = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-store"}
+        try:
+            person = simulator.state.person_record(firm, person_id)
+        except (UnknownFirm, UnknownRecord) as exc:
+            return HTMLResponse(not_found_page(str(exc)), status_code=404, headers=headers)
+        return HTMLResponse(person_page(firm, person), headers=headers)
+
     async def reset(request: Request) -> Response:
         body = await _parse(request, _Reset, allow_empty=True)
         simulator.state.reset(keep_firms=body.keep_firms)
@@ -314,6 +351,7 @@ def create_app(simulator: Simulator) -> ASGIApp:
         Route("/firms/{firm}/faults", delete_firm_faults, methods=["DELETE"]),
         Route("/firms/{firm}/people", seed_person, methods=["POST"]),
         Route("/firms/{firm}/projects", add_project, methods=["POST"]),
+        Route("/firms/{firm}/users", add_user, methods=["POST"]),
         Route("/reset", reset, methods=["POST"]),
         Route("/faults", get_faults),
         Route("/faults", put_faults, methods=["PUT"]),
@@ -324,6 +362,7 @@ def create_app(simulator: Simulator) -> ASGIApp:
     app = Starlette(
         routes=[
             Mount("/_admin", routes=admin),
+            Route(PERSON_PAGE_PATH, show_person, methods=["GET", "HEAD"]),
             Route("/{path:path}", contract, methods=_ALL_METHODS),
         ],
         exception_handlers={

@@ -526,6 +526,34 @@ class SimulatorState:
             target.notes.setdefault(person_id, []).append(note)
             return dict(note)
 
+    def person_record(self, firm: str, person_id: str) -> JSON:
+        """One person as the simulator's person page shows it: the payload, plus ``projects``
+        (each candidacy's project name and status name, in the order joined) and ``notes``.
+
+        Raises `UnknownFirm` / `UnknownRecord`.
+        """
+        with self._lock:
+            target = self._firm(firm)
+            person = _person_view(self._person(target, person_id))
+            statuses = {status["id"]: status["name"] for status in target.statuses}
+            projects = [
+                {
+                    "name": target.projects[project_id]["name"],
+                    "status": statuses.get(candidacy["statusId"], ""),
+                    "createdAt": candidacy["createdAt"],
+                }
+                for project_id, candidacies in target.candidacies.items()
+                if (project_id, person_id) in target.candidates
+                for candidacy in candidacies
+                if candidacy["personId"] == person_id
+            ]
+            notes = [dict(n) for n in target.notes.get(person_id, [])]
+        return {
+            **person,
+            "projects": sorted(projects, key=lambda p: p["createdAt"]),
+            "notes": notes,
+        }
+
     def list_statuses(self, firm: str) -> list[JSON]:
         """The firm's candidacy statuses."""
         with self._lock:
