@@ -475,7 +475,10 @@ def status(
 @app.command()
 def sync(
     until_idle: Annotated[
-        bool, typer.Option(help="Keep running passes until nothing is due (waits out backoff).")
+        bool,
+        typer.Option(
+            "--until-idle", help="Keep running passes until nothing is due (waits out backoff)."
+        ),
     ] = False,
     timeout: Annotated[
         float,

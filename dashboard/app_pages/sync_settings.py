@@ -16,6 +16,7 @@ from dashboard.widgets import project_picker, projects, show_error, show_preview
 from sync_engine.models import SyncMode
 from sync_engine.services import accounts, views
 from sync_engine.services.errors import ServiceError
+from sync_engine.services.projects import resolve_project
 
 SYNC_OPTIONS = {
     SyncMode.ON_ADD.value: "Sync contacts when added to a sequence",
@@ -126,6 +127,11 @@ def save_settings(account_id: int, changes: dict[str, Any]) -> bool:
     cannot be saved."""
     actor = context.require_admin("save sync settings")
     try:
+        if changes.get("default_project_id"):  # the firm must have it, as on the CLI
+            resolve_project(
+                context.runtime(), account_id=account_id, ref=changes["default_project_id"],
+                field="Default project",
+            )  # fmt: skip
         with context.writing() as session:
             accounts.update_settings(
                 session=session, account_id=account_id, changes=changes,

@@ -69,19 +69,20 @@ def test_a_rejected_connect_keeps_the_firm_and_base_url_and_empties_the_secrets(
         assert by_label(app.text_input, label).value == ""
 
 
-def _call(handler: str, **arguments: Any) -> AppTest:
-    """Run a Sequences page action once, in a Streamlit run signed in as an admin."""
+def _call(handler: str, page: str = "sequences", **arguments: Any) -> AppTest:
+    """Run a page's action once (Sequences by default), in a Streamlit run signed in as an admin."""
 
-    def script(handler, arguments):  # type: ignore[no-untyped-def]  # runs as a script
+    def script(handler, page, arguments):  # type: ignore[no-untyped-def]  # runs as a script
+        import importlib
+
         import streamlit as st
 
-        from dashboard.app_pages import sequences
-
+        module = importlib.import_module(f"dashboard.app_pages.{page}")
         if not st.session_state.get("_called"):
             st.session_state["_called"] = True
-            getattr(sequences, handler)(**arguments)
+            getattr(module, handler)(**arguments)
 
-    app = AppTest.from_function(script, args=(handler, arguments), default_timeout=30)
+    app = AppTest.from_function(script, args=(handler, page, arguments), default_timeout=30)
     app.secrets.update(login_secrets())
     app.session_state[context.USER_KEY] = signed_in(ADMIN)
     app.run()
@@ -120,3 +121,17 @@ def test_a_sequences_project_is_checked_before_it_is_saved(
     with store.db.read() as session:
         saved = accounts.get_sequence(session=session, sequence_id=sequence_id)
     assert saved.project_id == project
+
+
+def test_the_default_project_is_checked_before_the_settings_are_saved(
+    store: Runtime, connected: int, simulator: SimulatorServer
+) -> None:
+    app = _call(
+        "save_settings", page="sync_settings", account_id=connected,
+        changes={"default_project_id": "gone-project"},
+    )  # fmt: skip
+    assert plain("the Clockwork firm has no project 'gone-project'") in texts(app)
+    with store.db.read() as session:
+        assert (
+            accounts.get_settings(session=session, account_id=connected).default_project_id is None
+        )
