@@ -354,8 +354,12 @@ def actor(user: SignedIn | None = None) -> str:
     if user is None:
         return "dashboard"
     if user.method == "demo":
-        name = st.session_state.get(ACTING_AS_KEY)
-        return name if isinstance(name, str) and name else user.name
+        # The box's value when this run has one: a fragment's run (the live contact detail)
+        # does not draw the box but gets what was typed. Else the name recorded at the last
+        # full run: Streamlit may have dropped the box's value.
+        typed = st.session_state.get(ACTING_AS_FIELD)
+        name = typed if isinstance(typed, str) else st.session_state.get(ACTING_AS_KEY)
+        return name.strip() if isinstance(name, str) and name.strip() else user.name
     return user.name
 
 

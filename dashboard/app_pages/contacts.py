@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -10,7 +11,7 @@ from dashboard import context
 from dashboard.plain_text import plain
 from dashboard.widgets import projects as project_map
 from dashboard.widgets import show_error
-from sync_engine.services import accounts, enrollments, views
+from sync_engine.services import accounts, actions, contact_edits, enrollments, views
 from sync_engine.services.errors import ServiceError
 
 PAGE_SIZE = 50
@@ -172,29 +173,62 @@ def _actions() -> Any | None:
     return actions
 
 
+def correct_contact(
+    enrollment_id: int, fields: dict[str, str]
+) -> dict[str, tuple[str, str]] | None:
+    """Save an admin's correction of an enrollment's contact (admins only); the changed fields'
+    (old, new), or None with the reason on screen when it cannot be saved."""
+    actor = context.require_admin("correct a contact")
+    try:
+        with context.writing() as session:
+            return contact_edits.correct_contact(
+                session=session, enrollment_id=enrollment_id, fields=fields,
+                clock=context.runtime().clock, actor=actor,
+            )  # fmt: skip
+    except ServiceError as exc:
+        show_error(exc)
+        return None
+
+
 def detail(enrollment_id: int, projects: dict[str, str]) -> None:
-    """One enrollment: status, reason and action, the flag, and its timeline."""
+    """One enrollment: status, reason and action, the field Clockwork refused, the flag, and its
+    timeline; for admins, the contact's correction, Retry and Dismiss."""
     try:
         with context.reading() as session:
             found = views.enrollment_detail(
                 session=session, enrollment_id=enrollment_id, project_names=projects
             )
+            contact = contact_edits.contact_for_correction(
+                session=session, enrollment_id=enrollment_id
+            )
+            attempts = actions.attempts_made(session=session, enrollment_id=enrollment_id)
     except ServiceError as exc:
         show_error(exc)
         return
     row = found.row
+    context.show_flash()  # left by a button of this detail, in a run of the detail alone
     with st.container(border=True):
         st.markdown(f"#### {plain(row.name or row.email)}")
         st.text(f"{row.email} · {row.sequence} · enrollment {row.enrollment_id}")
         a, b, c = st.columns(3)
         a.metric("Status", row.status_label)
-        b.metric("Attempts", row.attempts)
+        b.metric(
+            "Attempts",
+            attempts,
+            help="Every sync attempt so far, as the timeline lists them. Retry starts a new "
+            "round of automatic attempts; it does not start the count again.",
+        )
         c.metric("Created / linked", (row.link or "—").capitalize())
         project = projects.get(row.project_id or "", row.project_id or "none (person only)")
         st.text(f"Project: {project}")
         if row.reason_message:
             advice = f" **What to do:** {row.action}." if row.action else ""
             st.info(f"{plain(row.reason_message)}.{advice}", icon=":material/info:")
+        if contact.refused is not None and row.status == "failed":
+            st.error(
+                f"**{contact.refused.labels}** was refused: {plain(contact.refused.message)}",
+                icon=":material/edit_off:",
+            )
         if row.last_error:
             st.text(f"Last error: {row.last_error}")
         if row.exists_in_clockwork:
@@ -224,18 +258,95 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
         )
         if not admin:
             return
+        correction(row.enrollment_id, contact, failed=row.status == "failed")
         buttons = st.container(horizontal=True)
-        if buttons.button("Retry", key="detail_retry", disabled=row.status != "failed"):
-            retry([row.enrollment_id])
-            st.rerun()
-        if buttons.button(
+        buttons.button(
+            "Retry",
+            key="detail_retry",
+            disabled=row.status != "failed",
+            on_click=_from_detail,
+            args=(retry, row.enrollment_id),
+        )
+        buttons.button(
             "Dismiss",
             key="detail_dismiss",
             disabled=row.status in ("synced", "skipped", "syncing"),
             help="Take it out of the problem list; it will not sync.",
-        ):
-            dismiss([row.enrollment_id])
-            st.rerun()
+            on_click=_from_detail,
+            args=(dismiss, row.enrollment_id),
+        )
+    if st.session_state.pop(DETAIL_CHANGED, False):
+        st.rerun()  # the table above shows it too
+
+
+DETAIL_CHANGED = "_contacts_detail_changed"
+
+
+def _from_detail(action: Callable[[list[int]], None], enrollment_id: int) -> None:
+    """A detail button's callback: the action runs before the detail is drawn again, so what it
+    did (Queued, after a retry) shows at once, not after the scheduler has moved on; the whole
+    page follows."""
+    action([enrollment_id])
+    st.session_state[DETAIL_CHANGED] = True
+
+
+CORRECTION_LAYOUT = (("first_name", "last_name", "email"), ("title", "company", "linkedin_url"))
+
+
+def correction(
+    enrollment_id: int, contact: contact_edits.ContactForCorrection, *, failed: bool
+) -> None:
+    """The contact's data in a form an admin corrects: open when a field of it was refused."""
+    refused = contact.refused.fields if contact.refused is not None and failed else ()
+    with st.expander(
+        "Fix the contact" if refused else "Correct the contact's data", expanded=bool(refused)
+    ):
+        keys = {name: f"fix_{enrollment_id}_{name}" for name in contact_edits.CONTACT_FIELDS}
+        with st.form(f"fix_{enrollment_id}", border=False):
+            typed: dict[str, str] = {}
+            for names in CORRECTION_LAYOUT:
+                for column, name in zip(st.columns(len(names)), names, strict=True):
+                    typed[name] = column.text_input(
+                        contact_edits.FIELD_LABELS[name],
+                        value=contact.values[name],
+                        key=keys[name],
+                        max_chars=500,
+                        help="Refused by Clockwork: correct it, save, then Retry."
+                        if name in refused
+                        else None,
+                    )
+            notes = []
+            sent = [contact_edits.FIELD_LABELS[name] for name in contact.sent]
+            if sent:
+                notes.append(
+                    f"Clockwork already has {', '.join(sent)}: a correction of these changes "
+                    "them here, not in Clockwork (correct them there too if they were wrong)."
+                )
+            if contact.enrollments > 1:
+                notes.append(
+                    f"The contact is in {contact.enrollments} sequences: the correction "
+                    "applies to each."
+                )
+            if notes:
+                st.caption(" ".join(notes))
+            saved = st.form_submit_button(
+                "Save the contact", type="primary", icon=":material/save:"
+            )
+        if not saved:
+            return
+        changed = correct_contact(enrollment_id, typed)
+        if changed is None:
+            return
+        for key in keys.values():  # drawn again from the saved contact
+            st.session_state.pop(key, None)
+        if changed:
+            labels = ", ".join(contact_edits.FIELD_LABELS[name] for name in changed)
+            context.flash(
+                f"Contact saved ({labels})." + (" Retry to sync it now." if failed else "")
+            )
+        else:
+            context.flash("Nothing changed: the contact already had these values.")
+        st.rerun()
 
 
 def review(enrollment_id: int, candidates: list[dict], *, admin: bool) -> None:

@@ -1,9 +1,10 @@
 """Staff actions on enrollments: retry one, retry selected, retry all failed, dismiss (SPEC B5),
 and resolve an ambiguous LinkedIn match (B2).
 
-A retry puts a failed enrollment back in the queue with a fresh attempt count and reopens the
-activities that failed with it; dismissing takes an enrollment out of the audit's problem list
-(status *skipped: dismissed*) without touching Clockwork. All are audited.
+A retry puts a failed enrollment back in the queue with a fresh round of automatic attempts (the
+count toward the attempt cap restarts; :func:`attempts_made` counts every attempt of every
+round) and reopens the activities that failed with it; dismissing takes an enrollment out of the
+audit's problem list (status *skipped: dismissed*) without touching Clockwork. All are audited.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
-from sync_engine.models import Activity, ActivityState, Enrollment, EnrollmentStatus, Reason
+from sync_engine.models import (
+    Activity,
+    ActivityState,
+    Enrollment,
+    EnrollmentStatus,
+    Reason,
+    SyncAttempt,
+)
 from sync_engine.services.audit import record_change
 from sync_engine.services.errors import InvalidInputError, NotFoundError
 
@@ -62,6 +70,16 @@ def retry_enrollments(
         .values(state=ActivityState.PENDING, reason=None, attempts=0)
     )
     return len(rows)
+
+
+def attempts_made(*, session: Session, enrollment_id: int) -> int:
+    """How many attempts the engine has made at an enrollment, every round counted: the attempts
+    its timeline lists. (``Enrollment.attempts`` counts the current round only, toward the cap.)"""
+    return session.exec(
+        select(func.count())
+        .select_from(SyncAttempt)
+        .where(SyncAttempt.enrollment_id == enrollment_id)
+    ).one()
 
 
 def retry_all_failed(*, session: Session, account_id: int, clock: Clock, actor: str) -> int:

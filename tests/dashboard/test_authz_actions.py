@@ -59,6 +59,14 @@ ACTIONS = [
     Action("contacts", "dismiss", lambda w: {"enrollment_ids": [w.failed]}),
     Action("contacts", "choose_person", lambda w: {"enrollment_id": w.review, "person_id": None}),
     Action(
+        "contacts",
+        "correct_contact",
+        lambda w: {
+            "enrollment_id": w.failed,
+            "fields": {"linkedin_url": "https://www.linkedin.com/in/ada-lovelace"},
+        },
+    ),
+    Action(
         "sequences",
         "create_sequence",
         lambda w: {

@@ -10,15 +10,15 @@ as "demo user" and 1 to 4 of 5 first clicks left the page on Overview.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlmodel import Session
 
-from sync_engine.config import Settings
+from sync_engine.db import Database
 from sync_engine.models import AuditEntry
-from sync_engine.runtime import build_runtime
 from sync_engine.services import audit
 from tests.e2e.conftest import serve, store_env
 from tests.e2e.test_dashboard import idle
@@ -36,21 +36,22 @@ def demo(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield {"url": url, "env": env}
 
 
+@contextmanager
+def reading(env: dict[str, str]) -> Iterator[Session]:
+    """A read session on the store of the dashboard under test, beside it (no migration or
+    start-up work that would wait on the dashboard's own writes)."""
+    database = Database(env["CWSYNC_DATABASE_URL"])
+    try:
+        with database.read() as session:
+            yield session
+    finally:
+        database.engine.dispose()
+
+
 def newest_entry(env: dict[str, str]) -> AuditEntry:
     """The newest audit entry in the dashboard's store, read through the service layer."""
-    runtime = build_runtime(
-        Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            database_url=env["CWSYNC_DATABASE_URL"],
-            key_file=Path(env["CWSYNC_KEY_FILE"]),
-            demo=False,
-        )
-    )
-    try:
-        with runtime.db.read() as session:
-            return audit.list_entries(session=session, limit=1)[0]
-    finally:
-        runtime.close()
+    with reading(env) as session:
+        return audit.list_entries(session=session, limit=1)[0]
 
 
 def fresh_overview(browser: Any, url: str) -> tuple[Any, Page]:
