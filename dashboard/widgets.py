@@ -1,10 +1,13 @@
-"""Widgets shared by several pages: the firm's project picker, the change preview and errors.
+"""Widgets shared by several pages: the firm's project picker, the change preview, counts and
+errors.
 
 Text that comes from Clockwork, a CSV or a user reaches Markdown elements only through
 :func:`dashboard.plain_text.plain`, so a name or a message cannot make a link, an image or markup.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -13,6 +16,9 @@ from dashboard.plain_text import plain
 from sync_engine.models import ConnectionState
 from sync_engine.services import accounts, views
 from sync_engine.services.errors import ServiceError
+
+if TYPE_CHECKING:
+    from streamlit.elements.lib.column_types import ColumnConfig
 
 
 def projects(account_id: int) -> tuple[dict[str, str], str | None]:
@@ -69,6 +75,16 @@ def show_preview(preview: views.ChangePreview) -> None:
             st.markdown(f":material/arrow_forward: {plain(line)}")
         for line in preview.will_not:
             st.markdown(f":material/block: {plain(line)}")
+
+
+def count(number: int) -> str:
+    """A count as people read it, thousands separated: "850,401"."""
+    return f"{number:,}"
+
+
+def count_column(*, help: str | None = None) -> ColumnConfig:
+    """A table column of counts, thousands separated in the viewer's locale ("850,401")."""
+    return st.column_config.NumberColumn(help=help, format="localized")
 
 
 def show_error(exc: Exception) -> None:

@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import context
 from dashboard.plain_text import plain
+from dashboard.widgets import count, count_column
 from sync_engine.services import accounts, views
 
 WINDOWS = {
@@ -43,6 +44,8 @@ def accounts_table(rows: list[views.AccountHealth]) -> pd.DataFrame:
     )  # fmt: skip
 
 
+COUNT_COLUMNS = ("Failed", "Retrying", "Queued", "Awaiting reply", "Synced")
+STATUS_ROW = 4  # metrics per row: six-digit counts fit at 1440 px with the sidebar open
 CHART_TTL = 30  # seconds: the chart scans the account's syncs, the live counts do not
 
 
@@ -57,45 +60,46 @@ def chart_points(account_id: int, window: str) -> list[views.TimelinePoint]:
         )
 
 
-def render_accounts() -> None:
-    """The cross-account table, refreshed live."""
-    with context.reading() as session:
-        rows = views.account_overview(session=session)
+def render_accounts(rows: list[views.AccountHealth]) -> None:
+    """The cross-account table."""
     attention = [row for row in rows if row.needs_attention]
     st.subheader("All accounts")
     if not rows:
         st.info("No accounts yet. Create one on the **Integrations** page.")
         return
     if attention:
-        st.caption(f"{len(attention)} of {len(rows)} accounts need attention.")
+        st.caption(f"{count(len(attention))} of {count(len(rows))} accounts need attention.")
     else:
-        st.caption(f"All {len(rows)} accounts are healthy.")
+        st.caption(f"All {count(len(rows))} accounts are healthy.")
     st.dataframe(
         accounts_table(rows),
         hide_index=True,
         column_config={
             "Needs attention": st.column_config.TextColumn(width="medium"),
-            "Exists in Clockwork": st.column_config.NumberColumn(
+            **{name: count_column() for name in COUNT_COLUMNS},
+            "Exists in Clockwork": count_column(
                 help="Contacts a recruiter had already entered in Clockwork (linked, not duplicated)"
             ),
         },
     )
 
 
-def render_account(account_id: int, window: str) -> None:
-    """The selected account's counts, chart, failures and engine health, refreshed live."""
+def render_account(account_id: int, window: str, counts: dict[str, int]) -> None:
+    """The selected account's counts (its row of the accounts table), chart, failures and
+    engine health."""
     now = context.now()
     with context.reading() as session:
-        counts = views.status_counts(session=session, account_id=account_id)
         groups = views.reason_groups(session=session, account_id=account_id)
         engine = views.engine_health(session=session, now=now, account_id=account_id)
         summary = accounts.connection_summary(session=session, account_id=account_id)
         last_ok = views.last_successful_call(session=session, account_id=account_id)
 
     timeline = chart_points(account_id, window)
-    columns = st.columns(len(views.STATUS_LABELS))
-    for column, (status, label) in zip(columns, views.STATUS_LABELS.items(), strict=True):
-        column.metric(label, f"{counts.get(status, 0):,}")
+    labels = list(views.STATUS_LABELS.items())
+    for start in range(0, len(labels), STATUS_ROW):
+        row = labels[start : start + STATUS_ROW]
+        for column, (status, label) in zip(st.columns(STATUS_ROW), row, strict=False):
+            column.metric(label, count(counts.get(status, 0)))
 
     left, right = st.columns(2, gap="large")
     with left:
@@ -125,6 +129,7 @@ def render_account(account_id: int, window: str) -> None:
                     ["Status", "Reason", "Contacts", "Action"],
                 ),
                 hide_index=True,
+                column_config={"Contacts": count_column()},
             )
         else:
             st.success("No failed or retrying contacts.", icon=":material/check_circle:")
@@ -138,7 +143,7 @@ def render_account(account_id: int, window: str) -> None:
         help=f"trigger: {last.trigger}, counts: {last.counts}" if last else None,
     )
     b.metric("Scheduler heartbeat", context.ago(engine.last_heartbeat_at, at=now))
-    c.metric("Queue (this account)", f"{engine.queued:,}", help=f"{engine.due_now:,} due now")
+    c.metric("Queue (this account)", count(engine.queued), help=f"{count(engine.due_now)} due now")
     d.metric(
         "Last successful Clockwork call",
         context.ago(last_ok, at=now) if summary else "never connected",
@@ -152,18 +157,25 @@ def render_account(account_id: int, window: str) -> None:
         )
 
 
-st.title("Overview")
-st.caption("Is each customer's Clockwork sync healthy — and if not, which contacts and why?")
-account_id = context.select_account()
-refresh = f"{context.settings().refresh_seconds:g}s"
-st.fragment(render_accounts, run_every=refresh)()
-if account_id is not None:
+def render_live(account_id: int | None) -> None:
+    """Every account, then the selected one, refreshed live. One query of the accounts' counts
+    serves both: at a million enrollments a second one cost ~120 ms a run."""
     with context.reading() as session:
-        name = views.account_names(session=session).get(account_id, "")
+        rows = views.account_overview(session=session)
+    render_accounts(rows)
+    selected = next((row for row in rows if row.account_id == account_id), None)
+    if selected is None:
+        return
     st.divider()
     header, picker = st.columns([3, 1])
-    header.subheader(plain(name))
+    header.subheader(plain(selected.name))
     window = picker.selectbox(
         "Chart", list(WINDOWS), key="overview_window", label_visibility="collapsed"
     )
-    st.fragment(render_account, run_every=refresh)(account_id, window)
+    render_account(selected.account_id, window, selected.counts)
+
+
+st.title("Overview")
+st.caption("Is each customer's Clockwork sync healthy — and if not, which contacts and why?")
+account_id = context.select_account()
+st.fragment(render_live, run_every=f"{context.settings().refresh_seconds:g}s")(account_id)
