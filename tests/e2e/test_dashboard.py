@@ -159,7 +159,8 @@ def test_added_contact_becomes_synced_and_one_exists_in_clockwork(
     expect(status.get_by_test_id("stMetricValue")).to_have_text("Synced", timeout=30_000)
     expect(page.get_by_text(re.compile(r"^Exists in Clockwork: a recruiter"))).to_be_visible()
     expect(page.get_by_role("link", name="Open the person in Clockwork")).to_have_attribute(
-        "href", re.compile(r"^http://127\.0\.0\.1:\d+/people/demo/")  # the simulator's page
+        "href",
+        re.compile(r"^http://127\.0\.0\.1:\d+/people/demo/"),  # the simulator's page
     )
     shot(page, "contacts")
 
