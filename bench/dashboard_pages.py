@@ -16,9 +16,9 @@ Run from a clone after ``pip install -e .``::
     python bench/dashboard_pages.py --sizes 1000000 --keep                # reuse the 1M store
 
 How it measures: a script in the page (installed before Streamlit loads) notes the time of the
-pointer-down or Enter that starts an action and the time Streamlit's ``data-test-script-state``
-turns ``notRunning`` after a run that shows the expected page; no sleeps, no polling in the
-timing. Each repeat clicks through every page in the sidebar in order, then, on Contacts, the
+pointer-down or Enter that starts an action and the first moment after it when Streamlit's
+``data-test-script-state`` is ``notRunning`` and the page shows what the action leads to (the
+page's title; on Contacts, a new "Showing … of …"); no sleeps, no polling in the timing. Each repeat clicks through every page in the sidebar in order, then, on Contacts, the
 pager's last page and a search for ``@contoso.com``. "First load" is a new browser session
 (navigation start to the Overview's finished run; outside demo mode, the sign-in click to it,
 with "login form" from navigation start to the form), the first session after the server
@@ -86,22 +86,23 @@ TIMEOUT_MS = 120_000
 TIMER_JS = """
 (() => {
   // Until the first action, the timer runs from navigation start (the first load).
-  const b = window.__bench = {t0: 0, end: null, sawRun: false, started: true, armed: false,
+  const b = window.__bench = {t0: 0, end: null, started: true, armed: false,
                               ready: () => __READY__};
+  const idle = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app !== null && app.getAttribute('data-test-script-state') === 'notRunning';
+  };
   const arm = () => {
     if (!b.armed) return;
-    b.armed = false; b.started = true; b.t0 = performance.now(); b.end = null; b.sawRun = false;
+    b.armed = false; b.started = true; b.t0 = performance.now(); b.end = null;
   };
   document.addEventListener('pointerdown', arm, true);
   document.addEventListener('keydown', (e) => { if (e.key === 'Enter') arm(); }, true);
-  new MutationObserver((records) => {
-    if (!b.started || b.end !== null) return;
-    for (const r of records) {
-      const state = r.target.getAttribute('data-test-script-state');
-      if (state === 'running') b.sawRun = true;
-      else if (state === 'notRunning' && b.sawRun && b.ready()) b.end = performance.now();
-    }
-  }).observe(document, {subtree: true, attributes: true,
+  // Any change to the page: the run has ended once the script state is back to notRunning
+  // and the page shows what the action leads to (a fast run may never show "running").
+  new MutationObserver(() => {
+    if (b.started && b.end === null && idle() && b.ready()) b.end = performance.now();
+  }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true,
                         attributeFilter: ['data-test-script-state']});
 })();
 """
@@ -246,7 +247,7 @@ def idle(page: Any) -> None:
     expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=TIMEOUT_MS)
 
 
-def timed(page: Any, action: Callable[[], None], ready: str = "true") -> float:
+def timed(page: Any, action: Callable[[], None], ready: str) -> float:
     """Seconds from the pointer-down or Enter of ``action`` to the end of the first run after it
     for which the JS expression ``ready`` holds."""
     page.evaluate(
@@ -299,6 +300,18 @@ def open_page(page: Any, title: str) -> float:
     return timed(page, link.click, heading(title))
 
 
+CAPTIONS = (
+    '[...document.querySelectorAll(\'[data-testid="stMain"] [data-testid="stCaptionContainer"]\')]'
+    ".map((e) => e.innerText).join('|')"
+)
+
+
+def changed(page: Any) -> str:
+    """A JS expression: the main area's captions (the pager's "Showing … of …") differ from
+    now, i.e. the action's run has drawn its result."""
+    return f"({CAPTIONS}) !== {json.dumps(page.evaluate(CAPTIONS))}"
+
+
 def export_total(page: Any) -> int:
     """The row count on the Contacts page's export button."""
     label = page.get_by_role("button", name=re.compile(r"^Export [\d,]+ as CSV$")).inner_text()
@@ -312,29 +325,32 @@ def last_page(page: Any) -> float | None:
     if pages <= 1:
         return None
     button = page.get_by_role("button", name=re.compile(r"^(Last|Last page)$"))
+    ready = changed(page)
     if button.count():
-        return timed(page, button.first.click)
+        return timed(page, button.first.click, ready)
     field = page.get_by_label(re.compile(r"^Page")).first
     field.fill(str(pages))
-    return timed(page, lambda: field.press("Enter"))
+    return timed(page, lambda: field.press("Enter"), ready)
 
 
 def first_page(page: Any) -> None:
     """Back to the pager's first page (waiting for that run, like every action here)."""
     button = page.get_by_role("button", name=re.compile(r"^(First|First page)$"))
+    ready = changed(page)
     if button.count():
-        timed(page, button.first.click)
+        timed(page, button.first.click, ready)
         return
     field = page.get_by_label(re.compile(r"^Page")).first
     field.fill("1")
-    timed(page, lambda: field.press("Enter"))
+    timed(page, lambda: field.press("Enter"), ready)
 
 
 def search(page: Any, term: str) -> float:
     """Type ``term`` in the Contacts search; seconds from Enter to the finished run."""
     box = page.get_by_role("textbox", name="Search", exact=True)
+    ready = changed(page)
     box.fill(term)
-    return timed(page, lambda: box.press("Enter"))
+    return timed(page, lambda: box.press("Enter"), ready)
 
 
 def measure_pages(page: Any, *, demo: bool, repeats: int) -> dict[str, list[float]]:

@@ -150,10 +150,10 @@ class AccountHealth:
             found.append("Sync paused")
         failed = self.counts.get(EnrollmentStatus.FAILED, 0)
         if failed:
-            found.append(f"{failed} failed")
+            found.append(f"{failed:,} failed")
         retrying = self.counts.get(EnrollmentStatus.RETRYING, 0)
         if retrying:
-            found.append(f"{retrying} retrying")
+            found.append(f"{retrying:,} retrying")
         return found
 
     @property
