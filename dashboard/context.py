@@ -477,10 +477,10 @@ def pager(total: int, *, key: str, page_size: int = 50) -> tuple[int, int]:
     if int(st.session_state.get(key, 1)) > pages:  # the filter shrank the result
         st.session_state[key] = pages
     left, right = st.columns([3, 1])
-    page = right.number_input(f"Page (of {pages})", min_value=1, max_value=pages, step=1, key=key)
+    page = right.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key=key)
     first = (int(page) - 1) * page_size
     left.caption(
-        f"Showing {min(total, first + 1)} to {min(total, first + page_size)} of {total:,}"
+        f"Showing {min(total, first + 1):,} to {min(total, first + page_size):,} of {total:,}"
         if total
         else "Nothing matches."
     )
