@@ -36,7 +36,7 @@ from sync_engine.demo import (
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts, auth
 from sync_engine.services.auth import LoginConfig, Role
-from sync_engine.services.errors import ServiceError
+from sync_engine.services.errors import ServiceError, store_errors
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -233,8 +233,10 @@ def reading() -> Iterator[Session]:
 
 @contextmanager
 def writing() -> Iterator[Session]:
-    """A short write transaction on the store."""
-    with runtime().db.write() as session:
+    """A short write transaction on the store; a store that cannot take it (read-only, full,
+    unreachable) is a `ServiceError` with the store's one-line reason, shown like any other."""
+    db = runtime().db
+    with store_errors(db.url), db.write() as session:
         yield session
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
-
-if TYPE_CHECKING:
-    from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError
 
 
 class ServiceError(Exception):
@@ -45,3 +44,13 @@ def store_unavailable(exc: OperationalError, url: str) -> StoreUnavailableError:
     reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines() or ["unknown"]
     where = make_url(url).render_as_string(hide_password=True)
     return StoreUnavailableError(f"the store {where} cannot be used: {reason[0]}")
+
+
+@contextmanager
+def store_errors(url: str) -> Iterator[None]:
+    """Within this block, a store that cannot take the work (read-only, full, unreachable) is a
+    :class:`StoreUnavailableError` with its one-line reason (:func:`store_unavailable`)."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise store_unavailable(exc, url) from None

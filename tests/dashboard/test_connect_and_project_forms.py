@@ -135,3 +135,28 @@ def test_the_default_project_is_checked_before_the_settings_are_saved(
         assert (
             accounts.get_settings(session=session, account_id=connected).default_project_id is None
         )
+
+
+def test_a_store_that_refuses_writes_is_a_message_not_a_traceback(
+    store: Runtime, account_id: int, sqlite_url: str
+) -> None:
+    path = sqlite_url.removeprefix("sqlite:///")
+
+    def script(account_id, path):  # type: ignore[no-untyped-def]  # runs as a script
+        import streamlit as st
+
+        from dashboard import context
+        from dashboard.app_pages import sync_settings
+        from sync_engine.db import Database
+
+        context.runtime().db = Database(f"sqlite:///file:{path}?mode=ro&uri=true")
+        if not st.session_state.get("_called"):
+            st.session_state["_called"] = True
+            sync_settings.save_settings(account_id, {"activity_tracking": False})
+
+    app = AppTest.from_function(script, args=(account_id, path), default_timeout=30)
+    app.secrets.update(login_secrets())
+    app.session_state[context.USER_KEY] = signed_in(ADMIN)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "attempt to write a readonly database" in texts(app)
