@@ -113,7 +113,9 @@ def test_connect_a_firm(page: Page) -> None:
     expect(state).to_contain_text("Connected")
     expect(page.get_by_text("****ey", exact=True)).to_be_visible()  # only a masked hint
     for label in ("API key", "API secret", "Firm service key"):
-        expect(page.get_by_label(label, exact=True)).to_have_value("")
+        field = page.get_by_label(label, exact=True)
+        expect(field).to_have_count(1)  # the submitted field is replaced by a fresh, empty one
+        expect(field).to_have_value("")
     # The form cleared itself; no secret is held in any field of the page.
     assert page.locator("input[value*='sim-api']").count() == 0
     page.get_by_role("button", name="Test connection", exact=True).click()
