@@ -406,3 +406,14 @@ class LoginFailure(SQLModel, table=True):
     failures: int = 0
     last_failure_at: datetime | None = _ts(default=None)
     locked_until: datetime | None = _ts(default=None)
+
+
+# --- tables of feature packages: imported here so the metadata (Alembic, sessions) has them ---
+
+from sync_engine.alerts import models as _alerts_models  # noqa: E402, F401
+from sync_engine.verify import models as _verify_models  # noqa: E402, F401
+
+
+# The ingest API's tables live with it; registered here so that everything that reads the
+# metadata (migrations, the demo's reset, the schema test) sees them.
+from sync_engine.ingest import models as _ingest_models  # noqa: E402, F401
