@@ -412,8 +412,4 @@ class LoginFailure(SQLModel, table=True):
 
 from sync_engine.alerts import models as _alerts_models  # noqa: E402, F401
 from sync_engine.verify import models as _verify_models  # noqa: E402, F401
-
-
-# The ingest API's tables live with it; registered here so that everything that reads the
-# metadata (migrations, the demo's reset, the schema test) sees them.
 from sync_engine.ingest import models as _ingest_models  # noqa: E402, F401
