@@ -411,5 +411,5 @@ class LoginFailure(SQLModel, table=True):
 # --- tables of feature packages: imported here so the metadata (Alembic, sessions) has them ---
 
 from sync_engine.alerts import models as _alerts_models  # noqa: E402, F401
-from sync_engine.verify import models as _verify_models  # noqa: E402, F401
 from sync_engine.ingest import models as _ingest_models  # noqa: E402, F401
+from sync_engine.verify import models as _verify_models  # noqa: E402, F401
