@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context, login
+from dashboard import context, login, theme
 from dashboard.favicon import FAVICON
 
 st.set_page_config(page_title="Clockwork Sync", page_icon=FAVICON, layout="wide")
+theme.apply()
 context.boot()
 user = login.require_login()
 context.key_warning()
