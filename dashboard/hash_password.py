@@ -16,7 +16,7 @@ from sync_engine.services.errors import ServiceError
 
 
 def main(argv: Sequence[str] | None = None, *, ask: Callable[[str], str] = getpass.getpass) -> int:
-    """Ask for a password, check it, and print its scrypt hash (or the TOML table for a user)."""
+    """Ask for a password, check it, and print its argon2id hash (or the TOML table for a user)."""
     parser = argparse.ArgumentParser(
         prog="python -m dashboard.hash_password",
         description="Hash a dashboard password for .streamlit/secrets.toml.",

@@ -2,7 +2,7 @@
 
 :func:`require_login` runs before any page. With no login configured the dashboard shows no data
 and says how to configure one; with a malformed configuration it says what is wrong. Passwords
-are checked by :mod:`sync_engine.services.auth` (scrypt, constant time); each attempt is counted
+are checked by :mod:`sync_engine.services.auth` (argon2id); each attempt is counted
 in the store before its password is checked (:mod:`sync_engine.services.login_throttle`), so
 repeated wrong ones lock the username, or the client, for a few minutes, in every process and
 across restarts, and parallel attempts cannot slip past the count.
@@ -21,11 +21,11 @@ HASH_COMMAND = "python -m dashboard.hash_password --user alice --role admin"
 USERS_EXAMPLE = """\
 # .streamlit/secrets.toml (never commit it)
 [users.alice]
-password_hash = "scrypt$32768$8$1$..."   # from: python -m dashboard.hash_password
+password_hash = "$argon2id$v=19$..."     # from: python -m dashboard.hash_password
 role = "admin"                           # admin: changes settings; viewer: audits only
 
 [users.victor]
-password_hash = "scrypt$32768$8$1$..."
+password_hash = "$argon2id$v=19$..."
 role = "viewer"
 """
 OIDC_EXAMPLE = """\

@@ -4,7 +4,7 @@ Pure: no Streamlit, no store, clocks passed in. The dashboard hands this module 
 (``.streamlit/secrets.toml``) as a plain mapping::
 
     [users.alice]                       # a password login (produce the hash with
-    password_hash = "scrypt$32768$8$1$..."   #   python -m dashboard.hash_password)
+    password_hash = "$argon2id$v=19$..."   #   python -m dashboard.hash_password)
     role = "admin"                      # or "viewer"
 
     [access]                            # who may come in through Streamlit's OIDC login ([auth])
@@ -15,8 +15,12 @@ Two roles: a *viewer* audits (status pages, logs, audit log, CSV export); an *ad
 changes things (settings, credentials, retries, dismissals, re-syncs, backfills, reviews, demo
 controls). An OIDC user is known by the provider's ``email`` claim only (never the display
 name), and only once the provider says that address is verified. Passwords are hashed with
-scrypt and a random salt; verification compares in constant time and takes as long for an
+argon2id (argon2-cffi, its RFC 9106 low-memory profile); verification takes as long for an
 unknown user as for a known one.
+
+Hashes made before argon2 (``scrypt$N$r$p$salt$hash``) still verify, so configured users keep
+working; :func:`needs_rehash` tells them apart, and ``python -m dashboard.hash_password`` makes
+the argon2 replacement to paste over the old value.
 """
 
 from __future__ import annotations
@@ -32,16 +36,19 @@ from enum import StrEnum
 from functools import cache
 from typing import Any
 
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError
+
 from sync_engine.services.errors import InvalidInputError, ServiceError
 
 MIN_PASSWORD_LENGTH = 12
 
-SCHEME = "scrypt"
-SCRYPT_N = 2**15  # ~0.1 s and 32 MiB per hash on a laptop
-SCRYPT_R = 8
-SCRYPT_P = 1
-SALT_BYTES = 16
-KEY_BYTES = 32
+_HASHER = argon2.PasswordHasher()  # argon2id, 64 MiB, 3 passes: ~0.1 s per hash
+_MAX_MEMORY_KIB = 256 * 1024  # a configured hash may not make one login cost more
+_MIN_MEMORY_KIB = 19 * 1024  # OWASP's floor for argon2id
+_MAX_TIME_COST = 10
+
+LEGACY_SCHEME = "scrypt"
 _MAX_SCRYPT_MEMORY = 256 * 1024 * 1024
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,63}$")
@@ -67,24 +74,8 @@ class PermissionDeniedError(ServiceError):
 # --- password hashes ------------------------------------------------------------------------
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=n,
-        r=r,
-        p=p,
-        maxmem=2 * 128 * n * r,
-        dklen=KEY_BYTES,
-    )
 
 
 def check_new_password(password: str) -> None:
@@ -96,28 +87,55 @@ def check_new_password(password: str) -> None:
 
 
 def hash_password(password: str) -> str:
-    """``scrypt$N$r$p$salt$hash`` for ``password`` with a fresh random salt."""
+    """The argon2id hash of ``password`` (``$argon2id$v=19$m=…``), with a fresh random salt."""
     if not password:
         raise InvalidInputError("the password is empty")
-    salt = secrets.token_bytes(SALT_BYTES)
-    derived = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-    return f"{SCHEME}${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(derived)}"
+    return _HASHER.hash(password)
 
 
 @dataclass(frozen=True)
-class _ParsedHash:
+class _LegacyScrypt:
+    """A hash from before argon2: ``scrypt$N$r$p$salt$hash`` (urlsafe base64, no padding)."""
+
     n: int
     r: int
     p: int
     salt: bytes
     derived: bytes
 
+    def verify(self, password: str) -> bool:
+        derived = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=self.salt,
+            n=self.n,
+            r=self.r,
+            p=self.p,
+            maxmem=2 * 128 * self.n * self.r,
+            dklen=len(self.derived),
+        )
+        return hmac.compare_digest(derived, self.derived)
 
-def _parse_hash(encoded: str) -> _ParsedHash:
-    """The parts of an encoded hash; :class:`ValueError` with the reason when it is not one."""
-    parts = encoded.strip().split("$")
-    if len(parts) != 6 or parts[0] != SCHEME:
-        raise ValueError("expected scrypt$N$r$p$salt$hash (from python -m dashboard.hash_password)")
+
+def _check_argon2(encoded: str) -> None:
+    """:class:`ValueError` with the reason when an argon2 hash is unreadable or out of range."""
+    try:
+        params = argon2.extract_parameters(encoded)
+    except InvalidHashError:
+        raise ValueError("the argon2 hash is unreadable") from None
+    if params.type is not argon2.Type.ID:
+        raise ValueError(
+            "only argon2id hashes are accepted (from python -m dashboard.hash_password)"
+        )
+    if not _MIN_MEMORY_KIB <= params.memory_cost <= _MAX_MEMORY_KIB:
+        raise ValueError("the argon2 memory cost is out of range (19 to 256 MiB)")
+    if params.time_cost > _MAX_TIME_COST:
+        raise ValueError(f"the argon2 time cost is out of range (at most {_MAX_TIME_COST})")
+
+
+def _parse_scrypt(encoded: str) -> _LegacyScrypt:
+    parts = encoded.split("$")
+    if len(parts) != 6:
+        raise ValueError("a scrypt hash is scrypt$N$r$p$salt$hash")
     try:
         n, r, p = (int(part) for part in parts[1:4])
         salt, derived = _unb64(parts[4]), _unb64(parts[5])
@@ -129,17 +147,42 @@ def _parse_hash(encoded: str) -> _ParsedHash:
         raise ValueError("the scrypt parameters would need more than 256 MiB per login")
     if len(salt) < 8 or len(derived) < 16:
         raise ValueError("the salt or the hash is too short")
-    return _ParsedHash(n, r, p, salt, derived)
+    return _LegacyScrypt(n, r, p, salt, derived)
+
+
+def _parse_hash(encoded: str) -> _LegacyScrypt | None:
+    """None for a usable argon2id hash, the parts of a legacy scrypt one; :class:`ValueError`
+    with the reason when it is neither."""
+    encoded = encoded.strip()
+    if encoded.startswith("$argon2"):
+        _check_argon2(encoded)
+        return None
+    if encoded.startswith(f"{LEGACY_SCHEME}$"):
+        return _parse_scrypt(encoded)
+    raise ValueError(
+        "expected an argon2id hash ($argon2id$..., from python -m dashboard.hash_password)"
+    )
 
 
 def verify_password(password: str, encoded: str) -> bool:
     """Whether ``password`` matches the encoded hash (False for a malformed hash too)."""
     try:
-        parsed = _parse_hash(encoded)
+        legacy = _parse_hash(encoded)
     except ValueError:
         return False
-    derived = _scrypt(password, parsed.salt, parsed.n, parsed.r, parsed.p)
-    return hmac.compare_digest(derived, parsed.derived)
+    if legacy is not None:
+        return legacy.verify(password)
+    try:
+        return _HASHER.verify(encoded.strip(), password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(encoded: str) -> bool:
+    """Whether a working hash should be replaced: a legacy scrypt one, or argon2 with other
+    parameters than :func:`hash_password` uses now."""
+    encoded = encoded.strip()
+    return not encoded.startswith("$argon2") or _HASHER.check_needs_rehash(encoded)
 
 
 @cache
@@ -166,7 +209,7 @@ def check_username(name: str) -> str:
 
 @dataclass(frozen=True)
 class PasswordUser:
-    """A dashboard user with a password: name, scrypt hash and role."""
+    """A dashboard user with a password: name, password hash and role."""
 
     name: str
     password_hash: str = field(repr=False)

@@ -1,5 +1,6 @@
-"""Dashboard users: scrypt hashes, the login configuration read from secrets, and the admin-only
-check (pure functions, no store; the wrong-password lockout is in ``test_login_throttle.py``)."""
+"""Dashboard users: argon2id password hashes (legacy scrypt ones still verify), the login
+configuration read from secrets, and the admin-only check (pure functions, no store; the
+wrong-password lockout is in ``test_login_throttle.py``)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def _secrets(alice_hash: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_a_hash_verifies_its_password_and_nothing_else(alice_hash: str) -> None:
-    assert alice_hash.startswith("scrypt$32768$8$1$")
+    assert alice_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert not auth.needs_rehash(alice_hash)
     assert auth.verify_password(PASSWORD, alice_hash)
     assert not auth.verify_password(PASSWORD + " ", alice_hash)
     assert not auth.verify_password("", alice_hash)
@@ -51,16 +53,34 @@ def test_each_hash_has_its_own_salt() -> None:
     assert auth.verify_password(PASSWORD, first) and auth.verify_password(PASSWORD, second)
 
 
+# Made by the scrypt hashing this module used before argon2 (PASSWORD, N=2**15, r=8, p=1).
+LEGACY_HASH = "scrypt$32768$8$1$sIpP556mnq0b9ucgNx_NCQ$Jyx_-oSyuaP6Xi9eV7u1lZ-hNyVj2mLPxwq4Mii5StE"
+
+
+def test_a_user_configured_with_a_scrypt_hash_still_signs_in_and_is_told_to_rehash() -> None:
+    config = auth.load_login_config(
+        {"users": {"alice": {"password_hash": LEGACY_HASH, "role": "admin"}}}
+    )
+    assert auth.authenticate(config, "alice", PASSWORD) == config.users["alice"]
+    assert auth.authenticate(config, "alice", PASSWORD + "!") is None
+    assert auth.needs_rehash(LEGACY_HASH)
+
+
 SALT = "MDEyMzQ1Njc4OWFiY2RlZg"
 
 
 @pytest.mark.parametrize(
     ("encoded", "reason"),
     [
-        ("", "expected scrypt"),
-        ("plain-text-password", "expected scrypt"),
-        ("bcrypt$2b$12$abc", "expected scrypt"),
-        ("scrypt$32768$8$1$c2FsdA", "expected scrypt"),  # a part missing
+        ("", "expected an argon2id hash"),
+        ("plain-text-password", "expected an argon2id hash"),
+        ("bcrypt$2b$12$abc", "expected an argon2id hash"),
+        ("$argon2id$v=19$m=65536,t=3,p=4$garbage", "unreadable"),
+        (f"$argon2i$v=19$m=65536,t=3,p=4${SALT}$" + "A" * 43, "only argon2id"),
+        (f"$argon2id$v=19$m=1024,t=3,p=4${SALT}$" + "A" * 43, "memory cost"),  # too cheap
+        (f"$argon2id$v=19$m=4194304,t=3,p=4${SALT}$" + "A" * 43, "memory cost"),  # 4 GiB
+        (f"$argon2id$v=19$m=65536,t=500,p=4${SALT}$" + "A" * 43, "time cost"),
+        ("scrypt$32768$8$1$c2FsdA", "scrypt\\$N"),  # a part missing
         (f"scrypt$1024$8$1${SALT}$" + "A" * 43, "out of range"),  # too cheap
         (f"scrypt$30000$8$1${SALT}$" + "A" * 43, "out of range"),  # N not a power of two
         (f"scrypt$1048576$16$1${SALT}$" + "A" * 43, "256 MiB"),  # 2 GiB per login
