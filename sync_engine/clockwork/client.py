@@ -1,7 +1,7 @@
 """The httpx client for Clockwork's v3.0 REST API, speaking exactly ``shared/clockwork_api.md``.
 
 Everything that depends on the contract lives in this module: the routes and request bodies (one
-table, marked [C]/[P]/[G]), authentication headers, paging, the status → error table and
+table, marked [C]/[P]/[G]), authentication (:class:`ClockworkAuth`), paging, the status → error table and
 ``Retry-After`` parsing. Callers get plain dicts back or a ``ClockworkError``; the client never
 retries and never sleeps — the engine schedules retries (SPEC R7).
 """
@@ -14,7 +14,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Container, Iterator, Mapping
+from collections.abc import Callable, Container, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -102,14 +102,28 @@ class Endpoint(Enum):
     LIST_STATUSES = Route("GET", "/statuses", "P")
 
 
-def auth_headers(credentials: Credentials) -> dict[str, str]:
-    """Headers sent on every request [C]. ``Content-Type`` is added on writes only."""
-    token = base64.b64encode(f"{credentials.api_key}:{credentials.api_secret}".encode()).decode()
-    return {
-        "X-API-Key": credentials.firm_service_key,
-        "Authorization": f"Token {token}",
-        "Accept": "application/json",
-    }
+ACCEPT_HEADERS: Final = {"Accept": "application/json"}
+"""Sent on every request [C]; ``Content-Type`` is added on writes only."""
+
+
+def api_token(credentials: Credentials) -> str:
+    """The ``Authorization: Token …`` value [C]: base64 of ``api_key:api_secret``."""
+    return base64.b64encode(f"{credentials.api_key}:{credentials.api_secret}".encode()).decode()
+
+
+class ClockworkAuth(httpx.Auth):
+    """The firm's credentials on every request [C]: ``X-API-Key`` (the firm service key) and
+    ``Authorization: Token base64(api_key:api_secret)``."""
+
+    def __init__(self, credentials: Credentials) -> None:
+        self._headers = {
+            "X-API-Key": credentials.firm_service_key,
+            "Authorization": f"Token {api_token(credentials)}",
+        }
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(self._headers)
+        yield request
 
 
 def person_body(*, first_name: str, last_name: str, name: str) -> JSONObject:
@@ -270,8 +284,7 @@ class Credentials:
 
     def secrets(self) -> tuple[str, ...]:
         """Every value that must never appear in a message or a log, longest first."""
-        token = auth_headers(self)["Authorization"].removeprefix("Token ")
-        values = {self.api_key, self.api_secret, self.firm_service_key, token}
+        values = {self.api_key, self.api_secret, self.firm_service_key, api_token(self)}
         return tuple(sorted(values, key=len, reverse=True))
 
     def __repr__(self) -> str:
@@ -513,7 +526,8 @@ class ClockworkClient:
         self._local = threading.local()
         self._http = httpx.Client(
             base_url=credentials.firm_base_url,
-            headers=auth_headers(credentials),
+            auth=ClockworkAuth(credentials),
+            headers=ACCEPT_HEADERS,
             transport=transport if transport is not None else deadline_transport(),
             timeout=timeout,
             follow_redirects=False,

@@ -18,6 +18,7 @@ from sync_engine.clockwork.client import (
     MAX_RETRY_AFTER_SECONDS,
     CallRecord,
     CandidacyResult,
+    ClockworkAuth,
     ClockworkClient,
     Credentials,
     Endpoint,
@@ -191,6 +192,17 @@ def test_every_request_carries_the_service_key_the_token_and_accept(
     assert scheme == "Token"
     assert base64.b64decode(token).decode() == f"{API_KEY}:{API_SECRET}"
     assert headers["Accept"] == "application/json"
+
+
+def test_the_auth_signs_any_httpx_client_and_keeps_the_other_headers() -> None:
+    credentials = Credentials(firm="acme", api_key="k", api_secret="s", firm_service_key="f")
+    seen: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: seen.append(request) or httpx.Response(204))
+    with httpx.Client(auth=ClockworkAuth(credentials), transport=transport) as http:
+        http.get("https://api.clockworkrecruiting.com/v3.0/acme/statuses", headers={"X-Other": "1"})
+    assert seen[0].headers["X-API-Key"] == "f"
+    assert seen[0].headers["Authorization"] == "Token " + base64.b64encode(b"k:s").decode()
+    assert seen[0].headers["X-Other"] == "1"
 
 
 def test_content_type_is_sent_on_writes_only(
