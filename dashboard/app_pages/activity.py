@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import context, pager
+from dashboard.tables import table_height
 from sync_engine.models import ActivityKind, ActivityState
 from sync_engine.services import activity_backfill, views
 
@@ -44,7 +45,7 @@ def render() -> None:
         total = views.count_activities(
             session=session, account_id=account_id, states=tuple(states), kinds=tuple(kinds)
         )
-    limit, offset = context.pager(total, key="activity_page")
+    limit, offset = pager.page_range(total, key="activity_page")
     with context.reading() as session:
         rows = views.list_activities(
             session=session, account_id=account_id, states=tuple(states), kinds=tuple(kinds),
@@ -68,8 +69,18 @@ def render() -> None:
             COLUMNS,
         ),
         hide_index=True,
-        column_config={"Why not sent": st.column_config.TextColumn(width="large")},
+        height=table_height(len(rows)),  # the whole page of events: the page scrolls, not a box
+        column_config={
+            "When": st.column_config.TextColumn(width=170),
+            "Event": st.column_config.TextColumn(width=80),
+            "Contact": st.column_config.TextColumn(width=220),
+            "Sequence": st.column_config.TextColumn(width=180),
+            "Note": st.column_config.TextColumn(width=110),
+            "Why not sent": st.column_config.TextColumn(width="medium"),
+            "Attempts": st.column_config.NumberColumn(width=75),
+        },
     )
+    pager.controls(total, key="activity_page")  # under the table: its toolbar covers what is above
     if context.is_admin():
         backfill(account_id)
 
@@ -77,7 +88,14 @@ def render() -> None:
 def backfill(account_id: int) -> None:
     """B4: send activity that was skipped because tracking was off, explicitly, after a preview
     (admins only)."""
-    with st.expander("Activity backfill", icon=":material/history:"):
+    # Tracked, so the preview's queries run only while it is open (a folded expander's body
+    # still runs in Streamlit: at a million rows the preview cost ~1 s on every visit).
+    box = st.expander(
+        "Activity backfill", icon=":material/history:", key="backfill_open", on_change="rerun"
+    )
+    if not box.open:
+        return
+    with box:
         st.caption(
             "Activity recorded while tracking was off is not sent automatically. Preview what a "
             "backfill would send to Clockwork, then confirm."

@@ -218,7 +218,7 @@ def test_every_page_shows_hostile_values_as_plain_text(hostile_store: dict[str, 
         app.run()
         shown |= assert_plain(app, f"contacts detail ({enrollment})")
 
-    app = open_page("activity")  # the backfill preview lists the skipped reply
+    app = open_page("activity", backfill_open=True)  # the opened backfill preview: the reply
     shown |= assert_plain(app, "activity backfill")
 
     app = open_page("sync_settings")  # the preview of a change names the hostile project
