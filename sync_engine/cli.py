@@ -27,6 +27,7 @@ from sqlalchemy.exc import OperationalError
 
 from sync_engine.config import Settings, get_settings
 from sync_engine.crypto import SecretKeyError
+from sync_engine.ingest.commands import register as register_ingest
 from sync_engine.models import ActivityKind, SyncMode
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts, enrollments, projects
@@ -766,6 +767,10 @@ def dashboard(
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(command[0], command, environment)
+
+
+# The ingest API's commands (serve, token) live with it.
+register_ingest(app, runtime=lambda: runtime(), actor=_actor, fail=fail)
 
 
 def main(argv: list[str] | None = None) -> None:
