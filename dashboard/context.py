@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pandas as pd
 import streamlit as st
 from pydantic import Field
+from sqlalchemy.exc import OperationalError
 
 from sync_engine.config import Settings
 from sync_engine.crypto import SecretKeyError
@@ -36,7 +37,7 @@ from sync_engine.demo import (
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts, auth
 from sync_engine.services.auth import LoginConfig, Role
-from sync_engine.services.errors import ServiceError, store_errors
+from sync_engine.services.errors import ServiceError, store_errors, store_unavailable
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -130,6 +131,12 @@ def boot() -> None:
         rt = runtime()
     except SecretKeyError as exc:
         _refuse(str(exc), icon=":material/key_off:")
+    except OperationalError as exc:  # unreachable, read-only, not a folder: said, then retried
+        url = DashboardSettings().database_url
+        _refuse(f"{store_unavailable(exc, url)}. Fix the store and reload the page.")
+    except OSError as exc:  # its folder or key file cannot be made or read
+        where = f": {exc.filename}" if exc.filename else ""
+        _refuse(f"The store cannot be opened: {exc.strerror or exc}{where}. Fix it and reload.")
     if settings().demo:
         refuse_demo_on_a_store_not_made_for_it()
     if rt.key_problem is not None:

@@ -3,12 +3,15 @@ item 8): credentials the HTTP client cannot send, and ids too large for the stor
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import streamlit as st
 
 from dashboard.plain_text import plain
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
-from tests.dashboard.conftest import by_label, open_page
+from tests.dashboard.conftest import by_label, new_app, open_page
 from tests.factories import connection_fields
 
 
@@ -53,3 +56,29 @@ def test_a_contact_link_with_an_id_no_store_can_hold_is_ignored(account_id: int,
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert app.title[0].value == "Contacts"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("postgresql+psycopg://cwsync:secret-pw@127.0.0.1:9/none", "cannot be used"),
+        ("sqlite:///{tmp}/a-file/store.db", "cannot be opened"),  # its folder is a file
+    ],
+)
+def test_a_store_the_dashboard_cannot_open_is_a_message_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, reason: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("CWSYNC_DATABASE_URL", url.format(tmp=tmp_path))
+    monkeypatch.setenv("CWSYNC_DEMO", "false")
+    monkeypatch.setenv("CWSYNC_SCHEDULER", "false")
+    st.cache_resource.clear()
+    try:
+        app = new_app()
+        app.run()
+    finally:
+        st.cache_resource.clear()
+    assert not app.exception, [e.value for e in app.exception]
+    shown = " ".join(str(error.value) for error in app.error)
+    assert reason in shown, shown
+    assert "secret-pw" not in shown
