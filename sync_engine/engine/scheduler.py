@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from sync_engine.alerts.job import add_alerts_job
 from sync_engine.engine.passes import Engine
 from sync_engine.models import EngineRun
 from sync_engine.runtime import Runtime
@@ -77,6 +78,8 @@ def build_scheduler(runtime: Runtime, engine: Engine | None = None) -> EngineHan
         id=REAPER_JOB,
         name="Lease reaper",
     )
+    # Alerts are evaluated in a job of their own, so a hanging pass cannot hold them (issue 16).
+    add_alerts_job(scheduler, runtime)
 
     def on_problem(event: JobExecutionEvent) -> None:
         trigger = "job_error" if event.code == EVENT_JOB_ERROR else "job_missed"

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import select
 
+from sync_engine.alerts.job import ALERTS_JOB
 from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.scheduler import REAPER_JOB, SYNC_JOB, build_scheduler
@@ -44,7 +45,7 @@ def test_jobs_have_explicit_defaults_and_nothing_starts_on_build(live_rt: Runtim
         jobs = {job.id: job for job in handle.scheduler.get_jobs()}
     finally:
         handle.shutdown()
-    assert set(jobs) == {SYNC_JOB, REAPER_JOB}
+    assert set(jobs) == {SYNC_JOB, REAPER_JOB, ALERTS_JOB}
     for job in jobs.values():
         assert (job.coalesce, job.max_instances) == (True, 1)
         assert job.misfire_grace_time and job.misfire_grace_time >= 5

@@ -1,0 +1,35 @@
+"""Alert fixtures: a runtime on a fresh store (both backends) and a receiver on a real socket."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sync_engine.runtime import Runtime
+from sync_engine.services import accounts
+from tests.alerts.receiver import Receiver
+from tests.factories import FakeClock, make_runtime
+
+
+@pytest.fixture
+def rt(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
+    runtime = make_runtime(database_url, clock=clock)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def account_id(rt: Runtime) -> int:
+    with rt.db.write() as session:
+        account = accounts.create_account(
+            session=session, name="Acme Talent", clock=rt.clock, actor="test"
+        )
+    assert account.id is not None
+    return account.id
