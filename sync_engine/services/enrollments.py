@@ -253,7 +253,18 @@ class ImportReport:
         self.rejected += other.rejected
 
 
-def read_contacts_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]], int]:
+@dataclass(frozen=True)
+class UnreadableLine:
+    """A CSV line the reader could not turn into a row, and why (reported against its line)."""
+
+    reason: str
+
+
+Row = dict[str, str] | UnreadableLine
+"""One line of a contacts CSV: its values by column, or why it could not be read."""
+
+
+def read_contacts_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]], int]:
     """Open a contacts CSV: its header, an iterator of (line number, row), and the row count.
 
     Raises :class:`InvalidInputError` for an unreadable file, bytes that are not UTF-8, or a
@@ -282,7 +293,7 @@ def read_contacts_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[s
             f"expected header: {','.join(CSV_COLUMNS)}"
         )
 
-    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+    def rows() -> Iterator[tuple[int, Row]]:
         with _open_text(path) as text:
             for line, raw in _lines(text):
                 if line == 1:
@@ -361,20 +372,21 @@ def _values(line: str) -> list[str] | None:
     return values
 
 
-def _row(line: str | None, header: list[str]) -> dict[str, str] | None:
-    """One line as a row of the known columns, an ``__error__`` row, or None for a blank line."""
+def _row(line: str | None, header: list[str]) -> Row | None:
+    """One line as a row of the known columns, an :class:`UnreadableLine`, or None for a blank
+    line."""
     if line is None:
-        return {"__error__": f"the line is longer than {MAX_LINE_CHARS:,} characters"}
+        return UnreadableLine(f"the line is longer than {MAX_LINE_CHARS:,} characters")
     try:
         values = _values(line)
     except csv.Error as exc:  # e.g. a field over the csv module's size limit
-        return {"__error__": f"unreadable row: {exc}"}
+        return UnreadableLine(f"unreadable row: {exc}")
     if values is None:
-        return {"__error__": _UNCLOSED_QUOTE}
+        return UnreadableLine(_UNCLOSED_QUOTE)
     if not any(value.strip() for value in values):
         return None
     if len(values) > len(header):
-        return {"__error__": f"{len(values)} values for {len(header)} columns"}
+        return UnreadableLine(f"{len(values)} values for {len(header)} columns")
     values += [""] * (len(header) - len(values))
     return {name: values[i] for i, name in enumerate(header) if name in CSV_COLUMNS}
 
@@ -383,7 +395,7 @@ def import_contacts(
     *,
     session_factory: Callable[[], Any],
     sequence_id: int,
-    rows: Iterable[tuple[int, dict[str, str]]],
+    rows: Iterable[tuple[int, Row]],
     clock: Clock,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
@@ -393,7 +405,7 @@ def import_contacts(
     own so a large file holds no lock for long and a failure loses at most one batch.
     """
     report = ImportReport()
-    batch: list[tuple[int, dict[str, str]]] = []
+    batch: list[tuple[int, Row]] = []
 
     def flush() -> None:
         # Each attempt reports into its own ImportReport, merged once its transaction commits:
@@ -424,13 +436,14 @@ def import_contacts(
 
 
 def _parse_rows(
-    rows: list[tuple[int, dict[str, str]]], report: ImportReport
+    rows: list[tuple[int, Row]], report: ImportReport
 ) -> list[tuple[int, ContactInput]]:
     parsed = []
     for line, row in rows:
+        if isinstance(row, UnreadableLine):
+            report.rejected.append((line, row.reason))
+            continue
         try:
-            if "__error__" in row:
-                raise InvalidInputError(row["__error__"])
             parsed.append((line, parse_contact(row)))
         except InvalidInputError as exc:
             report.rejected.append((line, str(exc)))
@@ -440,7 +453,7 @@ def _parse_rows(
 def _import_batch(
     session: Session,
     sequence_id: int,
-    rows: list[tuple[int, dict[str, str]]],
+    rows: list[tuple[int, Row]],
     now: datetime,
     report: ImportReport,
 ) -> None:
@@ -515,7 +528,7 @@ def _import_batch(
 def _import_rows(
     session: Session,
     sequence_id: int,
-    rows: list[tuple[int, dict[str, str]]],
+    rows: list[tuple[int, Row]],
     now: datetime,
     report: ImportReport,
 ) -> None:
@@ -711,7 +724,9 @@ __all__ = [
     "CSV_COLUMNS",
     "ContactInput",
     "ImportReport",
+    "Row",
     "SyncMode",
+    "UnreadableLine",
     "add_contact",
     "check_email",
     "get_enrollment",

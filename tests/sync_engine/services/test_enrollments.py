@@ -398,9 +398,20 @@ def test_a_line_longer_than_any_contact_is_rejected_without_reading_it_whole(
     _header, rows, total = enrollments.read_contacts_csv(path)
     parsed = list(rows)
     assert total == 2
-    assert parsed[0][0] == 2 and "longer than" in parsed[0][1]["__error__"]
+    assert parsed[0][0] == 2 and "longer than" in parsed[0][1].reason
     assert parsed[1] == (3, {"email": "b@example.com", "first_name": "B", "last_name": "",
                              "title": "", "company": "", "linkedin_url": ""})  # fmt: skip
+
+
+def test_a_row_is_judged_on_its_data_even_with_a_key_the_reader_once_used_for_errors(
+    runtime: Runtime,
+) -> None:
+    sequence_id = make_sequence(runtime, make_connected_account(runtime))
+    rows = [(1, {"email": "ada@example.com", "__error__": "looks like ours"})]
+    report = enrollments.import_contacts(
+        session_factory=runtime.db.write, sequence_id=sequence_id, rows=rows, clock=runtime.clock
+    )
+    assert report.rejected == [(1, "__error__: Extra inputs are not permitted")]
 
 
 def test_reading_a_large_csv_holds_one_line_at_a_time(tmp_path: Path) -> None:
