@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
@@ -22,6 +22,7 @@ import streamlit as st
 from pydantic import Field
 from sqlalchemy.exc import OperationalError
 
+from dashboard import times
 from sync_engine.config import Settings
 from sync_engine.crypto import SecretKeyError
 from sync_engine.demo import (
@@ -460,24 +461,15 @@ def now() -> datetime:
 
 
 def ago(moment: datetime | None, *, at: datetime | None = None) -> str:
-    """'12 s ago', '5 min ago', '3 h ago', a date beyond a day; '—' for never."""
-    if moment is None:
-        return "—"
-    seconds = ((at or datetime.now(UTC)) - moment).total_seconds()
-    if seconds < 1:
-        return "just now"
-    if seconds < 90:
-        return f"{int(seconds)} s ago"
-    if seconds < 90 * 60:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 36 * 3600:
-        return f"{int(seconds // 3600)} h ago"
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    """How long ago (or how soon) ``moment`` is; past a day and a half its time in the viewer's
+    timezone, with the zone; '—' for never (:func:`dashboard.times.relative`)."""
+    return times.relative(moment, at=at)
 
 
 def local_time(moment: datetime | None) -> str | None:
-    """A timestamp as shown in tables (UTC, to the second)."""
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else None
+    """A timestamp in the viewer's timezone, ending with its zone
+    (:func:`dashboard.times.timestamp`)."""
+    return times.timestamp(moment)
 
 
 def pager(total: int, *, key: str, page_size: int = 50) -> tuple[int, int]:
