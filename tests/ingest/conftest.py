@@ -54,9 +54,9 @@ class Api:
 
     def signed(
         self, path: str, body: Any, *, msg_id: str, timestamp: int | None = None,
-        secret: str | None = None,
+        secret: str | None = None, method: str = "POST",
     ) -> httpx.Response:  # fmt: skip
-        """A POST signed the Standard Webhooks way with the account's secret."""
+        """A request (POST unless told) signed the Standard Webhooks way with the account's secret."""
         content = json.dumps(body).encode()
         ts = int(self.clock().timestamp()) if timestamp is None else timestamp
         headers = {
@@ -65,7 +65,7 @@ class Api:
             "webhook-signature": sign(secret or self.secret, msg_id, ts, content),
             "Content-Type": "application/json",
         }
-        return self.client.post(self.root + path, content=content, headers=headers)
+        return self.client.request(method, self.root + path, content=content, headers=headers)
 
     def put_sequence(self, ref: str = "seq-1", **fields: Any) -> httpx.Response:
         """Create or change a sequence."""
