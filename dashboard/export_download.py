@@ -73,6 +73,7 @@ class ExportJob:
     total: int
     filename: str
     issued_at: float
+    project_names: dict[str, str] = field(default_factory=dict, repr=False)  # id → name
     state: ExportState = ExportState.WAITING
     rows: int = 0
     bytes_sent: int = 0
@@ -130,14 +131,23 @@ class ExportServer:
         self._http.shutdown()
         self._http.server_close()
 
-    def issue(self, where: views.EnrollmentFilter, *, total: int, filename: str) -> ExportJob:
-        """A new export of ``where`` (``total`` rows expected), waiting for its download."""
+    def issue(
+        self,
+        where: views.EnrollmentFilter,
+        *,
+        total: int,
+        filename: str,
+        project_names: dict[str, str] | None = None,
+    ) -> ExportJob:
+        """A new export of ``where`` (``total`` rows expected), waiting for its download;
+        ``project_names`` (id → name, from the firm) name each project next to its id."""
         job = ExportJob(
             token=secrets.token_urlsafe(32),
             where=where,
             total=total,
             filename=filename,
             issued_at=self._clock(),
+            project_names=dict(project_names or {}),
         )
         with self._lock:
             self._prune()
@@ -178,7 +188,7 @@ class ExportServer:
 
         with self._read() as session:
             for text in views.export_enrollments_csv(
-                session=session, where=job.where, progress=advance
+                session=session, where=job.where, progress=advance, project_names=job.project_names
             ):
                 yield text.encode("utf-8")
 
@@ -291,9 +301,15 @@ def server() -> ExportServer:
     return exports
 
 
-def start(where: views.EnrollmentFilter, *, total: int, filename: str) -> None:
+def start(
+    where: views.EnrollmentFilter,
+    *,
+    total: int,
+    filename: str,
+    project_names: dict[str, str] | None = None,
+) -> None:
     """Issue an export of ``where`` for this browser session; the next render starts it."""
-    job = server().issue(where, total=total, filename=filename)
+    job = server().issue(where, total=total, filename=filename, project_names=project_names)
     st.session_state[JOB_KEY] = job.token
     st.session_state[JOB_KEY + "_new"] = True
 

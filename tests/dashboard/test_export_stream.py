@@ -84,8 +84,8 @@ def test_a_token_downloads_its_filtered_view_once_as_a_chunked_csv_attachment(
     assert answer.headers["cache-control"] == "no-store"
     assert answer.text == expected
     rows = list(csv.DictReader(io.StringIO(answer.text)))
-    assert [row["email"] for row in rows] == [f"person{n}@northwind.com" for n in range(3)]
-    assert rows[0]["sequence"] == "'=VP Engineering"  # formulas stay neutralised
+    assert [row["Email"] for row in rows] == [f"person{n}@northwind.com" for n in range(3)]
+    assert rows[0]["Sequence"] == "'=VP Engineering"  # formulas stay neutralised
     assert _ended(job) == ExportState.DONE
     assert (job.rows, job.bytes_sent) == (3, len(answer.content))
 
@@ -122,7 +122,7 @@ def test_rows_are_read_from_the_store_as_they_are_sent(
     chunks = exports.chunks(job)
 
     header = next(chunks)
-    assert header.decode().startswith("enrollment_id,email,") and job.rows == 0
+    assert header.decode().startswith("Enrollment ID,Email,") and job.rows == 0
     first = next(chunks)
     assert first.decode().count("@northwind.com") == 2 and job.rows == 2
     rest = list(chunks)

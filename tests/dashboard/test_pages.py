@@ -158,7 +158,7 @@ def test_contact_detail_shows_the_timeline_from_a_link(
     shown = texts(app)
     assert "Exists in Clockwork" in shown and "Timeline" in shown
     timeline = app.dataframe[1].value
-    assert list(timeline["Event"])[:2] == ["Added", "Decision at add"]
+    assert list(timeline["Event"])[:2] == ["Added", "Decision when added"]
 
 
 def test_csv_export_button_is_offered_for_the_filtered_rows(

@@ -212,7 +212,7 @@ def _download_csv(page: Page, label: str) -> list[str]:
 def test_csv_export_downloads_the_filtered_view(page: Page) -> None:
     open_page(page, "Contacts")
     lines = _download_csv(page, "Export 3 as CSV")
-    assert lines[0].startswith("enrollment_id,email,name,sequence,status,reason")
+    assert lines[0].startswith("Enrollment ID,Email,Name,Sequence,Status,Reason")
     assert sorted(line.split(",")[1] for line in lines[1:]) == [
         "ada.e2e@lovelace-analytics.com",
         "grace.e2e@northwind-traders.com",

@@ -31,7 +31,7 @@ def test_one_click_streams_the_whole_account_and_the_link_works_once(
     download = download_info.value
     assert download.suggested_filename == "contacts.csv"
     rows = list(csv.DictReader(io.StringIO(download.path().read_text(encoding="utf-8"))))
-    assert len(rows) == total and all("@" in row["email"] for row in rows)
+    assert len(rows) == total and all("@" in row["Email"] for row in rows)
 
     expect(page.get_by_text(f"Exported {total:,} contacts")).to_be_visible()
     expect(page.get_by_role("button", name=EXPORT)).to_be_enabled()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -156,9 +157,10 @@ def test_every_reason_code_has_plain_words_and_auth_says_reconnect() -> None:
     assert views.reason_info(None) is None
 
 
-def test_retrying_status_says_which_attempt_and_when(clock: FakeClock) -> None:
-    label = views.status_label("retrying", attempts=3, next_attempt_at=clock())
-    assert label == "Retrying (attempt 3, next at 09:00:00 UTC)"
+def test_retrying_status_says_how_many_attempts_were_made() -> None:
+    assert views.status_label("retrying", attempts=3) == "Retrying (after 3 attempts)"
+    assert views.status_label("retrying", attempts=1) == "Retrying (after 1 attempt)"
+    assert views.status_label("failed", attempts=3) == "Failed"
 
 
 # --- the contact audit table ----------------------------------------------------------------
@@ -304,9 +306,70 @@ def test_csv_export_streams_the_filtered_rows_and_neutralises_formulas(
     with runtime.db.read() as session:
         text = "".join(views.export_enrollments_csv(session=session, where=where))
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert [row["email"] for row in rows] == ["ada@lovelace.com", "bob_100%@wingtip.com"]
-    assert rows[0]["last_error"] == '\'=HYPERLINK("http://evil")'
+    assert [row["Email"] for row in rows] == ["ada@lovelace.com", "bob_100%@wingtip.com"]
+    assert rows[0]["Last error (technical)"] == '\'=HYPERLINK("http://evil")'
     assert list(rows[0]) == list(views.EXPORT_COLUMNS)
+
+
+def test_csv_export_reads_as_words_with_project_names_utc_times_and_yes_no(
+    runtime: Runtime, audit_data: dict[str, Any], clock: FakeClock
+) -> None:
+    ids = audit_data["ids"]
+    _set(runtime, ids["synced"], project_id="proj-vpe")
+    _set(runtime, ids["flagged"], project_id="proj-gone")
+    with runtime.db.read() as session:
+        text = "".join(
+            views.export_enrollments_csv(
+                session=session, where=_where(audit_data), project_names={"proj-vpe": "VP Eng"}
+            )
+        )
+    rows = {int(row["Enrollment ID"]): row for row in csv.DictReader(io.StringIO(text))}
+    header = text.splitlines()[0]
+    assert header.startswith("Enrollment ID,Email,Name,Sequence,Status,Reason,What to do")
+    assert "_" not in header  # no column named like a database field
+    synced, flagged = rows[ids["synced"]], rows[ids["flagged"]]
+    assert (synced["Project"], synced["Project ID"]) == ("VP Eng", "proj-vpe")
+    assert (flagged["Project"], flagged["Project ID"]) == ("", "proj-gone")
+    assert (synced["Exists in Clockwork"], flagged["Exists in Clockwork"]) == ("No", "Yes")
+    assert flagged["Created or linked"] == "Linked an existing person"
+    assert rows[ids["retrying"]]["Status"] == "Retrying"
+    assert rows[ids["failed"]]["Reason"] == "Clockwork refused the contact's data"
+    # One timestamp format, ISO 8601 in UTC with its Z, in every time column.
+    times = [row[name] for row in rows.values() for name in views.EXPORT_COLUMNS if "(UTC)" in name]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", t) for t in times if t)
+    added = clock().replace(tzinfo=None) - timedelta(seconds=61.5)
+    assert synced["Added (UTC)"] == f"{added:%Y-%m-%dT%H:%M:%S}Z"
+    assert rows[ids["retrying"]]["Next attempt (UTC)"] == (
+        f"{clock() + timedelta(seconds=30):%Y-%m-%dT%H:%M:%S}Z"
+    )
+    assert synced["Next attempt (UTC)"] == ""
+
+
+def test_attempts_count_every_round_in_the_table_the_label_and_the_export(
+    runtime: Runtime, audit_data: dict[str, Any], clock: FakeClock
+) -> None:
+    """A Retry starts a new round (``Enrollment.attempts`` back to 0), but the table, the
+    status label, the detail and the export count every attempt the timeline lists."""
+    enrollment_id = audit_data["ids"]["retrying"]
+    with runtime.db.write() as session:
+        for n in range(3):
+            session.add(
+                SyncAttempt(
+                    enrollment_id=enrollment_id, account_id=audit_data["account_id"],
+                    started_at=clock() + timedelta(seconds=n), outcome="retrying",
+                    reason="rate_limited",
+                )
+            )  # fmt: skip
+    _set(runtime, enrollment_id, attempts=1)  # the current round, after a Retry
+    where = _where(audit_data, statuses=("retrying",))
+    with runtime.db.read() as session:
+        (row,) = views.list_enrollments(session=session, where=where)
+        detail = views.enrollment_detail(session=session, enrollment_id=enrollment_id)
+        exported = "".join(views.export_enrollments_csv(session=session, where=where))
+    listed = [e for e in detail.timeline if e.event == "Sync attempt"]
+    assert row.attempts == detail.row.attempts == len(listed) == 3
+    assert row.status_label == "Retrying (after 3 attempts)"
+    assert next(csv.DictReader(io.StringIO(exported)))["Attempts"] == "3"
 
 
 @pytest.mark.parametrize(
@@ -362,11 +425,16 @@ def test_enrollment_detail_tells_the_story_in_order(
     with runtime.db.read() as session:
         detail = views.enrollment_detail(session=session, enrollment_id=enrollment_id)
     events = [(e.event, e.detail) for e in detail.timeline]
-    assert events[0] == ("Added", "to sequence 'CFO Search'")
-    assert events[1][0] == "Decision at add" and events[1][1].startswith("queued for sync")
-    assert ("Email opened", "“Hello” — note pending") in events
-    attempt = next(detail for event, detail in events if event == "Sync attempt")
-    assert "url is not a LinkedIn URL" in attempt and "3 Clockwork calls" in attempt
+    assert events[0] == ("Added", "To the sequence CFO Search")
+    assert events[1][0] == "Decision when added" and events[1][1].startswith("Queued for sync")
+    assert ("Email opened", "“Hello” — note waiting to be written") in events
+    attempt = next(e for e in detail.timeline if e.event == "Sync attempt")
+    assert attempt.detail == (
+        "Failed — Clockwork refused the contact's data; 3 requests to Clockwork"
+    )
+    # Clockwork's own words and the codes are for the Technical details, not the timeline.
+    assert "HTTP 422: url is not a LinkedIn URL" in attempt.technical
+    assert "validation_error" in attempt.technical
     assert detail.activity_counts["pending"] == 1
 
 
@@ -381,7 +449,11 @@ def test_decision_for_a_disabled_sequence_reads_as_skipped(runtime: Runtime) -> 
     enrollment_id = enroll(runtime, sequence, "a@b.com")
     with runtime.db.read() as session:
         detail = views.enrollment_detail(session=session, enrollment_id=enrollment_id)
-    assert "skipped: the sequence had disable sync on" in detail.timeline[1].detail
+    assert detail.timeline[1].detail.startswith(
+        "Skipped: the sequence had Disable Sync on when the contact was added"
+    )
+    assert "Disable Sync on)" in detail.timeline[1].detail  # the settings then, in words
+    assert "sequence_sync_disabled" in detail.timeline[1].technical
 
 
 # --- activity -------------------------------------------------------------------------------
@@ -557,10 +629,8 @@ def test_settings_preview_explains_what_a_new_default_project_affects(
         preview = views.preview_settings_change(
             session=session, account_id=account_id, changes={"default_project_id": "proj-new"}
         )
-    assert (
-        "2 enrollments awaiting a reply will use the new project when they reply." in preview.will
-    )
-    assert "1 enrollment already synced are not re-synced to the new project." in preview.will_not
+    assert "2 contacts awaiting a reply will join the new project when they reply." in preview.will
+    assert "1 contact already synced is not re-synced to the new project." in preview.will_not
 
 
 def test_settings_preview_of_mode_and_tracking_changes(runtime: Runtime) -> None:
@@ -623,7 +693,8 @@ def test_sequence_preview_warns_that_decided_contacts_keep_their_decision(
             changes={"disable_sync": True, "project_id": "proj-late"},
         )  # fmt: skip
     assert "Contacts added from now on will never sync, even if they reply." in preview.will
-    assert "1 enrollment already synced are not re-synced to it." in preview.will_not
+    assert "1 contact already synced is not re-synced to it." in preview.will_not
+    assert "1 contact already queued keeps the project decided when added." in preview.will_not
     assert queued
 
 
