@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
@@ -36,6 +36,7 @@ from sync_engine.ingest.credentials import Caller, Verdict, authenticate, touch_
 from sync_engine.ingest.models import DeliveryOutcome
 from sync_engine.ingest.ratelimit import RateLimiter, retry_after_header
 from sync_engine.runtime import Runtime
+from sync_engine.services.accounts import MAX_RECORD_ID
 from sync_engine.services.errors import InvalidInputError, NotFoundError, invalid_input
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,11 @@ class IngestConfig:
     rate_per_second: float = 100.0  # per token (or per account's signing secret)
     burst: int = 200
     prune_every_seconds: float = 60.0
+
+
+# Ids are checked for range before a query sees them (SQLite refuses integers past 64 bits).
+AccountId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID, description="The account's id")]
+EnrollmentId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID)]
 
 
 class ContactBatch(BaseModel):
@@ -400,7 +406,7 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         openapi_extra=_body(service.SequenceIn),
         responses=_responses("The sequence (201 when created)"),
     )
-    async def upsert_sequence(account: int, ref: str, request: Request) -> Response:
+    async def upsert_sequence(account: AccountId, ref: str, request: Request) -> Response:
         def work(session: Session, caller: Caller, given: service.SequenceIn) -> _Result:
             sequence, created = service.upsert_sequence(
                 session=session, account_id=caller.account_id, ref=ref, given=given,
@@ -419,7 +425,7 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         openapi_extra=_body(service.ContactIn),
         responses=_responses("The enrollment (201 when added, 200 when already there)"),
     )
-    async def add_contact(account: int, ref: str, request: Request) -> Response:
+    async def add_contact(account: AccountId, ref: str, request: Request) -> Response:
         def parse(document: Any) -> dict[str, Any]:
             if not isinstance(document, dict):
                 raise InvalidInputError("the body must be a JSON object (one contact)")
@@ -445,7 +451,7 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         openapi_extra=_body(ContactBatch),
         responses=_responses("Per-item results (422 when none was accepted)"),
     )
-    async def add_contacts(account: int, ref: str, request: Request) -> Response:
+    async def add_contacts(account: AccountId, ref: str, request: Request) -> Response:
         def work(session: Session, caller: Caller, batch: ContactBatch) -> _Result:
             return _batch_result(
                 service.add_contacts(
@@ -468,7 +474,7 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         openapi_extra=_body(service.EventIn),
         responses=_responses("The recorded activity (201)"),
     )
-    async def record_event(account: int, request: Request) -> Response:
+    async def record_event(account: AccountId, request: Request) -> Response:
         def work(session: Session, caller: Caller, event: service.EventIn) -> _Result:
             activity = service.record_one_event(
                 session=session, account_id=caller.account_id, event=event, clock=runtime.clock
@@ -489,7 +495,7 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         openapi_extra=_body(EventBatch),
         responses=_responses("Per-item results (422 when none was accepted)"),
     )
-    async def record_events(account: int, request: Request) -> Response:
+    async def record_events(account: AccountId, request: Request) -> Response:
         def parse(document: Any) -> list[service.EventIn | str]:
             # Items are validated one by one so a malformed item is refused alone.
             if not isinstance(document, dict) or not isinstance(document.get("events"), list):
@@ -537,7 +543,7 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         openapi_extra=_body_any("The platform's own webhook payload"),
         responses=_responses("What was recorded (or ignored)"),
     )
-    async def platform_webhook(account: int, platform: str, request: Request) -> Response:
+    async def platform_webhook(account: AccountId, platform: str, request: Request) -> Response:
         adapter = adapters.ADAPTERS.get(platform)
         if adapter is None:
             known = ", ".join(sorted(adapters.ADAPTERS))
@@ -564,7 +570,9 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         summary="An enrollment's sync status",
         responses=_responses("The enrollment's status", body=False),
     )
-    async def enrollment_status(account: int, enrollment_id: int, request: Request) -> Response:
+    async def enrollment_status(
+        account: AccountId, enrollment_id: EnrollmentId, request: Request
+    ) -> Response:
         return await state.read(
             request, account,
             lambda session: service.enrollment_status(
@@ -577,7 +585,9 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         summary="The sync status of a contact in a sequence",
         responses=_responses("The enrollment's status", body=False),
     )
-    async def contact_status(account: int, ref: str, email: str, request: Request) -> Response:
+    async def contact_status(
+        account: AccountId, ref: str, email: str, request: Request
+    ) -> Response:
         def work(session: Session) -> dict[str, Any]:
             enrollment_id = service.find_enrollment(
                 session=session, account_id=account, sequence_ref=ref, email=email,

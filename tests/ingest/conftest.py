@@ -67,9 +67,12 @@ class Api:
         }
         return self.client.request(method, self.root + path, content=content, headers=headers)
 
-    def put_sequence(self, ref: str = "seq-1", **fields: Any) -> httpx.Response:
+    def put_sequence(
+        self, ref: str = "seq-1", *, token: str | None = None, **fields: Any
+    ) -> httpx.Response:
         """Create or change a sequence."""
-        return self.call("PUT", f"/sequences/{ref}", {"name": f"Sequence {ref}", **fields})
+        body = {"name": f"Sequence {ref}", **fields}
+        return self.call("PUT", f"/sequences/{ref}", body, token=token)
 
 
 def start_api(
