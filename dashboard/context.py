@@ -411,7 +411,8 @@ def acting_as() -> str:
 
 
 def sidebar_status() -> None:
-    """The sidebar's last part: whether the engine runs, and whether this is a demo."""
+    """The sidebar's last part: whether the engine runs, whether this is a demo, and the timezone
+    the pages' times are in."""
     status = engine()
     if status.running:
         st.sidebar.caption(
@@ -421,6 +422,7 @@ def sidebar_status() -> None:
         st.sidebar.caption(f":orange[●] {status.message or 'Sync scheduler stopped.'}")
     if settings().demo:
         st.sidebar.caption(":violet[●] Demo mode: an embedded Clockwork simulator")
+    st.sidebar.caption(times.zone_note())
 
 
 def choose_account(account_id: int) -> None:

@@ -3,8 +3,9 @@
 The viewer's timezone is the browser's (``st.context.timezone``, an IANA name such as
 ``Europe/Paris``, else ``st.context.timezone_offset``); when the browser tells neither, times are
 shown in UTC and :func:`zone_note` says so. Every time on a page is either relative ("5 min ago",
-"in 40 s") or a timestamp that ends with its zone ("2026-11-30 22:58:04 CET"); a chart's axis is
-drawn in the same zone with one format per window. CSV exports use UTC (``views.iso_utc``).
+"in 40 s") or a timestamp that ends with its zone ("2026-11-30 22:58:04 CET"). The Overview's
+chart (``dashboard/charts.py``) is drawn by the browser in the same zone, one axis format per
+window. CSV exports use UTC (``views.iso_utc``).
 """
 
 from __future__ import annotations
@@ -120,29 +121,3 @@ def zone_note(zone: ViewerZone | None = None) -> str:
     if zone.from_browser:
         return f"Times are in your browser's timezone ({zone.name})."
     return "Times are in UTC: your browser did not tell its timezone."
-
-
-# --- charts -----------------------------------------------------------------------------------
-
-AXIS_FORMATS = {  # bucket seconds → the one format of the time axis (d3-time-format)
-    60: "%H:%M",
-    3600: "%H:%M",
-    86400: "%b %d",
-}
-
-
-def axis_format(bucket_seconds: int) -> str:
-    """The one format a time axis of ``bucket_seconds`` buckets uses for every tick."""
-    return AXIS_FORMATS.get(bucket_seconds, "%b %d %H:%M")
-
-
-def chart_times(moments: list[datetime], zone: ViewerZone | None = None) -> list[datetime]:
-    """Moments as naive wall-clock times of the viewer's zone: a chart draws them as they are
-    (Vega would otherwise shift aware times to the browser's zone itself, or show them in UTC)."""
-    zone = zone or viewer_zone()
-    return [local(moment, zone).replace(tzinfo=None) for moment in moments]
-
-
-def axis_title(zone: ViewerZone | None = None) -> str:
-    """The time axis's title, naming its zone: "Time (Europe/Paris)"."""
-    return f"Time ({(zone or viewer_zone()).name})"

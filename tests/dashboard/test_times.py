@@ -75,13 +75,5 @@ def test_every_time_string_carries_a_zone_or_is_relative() -> None:
         assert zoned.fullmatch(times.timestamp(MOMENT, zone) or ""), zone
 
 
-def test_chart_times_are_wall_clock_times_of_the_viewer_with_one_axis_format() -> None:
-    (shown,) = times.chart_times([MOMENT], PARIS)
-    assert shown == datetime(2026, 11, 30, 22, 58, 4) and shown.tzinfo is None
-    assert times.axis_format(60) == times.axis_format(3600) == "%H:%M"
-    assert times.axis_format(86400) == "%b %d"
-    assert times.axis_title(PARIS) == "Time (Europe/Paris)"
-
-
 def test_outside_a_browser_session_times_are_utc() -> None:
     assert times.viewer_zone() == times.UTC_ZONE
