@@ -7,7 +7,7 @@ from datetime import timedelta
 import streamlit as st
 
 from dashboard import context
-from sync_engine.services import views
+from sync_engine.services import views, wording
 
 
 def errors_tab(account_id: int) -> None:
@@ -27,18 +27,35 @@ def errors_tab(account_id: int) -> None:
                 {
                     "Status": views.STATUS_LABELS.get(group.status, group.status),
                     "Reason": group.message,
-                    "Code": group.reason or "",
                     "Contacts": group.count,
                     "What to do": group.action or "Nothing: expected by the settings",
                 }
                 for group in groups
             ],
-            ["Status", "Reason", "Code", "Contacts", "What to do"],
+            ["Status", "Reason", "Contacts", "What to do"],
         ),
         hide_index=True,
         column_config={"Reason": st.column_config.TextColumn(width="large")},
     )
     st.caption("Filter the Contacts page by reason to see, retry or dismiss the contacts.")
+    with st.expander("Technical details", icon=":material/code:"):
+        st.caption(
+            "The reason codes, as the store, the CLI and the CSV export's Reason code hold them."
+        )
+        st.dataframe(
+            context.frame(
+                [
+                    {
+                        "Reason": group.message,
+                        "Status code": group.status,
+                        "Reason code": group.reason or "",
+                    }
+                    for group in groups
+                ],
+                ["Reason", "Status code", "Reason code"],
+            ),
+            hide_index=True,
+        )
 
 
 def runs_tab() -> None:
@@ -51,21 +68,38 @@ def runs_tab() -> None:
             [
                 {
                     "Started": context.local_time(run.started_at),
-                    "Trigger": run.trigger,
+                    "Trigger": wording.trigger_words(run.trigger),
                     "Duration (s)": round((run.finished_at - run.started_at).total_seconds(), 2)
                     if run.finished_at
                     else None,
-                    "Counts": ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items())) or "—",
-                    "Worker": run.worker,
-                    "Error": run.error or "",
+                    "Counts": wording.run_counts_words(run.counts),
+                    "Error": "Stopped with an error (see Technical details)" if run.error else "",
                 }
                 for run in runs
             ],
-            ["Started", "Trigger", "Duration (s)", "Counts", "Worker", "Error"],
+            ["Started", "Trigger", "Duration (s)", "Counts", "Error"],
         ),
         hide_index=True,
         column_config={"Counts": st.column_config.TextColumn(width="large")},
     )
+    with st.expander("Technical details", icon=":material/code:"):
+        st.dataframe(
+            context.frame(
+                [
+                    {
+                        "Started (UTC)": views.iso_utc(run.started_at),
+                        "Trigger": run.trigger,
+                        "Worker": run.worker,
+                        "Counts": ", ".join(f"{k}={v}" for k, v in sorted(run.counts.items())),
+                        "Error": run.error or "",
+                    }
+                    for run in runs
+                ],
+                ["Started (UTC)", "Trigger", "Worker", "Counts", "Error"],
+            ),
+            hide_index=True,
+            column_config={"Error": st.column_config.TextColumn(width="large")},
+        )
 
 
 def calls_tab(account_id: int) -> None:
@@ -78,7 +112,7 @@ def calls_tab(account_id: int) -> None:
     a, b, c, d = st.columns(4)
     a.metric("Calls (last hour)", f"{stats.calls:,}")
     b.metric("Errors", f"{stats.errors:,}")
-    c.metric("Rate limited (429)", f"{stats.rate_limited:,}")
+    c.metric("Asked to slow down", f"{stats.rate_limited:,}", help="Answers 429: Too Many Requests")
     d.metric(
         "Mean latency",
         f"{stats.median_latency_ms:.0f} ms" if stats.median_latency_ms is not None else "—",
@@ -93,22 +127,39 @@ def calls_tab(account_id: int) -> None:
             [
                 {
                     "At": context.local_time(call.at),
-                    "Request": f"{call.method} {call.path}",
-                    "Status": call.status,
+                    "Request": wording.request_words(call.method, call.path),
+                    "Answer": wording.answer_words(call.status),
                     "Latency (ms)": round(call.latency_ms),
-                    "Error": call.error or "",
+                    "Clockwork said": call.error or "",
                 }
                 for call in calls
             ],
-            ["At", "Request", "Status", "Latency (ms)", "Error"],
+            ["At", "Request", "Answer", "Latency (ms)", "Clockwork said"],
         ),
         hide_index=True,
-        column_config={
-            "Status": st.column_config.NumberColumn(format="%d"),
-            "Error": st.column_config.TextColumn(width="large"),
-        },
+        column_config={"Clockwork said": st.column_config.TextColumn(width="large")},
     )
-    st.caption("Paths keep their placeholders; ids, query values and credentials are never logged.")
+    with st.expander("Technical details", icon=":material/code:"):
+        st.caption(
+            "Paths keep their placeholders; ids, query values and credentials are never logged."
+        )
+        st.dataframe(
+            context.frame(
+                [
+                    {
+                        "At (UTC)": views.iso_utc(call.at),
+                        "Method": call.method,
+                        "Path": call.path,
+                        "HTTP status": call.status,
+                        "Error": call.error or "",
+                    }
+                    for call in calls
+                ],
+                ["At (UTC)", "Method", "Path", "HTTP status", "Error"],
+            ),
+            hide_index=True,
+            column_config={"HTTP status": st.column_config.NumberColumn(format="%d")},
+        )
 
 
 def render() -> None:

@@ -1273,6 +1273,93 @@ def account_names(*, session: Session) -> dict[int, str]:
     return {a_id: name for a_id, name in rows if a_id is not None}
 
 
+@dataclass(frozen=True)
+class AuditRow:
+    """One audit entry as the Audit log shows it: in words, the stored entry alongside."""
+
+    at: datetime
+    who: str
+    account: str
+    what: str
+    field: str
+    old: str
+    new: str
+    entry: AuditEntry  # as stored, for the Technical details
+
+
+_PROJECT_FIELDS = ("default_project_id", "project_id", "resync_project")
+
+
+def audit_projects_needed(entries: list[AuditEntry]) -> set[int]:
+    """The accounts whose project names the entries need (a project is named by its id)."""
+    return {
+        entry.account_id
+        for entry in entries
+        if entry.field in _PROJECT_FIELDS and entry.account_id is not None
+    }
+
+
+def audit_rows(
+    *,
+    session: Session,
+    entries: list[AuditEntry],
+    project_names: Mapping[int, Mapping[str, str]] | None = None,
+) -> list[AuditRow]:
+    """Audit entries in words: who, what (a sequence by its name, a contact by its email), the
+    field and its old and new values as staff read them. ``project_names`` maps an account to
+    its firm's projects (id → name), for the accounts :func:`audit_projects_needed` lists."""
+    ids: dict[str, set[int]] = defaultdict(set)
+    for entry in entries:
+        if entry.entity_id and entry.entity_id.isdecimal():
+            ids[entry.entity].add(int(entry.entity_id))
+    subjects: dict[tuple[str, str], str] = {}
+    if ids["sequence"]:
+        for sequence_id, name in session.exec(
+            select(Sequence.id, Sequence.name).where(col(Sequence.id).in_(ids["sequence"]))
+        ).all():
+            subjects["sequence", str(sequence_id)] = name
+    if ids["contact"]:
+        for contact_id, email in session.exec(
+            select(Contact.id, Contact.email).where(col(Contact.id).in_(ids["contact"]))
+        ).all():
+            subjects["contact", str(contact_id)] = email
+    if ids["enrollment"]:
+        for enrollment_id, email, sequence in session.exec(
+            select(Enrollment.id, Contact.email, Sequence.name)
+            .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
+            .join(Sequence, col(Sequence.id) == col(Enrollment.sequence_id))
+            .where(col(Enrollment.id).in_(ids["enrollment"]))
+        ).all():
+            subjects["enrollment", str(enrollment_id)] = f"{email} ({sequence})"
+    accounts = account_names(session=session)
+    reasons = {code: info.message for code in _REASONS if (info := reason_info(code))}
+    rows = []
+    for entry in entries:
+        words = wording.audit_words(
+            entity=entry.entity,
+            field=entry.field,
+            old=entry.old_value,
+            new=entry.new_value,
+            subject=subjects.get((entry.entity, entry.entity_id or "")),
+            projects=(project_names or {}).get(entry.account_id or 0, {}),
+            status_words=STATUS_LABELS,
+            reason_words=reasons,
+        )
+        rows.append(
+            AuditRow(
+                at=entry.at,
+                who=wording.actor_words(entry.actor),
+                account=accounts.get(entry.account_id or 0, ""),
+                what=words.what,
+                field=words.field,
+                old=words.old,
+                new=words.new,
+                entry=entry,
+            )
+        )
+    return rows
+
+
 # --- sequences ------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ and counts of things ("1 activity", "3 activities").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -132,7 +133,7 @@ ENTITY_WORDS = {
     "sequence": "Sequence",
     "connection": "Clockwork connection",
     "contact": "Contact",
-    "enrollment": "Contact in a sequence",
+    "enrollment": "Contact",
 }
 
 FIELD_WORDS: dict[tuple[str, str], str] = {
@@ -221,7 +222,7 @@ def audit_words(
         if not text:
             return ""
         if field in ("default_project_id", "project_id"):
-            return projects.get(text, f"a project Clockwork no longer lists ({text})")
+            return projects.get(text, "a project Clockwork does not list (see Technical details)")
         if field == "sync_mode":
             return SYNC_MODE_WORDS.get(text, text)
         if entity == "connection" and field == "state":
@@ -233,6 +234,10 @@ def audit_words(
         if field == "resync_project":
             for project_id, name in projects.items():
                 text = text.replace(project_id, name)
+        if field == "activity_backfill" and (queued := _QUEUED.fullmatch(text)):
+            return f"{plural(int(queued[1]), 'activity')} queued"
+        if entity == "connection" and field == "credentials" and text == "updated":
+            return "Replaced (secrets are never shown)"
         return text
 
     return AuditWords(
@@ -241,6 +246,9 @@ def audit_words(
         old=value(old),
         new=value(new),
     )
+
+
+_QUEUED = re.compile(r"(\d+) activities queued")
 
 
 def _status_value(

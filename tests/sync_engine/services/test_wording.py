@@ -66,8 +66,11 @@ def test_an_audit_entry_names_settings_projects_and_statuses_in_words() -> None:
     mode = _audit("settings", "sync_mode", "on_add", "on_reply")
     assert (mode.old, mode.new) == ("Sync when added to a sequence", "Sync only when they reply")
     retried = _audit("enrollment", "status", "failed (validation_error)", "queued (retry)", "a@b.c")
-    assert retried.what == "Contact in a sequence a@b.c"
+    assert retried.what == "Contact a@b.c"
     assert retried.old == "Failed: Clockwork refused the contact's data"
     assert retried.new == "Queued: retry"
+    assert _audit("account", "activity_backfill", None, "1 activities queued").new == (
+        "1 activity queued"
+    )
     state = _audit("connection", "state", "connected", "needs_attention")
     assert state.new == "Needs attention (credentials rejected)"
