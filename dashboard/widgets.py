@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard import context
 from dashboard.plain_text import plain
-from sync_engine.models import ConnectionState
+from sync_engine.domain import ConnectionState
 from sync_engine.services import accounts, views
 from sync_engine.services.errors import ServiceError
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import gc
 import getpass
+import importlib.util
 import json
 import os
 import sys
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from sync_engine.alerts.cli import alerts_app
 from sync_engine.config import Settings, get_settings
 from sync_engine.crypto import SecretKeyError
 from sync_engine.ingest.commands import register as register_ingest
@@ -48,6 +50,7 @@ contact_app = typer.Typer(help="Contacts: add one, or import a CSV.", no_args_is
 app.add_typer(account_app, name="account")
 app.add_typer(sequence_app, name="sequence")
 app.add_typer(contact_app, name="contact")
+app.add_typer(alerts_app, name="alerts")
 
 
 class _State:
@@ -725,9 +728,11 @@ def dashboard_command(address: str, port: int) -> list[str]:
 
 
 def _dashboard_root() -> Path:
-    import dashboard as dashboard_package
-
-    return Path(dashboard_package.__file__).resolve().parent
+    """Where the installed dashboard's scripts are (found, not imported: the CLI only starts it)."""
+    spec = importlib.util.find_spec("dashboard")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the dashboard package is not installed with this one")
+    return Path(spec.origin).resolve().parent
 
 
 def dashboard_environment(settings: Settings) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The store's tables (SQLModel) and the vocabulary of SPEC §2 and §4 as string enums.
+"""The store's tables (SQLModel); the vocabulary they store (SPEC §2 and §4) is in
+:mod:`sync_engine.domain` and is importable from here too.
 
 Every timestamp is UTC-aware (:class:`UTCDateTime`). Enumerations are stored as short strings,
 not native database enums, so adding a status is a code change and not a type migration.
@@ -9,11 +10,21 @@ email.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
+
+from sync_engine.domain import SYNC_PENDING as SYNC_PENDING
+from sync_engine.domain import ActivityKind as ActivityKind
+from sync_engine.domain import ActivityState as ActivityState
+from sync_engine.domain import ConnectionState as ConnectionState
+from sync_engine.domain import EnrollmentStatus as EnrollmentStatus
+from sync_engine.domain import LinkKind as LinkKind
+from sync_engine.domain import MatchRule as MatchRule
+from sync_engine.domain import Reason as Reason
+from sync_engine.domain import SyncMode as SyncMode
+from sync_engine.domain import utcnow as utcnow
 
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -44,102 +55,8 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    """Now, in UTC (the default clock; services take a clock argument instead)."""
-    return datetime.now(UTC)
-
-
 def _ts(**kwargs: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kwargs)
-
-
-class SyncMode(StrEnum):
-    """When contacts of an account sync (the seed's three options)."""
-
-    OFF = "off"
-    ON_ADD = "on_add"
-    ON_REPLY = "on_reply"
-
-
-class ConnectionState(StrEnum):
-    """Health of an account's Clockwork connection."""
-
-    CONNECTED = "connected"
-    NEEDS_ATTENTION = "needs_attention"
-    DISCONNECTED = "disconnected"
-
-
-class EnrollmentStatus(StrEnum):
-    """Statuses shown per enrollment (SPEC §4)."""
-
-    AWAITING_REPLY = "awaiting_reply"
-    QUEUED = "queued"
-    SYNCING = "syncing"
-    SYNCED = "synced"
-    RETRYING = "retrying"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    NEEDS_REVIEW = "needs_review"  # B2: several people share the LinkedIn URL; staff choose
-
-
-# Enrollments the engine still has to sync: the queue.
-SYNC_PENDING = (EnrollmentStatus.QUEUED, EnrollmentStatus.RETRYING, EnrollmentStatus.SYNCING)
-
-
-class Reason(StrEnum):
-    """Stable machine-readable reasons for skipped, failed, retrying and paused enrollments."""
-
-    SYNC_OFF = "sync_off"
-    SEQUENCE_SYNC_DISABLED = "sequence_sync_disabled"
-    NOT_CONNECTED = "not_connected"
-    DISMISSED = "dismissed"
-    INVALID_EMAIL = "invalid_email"
-    AUTH_FAILED = "auth_failed"
-    RATE_LIMITED = "rate_limited"
-    CLOCKWORK_UNAVAILABLE = "clockwork_unavailable"
-    NETWORK_ERROR = "network_error"
-    VALIDATION_ERROR = "validation_error"
-    NOT_FOUND = "not_found"
-    ACCOUNT_PAUSED = "account_paused"
-    AMBIGUOUS_LINKEDIN_MATCH = "ambiguous_linkedin_match"
-    TRACKING_OFF = "tracking_off"
-    BEFORE_CONNECTION = "before_connection"
-    UNEXPECTED_ERROR = "unexpected_error"
-    UNEXPECTED_ANSWER = "unexpected_answer"
-
-
-class MatchRule(StrEnum):
-    """Why an enrollment's person is the one it is (B2 adds LinkedIn and staff review)."""
-
-    EMAIL = "email"
-    LINKEDIN = "linkedin"
-    REVIEW = "review"
-
-
-class LinkKind(StrEnum):
-    """How an enrollment's person came to be: created by us, or an existing person linked."""
-
-    CREATED = "created"
-    LINKED = "linked"
-
-
-class ActivityKind(StrEnum):
-    """Email events of an enrollment."""
-
-    SENT = "sent"
-    OPENED = "opened"
-    CLICKED = "clicked"
-    REPLIED = "replied"
-    BOUNCED = "bounced"
-
-
-class ActivityState(StrEnum):
-    """Delivery state of one activity as a Clockwork note."""
-
-    PENDING = "pending"
-    SYNCED = "synced"
-    SKIPPED = "skipped"
-    FAILED = "failed"
 
 
 def _str(length: int, **kwargs: Any) -> Any:

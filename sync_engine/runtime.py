@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import httpx
 
@@ -20,10 +19,8 @@ from sync_engine.clockwork.client import CallRecord, ClockworkClient, Credential
 from sync_engine.config import Settings, get_settings
 from sync_engine.crypto import SecretBox, load_secret_box
 from sync_engine.db import Database, migrate
-from sync_engine.models import utcnow
+from sync_engine.domain import Clock, utcnow
 from sync_engine.store_meta import KeyProblem, check_key, holds_credentials
-
-Clock = Callable[[], datetime]
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dashboard.plain_text import plain
 from dashboard.widgets import show_error
 from sync_engine import demo as demo_data
 from sync_engine.clockwork.simulator import FaultConfig
-from sync_engine.models import ActivityKind
+from sync_engine.domain import ActivityKind
 from sync_engine.services import accounts, enrollments, views
 from sync_engine.services.errors import ServiceError
 

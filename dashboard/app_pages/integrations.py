@@ -13,7 +13,7 @@ from dashboard.plain_text import plain
 from dashboard.widgets import show_error
 from sync_engine import demo as demo_data
 from sync_engine.clockwork.client import DEFAULT_BASE_URL
-from sync_engine.models import ConnectionState
+from sync_engine.domain import ConnectionState
 from sync_engine.services import accounts, views
 from sync_engine.services.errors import ServiceError
 

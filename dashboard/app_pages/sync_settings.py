@@ -13,7 +13,7 @@ import streamlit as st
 from dashboard import context
 from dashboard.plain_text import plain
 from dashboard.widgets import project_picker, projects, show_error, show_preview
-from sync_engine.models import SyncMode
+from sync_engine.domain import SyncMode
 from sync_engine.services import accounts, views
 from sync_engine.services.errors import ServiceError
 from sync_engine.services.projects import resolve_project

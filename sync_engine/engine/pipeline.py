@@ -35,6 +35,7 @@ from sync_engine.clockwork.errors import (
     ClockworkUnexpectedResponse,
 )
 from sync_engine.db import Database
+from sync_engine.domain import CREATE_NEW_PERSON, check_email
 from sync_engine.engine.outcomes import (
     Outcome,
     PipelineConfig,
@@ -74,9 +75,6 @@ from sync_engine.models import (
     MatchRule,
     Reason,
 )
-from sync_engine.services.actions import CREATE_NEW_PERSON
-from sync_engine.services.enrollments import check_email
-from sync_engine.services.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +194,7 @@ def _sync(
     """
     try:
         check_email(work.email)
-    except InvalidInputError as exc:
+    except ValueError as exc:
         raise _Failure(Reason.INVALID_EMAIL, str(exc)) from None
     link = LinkKind.LINKED
     if work.person_id is None:

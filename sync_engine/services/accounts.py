@@ -8,7 +8,6 @@ secrets masked. Credentials are encrypted before they reach the store and only
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from sync_engine.clockwork.errors import (
     ClockworkTransientError,
 )
 from sync_engine.crypto import SecretBox, mask
+from sync_engine.domain import Clock
 from sync_engine.models import (
     Account,
     AccountSettings,
@@ -43,8 +43,6 @@ from sync_engine.services.errors import (
 
 if TYPE_CHECKING:
     from sync_engine.runtime import Runtime
-
-Clock = Callable[[], datetime]
 
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _FIRM = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")

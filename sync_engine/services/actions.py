@@ -9,12 +9,12 @@ audit's problem list (status *skipped: dismissed*) without touching Clockwork. A
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from sync_engine.domain import CREATE_NEW_PERSON, Clock
 from sync_engine.models import (
     Activity,
     ActivityState,
@@ -26,8 +26,6 @@ from sync_engine.models import (
 from sync_engine.services.audit import record_change
 from sync_engine.services.errors import InvalidInputError, NotFoundError
 
-Clock = Callable[[], datetime]
-
 RETRYABLE = (EnrollmentStatus.FAILED,)
 DISMISSABLE = (
     EnrollmentStatus.FAILED,
@@ -36,7 +34,6 @@ DISMISSABLE = (
     EnrollmentStatus.AWAITING_REPLY,
     EnrollmentStatus.NEEDS_REVIEW,
 )
-CREATE_NEW_PERSON = "new"
 
 
 def retry_enrollments(

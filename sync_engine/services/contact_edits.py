@@ -11,18 +11,16 @@ fields are already in Clockwork, to be corrected there by hand if they were wron
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
+from sync_engine.domain import Clock
 from sync_engine.models import Contact, Enrollment, Reason
 from sync_engine.services.audit import record_change
 from sync_engine.services.enrollments import CSV_COLUMNS, parse_contact
 from sync_engine.services.errors import InvalidInputError, NotFoundError
-
-Clock = Callable[[], datetime]
 
 CONTACT_FIELDS: tuple[str, ...] = CSV_COLUMNS
 FIELD_LABELS = {

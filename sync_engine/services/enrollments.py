@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import Session, col, select
 
+from sync_engine import domain
+from sync_engine.domain import Clock
 from sync_engine.matching import normalize_email, normalize_linkedin_url
 from sync_engine.models import (
     Activity,
@@ -52,8 +53,6 @@ from sync_engine.services.accounts import (
 from sync_engine.services.audit import value_at
 from sync_engine.services.errors import InvalidInputError, NotFoundError, invalid_input
 
-Clock = Callable[[], datetime]
-
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 CSV_COLUMNS = ("email", "first_name", "last_name", "title", "company", "linkedin_url")
 IMPORT_BATCH = 500
@@ -61,14 +60,10 @@ IMPORT_BATCH = 500
 
 def check_email(raw: str) -> str:
     """The normalised email, or :class:`InvalidInputError` saying what is wrong with it."""
-    email = normalize_email(raw)
-    if not email:
-        raise InvalidInputError("email is empty")
     try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise InvalidInputError(f"invalid email {email[:80]!r}: {exc}") from None
-    return email
+        return domain.check_email(raw)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from None
 
 
 class ContactInput(BaseModel):

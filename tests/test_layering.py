@@ -1,0 +1,39 @@
+"""The layers as import contracts (pyproject.toml ``[tool.importlinter]``, STYLE points 1 and 14):
+nothing of the engine package imports the dashboard or Streamlit; the simulator imports nothing of
+ours outside itself; the engine does not import the app-facing services; the dashboard reaches the
+store and Clockwork only through the services. CI also runs ``lint-imports`` on its own."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
+         "sys.exit(lint_imports_command())", "--no-cache"],
+        cwd=root, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_every_import_contract_is_kept() -> None:
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_engine_module_importing_a_service_breaks_a_contract(tmp_path: Path) -> None:
+    """The contracts are live: the same configuration over a copy with one forbidden import."""
+    for name in ("sync_engine", "dashboard"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    (tmp_path / "sync_engine" / "engine" / "shortcut.py").write_text(
+        "from sync_engine.services.views import reason_info\n", encoding="utf-8"
+    )
+    result = _lint_imports(tmp_path)
+    assert result.returncode == 1
+    assert "sync_engine.engine.shortcut -> sync_engine.services.views" in result.stdout
