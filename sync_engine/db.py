@@ -134,12 +134,9 @@ def migrate(database: Database) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     if database.is_sqlite:
-        # SQLite has no autovacuum-style statistics; without them its planner picks full scans
-        # for the dashboard's paged queries (1.7 s instead of 3 ms at a million enrollments).
-        # The FTS5 shadow tables are left out: statistics on them make FTS5's own lookups scan,
-        # and each contact added then costs time in proportion to the contacts already there.
-        # A sample of each index (analysis_limit) gives the same plans as a full ANALYZE at
-        # a million enrollments (bench/dashboard_queries.py's queries) in ~0 s instead of 0.9 s.
+        # SQLite keeps no statistics by itself and without them plans full scans for the
+        # dashboard's paged queries; a sampled ANALYZE (analysis_limit) gives the same plans as a
+        # full one. Not on the FTS5 tables: statistics there make FTS5's own lookups scan.
         with database.engine.begin() as connection:
             connection.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_ROWS}")
             tables = connection.exec_driver_sql(

@@ -4,7 +4,7 @@ It implements the client's ``Pacer`` protocol. With a budget told (``max_rps``) 
 without one it adapts: it grows its pace by a quarter each second until the first 429 (a slow
 start), then remembers that rate as the ceiling, drops to 75% of it and creeps back up by 2% a
 second, and by only 0.5% a second within 5% of the ceiling, so it settles just under an unknown
-limit and probes it rarely (``bench/sync_throughput.py``: about 1% of requests answered 429).
+limit and probes it rarely.
 When most of its recent requests drew 429s, it drops at once to the pace Clockwork actually
 answered, so a firm with a far lower limit than the default is found in a step or two. Close to
 the last 429's pace it probes by a share per request, not per second, so a firm allowing one
