@@ -338,11 +338,62 @@ def test_sync_log_groups_errors_and_lists_runs_and_calls(
         session.add(ApiCall(account_id=connected["account_id"], at=store.clock(), method="GET",
                             path="/people/search", status=429, latency_ms=12.0,
                             error="rate limited"))  # fmt: skip
+        session.add(ApiCall(account_id=connected["account_id"], at=store.clock(), method="POST",
+                            path="/people/{id}/linkedin_urls", status=422, latency_ms=9.0,
+                            error="Validation failed: url is not a LinkedIn URL"))  # fmt: skip
     app = open_page("sync_log")
-    errors, runs, calls = (frame.value for frame in app.dataframe)
-    assert list(errors["Code"]) == ["validation_error"]
-    assert list(runs["Trigger"]) == ["manual"]
-    assert list(calls["Request"]) == ["GET /people/search"]
+    frames = {tuple(frame.value.columns): frame.value for frame in app.dataframe}
+    errors = frames["Status", "Reason", "Contacts", "What to do"]
+    runs = frames["Started", "Trigger", "Duration (s)", "Counts", "Error"]
+    calls = frames["At", "Request", "Answer", "Latency (ms)", "Clockwork said"]
+    assert list(errors["Reason"]) == ["Clockwork refused the contact's data"]
+    assert list(runs["Trigger"]) == ["Run by hand"]
+    assert list(runs["Counts"]) == ["2 taken from the queue, 2 synced"]
+    assert list(calls["Request"]) == ["Add a LinkedIn URL to a person", "GET /people/search"]
+    assert list(calls["Answer"]) == ["Refused the data", "Asked us to slow down"]
+    # The codes, paths and workers are one click away, in Technical details.
+    assert list(frames["Reason", "Status code", "Reason code"]["Reason code"]) == [
+        "validation_error"
+    ]
+    assert "w" in list(frames["Started (UTC)", "Trigger", "Worker", "Counts", "Error"]["Worker"])
+
+
+def _shown_values(app: Any, *, without: tuple[str, ...] = ("Technical details",)) -> str:
+    """Every text and table cell of the page outside the expanders labelled ``without``."""
+    hidden = {id(frame) for e in app.expander if e.label in without for frame in e.dataframe}
+    hidden_text = {
+        id(el) for e in app.expander if e.label in without for el in (*e.caption, *e.text)
+    }
+    parts = [texts(app)] if not hidden_text else [
+        str(el.value) for group in (app.markdown, app.caption, app.text, app.info, app.success,
+                                    app.warning, app.error) for el in group
+        if id(el) not in hidden_text
+    ]  # fmt: skip
+    parts += [m.label + " " + str(m.value) for m in app.metric]
+    for frame in app.dataframe:
+        if id(frame) not in hidden:
+            parts.append(frame.value.to_csv())
+    return "\n".join(parts)
+
+
+RAW = re.compile(
+    r"HTTP [45]\d\d|POST /|GET /|sequence_sync_disabled|validation_error|activity_tracking"
+    r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|cli:|enrollment \d|\d enrollments"
+)
+
+
+def test_the_sync_log_shows_no_raw_codes_paths_or_workers(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    with store.db.write() as session:
+        session.add(ApiCall(account_id=connected["account_id"], at=store.clock(), method="POST",
+                            path="/people/{id}/linkedin_urls", status=422, latency_ms=9.0,
+                            error="Validation failed: url is not a LinkedIn URL"))  # fmt: skip
+        session.add(EngineRun(started_at=store.clock(), trigger="scheduler", worker="vm:7867",
+                              counts={"claimed": 1, "failed": 1}))  # fmt: skip
+    shown = _shown_values(open_page("sync_log"))
+    assert not RAW.search(shown), RAW.findall(shown)
+    assert "vm:7867" not in shown
 
 
 def test_audit_log_shows_who_changed_what(store: Runtime, connected: dict[str, Any]) -> None:
