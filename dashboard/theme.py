@@ -33,6 +33,13 @@ STATUS_BADGES: dict[str, str] = {
     "syncing": "violet",
     "skipped": "gray",
 }
+# The accounts table's Connection pill.
+CONNECTION_COLOURS: dict[str, str] = {
+    "connected": "#d3f3e1",
+    "needs_attention": "#fbd5d5",
+    "disconnected": "#e6e8ec",
+    "never_connected": "#e6e8ec",
+}
 FLAG_COLOUR = "#ffd8a8"  # Exists in Clockwork: the help article lists it with the errors
 
 CSS = """
