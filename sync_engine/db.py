@@ -34,7 +34,6 @@ class Database:
         self.url = url
         self.engine = _create_engine(url, echo=echo)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        self.is_postgres = self.engine.dialect.name == "postgresql"
         # On SQLite, a write transaction takes the write lock up front (no upgrade deadlocks).
         self._write_engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE")

@@ -274,7 +274,7 @@ def claim_demo_store(runtime: Runtime) -> None:
     (in the same transaction that finds it empty), anything else is a :class:`DemoStoreError`.
     A demo store holding credentials for a real Clockwork is refused too."""
     with runtime.db.write() as session:
-        if runtime.db.is_postgres:  # no account may appear between the check and the mark
+        if not runtime.db.is_sqlite:  # no account may appear between the check and the mark
             session.execute(sa.text("LOCK TABLE account IN SHARE MODE"))
         if not store_meta.is_demo_store(session=session):
             if session.exec(select(Account.id).limit(1)).first() is not None:
@@ -713,7 +713,7 @@ def wipe_store(runtime: Runtime) -> None:
     (``store_meta``) stay."""
     keep = table_of(StoreMeta)
     with runtime.db.write() as session:
-        if runtime.db.is_postgres:
+        if not runtime.db.is_sqlite:
             session.execute(sa.text("LOCK TABLE store_meta IN SHARE MODE"))
         if not store_meta.is_demo_store(session=session):
             raise DemoStoreError(_not_a_demo_store("will not reset"))

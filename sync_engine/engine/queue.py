@@ -148,14 +148,6 @@ def claim_due(
     return claims
 
 
-def load_leased(*, session: Session, claim: Claim) -> Enrollment | None:
-    """The enrollment if the lease is still ours (an expired, re-claimed lease returns None)."""
-    enrollment = session.get(Enrollment, claim.enrollment_id)
-    if enrollment is None or enrollment.lease_owner != claim.token:
-        return None
-    return enrollment
-
-
 def status_when_released(enrollment: Enrollment) -> EnrollmentStatus:
     """What a not-yet-synced enrollment shows while waiting in the queue again."""
     if enrollment.status != EnrollmentStatus.SYNCING:

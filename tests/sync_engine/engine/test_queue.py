@@ -9,7 +9,9 @@ from datetime import timedelta
 import pytest
 
 from sync_engine.clockwork.simulator import mock_transport
-from sync_engine.engine.queue import Claim, claim_due, load_leased, reap_expired_leases
+from sync_engine.engine.queue import Claim, claim_due, reap_expired_leases
+from sync_engine.engine.work import LeaseLost, leased
+from sync_engine.models import Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
 from tests.factories import (
@@ -54,8 +56,8 @@ def test_claimed_work_is_not_claimed_again_until_the_lease_expires(
     clock.advance(LEASE + 1)
     second = _claim(runtime, "worker-b")
     assert sorted(c.enrollment_id for c in second) == ids
-    with runtime.db.read() as session:  # the first worker's lease is no longer honoured
-        assert load_leased(session=session, claim=first[0]) is None
+    with pytest.raises(LeaseLost), leased(runtime.db, first[0]):  # no longer honoured
+        pass
 
 
 def test_reaper_returns_expired_work_to_the_queue(runtime: Runtime, clock: FakeClock) -> None:
@@ -128,8 +130,9 @@ def test_lease_length_is_respected_to_the_second(runtime: Runtime, clock: FakeCl
     _queue(runtime, 1)
     (claim,) = _claim(runtime, "w")
     with runtime.db.read() as session:
-        row = load_leased(session=session, claim=claim)
-    assert row is not None and row.lease_expires_at == clock() + timedelta(seconds=LEASE)
+        row = session.get(Enrollment, claim.enrollment_id)
+    assert row is not None and row.lease_owner == claim.token
+    assert row.lease_expires_at == clock() + timedelta(seconds=LEASE)
 
 
 def test_next_due_counts_leased_work_from_its_lease_expiry(
