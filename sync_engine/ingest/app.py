@@ -1,57 +1,42 @@
-"""The ingest API's routes (FastAPI): ``/v1/accounts/{account}/...``.
+"""The ingest API's routes (FastAPI): ``/v1/accounts/{account}/...`` and the OpenAPI document.
 
-Every write goes through :func:`_deliver`, in this order: the body is read up to the cap (413),
-the caller is authenticated (401, the same answer whatever was wrong), rate-limited (429 with
-``Retry-After``), a delivery already accepted under the same key is answered as it was, the body
-is validated (422, or 400 for what is not JSON), and the work and the delivery's record commit in
-one transaction. An unknown sequence or contact is a 404 that is not remembered: the platform's
-retry, once the sequence or contact exists, succeeds. The API only writes the store; the engine
-picks the work up at its next pass. Bad input never reaches a 500: anything unexpected is a bug,
-logged with its traceback and answered 500 without detail.
+Each write route is a parser and a piece of work handed to :meth:`IngestApp.deliver`
+(:mod:`sync_engine.ingest.delivery`: body cap, authentication, rate limit, idempotency, one
+transaction); the work itself is :mod:`sync_engine.ingest.service`. An unknown sequence or
+contact is a 404 that is not remembered: the platform's retry, once the sequence or contact
+exists, succeeds. The API only writes the store; the engine picks the work up at its next pass.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sync_engine.ingest import adapters, service
-from sync_engine.ingest.credentials import Caller, Verdict, authenticate, touch_token
+from sync_engine.ingest.credentials import Caller
+from sync_engine.ingest.delivery import (
+    IngestApp,
+    IngestConfig,
+    Refused,
+    Result,
+    error_response,
+)
 from sync_engine.ingest.models import DeliveryOutcome
-from sync_engine.ingest.ratelimit import RateLimiter, retry_after_header
 from sync_engine.runtime import Runtime
 from sync_engine.services.accounts import MAX_RECORD_ID
-from sync_engine.services.errors import InvalidInputError, NotFoundError, invalid_input
+from sync_engine.services.errors import InvalidInputError, invalid_input
 
-logger = logging.getLogger(__name__)
+__all__ = ["IngestConfig", "create_app"]
 
 API_VERSION = "v1"
-
-
-@dataclass(frozen=True)
-class IngestConfig:
-    """Limits of the ingest API."""
-
-    max_body_bytes: int = 1_048_576  # a batch of 1,000 contacts is ~250 KB
-    rate_per_second: float = 100.0  # per token (or per account's signing secret)
-    burst: int = 200
-    prune_every_seconds: float = 60.0
 
 
 # Ids are checked for range before a query sees them (SQLite refuses integers past 64 bits).
@@ -71,287 +56,11 @@ class EventBatch(BaseModel):
     events: list[service.EventIn] = Field(min_length=1, max_length=service.MAX_BATCH)
 
 
-class _Refused(Exception):
-    """A request answered with a 4xx before or instead of its work."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
-
-
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
-
-
-UNAUTHORIZED = "missing or invalid credentials"
-
-
-@dataclass
-class _Result:
-    status: int
-    answer: dict[str, Any]
-    outcome: DeliveryOutcome = DeliveryOutcome.ACCEPTED
-    items: int = 1
-
-
-@dataclass
-class IngestApp:
-    """The state behind the routes: the runtime (store, key, clock), limits and the limiter."""
-
-    runtime: Runtime
-    config: IngestConfig = field(default_factory=IngestConfig)
-    monotonic: Callable[[], float] = time.monotonic
-    limiter: RateLimiter = field(init=False)
-    _next_prune: float = field(default=0.0, init=False)
-
-    def __post_init__(self) -> None:
-        self.limiter = RateLimiter(
-            self.config.rate_per_second, self.config.burst, clock=self.monotonic
-        )
-
-    # --- the steps of a delivery ------------------------------------------------------------
-
-    async def read_body(self, request: Request) -> bytes:
-        cap = self.config.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap:
-            raise _Refused(413, "too_large", f"the body is over {cap:,} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > cap:
-                raise _Refused(413, "too_large", f"the body is over {cap:,} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def authenticate(
-        self, request: Request, account_id: int, body: bytes, *, query_token: bool = False
-    ) -> Verdict:
-        authorization = request.headers.get("authorization")
-        if query_token and not authorization and request.query_params.get("token"):
-            authorization = f"Bearer {request.query_params['token']}"
-        headers = (
-            request.headers.get("webhook-id"),
-            request.headers.get("webhook-timestamp"),
-            request.headers.get("webhook-signature"),
-        )
-        with self.runtime.db.engine.connect() as connection:
-            return authenticate(
-                connection, account_id=account_id, authorization=authorization,
-                webhook_headers=headers, body=body, box=self.runtime.box,
-                now=self.runtime.clock(),
-            )  # fmt: skip
-
-    def throttle(self, caller: Caller) -> None:
-        wait = self.limiter.acquire(caller.rate_key)
-        if wait > 0:
-            raise _Refused(
-                429, "rate_limited",
-                f"more than {self.config.rate_per_second:g} requests per second; retry later",
-                {"Retry-After": retry_after_header(wait)},
-            )  # fmt: skip
-
-    def log_refusal(
-        self, account_id: int, route: str, refusal: _Refused, token_id: int | None,
-        reason: str | None = None,
-    ) -> None:  # fmt: skip
-        """Record a refused delivery for the Integrations page (an account that does not exist
-        gets no record)."""
-        delivery = service.Delivery(
-            account_id=account_id, route=route, outcome=DeliveryOutcome.REJECTED,
-            status_code=refusal.status, received_at=self.runtime.clock(), token_id=token_id,
-            reason=reason or refusal.message,
-        )  # fmt: skip
-        try:
-            with self.runtime.db.transaction() as connection:
-                exists = connection.execute(
-                    sa.text("SELECT 1 FROM account WHERE id = :id"), {"id": account_id}
-                ).first()
-                if exists:
-                    service.record_delivery(connection, delivery)
-        except sa.exc.SQLAlchemyError:
-            logger.warning("could not record a refused ingest delivery", exc_info=True)
-
-    def maybe_prune(self) -> None:
-        now = self.monotonic()
-        if now < self._next_prune:
-            return
-        self._next_prune = now + self.config.prune_every_seconds
-        try:
-            with self.runtime.db.transaction() as connection:
-                service.prune_deliveries(connection, now=self.runtime.clock())
-        except sa.exc.SQLAlchemyError:
-            logger.warning("could not prune old ingest deliveries", exc_info=True)
-
-    def commit(
-        self,
-        *,
-        caller: Caller,
-        verdict: Verdict,
-        route: str,
-        key: str | None,
-        work: Callable[[Session], _Result],
-    ) -> tuple[_Result, bool]:
-        """Do the work and record the delivery in one transaction; a key seen before gets its
-        stored answer (True: replayed)."""
-        now = self.runtime.clock()
-        try:
-            with self.runtime.db.write() as session:
-                if key is not None:
-                    stored = service.stored_answer(
-                        session, account_id=caller.account_id, delivery_key=key
-                    )
-                    if stored is not None:
-                        return _Result(stored[0], stored[1]), True
-                result = work(session)
-                service.record_delivery(
-                    session,
-                    service.Delivery(
-                        account_id=caller.account_id, route=route, outcome=result.outcome,
-                        status_code=result.status, received_at=now, delivery_key=key,
-                        token_id=caller.token_id, items=result.items,
-                        answer=result.answer if key is not None else None,
-                    ),
-                )  # fmt: skip
-                if verdict.touch and caller.token_id is not None:
-                    touch_token(session.connection(), token_id=caller.token_id, now=now)
-        except sa.exc.IntegrityError:
-            # The same key committed by a concurrent request: answer as it was answered.
-            if key is not None:
-                with self.runtime.db.read() as session:
-                    stored = service.stored_answer(
-                        session, account_id=caller.account_id, delivery_key=key
-                    )
-                if stored is not None:
-                    return _Result(stored[0], stored[1]), True
-            raise _Refused(
-                409, "conflict", "a concurrent request changed the same records; retry"
-            ) from None
-        return result, False
-
-    async def deliver(
-        self,
-        request: Request,
-        account_id: int,
-        route: str,
-        parse: Callable[[Any], Any],
-        work: Callable[[Session, Caller, Any], _Result],
-        *,
-        adapter: bool = False,
-    ) -> Response:
-        caller: Caller | None = None
-        try:
-            body = await self.read_body(request)
-            verdict = await run_in_threadpool(
-                self.authenticate, request, account_id, body, query_token=adapter
-            )
-            if verdict.caller is None:
-                refusal = _Refused(401, "unauthorized", UNAUTHORIZED)
-                await run_in_threadpool(
-                    self.log_refusal, account_id, route, refusal, None,
-                    f"unauthorized: {verdict.problem}",
-                )  # fmt: skip
-                return _error(401, refusal.code, refusal.message, {"WWW-Authenticate": "Bearer"})
-            caller = verdict.caller
-            self.throttle(caller)
-            key = _delivery_key(request, caller, body, adapter=adapter)
-            try:
-                document = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
-                raise _Refused(400, "bad_json", "the body is not JSON") from None
-            try:
-                payload = parse(document)
-            except ValidationError as exc:
-                raise _Refused(422, "invalid", invalid_input(exc).args[0]) from None
-            except InvalidInputError as exc:
-                raise _Refused(422, "invalid", str(exc)) from None
-            bound_caller = caller
-
-            def run(session: Session) -> _Result:
-                try:
-                    return work(session, bound_caller, payload)
-                except NotFoundError as exc:
-                    raise _Refused(404, "not_found", str(exc)) from None
-                except InvalidInputError as exc:
-                    raise _Refused(422, "invalid", str(exc)) from None
-
-            result, replayed = await run_in_threadpool(
-                self.commit, caller=caller, verdict=verdict, route=route, key=key, work=run
-            )
-        except _Refused as refusal:
-            if refusal.status != 429:  # a flood of 429s is not written to the store one by one
-                await run_in_threadpool(
-                    self.log_refusal, account_id, route, refusal,
-                    caller.token_id if caller else None,
-                )  # fmt: skip
-            return _error(refusal.status, refusal.code, refusal.message, refusal.headers)
-        except sa.exc.OperationalError:
-            logger.warning("the store refused an ingest delivery", exc_info=True)
-            return _error(
-                503, "store_unavailable", "the store cannot take writes now; retry later",
-                {"Retry-After": "5"},
-            )  # fmt: skip
-        await run_in_threadpool(self.maybe_prune)
-        headers = {"Idempotent-Replayed": "true"} if replayed else None
-        return JSONResponse(result.answer, result.status, headers=headers)
-
-    async def read(
-        self, request: Request, account_id: int, work: Callable[[Session], dict[str, Any]]
-    ) -> Response:
-        def run() -> Response:
-            verdict = self.authenticate(request, account_id, b"")
-            if verdict.caller is None:
-                return _error(401, "unauthorized", UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
-            self.throttle(verdict.caller)
-            with self.runtime.db.read() as session:
-                answer = work(session)
-            if verdict.touch and verdict.caller.token_id is not None:
-                with self.runtime.db.transaction() as connection:
-                    touch_token(
-                        connection, token_id=verdict.caller.token_id, now=self.runtime.clock()
-                    )
-            return JSONResponse(answer)
-
-        try:
-            return await run_in_threadpool(run)
-        except _Refused as refusal:
-            return _error(refusal.status, refusal.code, refusal.message, refusal.headers)
-        except NotFoundError as exc:
-            return _error(404, "not_found", str(exc))
-        except sa.exc.OperationalError:
-            logger.warning("the store refused an ingest read", exc_info=True)
-            return _error(503, "store_unavailable", "the store cannot be read now; retry later")
-
-
-def _delivery_key(request: Request, caller: Caller, body: bytes, *, adapter: bool) -> str | None:
-    """What makes two requests the same delivery: the Standard Webhooks ``webhook-id`` (stable
-    across a sender's retries), else ``Idempotency-Key``; for another platform's webhook without
-    either, the body itself (its retries resend the same bytes)."""
-    webhook_id = request.headers.get("webhook-id")
-    idempotency_key = request.headers.get("idempotency-key")
-    if caller.token_id is None and webhook_id:
-        key = f"webhook:{webhook_id}"
-    elif idempotency_key:
-        key = f"key:{idempotency_key}"
-    elif webhook_id:
-        key = f"webhook:{webhook_id}"
-    elif adapter:
-        key = f"body:{hashlib.sha256(body).hexdigest()}"
-    else:
-        return None
-    if len(key) > 200:
-        raise _Refused(
-            422, "invalid", "the delivery id (webhook-id or Idempotency-Key) is over 190 characters"
-        )
-    return key
-
-
 def _actor(caller: Caller) -> str:
     return f"api:{caller.label}"
 
 
-def _batch_result(results: list[service.ItemResult]) -> _Result:
+def _batch_result(results: list[service.ItemResult]) -> Result:
     accepted = sum(1 for item in results if item.ok)
     answer = {
         "accepted": accepted,
@@ -359,9 +68,9 @@ def _batch_result(results: list[service.ItemResult]) -> _Result:
         "items": [item.as_dict() for item in results],
     }
     if accepted == 0:
-        raise _Refused(422, "invalid", _all_refused(results))
+        raise Refused(422, "invalid", _all_refused(results))
     outcome = DeliveryOutcome.ACCEPTED if accepted == len(results) else DeliveryOutcome.PARTIAL
-    return _Result(200, answer, outcome, len(results))
+    return Result(200, answer, outcome, len(results))
 
 
 def _all_refused(results: list[service.ItemResult]) -> str:
@@ -393,12 +102,12 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
     async def _invalid_path(_request: Request, exc: RequestValidationError) -> Response:
         error = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(part) for part in error.get("loc", ())) or "request"
-        return _error(422, "invalid", f"{where}: {error.get('msg')}")
+        return error_response(422, "invalid", f"{where}: {error.get('msg')}")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _httperror_response(_request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "no_such_route", 405: "method_not_allowed"}.get(exc.status_code, "error")
-        return _error(exc.status_code, code, str(exc.detail))
+        return error_response(exc.status_code, code, str(exc.detail))
 
     @app.put(
         f"{base}/sequences/{{ref}}",
@@ -407,13 +116,13 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         responses=_responses("The sequence (201 when created)"),
     )
     async def upsert_sequence(account: AccountId, ref: str, request: Request) -> Response:
-        def work(session: Session, caller: Caller, given: service.SequenceIn) -> _Result:
+        def work(session: Session, caller: Caller, given: service.SequenceIn) -> Result:
             sequence, created = service.upsert_sequence(
                 session=session, account_id=caller.account_id, ref=ref, given=given,
                 clock=runtime.clock, actor=_actor(caller),
             )  # fmt: skip
             answer = service.sequence_answer(sequence, ref) | {"created": created}
-            return _Result(201 if created else 200, answer)
+            return Result(201 if created else 200, answer)
 
         return await state.deliver(
             request, account, f"PUT sequences/{ref}", service.SequenceIn.model_validate, work
@@ -431,7 +140,7 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
                 raise InvalidInputError("the body must be a JSON object (one contact)")
             return document
 
-        def work(session: Session, caller: Caller, contact: dict[str, Any]) -> _Result:
+        def work(session: Session, caller: Caller, contact: dict[str, Any]) -> Result:
             (item,) = service.add_contacts(
                 session=session, account_id=caller.account_id, ref=ref, contacts=[contact],
                 clock=runtime.clock,
@@ -439,9 +148,7 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
             if not item.ok:
                 raise InvalidInputError(item.error or "the contact was refused")
             status = _enrollment_brief(session, item.enrollment_id)
-            return _Result(
-                201 if item.result == "added" else 200, {"result": item.result, **status}
-            )
+            return Result(201 if item.result == "added" else 200, {"result": item.result, **status})
 
         return await state.deliver(request, account, f"POST sequences/{ref}/contacts", parse, work)
 
@@ -452,7 +159,7 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         responses=_responses("Per-item results (422 when none was accepted)"),
     )
     async def add_contacts(account: AccountId, ref: str, request: Request) -> Response:
-        def work(session: Session, caller: Caller, batch: ContactBatch) -> _Result:
+        def work(session: Session, caller: Caller, batch: ContactBatch) -> Result:
             return _batch_result(
                 service.add_contacts(
                     session=session,
@@ -475,11 +182,11 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         responses=_responses("The recorded activity (201)"),
     )
     async def record_event(account: AccountId, request: Request) -> Response:
-        def work(session: Session, caller: Caller, event: service.EventIn) -> _Result:
+        def work(session: Session, caller: Caller, event: service.EventIn) -> Result:
             activity = service.record_one_event(
                 session=session, account_id=caller.account_id, event=event, clock=runtime.clock
             )
-            return _Result(
+            return Result(
                 201,
                 {"result": "recorded", "activity_id": activity.id,
                  "enrollment_id": activity.enrollment_id, "state": activity.state},
@@ -513,7 +220,7 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
                     parsed.append(invalid_input(exc).args[0])
             return parsed
 
-        def work(session: Session, caller: Caller, items: list[service.EventIn | str]) -> _Result:
+        def work(session: Session, caller: Caller, items: list[service.EventIn | str]) -> Result:
             valid = [item for item in items if isinstance(item, service.EventIn)]
             recorded = iter(
                 service.record_events(
@@ -547,19 +254,21 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         adapter = adapters.ADAPTERS.get(platform)
         if adapter is None:
             known = ", ".join(sorted(adapters.ADAPTERS))
-            return _error(404, "no_such_adapter", f"no adapter {platform[:40]!r} (known: {known})")
+            return error_response(
+                404, "no_such_adapter", f"no adapter {platform[:40]!r} (known: {known})"
+            )
 
         def parse(document: Any) -> adapters.PlatformEvent:
             if not isinstance(document, dict):
                 raise InvalidInputError("the body must be a JSON object")
             return adapter(document)
 
-        def work(session: Session, caller: Caller, event: adapters.PlatformEvent) -> _Result:
+        def work(session: Session, caller: Caller, event: adapters.PlatformEvent) -> Result:
             answer = service.apply_platform_event(
                 session=session, account_id=caller.account_id, event=event, clock=runtime.clock,
                 actor=_actor(caller),
             )  # fmt: skip
-            return _Result(200, answer)
+            return Result(200, answer)
 
         return await state.deliver(
             request, account, f"POST adapters/{platform}", parse, work, adapter=True

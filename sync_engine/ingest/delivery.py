@@ -1,0 +1,338 @@
+"""How one request to the ingest API is handled, whatever its route: :class:`IngestApp`.
+
+In order: the body is read up to the cap (413), the caller is authenticated (401, the same
+answer whatever was wrong, the real reason recorded for staff), rate-limited (429 with
+``Retry-After``), a delivery already accepted under the same key is answered as it was, the body
+is validated (422, or 400 for what is not JSON), and the work and the delivery's record commit in
+one transaction. Refusals are recorded but not remembered as answers, so a platform's retry is
+judged afresh. A store that cannot take the write is a 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from sync_engine.ingest import service
+from sync_engine.ingest.credentials import Caller, Verdict, authenticate, touch_token
+from sync_engine.ingest.models import DeliveryOutcome
+from sync_engine.ingest.ratelimit import RateLimiter, retry_after_header
+from sync_engine.runtime import Runtime
+from sync_engine.services.errors import InvalidInputError, NotFoundError, invalid_input
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Limits of the ingest API."""
+
+    max_body_bytes: int = 1_048_576  # a batch of 1,000 contacts is ~250 KB
+    rate_per_second: float = 100.0  # per token (or per account's signing secret)
+    burst: int = 200
+    prune_every_seconds: float = 60.0
+
+
+class Refused(Exception):
+    """A request answered with a 4xx before or instead of its work."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+
+
+UNAUTHORIZED = "missing or invalid credentials"
+
+
+@dataclass
+class Result:
+    status: int
+    answer: dict[str, Any]
+    outcome: DeliveryOutcome = DeliveryOutcome.ACCEPTED
+    items: int = 1
+
+
+@dataclass
+class IngestApp:
+    """The state behind the routes: the runtime (store, key, clock), limits and the limiter."""
+
+    runtime: Runtime
+    config: IngestConfig = field(default_factory=IngestConfig)
+    monotonic: Callable[[], float] = time.monotonic
+    limiter: RateLimiter = field(init=False)
+    _next_prune: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(
+            self.config.rate_per_second, self.config.burst, clock=self.monotonic
+        )
+
+    # --- the steps of a delivery ------------------------------------------------------------
+
+    async def read_body(self, request: Request) -> bytes:
+        """The body, refused with 413 as soon as it passes the cap (declared or streamed)."""
+        cap = self.config.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise Refused(413, "too_large", f"the body is over {cap:,} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > cap:
+                raise Refused(413, "too_large", f"the body is over {cap:,} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def authenticate(
+        self, request: Request, account_id: int, body: bytes, *, query_token: bool = False
+    ) -> Verdict:
+        """Who sent the request (a token, or the account's signature), or why nobody."""
+        authorization = request.headers.get("authorization")
+        if query_token and not authorization and request.query_params.get("token"):
+            authorization = f"Bearer {request.query_params['token']}"
+        headers = (
+            request.headers.get("webhook-id"),
+            request.headers.get("webhook-timestamp"),
+            request.headers.get("webhook-signature"),
+        )
+        with self.runtime.db.engine.connect() as connection:
+            return authenticate(
+                connection, account_id=account_id, authorization=authorization,
+                webhook_headers=headers, body=body, box=self.runtime.box,
+                now=self.runtime.clock(),
+            )  # fmt: skip
+
+    def throttle(self, caller: Caller) -> None:
+        """Refuse with 429 and Retry-After when the caller is over its rate."""
+        wait = self.limiter.acquire(caller.rate_key)
+        if wait > 0:
+            raise Refused(
+                429, "rate_limited",
+                f"more than {self.config.rate_per_second:g} requests per second; retry later",
+                {"Retry-After": retry_after_header(wait)},
+            )  # fmt: skip
+
+    def log_refusal(
+        self, account_id: int, route: str, refusal: Refused, token_id: int | None,
+        reason: str | None = None,
+    ) -> None:  # fmt: skip
+        """Record a refused delivery for the Integrations page (an account that does not exist
+        gets no record)."""
+        delivery = service.Delivery(
+            account_id=account_id, route=route, outcome=DeliveryOutcome.REJECTED,
+            status_code=refusal.status, received_at=self.runtime.clock(), token_id=token_id,
+            reason=reason or refusal.message,
+        )  # fmt: skip
+        try:
+            with self.runtime.db.transaction() as connection:
+                exists = connection.execute(
+                    sa.text("SELECT 1 FROM account WHERE id = :id"), {"id": account_id}
+                ).first()
+                if exists:
+                    service.record_delivery(connection, delivery)
+        except sa.exc.SQLAlchemyError:
+            logger.warning("could not record a refused ingest delivery", exc_info=True)
+
+    def maybe_prune(self) -> None:
+        """Forget old deliveries, at most once a minute per process."""
+        now = self.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + self.config.prune_every_seconds
+        try:
+            with self.runtime.db.transaction() as connection:
+                service.prune_deliveries(connection, now=self.runtime.clock())
+        except sa.exc.SQLAlchemyError:
+            logger.warning("could not prune old ingest deliveries", exc_info=True)
+
+    def commit(
+        self,
+        *,
+        caller: Caller,
+        verdict: Verdict,
+        route: str,
+        key: str | None,
+        work: Callable[[Session], Result],
+    ) -> tuple[Result, bool]:
+        """Do the work and record the delivery in one transaction; a key seen before gets its
+        stored answer (True: replayed)."""
+        now = self.runtime.clock()
+        try:
+            with self.runtime.db.write() as session:
+                if key is not None:
+                    stored = service.stored_answer(
+                        session, account_id=caller.account_id, delivery_key=key
+                    )
+                    if stored is not None:
+                        return Result(stored[0], stored[1]), True
+                result = work(session)
+                service.record_delivery(
+                    session,
+                    service.Delivery(
+                        account_id=caller.account_id, route=route, outcome=result.outcome,
+                        status_code=result.status, received_at=now, delivery_key=key,
+                        token_id=caller.token_id, items=result.items,
+                        answer=result.answer if key is not None else None,
+                    ),
+                )  # fmt: skip
+                if verdict.touch and caller.token_id is not None:
+                    touch_token(session.connection(), token_id=caller.token_id, now=now)
+        except sa.exc.IntegrityError:
+            # The same key committed by a concurrent request: answer as it was answered.
+            if key is not None:
+                with self.runtime.db.read() as session:
+                    stored = service.stored_answer(
+                        session, account_id=caller.account_id, delivery_key=key
+                    )
+                if stored is not None:
+                    return Result(stored[0], stored[1]), True
+            raise Refused(
+                409, "conflict", "a concurrent request changed the same records; retry"
+            ) from None
+        return result, False
+
+    async def deliver(
+        self,
+        request: Request,
+        account_id: int,
+        route: str,
+        parse: Callable[[Any], Any],
+        work: Callable[[Session, Caller, Any], Result],
+        *,
+        adapter: bool = False,
+    ) -> Response:
+        """Handle one write: ``parse`` turns the JSON into the work's input (raising
+        ``ValidationError`` / ``InvalidInputError`` for a 422), ``work`` does it in the
+        transaction (``NotFoundError`` → 404, ``InvalidInputError`` → 422)."""
+        caller: Caller | None = None
+        try:
+            body = await self.read_body(request)
+            verdict = await run_in_threadpool(
+                self.authenticate, request, account_id, body, query_token=adapter
+            )
+            if verdict.caller is None:
+                refusal = Refused(401, "unauthorized", UNAUTHORIZED)
+                await run_in_threadpool(
+                    self.log_refusal, account_id, route, refusal, None,
+                    f"unauthorized: {verdict.problem}",
+                )  # fmt: skip
+                return error_response(
+                    401, refusal.code, refusal.message, {"WWW-Authenticate": "Bearer"}
+                )
+            caller = verdict.caller
+            self.throttle(caller)
+            key = delivery_key(request, caller, body, adapter=adapter)
+            try:
+                document = json.loads(body)
+            except (ValueError, UnicodeDecodeError):
+                raise Refused(400, "bad_json", "the body is not JSON") from None
+            try:
+                payload = parse(document)
+            except ValidationError as exc:
+                raise Refused(422, "invalid", invalid_input(exc).args[0]) from None
+            except InvalidInputError as exc:
+                raise Refused(422, "invalid", str(exc)) from None
+            bound_caller = caller
+
+            def run(session: Session) -> Result:
+                try:
+                    return work(session, bound_caller, payload)
+                except NotFoundError as exc:
+                    raise Refused(404, "not_found", str(exc)) from None
+                except InvalidInputError as exc:
+                    raise Refused(422, "invalid", str(exc)) from None
+
+            result, replayed = await run_in_threadpool(
+                self.commit, caller=caller, verdict=verdict, route=route, key=key, work=run
+            )
+        except Refused as refusal:
+            if refusal.status != 429:  # a flood of 429s is not written to the store one by one
+                await run_in_threadpool(
+                    self.log_refusal, account_id, route, refusal,
+                    caller.token_id if caller else None,
+                )  # fmt: skip
+            return error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
+        except sa.exc.OperationalError:
+            logger.warning("the store refused an ingest delivery", exc_info=True)
+            return error_response(
+                503, "store_unavailable", "the store cannot take writes now; retry later",
+                {"Retry-After": "5"},
+            )  # fmt: skip
+        await run_in_threadpool(self.maybe_prune)
+        headers = {"Idempotent-Replayed": "true"} if replayed else None
+        return JSONResponse(result.answer, result.status, headers=headers)
+
+    async def read(
+        self, request: Request, account_id: int, work: Callable[[Session], dict[str, Any]]
+    ) -> Response:
+        """Handle one read: authenticated and rate-limited like a write, never recorded."""
+
+        def run() -> Response:
+            verdict = self.authenticate(request, account_id, b"")
+            if verdict.caller is None:
+                return error_response(
+                    401, "unauthorized", UNAUTHORIZED, {"WWW-Authenticate": "Bearer"}
+                )
+            self.throttle(verdict.caller)
+            with self.runtime.db.read() as session:
+                answer = work(session)
+            if verdict.touch and verdict.caller.token_id is not None:
+                with self.runtime.db.transaction() as connection:
+                    touch_token(
+                        connection, token_id=verdict.caller.token_id, now=self.runtime.clock()
+                    )
+            return JSONResponse(answer)
+
+        try:
+            return await run_in_threadpool(run)
+        except Refused as refusal:
+            return error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
+        except NotFoundError as exc:
+            return error_response(404, "not_found", str(exc))
+        except sa.exc.OperationalError:
+            logger.warning("the store refused an ingest read", exc_info=True)
+            return error_response(
+                503, "store_unavailable", "the store cannot be read now; retry later"
+            )
+
+
+def delivery_key(request: Request, caller: Caller, body: bytes, *, adapter: bool) -> str | None:
+    """What makes two requests the same delivery: the Standard Webhooks ``webhook-id`` (stable
+    across a sender's retries), else ``Idempotency-Key``; for another platform's webhook without
+    either, the body itself (its retries resend the same bytes)."""
+    webhook_id = request.headers.get("webhook-id")
+    idempotency_key = request.headers.get("idempotency-key")
+    if caller.token_id is None and webhook_id:
+        key = f"webhook:{webhook_id}"
+    elif idempotency_key:
+        key = f"key:{idempotency_key}"
+    elif webhook_id:
+        key = f"webhook:{webhook_id}"
+    elif adapter:
+        key = f"body:{hashlib.sha256(body).hexdigest()}"
+    else:
+        return None
+    if len(key) > 200:
+        raise Refused(
+            422, "invalid", "the delivery id (webhook-id or Idempotency-Key) is over 190 characters"
+        )
+    return key
