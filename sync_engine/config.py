@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(
         default=15.0, gt=0, le=300, description="Longest a Clockwork request may take, whole"
     )
+    verify_share: float = Field(
+        default=0.5, gt=0, le=0.9,
+        description="Most of a firm's request budget a verification may use (the rest syncs)",
+    )  # fmt: skip
     allow_insecure_http: bool = Field(
         default=False, description="Accept a plain http:// Clockwork on another machine"
     )

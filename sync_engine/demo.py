@@ -133,6 +133,26 @@ class SimulatorAdmin:
         """Accept a revoked key again."""
         self._call("POST", "/keys/restore", {"key": key})
 
+    def delete_person(self, firm: str, person_id: str) -> None:
+        """Delete a person in Clockwork, with their candidacies and notes (drift)."""
+        self._call("DELETE", f"/firms/{firm}/people/{person_id}")
+
+    def merge_person(self, firm: str, person_id: str, *, into: str) -> dict[str, Any]:
+        """Merge a person into another (drift); the old id then answers with the survivor."""
+        return dict(self._call("POST", f"/firms/{firm}/people/{person_id}/merge", {"into": into}))
+
+    def remove_candidacy(self, firm: str, project_id: str, person_id: str) -> None:
+        """Take a person out of a project (drift)."""
+        self._call("DELETE", f"/firms/{firm}/projects/{project_id}/candidacies/{person_id}")
+
+    def delete_note(self, firm: str, note_id: str) -> None:
+        """Delete one note (drift)."""
+        self._call("DELETE", f"/firms/{firm}/notes/{note_id}")
+
+    def state(self, firm: str) -> dict[str, Any]:
+        """Everything the firm holds (people, candidacies, notes)."""
+        return dict(self._call("GET", f"/firms/{firm}/state"))
+
     def revoked(self, firm: str) -> bool:
         """Whether any key of the firm is revoked."""
         state = self._call("GET", f"/firms/{firm}/state")

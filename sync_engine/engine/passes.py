@@ -453,6 +453,12 @@ class Engine:
             newest = session.exec(select(sa.func.max(ApiCall.id))).one() or 0
             session.execute(sa.delete(ApiCall).where(col(ApiCall.id) <= newest - retention))
 
+    def pacer_for(self, account_id: int) -> TokenBucket | None:
+        """The firm's pacer once its lane exists: work beside syncing (a verification, issue 16)
+        takes its requests from the same budget."""
+        lane = self._lanes.get(account_id)
+        return lane.pacer if lane is not None else None
+
     # --- housekeeping and loops ------------------------------------------------------------------
 
     def reap_leases(self) -> int:

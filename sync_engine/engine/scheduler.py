@@ -19,6 +19,7 @@ from sync_engine.alerts.job import add_alerts_job
 from sync_engine.engine.passes import Engine
 from sync_engine.models import EngineRun
 from sync_engine.runtime import Runtime
+from sync_engine.verify.job import add_verify_job
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ def build_scheduler(runtime: Runtime, engine: Engine | None = None) -> EngineHan
     )
     # Alerts are evaluated in a job of their own, so a hanging pass cannot hold them (issue 16).
     add_alerts_job(scheduler, runtime)
+    # Verifications share each firm's pacer with its sync, at most a share of it (issue 16).
+    add_verify_job(scheduler, runtime, engine.pacer_for)
 
     def on_problem(event: JobExecutionEvent) -> None:
         trigger = "job_error" if event.code == EVENT_JOB_ERROR else "job_missed"

@@ -78,6 +78,10 @@ class _Reset(_AdminBody):
     keep_firms: bool = False
 
 
+class _Merge(_AdminBody):
+    into: str
+
+
 class _DroppedResponse(Response):
     """Announces the full Content-Length, sends half the body, then lets the connection drop.
 
@@ -181,6 +185,15 @@ def create_app(simulator: Simulator) -> ASGIApp:
         GET  /_admin/faults/firms              {firm: its own `FaultConfig`, ...}
         POST /_admin/keys/revoke               {key} -> 204 (user API key or firm service key)
         POST /_admin/keys/restore              {key} -> 204
+
+    Drift, what staff do in Clockwork behind the sync's back (issue 16's verification)::
+
+        DELETE /_admin/firms/{firm}/people/{id}                      -> 204 (with its
+                                                candidacies and notes)
+        POST /_admin/firms/{firm}/people/{id}/merge  {into} -> 200 {"person": survivor} (the
+                                                merged id then answers GET /people/{id} with it)
+        DELETE /_admin/firms/{firm}/projects/{project}/candidacies/{person} -> 204
+        DELETE /_admin/firms/{firm}/notes/{id}                       -> 204
 
     And one read-only HTML page, what "Open the person in Clockwork" shows in a demo (no
     credentials, not counted, no faults; every value escaped, see `person_page`)::
@@ -339,6 +352,43 @@ def create_app(simulator: Simulator) -> ASGIApp:
             return _admin_error(404, "unknown key")
         return Response(status_code=204)
 
+    async def delete_person(request: Request) -> Response:
+        params = request.path_params
+        try:
+            simulator.state.delete_person(params["firm"], params["person_id"])
+        except UnknownRecord as exc:
+            return _admin_error(404, str(exc))
+        return Response(status_code=204)
+
+    async def merge_person(request: Request) -> Response:
+        body = await _parse(request, _Merge)
+        params = request.path_params
+        try:
+            survivor = simulator.state.merge_person(
+                params["firm"], params["person_id"], into=body.into
+            )
+        except UnknownRecord as exc:
+            return _admin_error(404, str(exc))
+        return JSONResponse({"person": survivor})
+
+    async def remove_candidacy(request: Request) -> Response:
+        params = request.path_params
+        try:
+            simulator.state.remove_candidacy(
+                params["firm"], params["project_id"], params["person_id"]
+            )
+        except UnknownRecord as exc:
+            return _admin_error(404, str(exc))
+        return Response(status_code=204)
+
+    async def delete_note(request: Request) -> Response:
+        params = request.path_params
+        try:
+            simulator.state.delete_note(params["firm"], params["note_id"])
+        except UnknownRecord as exc:
+            return _admin_error(404, str(exc))
+        return Response(status_code=204)
+
     admin = [
         Route("/health", health),
         Route("/firms", list_firms),
@@ -358,6 +408,14 @@ def create_app(simulator: Simulator) -> ASGIApp:
         Route("/faults/firms", get_firms_faults),
         Route("/keys/revoke", revoke_key, methods=["POST"]),
         Route("/keys/restore", restore_key, methods=["POST"]),
+        Route("/firms/{firm}/people/{person_id}", delete_person, methods=["DELETE"]),
+        Route("/firms/{firm}/people/{person_id}/merge", merge_person, methods=["POST"]),
+        Route(
+            "/firms/{firm}/projects/{project_id}/candidacies/{person_id}",
+            remove_candidacy,
+            methods=["DELETE"],
+        ),
+        Route("/firms/{firm}/notes/{note_id}", delete_note, methods=["DELETE"]),
     ]
     app = Starlette(
         routes=[

@@ -123,6 +123,7 @@ class _Firm:
     candidates: set[tuple[str, str]] = field(default_factory=set)  # (project id, person id)
     notes: dict[str, list[JSON]] = field(default_factory=dict)  # person id -> list
     statuses: list[JSON] = field(default_factory=list)
+    merged_into: dict[str, str] = field(default_factory=dict)  # merged person id -> survivor
     route_counts: Counter[str] = field(default_factory=Counter)
     answers: _Answers = field(default_factory=_Answers)
 
@@ -336,6 +337,83 @@ class SimulatorState:
             self._firms = {firm.name: firm for firm in firms}
             self._revoked = set(document["revokedKeys"])
 
+    # -- drift: what staff do in Clockwork behind the sync's back (admin, issue 16) -----------
+
+    def delete_person(self, firm: str, person_id: str) -> None:
+        """Delete a person with their candidacies and notes; raises `UnknownRecord`."""
+        with self._lock:
+            target = self._firm(firm)
+            self._person(target, person_id)
+            self._drop_person(target, person_id)
+
+    def merge_person(self, firm: str, person_id: str, *, into: str) -> JSON:
+        """Merge ``person_id`` into ``into``: its emails, candidacies and notes move to the
+        survivor, and the merged id answers with the survivor from then on."""
+        with self._lock:
+            target = self._firm(firm)
+            loser, survivor = self._person(target, person_id), self._person(target, into)
+            if person_id == into:
+                raise RecordInvalid("into", "is the person being merged")
+            known = {e["address"].lower() for e in survivor["emails"]}
+            for email in loser["emails"]:
+                if email["address"].lower() not in known:
+                    self._insert_email(target, survivor, email["address"], email["location"])
+            for project_id, candidacies in target.candidacies.items():
+                if (project_id, person_id) not in target.candidates:
+                    continue
+                if (project_id, into) in target.candidates:
+                    continue
+                for candidacy in candidacies:
+                    if candidacy["personId"] == person_id:
+                        candidacy["personId"] = into
+                target.candidates.add((project_id, into))
+            for note in target.notes.pop(person_id, []):
+                note["personId"] = into
+                target.notes.setdefault(into, []).append(note)
+            self._drop_person(target, person_id)
+            target.merged_into[person_id] = into
+            return _person_view(survivor)
+
+    def remove_candidacy(self, firm: str, project_id: str, person_id: str) -> None:
+        """Take a person out of a project; raises `UnknownRecord` if they are not in it."""
+        with self._lock:
+            target = self._firm(firm)
+            self._project(target, project_id)
+            if (project_id, person_id) not in target.candidates:
+                raise UnknownRecord(f"person {person_id} is not a candidate in {project_id}")
+            target.candidates.discard((project_id, person_id))
+            target.candidacies[project_id] = [
+                c for c in target.candidacies[project_id] if c["personId"] != person_id
+            ]
+
+    def delete_note(self, firm: str, note_id: str) -> None:
+        """Delete one note; raises `UnknownRecord`."""
+        with self._lock:
+            target = self._firm(firm)
+            for person_id, notes in target.notes.items():
+                kept = [n for n in notes if n["id"] != note_id]
+                if len(kept) != len(notes):
+                    target.notes[person_id] = kept
+                    return
+            raise UnknownRecord(f"note not found: {note_id}")
+
+    @staticmethod
+    def _drop_person(target: _Firm, person_id: str) -> None:
+        person = target.people.pop(person_id)
+        target.search_names.pop(person_id, None)
+        target.names_with_at.discard(person_id)
+        for email in person["emails"]:
+            ids = target.email_index.get(email["address"].lower(), [])
+            if person_id in ids:
+                ids.remove(person_id)
+        for project_id in list(target.candidacies):
+            if (project_id, person_id) in target.candidates:
+                target.candidates.discard((project_id, person_id))
+                target.candidacies[project_id] = [
+                    c for c in target.candidacies[project_id] if c["personId"] != person_id
+                ]
+        target.notes.pop(person_id, None)
+
     # -- contract operations (called by the request handler) ----------------------------------
 
     def has_firm(self, firm: str) -> bool:
@@ -409,9 +487,11 @@ class SimulatorState:
             return [_person_view(target.people[i]) for i in page_ids], len(hits)
 
     def get_person(self, firm: str, person_id: str) -> JSON:
-        """One person's payload; raises `UnknownRecord`."""
+        """One person's payload; raises `UnknownRecord`. A person merged into another answers
+        with the survivor (its own id), the way Clockwork says where a merged record went."""
         with self._lock:
-            return _person_view(self._person(self._firm(firm), person_id))
+            target = self._firm(firm)
+            return _person_view(self._person(target, _survivor(target, person_id)))
 
     def create_person(
         self, firm: str, *, name: str | None, first_name: str | None, last_name: str | None
@@ -727,6 +807,7 @@ def _firm_to_json(firm: _Firm) -> JSON:
         "candidacies": [c for project in firm.candidacies.values() for c in project],
         "notes": [n for notes in firm.notes.values() for n in notes],
         "statuses": firm.statuses,
+        "mergedInto": firm.merged_into,
     }
 
 
@@ -751,4 +832,14 @@ def _firm_from_json(data: Mapping[str, Any]) -> _Firm:
         firm.candidates.add((candidacy["projectId"], candidacy["personId"]))
     for note in data["notes"]:
         firm.notes.setdefault(note["personId"], []).append(note)
+    firm.merged_into = dict(data.get("mergedInto", {}))
     return firm
+
+
+def _survivor(firm: _Firm, person_id: str) -> str:
+    """The person a (possibly merged, possibly several times) id stands for now."""
+    seen: set[str] = set()
+    while person_id in firm.merged_into and person_id not in seen:
+        seen.add(person_id)
+        person_id = firm.merged_into[person_id]
+    return person_id

@@ -16,6 +16,7 @@ from sync_engine.engine.scheduler import REAPER_JOB, SYNC_JOB, build_scheduler
 from sync_engine.models import EngineRun
 from sync_engine.runtime import Runtime
 from sync_engine.services.enrollments import get_enrollment
+from sync_engine.verify.job import VERIFY_JOB
 from tests.factories import enroll, make_connected_account, make_runtime, make_sequence
 
 
@@ -45,7 +46,7 @@ def test_jobs_have_explicit_defaults_and_nothing_starts_on_build(live_rt: Runtim
         jobs = {job.id: job for job in handle.scheduler.get_jobs()}
     finally:
         handle.shutdown()
-    assert set(jobs) == {SYNC_JOB, REAPER_JOB, ALERTS_JOB}
+    assert set(jobs) == {SYNC_JOB, REAPER_JOB, ALERTS_JOB, VERIFY_JOB}
     for job in jobs.values():
         assert (job.coalesce, job.max_instances) == (True, 1)
         assert job.misfire_grace_time and job.misfire_grace_time >= 5
