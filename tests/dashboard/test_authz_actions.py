@@ -147,6 +147,21 @@ ACTIONS = [
     Action("demo_controls", "run_pass_now", lambda w: {}, False),
     # Not a demo store: the reset itself refuses an admin too (issue 12 item 1), after the check.
     Action("demo_controls", "reset_demo", lambda w: {"base_url": w.base_url}, False),
+    Action(
+        "alerts",
+        "add_destination",
+        lambda w: {
+            "account_id": w.account_id,
+            "fields": {"kind": "slack", "url": "http://127.0.0.1:9/hook"},
+        },
+    ),
+    Action("alerts", "remove_destination", lambda w: {"destination_id": 1}, False),
+    Action("alerts", "send_test_alert", lambda w: {"account_id": w.account_id}, False),
+    Action(
+        "alerts",
+        "save_rules",
+        lambda w: {"account_id": w.account_id, "changes": {"queue_stalled": (True, 600.0)}},
+    ),
 ]
 
 

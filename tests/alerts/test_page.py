@@ -1,0 +1,84 @@
+"""The dashboard's Alerts page: an admin adds a webhook, sees its secret once, sends a test alert
+that a receiver on a real socket gets; a raised alert and the log are shown; a viewer sees them
+but no configuration."""
+
+from __future__ import annotations
+
+from sync_engine.alerts.destinations import add_destination
+from sync_engine.alerts.job import check_alerts
+from sync_engine.models import ClockworkConnection, ConnectionState
+from sync_engine.runtime import Runtime
+from sync_engine.services import accounts
+from tests.alerts.receiver import Receiver
+from tests.dashboard.conftest import (  # noqa: F401  (fixtures)
+    VIEWER,
+    _served_on_loopback,
+    open_page,
+    store,
+    texts,
+)
+
+
+def _account(runtime: Runtime) -> int:
+    with runtime.db.write() as session:
+        account = accounts.create_account(
+            session=session, name="Acme Talent", clock=runtime.clock, actor="test"
+        )
+    assert account.id is not None
+    return account.id
+
+
+def test_an_admin_adds_a_webhook_and_a_test_alert_arrives(
+    store: Runtime,  # noqa: F811
+    receiver: Receiver,
+) -> None:
+    _account(store)
+    app = open_page("alerts")
+    assert "Nothing needs attention right now." in texts(app)
+    url_box = next(box for box in app.text_input if box.label == "URL")
+    url_box.input(receiver.url)
+    next(b for b in app.button if b.label == "Add destination").click()
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any(code.value.startswith("whsec_") for code in app.code), "the secret, shown once"
+    next(b for b in app.button if b.label == "Send a test alert").click()
+    app.run()
+    assert "The test alert arrived." in texts(app)
+    assert [r.json()["type"] for r in receiver.received] == ["alert.test"]
+    log = app.dataframe[-1].value
+    assert list(log["What"]) == ["Test"] and list(log["Delivery"]) == ["Delivered"]
+
+
+def test_a_raised_alert_and_the_log_are_shown_to_a_viewer_without_configuration(
+    store: Runtime,  # noqa: F811
+    receiver: Receiver,
+) -> None:
+    account_id = _account(store)
+    add_destination(
+        store, account_id=account_id, fields={"kind": "slack", "url": receiver.url}, actor="t"
+    )
+    with store.db.write() as session:
+        session.add(
+            ClockworkConnection(
+                account_id=account_id,
+                firm="f",
+                base_url="http://127.0.0.1:1",
+                api_key_token="",
+                api_secret_token="",
+                firm_service_key_token="",
+                api_key_hint="",
+                state=ConnectionState.NEEDS_ATTENTION,
+                last_error="Clockwork answered 401",
+            )
+        )
+    check_alerts(store)
+    app = open_page("alerts", user=VIEWER)
+    shown = texts(app)
+    assert "Clockwork rejects the credentials" in shown
+    headings = [heading.value for heading in app.subheader]
+    assert "Where alerts go" not in headings and "Rules" not in headings
+    assert "Alert log" in headings
+    log = app.dataframe[-1].value
+    assert list(log["What"]) == ["Alert"]
+    assert list(log["Alert"]) == ["Clockwork rejected the credentials of Acme Talent"]
+    assert "alerts-path-secret" not in " ".join(log["Sent to"])
