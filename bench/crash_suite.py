@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -45,11 +44,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 from cryptography.fernet import Fernet
-from sqlalchemy.engine import make_url
 from sqlmodel import select
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.postgres
 from sync_engine.clockwork.simulator import (
     DEMO_API_KEY,
     DEMO_API_SECRET,
@@ -61,6 +59,7 @@ from sync_engine.engine.pipeline import NOTE_KEY_PREFIX
 from sync_engine.models import Activity, ActivityKind, Contact, Enrollment
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts, enrollments
+from tests import postgres
 
 ACCOUNT = "Crash Suite"
 MOMENTS = (
@@ -156,22 +155,6 @@ def _route_counts(client: httpx.Client, suite: Suite) -> dict[str, int]:
 
 
 # --- the store and Clockwork ---------------------------------------------------------------------
-
-
-def _fresh_postgres(admin_url: str) -> tuple[str, str]:
-    name = f"cwsync_crash_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return name, make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_postgres(admin_url: str, name: str) -> None:
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 def _setup(suite: Suite, contacts: int) -> None:
@@ -452,8 +435,8 @@ def run_crash_suite(
     with tempfile.TemporaryDirectory(prefix="cwsync-crash-") as tmp:
         workdir = Path(tmp)
         if db and db.startswith("postgresql"):
-            scratch_pg = (db, _fresh_postgres(db)[0])
-            db_url = make_url(db).set(database=scratch_pg[1]).render_as_string(hide_password=False)
+            name, db_url = postgres.create_database(db, "cwsync_crash")
+            scratch_pg = (db, name)
         else:
             db_url = db or f"sqlite:///{workdir / 'store.db'}"
         key = Fernet.generate_key().decode()
@@ -503,7 +486,7 @@ def run_crash_suite(
             except subprocess.TimeoutExpired:
                 simulator.kill()
             if scratch_pg is not None:
-                _drop_postgres(*scratch_pg)
+                postgres.drop_database(*scratch_pg)
     return summary
 
 

@@ -65,6 +65,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dashboard_queries as generator
 
 from sync_engine.services import auth
+from tests import postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -473,17 +474,15 @@ def prepare(backend: str, size: str, *, admin_url: str | None, workdir: Path, ke
     else:
         assert admin_url is not None
         name = f"cwsync_pages_{count}"
-        target.url = generator._with_database(admin_url, name)
+        target.url = postgres.with_database(admin_url, name)
         if keep and _pg_database_exists(admin_url, name):
             _progress(f"{target.label}: reusing database {name}")
             return target
-        generator._admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        generator._admin_sql(admin_url, f'CREATE DATABASE "{name}"')
+        postgres.drop_database(admin_url, name)
+        postgres.admin_sql(admin_url, f'CREATE DATABASE "{name}"')
         store = generator.Store("postgresql", target.url, lambda: None)
         if not keep:
-            target.cleanup = lambda: generator._admin_sql(
-                admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-            )
+            target.cleanup = lambda: postgres.drop_database(admin_url, name)
     _progress(f"{target.label}: generating")
     context, seconds = generator.load(store, size=count, now=now)
     _progress(f"  generated {sum(context['rows'].values()):,} rows in {seconds:.0f} s")

@@ -62,11 +62,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.postgres
 from sync_engine.db import Database, migrate
 from sync_engine.services import accounts, audit, status, views
+from tests import postgres
 
 TARGET_MS = {"sqlite": 300.0, "postgresql": 200.0}
 PAGE_SIZE = 50
@@ -171,10 +172,6 @@ class Store:
     cleanup: Callable[[], None]
 
 
-def _with_database(url: str, name: str) -> str:
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
 def open_store(backend: str, *, admin_url: str | None, workdir: Path) -> Store:
     """A temporary SQLite file, or a new PostgreSQL database created from the admin URL."""
     if backend == "sqlite":
@@ -186,22 +183,8 @@ def open_store(backend: str, *, admin_url: str | None, workdir: Path) -> Store:
 
         return Store(backend, f"sqlite:///{path}", remove_file)
     assert admin_url is not None
-    name = f"cwsync_bench_{uuid.uuid4().hex[:8]}"
-    _admin_sql(admin_url, f'CREATE DATABASE "{name}"')
-    return Store(
-        backend,
-        _with_database(admin_url, name),
-        lambda: _admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'),
-    )
-
-
-def _admin_sql(admin_url: str, statement: str) -> None:
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(statement)
-    finally:
-        admin.dispose()
+    name, url = postgres.create_database(admin_url, "cwsync_bench")
+    return Store(backend, url, lambda: postgres.drop_database(admin_url, name))
 
 
 class Loader:

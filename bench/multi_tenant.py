@@ -47,13 +47,14 @@ from typing import Any
 import httpx
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
-from scale_out import _drop_database, _fresh_database
 from sqlmodel import col, func, select
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.postgres
 from sync_engine.config import Settings
 from sync_engine.models import ClockworkConnection, Enrollment, SyncAttempt
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts, enrollments
+from tests import postgres
 
 TROUBLED = ("throttled", "dripping", "revoked", "undecryptable")
 
@@ -271,7 +272,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         workdir = Path(tmp)
         database, url = None, f"sqlite:///{workdir / 'store.db'}"
         if args.pg:
-            database, url = _fresh_database(args.pg)
+            database, url = postgres.create_database(args.pg, "cwsync_scale")
         key = Fernet.generate_key().decode()
         simulator = None
         try:
@@ -311,7 +312,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 simulator.terminate()
                 simulator.wait(10)
             if database:
-                _drop_database(args.pg, database)
+                postgres.drop_database(args.pg, database)
     return _figures(args, firms, after, engines, store, revocation)
 
 

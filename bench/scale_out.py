@@ -19,38 +19,22 @@ import os
 import subprocess
 import sys
 import time
-import uuid
+from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from cryptography.fernet import Fernet
-from sqlalchemy.engine import make_url
 from sqlmodel import func, select
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.postgres
 from sync_engine.clockwork.simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.config import Settings
 from sync_engine.models import Enrollment, SyncAttempt
 from sync_engine.runtime import build_runtime
 from sync_engine.services import accounts, enrollments
+from tests import postgres
 
 FIRM = "scale"
 KEYS = {"api_key": "scale-api-key", "api_secret": "scale-secret", "firm_service_key": "scale-fsk"}
-
-
-def _fresh_database(admin_url: str) -> tuple[str, str]:
-    name = f"cwsync_scale_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return name, make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 def run(
@@ -59,7 +43,7 @@ def run(
     """One measurement: ``replicas`` engine processes over one fresh database."""
     state = SimulatorState()
     state.add_firm(FIRM, **KEYS)
-    name, url = _fresh_database(admin_url)
+    name, url = postgres.create_database(admin_url, "cwsync_scale")
     key = Fernet.generate_key().decode()
     try:
         with SimulatorServer(state, faults=FaultConfig(latency_ms=latency_ms)) as server:
@@ -139,7 +123,7 @@ def run(
                 ).all()
             rt.close()
     finally:
-        _drop_database(admin_url, name)
+        postgres.drop_database(admin_url, name)
     per_process = [json.loads(out.decode() or "{}").get("synced", 0) for out, _ in outputs]
     return {
         "replicas": replicas,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.db import Database, migrate
+from tests import postgres
 from tests.factories import FakeClock, make_sim_state
 
 _backends_ran: dict[str, int] = {}
@@ -60,20 +60,13 @@ def _postgres_template() -> Iterator[tuple[str, str]]:
         if _require_postgres():
             pytest.fail(message)
         pytest.skip(message)
-    template = f"cwsync_tpl_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{template}"')
-    database = Database(_with_database(admin_url, template))
+    admin.dispose()
+    template, template_url = postgres.create_database(admin_url, "cwsync_tpl")
+    database = Database(template_url)
     migrate(database)
     database.dispose()
     yield admin_url, template
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
-    admin.dispose()
-
-
-def _with_database(url: str, name: str) -> str:
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
+    postgres.drop_database(admin_url, template)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -86,17 +79,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{path}"
         return
     admin_url, template = request.getfixturevalue("_postgres_template")
-    name = f"cwsync_t_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     _backends_ran["postgresql"] = _backends_ran.get("postgresql", 0) + 1
-    try:
-        yield _with_database(admin_url, name)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with postgres.fresh_database(admin_url, "cwsync_t", template=template) as url:
+        yield url
 
 
 @pytest.fixture
