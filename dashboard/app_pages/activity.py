@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context, pager
-from dashboard.tables import table_height
+from dashboard import context, pager, tables
+from dashboard.theme import STATUS_COLOURS
 from sync_engine.models import ActivityKind, ActivityState
-from sync_engine.services import activity_backfill, views
+from sync_engine.services import activity_backfill, views, wording
 
 STATE_WORDS = {
     ActivityState.SYNCED: "Note written",
@@ -16,6 +16,19 @@ STATE_WORDS = {
     ActivityState.FAILED: "Failed",
 }
 COLUMNS = ["When", "Event", "Contact", "Sequence", "Subject", "Note", "Why not sent", "Attempts"]
+# Pixels per shown column: 1,090 in all, what the main area has at 1440 px (Attempts stays in
+# the data, not on screen).
+WIDTHS = {
+    "When": 180, "Event": 75, "Contact": 225, "Sequence": 195, "Subject": 130, "Note": 110,
+    "Why not sent": 175,
+}  # fmt: skip
+# The note's state as a pill: written green, failed red, pending violet, not sent grey.
+NOTE_COLOURS = {
+    ActivityState.SYNCED: STATUS_COLOURS["synced"],
+    ActivityState.PENDING: STATUS_COLOURS["queued"],
+    ActivityState.SKIPPED: STATUS_COLOURS["skipped"],
+    ActivityState.FAILED: STATUS_COLOURS["failed"],
+}
 PREVIEW_ROWS = 500  # backfill rows shown before confirming; the count covers the rest
 
 
@@ -51,36 +64,55 @@ def render() -> None:
             session=session, account_id=account_id, states=tuple(states), kinds=tuple(kinds),
             limit=limit, offset=offset, total=total,
         )  # fmt: skip
+    shown = [
+        {
+            "When": context.local_time(row.occurred_at),
+            "Event": row.kind.capitalize(),
+            "Contact": row.email,
+            "Sequence": row.sequence,
+            "Subject": row.subject,
+            "Note": [STATE_WORDS.get(ActivityState(row.state), row.state)],
+            "Why not sent": row.reason_message
+            or ("Clockwork did not take the note yet; it is retried" if row.last_error else ""),
+            "Attempts": row.attempts,
+        }
+        for row in rows
+    ]
+    row_height = tables.row_height(
+        shown, {name: WIDTHS[name] for name in ("Contact", "Sequence", "Subject", "Why not sent")}
+    )  # wrapped rows when a text is longer than its column
     st.dataframe(
-        context.frame(
-            [
-                {
-                    "When": context.local_time(row.occurred_at),
-                    "Event": row.kind.capitalize(),
-                    "Contact": row.email,
-                    "Sequence": row.sequence,
-                    "Subject": row.subject,
-                    "Note": STATE_WORDS.get(ActivityState(row.state), row.state),
-                    "Why not sent": row.reason_message or row.last_error or "",
-                    "Attempts": row.attempts,
-                }
-                for row in rows
-            ],
-            COLUMNS,
-        ),
+        context.frame(shown, COLUMNS),
         hide_index=True,
-        height=table_height(len(rows)),  # the whole page of events: the page scrolls, not a box
+        # the whole page of events: the page scrolls, not a box inside it
+        height=tables.table_height(len(rows), row=row_height),
+        row_height=row_height,
+        column_order=list(WIDTHS),
         column_config={
-            "When": st.column_config.TextColumn(width=170),
-            "Event": st.column_config.TextColumn(width=80),
-            "Contact": st.column_config.TextColumn(width=220),
-            "Sequence": st.column_config.TextColumn(width=180),
-            "Note": st.column_config.TextColumn(width=110),
-            "Why not sent": st.column_config.TextColumn(width="medium"),
-            "Attempts": st.column_config.NumberColumn(width=75),
+            **{name: st.column_config.TextColumn(width=width) for name, width in WIDTHS.items()},
+            "Note": st.column_config.MultiselectColumn(
+                width=WIDTHS["Note"],
+                options=[STATE_WORDS[state] for state in NOTE_COLOURS],
+                color=list(NOTE_COLOURS.values()),
+                disabled=True,
+            ),
         },
     )
     pager.controls(total, key="activity_page")  # under the table: its toolbar covers what is above
+    errors = [row for row in rows if row.last_error]
+    if errors:
+        with st.expander("Technical details", icon=":material/code:"):
+            st.dataframe(
+                context.frame(
+                    [
+                        {"Activity id": row.activity_id, "Contact": row.email,
+                         "Last error": row.last_error}
+                        for row in errors
+                    ],
+                    ["Activity id", "Contact", "Last error"],
+                ),
+                hide_index=True,
+            )  # fmt: skip
     if context.is_admin():
         backfill(account_id)
 
@@ -115,7 +147,7 @@ def backfill(account_id: int) -> None:
             st.success("Nothing to backfill.", icon=":material/check_circle:")
             return
         shown = f" (the first {len(items)} below)" if total > len(items) else ""
-        st.write(f"{total} activities would be written as notes{shown}:")
+        st.write(f"{wording.plural(total, 'activity')} would be written as notes{shown}:")
         st.dataframe(
             context.frame(
                 [
@@ -133,7 +165,9 @@ def backfill(account_id: int) -> None:
             ),
             hide_index=True,
         )
-        if st.button(f"Send {total} activities", type="primary", key="backfill_apply"):
+        if st.button(
+            f"Send {wording.plural(total, 'activity')}", type="primary", key="backfill_apply"
+        ):
             send_backfill(account_id, include_before_connection=before)
             st.rerun()
 
@@ -151,7 +185,7 @@ def send_backfill(account_id: int, *, include_before_connection: bool) -> None:
         queued = activity_backfill.apply_backfill(
             session=session, account_id=account_id, items=plan, now=rt.clock(), actor=actor
         )
-    context.flash(f"{queued} activities queued for Clockwork.")
+    context.flash(f"{wording.plural(queued, 'activity')} queued for Clockwork.")
 
 
 if __name__ == "__main__":  # run as a page; imported, it only defines its actions

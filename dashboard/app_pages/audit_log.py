@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import context, pager
+from dashboard.tables import table_height
+from dashboard.widgets import projects as project_map
 from sync_engine.services import audit, views
 
 ALL = 0
-COLUMNS = ["When", "Who", "Account", "Changed", "Field", "Old", "New"]
+COLUMNS = ["When", "Who", "Account", "Changed", "Field", "Old", "New"]  # values in words
+# Pixels per column: 1,085 in all, what the main area has at 1440 px.
+WIDTHS = {
+    "When": 185, "Who": 120, "Account": 150, "Changed": 130, "Field": 130, "Old": 185, "New": 185
+}  # fmt: skip
 
 
 def render() -> None:
@@ -26,29 +32,62 @@ def render() -> None:
     account_id = None if scope == ALL else scope
     with context.reading() as session:
         total = views.count_audit_entries(session=session, account_id=account_id)
-    limit, offset = context.pager(total, key="audit_page")
+    limit, offset = pager.page_range(total, key="audit_page")
     with context.reading() as session:
         entries = audit.list_entries(
             session=session, account_id=account_id, limit=limit, offset=offset
         )
+    # Projects are named by the firm (cached per connection); an account never connected has none.
+    firm_projects = {a_id: project_map(a_id)[0] for a_id in views.audit_projects_needed(entries)}
+    with context.reading() as session:
+        rows = views.audit_rows(session=session, entries=entries, project_names=firm_projects)
     st.dataframe(
         context.frame(
             [
                 {
-                    "When": context.local_time(entry.at),
-                    "Who": entry.actor,
-                    "Account": names.get(entry.account_id or 0, ""),
-                    "Changed": f"{entry.entity} {entry.entity_id or ''}".strip(),
-                    "Field": entry.field,
-                    "Old": entry.old_value or "",
-                    "New": entry.new_value or "",
+                    "When": context.local_time(row.at),
+                    "Who": row.who,
+                    "Account": row.account,
+                    "Changed": row.what,
+                    "Field": row.field,
+                    "Old": row.old,
+                    "New": row.new,
                 }
-                for entry in entries
+                for row in rows
             ],
             COLUMNS,
         ),
         hide_index=True,
+        height=table_height(len(entries)),  # the whole page of entries: the page scrolls, not a box
+        column_config={
+            name: st.column_config.TextColumn(width=width) for name, width in WIDTHS.items()
+        },
     )
+    pager.controls(total, key="audit_page")  # under the table: its toolbar covers what is above
+    technical_details(rows)
+
+
+def technical_details(rows: list[views.AuditRow]) -> None:
+    """The entries as stored (entity, id, field name and raw values), for an engineer."""
+    with st.expander("Technical details", icon=":material/code:"):
+        st.dataframe(
+            context.frame(
+                [
+                    {
+                        "Entry": row.entry.id,
+                        "Actor": row.entry.actor,
+                        "Entity": row.entry.entity,
+                        "Entity id": row.entry.entity_id or "",
+                        "Field": row.entry.field,
+                        "Old value": row.entry.old_value or "",
+                        "New value": row.entry.new_value or "",
+                    }
+                    for row in rows
+                ],
+                ["Entry", "Actor", "Entity", "Entity id", "Field", "Old value", "New value"],
+            ),
+            hide_index=True,
+        )
 
 
 render()

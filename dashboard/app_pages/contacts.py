@@ -7,8 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import context, export_download
+from dashboard import context, export_download, pager, tables, times
 from dashboard.plain_text import plain
+from dashboard.theme import STATUS_BADGES
 from dashboard.widgets import projects as project_map
 from dashboard.widgets import show_error
 from sync_engine.services import accounts, actions, contact_edits, enrollments, views
@@ -21,6 +22,15 @@ COLUMNS = [
     "Created / linked", "Clockwork person", "Sequence", "Project", "Attempts", "Last attempt",
     "Added",
 ]  # fmt: skip
+# What the table shows at 1440 px without a horizontal scrollbar: what a CS person reads first.
+# The other columns stay in the data (and the detail view shows them for the selected row).
+SHOWN = ["Status", "Email", "Name", "Exists in Clockwork", "Reason", "Action"]
+# Pixels per shown column: 1,088 with the row selector, what the main area has at 1440 px.
+WIDTHS = {
+    "Status": 100, "Email": 245, "Name": 135, "Exists in Clockwork": 150, "Reason": 235,
+    "Action": 190,
+}  # fmt: skip
+TABLE_ROWS = 17  # rows in view before the table scrolls; the detail view is drawn under it
 
 
 def filters(account_id: int) -> views.EnrollmentFilter:
@@ -68,13 +78,13 @@ def table_rows(rows: list[views.EnrollmentRow], projects: dict[str, str]) -> lis
             "Email": row.email,
             "Name": row.name,
             "Sequence": row.sequence,
-            "Status": row.status_label,
+            "Status": tables.status_pill(row.status),
             "Reason": row.reason_message or "",
             "Action": row.action or "",
-            "Exists in Clockwork": row.exists_in_clockwork,
+            "Exists in Clockwork": tables.flag(row.exists_in_clockwork),
             "Created / linked": (row.link or "").capitalize(),
             "Clockwork person": row.person_url,
-            "Project": projects.get(row.project_id or "", row.project_id or ""),
+            "Project": project_name(row.project_id, projects),
             "Attempts": row.attempts,
             "Last attempt": context.local_time(row.last_attempt_at),
             "Added": context.local_time(row.added_at),
@@ -83,9 +93,17 @@ def table_rows(rows: list[views.EnrollmentRow], projects: dict[str, str]) -> lis
     ]
 
 
-def export_button(where: views.EnrollmentFilter, total: int) -> None:
+def project_name(project_id: str | None, projects: dict[str, str]) -> str:
+    """A project by its name ("" for none); an id the firm does not list is not shown as is."""
+    if not project_id:
+        return ""
+    return projects.get(project_id, "Not listed by Clockwork")
+
+
+def export_button(where: views.EnrollmentFilter, total: int, projects: dict[str, str]) -> None:
     """The CSV export of the filtered view: a click starts a streamed download (B9), whose
-    progress :func:`export_download.show` draws under the toolbar."""
+    progress :func:`export_download.show` draws under the toolbar; ``projects`` names each
+    project next to its id."""
     st.button(
         f"Export {total:,} as CSV",
         icon=":material/download:",
@@ -93,7 +111,12 @@ def export_button(where: views.EnrollmentFilter, total: int) -> None:
         key="contacts_export",
         help="Downloads every contact of this view, with the filters as set.",
         on_click=export_download.start,  # before the run: the button shows busy at once
-        kwargs={"where": where, "total": total, "filename": "contacts.csv"},
+        kwargs={
+            "where": where,
+            "total": total,
+            "filename": "contacts.csv",
+            "project_names": projects,
+        },
     )
 
 
@@ -202,7 +225,8 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
     context.show_flash()  # left by a button of this detail, in a run of the detail alone
     with st.container(border=True):
         st.markdown(f"#### {plain(row.name or row.email)}")
-        st.text(f"{row.email} · {row.sequence} · enrollment {row.enrollment_id}")
+        badges(row)
+        st.text(f"{row.email} · in the sequence {row.sequence}")
         a, b, c = st.columns(3)
         a.metric("Status", row.status_label)
         b.metric(
@@ -212,8 +236,12 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
             "round of automatic attempts; it does not start the count again.",
         )
         c.metric("Created / linked", (row.link or "—").capitalize())
-        project = projects.get(row.project_id or "", row.project_id or "none (person only)")
-        st.text(f"Project: {project}")
+        if row.next_attempt_at is not None:
+            st.caption(
+                f"Next automatic attempt {times.relative(row.next_attempt_at)} "
+                f"({times.timestamp(row.next_attempt_at)})."
+            )
+        st.text(f"Project: {found.project}")
         if row.reason_message:
             advice = f" **What to do:** {row.action}." if row.action else ""
             st.info(f"{plain(row.reason_message)}.{advice}", icon=":material/info:")
@@ -222,8 +250,6 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
                 f"**{contact.refused.labels}** was refused: {plain(contact.refused.message)}",
                 icon=":material/edit_off:",
             )
-        if row.last_error:
-            st.text(f"Last error: {row.last_error}")
         if row.exists_in_clockwork:
             st.warning(
                 "**Exists in Clockwork**: a recruiter had entered this person before the "
@@ -249,6 +275,7 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
             hide_index=True,
             column_config={"Detail": st.column_config.TextColumn(width="large")},
         )
+        technical_details(found)
         if not admin:
             return
         correction(row.enrollment_id, contact, failed=row.status == "failed")
@@ -270,6 +297,50 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
         )
     if st.session_state.pop(DETAIL_CHANGED, False):
         st.rerun()  # the table above shows it too
+
+
+def badges(row: views.EnrollmentRow) -> None:
+    """The status as a coloured pill, the Exists in Clockwork flag as a badge, and the dates the
+    table leaves out."""
+    line = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    line.badge(
+        views.STATUS_LABELS.get(row.status, row.status),
+        color=STATUS_BADGES.get(row.status, "gray"),  # type: ignore[arg-type]
+    )
+    if row.exists_in_clockwork:
+        line.badge(tables.FLAG, icon=":material/person_search:", color="orange")
+    added = context.local_time(row.added_at)
+    tried = context.local_time(row.last_attempt_at)
+    line.caption(f"Added {added}" + (f" · last attempt {tried}" if tried else ""))
+
+
+def technical_details(found: views.EnrollmentDetail) -> None:
+    """What an engineer needs, one click away: ids, codes and Clockwork's own error text."""
+    row = found.row
+    with st.expander("Technical details", icon=":material/code:"):
+        facts = {
+            "Enrollment id": str(row.enrollment_id),
+            "Status code": row.status,
+            "Reason code": row.reason or "—",
+            "Clockwork person id": row.clockwork_person_id or "—",
+            "Project id": row.project_id or "—",
+            "Last error": row.last_error or "—",
+        }
+        for name, value in facts.items():
+            st.text(f"{name}: {value}")
+        notes = [e for e in found.timeline if e.technical]
+        if notes:
+            st.dataframe(
+                context.frame(
+                    [
+                        {"When (UTC)": views.iso_utc(e.at), "Event": e.event, "Detail": e.technical}
+                        for e in notes
+                    ],
+                    ["When (UTC)", "Event", "Detail"],
+                ),
+                hide_index=True,
+                column_config={"Detail": st.column_config.TextColumn(width="large")},
+            )
 
 
 DETAIL_CHANGED = "_contacts_detail_changed"
@@ -405,7 +476,7 @@ def render() -> None:
         )
     projects, _ = project_map(account_id)
 
-    limit, offset = context.pager(total, key="contacts_page", page_size=PAGE_SIZE)
+    limit, offset = pager.page_range(total, key="contacts_page", page_size=PAGE_SIZE)
     with context.reading() as session:
         rows = views.list_enrollments(
             session=session, where=where, limit=limit, offset=offset, total=total
@@ -416,7 +487,7 @@ def render() -> None:
     admin = context.is_admin()
     toolbar = st.container(horizontal=True)
     with toolbar:
-        export_button(where, total)  # viewers may export: the CSV holds no credential
+        export_button(where, total, projects)  # viewers may export: the CSV holds no credential
         if admin and st.button(
             f"Retry all failed ({failed:,})", disabled=failed == 0, icon=":material/replay:"
         ):
@@ -434,25 +505,34 @@ def render() -> None:
             st.rerun()
         st.button("Refresh", icon=":material/refresh:", help="Show the latest statuses")
     export_download.show()
+    shown = table_rows(rows, projects)
+    # Wrapped rows when a reason or an action is longer than its column.
+    row_height = tables.row_height(shown, {name: WIDTHS[name] for name in ("Reason", "Action")})
     st.dataframe(
-        context.frame(table_rows(rows, projects), COLUMNS),
+        context.frame(shown, COLUMNS),
         hide_index=True,
-        height=min(35 * (len(rows) + 1) + 3, 640),
+        height=tables.table_height(len(rows), at_most=TABLE_ROWS, row=row_height),
+        row_height=row_height,
         key="contacts_table",
         on_select="rerun",
         selection_mode="multi-row",
+        column_order=SHOWN,
         column_config={
             "ID": st.column_config.NumberColumn(width="small", format="%d"),
-            "Exists in Clockwork": st.column_config.CheckboxColumn(
-                help="A recruiter had already entered this person in Clockwork"
+            "Exists in Clockwork": tables.flag_column(
+                width=WIDTHS["Exists in Clockwork"],
+                help="A recruiter had already entered this person in Clockwork",
             ),
             "Clockwork person": st.column_config.LinkColumn(display_text="Open"),
-            "Status": st.column_config.TextColumn(width="small"),
-            "Reason": st.column_config.TextColumn(width="medium"),
-            "Action": st.column_config.TextColumn(width="medium"),
+            "Status": tables.status_column(width=WIDTHS["Status"]),
+            "Email": st.column_config.TextColumn(width=WIDTHS["Email"]),
+            "Name": st.column_config.TextColumn(width=WIDTHS["Name"]),
+            "Reason": st.column_config.TextColumn(width=WIDTHS["Reason"]),
+            "Action": st.column_config.TextColumn(width=WIDTHS["Action"]),
             "Attempts": st.column_config.NumberColumn(width="small"),
         },
     )
+    pager.controls(total, key="contacts_page", page_size=PAGE_SIZE)  # under the table's toolbar
     live_detail = st.fragment(detail, run_every=f"{context.settings().refresh_seconds:g}s")
     if len(selected) == 1:
         live_detail(selected[0], projects)

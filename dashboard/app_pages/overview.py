@@ -7,10 +7,10 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import context
+from dashboard import charts, context, tables
 from dashboard.plain_text import plain
 from dashboard.widgets import count, count_column
-from sync_engine.services import accounts, views
+from sync_engine.services import accounts, views, wording
 
 WINDOWS = {
     "Last hour (per minute)": (timedelta(hours=1), 60),
@@ -26,7 +26,7 @@ def accounts_table(rows: list[views.AccountHealth]) -> pd.DataFrame:
             {
                 "Account": row.name,
                 "Needs attention": ", ".join(row.problems) or "—",
-                "Connection": row.connection.replace("_", " ").capitalize(),
+                "Connection": [tables.connection_label(row.connection)],
                 "Failed": row.counts.get("failed", 0),
                 "Retrying": row.counts.get("retrying", 0),
                 "Queued": row.counts.get("queued", 0) + row.counts.get("syncing", 0),
@@ -44,6 +44,8 @@ def accounts_table(rows: list[views.AccountHealth]) -> pd.DataFrame:
     )  # fmt: skip
 
 
+# The failures table's columns, in pixels: 1,080 with the counts, the main area at 1440 px.
+FAILURE_WIDTHS = {"Status": 110, "Reason": 480, "Action": 380}
 COUNT_COLUMNS = ("Failed", "Retrying", "Queued", "Awaiting reply", "Synced")
 STATUS_ROW = 4  # metrics per row: six-digit counts fit at 1440 px with the sidebar open
 CHART_TTL = 30  # seconds: the chart scans the account's syncs, the live counts do not
@@ -75,7 +77,9 @@ def render_accounts(rows: list[views.AccountHealth]) -> None:
         accounts_table(rows),
         hide_index=True,
         column_config={
-            "Needs attention": st.column_config.TextColumn(width="medium"),
+            "Account": st.column_config.TextColumn(width=150),
+            "Needs attention": st.column_config.TextColumn(width=170),
+            "Connection": tables.connection_column(width=140),
             **{name: count_column() for name in COUNT_COLUMNS},
             "Exists in Clockwork": count_column(
                 help="Contacts a recruiter had already entered in Clockwork (linked, not duplicated)"
@@ -101,38 +105,41 @@ def render_account(account_id: int, window: str, counts: dict[str, int]) -> None
         for column, (status, label) in zip(st.columns(STATUS_ROW), row, strict=False):
             column.metric(label, count(counts.get(status, 0)))
 
-    left, right = st.columns(2, gap="large")
-    with left:
-        st.markdown("**Syncs over time**")
-        chart = pd.DataFrame(
-            {
-                "time": [point.at for point in timeline],
-                "Synced": [point.synced for point in timeline],
-                "Failed or retried": [point.failed for point in timeline],
-            }
-        ).set_index("time")
-        st.bar_chart(chart, height=240, color=["#2f9e6e", "#d9534f"], stack=False)
-    with right:
-        st.markdown("**Failures by reason**")
-        if groups:
-            st.dataframe(
-                context.frame(
-                    [
-                        {
-                            "Status": views.STATUS_LABELS.get(group.status, group.status),
-                            "Reason": group.message,
-                            "Contacts": group.count,
-                            "Action": group.action or "—",
-                        }
-                        for group in groups
-                    ],
-                    ["Status", "Reason", "Contacts", "Action"],
-                ),
-                hide_index=True,
-                column_config={"Contacts": count_column()},
-            )
-        else:
-            st.success("No failed or retrying contacts.", icon=":material/check_circle:")
+    st.markdown("**Syncs over time**")
+    _, bucket = WINDOWS[window]
+    if charts.has_activity(timeline):
+        st.altair_chart(
+            charts.sync_chart(timeline, bucket, zone=st.context.timezone), width="stretch"
+        )
+    else:
+        st.caption(f"Nothing synced or failed in the {window.split(' (')[0].lower()}.")
+    st.markdown("**Failures by reason**")
+    if groups:
+        failures = context.frame(
+            [
+                {
+                    "Status": tables.status_pill(group.status),
+                    "Reason": group.message,
+                    "Contacts": group.count,
+                    "Action": group.action or "—",
+                }
+                for group in groups
+            ],
+            ["Status", "Reason", "Contacts", "Action"],
+        )
+        st.dataframe(
+            failures,
+            hide_index=True,
+            row_height=tables.row_height(failures.to_dict("records"), FAILURE_WIDTHS),
+            column_config={
+                "Status": tables.status_column(width=FAILURE_WIDTHS["Status"]),
+                "Reason": st.column_config.TextColumn(width=FAILURE_WIDTHS["Reason"]),
+                "Contacts": count_column(),
+                "Action": st.column_config.TextColumn(width=FAILURE_WIDTHS["Action"]),
+            },
+        )
+    else:
+        st.success("No failed or retrying contacts.", icon=":material/check_circle:")
 
     st.markdown("**Engine**")
     a, b, c, d = st.columns(4)
@@ -140,10 +147,16 @@ def render_account(account_id: int, window: str, counts: dict[str, int]) -> None
     a.metric(
         "Last engine pass",
         context.ago(last.started_at, at=now) if last else "never",
-        help=f"trigger: {last.trigger}, counts: {last.counts}" if last else None,
+        help=f"{wording.trigger_words(last.trigger)}: {wording.run_counts_words(last.counts)}."
+        if last
+        else None,
     )
     b.metric("Scheduler heartbeat", context.ago(engine.last_heartbeat_at, at=now))
-    c.metric("Queue (this account)", count(engine.queued), help=f"{count(engine.due_now)} due now")
+    c.metric(
+        "Contacts waiting to sync",
+        count(engine.queued),
+        help=f"{wording.plural(engine.due_now, 'contact')} due now; the others wait for a retry.",
+    )
     d.metric(
         "Last successful Clockwork call",
         context.ago(last_ok, at=now) if summary else "never connected",
@@ -151,10 +164,12 @@ def render_account(account_id: int, window: str, counts: dict[str, int]) -> None
     if engine.last_problem is not None:
         problem = engine.last_problem
         st.warning(
-            f"Last scheduler problem ({context.ago(problem.started_at, at=now)}, "
-            f"{plain(problem.trigger)}): {plain(problem.error or 'no detail')}",
+            f"{wording.trigger_words(problem.trigger)} "
+            f"({context.ago(problem.started_at, at=now)}): the engineers have the details below.",
             icon=":material/warning:",
         )
+        with st.expander("Technical details", icon=":material/code:"):
+            st.text(f"{problem.trigger}: {problem.error or 'no detail'}")
 
 
 def render_live(account_id: int | None) -> None:

@@ -8,12 +8,13 @@ import streamlit as st
 
 from dashboard import context
 from dashboard.plain_text import plain
-from dashboard.widgets import project_picker, projects, show_error, show_preview
-from sync_engine.services import accounts, project_resync, views
+from dashboard.widgets import count_column, project_picker, projects, show_error, show_preview
+from sync_engine.services import accounts, project_resync, views, wording
 from sync_engine.services.errors import ServiceError
 from sync_engine.services.projects import resolve_project
 
 COLUMNS = ["Sequence", "Sync", "Project", "Contacts", "Failed"]
+UNLISTED = "A project Clockwork does not list"
 
 
 def sequence_table(rows: list[views.SequenceRow], names: dict[str, str], default: str | None):
@@ -22,9 +23,9 @@ def sequence_table(rows: list[views.SequenceRow], names: dict[str, str], default
     def project(row: views.SequenceRow) -> str:
         """The project a sequence's new contacts join, in words."""
         if row.project_id:
-            return names.get(row.project_id, row.project_id)
+            return names.get(row.project_id, UNLISTED)
         if default:
-            return f"Account default: {names.get(default, default)}"
+            return f"Account default: {names.get(default, UNLISTED[0].lower() + UNLISTED[1:])}"
         return "No project"
 
     return context.frame(
@@ -163,13 +164,14 @@ def resync(sequence: views.SequenceRow, names: dict[str, str]) -> None:
     if plan.project_id is None:
         st.info("Neither this sequence nor the account has a project to re-sync to.")
         return
-    target = plain(names.get(plan.project_id, plan.project_id))
+    target = plain(names.get(plan.project_id, "the project (not listed by Clockwork now)"))
     if not plan.items:
         st.success(f"Every synced contact already joined {target}.")
         return
     st.markdown(
-        f"{len(plan.to_add)} contact(s) would be added to {target}; "
-        f"{len(plan.already_there)} are already in it (recorded, nothing sent)."
+        f"{wording.plural(len(plan.to_add), 'contact')} would be added to {target}; "
+        f"{len(plan.already_there):,} {'is' if len(plan.already_there) == 1 else 'are'} already "
+        "in it (recorded, nothing sent)."
     )
     st.dataframe(
         context.frame(
@@ -181,7 +183,9 @@ def resync(sequence: views.SequenceRow, names: dict[str, str]) -> None:
         ),
         hide_index=True,
     )
-    applied = st.button(f"Re-sync {len(plan.items)} contact(s)", type="primary", key=f"{key}_apply")
+    applied = st.button(
+        f"Re-sync {wording.plural(len(plan.items), 'contact')}", type="primary", key=f"{key}_apply"
+    )
     if applied and queue_resync(sequence.sequence_id, target):
         st.session_state.pop(key, None)
         st.rerun()
@@ -207,7 +211,7 @@ def queue_resync(sequence_id: int, target: str) -> bool:
     except ServiceError as exc:
         show_error(exc)
         return False
-    context.flash(f"{len(done.to_add)} contact(s) queued to join {target}.")
+    context.flash(f"{wording.plural(len(done.to_add), 'contact')} queued to join {target}.")
     return True
 
 
@@ -229,7 +233,13 @@ def render() -> None:
         st.dataframe(
             sequence_table(rows, names, default),
             hide_index=True,
-            column_config={"Project": st.column_config.TextColumn(width="medium")},
+            column_config={  # 1,080 px: project names whole at 1440 px
+                "Sequence": st.column_config.TextColumn(width=280),
+                "Sync": st.column_config.TextColumn(width=140),
+                "Project": st.column_config.TextColumn(width=460),
+                "Contacts": count_column(),
+                "Failed": count_column(),
+            },
         )
     add_sequence(account_id, names)
     if not rows:

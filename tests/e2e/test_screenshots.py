@@ -7,12 +7,18 @@ status pills and the Exists in Clockwork flag are drawn, and the pager has its b
 
 from __future__ import annotations
 
+import io
+import re
+import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
 
+from dashboard.theme import FLAG_COLOUR, STATUS_COLOURS
 from tests.e2e.conftest import ARTIFACTS, serve, store_env
 from tests.e2e.test_dashboard import idle
 
@@ -73,7 +79,76 @@ def save(page: Page, name: str) -> None:
         page.set_viewport_size(VIEWPORT)
 
 
+def wide_tables(page: Page) -> list[str]:
+    """The main area's tables that scroll sideways at the current width ("scroll width > shown
+    width" each); an empty list when every column fits."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stDataFrame"]')]
+            .map((table) => table.querySelector(".dvn-scroller"))
+            .filter((scroller) => scroller && scroller.scrollWidth > scroller.clientWidth + 1)
+            .map((scroller) => `${scroller.scrollWidth} > ${scroller.clientWidth}`)"""
+    )
+
+
+def colours_in(png: bytes) -> Counter[tuple[int, int, int]]:
+    """How many pixels of each colour a PNG has."""
+    with Image.open(io.BytesIO(png)) as image:
+        data = image.convert("RGB").tobytes()
+    return Counter(zip(data[0::3], data[1::3], data[2::3], strict=True))
+
+
+def has_colour(
+    colours: Counter[tuple[int, int, int]], hex_colour: str, *, pixels: int = 200
+) -> bool:
+    """Whether at least ``pixels`` pixels have ``hex_colour`` (a pill's fill, give or take 6)."""
+    wanted = [int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]
+    found = sum(
+        count
+        for colour, count in colours.items()
+        if all(abs(a - b) <= 6 for a, b in zip(colour, wanted, strict=True))
+    )
+    return found >= pixels
+
+
+def pager_buttons(page: Page) -> None:
+    """The pager under the main table: First, Previous, "Page N of M", Next, Last."""
+    main = page.get_by_test_id("stMain")
+    for label in ("First", "Previous", "Next", "Last"):
+        expect(main.get_by_role("button", name=label, exact=True)).to_be_visible()
+    expect(main.get_by_text(re.compile(r"^Page [\d,]+ of [\d,]+$"))).to_be_visible()
+    expect(main.get_by_test_id("stNumberInput")).to_have_count(0)  # no number stepper
+
+
 @pytest.mark.parametrize(("title", "name"), PAGES, ids=[name for _, name in PAGES])
 def test_every_page_at_1440(tab: Page, title: str, name: str) -> None:
     visit(tab, title)
+    if name == "contacts":
+        wait_for_failed_contact(tab)
+    assert wide_tables(tab) == [], f"{title}: a table scrolls sideways at 1440x900"
+    if name in ("contacts", "activity", "audit-log"):
+        pager_buttons(tab)
     save(tab, name)
+
+
+def wait_for_failed_contact(page: Page) -> None:
+    """Until the demo's refused contact shows as Failed (the scheduler runs every second)."""
+    grid = page.get_by_test_id("stDataFrame").first.locator("table[role=grid]")
+    deadline = time.monotonic() + 60
+    while "Failed" not in grid.inner_text():
+        assert time.monotonic() < deadline, "the demo's refused contact never showed as Failed"
+        page.get_by_role("button", name="Refresh", exact=True).click()
+        idle(page)
+
+
+def test_contacts_show_status_pills_and_the_exists_in_clockwork_badge(tab: Page) -> None:
+    """Coloured pills drawn in the table: Failed red, Synced green, and the amber Exists in
+    Clockwork badge (a checkbox before)."""
+    visit(tab, "Contacts")
+    wait_for_failed_contact(tab)
+    table = tab.get_by_test_id("stDataFrame").first
+    cells = table.locator("table[role=grid] td").all_text_contents()
+    assert "Exists in Clockwork" in cells  # in a row, not only the header
+    colours = colours_in(table.screenshot())
+    assert has_colour(colours, STATUS_COLOURS["failed"]), "no red Failed pill"
+    assert has_colour(colours, STATUS_COLOURS["synced"]), "no green Synced pill"
+    assert has_colour(colours, FLAG_COLOUR), "no Exists in Clockwork badge"
