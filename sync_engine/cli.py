@@ -35,6 +35,7 @@ from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts, enrollments, projects
 from sync_engine.services.errors import ServiceError, invalid_input, store_unavailable
 from sync_engine.services.status import iter_status
+from sync_engine.verify.cli import register as register_verify
 
 app = typer.Typer(
     name="cwsync",
@@ -776,6 +777,7 @@ def dashboard(
 
 # The ingest API's commands (serve, token) live with it.
 register_ingest(app, runtime=lambda: runtime(), actor=_actor, fail=fail)
+register_verify(app)
 
 
 def main(argv: list[str] | None = None) -> None:
