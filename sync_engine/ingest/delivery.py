@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,11 +81,20 @@ class IngestApp:
     monotonic: Callable[[], float] = time.monotonic
     limiter: RateLimiter = field(init=False)
     _next_prune: float = field(default=0.0, init=False)
+    _sqlite_writer: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(
             self.config.rate_per_second, self.config.burst, clock=self.monotonic
         )
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Around a write transaction: on SQLite, one at a time in this process. SQLite takes
+        one writer anyway; waiting here is first come, first served, where waiting in SQLite's
+        busy handler sleeps in growing steps (32 clients got 7 events/s instead of 70)."""
+        with self._sqlite_writer if self.runtime.db.is_sqlite else nullcontext():
+            yield
 
     # --- the steps of a delivery ------------------------------------------------------------
 
@@ -143,7 +154,7 @@ class IngestApp:
             reason=reason or refusal.message,
         )  # fmt: skip
         try:
-            with self.runtime.db.transaction() as connection:
+            with self.writing(), self.runtime.db.transaction() as connection:
                 exists = connection.execute(
                     sa.text("SELECT 1 FROM account WHERE id = :id"), {"id": account_id}
                 ).first()
@@ -159,7 +170,7 @@ class IngestApp:
             return
         self._next_prune = now + self.config.prune_every_seconds
         try:
-            with self.runtime.db.transaction() as connection:
+            with self.writing(), self.runtime.db.transaction() as connection:
                 service.prune_deliveries(connection, now=self.runtime.clock())
         except sa.exc.SQLAlchemyError:
             logger.warning("could not prune old ingest deliveries", exc_info=True)
@@ -177,7 +188,7 @@ class IngestApp:
         stored answer (True: replayed)."""
         now = self.runtime.clock()
         try:
-            with self.runtime.db.write() as session:
+            with self.writing(), self.runtime.db.write() as session:
                 if key is not None:
                     stored = service.stored_answer(
                         session, account_id=caller.account_id, delivery_key=key
@@ -296,7 +307,7 @@ class IngestApp:
             with self.runtime.db.read() as session:
                 answer = work(session)
             if verdict.touch and verdict.caller.token_id is not None:
-                with self.runtime.db.transaction() as connection:
+                with self.writing(), self.runtime.db.transaction() as connection:
                     touch_token(
                         connection, token_id=verdict.caller.token_id, now=self.runtime.clock()
                     )

@@ -247,30 +247,56 @@ def _enrolled(session: Session, sequence_id: int, emails: set[str]) -> dict[str,
 # --- events -----------------------------------------------------------------------------------
 
 
+_REFS = table_of(IngestSequenceRef)
+_ENROLLMENTS = table_of(Enrollment)
+_CONTACTS = table_of(Contact)
+# Built once: an event's enrollment is looked up on every delivery (the hot path). The contact
+# is found by its unique (account, email), its enrollment by contact, then the sequence.
+_ENROLLMENT_IN_SEQUENCE = (
+    sa.select(_ENROLLMENTS.c.id)
+    .join(_CONTACTS, _CONTACTS.c.id == _ENROLLMENTS.c.contact_id)
+    .where(
+        _CONTACTS.c.account_id == sa.bindparam("account_id"),
+        _CONTACTS.c.email == sa.bindparam("email"),
+        _ENROLLMENTS.c.sequence_id == _REFS.c.sequence_id,
+    )
+    .limit(1)
+    .scalar_subquery()
+)
+_ENROLLMENT_BY_REF_AND_EMAIL = sa.select(
+    _REFS.c.sequence_id, _ENROLLMENT_IN_SEQUENCE.label("id")
+).where(_REFS.c.account_id == sa.bindparam("account_id"), _REFS.c.ref == sa.bindparam("ref"))
+_ENROLLMENT_ACCOUNT = sa.select(_ENROLLMENTS.c.account_id).where(
+    _ENROLLMENTS.c.id == sa.bindparam("id")
+)
+
+
 def find_enrollment(
     *, session: Session, account_id: int, sequence_ref: str | None, email: str | None,
     enrollment_id: int | None,
 ) -> int:  # fmt: skip
     """The enrollment an event is for: by id, or by the sequence's reference and the email."""
     if enrollment_id is not None:
-        enrollment = session.get(Enrollment, enrollment_id)
-        if enrollment is None or enrollment.account_id != account_id:
+        owner = session.execute(_ENROLLMENT_ACCOUNT, {"id": enrollment_id}).scalar()
+        if owner != account_id:
             raise NotFoundError(f"no enrollment {enrollment_id} in this account")
         return enrollment_id
     if not sequence_ref or not email:
         raise InvalidInputError("give enrollment_id, or sequence and email")
-    sequence = find_sequence(session=session, account_id=account_id, ref=sequence_ref)
     address = normalize_email(email)
-    found = session.exec(
-        select(Enrollment.id)
-        .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
-        .where(Enrollment.sequence_id == sequence.id, Contact.email == address)
+    row = session.execute(
+        _ENROLLMENT_BY_REF_AND_EMAIL,
+        {"account_id": account_id, "ref": sequence_ref, "email": address},
     ).first()
-    if found is None:
+    if row is None:
+        raise NotFoundError(
+            f"no sequence {sequence_ref!r} in this account (create it first: PUT .../sequences/{{ref}})"
+        )
+    if row.id is None:
         raise NotFoundError(
             f"{address[:80]} is not in sequence {sequence_ref!r} (add the contact first)"
         )
-    return found
+    return int(row.id)
 
 
 def record_events(

@@ -1,0 +1,338 @@
+"""Ingest API throughput and latency, and the time from an accepted event to its note in Clockwork.
+
+For each store (SQLite, and PostgreSQL when ``--postgres-url`` or ``CWSYNC_TEST_POSTGRES_URL`` is
+set) the bench seeds a fresh store with one connected account, one sequence and ``--contacts``
+enrolled contacts, starts ``cwsync serve`` (``--servers`` processes, each on its own port, clients
+spread over them; the rate limit lifted) and, for 1, 8 and 32 concurrent clients (asyncio, one
+keep-alive connection each), posts single email events (``POST /v1/accounts/1/events``, a fresh
+``Idempotency-Key`` each) for ``--seconds``. It reports events accepted per second and the p50 /
+p95 / max latency of each request as the client saw it.
+
+Then, on SQLite, the engine runs on its scheduler (``--interval`` seconds) against the simulator
+on loopback (``--latency-ms`` per request) while ``--notes`` events are posted one at a time; for
+each, the time from the API's answer to its note appearing in the simulator is measured.
+
+    python bench/ingest.py [--seconds 5] [--contacts 2000] [--servers 1] [--clients 1,8,32]
+
+Prints a table and a JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
+
+from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
+from sync_engine.config import Settings
+from sync_engine.engine.scheduler import start_engine
+from sync_engine.ingest import credentials
+from sync_engine.ingest.service import link_sequence
+from sync_engine.runtime import Runtime, build_runtime
+from sync_engine.services import accounts, enrollments
+
+FIRM = "bench"
+KEYS = {"api_key": "bench-api-key", "api_secret": "bench-secret", "firm_service_key": "bench-fsk"}
+SEQUENCE = "bench-seq"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _settings(url: str, key: str, **extra: Any) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=url, encryption_key=key, demo=False, allow_insecure_http=True, **extra,
+    )  # fmt: skip
+
+
+def seed(runtime: Runtime, simulator_url: str, contacts: int) -> tuple[int, str]:
+    """One connected account, a sequence known as ``SEQUENCE``, ``contacts`` enrolled; returns
+    the account id and a token."""
+    with runtime.db.write() as session:
+        account = accounts.create_account(
+            session=session, name="Bench", clock=runtime.clock, actor="bench"
+        )
+    assert account.id is not None
+    accounts.connect(
+        runtime, account_id=account.id, actor="bench",
+        fields={"firm": FIRM, "base_url": simulator_url, **KEYS},
+    )  # fmt: skip
+    with runtime.db.write() as session:
+        sequence = accounts.add_sequence(
+            session=session, account_id=account.id, name="Bench", clock=runtime.clock,
+            actor="bench",
+        )  # fmt: skip
+        assert sequence.id is not None
+        link_sequence(session=session, account_id=account.id, ref=SEQUENCE, sequence_id=sequence.id)
+        token = credentials.create_token(
+            session=session, account_id=account.id, name="bench", clock=runtime.clock,
+            actor="bench",
+        ).token  # fmt: skip
+    rows = ((i, {"email": f"c{i}@example.com"}) for i in range(contacts))
+    enrollments.import_contacts(
+        session_factory=runtime.db.write, sequence_id=sequence.id, rows=rows, clock=runtime.clock
+    )
+    return account.id, token
+
+
+@contextmanager
+def servers(url: str, key: str, count: int) -> Iterator[list[str]]:
+    """``count`` ``cwsync serve`` processes on the store; yields their base URLs."""
+    env = {**os.environ, "CWSYNC_DATABASE_URL": url, "CWSYNC_ENCRYPTION_KEY": key,
+           "CWSYNC_DEMO": "false"}  # fmt: skip
+    processes, urls = [], []
+    try:
+        for _ in range(count):
+            port = _free_port()
+            command = [sys.executable, "-m", "sync_engine", "serve", "--port", str(port),
+                       "--rate", "1000000", "--burst", "1000000"]  # fmt: skip
+            processes.append(
+                subprocess.Popen(
+                    command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 60
+        for base in urls:
+            while True:
+                try:
+                    httpx.get(f"{base}/openapi.json", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("cwsync serve did not start") from None
+                    time.sleep(0.1)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=15)
+
+
+async def _client(
+    base: str, account_id: int, token: str, contacts: int, stop_at: float, latencies: list[float],
+    errors: list[int], offset: int,
+) -> None:  # fmt: skip
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=30
+    ) as client:
+        i = offset
+        while time.perf_counter() < stop_at:
+            body = {"kind": "opened", "sequence": SEQUENCE, "email": f"c{i % contacts}@example.com"}
+            started = time.perf_counter()
+            answer = await client.post(
+                f"/v1/accounts/{account_id}/events", json=body,
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )  # fmt: skip
+            elapsed = time.perf_counter() - started
+            if answer.status_code == 201:
+                latencies.append(elapsed)
+            else:
+                errors.append(answer.status_code)
+            i += 7919
+
+
+async def load(
+    urls: list[str], account_id: int, token: str, contacts: int, clients: int, seconds: float
+) -> dict[str, Any]:
+    """``clients`` concurrent clients posting events for ``seconds``; their figures."""
+    latencies: list[float] = []
+    errors: list[int] = []
+    started = time.perf_counter()
+    stop_at = started + seconds
+    await asyncio.gather(
+        *(
+            _client(urls[n % len(urls)], account_id, token, contacts, stop_at, latencies, errors,
+                    n * 101)
+            for n in range(clients)
+        )
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    ordered = sorted(latencies)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000 if ordered else 0.0
+
+    return {
+        "clients": clients,
+        "accepted": len(latencies),
+        "errors": len(errors),
+        "events_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(pct(0.50), 1),
+        "p95_ms": round(pct(0.95), 1),
+        "max_ms": round(ordered[-1] * 1000, 1) if ordered else 0.0,
+    }
+
+
+def note_latency(
+    runtime: Runtime, sim: SimulatorServer, urls: list[str], account_id: int, token: str,
+    notes: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Engine on its scheduler; events posted one at a time; seconds until each note shows."""
+    handle = start_engine(runtime)
+    try:
+        # The contacts are synced first (their person exists), as for a running account.
+        deadline = time.monotonic() + 300
+        while _pending(runtime) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        waits: list[float] = []
+        with httpx.Client(base_url=urls[0], headers={"Authorization": f"Bearer {token}"}) as client:
+            for n in range(notes):
+                subject = f"bench-note-{uuid.uuid4().hex[:10]}"
+                body = {"kind": "replied" if n % 2 else "opened", "sequence": SEQUENCE,
+                        "email": f"c{n}@example.com", "subject": subject}  # fmt: skip
+                answer = client.post(f"/v1/accounts/{account_id}/events", json=body)
+                accepted = time.perf_counter()
+                assert answer.status_code == 201, answer.text
+                while not _has_note(sim.state, subject):
+                    if time.perf_counter() - accepted > 60:
+                        raise RuntimeError(f"no note for {subject} after 60 s")
+                    time.sleep(0.01)
+                waits.append(time.perf_counter() - accepted)
+                time.sleep(0.37)  # events arrive at different points of the interval
+    finally:
+        handle.shutdown(wait=True)
+    return {
+        "notes": len(waits),
+        "p50_s": round(statistics.median(waits), 2),
+        "max_s": round(max(waits), 2),
+    }
+
+
+def _pending(runtime: Runtime) -> int:
+    with runtime.db.engine.connect() as connection:
+        return int(
+            connection.exec_driver_sql(
+                "SELECT count(*) FROM enrollment WHERE status IN ('queued', 'retrying', 'syncing')"
+            ).scalar_one()
+        )
+
+
+def _has_note(state: SimulatorState, subject: str) -> bool:
+    return any(subject in note["content"] for note in state.snapshot(FIRM)["notes"])
+
+
+@contextmanager
+def postgres_store(admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for the run, dropped after."""
+    name = f"cwsync_bench_ingest_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def bench_store(
+    label: str, url: str, args: argparse.Namespace, sim: SimulatorServer
+) -> dict[str, Any]:
+    """Seed, serve and load one store; on SQLite also the note latency."""
+    key = Fernet.generate_key().decode()
+    runtime = build_runtime(
+        _settings(url, key, sync_interval_seconds=args.interval, default_max_rps=args.max_rps)
+    )
+    try:
+        account_id, token = seed(runtime, sim.base_url, args.contacts)
+        rows = []
+        with servers(url, key, args.servers) as urls:
+            asyncio.run(load(urls, account_id, token, args.contacts, 4, 1.0))  # warm-up
+            for clients in args.clients:
+                row = asyncio.run(
+                    load(urls, account_id, token, args.contacts, clients, args.seconds)
+                )
+                rows.append({"store": label, "servers": args.servers, **row})
+                print(_line(rows[-1]), flush=True)
+            notes = (
+                note_latency(runtime, sim, urls, account_id, token, args.notes)
+                if args.notes and label == "sqlite"
+                else None
+            )
+    finally:
+        runtime.close()
+    return {"rows": rows, "notes": notes}
+
+
+def _line(row: dict[str, Any]) -> str:
+    return (
+        f"{row['store']:<10} {row['servers']:>7} {row['clients']:>7} {row['events_per_s']:>9} "
+        f"{row['p50_ms']:>7} {row['p95_ms']:>7} {row['max_ms']:>8} {row['errors']:>6}"
+    )
+
+
+def main() -> None:
+    """Run the bench and print its table and a JSON line."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--contacts", type=int, default=2000)
+    parser.add_argument("--servers", type=int, default=1, help="cwsync serve processes")
+    parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--notes", type=int, default=10, help="0: skip the note latency")
+    parser.add_argument("--interval", type=float, default=5.0, help="sync_interval_seconds")
+    parser.add_argument("--latency-ms", type=float, default=80.0, help="simulator latency")
+    parser.add_argument("--max-rps", type=float, default=10.0, help="the firm's pace")
+    parser.add_argument("--postgres-url", default=os.environ.get("CWSYNC_TEST_POSTGRES_URL"))
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    args = parser.parse_args()
+    args.clients = [int(n) for n in args.clients.split(",")]
+    state = SimulatorState()
+    state.add_firm(FIRM, **KEYS)
+    from sync_engine.clockwork.simulator import FaultConfig
+
+    print(f"{'store':<10} {'servers':>7} {'clients':>7} {'events/s':>9} {'p50 ms':>7} "
+          f"{'p95 ms':>7} {'max ms':>8} {'errors':>6}")  # fmt: skip
+    results: dict[str, Any] = {}
+    with (
+        SimulatorServer(state, faults=FaultConfig(latency_ms=args.latency_ms)) as sim,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        stores = args.stores.split(",")
+        if "sqlite" in stores:
+            results["sqlite"] = bench_store(
+                "sqlite", f"sqlite:///{Path(tmp) / 'ingest.db'}", args, sim
+            )
+        if "postgresql" in stores and args.postgres_url:
+            with postgres_store(args.postgres_url) as url:
+                results["postgresql"] = bench_store("postgresql", url, args, sim)
+        elif "postgresql" in stores:
+            print("postgresql: skipped (no --postgres-url / CWSYNC_TEST_POSTGRES_URL)")
+    notes = results.get("sqlite", {}).get("notes")
+    if notes:
+        print(
+            f"accepted -> note in the simulator ({notes['notes']} events, scheduler interval "
+            f"{args.interval:g} s, firm pace {args.max_rps:g} req/s, simulator latency "
+            f"{args.latency_ms:g} ms): p50 {notes['p50_s']} s, max {notes['max_s']} s"
+        )
+    print(json.dumps({"args": {k: v for k, v in vars(args).items() if k != "postgres_url"},
+                      "results": results}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
