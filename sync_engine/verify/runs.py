@@ -275,18 +275,35 @@ def advance(
             if not ids:
                 return _end(runtime, run_id, VerifyState.DONE, None)
             reads_before = reads
-            results = [checker.check(expected) for expected in found]
-            with runtime.db.write() as session:
-                stored = session.get(VerifyRun, run_id)
-                assert stored is not None
-                stored.drifted += _store(session, stored, results, runtime.clock())
-                stored.checked += len(ids)
-                stored.reads += reads - reads_before
-                stored.cursor = ids[-1]
-                session.add(stored)
-                run = stored
-            if on_batch is not None:
-                on_batch(run)
+            by_id = {expected.contact_id: expected for expected in found}
+            results: list[Result] = []
+            done: list[int] = []
+            stop: BaseException | None = None
+            for contact_id in ids:
+                if deadline is not None and done and time.monotonic() >= deadline:
+                    break
+                expected = by_id.get(contact_id)
+                try:
+                    if expected is not None:
+                        results.append(checker.check(expected))
+                except (PacingDeferred, ClockworkError) as exc:
+                    stop = exc  # what was checked is kept; the next call resumes after it
+                    break
+                done.append(contact_id)
+            if done:
+                with runtime.db.write() as session:
+                    stored = session.get(VerifyRun, run_id)
+                    assert stored is not None
+                    stored.drifted += _store(session, stored, results, runtime.clock())
+                    stored.checked += len(done)
+                    stored.reads += reads - reads_before
+                    stored.cursor = done[-1]
+                    session.add(stored)
+                    run = stored
+                if on_batch is not None:
+                    on_batch(run)
+            if stop is not None:
+                raise stop
     except PacingDeferred:
         return run  # the interval's time is up; the next one carries on from the cursor
     except ClockworkAuthError:
