@@ -14,7 +14,7 @@ Two runs of ``--seconds`` each, side by side:
   own pacer for the firm, at most ``--share`` of it (``CWSYNC_VERIFY_SHARE``).
 
 Printed per run: the firm's requests per second answered, the share of the budget each side used
-(requests answered ÷ (rate × the run's seconds)), 429s; for the verification, contacts checked and reads per contact.
+(requests answered divided by rate x the run's seconds), 429s; for the verification, contacts checked and reads per contact.
 A JSON line last.
 
     python bench/verify.py                              # 10,000 contacts, 10 req/s, 60 s a run
@@ -86,7 +86,7 @@ def _seed_synced(
                 "title": "",
                 "company": "",
                 "linkedin_url": "",
-            }  # fmt: skip
+            }
         )
         enrollment_rows.append(
             {
@@ -106,7 +106,7 @@ def _seed_synced(
                 "candidacy_done": True,
                 "synced_at": now,
                 "attempts": 1,
-            }  # fmt: skip
+            }
         )
         if key:
             activity_rows.append(
@@ -122,7 +122,7 @@ def _seed_synced(
                     "note_id": str(uuid.uuid4()),
                     "attempts": 1,
                     "synced_at": now,
-                }  # fmt: skip
+                }
             )
     with rt.db.transaction() as connection:
         connection.execute(sa.insert(table_of(Contact)), contact_rows)
@@ -141,7 +141,7 @@ def _queue_new(rt: Runtime, sequence_id: int, count: int, tag: str) -> None:
                     "last_name": f"C{i}",
                     "title": "CTO",
                     "company": "Acme",
-                }  # fmt: skip
+                }
             )
             enrollments.add_contact(
                 session=session, sequence_id=sequence_id, contact=contact, clock=rt.clock
