@@ -1,0 +1,92 @@
+"""The demo's path through the ingest API: the dashboard's Demo controls send their email events
+to an ingest API it serves on loopback, as the outreach platform would, instead of writing the
+store directly.
+
+:class:`DemoIngest` starts the API in a thread over the dashboard's runtime and creates one token
+per account the first time it sends for it (named "Demo controls", audited, kept in memory only).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import httpx
+
+from sync_engine.ingest import credentials
+from sync_engine.ingest.server import IngestServer
+from sync_engine.models import ActivityKind
+from sync_engine.runtime import Runtime
+from sync_engine.services.errors import InvalidInputError, NotFoundError, ServiceError
+
+DEMO_TOKEN_NAME = "Demo controls"
+
+
+class DemoIngest:
+    """An ingest API on loopback for the demo, and a client of it."""
+
+    def __init__(self, runtime: Runtime, *, actor: str = "demo") -> None:
+        self._runtime = runtime
+        self._actor = actor
+        self._server = IngestServer(runtime)
+        self._server.start()
+        self._tokens: dict[int, str] = {}
+        self._lock = threading.Lock()
+        self._client = httpx.Client(base_url=self._server.base_url, timeout=15)
+
+    @property
+    def base_url(self) -> str:
+        """Where the API answers, e.g. ``http://127.0.0.1:54321``."""
+        return self._server.base_url
+
+    def _token(self, account_id: int) -> str:
+        with self._lock:
+            token = self._tokens.get(account_id)
+            if token is None:
+                with self._runtime.db.write() as session:
+                    token = credentials.create_token(
+                        session=session, account_id=account_id, name=DEMO_TOKEN_NAME,
+                        clock=self._runtime.clock, actor=self._actor,
+                    ).token  # fmt: skip
+                self._tokens[account_id] = token
+            return token
+
+    def record_event(
+        self, *, account_id: int, enrollment_id: int, kind: ActivityKind, subject: str
+    ) -> dict[str, Any]:
+        """POST the event to ``/v1/accounts/{account}/events``; the API's answer, or a
+        :class:`ServiceError` with its message."""
+        answer = self._client.post(
+            f"/v1/accounts/{account_id}/events",
+            json={"kind": kind.value, "enrollment_id": enrollment_id, "subject": subject},
+            headers={
+                "Authorization": f"Bearer {self._token(account_id)}",
+                "Idempotency-Key": uuid.uuid4().hex,
+            },
+        )
+        body = (
+            answer.json()
+            if answer.headers.get("content-type", "").startswith("application/json")
+            else {}
+        )
+        if answer.status_code == 404:
+            raise NotFoundError(_message(body, answer))
+        if answer.status_code >= 400:
+            raise InvalidInputError(_message(body, answer))
+        return dict(body)
+
+    def close(self) -> None:
+        """Stop the API."""
+        self._client.close()
+        self._server.stop()
+
+
+def _message(body: dict[str, Any], answer: httpx.Response) -> str:
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    return f"the ingest API answered {answer.status_code}"
+
+
+__all__ = ["DEMO_TOKEN_NAME", "DemoIngest", "ServiceError"]
