@@ -66,3 +66,17 @@ CSS = """
 def apply() -> None:
     """Inject the page chrome (once per run, before the page draws)."""
     st.html(CSS)
+
+
+NARROW_CSS = """
+<style>
+[data-testid="stMainBlockContainer"] { max-width: 62rem; }
+</style>
+"""
+
+
+def narrow() -> None:
+    """A form page (settings, credentials, demo controls) at a reading width, 62 rem (992 px),
+    not stretched over the whole window: a firm name or a slider 1,100 px wide reads badly. The
+    style lives as long as the page's run draws it."""
+    st.html(NARROW_CSS)

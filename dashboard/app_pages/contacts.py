@@ -30,6 +30,8 @@ WIDTHS = {
     "Status": 100, "Email": 245, "Name": 135, "Exists in Clockwork": 150, "Reason": 235,
     "Action": 190,
 }  # fmt: skip
+# The detail view's timeline, inside its bordered box: 1,050 px at 1440 px.
+TIMELINE_WIDTHS = {"When": 190, "Event": 180, "Detail": 680}
 TABLE_ROWS = 17  # rows in view before the table scrolls; the detail view is drawn under it
 
 
@@ -264,16 +266,18 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
                 "Open the person in Clockwork", row.person_url, icon=":material/open_in_new:"
             )
         st.markdown("**Timeline**")
+        timeline = [
+            {"When": context.local_time(e.at), "Event": e.event, "Detail": e.detail}
+            for e in found.timeline
+        ]
         st.dataframe(
-            context.frame(
-                [
-                    {"When": context.local_time(e.at), "Event": e.event, "Detail": e.detail}
-                    for e in found.timeline
-                ],
-                ["When", "Event", "Detail"],
-            ),
+            context.frame(timeline, ["When", "Event", "Detail"]),
             hide_index=True,
-            column_config={"Detail": st.column_config.TextColumn(width="large")},
+            row_height=tables.row_height(timeline, {"Detail": TIMELINE_WIDTHS["Detail"]}),
+            column_config={
+                name: st.column_config.TextColumn(width=width)
+                for name, width in TIMELINE_WIDTHS.items()
+            },
         )
         technical_details(found)
         if not admin:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import context, tables
 from sync_engine.services import views, wording
 
 
@@ -25,7 +25,7 @@ def errors_tab(account_id: int) -> None:
         context.frame(
             [
                 {
-                    "Status": views.STATUS_LABELS.get(group.status, group.status),
+                    "Status": tables.status_pill(group.status),
                     "Reason": group.message,
                     "Contacts": group.count,
                     "What to do": group.action or "Nothing: expected by the settings",
@@ -35,7 +35,10 @@ def errors_tab(account_id: int) -> None:
             ["Status", "Reason", "Contacts", "What to do"],
         ),
         hide_index=True,
-        column_config={"Reason": st.column_config.TextColumn(width="large")},
+        column_config={
+            "Status": tables.status_column(width=110),
+            "Reason": st.column_config.TextColumn(width="large"),
+        },
     )
     st.caption("Filter the Contacts page by reason to see, retry or dismiss the contacts.")
     with st.expander("Technical details", icon=":material/code:"):

@@ -152,3 +152,29 @@ def test_contacts_show_status_pills_and_the_exists_in_clockwork_badge(tab: Page)
     assert has_colour(colours, STATUS_COLOURS["failed"]), "no red Failed pill"
     assert has_colour(colours, STATUS_COLOURS["synced"]), "no green Synced pill"
     assert has_colour(colours, FLAG_COLOUR), "no Exists in Clockwork badge"
+
+
+def test_contact_detail_at_1440(tab: Page) -> None:
+    """The refused contact's detail view (filtered to Failed, its row selected): the status pill,
+    then everything the table leaves out."""
+    visit(tab, "Contacts")
+    wait_for_failed_contact(tab)
+    main = tab.get_by_test_id("stMain")
+    idle(tab)
+    main.get_by_test_id("stMultiSelect").filter(has_text="Status").locator("input").click()
+    tab.get_by_role("option", name="Failed", exact=True).click()
+    tab.keyboard.press("Escape")
+    idle(tab)
+    table = main.get_by_test_id("stDataFrame").first
+    expect(table.locator("table[role=grid] td").first).to_have_text("Failed")
+    box = table.bounding_box()
+    assert box is not None
+    # The row selector of the only row: the header is 35 px, the row takes the rest.
+    tab.mouse.click(box["x"] + 16, box["y"] + 35 + (box["height"] - 38) / 2)
+    expect(main.get_by_text("Timeline", exact=True)).to_be_visible()
+    idle(tab)
+    save(tab, "contact-detail")
+    badge = main.locator(".stMarkdownBadge", has_text="Failed")  # st.badge's class
+    expect(badge).to_be_visible()
+    assert wide_tables(tab) == [], "a table of the detail view scrolls sideways at 1440x900"
+    save(tab, "contact-detail")
