@@ -161,6 +161,59 @@ def test_contact_detail_shows_the_timeline_from_a_link(
     assert list(timeline["Event"])[:2] == ["Added", "Decision when added"]
 
 
+def _open_detail(enrollment_id: int) -> Any:
+    app = new_app()
+    app.run()
+    app.switch_page("app_pages/contacts.py")
+    app.query_params["enrollment"] = str(enrollment_id)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def test_a_refused_contact_shows_no_http_text_code_or_id_outside_technical_details(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    failed = connected["ids"][1]
+    error = (
+        "POST /people/{id}/linkedin_urls -> HTTP 422: Validation failed: url is not a LinkedIn URL"
+    )
+    with store.db.write() as session:
+        enrollment = session.get(Enrollment, failed)
+        assert enrollment is not None
+        enrollment.last_error, enrollment.attempts = error, 1
+        enrollment.project_id = "0b8f5a9e-6c1d-4c3e-9a51-2f9e1c7d4a10"  # not the firm's
+        session.add(enrollment)
+    app = _open_detail(failed)
+    shown = _shown_values(app)
+    assert not RAW.search(shown), RAW.findall(shown)
+    assert "Clockwork refused the contact's data" in shown
+    technical = next(e for e in app.expander if e.label == "Technical details")
+    assert any(error in str(text.value) for text in technical.text)
+
+
+def test_a_contact_awaiting_a_reply_says_it_joins_the_sequences_project_then(
+    store: Runtime, simulator: SimulatorServer, connected: dict[str, Any]
+) -> None:
+    project = simulator.state.snapshot(SIM_FIRM)["projects"][0]
+    with store.db.write() as session:
+        accounts.update_settings(
+            session=session, account_id=connected["account_id"],
+            changes={"sync_mode": "on_reply"}, clock=store.clock, actor="test",
+        )  # fmt: skip
+        accounts.update_sequence(
+            session=session, sequence_id=connected["sequence_id"],
+            changes={"project_id": project["id"]}, clock=store.clock, actor="test",
+        )  # fmt: skip
+    waiting = enroll(store, connected["sequence_id"], "kay@example.com")
+    shown = texts(_open_detail(waiting))
+    assert "none (person only)" not in shown
+    assert (
+        f"Project: decided when they reply: the sequence's project then (now {project['name']})"
+        in shown
+    )
+
+
 def test_csv_export_button_is_offered_for_the_filtered_rows(
     store: Runtime, connected: dict[str, Any]
 ) -> None:
@@ -396,10 +449,30 @@ def test_the_sync_log_shows_no_raw_codes_paths_or_workers(
     assert "vm:7867" not in shown
 
 
+def test_the_audit_log_names_people_fields_and_projects_in_words(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    project = "0b8f5a9e-6c1d-4c3e-9a51-2f9e1c7d4a10"
+    with store.db.write() as session:
+        accounts.update_settings(
+            session=session, account_id=connected["account_id"],
+            changes={"activity_tracking": False, "default_project_id": project},
+            clock=store.clock, actor="cli:root",
+        )  # fmt: skip
+    app = open_page("audit_log")
+    shown = _shown_values(app)
+    assert not RAW.search(shown), RAW.findall(shown)
+    audit_table = app.dataframe[0].value
+    assert "root (command line)" in set(audit_table["Who"])
+    assert "Activity tracking" in set(audit_table["Field"])
+    technical = next(e for e in app.expander if e.label == "Technical details")
+    assert "activity_tracking" in set(technical.dataframe[0].value["Field"])
+
+
 def test_audit_log_shows_who_changed_what(store: Runtime, connected: dict[str, Any]) -> None:
     app = open_page("audit_log")
     table = app.dataframe[0].value
-    assert "connection" in " ".join(table["Changed"])
+    assert "Clockwork connection" in set(table["Changed"])
     assert set(table["Who"]) == {"test"}
     assert not any("nw-api-key-0001" in str(value) for value in table["New"])
 
@@ -503,8 +576,8 @@ def test_resync_to_project_is_previewed_then_applied(
         )  # fmt: skip
     app = open_page("sequences")
     by_label(app.button, "Preview re-sync").click().run()
-    assert "1 contact(s) would be added to" in texts(app)
-    by_label(app.button, "Re-sync 1 contact(s)").click().run()
+    assert "1 contact would be added to" in texts(app)
+    by_label(app.button, "Re-sync 1 contact").click().run()
     with store.db.read() as session:
         synced = session.get(Enrollment, connected["ids"][0])
     assert synced is not None and synced.project_id == project["id"]
@@ -528,8 +601,8 @@ def test_activity_backfill_sends_what_tracking_off_skipped(
         )  # fmt: skip
         assert activity.state == "skipped"
     app = open_page("activity", backfill_open=True)  # the expander opened
-    assert "1 activities would be written as notes:" in texts(app)
-    by_label(app.button, "Send 1 activities").click().run()
+    assert "1 activity would be written as notes:" in texts(app)  # not "1 activities"
+    by_label(app.button, "Send 1 activity").click().run()
     with store.db.read() as session:
         from sync_engine.models import Activity
 
