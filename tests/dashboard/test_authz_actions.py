@@ -162,6 +162,12 @@ ACTIONS = [
         "save_rules",
         lambda w: {"account_id": w.account_id, "changes": {"queue_stalled": (True, 600.0)}},
     ),
+    Action(
+        "verify",
+        "start_verification",
+        lambda w: {"account_id": w.account_id, "sequence_id": None, "sample": None},
+    ),
+    Action("verify", "apply_repair", lambda w: {"account_id": w.account_id}, False),
 ]
 
 

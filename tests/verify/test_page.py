@@ -1,0 +1,51 @@
+"""The dashboard's Verify page: an admin starts a verification, the engine works it, the drifted
+contacts are listed with a plain reason, the repair is previewed and queued; a viewer sees the
+findings but no buttons."""
+
+from __future__ import annotations
+
+from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
+from sync_engine.demo import SimulatorAdmin
+from sync_engine.runtime import Runtime
+from sync_engine.verify.job import work_verifications
+from sync_engine.verify.models import CheckStatus
+from tests.dashboard.conftest import (  # noqa: F401  (fixtures)
+    VIEWER,
+    _served_on_loopback,
+    open_page,
+    store,
+    texts,
+)
+from tests.factories import SIM_FIRM
+from tests.verify.test_verify import _checks, _person, _synced_account
+
+
+def test_verify_from_the_page_lists_drift_and_queues_its_repair(
+    store: Runtime,  # noqa: F811
+    sim_server: SimulatorServer,
+    sim: SimulatorState,
+) -> None:
+    store.settings = store.settings.model_copy(update={"default_max_rps": 500})
+    _synced_account(store, sim_server, count=3)
+    with SimulatorAdmin(sim_server.base_url) as admin:
+        admin.delete_person(SIM_FIRM, _person(store, "person1@example.com"))
+    app = open_page("verify")
+    assert "This account has not been verified yet." in texts(app)
+    next(b for b in app.button if b.label == "Verify now").click()
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    work_verifications(store, lambda account_id: None, seconds=30)  # the scheduler's job
+    app.run()
+    shown = texts(app)
+    assert "nothing was changed in Clockwork" in shown
+    findings = app.dataframe[0].value
+    assert list(findings["Contact"]) == ["person1@example.com"]
+    assert next(iter(findings["What is wrong"])).startswith("The person is no longer in Clockwork")
+    next(b for b in app.button if b.label == "Repair these contacts").click()
+    app.run()
+    assert [c.status for e, c in sorted(_checks(store).items())] == [
+        CheckStatus.OK, CheckStatus.REPAIRED, CheckStatus.OK,
+    ]  # fmt: skip
+
+    viewer = open_page("verify", user=VIEWER)
+    assert not [b for b in viewer.button if b.label in ("Verify now", "Repair these contacts")]
