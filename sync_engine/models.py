@@ -162,6 +162,10 @@ class Enrollment(SQLModel, table=True):
         sa.Index("ix_enrollment_account_synced", "account_id", "synced_at"),
         sa.Index("ix_enrollment_sequence_status", "sequence_id", "status"),
         sa.Index("ix_enrollment_contact_lease", "contact_id", "lease_expires_at"),
+        # The Overview's queue and due counts from the index alone (migration 0006).
+        sa.Index("ix_enrollment_account_due", "account_id", "status", "next_attempt_at"),
+        # A contact search's enrollments in the account, from the index alone (migration 0006).
+        sa.Index("ix_enrollment_contact_account", "contact_id", "account_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
