@@ -96,6 +96,10 @@ class IngestApp:
             self.config.rate_per_second, self.config.burst, clock=self.monotonic
         )
 
+    def close(self) -> None:
+        """Let the ingest threads go (the server has stopped)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
     async def in_thread(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run blocking store work on one of the few ingest threads."""
         loop = asyncio.get_running_loop()

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Self
 
 import uvicorn
+from fastapi import FastAPI
 
 from sync_engine.ingest.app import IngestConfig, create_app
 from sync_engine.runtime import Runtime
@@ -44,11 +45,9 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn_config(
-    runtime: Runtime, config: IngestConfig | None, **options: object
-) -> uvicorn.Config:
+def _uvicorn_config(app: FastAPI, **options: object) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(runtime, config),
+        app,
         log_config=None,
         access_log=False,
         lifespan="off",
@@ -75,6 +74,7 @@ class IngestServer:
         self._requested_port = port
         self._port: int | None = None
         self._server: uvicorn.Server | None = None
+        self._app: FastAPI | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -91,7 +91,8 @@ class IngestServer:
             raise RuntimeError("the ingest server is already started")
         sock = _bind(self._host, self._requested_port)
         port = sock.getsockname()[1]
-        server = uvicorn.Server(_uvicorn_config(self._runtime, self._config, log_level="warning"))
+        app = create_app(self._runtime, self._config)
+        server = uvicorn.Server(_uvicorn_config(app, log_level="warning"))
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name=f"ingest-api-{port}", daemon=True
         )
@@ -106,6 +107,7 @@ class IngestServer:
                 raise TimeoutError(f"the ingest server did not start within {timeout}s")
             time.sleep(0.005)
         self._server, self._thread, self._port = server, thread, port
+        self._app = app
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and wait for the thread (idempotent)."""
@@ -119,6 +121,9 @@ class IngestServer:
             thread.join(timeout)
         self._server = self._thread = None
         self._port = None
+        if self._app is not None:
+            self._app.state.ingest.close()
+            self._app = None
 
     def __enter__(self) -> Self:
         self.start()
@@ -137,8 +142,10 @@ def run_ingest(
     runtime: Runtime, *, host: str, port: int, config: IngestConfig | None = None
 ) -> None:
     """Serve in the foreground until interrupted (Ctrl-C)."""
-    server = uvicorn.Server(
-        _uvicorn_config(runtime, config, host=host, port=port, log_level="info")
-    )
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run()
+    app = create_app(runtime, config)
+    server = uvicorn.Server(_uvicorn_config(app, host=host, port=port, log_level="info"))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+    finally:
+        app.state.ingest.close()
