@@ -20,7 +20,10 @@ WIDTHS = {
 def render() -> None:
     """Draw the Audit log page."""
     st.title("Audit log")
-    st.caption("Every change to settings, sequences, credentials and enrollments, newest first.")
+    st.caption(
+        "Every change to settings, sequences, connections and contacts, newest first. Secrets are "
+        "never shown."
+    )
     with context.reading() as session:
         names = views.account_names(session=session)
     scope = st.selectbox(

@@ -131,7 +131,7 @@ ENTITY_WORDS = {
     "account": "Account",
     "settings": "Sync settings",
     "sequence": "Sequence",
-    "connection": "Clockwork connection",
+    "connection": "Connection",
     "contact": "Contact",
     "enrollment": "Contact",
 }
@@ -151,7 +151,7 @@ FIELD_WORDS: dict[tuple[str, str], str] = {
     ("sequence", "disable_sync"): "Disable Sync",
     ("sequence", "project_id"): "Project",
     ("sequence", "resync_project"): "Re-sync to project",
-    ("connection", "state"): "Connection",
+    ("connection", "state"): "State",
     ("connection", "firm"): "Firm",
     ("connection", "api_key"): "API key",
     ("connection", "credentials"): "Credentials",
@@ -166,13 +166,13 @@ FIELD_WORDS: dict[tuple[str, str], str] = {
 }
 
 SYNC_MODE_WORDS = {
-    SyncMode.ON_ADD.value: "Sync when added to a sequence",
-    SyncMode.ON_REPLY.value: "Sync only when they reply",
-    SyncMode.OFF.value: "Off",
+    SyncMode.ON_ADD.value: "When added to a sequence",
+    SyncMode.ON_REPLY.value: "Only when they reply",
+    SyncMode.OFF.value: "Off: never",
 }
 CONNECTION_WORDS = {
     ConnectionState.CONNECTED.value: "Connected",
-    ConnectionState.NEEDS_ATTENTION.value: "Needs attention (credentials rejected)",
+    ConnectionState.NEEDS_ATTENTION.value: "Needs attention",
     ConnectionState.DISCONNECTED.value: "Disconnected",
     "never_connected": "Never connected",
 }
@@ -237,7 +237,7 @@ def audit_words(
         if field == "activity_backfill" and (queued := _QUEUED.fullmatch(text)):
             return f"{plural(int(queued[1]), 'activity')} queued"
         if entity == "connection" and field == "credentials" and text == "updated":
-            return "Replaced (secrets are never shown)"
+            return "Replaced"
         return text
 
     return AuditWords(

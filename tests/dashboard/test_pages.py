@@ -472,7 +472,7 @@ def test_the_audit_log_names_people_fields_and_projects_in_words(
 def test_audit_log_shows_who_changed_what(store: Runtime, connected: dict[str, Any]) -> None:
     app = open_page("audit_log")
     table = app.dataframe[0].value
-    assert "Clockwork connection" in set(table["Changed"])
+    assert "Connection" in set(table["Changed"])
     assert set(table["Who"]) == {"test"}
     assert not any("nw-api-key-0001" in str(value) for value in table["New"])
 

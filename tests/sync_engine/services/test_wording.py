@@ -64,7 +64,7 @@ def test_an_audit_entry_names_settings_projects_and_statuses_in_words() -> None:
     project = _audit("settings", "default_project_id", None, "5f0c2a4e-1111-4a4a-8888-000000000001")
     assert (project.field, project.new) == ("Default project", "VP Engineering — Northwind")
     mode = _audit("settings", "sync_mode", "on_add", "on_reply")
-    assert (mode.old, mode.new) == ("Sync when added to a sequence", "Sync only when they reply")
+    assert (mode.old, mode.new) == ("When added to a sequence", "Only when they reply")
     retried = _audit("enrollment", "status", "failed (validation_error)", "queued (retry)", "a@b.c")
     assert retried.what == "Contact a@b.c"
     assert retried.old == "Failed: Clockwork refused the contact's data"
@@ -73,4 +73,4 @@ def test_an_audit_entry_names_settings_projects_and_statuses_in_words() -> None:
         "1 activity queued"
     )
     state = _audit("connection", "state", "connected", "needs_attention")
-    assert state.new == "Needs attention (credentials rejected)"
+    assert (state.what, state.new) == ("Connection", "Needs attention")
