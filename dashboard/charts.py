@@ -17,6 +17,7 @@ import pandas as pd
 
 from sync_engine.services import views
 
+HEIGHT = 280  # px, the whole chart: legend, bars and time axis
 SERIES = {"Synced": "#2f9e6e", "Failed or retried": "#d9534f"}
 
 
@@ -78,5 +79,4 @@ def sync_chart(
                 alt.Tooltip("sum(count):Q", title="Contacts", format=",d"),
             ],
         )
-        .properties(height=220)
     )

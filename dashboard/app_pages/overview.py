@@ -109,7 +109,9 @@ def render_account(account_id: int, window: str, counts: dict[str, int]) -> None
     _, bucket = WINDOWS[window]
     if charts.has_activity(timeline):
         st.altair_chart(
-            charts.sync_chart(timeline, bucket, zone=st.context.timezone), width="stretch"
+            charts.sync_chart(timeline, bucket, zone=st.context.timezone),
+            width="stretch",
+            height=charts.HEIGHT,
         )
     else:
         st.caption(f"Nothing synced or failed in the {window.split(' (')[0].lower()}.")
