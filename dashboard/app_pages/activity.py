@@ -54,10 +54,13 @@ def render() -> None:
     states = right.multiselect(
         "Note", list(STATE_WORDS), key="activity_state", format_func=STATE_WORDS.get
     )
-    with context.reading() as session:
-        total = views.count_activities(
-            session=session, account_id=account_id, states=tuple(states), kinds=tuple(kinds)
-        )
+    if not states and not kinds:  # every activity: the counts above add up to it
+        total = sum(counts.values())
+    else:
+        with context.reading() as session:
+            total = views.count_activities(
+                session=session, account_id=account_id, states=tuple(states), kinds=tuple(kinds)
+            )
     limit, offset = pager.page_range(total, key="activity_page")
     with context.reading() as session:
         rows = views.list_activities(

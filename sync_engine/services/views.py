@@ -1121,13 +1121,17 @@ class ActivityRow:
 
 def activity_counts_by_state(*, session: Session, account_id: int) -> dict[str, int]:
     """The account's activities by delivery state."""
-    counts = {state.value: 0 for state in ActivityState}
-    for state, count in session.exec(
-        select(Activity.state, func.count())
-        .where(Activity.account_id == account_id)
-        .group_by(col(Activity.state))
-    ).all():
-        counts[state] = count
+    # Each state counted in its range of the (account, state) index: PostgreSQL grouped the
+    # account's rows from the table instead (~210 ms at 550k activities).
+    counts = {}
+    for state in ActivityState:
+        counts[state.value] = int(
+            session.exec(
+                select(func.count())
+                .select_from(Activity)
+                .where(Activity.account_id == account_id, Activity.state == state.value)
+            ).one()
+        )
     return counts
 
 
