@@ -3,11 +3,14 @@
 One firm on the simulator (in this process, on a loopback socket) limited to ``--rate`` req/s,
 ``--latency-ms`` per answer; its account is told the same budget (``max_rps``). The store holds
 ``--contacts`` contacts already synced (person, candidacy in the sequence's project, and for
-``--activity-share`` of them a note), seeded straight into the simulator and the store, plus
+``--activity-share`` of them a note; spread over ``--projects`` sequences, each with its own
+project: the contract lists a project's candidates 100 a page, 100 pages at most), seeded straight into the simulator and the store, plus
 ``--new`` new contacts queued to sync (each a search, a create, an email, a position, a
 candidacy: the sync wants the whole budget).
 
-Two runs of ``--seconds`` each, side by side:
+First a whole verification of the synced contacts with no limit and no latency: its reads per
+contact (a person read each, a notes read for each contact with activity, each project's
+candidates once, 100 a page). Then two runs of ``--seconds`` each, side by side:
 
 - **sync alone**: the engine syncs the new contacts;
 - **sync + verify**: the same, and a verification of every synced contact through the engine's
@@ -50,14 +53,16 @@ KEYS = {"api_key": "bench-key", "api_secret": "bench-secret", "firm_service_key"
 
 
 def _seed_synced(
-    rt: Runtime, state: SimulatorState, *, account_id: int, sequence_id: int, project_id: str,
+    rt: Runtime, state: SimulatorState, *, account_id: int, sequences: list[tuple[int, str]],
     contacts: int, activity_share: float,
 ) -> None:  # fmt: skip
-    """``contacts`` people in Clockwork and the same contacts synced in the store."""
+    """``contacts`` people in Clockwork and the same contacts synced in the store, spread over
+    the sequences (each with its project)."""
     now = datetime.now(UTC)
     every = max(1, round(1 / activity_share)) if activity_share > 0 else 0
     contact_rows, enrollment_rows, activity_rows = [], [], []
     for i in range(contacts):
+        sequence_id, project_id = sequences[i % len(sequences)]
         email = f"synced{i}@example.com"
         person = state.seed_person(
             FIRM, first_name=f"Synced{i}", last_name="Person", emails=[email]
@@ -131,6 +136,14 @@ def _seed_synced(
             connection.execute(sa.insert(table_of(Activity)), activity_rows)
 
 
+def _budget(rt: Runtime, account_id: int, rate: float) -> None:
+    with rt.db.write() as session:
+        accounts.update_settings(
+            session=session, account_id=account_id, changes={"max_rps": rate}, clock=rt.clock,
+            actor="bench",
+        )  # fmt: skip
+
+
 def _queue_new(rt: Runtime, sequence_id: int, count: int, tag: str) -> None:
     with rt.db.write() as session:
         for i in range(count):
@@ -197,6 +210,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--share", type=float, default=0.5)
     parser.add_argument("--activity-share", type=float, default=0.3)
+    parser.add_argument(
+        "--projects", type=int, default=10, help="sequences (and projects) the contacts are in"
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="verify-bench-"))
@@ -218,27 +234,41 @@ def main() -> None:
             rt, account_id=account.id, fields={"firm": FIRM, "base_url": server.base_url, **KEYS},
             actor="bench",
         )  # fmt: skip
-        with rt.db.write() as session:
-            accounts.update_settings(
-                session=session, account_id=account.id, changes={"max_rps": args.rate},
-                clock=rt.clock, actor="bench",
-            )  # fmt: skip
-        project_id = state.snapshot(FIRM)["projects"][0]["id"]
-        with rt.db.write() as session:
-            sequence = accounts.add_sequence(
-                session=session, account_id=account.id, name="Bench", project_id=project_id,
-                clock=rt.clock, actor="bench",
-            )  # fmt: skip
-        assert sequence.id is not None
+        _budget(rt, account.id, args.rate)
+        sequences = []
+        for index in range(args.projects):
+            project = state.add_project(FIRM, f"Bench project {index}")
+            with rt.db.write() as session:
+                sequence = accounts.add_sequence(
+                    session=session, account_id=account.id, name=f"Bench {index}",
+                    project_id=project["id"], clock=rt.clock, actor="bench",
+                )  # fmt: skip
+            assert sequence.id is not None
+            sequences.append((sequence.id, project["id"]))
         seeded = time.monotonic()
         _seed_synced(
-            rt, state, account_id=account.id, sequence_id=sequence.id, project_id=project_id,
-            contacts=args.contacts, activity_share=args.activity_share,
+            rt, state, account_id=account.id, sequences=sequences, contacts=args.contacts,
+            activity_share=args.activity_share,
         )  # fmt: skip
         print(f"seeded {args.contacts:,} synced contacts in {time.monotonic() - seeded:.1f} s")
+        # Reads per contact over a whole verification: no limit, no latency, nothing else running.
+        server.set_faults(None)
+        _budget(rt, account.id, 1000.0)
+        full_started = time.monotonic()
+        full = request_verification(rt, account_id=account.id, actor="bench")
+        assert full.id is not None
+        full = advance(rt, full.id, share=1.0)
+        full_seconds = time.monotonic() - full_started
+        print(
+            f"whole verification: {full.checked:,} contacts, {full.reads:,} reads "
+            f"({full.reads / max(full.checked, 1):.3f} per contact), {full.drifted} drifted, "
+            f"{full_seconds:.1f} s"
+        )
+        server.set_faults(faults)
+        _budget(rt, account.id, args.rate)
         rows = {}
         for name, verify in (("sync alone", False), ("sync + verify", True)):
-            _queue_new(rt, sequence.id, args.new, tag=name.replace(" ", "").replace("+", "v"))
+            _queue_new(rt, sequences[0][0], args.new, tag=name.replace(" ", "").replace("+", "v"))
             rows[name] = _run(
                 rt, server, account.id, seconds=args.seconds, verify=verify, share=args.share
             )
@@ -259,7 +289,8 @@ def main() -> None:
             f"{row['verify'] / budget:.0%} | {row['refused']:g} | {row.get('checked', 0):,.0f} | "
             f"{per:.2f} |"
         )
-    print(json.dumps({"args": vars(args), "runs": rows}))
+    whole = {"checked": full.checked, "reads": full.reads, "drifted": full.drifted}
+    print(json.dumps({"args": vars(args), "whole": whole, "runs": rows}))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Nothing is written to Clockwork. Reads are counted by the caller's client hook.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from sync_engine.clockwork.client import ClockworkClient
-from sync_engine.clockwork.errors import ClockworkNotFound
+from sync_engine.clockwork.errors import ClockworkNotFound, ClockworkUnexpectedResponse
 from sync_engine.engine.pipeline import NOTE_KEY_PREFIX
 from sync_engine.matching import normalize_email
 from sync_engine.models import (
@@ -33,6 +34,8 @@ from sync_engine.models import (
     EnrollmentStatus,
 )
 from sync_engine.verify.models import CheckStatus, Drift
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -144,9 +147,11 @@ class Checker:
 
     def __init__(self, client: ClockworkClient) -> None:
         self.client = client
-        self._candidates: dict[str, set[str]] = {}
+        self._candidates: dict[str, set[str] | None] = {}
 
-    def _project_candidates(self, project_id: str) -> set[str]:
+    def _project_candidates(self, project_id: str) -> set[str] | None:
+        """The project's candidates, read once; None when the contract cannot list them all
+        (a listing past the client's page cap): its candidacies are then not checked."""
         if project_id not in self._candidates:
             try:
                 self._candidates[project_id] = {
@@ -155,11 +160,10 @@ class Checker:
                 }
             except ClockworkNotFound:  # the project itself is gone: nobody is in it
                 self._candidates[project_id] = set()
+            except ClockworkUnexpectedResponse as exc:
+                log.warning("project %s: candidacies not checked: %s", project_id, exc)
+                self._candidates[project_id] = None
         return self._candidates[project_id]
-
-    def forget_project(self, project_id: str, person_id: str) -> None:
-        """Drop a cached project once it is known to have changed (a repair re-added someone)."""
-        self._candidates.get(project_id, set()).add(person_id)
 
     def check(self, expected: Expected) -> Result:
         """Read what Clockwork holds for one contact and compare."""
@@ -200,7 +204,8 @@ class Checker:
                 )
             )
         for project_id, enrollment_ids in sorted(expected.projects.items()):
-            if person_id not in self._project_candidates(project_id):
+            candidates = self._project_candidates(project_id)
+            if candidates is not None and person_id not in candidates:
                 findings.append(
                     Finding(
                         Drift.CANDIDACY_MISSING,

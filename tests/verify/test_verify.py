@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import select
 
+from sync_engine.clockwork.client import ClockworkClient
+from sync_engine.clockwork.errors import ClockworkUnexpectedResponse
 from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.demo import SimulatorAdmin
 from sync_engine.engine.passes import Engine
@@ -153,3 +155,25 @@ def test_verifying_a_disconnected_account_is_refused_in_one_line(
                 session=session, name="Lone", clock=rt.clock, actor="t"
             )
         request_verification(rt, account_id=account.id or 0, actor="ana")
+
+
+def test_a_project_too_large_to_list_leaves_candidacies_unchecked_not_the_run_stopped(
+    rt: Runtime, sim_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account_id = _synced_account(rt, sim_server, count=2)
+    with SimulatorAdmin(sim_server.base_url) as admin:
+        admin.delete_person(SIM_FIRM, _person(rt, "person1@example.com"))
+
+    def too_long(self: object, project_id: str, **kwargs: object) -> object:
+        raise ClockworkUnexpectedResponse(
+            "the listing did not end after 100 pages", method="GET",
+            path_template="/projects/{id}/candidacies",
+        )  # fmt: skip
+
+    monkeypatch.setattr(ClockworkClient, "iter_candidacies", too_long)
+    run = request_verification(rt, account_id=account_id, actor="ana")
+    run = advance(rt, run.id or 0)
+    assert (run.state, run.checked, run.drifted) == (VerifyState.DONE, 2, 1)
+    checks = _checks(rt)
+    assert checks["person0@example.com"].status == CheckStatus.OK
+    assert [f["drift"] for f in checks["person1@example.com"].findings] == ["person_missing"]
