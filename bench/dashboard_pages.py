@@ -178,7 +178,10 @@ def serve(target: Target, data: Path) -> Iterator[tuple[str, subprocess.Popen[by
         [
             sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
             "--server.port", str(port), "--server.address", "127.0.0.1",
-            "--server.headless", "true", "--browser.gatherUsageStats", "false", *args,
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            # No reloading when a source file changes under a run (a shared checkout): a reload
+            # re-imports the models mid-run and the next page fails.
+            "--server.fileWatcherType", "none", *args,
         ],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
