@@ -10,13 +10,13 @@ import random
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import context, ingest_panel, theme
 from dashboard.plain_text import plain
 from dashboard.widgets import show_error
 from sync_engine import demo as demo_data
 from sync_engine.clockwork.simulator import FaultConfig
 from sync_engine.domain import ActivityKind
-from sync_engine.services import accounts, enrollments, views
+from sync_engine.services import accounts, enrollments, views, wording
 from sync_engine.services.errors import ServiceError
 
 
@@ -33,7 +33,8 @@ def add_contacts(account_id: int, base_url: str) -> None:
     added = st.session_state.get("demo_added")
     if added:
         with st.container(horizontal=True, vertical_alignment="center"):
-            st.success(f"Added {plain(added['email'])} as enrollment {added['id']}.")
+            into = sequences.get(added.get("sequence_id"), "")
+            st.success(f"Added {plain(added['email'])} to the sequence {plain(into)}.")
             st.page_link(
                 "app_pages/contacts.py",
                 label="Open in Contacts",
@@ -88,7 +89,11 @@ def add_contact(
     except ServiceError as exc:
         show_error(exc)
         return False
-    st.session_state["demo_added"] = {"email": contact.email, "id": enrollment.id}
+    st.session_state["demo_added"] = {
+        "email": contact.email,
+        "id": enrollment.id,
+        "sequence_id": sequence_id,
+    }
     return True
 
 
@@ -109,7 +114,7 @@ def add_made_up_contacts(sequence_id: int, count: int = 5) -> None:
                 added += 1
             except ServiceError:
                 continue  # already in the sequence from an earlier click
-    context.flash(f"Added {added} contacts.")
+    context.flash(f"Added {wording.plural(added, 'contact')}.")
 
 
 def record_events(account_id: int) -> None:
@@ -148,11 +153,18 @@ def record_email_event(
     """Record an email event of the enrollment now (admins only); False with the reason."""
     context.require_admin("record email events")
     try:
-        with context.writing() as session:
-            enrollments.record_event(
-                session=session, enrollment_id=enrollment_id, kind=kind, at=None,
-                subject=subject, clock=context.runtime().clock,
-            )  # fmt: skip
+        if ingest_panel.demo_ingest() is not None:  # the real path: through the ingest API
+            with context.reading() as session:
+                enrollment = enrollments.get_enrollment(
+                    session=session, enrollment_id=enrollment_id
+                )
+            ingest_panel.send_demo_event(enrollment.account_id, enrollment_id, kind, subject)
+        else:
+            with context.writing() as session:
+                enrollments.record_event(
+                    session=session, enrollment_id=enrollment_id, kind=kind, at=None,
+                    subject=subject, clock=context.runtime().clock,
+                )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
         return False
@@ -272,7 +284,7 @@ def run_pass_now() -> bool:
         st.error("The sync engine is not running in this process.")
         return False
     counts = status.handle.engine.run_pass(trigger="manual")
-    context.flash(f"Sync pass: {dict(counts) or 'nothing due'}.")
+    context.flash(f"Sync pass: {wording.run_counts_words(counts)}.")
     return True
 
 
@@ -290,6 +302,7 @@ def reset_demo(base_url: str) -> None:
 
 def render() -> None:
     """Draw the Demo controls page (demo mode, where the demo user is an admin)."""
+    theme.narrow()  # a form page: at a reading width
     st.title("Demo controls")
     context.require_admin("use the demo controls")
     environment = context.demo()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import context, ingest_panel, theme
 from dashboard.plain_text import plain
 from dashboard.widgets import show_error
 from sync_engine import demo as demo_data
@@ -74,11 +74,12 @@ def health(account_id: int) -> accounts.ConnectionSummary | None:
         b.markdown(f"**Firm**  \n{plain(summary.firm)}")
         c.markdown(f"**API key**  \n`{summary.api_key_hint}`")
         d.markdown(f"**Last successful call**  \n{context.ago(last_ok)}")
-        st.caption(f"Base URL: {plain(summary.base_url)}")
         if warning:
             st.error(warning, icon=":material/key_off:")
+        with st.expander("Technical details", icon=":material/code:"):
+            st.text(f"Base URL: {summary.base_url}")
             if summary.last_error:
-                st.text(f"Last error: {summary.last_error}")
+                st.text(f"Last error from Clockwork: {summary.last_error}")
         if account.sync_paused:
             st.warning(
                 "Syncing is paused for this account: nothing is sent to Clockwork, queued work "
@@ -237,6 +238,7 @@ def save_credentials(account_id: int, fields: dict[str, str]) -> bool:
 
 def render() -> None:
     """Draw the Integrations page (admins only)."""
+    theme.narrow()  # a form page: at a reading width
     st.title("Integrations")
     context.require_admin("manage Clockwork connections")
     st.caption(
@@ -248,6 +250,8 @@ def render() -> None:
         return
     summary = health(account_id)
     connect_form(account_id, summary)
+    st.divider()
+    ingest_panel.render(account_id)  # the ingest API: endpoint, tokens, deliveries (issue 15)
 
 
 if __name__ == "__main__":  # run as a page; imported, it only defines its actions

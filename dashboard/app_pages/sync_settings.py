@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import context, theme
 from dashboard.plain_text import plain
 from dashboard.widgets import project_picker, projects, show_error, show_preview
 from sync_engine.domain import SyncMode
@@ -18,6 +18,16 @@ from sync_engine.services import accounts, views
 from sync_engine.services.errors import ServiceError
 from sync_engine.services.projects import resolve_project
 
+# One story in both places: matching by email, which never creates a duplicate, happens either
+# way; the setting only adds the check and the flag (SPEC R3, R4).
+DEDUP_HELP = (
+    "Check each new contact against Clockwork when it is added and flag it **Exists in "
+    "Clockwork** when a recruiter had already entered that person."
+)
+DEDUP_CAPTION = (
+    "On or off, a contact whose email is already in Clockwork is linked to that person, never "
+    "created again. Deduplication adds the flag, so you can see who was already there."
+)
 SYNC_OPTIONS = {
     SyncMode.ON_ADD.value: "Sync contacts when added to a sequence",
     SyncMode.ON_REPLY.value: "Only sync contacts when they reply",
@@ -27,6 +37,7 @@ SYNC_OPTIONS = {
 
 def render() -> None:
     """Draw the Sync settings page (admins only)."""
+    theme.narrow()  # a form page: at a reading width
     st.title("Sync settings")
     context.require_admin("change sync settings")
     st.caption("When contacts sync to Clockwork, and where they go. Changes apply from now on.")
@@ -50,13 +61,9 @@ def render() -> None:
         "Deduplication",
         value=current.deduplication,
         key=f"{key}_dedup",
-        help="Check each new contact against Clockwork and flag it **Exists in Clockwork** when a "
-        "recruiter had already entered that person. Duplicates are never created either way.",
+        help=DEDUP_HELP,
     )
-    st.caption(
-        "With deduplication on, contacts already in Clockwork are flagged and linked to the "
-        "existing person instead of being created again."
-    )
+    st.caption(DEDUP_CAPTION)
     linkedin = st.toggle(
         "Link by LinkedIn URL",
         value=current.link_by_linkedin,
@@ -81,7 +88,7 @@ def render() -> None:
     )
     st.caption(
         "Leave this blank if you set projects per sequence (Sequences page, Syncing tab); "
-        "contacts are then created in Clockwork without joining a project."
+        "contacts are then created or linked in Clockwork without joining a project."
     )
 
     st.subheader("Activity tracking")

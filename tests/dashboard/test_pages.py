@@ -328,6 +328,19 @@ def test_sync_settings_preview_then_save_audited(store: Runtime, connected: dict
     assert {("sync_mode", ADMIN), ("activity_tracking", ADMIN)} <= changed
 
 
+def test_deduplication_caption_and_tooltip_tell_one_story(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    app = open_page("sync_settings")
+    toggle = by_label(app.toggle, "Deduplication")
+    caption = next(c.value for c in app.caption if "Deduplication adds the flag" in c.value)
+    # Matching by email prevents duplicates either way; the setting adds only the flag. The
+    # caption used to say deduplication links "instead of being created again".
+    assert "instead of being created again" not in caption
+    assert "On or off" in caption and "never created again" in caption
+    assert "Exists in Clockwork" in toggle.help and "either way" not in toggle.help
+
+
 def test_default_project_is_chosen_from_the_firms_projects(
     store: Runtime, connected: dict[str, Any], simulator: SimulatorServer
 ) -> None:

@@ -54,7 +54,7 @@ def choose_account(page: Page, name: str) -> None:
 
 
 def add_contact(page: Page, email: str, *, exists: bool = False) -> int:
-    """Add a contact from Demo controls; returns its enrollment id (from the confirmation)."""
+    """Add a contact from Demo controls; returns its enrollment id (from the confirmation's link)."""
     idle(page)
     form = page.get_by_test_id("stForm").filter(has_text="Add to sequence")
     type_into(form.get_by_label("Email", exact=True), email)
@@ -66,11 +66,13 @@ def add_contact(page: Page, email: str, *, exists: bool = False) -> int:
     # The email reads as typed; a word joiner (U+2060) before its @ keeps it from becoming a
     # mailto link (dashboard.plain_text).
     local, _, domain = email.partition("@")
-    shown = re.compile(rf"{re.escape(local)}\u2060?@{re.escape(domain)} as enrollment")
+    shown = re.compile(rf"{re.escape(local)}\u2060?@{re.escape(domain)} to the sequence")
     added = page.get_by_test_id("stAlertContentSuccess").filter(has_text=shown)
     expect(added).to_be_visible()
-    match = re.search(r"enrollment (\d+)", added.inner_text())
-    assert match, added.inner_text()
+    # The confirmation names no id (issue 13 item 4): the id is in its "Open in Contacts" link.
+    link = page.get_by_role("link", name="Open in Contacts")
+    match = re.search(r"enrollment=(\d+)", link.get_attribute("href") or "")
+    assert match, link.get_attribute("href")
     idle(page)
     return int(match.group(1))
 
@@ -156,7 +158,9 @@ def test_added_contact_becomes_synced_and_one_exists_in_clockwork(
     shot(page, "demo-controls")
 
     page.get_by_role("link", name="Open in Contacts").click()  # same session, linked enrollment
-    expect(page.get_by_text(f"enrollment {existing}", exact=False)).to_be_visible()
+    expect(page).to_have_url(re.compile(rf"enrollment={existing}$"))
+    # The linked contact's detail (it names the contact and its sequence, not an id).
+    expect(page.get_by_text("grace.e2e@northwind-traders.com · in the sequence")).to_be_visible()
     status = page.get_by_test_id("stMetric").filter(has_text="Status")
     expect(status.get_by_test_id("stMetricValue")).to_have_text("Synced", timeout=30_000)
     expect(page.get_by_text(re.compile(r"^Exists in Clockwork: a recruiter"))).to_be_visible()
