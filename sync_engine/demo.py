@@ -46,6 +46,9 @@ from sync_engine.models import (
     ActivityKind,
     ClockworkConnection,
     ConnectionState,
+    Contact,
+    EnrollmentStatus,
+    LinkKind,
     StoreMeta,
     table_of,
 )
@@ -623,7 +626,53 @@ def seed_demo(runtime: Runtime, simulator_base_url: str, *, reset: bool = False)
 
     umbrella = builder.account("Umbrella Recruiting", firm=None)
     builder.enroll(builder.sequence(umbrella, "Research Lead"), _UMBRELLA)
+
+    placed = builder.sequence(acme, "Placed last quarter", project_id=vpe)
+    with SimulatorAdmin(simulator_base_url) as admin:
+        seed_drift(runtime, admin, firm=DEMO_FIRMS["demo"].name, sequence_id=placed)
+    report.enrollments += len(_DRIFTED)
     return report
+
+
+# Synced before today and changed in Clockwork since: what a verification finds (issue 16).
+_DRIFTED = [
+    _contact("Wendy", "Shaw", "wendy.shaw@fabrikam.example", "CTO", "Fabrikam"),
+    _contact("Victor", "Lane", "victor.lane@proseware.example", "VP Engineering", "Proseware"),
+    _contact("Uma", "Patel", "uma.patel@lucerne.example", "Head of Platform", "Lucerne"),
+]
+
+
+def seed_drift(runtime: Runtime, admin: SimulatorAdmin, *, firm: str, sequence_id: int) -> None:
+    """Three contacts the store says were synced into the sequence's project, each since changed
+    in Clockwork behind the sync's back: the first person deleted, the second never (or no
+    longer) in the project, the third merged into a duplicate."""
+    people = [
+        admin.seed_person(
+            firm, first_name=c["first_name"], last_name=c["last_name"], emails=[c["email"]]
+        )
+        for c in _DRIFTED
+    ]
+    now = runtime.clock()
+    with runtime.db.write() as session:
+        for fields, person in zip(_DRIFTED, people, strict=True):
+            enrollment = enrollments.add_contact(
+                session=session, sequence_id=sequence_id,
+                contact=enrollments.parse_contact(fields), clock=runtime.clock,
+            )  # fmt: skip
+            contact = session.get(Contact, enrollment.contact_id)
+            assert contact is not None
+            # Created by us when they synced (so not "already in Clockwork"), every step done.
+            contact.clockwork_person_id, contact.person_created_by_us = person["id"], True
+            contact.person_created_by_enrollment_id = enrollment.id
+            contact.email_attached = contact.position_attached = contact.linkedin_attached = True
+            enrollment.status, enrollment.reason = EnrollmentStatus.SYNCED, None
+            enrollment.next_attempt_at, enrollment.synced_at = None, now
+            enrollment.clockwork_person_id, enrollment.candidacy_done = person["id"], True
+            enrollment.exists_in_clockwork, enrollment.link = False, LinkKind.CREATED
+            session.add_all([contact, enrollment])
+    admin.delete_person(firm, people[0]["id"])
+    duplicate = admin.seed_person(firm, first_name="Uma", last_name="Patel-Reyes")
+    admin.merge_person(firm, people[2]["id"], into=duplicate["id"])
 
 
 def _seed_simulator(admin: SimulatorAdmin) -> dict[str, dict[str, str]]:

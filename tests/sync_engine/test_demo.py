@@ -76,7 +76,9 @@ def test_seed_demo_reset_wipes_the_store_and_seeds_again(
     assert again.seeded and again.enrollments == first.enrollments
     with runtime.db.read() as session:
         assert len(accounts.list_accounts(session=session)) == 4
-    assert len(demo_simulator.state.snapshot("demo")["people"]) == 3
+    # The three existing people, and the seeded drift's two (issue 16): Victor Lane, and the
+    # duplicate Uma Patel was merged into (Wendy Shaw's person was deleted).
+    assert len(demo_simulator.state.snapshot("demo")["people"]) == 3 + 2
     runtime.close()
 
 
