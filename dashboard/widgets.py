@@ -60,7 +60,7 @@ def project_picker(
         label,
         options,
         index=options.index(current or ""),
-        format_func=lambda option: names.get(option, f"{option} (not found in Clockwork)"),
+        format_func=lambda option: names.get(option, "A project Clockwork does not list now"),
         key=key,
         help=help,
     )
