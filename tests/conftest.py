@@ -14,6 +14,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -113,6 +114,71 @@ def sim(sim_server: SimulatorServer) -> Iterator[SimulatorState]:
     sim_server.set_faults(None)
     yield state
     sim_server.set_faults(None)
+
+
+# What the quick run (``-m "not slow"``) leaves to the full one: whatever boots something big
+# (a browser, the whole app in an AppTest, cwsync processes, the seeded demo), the end-to-end
+# fault and crash scenarios, and the second storage backend (each test's SQLite run stays).
+_SLOW_FOLDERS = {"e2e", "reliability"}
+_SLOW_MODULES = {
+    "sync_engine/test_cli_story.py",  # the README's command block, as cwsync processes
+    "sync_engine/test_dashboard_command.py",  # starts cwsync dashboard
+    "sync_engine/test_demo.py",  # seeds and syncs the whole demo
+    "sync_engine/test_demo_store.py",
+    "sync_engine/test_demo_hints.py",
+    "sync_engine/engine/test_isolation.py",  # firms in trouble for seconds, on a real socket
+    "sync_engine/engine/test_scheduler.py",  # the scheduler's passes, in real time
+    "alerts/test_live.py",  # the demo, its scheduler and a receiver, in real time
+}
+_APP_TEST_HELPERS = {("streamlit.testing.v1.app_test", "AppTest")} | {
+    ("tests.dashboard.conftest", name) for name in ("open_page", "new_app")
+}
+
+
+def _boots_the_app(item: pytest.Item) -> bool:
+    """Whether the test's module runs the dashboard in an AppTest (it imports the helpers)."""
+    module = getattr(item, "module", None)
+    return module is not None and any(
+        (getattr(value, "__module__", None), getattr(value, "__qualname__", None))
+        in _APP_TEST_HELPERS
+        for value in vars(module).values()
+    )
+
+
+def _is_slow(item: pytest.Item, where: Path) -> bool:
+    if where.parts[0] in _SLOW_FOLDERS or where.as_posix() in _SLOW_MODULES:
+        return True
+    if item.get_closest_marker("postgres") is not None:
+        return True
+    return _boots_the_app(item)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the slow tests ``slow`` by where they are and what they use (see ``_is_slow``)."""
+    root = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(root) and _is_slow(item, item.path.relative_to(root)):
+            item.add_marker(pytest.mark.slow)
+
+
+class _BackendsFromWorkers:
+    """Under pytest-xdist the tests run in workers: each sends its counts back when it ends."""
+
+    @pytest.hookimpl
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        for name, count in getattr(node, "workeroutput", {}).get("cwsync_backends", {}).items():
+            _backends_ran[name] = _backends_ran.get(name, 0) + count
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_BackendsFromWorkers(), "cwsync-backends-from-workers")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker
+        workeroutput["cwsync_backends"] = dict(_backends_ran)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -70,6 +70,7 @@ def test_bad_input_gets_one_line_and_no_hash(
     assert err.startswith(message) and err.count("\n") == 1
 
 
+@pytest.mark.slow  # a process of its own
 def test_it_runs_as_a_module_without_streamlit() -> None:
     done = subprocess.run(
         [sys.executable, "-c", "import sys, dashboard.hash_password; "

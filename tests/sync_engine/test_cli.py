@@ -185,6 +185,7 @@ def test_a_key_file_that_is_a_directory_gets_one_line(cli, tmp_path: Path, monke
     assert str(tmp_path) in err and "Is a directory" in err
 
 
+@pytest.mark.slow  # a process of its own
 def test_a_full_disk_gets_one_line(sqlite_url: str, tmp_path: Path) -> None:
     """The store's files may not grow (RLIMIT_FSIZE, the way a full disk refuses a write)."""
     import os

@@ -944,6 +944,7 @@ def test_server_round_trips_without_nagle_delay(api: httpx.Client) -> None:
     assert timings[10] < 0.02
 
 
+@pytest.mark.slow  # a process of its own
 def test_run_simulator_serves_the_demo_firm_and_saves_its_state_on_stop(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -414,6 +414,7 @@ def test_a_row_is_judged_on_its_data_even_with_a_key_the_reader_once_used_for_er
     assert report.rejected == [(1, "__error__: Extra inputs are not permitted")]
 
 
+@pytest.mark.slow  # a 9 MB file
 def test_reading_a_large_csv_holds_one_line_at_a_time(tmp_path: Path) -> None:
     import tracemalloc
 
