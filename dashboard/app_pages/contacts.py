@@ -62,6 +62,11 @@ def filters(account_id: int) -> views.EnrollmentFilter:
         "Sequence", list(sequences), format_func=sequences.get, key="contacts_sequence"
     )
     flagged = flag.selectbox("Exists in Clockwork", list(FLAG_CHOICES), key="contacts_flag")
+    drifted = st.checkbox(
+        "Only contacts that drifted from Clockwork",
+        key="contacts_drifted",
+        help="Contacts the last verification found changed in Clockwork (see the Verify page).",
+    )
     return views.EnrollmentFilter(
         account_id=account_id,
         statuses=tuple(statuses),
@@ -69,6 +74,7 @@ def filters(account_id: int) -> views.EnrollmentFilter:
         sequence_ids=tuple(sequence_ids),
         exists_in_clockwork=FLAG_CHOICES[flagged],
         search=term,
+        drifted=drifted,
     )
 
 

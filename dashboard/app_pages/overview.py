@@ -11,6 +11,7 @@ from dashboard import charts, context, tables
 from dashboard.plain_text import plain
 from dashboard.widgets import count, count_column
 from sync_engine.services import accounts, views, wording
+from sync_engine.verify import views as verify_views
 
 WINDOWS = {
     "Last hour (per minute)": (timedelta(hours=1), 60),
@@ -162,6 +163,13 @@ def render_account(account_id: int, window: str, counts: dict[str, int]) -> None
     d.metric(
         "Last successful Clockwork call",
         context.ago(last_ok, at=now) if summary else "never connected",
+    )
+    with context.reading() as session:  # issue 16: is what we say we synced really there?
+        verified = verify_views.last_verified_at(session=session, account_id=account_id)
+        drifted = verify_views.count_drifted(session=session, account_id=account_id)
+    st.caption(
+        f"Last verified against Clockwork: {context.ago(verified, at=now) if verified else 'never'}"
+        + (f"; {wording.plural(drifted, 'contact')} drifted (see Verify)." if drifted else ".")
     )
     if engine.last_problem is not None:
         problem = engine.last_problem

@@ -48,6 +48,7 @@ from sync_engine.services.accounts import (
     verify_credentials,
 )
 from sync_engine.services.errors import ConnectionRejectedError, NotFoundError
+from sync_engine.verify.models import CheckStatus, ContactCheck
 
 if TYPE_CHECKING:
     from sync_engine.runtime import Runtime
@@ -518,6 +519,7 @@ class EnrollmentFilter:
     sequence_ids: tuple[int, ...] = ()
     exists_in_clockwork: bool | None = None
     search: str = ""
+    drifted: bool = False  # only contacts a verification found changed in Clockwork (issue 16)
 
 
 @dataclass(frozen=True)
@@ -567,6 +569,13 @@ def search_notice(text: str) -> str | None:
     return None
 
 
+def drifted_contacts(account_id: int) -> Any:
+    """The account's contacts whose newest verification found drift, as a subquery."""
+    return select(ContactCheck.contact_id).where(
+        ContactCheck.account_id == account_id, ContactCheck.status == CheckStatus.DRIFTED
+    )
+
+
 def _filtered(
     query: Any, where: EnrollmentFilter, *, session: Session, joined_contact: bool
 ) -> Any:
@@ -580,6 +589,8 @@ def _filtered(
         query = query.where(col(Enrollment.sequence_id).in_(where.sequence_ids))
     if where.exists_in_clockwork is not None:
         query = query.where(col(Enrollment.exists_in_clockwork).is_(where.exists_in_clockwork))
+    if where.drifted:
+        query = query.where(col(Enrollment.contact_id).in_(drifted_contacts(where.account_id)))
     term = search_term(where.search)
     if not term:
         return query

@@ -7,8 +7,10 @@ from __future__ import annotations
 from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.demo import SimulatorAdmin
 from sync_engine.runtime import Runtime
+from sync_engine.services import views
 from sync_engine.verify.job import work_verifications
 from sync_engine.verify.models import CheckStatus
+from sync_engine.verify.runs import advance, request_verification
 from tests.dashboard.conftest import (  # noqa: F401  (fixtures)
     VIEWER,
     _served_on_loopback,
@@ -49,3 +51,28 @@ def test_verify_from_the_page_lists_drift_and_queues_its_repair(
 
     viewer = open_page("verify", user=VIEWER)
     assert not [b for b in viewer.button if b.label in ("Verify now", "Repair these contacts")]
+
+
+def test_contacts_filter_drifted_and_the_overview_says_when_last_verified(
+    store: Runtime,  # noqa: F811
+    sim_server: SimulatorServer,
+    sim: SimulatorState,
+) -> None:
+    store.settings = store.settings.model_copy(update={"default_max_rps": 500})
+    account_id = _synced_account(store, sim_server, count=3)
+    overview = open_page()
+    assert "Last verified against Clockwork: never." in texts(overview)
+    with SimulatorAdmin(sim_server.base_url) as admin:
+        admin.delete_person(SIM_FIRM, _person(store, "person2@example.com"))
+    run = request_verification(store, account_id=account_id, actor="ana")
+    advance(store, run.id or 0)
+
+    with store.db.read() as session:
+        rows = views.list_enrollments(
+            session=session, where=views.EnrollmentFilter(account_id=account_id, drifted=True)
+        )
+    assert [row.email for row in rows] == ["person2@example.com"]
+    overview = open_page()
+    assert "1 contact drifted (see Verify)" in texts(overview)
+    contacts = open_page("contacts", contacts_drifted=True)
+    assert len(contacts.dataframe[0].value) == 1
