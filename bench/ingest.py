@@ -133,41 +133,53 @@ def servers(url: str, key: str, count: int) -> Iterator[list[str]]:
 
 async def _client(
     base: str, account_id: int, token: str, contacts: int, stop_at: float, latencies: list[float],
-    errors: list[int], offset: int,
-) -> None:  # fmt: skip
+    errors: list[int], offset: int, batch: int,
+) -> int:  # fmt: skip
+    """Post events until ``stop_at``: one per request, or ``batch`` per ``events/batch`` request;
+    returns the events accepted."""
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    accepted = 0
     async with httpx.AsyncClient(
         base_url=base, headers=headers, limits=limits, timeout=30
     ) as client:
         i = offset
         while time.perf_counter() < stop_at:
-            body = {"kind": "opened", "sequence": SEQUENCE, "email": f"c{i % contacts}@example.com"}
+            events = []
+            for _ in range(batch):
+                events.append({"kind": "opened", "sequence": SEQUENCE,
+                               "email": f"c{i % contacts}@example.com"})  # fmt: skip
+                i += 7919
+            path, body = (
+                ("/events", events[0]) if batch == 1 else ("/events/batch", {"events": events})
+            )
             started = time.perf_counter()
             answer = await client.post(
-                f"/v1/accounts/{account_id}/events", json=body,
+                f"/v1/accounts/{account_id}{path}", json=body,
                 headers={"Idempotency-Key": uuid.uuid4().hex},
             )  # fmt: skip
             elapsed = time.perf_counter() - started
-            if answer.status_code == 201:
+            if answer.status_code in (200, 201):
                 latencies.append(elapsed)
+                accepted += answer.json().get("accepted", 1) if batch > 1 else 1
             else:
                 errors.append(answer.status_code)
-            i += 7919
+    return accepted
 
 
 async def load(
-    urls: list[str], account_id: int, token: str, contacts: int, clients: int, seconds: float
-) -> dict[str, Any]:
+    urls: list[str], account_id: int, token: str, contacts: int, clients: int, seconds: float,
+    batch: int = 1,
+) -> dict[str, Any]:  # fmt: skip
     """``clients`` concurrent clients posting events for ``seconds``; their figures."""
     latencies: list[float] = []
     errors: list[int] = []
     started = time.perf_counter()
     stop_at = started + seconds
-    await asyncio.gather(
+    accepted = await asyncio.gather(
         *(
             _client(urls[n % len(urls)], account_id, token, contacts, stop_at, latencies, errors,
-                    n * 101)
+                    n * 101, batch)
             for n in range(clients)
         )
     )  # fmt: skip
@@ -179,9 +191,10 @@ async def load(
 
     return {
         "clients": clients,
-        "accepted": len(latencies),
+        "batch": batch,
+        "accepted": sum(accepted),
         "errors": len(errors),
-        "events_per_s": round(len(latencies) / elapsed, 1),
+        "events_per_s": round(sum(accepted) / elapsed, 1),
         "p50_ms": round(pct(0.50), 1),
         "p95_ms": round(pct(0.95), 1),
         "max_ms": round(ordered[-1] * 1000, 1) if ordered else 0.0,
@@ -266,7 +279,7 @@ def bench_store(
             asyncio.run(load(urls, account_id, token, args.contacts, 4, 1.0))  # warm-up
             for clients in args.clients:
                 row = asyncio.run(
-                    load(urls, account_id, token, args.contacts, clients, args.seconds)
+                    load(urls, account_id, token, args.contacts, clients, args.seconds, args.batch)
                 )
                 rows.append({"store": label, "servers": args.servers, **row})
                 print(_line(rows[-1]), flush=True)
@@ -282,7 +295,8 @@ def bench_store(
 
 def _line(row: dict[str, Any]) -> str:
     return (
-        f"{row['store']:<10} {row['servers']:>7} {row['clients']:>7} {row['events_per_s']:>9} "
+        f"{row['store']:<10} {row['servers']:>7} {row['clients']:>7} {row['batch']:>5} "
+        f"{row['events_per_s']:>9} "
         f"{row['p50_ms']:>7} {row['p95_ms']:>7} {row['max_ms']:>8} {row['errors']:>6}"
     )
 
@@ -294,6 +308,7 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=2000)
     parser.add_argument("--servers", type=int, default=1, help="cwsync serve processes")
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--batch", type=int, default=1, help="events per request (events/batch)")
     parser.add_argument("--notes", type=int, default=10, help="0: skip the note latency")
     parser.add_argument("--interval", type=float, default=5.0, help="sync_interval_seconds")
     parser.add_argument("--latency-ms", type=float, default=80.0, help="simulator latency")
@@ -306,7 +321,7 @@ def main() -> None:
     state.add_firm(FIRM, **KEYS)
     from sync_engine.clockwork.simulator import FaultConfig
 
-    print(f"{'store':<10} {'servers':>7} {'clients':>7} {'events/s':>9} {'p50 ms':>7} "
+    print(f"{'store':<10} {'servers':>7} {'clients':>7} {'batch':>5} {'events/s':>9} {'p50 ms':>7} "
           f"{'p95 ms':>7} {'max ms':>8} {'errors':>6}")  # fmt: skip
     results: dict[str, Any] = {}
     with (
