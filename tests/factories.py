@@ -1,12 +1,15 @@
-"""Plain factory functions and fakes for tests: a settable clock and a wired runtime."""
+"""Plain factory functions and fakes for tests: a settable clock, a wired runtime, the CLI run in
+this process."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from cryptography.fernet import Fernet
 
+import sync_engine.cli as cli_module
 from sync_engine.clockwork.simulator import SimulatorState
 from sync_engine.config import Settings
 from sync_engine.runtime import Runtime, build_runtime
@@ -125,3 +128,14 @@ def enroll(runtime: Runtime, sequence_id: int, email: str, **fields: str) -> int
         )
     assert enrollment.id is not None
     return enrollment.id
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``cwsync ARGS`` in this process, from a fresh start: (exit code, stdout, stderr)."""
+    cli_module._state.runtime = None
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main(list(args))
+    captured = capsys.readouterr()
+    if cli_module._state.runtime is not None:
+        cli_module._state.runtime.close()
+    return int(exit_info.value.code or 0), captured.out, captured.err

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
-from sync_engine.cli import main
 from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
-from tests.factories import SIM_FIRM, SIM_KEYS
+from tests.factories import SIM_FIRM, SIM_KEYS, run_cli
 
 
 @pytest.fixture
@@ -25,18 +25,7 @@ def cli(
     monkeypatch.setenv("CWSYNC_DEFAULT_MAX_RPS", "500")
     monkeypatch.chdir(tmp_path)
 
-    def run(*args: str) -> tuple[int, str, str]:
-        import sync_engine.cli as module
-
-        module._state.runtime = None
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(args))
-        captured = capsys.readouterr()
-        if module._state.runtime is not None:
-            module._state.runtime.close()
-        return int(exit_info.value.code or 0), captured.out, captured.err
-
-    return run
+    return partial(run_cli, capsys)
 
 
 def test_help_lists_the_commands_of_spec_section_6(cli) -> None:  # type: ignore[no-untyped-def]

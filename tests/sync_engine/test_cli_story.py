@@ -13,16 +13,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from sync_engine.cli import main
 from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.clockwork.simulator.state import SEED_PROJECT_NAMES
-from tests.factories import SIM_FIRM, SIM_KEYS
+from tests.factories import SIM_FIRM, SIM_KEYS, run_cli
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 README_PORT = "8765"
@@ -136,18 +136,7 @@ def cli(
     monkeypatch.setenv("CWSYNC_DEFAULT_MAX_RPS", "500")
     monkeypatch.chdir(tmp_path)
 
-    def run(*args: str) -> tuple[int, str, str]:
-        import sync_engine.cli as module
-
-        module._state.runtime = None
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(args))
-        captured = capsys.readouterr()
-        if module._state.runtime is not None:
-            module._state.runtime.close()
-        return int(exit_info.value.code or 0), captured.out, captured.err
-
-    return run
+    return partial(run_cli, capsys)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ becomes a demo store and stays one."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,19 @@ from cryptography.fernet import Fernet
 from sqlmodel import select
 
 import sync_engine.demo as demo_module
-from sync_engine.cli import main
 from sync_engine.clockwork.simulator import mock_transport
 from sync_engine.demo import DemoSimulator, DemoStoreError, claim_demo_store, seed_demo
 from sync_engine.models import AuditEntry, ClockworkConnection
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
 from sync_engine.store_meta import KIND, get_meta
-from tests.factories import make_connected_account, make_runtime, make_settings, make_sim_state
+from tests.factories import (
+    make_connected_account,
+    make_runtime,
+    make_settings,
+    make_sim_state,
+    run_cli,
+)
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -65,18 +71,7 @@ def cli(
     monkeypatch.setenv("CWSYNC_ENCRYPTION_KEY", key)
     monkeypatch.chdir(tmp_path)
 
-    def run(*args: str) -> tuple[int, str, str]:
-        import sync_engine.cli as module
-
-        module._state.runtime = None
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(args))
-        captured = capsys.readouterr()
-        if module._state.runtime is not None:
-            module._state.runtime.close()
-        return int(exit_info.value.code or 0), captured.out, captured.err
-
-    return run
+    return partial(run_cli, capsys)
 
 
 def _names(runtime: Runtime) -> list[str]:
