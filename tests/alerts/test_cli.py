@@ -75,7 +75,10 @@ def test_a_test_alert_that_does_not_arrive_exits_1_with_the_reason(cli: Run) -> 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("alerts", "add", "Acme Talent", "pager"), "'pager' is not one of 'webhook', 'slack', 'email'"),
+        (
+            ("alerts", "add", "Acme Talent", "pager"),
+            "'pager' is not one of 'webhook', 'slack', 'email'",
+        ),
         (("alerts", "add", "Acme Talent", "webhook"), "needs its URL"),
         (("alerts", "rule", "Acme Talent", "failure_rate", "--threshold", "2"), "out of range"),
         (("alerts", "rule", "Acme Talent", "credentials_rejected"), "say --on, --off"),
