@@ -71,6 +71,13 @@ class Settings(BaseSettings):
         default=0.5, gt=0, le=0.9,
         description="Most of a firm's request budget a verification may use (the rest syncs)",
     )  # fmt: skip
+    verify_every_hours: float = Field(
+        default=0.0, ge=0, le=24 * 365,
+        description="Verify a sample of each connected account this often (0: never)",
+    )  # fmt: skip
+    verify_sample: int = Field(
+        default=100, ge=1, le=100_000, description="Contacts a scheduled verification checks"
+    )
     allow_insecure_http: bool = Field(
         default=False, description="Accept a plain http:// Clockwork on another machine"
     )

@@ -1,4 +1,6 @@
-"""The scheduler's verification job: work the queued verifications a little every interval.
+"""The scheduler's verification job: work the queued verifications a little every interval, and
+with ``CWSYNC_VERIFY_EVERY_HOURS`` queue a sample of ``CWSYNC_VERIFY_SAMPLE`` contacts of each
+connected account that often (off by default), which keeps the Overview's "last verified" current.
 
 Each run gets most of the interval and takes its requests from the firm's own pacer (the one the
 engine's sync uses, through :meth:`~sync_engine.engine.passes.Engine.pacer_for`), at most
@@ -9,17 +11,61 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
+from sqlmodel import col, func, select
 
 from sync_engine.engine.pacing import TokenBucket
+from sync_engine.models import ClockworkConnection, ConnectionState
 from sync_engine.runtime import Runtime
 from sync_engine.verify.models import VerifyRun
-from sync_engine.verify.runs import advance, pending_runs
+from sync_engine.verify.runs import VerifyError, advance, pending_runs, request_verification
 
 log = logging.getLogger(__name__)
 
 VERIFY_JOB = "verify"
+
+
+SCHEDULER_ACTOR = "scheduler"
+
+
+def schedule_samples(runtime: Runtime) -> list[int]:
+    """With ``CWSYNC_VERIFY_EVERY_HOURS`` set, queue a sample verification of each connected
+    account whose newest verification is older than that (or that has none); the run ids."""
+    hours = runtime.settings.verify_every_hours
+    if not hours:
+        return []
+    due_before = runtime.clock() - timedelta(hours=hours)
+    with runtime.db.read() as session:
+        connected = session.exec(
+            select(ClockworkConnection.account_id).where(
+                ClockworkConnection.state == ConnectionState.CONNECTED
+            )
+        ).all()
+        newest = dict(
+            session.exec(
+                select(VerifyRun.account_id, func.max(VerifyRun.requested_at)).group_by(
+                    col(VerifyRun.account_id)
+                )
+            ).all()
+        )
+    queued = []
+    for account_id in connected:
+        last = newest.get(account_id)
+        if last is not None and last > due_before:
+            continue
+        try:
+            run = request_verification(
+                runtime, account_id=account_id, sample=runtime.settings.verify_sample,
+                actor=SCHEDULER_ACTOR,
+            )  # fmt: skip
+        except VerifyError as exc:
+            log.info("account %s: no scheduled verification: %s", account_id, exc)
+            continue
+        if run.id is not None:
+            queued.append(run.id)
+    return queued
 
 
 def work_verifications(
@@ -29,7 +75,9 @@ def work_verifications(
     seconds: float,
     share: float | None = None,
 ) -> None:
-    """Advance every pending verification for a share of ``seconds``."""
+    """Queue the scheduled samples that are due, then advance every pending verification for a
+    share of ``seconds``."""
+    schedule_samples(runtime)
     runs = pending_runs(runtime)
     for run_id in runs:
         with runtime.db.read() as session:
