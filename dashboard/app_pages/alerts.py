@@ -13,7 +13,7 @@ from sync_engine.alerts.models import AlertRule, DeliveryState, DestinationKind
 from sync_engine.services.errors import ServiceError
 
 NEW_SECRET_KEY = "_alerts_new_secret"
-LOG_COLUMNS = ["When", "What", "Alert", "Sent to", "Delivery", "Last problem"]
+LOG_COLUMNS = ["When", "What", "Alert", "Sent to", "Delivery"]
 KIND_NAMES = {
     DestinationKind.WEBHOOK: "Webhook (JSON, signed)",
     DestinationKind.SLACK: "Slack (incoming webhook)",
@@ -86,7 +86,6 @@ def log_section(account_id: int) -> None:
                     "Alert": row.title,
                     "Sent to": row.destination_hint,
                     "Delivery": _delivery(row.state, row.attempts),
-                    "Last problem": row.last_error or "",
                 }
                 for row in rows
             ],
@@ -94,6 +93,12 @@ def log_section(account_id: int) -> None:
         ),
         hide_index=True,
     )
+    problems = [row for row in rows if row.last_error]
+    if problems:
+        with st.expander("Technical details"):
+            for row in problems:
+                status = f"HTTP {row.last_status}, " if row.last_status else ""
+                st.text(f"{row.message_id} ({status}{row.attempts} attempts): {row.last_error}")
 
 
 # --- admin actions --------------------------------------------------------------------------
