@@ -89,6 +89,10 @@ class IngestApp:
     _next_prune: float = field(default=0.0, init=False)
     _sqlite_writer: threading.Lock = field(default_factory=threading.Lock, init=False)
     _executor: ThreadPoolExecutor = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _refusals_logged: dict[tuple[int, str, int, str], float] = field(
+        default_factory=dict, init=False
+    )
 
     def __post_init__(self) -> None:
         self._executor = ThreadPoolExecutor(self.config.threads, thread_name_prefix="ingest")
@@ -165,12 +169,22 @@ class IngestApp:
         self, account_id: int, route: str, refusal: Refused, token_id: int | None,
         reason: str | None = None,
     ) -> None:  # fmt: skip
-        """Record a refused delivery for the Integrations page (an account that does not exist
-        gets no record)."""
+        """Record a refused delivery for the Integrations page. An account that does not exist
+        gets no record, and the same refusal again within a second is not written again, so a
+        flood of bad requests cannot fill the store."""
+        reason = reason or refusal.message
+        seen = (account_id, route, refusal.status, reason)
+        now = self.monotonic()
+        with self._lock:
+            if now - self._refusals_logged.get(seen, -1e9) < 1.0:
+                return
+            if len(self._refusals_logged) > 10_000:
+                self._refusals_logged.clear()
+            self._refusals_logged[seen] = now
         delivery = service.Delivery(
             account_id=account_id, route=route, outcome=DeliveryOutcome.REJECTED,
             status_code=refusal.status, received_at=self.runtime.clock(), token_id=token_id,
-            reason=reason or refusal.message,
+            reason=reason,
         )  # fmt: skip
         try:
             with self.writing(), self.runtime.db.transaction() as connection:

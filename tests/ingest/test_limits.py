@@ -187,3 +187,18 @@ def test_the_openapi_document_lists_every_route(sqlite_api: Api) -> None:
     assert {"SequenceIn", "ContactIn", "EventIn", "EventBatch", "ActivityKind"} <= set(schemas)
     body = document["paths"][f"{base}/events"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/EventIn"}
+
+
+def test_a_flood_of_bad_requests_is_recorded_once_a_second_not_once_each(sqlite_api: Api) -> None:
+    from sqlmodel import func, select
+
+    from sync_engine.ingest.models import IngestDelivery
+
+    for _ in range(50):
+        assert (
+            sqlite_api.call("PUT", "/sequences/s", {"name": "S"}, token="cwk_bad").status_code
+            == 401
+        )
+    with sqlite_api.runtime.db.read() as session:
+        recorded = session.exec(select(func.count()).select_from(IngestDelivery)).one()
+    assert 1 <= recorded <= 5  # one per second of the loop, however many requests
