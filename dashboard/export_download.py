@@ -33,6 +33,7 @@ import streamlit as st
 from dashboard import context
 from dashboard.plain_text import plain
 from sync_engine.services import views
+from sync_engine.services.wording import plural
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -361,7 +362,7 @@ def _progress() -> None:
     share = min(1.0, job.rows / job.total) if job.total else 1.0
     st.progress(
         share,
-        text=f"Exporting: {job.rows:,} of {job.total:,} contacts, "
+        text=f"Exporting: {job.rows:,} of {plural(job.total, 'contact')}, "
         f"{job.bytes_sent / 1_000_000:,.1f} MB sent",
     )
 
@@ -369,9 +370,9 @@ def _progress() -> None:
 def _outcome(job: ExportJob) -> None:
     megabytes = f"{job.bytes_sent / 1_000_000:,.1f} MB"
     if job.state == ExportState.DONE:
-        st.caption(f":material/check_circle: Exported {job.rows:,} contacts ({megabytes}).")
+        st.caption(f":material/check_circle: Exported {plural(job.rows, 'contact')} ({megabytes}).")
     elif job.state == ExportState.CANCELLED:
-        st.caption(f"The download stopped after {job.rows:,} contacts ({megabytes}).")
+        st.caption(f"The download stopped after {plural(job.rows, 'contact')} ({megabytes}).")
     elif job.state == ExportState.EXPIRED:
         st.caption("The download did not start. Export again.")
     else:

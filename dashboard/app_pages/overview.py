@@ -70,7 +70,9 @@ def render_accounts(rows: list[views.AccountHealth]) -> None:
     if not rows:
         st.info("No accounts yet. Create one on the **Integrations** page.")
         return
-    if attention:
+    if len(rows) == 1:
+        st.caption("The account needs attention." if attention else "The account is healthy.")
+    elif attention:
         st.caption(f"{count(len(attention))} of {count(len(rows))} accounts need attention.")
     else:
         st.caption(f"All {count(len(rows))} accounts are healthy.")

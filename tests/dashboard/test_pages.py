@@ -490,6 +490,43 @@ def test_audit_log_shows_who_changed_what(store: Runtime, connected: dict[str, A
     assert not any("nw-api-key-0001" in str(value) for value in table["New"])
 
 
+ZONED = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (UTC|[A-Z]{2,5}|UTC[+-]\d\d:\d\d)")
+
+
+def test_every_time_on_the_log_pages_names_its_zone(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    """Without a browser (AppTest) the zone is UTC, and the sidebar says why; each timestamp of
+    the tables ends with it. Before, they read "2026-11-02 09:00:00", zone unknown."""
+    with store.db.write() as session:
+        enrollments.record_event(
+            session=session, enrollment_id=connected["ids"][0], kind="opened", at=None,
+            subject="Intro", clock=store.clock,
+        )  # fmt: skip
+        session.add(EngineRun(started_at=store.clock(), trigger="scheduler", worker="w",
+                              counts={"claimed": 1}))  # fmt: skip
+        session.add(ApiCall(account_id=connected["account_id"], at=store.clock(), method="GET",
+                            path="/people_search", status=200, latency_ms=5.0))  # fmt: skip
+    seen = 0
+    for page in ("activity", "audit_log", "sync_log"):
+        app = open_page(page)
+        assert "Times are in UTC: your browser did not tell its timezone." in [
+            c.value for c in app.sidebar.caption
+        ]
+        for frame in (f.value for f in app.dataframe):
+            for column in ("When", "At", "Started"):
+                if column in frame.columns:
+                    values = [str(v) for v in frame[column]]
+                    assert values and all(ZONED.fullmatch(v) for v in values), (page, values)
+                    seen += len(values)
+    assert seen >= 4
+
+
+def test_one_account_is_not_counted_in_the_plural(store: Runtime) -> None:
+    _account(store)
+    assert "The account is healthy." in texts(open_page())
+
+
 def test_demo_controls_are_not_offered_outside_demo_mode(store: Runtime) -> None:
     app = open_page()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
