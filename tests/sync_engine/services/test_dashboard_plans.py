@@ -147,3 +147,25 @@ def test_a_contact_search_is_counted_from_the_index(
     assert enrollment_reads(found) == []
     with runtime.db.read() as session:
         assert views.count_enrollments(session=session, where=where) == 6
+
+
+def test_the_backfill_preview_finds_skipped_activity_through_its_state(
+    runtime: Runtime, store: dict[str, int]
+) -> None:
+    """Not by walking the account's activities oldest first (to save the sort), which read every
+    activity of the account to find the few skipped ones: 2.2 s at 1M on SQLite."""
+    from sync_engine.services import activity_backfill
+
+    account_id = store["Acme Talent"]
+    found = plans(
+        runtime,
+        lambda session: activity_backfill.plan_backfill(
+            session=session, account_id=account_id, limit=500
+        ),
+    )
+    steps = [
+        step for _, plan in found for step in plan if re.match(r"(SCAN|SEARCH) activity", step)
+    ]
+    assert steps, found
+    assert all("ix_activity_account_occurred" not in step for step in steps), steps
+    assert any("ix_activity_account_state" in step for step in steps), steps
