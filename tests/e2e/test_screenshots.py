@@ -154,16 +154,20 @@ def test_contacts_show_status_pills_and_the_exists_in_clockwork_badge(tab: Page)
     assert has_colour(colours, FLAG_COLOUR), "no Exists in Clockwork badge"
 
 
-def test_contact_detail_at_1440(tab: Page) -> None:
+def test_contact_detail_at_1440(tab: Page, demo_url: str) -> None:
     """The refused contact's detail view (filtered to Failed, its row selected): the status pill,
     then everything the table leaves out."""
-    visit(tab, "Contacts")
+    tab.goto(f"{demo_url}/contacts")  # afresh, at the top of the page (not scrolled)
+    expect(tab.get_by_role("heading", name="Contacts", exact=True)).to_be_visible()
+    idle(tab)
     wait_for_failed_contact(tab)
     main = tab.get_by_test_id("stMain")
     idle(tab)
-    main.get_by_test_id("stMultiSelect").filter(has_text="Status").locator("input").click()
-    tab.get_by_role("option", name="Failed", exact=True).click()
+    status = main.get_by_test_id("stMultiSelect").filter(has_text="Status")
+    status.locator("input").fill("Failed")  # typed, then chosen with Enter
+    status.locator("input").press("Enter")
     tab.keyboard.press("Escape")
+    expect(status.get_by_text("Failed", exact=True)).to_be_visible()  # the chosen chip
     idle(tab)
     table = main.get_by_test_id("stDataFrame").first
     expect(table.locator("table[role=grid] td").first).to_have_text("Failed")
