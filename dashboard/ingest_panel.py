@@ -205,6 +205,11 @@ def deliveries(account_id: int) -> None:
     if not rows:
         st.caption("Nothing received yet.")
         return
+    latest = rows[0]
+    why = f": {latest['Why']}" if latest["Why"] else ""
+    st.caption(
+        f"Latest: {latest['Outcome']}, {plain(latest['What'])}, {latest['Received']}{plain(why)}"
+    )
     st.dataframe(
         context.frame(rows, ["Received", "What", "Outcome", "Why", "Items"]), hide_index=True
     )
