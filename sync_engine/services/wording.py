@@ -231,9 +231,10 @@ def audit_words(
             return text.capitalize()
         if entity == "enrollment" and field == "status":
             return _status_value(text, status_words, reason_words)
-        if field == "resync_project":
-            for project_id, name in projects.items():
-                text = text.replace(project_id, name)
+        if field == "resync_project" and (resync := _RESYNC.fullmatch(text)):
+            added, project_id, there = resync.groups()
+            target = projects.get(project_id, "a project Clockwork does not list")
+            return f"{plural(int(added), 'contact')} added to {target}, {there} already there"
         if field == "activity_backfill" and (queued := _QUEUED.fullmatch(text)):
             return f"{plural(int(queued[1]), 'activity')} queued"
         if entity == "connection" and field == "credentials" and text == "updated":
@@ -249,6 +250,7 @@ def audit_words(
 
 
 _QUEUED = re.compile(r"(\d+) activities queued")
+_RESYNC = re.compile(r"(\d+) added to (.+), (\d+) already there")  # project_resync's entry
 
 
 def _status_value(

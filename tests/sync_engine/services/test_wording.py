@@ -72,5 +72,12 @@ def test_an_audit_entry_names_settings_projects_and_statuses_in_words() -> None:
     assert _audit("account", "activity_backfill", None, "1 activities queued").new == (
         "1 activity queued"
     )
+    resync = _audit("sequence", "resync_project", None, "1 added to proj-gone, 2 already there")
+    assert resync.new == "1 contact added to a project Clockwork does not list, 2 already there"
+    named = _audit(
+        "sequence", "resync_project", None,
+        "3 added to 5f0c2a4e-1111-4a4a-8888-000000000001, 0 already there",
+    )  # fmt: skip
+    assert named.new == "3 contacts added to VP Engineering — Northwind, 0 already there"
     state = _audit("connection", "state", "connected", "needs_attention")
     assert (state.what, state.new) == ("Connection", "Needs attention")
