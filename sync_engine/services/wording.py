@@ -237,6 +237,8 @@ def audit_words(
             return f"{plural(int(added), 'contact')} added to {target}, {there} already there"
         if field == "activity_backfill" and (queued := _QUEUED.fullmatch(text)):
             return f"{plural(int(queued[1]), 'activity')} queued"
+        if field == "review_choice":  # the person's Clockwork id is in Technical details
+            return "Link the chosen person" if text.startswith("link person") else "New person"
         if entity == "connection" and field == "credentials" and text == "updated":
             return "Replaced"
         return text
