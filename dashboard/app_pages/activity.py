@@ -19,8 +19,8 @@ COLUMNS = ["When", "Event", "Contact", "Sequence", "Subject", "Note", "Why not s
 # Pixels per shown column: 1,090 in all, what the main area has at 1440 px (Attempts stays in
 # the data, not on screen).
 WIDTHS = {
-    "When": 180, "Event": 75, "Contact": 225, "Sequence": 195, "Subject": 130, "Note": 110,
-    "Why not sent": 175,
+    "When": 175, "Event": 70, "Contact": 250, "Sequence": 195, "Subject": 120, "Note": 115,
+    "Why not sent": 165,
 }  # fmt: skip
 # The note's state as a pill: written green, failed red, pending violet, not sent grey.
 NOTE_COLOURS = {

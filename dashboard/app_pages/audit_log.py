@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context, pager
-from dashboard.tables import table_height
+from dashboard import context, pager, tables
 from dashboard.widgets import projects as project_map
 from sync_engine.services import audit, views
 
 ALL = 0
 COLUMNS = ["When", "Who", "Account", "Changed", "Field", "Old", "New"]  # values in words
-# Pixels per column: 1,085 in all, what the main area has at 1440 px.
+# Pixels per column: 1,090 in all, what the main area has at 1440 px.
 WIDTHS = {
-    "When": 185, "Who": 120, "Account": 150, "Changed": 130, "Field": 130, "Old": 185, "New": 185
+    "When": 175, "Who": 110, "Account": 145, "Changed": 230, "Field": 140, "Old": 145, "New": 145
 }  # fmt: skip
+WRAPPED = ("Changed", "Field", "Old", "New")
 
 
 def render() -> None:
@@ -44,24 +44,26 @@ def render() -> None:
     firm_projects = {a_id: project_map(a_id)[0] for a_id in views.audit_projects_needed(entries)}
     with context.reading() as session:
         rows = views.audit_rows(session=session, entries=entries, project_names=firm_projects)
+    shown = [
+        {
+            "When": context.local_time(row.at),
+            "Who": row.who,
+            "Account": row.account,
+            "Changed": row.what,
+            "Field": row.field,
+            "Old": row.old,
+            "New": row.new,
+        }
+        for row in rows
+    ]
+    # Wrapped rows when what changed, or a value, is longer than its column.
+    row_height = tables.row_height(shown, {name: WIDTHS[name] for name in WRAPPED})
     st.dataframe(
-        context.frame(
-            [
-                {
-                    "When": context.local_time(row.at),
-                    "Who": row.who,
-                    "Account": row.account,
-                    "Changed": row.what,
-                    "Field": row.field,
-                    "Old": row.old,
-                    "New": row.new,
-                }
-                for row in rows
-            ],
-            COLUMNS,
-        ),
+        context.frame(shown, COLUMNS),
         hide_index=True,
-        height=table_height(len(entries)),  # the whole page of entries: the page scrolls, not a box
+        # the whole page of entries: the page scrolls, not a box inside it
+        height=tables.table_height(len(rows), row=row_height),
+        row_height=row_height,
         column_config={
             name: st.column_config.TextColumn(width=width) for name, width in WIDTHS.items()
         },
