@@ -70,13 +70,14 @@ def apply() -> None:
 
 NARROW_CSS = """
 <style>
-[data-testid="stMainBlockContainer"] { max-width: 62rem; }
+[data-testid="stMainBlockContainer"] { max-width: 62rem; align-self: flex-start; }
 </style>
 """
 
 
 def narrow() -> None:
     """A form page (settings, credentials, demo controls) at a reading width, 62 rem (992 px),
-    not stretched over the whole window: a firm name or a slider 1,100 px wide reads badly. The
-    style lives as long as the page's run draws it."""
+    not stretched over the whole window: a firm name or a slider 1,100 px wide reads badly. It
+    stays on the left, where every page's title starts (a centred column made the title jump
+    when switching pages). The style lives as long as the page's run draws it."""
     st.html(NARROW_CSS)
