@@ -236,7 +236,8 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
         badges(row)
         st.text(f"{row.email} · in the sequence {row.sequence}")
         a, b, c = st.columns(3)
-        a.metric("Status", row.status_label)
+        # The status alone: how many attempts is the metric beside it (a label with both was cut).
+        a.metric("Status", views.STATUS_LABELS.get(row.status, row.status))
         b.metric(
             "Attempts",
             attempts,
