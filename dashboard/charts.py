@@ -70,7 +70,7 @@ def sync_chart(
                 "series:N",
                 title=None,
                 scale=alt.Scale(domain=list(SERIES), range=list(SERIES.values())),
-                legend=alt.Legend(orient="top"),
+                legend=alt.Legend(orient="top", title=None, padding=0, offset=8),
             ),
             order=alt.Order("series:N", sort="descending"),
             tooltip=[
