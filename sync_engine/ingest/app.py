@@ -47,7 +47,7 @@ EnrollmentId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID)]
 class ContactBatch(BaseModel):
     """Up to 1,000 contacts to add to one sequence."""
 
-    contacts: list[dict[str, Any]] = Field(min_length=1, max_length=service.MAX_BATCH)
+    contacts: list[Any] = Field(min_length=1, max_length=service.MAX_BATCH)
 
 
 class EventBatch(BaseModel):

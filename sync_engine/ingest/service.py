@@ -193,7 +193,7 @@ def _savepoint(session: Session) -> Iterator[Session]:
 
 
 def add_contacts(
-    *, session: Session, account_id: int, ref: str, contacts: list[dict[str, Any]], clock: Clock
+    *, session: Session, account_id: int, ref: str, contacts: list[Any], clock: Clock
 ) -> list[ItemResult]:
     """Enroll contacts in the sequence ``ref`` with the CLI's validation and add-time decision.
 
@@ -205,16 +205,20 @@ def add_contacts(
     sequence = find_sequence(session=session, account_id=account_id, ref=ref)
     assert sequence.id is not None
     emails = {
-        index: normalize_email(str(item.get("email") or "")) for index, item in enumerate(contacts)
+        index: normalize_email(str(item.get("email") or "")) if isinstance(item, dict) else ""
+        for index, item in enumerate(contacts)
     }
     before = _enrolled(session, sequence.id, set(emails.values()))
-    rows: list[tuple[int, dict[str, str]]] = []
+    rows: list[tuple[int, enrollments.Row]] = []
     results: dict[int, ItemResult] = {}
     for index, item in enumerate(contacts):
-        if emails[index] in before:
+        if emails[index] and emails[index] in before:
             results[index] = ItemResult(
                 index, True, "already_enrolled", enrollment_id=before[emails[index]]
             )
+            continue
+        if not isinstance(item, dict):  # reported by the import as its reason, like a bad line
+            rows.append((index, enrollments.UnreadableLine("a contact must be a JSON object")))
             continue
         rows.append((index, {k: "" if v is None else str(v) for k, v in item.items()}))
     report = enrollments.import_contacts(

@@ -24,16 +24,18 @@ def test_a_contact_batch_reports_bad_items_and_adds_the_rest(api: Api) -> None:
             {"email": "y@example.com", "favourite_colour": "blue"},
             {"email": "new@example.com"},
             {"email": "z@example.com", "first_name": "Line\nbreak"},
+            "not an object",
+            {"first_name": "No email"},
         ]
     }
     answer = api.call("POST", "/sequences/seq-1/contacts/batch", batch)
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert (body["accepted"], body["rejected"]) == (2, 5)
+    assert (body["accepted"], body["rejected"]) == (2, 7)
     results = [(item["index"], item["result"]) for item in body["items"]]
     assert results == [
         (0, "added"), (1, "rejected"), (2, "already_enrolled"), (3, "rejected"),
-        (4, "rejected"), (5, "rejected"), (6, "rejected"),
+        (4, "rejected"), (5, "rejected"), (6, "rejected"), (7, "rejected"), (8, "rejected"),
     ]  # fmt: skip
     errors = {item["index"]: item.get("error", "") for item in body["items"]}
     assert "invalid email" in errors[1]
@@ -41,6 +43,8 @@ def test_a_contact_batch_reports_bad_items_and_adds_the_rest(api: Api) -> None:
     assert "favourite_colour" in errors[4]
     assert "already in this sequence" in errors[5]
     assert "control character" in errors[6]
+    assert errors[7] == "a contact must be a JSON object"
+    assert "email" in errors[8]
     assert body["items"][2]["enrollment_id"] == 1
 
 
