@@ -304,6 +304,8 @@ class IngestApp:
                     raise Refused(404, "not_found", str(exc)) from None
                 except InvalidInputError as exc:
                     raise Refused(422, "invalid", str(exc)) from None
+                except ValidationError as exc:  # a value the services' models refuse
+                    raise Refused(422, "invalid", invalid_input(exc).args[0]) from None
 
             result, replayed = await self.in_thread(
                 self.commit, caller=caller, verdict=verdict, route=route, key=key, work=run
