@@ -32,7 +32,7 @@ from tests.dashboard.conftest import (
 from tests.factories import connection_fields, enroll, make_sequence
 
 ADMIN_PAGES = {"integrations", "sync_settings", "sequences"}
-VIEWER_PAGES = {"overview", "contacts", "activity", "sync_log", "audit_log"}
+VIEWER_PAGES = {"overview", "contacts", "activity", "sync_log", "alerts", "verify", "audit_log"}
 OIDC = {
     "auth": {
         "redirect_uri": "http://localhost:8501/oauth2callback",
