@@ -63,40 +63,51 @@ def chromium_path() -> str:
 
 
 @contextmanager
+def started(
+    command: list[str], *, cwd: Path, env: dict[str, str], port: int, log: Path
+) -> Iterator[str]:
+    """``command`` (a dashboard on ``port``) run with ``env``, its output in ``log``; yields its
+    base URL once ``/_stcore/health`` answers, and stops it after."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        try:
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"the dashboard exited early; see {log}")
+                try:
+                    if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail("the dashboard did not become healthy within 60 s")
+                time.sleep(0.1)  # readiness polling of a subprocess, not a wait on the page
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@contextmanager
 def serve(data: Path, env: dict[str, str], *args: str) -> Iterator[str]:
     """``streamlit run dashboard/app.py`` on a free port with ``env``; yields its base URL."""
     port = _free_port()
-    log = (data / "streamlit.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-            "--server.port", str(port), "--server.headless", "true",
-            "--browser.gatherUsageStats", "false", *args,
-        ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    command = [
+        sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+        "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", *args,
+    ]  # fmt: skip
     try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited early; see {data / 'streamlit.log'}")
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("streamlit did not become healthy within 60 s")
-            time.sleep(0.1)  # readiness polling of a subprocess, not a wait on the page
-        yield url
+        with started(command, cwd=ROOT, env=env, port=port, log=data / "streamlit.log") as url:
+            yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
         if os.environ.get("CWSYNC_KEEP_E2E_DATA"):
             shutil.copytree(data, ARTIFACTS / data.name, dirs_exist_ok=True)
 

@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.e2e.conftest import IDLE, ROOT, _free_port, store_env
+from tests.e2e.conftest import IDLE, ROOT, _free_port, started, store_env
 
 APP = ROOT / "dashboard" / "app.py"
 
@@ -44,34 +39,6 @@ def _address(hex_address: str, width: int) -> str:
     return str(ipaddress.IPv6Address(b"".join(words)))
 
 
-@contextmanager
-def started(command: list[str], cwd: Path, env: dict[str, str], port: int) -> Iterator[str]:
-    log = (cwd / "dashboard.log").open("wb")
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the dashboard exited early; see {cwd / 'dashboard.log'}")
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the dashboard did not become healthy within 60 s")
-            time.sleep(0.1)  # readiness polling of a subprocess, not a wait on the page
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
 @pytest.fixture
 def elsewhere(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A working directory outside the checkout, and a demo environment with its data there."""
@@ -93,7 +60,7 @@ def test_cwsync_dashboard_listens_on_loopback_only_from_any_directory(
     port = _free_port()
     cwsync = [sys.executable, "-m", "sync_engine", "dashboard", "--port", str(port)]
 
-    with started(cwsync, cwd, env, port):
+    with started(cwsync, cwd=cwd, env=env, port=port, log=cwd / "dashboard.log"):
         assert listening_addresses(port) == {"127.0.0.1"}
 
 
@@ -104,7 +71,7 @@ def test_streamlit_run_from_another_directory_refuses_demo_mode(
     port = _free_port()
     plain = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port)]
 
-    with started(plain, cwd, env, port) as url:
+    with started(plain, cwd=cwd, env=env, port=port, log=cwd / "dashboard.log") as url:
         assert listening_addresses(port) & {"0.0.0.0", "::"}  # Streamlit's default: everywhere
         context = browser.new_context()  # type: ignore[attr-defined]
         try:
