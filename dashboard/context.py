@@ -475,19 +475,11 @@ def local_time(moment: datetime | None) -> str | None:
 
 
 def pager(total: int, *, key: str, page_size: int = 50) -> tuple[int, int]:
-    """Page controls under a table; returns (limit, offset) for the query."""
-    pages = max(1, -(-total // page_size))
-    if int(st.session_state.get(key, 1)) > pages:  # the filter shrank the result
-        st.session_state[key] = pages
-    left, right = st.columns([3, 1])
-    page = right.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key=key)
-    first = (int(page) - 1) * page_size
-    left.caption(
-        f"Showing {min(total, first + 1):,} to {min(total, first + page_size):,} of {total:,}"
-        if total
-        else "Nothing matches."
-    )
-    return page_size, first
+    """The pager (First, Previous, "Page N of M", Next, Last) here; returns (limit, offset) for
+    the query. :mod:`dashboard.pager` can also draw it under the table, clear of its toolbar."""
+    from dashboard import pager as paging  # it imports widgets, which import this module
+
+    return paging.pager(total, key=key, page_size=page_size)
 
 
 def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
