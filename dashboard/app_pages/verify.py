@@ -57,6 +57,11 @@ def progress(account_id: int) -> None:
         st.info("This account has not been verified yet.", icon=":material/info:")
         return
     state = VerifyState(run.state)
+    seen_key, now_seen = f"_verify_seen_{account_id}", (run.id, run.state)
+    seen = st.session_state.get(seen_key)
+    st.session_state[seen_key] = now_seen
+    if seen is not None and seen != now_seen and state in (VerifyState.DONE, VerifyState.FAILED):
+        st.rerun()  # the run just ended: redraw the whole page, its findings with it
     done = run.checked / run.total if run.total else 1.0
     st.progress(
         min(done, 1.0),

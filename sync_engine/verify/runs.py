@@ -294,7 +294,7 @@ def advance(
                     ids = ids[: max(0, run.sample - run.checked)]
                 found = expectations(session=session, contact_ids=ids, sequence_id=run.sequence_id)
             if not ids:
-                return _end(runtime, run_id, VerifyState.DONE, None)
+                return _end(runtime, run_id, VerifyState.DONE, None, total=run.checked)
             reads_before = reads
             by_id = {expected.contact_id: expected for expected in found}
             results: list[Result] = []
@@ -317,6 +317,8 @@ def advance(
                     assert stored is not None
                     stored.drifted += _store(session, stored, results, runtime.clock())
                     stored.checked += len(done)
+                    # Contacts synced since the run was requested are checked too.
+                    stored.total = max(stored.total, stored.checked)
                     stored.reads += reads - reads_before
                     stored.cursor = done[-1]
                     session.add(stored)
@@ -337,11 +339,16 @@ def advance(
     return run
 
 
-def _end(runtime: Runtime, run_id: int, state: VerifyState, error: str | None) -> VerifyRun:
+def _end(
+    runtime: Runtime, run_id: int, state: VerifyState, error: str | None,
+    total: int | None = None,
+) -> VerifyRun:  # fmt: skip
     with runtime.db.write() as session:
         run = session.get(VerifyRun, run_id)
         assert run is not None
         run.state, run.error, run.finished_at = state, error, runtime.clock()
+        if total is not None:  # what was really checked: contacts synced meanwhile count too
+            run.total = total
         session.add(run)
     return run
 

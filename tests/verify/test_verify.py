@@ -14,7 +14,7 @@ from sync_engine.clockwork.errors import ClockworkUnexpectedResponse
 from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.demo import SimulatorAdmin
 from sync_engine.engine.passes import Engine
-from sync_engine.models import ActivityKind, Contact
+from sync_engine.models import ActivityKind, Contact, Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import enrollments
 from sync_engine.verify.models import CheckStatus, ContactCheck, VerifyState
@@ -177,3 +177,22 @@ def test_a_project_too_large_to_list_leaves_candidacies_unchecked_not_the_run_st
     checks = _checks(rt)
     assert checks["person0@example.com"].status == CheckStatus.OK
     assert [f["drift"] for f in checks["person1@example.com"].findings] == ["person_missing"]
+
+
+def test_contacts_synced_after_the_request_are_checked_and_counted_in_the_total(
+    rt: Runtime, sim_server: SimulatorServer
+) -> None:
+    account_id = _synced_account(rt, sim_server, count=2)
+    run = request_verification(rt, account_id=account_id, actor="ana")
+    assert run.total == 2
+    with rt.db.read() as session:
+        sequence_id = session.exec(select(Enrollment.sequence_id)).first()
+    assert sequence_id is not None
+    enroll(rt, sequence_id, "late@example.com")
+    engine = Engine(rt)
+    try:
+        engine.run_until_idle(timeout=30)
+    finally:
+        engine.close()
+    run = advance(rt, run.id or 0)
+    assert (run.state, run.checked, run.total) == (VerifyState.DONE, 3, 3)
