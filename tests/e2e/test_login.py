@@ -98,7 +98,15 @@ def test_a_viewer_audits_but_changes_nothing(tab: Page) -> None:
     sign_in(tab, VIEWER, PASSWORD)
     expect(tab.get_by_role("heading", name="Overview")).to_be_visible()
     expect(tab.get_by_text(f"Signed in as {VIEWER} · viewer")).to_be_visible()
-    assert nav_links(tab) == ["Overview", "Contacts", "Activity", "Sync log", "Audit log"]
+    assert nav_links(tab) == [
+        "Overview",
+        "Contacts",
+        "Activity",
+        "Sync log",
+        "Alerts",
+        "Verify",
+        "Audit log",
+    ]
     open_page(tab, "Contacts")
     expect(tab.get_by_role("button", name="Export 1 as CSV", exact=True)).to_be_visible()
     expect(tab.get_by_role("button", name=re.compile(r"^(Retry|Dismiss)"))).to_have_count(0)
