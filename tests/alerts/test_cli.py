@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from sync_engine.cli import main
 from tests.alerts.receiver import Receiver
+from tests.factories import run_cli
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -24,18 +25,7 @@ def cli(
     monkeypatch.setenv("CWSYNC_ENCRYPTION_KEY", Fernet.generate_key().decode())
     monkeypatch.chdir(tmp_path)
 
-    def run(*args: str) -> tuple[int, str, str]:
-        import sync_engine.cli as module
-
-        module._state.runtime = None
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(args))
-        captured = capsys.readouterr()
-        if module._state.runtime is not None:
-            module._state.runtime.close()
-        return int(exit_info.value.code or 0), captured.out, captured.err
-
-    return run
+    return functools.partial(run_cli, capsys)
 
 
 def test_configure_a_webhook_list_it_and_send_a_test_alert(cli: Run, receiver: Receiver) -> None:

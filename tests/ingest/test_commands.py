@@ -3,18 +3,18 @@ signing secret, and serve's refusal of a non-loopback interface without --allow-
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlmodel import select
 
-from sync_engine.cli import main
 from sync_engine.ingest.credentials import token_hash
 from sync_engine.ingest.models import IngestSecret, IngestToken
 from sync_engine.ingest.server import is_loopback
 from sync_engine.models import AuditEntry
-from tests.factories import make_runtime
+from tests.factories import make_runtime, run_cli
 
 
 @pytest.fixture
@@ -29,18 +29,7 @@ def cli(
     monkeypatch.setenv("CWSYNC_ENCRYPTION_KEY", key)
     monkeypatch.chdir(tmp_path)
 
-    def run(*args: str) -> tuple[int, str, str]:
-        import sync_engine.cli as module
-
-        module._state.runtime = None
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(args))
-        captured = capsys.readouterr()
-        if module._state.runtime is not None:
-            module._state.runtime.close()
-        return int(exit_info.value.code or 0), captured.out, captured.err
-
-    return run
+    return functools.partial(run_cli, capsys)
 
 
 def test_a_token_is_printed_once_stored_hashed_listed_and_revoked(cli, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
-from sync_engine.cli import main
 from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.demo import SimulatorAdmin
 from sync_engine.runtime import Runtime
-from tests.factories import SIM_FIRM, make_runtime
+from tests.factories import SIM_FIRM, make_runtime, run_cli
 from tests.verify.test_verify import _person, _synced_account
 
 Run = Callable[..., tuple[int, str, str]]
@@ -37,18 +37,7 @@ def cli(
     monkeypatch.setenv("CWSYNC_ALLOW_INSECURE_HTTP", "true")
     monkeypatch.chdir(tmp_path)
 
-    def run(*args: str) -> tuple[int, str, str]:
-        import sync_engine.cli as module
-
-        module._state.runtime = None
-        with pytest.raises(SystemExit) as exit_info:
-            main(list(args))
-        captured = capsys.readouterr()
-        if module._state.runtime is not None:
-            module._state.runtime.close()
-        return int(exit_info.value.code or 0), captured.out, captured.err
-
-    return run
+    return functools.partial(run_cli, capsys)
 
 
 def test_verify_finds_drift_and_repair_previews_then_queues_it(
