@@ -48,7 +48,7 @@ from cryptography.fernet import Fernet
 from sqlmodel import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.postgres
-from sync_engine.clockwork.simulator import (
+from clockwork_simulator import (
     DEMO_API_KEY,
     DEMO_API_SECRET,
     DEMO_FIRM,

@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.config import Settings
 from sync_engine.engine.scheduler import start_engine
 from sync_engine.ingest import credentials
@@ -319,7 +319,7 @@ def main() -> None:
     args.clients = [int(n) for n in args.clients.split(",")]
     state = SimulatorState()
     state.add_firm(FIRM, **KEYS)
-    from sync_engine.clockwork.simulator import FaultConfig
+    from clockwork_simulator import FaultConfig
 
     print(f"{'store':<10} {'servers':>7} {'clients':>7} {'batch':>5} {'events/s':>9} {'p50 ms':>7} "
           f"{'p95 ms':>7} {'max ms':>8} {'errors':>6}")  # fmt: skip

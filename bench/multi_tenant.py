@@ -88,7 +88,7 @@ def _start_simulator(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     """The simulator in its own process (its CPU is not the engine's), no firm registered yet."""
     port = _free_port()
     code = (
-        "from sync_engine.clockwork.simulator import run_simulator; "
+        "from clockwork_simulator import run_simulator; "
         f"run_simulator(port={port}, firms=(), log_level='warning')"
     )
     log = (workdir / "simulator.log").open("wb")

@@ -26,7 +26,7 @@ from cryptography.fernet import Fernet
 from sqlmodel import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.postgres
-from sync_engine.clockwork.simulator import FaultConfig, SimulatorServer, SimulatorState
+from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.config import Settings
 from sync_engine.models import Enrollment, SyncAttempt
 from sync_engine.runtime import build_runtime

@@ -25,7 +25,7 @@ from multiprocessing.synchronize import Event
 
 import httpx
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import SimulatorServer, SimulatorState
 
 FIRM, API_KEY, API_SECRET, SERVICE_KEY = "bench", "bench-key", "bench-secret", "bench-fsk"
 

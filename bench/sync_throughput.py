@@ -29,7 +29,7 @@ from typing import Any
 from cryptography.fernet import Fernet
 from sqlmodel import func, select
 
-from sync_engine.clockwork.simulator import FaultConfig, SimulatorServer, SimulatorState
+from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.config import Settings
 from sync_engine.engine.passes import Engine
 from sync_engine.models import Activity, ActivityKind, ApiCall, Enrollment

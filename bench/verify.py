@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sync_engine.clockwork.simulator import FaultConfig, SimulatorServer, SimulatorState
+from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.config import Settings
 from sync_engine.engine.passes import Engine
 from sync_engine.models import Activity, Contact, Enrollment, table_of

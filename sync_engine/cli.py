@@ -662,7 +662,7 @@ def simulator(
     ] = 2.0,
 ) -> None:
     """Run the Clockwork simulator in the foreground (demo firm 'demo', see README)."""
-    from sync_engine.clockwork.simulator import FaultConfig, run_simulator
+    from clockwork_simulator import FaultConfig, run_simulator
 
     try:
         faults = FaultConfig(

@@ -30,8 +30,7 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import SQLModel, col, select
 
-from sync_engine import store_meta
-from sync_engine.clockwork.simulator import (
+from clockwork_simulator import (
     DEMO_API_KEY,
     DEMO_API_SECRET,
     DEMO_FIRM,
@@ -40,6 +39,7 @@ from sync_engine.clockwork.simulator import (
     SimulatorServer,
     SimulatorState,
 )
+from sync_engine import store_meta
 from sync_engine.config import Settings
 from sync_engine.models import (
     Account,

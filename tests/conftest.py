@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.db import Database, migrate
 from tests import postgres
 from tests.factories import FakeClock, make_sim_state

@@ -10,7 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 import sync_engine.cli as cli_module
-from sync_engine.clockwork.simulator import SimulatorState
+from clockwork_simulator import SimulatorState
 from sync_engine.config import Settings
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts, enrollments

@@ -1,6 +1,6 @@
 """The layers as import contracts (pyproject.toml ``[tool.importlinter]``, STYLE points 1 and 14):
 nothing of the engine package imports the dashboard or Streamlit; the simulator imports nothing of
-ours outside itself; the engine does not import the app-facing services; the dashboard reaches the
+ours; the engine does not import the app-facing services; the dashboard reaches the
 store and Clockwork only through the services. CI also runs ``lint-imports`` on its own."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def test_every_import_contract_is_kept() -> None:
 
 def test_an_engine_module_importing_a_service_breaks_a_contract(tmp_path: Path) -> None:
     """The contracts are live: the same configuration over a copy with one forbidden import."""
-    for name in ("sync_engine", "dashboard"):
+    for name in ("sync_engine", "clockwork_simulator", "dashboard"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     (tmp_path / "sync_engine" / "engine" / "shortcut.py").write_text(
@@ -37,3 +37,16 @@ def test_an_engine_module_importing_a_service_breaks_a_contract(tmp_path: Path) 
     result = _lint_imports(tmp_path)
     assert result.returncode == 1
     assert "sync_engine.engine.shortcut -> sync_engine.services.views" in result.stdout
+
+
+def test_the_simulator_importing_the_engine_package_breaks_a_contract(tmp_path: Path) -> None:
+    """The simulator stays a stand-alone fake: one import of ours from it is refused."""
+    for name in ("sync_engine", "clockwork_simulator", "dashboard"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    (tmp_path / "clockwork_simulator" / "shortcut.py").write_text(
+        "from sync_engine.domain import normalize_email\n", encoding="utf-8"
+    )
+    result = _lint_imports(tmp_path)
+    assert result.returncode == 1
+    assert "clockwork_simulator.shortcut -> sync_engine.domain" in result.stdout

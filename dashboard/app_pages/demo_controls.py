@@ -10,11 +10,11 @@ import random
 
 import streamlit as st
 
+from clockwork_simulator import FaultConfig
 from dashboard import context, ingest_panel, theme
 from dashboard.plain_text import plain
 from dashboard.widgets import show_error
 from sync_engine import demo as demo_data
-from sync_engine.clockwork.simulator import FaultConfig
 from sync_engine.domain import ActivityKind
 from sync_engine.services import accounts, enrollments, views, wording
 from sync_engine.services.errors import ServiceError

@@ -1,1 +1,1 @@
-"""Everything that speaks Clockwork's REST API: the httpx client, its domain errors and the simulator."""
+"""Everything that speaks Clockwork's REST API: the httpx client, its deadline and its domain errors."""

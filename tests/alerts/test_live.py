@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import col, select
 
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.alerts.destinations import add_destination
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.demo import reconnect, set_account_key_revoked
 from sync_engine.engine.scheduler import build_scheduler
 from sync_engine.models import AuditEntry, utcnow

@@ -22,8 +22,8 @@ from cryptography.fernet import Fernet
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
+from clockwork_simulator import SimulatorServer, SimulatorState
 from dashboard import context
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.runtime import Runtime
 from sync_engine.services import auth
 from tests.factories import make_runtime, make_sim_state

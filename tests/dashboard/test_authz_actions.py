@@ -19,8 +19,8 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
+from clockwork_simulator import FaultConfig, SimulatorServer
 from dashboard import context
-from sync_engine.clockwork.simulator import FaultConfig, SimulatorServer
 from sync_engine.models import ActivityKind, Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, enrollments, views

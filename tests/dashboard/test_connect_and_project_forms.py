@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from clockwork_simulator import SimulatorServer
 from dashboard import context
 from dashboard.plain_text import plain
-from sync_engine.clockwork.simulator import SimulatorServer
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
 from tests.dashboard.conftest import ADMIN, by_label, login_secrets, open_page, signed_in, texts

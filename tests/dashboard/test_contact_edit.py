@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from sync_engine.clockwork.simulator import SimulatorServer
+from clockwork_simulator import SimulatorServer
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig
 from sync_engine.models import AuditEntry, Contact

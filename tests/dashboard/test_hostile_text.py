@@ -24,9 +24,9 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from streamlit.testing.v1 import AppTest
 
+from clockwork_simulator import SimulatorServer
 from dashboard import theme
 from dashboard.plain_text import plain
-from sync_engine.clockwork.simulator import SimulatorServer
 from sync_engine.models import ActivityKind, ApiCall, ClockworkConnection, EngineRun, Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, enrollments

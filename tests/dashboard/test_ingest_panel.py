@@ -7,8 +7,8 @@ import pytest
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
+from clockwork_simulator import SimulatorServer
 from dashboard import context, ingest_panel
-from sync_engine.clockwork.simulator import SimulatorServer
 from sync_engine.ingest import credentials, service
 from sync_engine.ingest.demo_client import DemoIngest
 from sync_engine.ingest.models import DeliveryOutcome, IngestDelivery, IngestSecret, IngestToken

@@ -11,8 +11,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from clockwork_simulator import SimulatorServer
 from dashboard import context
-from sync_engine.clockwork.simulator import SimulatorServer
 from sync_engine.models import Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, audit, auth

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from clockwork_simulator import SimulatorServer
 from dashboard import context
 from dashboard.plain_text import plain
-from sync_engine.clockwork.simulator import SimulatorServer
 from sync_engine.models import ApiCall, EngineRun, Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, audit, enrollments, views

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from clockwork_simulator import SimulatorServer
 from dashboard import context
-from sync_engine.clockwork.simulator import SimulatorServer
 from sync_engine.crypto import mask
 from sync_engine.demo import claim_demo_store
 from sync_engine.models import ClockworkConnection, Enrollment

@@ -10,8 +10,8 @@ import pytest
 from cryptography.fernet import Fernet
 from streamlit import config as st_config
 
+from clockwork_simulator import SimulatorServer
 from dashboard import context
-from sync_engine.clockwork.simulator import SimulatorServer
 from sync_engine.models import ConnectionState
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts

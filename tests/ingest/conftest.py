@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.ingest import credentials
 from sync_engine.ingest.app import IngestConfig
 from sync_engine.ingest.server import IngestServer

@@ -3,7 +3,7 @@ next pass, each event as one note in Clockwork, however often it was delivered."
 
 from __future__ import annotations
 
-from sync_engine.clockwork.simulator import SimulatorState
+from clockwork_simulator import SimulatorState
 from sync_engine.engine.passes import Engine
 from sync_engine.models import EnrollmentStatus
 from tests.factories import SIM_FIRM

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.ingest import credentials
 from sync_engine.ingest.app import IngestConfig
 from sync_engine.ingest.ratelimit import RateLimiter

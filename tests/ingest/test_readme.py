@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.models import Activity, Contact, utcnow
 from tests.factories import make_connected_account, make_runtime
 

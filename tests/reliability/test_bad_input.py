@@ -24,8 +24,8 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlmodel import select
 
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.cli import main
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.db import Database
 from sync_engine.models import Contact
 from tests.factories import SIM_FIRM, SIM_KEYS

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import select
 
-from sync_engine.clockwork.simulator import FaultConfig, SimulatorServer, SimulatorState
+from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig
 from sync_engine.models import ConnectionState, Enrollment

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import Outcome, PipelineConfig, process
 from sync_engine.engine.queue import Claim, claim_due

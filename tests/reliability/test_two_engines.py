@@ -18,7 +18,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlmodel import func, select
 
-from sync_engine.clockwork.simulator import FaultConfig, SimulatorServer, SimulatorState
+from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig
 from sync_engine.models import ActivityKind, Enrollment, SyncAttempt

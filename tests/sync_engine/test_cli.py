@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import SimulatorServer, SimulatorState
 from tests.factories import SIM_FIRM, SIM_KEYS, run_cli
 
 

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
-from sync_engine.clockwork.simulator.state import SEED_PROJECT_NAMES
+from clockwork_simulator import SimulatorServer, SimulatorState
+from clockwork_simulator.state import SEED_PROJECT_NAMES
 from tests.factories import SIM_FIRM, SIM_KEYS, run_cli
 
 README = Path(__file__).resolve().parents[2] / "README.md"

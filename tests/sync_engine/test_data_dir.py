@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from sync_engine.clockwork.simulator import mock_transport
+from clockwork_simulator import mock_transport
 from sync_engine.config import Settings
 from sync_engine.crypto import SecretKeyError, key_fingerprint
 from sync_engine.db import Database, migrate

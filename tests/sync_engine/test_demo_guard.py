@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync_engine.clockwork.simulator import mock_transport
+from clockwork_simulator import mock_transport
 from sync_engine.demo import StoredConnection, demo_refusal, is_simulator_url, stored_connections
 from sync_engine.services import accounts
 from tests.factories import make_connected_account, make_runtime, make_sim_state

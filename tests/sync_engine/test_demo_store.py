@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 from sqlmodel import select
 
 import sync_engine.demo as demo_module
-from sync_engine.clockwork.simulator import mock_transport
+from clockwork_simulator import mock_transport
 from sync_engine.demo import DemoSimulator, DemoStoreError, claim_demo_store, seed_demo
 from sync_engine.models import AuditEntry, ClockworkConnection
 from sync_engine.runtime import Runtime

@@ -4,7 +4,7 @@ findings but no buttons."""
 
 from __future__ import annotations
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.demo import SimulatorAdmin
 from sync_engine.runtime import Runtime
 from sync_engine.services import views

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import select
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.demo import SimulatorAdmin
 from sync_engine.engine.passes import Engine
 from sync_engine.models import AuditEntry

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.runtime import Runtime
 from sync_engine.verify.job import schedule_samples, work_verifications
 from sync_engine.verify.views import last_verified_at, latest_run

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sync_engine.clockwork.simulator import SimulatorState
-from sync_engine.clockwork.simulator.state import UnknownRecord
+from clockwork_simulator import SimulatorState
+from clockwork_simulator.state import UnknownRecord
 from tests.factories import SIM_FIRM, make_sim_state
 
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import select
 
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.clockwork.client import ClockworkClient
 from sync_engine.clockwork.errors import ClockworkUnexpectedResponse
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.demo import SimulatorAdmin
 from sync_engine.engine.passes import Engine
 from sync_engine.models import ActivityKind, Contact, Enrollment

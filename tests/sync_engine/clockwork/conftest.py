@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState, mock_transport
+from clockwork_simulator import SimulatorServer, SimulatorState, mock_transport
 
 ACME_FIRM = "acme"
 ACME_API_KEY = "acme-api-key"

@@ -10,6 +10,13 @@ from typing import Any, Literal
 import httpx
 import pytest
 
+from clockwork_simulator import (
+    ROUTE_TEMPLATES,
+    FaultConfig,
+    SimulatorServer,
+    SimulatorState,
+    mock_transport,
+)
 from sync_engine.clockwork.client import (
     CallRecord,
     ClockworkClient,
@@ -25,13 +32,6 @@ from sync_engine.clockwork.errors import (
     ClockworkServerError,
     ClockworkTimeout,
     ClockworkValidationError,
-)
-from sync_engine.clockwork.simulator import (
-    ROUTE_TEMPLATES,
-    FaultConfig,
-    SimulatorServer,
-    SimulatorState,
-    mock_transport,
 )
 from tests.sync_engine.clockwork.conftest import SimCredentials
 
@@ -90,7 +90,7 @@ def test_every_endpoint_round_trips_and_nothing_outside_the_contract_is_sent(
     records: list[CallRecord],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="sync_engine.clockwork.simulator")
+    caplog.set_level(logging.WARNING, logger="clockwork_simulator")
     client.check_credentials()
 
     person = client.create_person(first_name="Grace", last_name="Hopper")

@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.engine.passes import Engine
 from sync_engine.services import views
 from tests.factories import SIM_FIRM, enroll, make_connected_account, make_runtime, make_sequence

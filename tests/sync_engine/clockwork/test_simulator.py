@@ -26,7 +26,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from sync_engine.clockwork.simulator import (
+from clockwork_simulator import (
     DEMO_API_KEY,
     DEMO_API_SECRET,
     DEMO_FIRM,
@@ -951,7 +951,7 @@ def test_run_simulator_serves_the_demo_firm_and_saves_its_state_on_stop(tmp_path
         port = probe.getsockname()[1]
     state_file = tmp_path / "simulator.json"
     code = (
-        "from sync_engine.clockwork.simulator import run_simulator; "
+        "from clockwork_simulator import run_simulator; "
         f"run_simulator(port={port}, state_file={str(state_file)!r}, log_level='warning')"
     )
     process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)

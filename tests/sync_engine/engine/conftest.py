@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sync_engine.clockwork.simulator import SimulatorState
+from clockwork_simulator import SimulatorState
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig
 from sync_engine.runtime import Runtime

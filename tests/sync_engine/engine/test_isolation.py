@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
-from sync_engine.clockwork.simulator.faults import FaultConfig
-from sync_engine.clockwork.simulator.mock import mock_transport
+from clockwork_simulator import SimulatorServer, SimulatorState
+from clockwork_simulator.faults import FaultConfig
+from clockwork_simulator.mock import mock_transport
 from sync_engine.engine import pipeline
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig

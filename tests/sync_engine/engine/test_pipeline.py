@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.clockwork.client import ClockworkClient
-from sync_engine.clockwork.simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.engine import pipeline
 from sync_engine.engine.passes import Engine
 from sync_engine.models import (

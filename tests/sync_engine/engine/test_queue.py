@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from sync_engine.clockwork.simulator import mock_transport
+from clockwork_simulator import mock_transport
 from sync_engine.engine.queue import Claim, claim_due, reap_expired_leases
 from sync_engine.engine.work import LeaseLost, leased
 from sync_engine.models import Enrollment

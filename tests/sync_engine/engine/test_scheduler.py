@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import select
 
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.alerts.job import ALERTS_JOB
-from sync_engine.clockwork.simulator import SimulatorServer, SimulatorState
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.scheduler import REAPER_JOB, SYNC_JOB, build_scheduler
 from sync_engine.models import EngineRun
@@ -106,7 +106,7 @@ def test_a_failing_pass_is_recorded_as_a_job_error(live_rt: Runtime) -> None:
 def test_a_hanging_firm_keeps_neither_the_heartbeat_nor_other_accounts_waiting(
     sqlite_url: str, sim: SimulatorState, sim_server: SimulatorServer
 ) -> None:
-    from sync_engine.clockwork.simulator.faults import FaultConfig
+    from clockwork_simulator.faults import FaultConfig
     from sync_engine.models import utcnow
     from sync_engine.services import accounts
     from sync_engine.services.views import engine_health

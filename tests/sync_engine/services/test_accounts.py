@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from sync_engine.clockwork.simulator import SimulatorState, mock_transport
+from clockwork_simulator import SimulatorState, mock_transport
 from sync_engine.models import ConnectionState, SyncMode
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts

@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from sync_engine.clockwork.simulator import mock_transport
+from clockwork_simulator import mock_transport
 from sync_engine.models import Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import views

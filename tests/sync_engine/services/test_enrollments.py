@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sync_engine.clockwork.simulator import mock_transport
+from clockwork_simulator import mock_transport
 from sync_engine.models import ActivityKind, ActivityState, Reason
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, enrollments

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from sync_engine.clockwork.simulator import SimulatorState, mock_transport
+from clockwork_simulator import SimulatorState, mock_transport
 from sync_engine.models import (
     Activity,
     ApiCall,

@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 
-from sync_engine.clockwork.simulator.core import SimRequest, Simulator
-from sync_engine.clockwork.simulator.faults import FaultConfig, FaultInjector
-from sync_engine.clockwork.simulator.state import SimulatorState
+from clockwork_simulator.core import SimRequest, Simulator
+from clockwork_simulator.faults import FaultConfig, FaultInjector
+from clockwork_simulator.state import SimulatorState
 
 __all__ = ["mock_transport"]
 

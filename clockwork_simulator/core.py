@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from sync_engine.clockwork.simulator.faults import NO_FAULT, FaultDecision, FaultInjector
-from sync_engine.clockwork.simulator.state import (
+from clockwork_simulator.faults import NO_FAULT, FaultDecision, FaultInjector
+from clockwork_simulator.state import (
     RecordInvalid,
     SimulatorState,
     UnknownFirm,

@@ -21,11 +21,11 @@ from typing import Self
 
 import uvicorn
 
-from sync_engine.clockwork.simulator.app import create_app
-from sync_engine.clockwork.simulator.core import Simulator
-from sync_engine.clockwork.simulator.drip import DrippingH11Protocol
-from sync_engine.clockwork.simulator.faults import FaultConfig, FaultInjector
-from sync_engine.clockwork.simulator.state import FirmCredentials, SimulatorState
+from clockwork_simulator.app import create_app
+from clockwork_simulator.core import Simulator
+from clockwork_simulator.drip import DrippingH11Protocol
+from clockwork_simulator.faults import FaultConfig, FaultInjector
+from clockwork_simulator.state import FirmCredentials, SimulatorState
 
 __all__ = [
     "DEMO_API_KEY",

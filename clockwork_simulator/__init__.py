@@ -1,4 +1,4 @@
-"""The Clockwork simulator: a stateful fake of the Clockwork REST API (``shared/clockwork_api.md``).
+"""The Clockwork simulator: a stand-alone fake of the Clockwork REST API (``shared/clockwork_api.md``).
 
 One transport-independent handler (`Simulator`) over an in-memory store (`SimulatorState`),
 served on a real loopback socket (`SimulatorServer`, `run_simulator`) or behind
@@ -6,11 +6,11 @@ served on a real loopback socket (`SimulatorServer`, `run_simulator`) or behind
 anything outside the contract loudly, so client bugs surface in tests and demos.
 """
 
-from sync_engine.clockwork.simulator.app import create_app
-from sync_engine.clockwork.simulator.core import ROUTE_TEMPLATES, SimRequest, SimResponse, Simulator
-from sync_engine.clockwork.simulator.faults import FaultConfig, FaultDecision, FaultInjector
-from sync_engine.clockwork.simulator.mock import mock_transport
-from sync_engine.clockwork.simulator.server import (
+from clockwork_simulator.app import create_app
+from clockwork_simulator.core import ROUTE_TEMPLATES, SimRequest, SimResponse, Simulator
+from clockwork_simulator.faults import FaultConfig, FaultDecision, FaultInjector
+from clockwork_simulator.mock import mock_transport
+from clockwork_simulator.server import (
     DEMO_API_KEY,
     DEMO_API_SECRET,
     DEMO_CREDENTIALS,
@@ -19,7 +19,7 @@ from sync_engine.clockwork.simulator.server import (
     SimulatorServer,
     run_simulator,
 )
-from sync_engine.clockwork.simulator.state import (
+from clockwork_simulator.state import (
     FirmCredentials,
     RecordInvalid,
     SimulatorState,

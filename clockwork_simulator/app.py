@@ -22,16 +22,16 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sync_engine.clockwork.simulator.core import SimRequest, Simulator
-from sync_engine.clockwork.simulator.drip import drip_this_response
-from sync_engine.clockwork.simulator.faults import FaultConfig
-from sync_engine.clockwork.simulator.person_page import (
+from clockwork_simulator.core import SimRequest, Simulator
+from clockwork_simulator.drip import drip_this_response
+from clockwork_simulator.faults import FaultConfig
+from clockwork_simulator.person_page import (
     CONTENT_SECURITY_POLICY,
     PERSON_PAGE_PATH,
     not_found_page,
     person_page,
 )
-from sync_engine.clockwork.simulator.state import RecordInvalid, UnknownFirm, UnknownRecord
+from clockwork_simulator.state import RecordInvalid, UnknownFirm, UnknownRecord
 
 __all__ = ["create_app"]
 
