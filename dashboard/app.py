@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context, login, theme
+from dashboard import boot, login, process, sidebar, theme, widgets
 from dashboard.favicon import FAVICON
 
 # 260 px of sidebar (Streamlit's default is 300) leaves the tables 40 px more at 1440 px.
@@ -12,9 +12,9 @@ st.set_page_config(
     page_title="Clockwork Sync", page_icon=FAVICON, layout="wide", initial_sidebar_state=260
 )
 theme.apply()
-context.boot()
+boot.boot()
 user = login.require_login()
-context.key_warning()
+boot.key_warning()
 
 health = [
     st.Page(
@@ -39,14 +39,14 @@ if user.is_admin:
             audit_log,
         ],
     }
-    if context.settings().demo:
+    if process.settings().demo:
         pages["Demo"] = [
             st.Page("app_pages/demo_controls.py", title="Demo controls", icon=":material/science:"),
         ]
 else:  # a viewer audits: no configuration pages at all
     pages = {"Health": [*health, audit_log]}
 page = st.navigation(pages)
-context.sidebar_identity()  # before the page: see its docstring
-context.show_flash()
+sidebar.identity_part()  # before the page: see its docstring
+widgets.show_flash()
 page.run()
-context.sidebar_status()
+sidebar.status_part()

@@ -30,7 +30,7 @@ from urllib.parse import quote, urlsplit
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import process
 from dashboard.plain_text import plain
 from sync_engine.services import views
 from sync_engine.services.wording import plural
@@ -296,7 +296,7 @@ def _tls() -> ssl.SSLContext | None:
 def server() -> ExportServer:
     """This process's export server, on the address the dashboard listens on (started once)."""
     exports = ExportServer(
-        context.runtime().db.read, host=st.get_option("server.address") or "", tls=_tls()
+        process.runtime().db.read, host=st.get_option("server.address") or "", tls=_tls()
     ).start()
     atexit.register(exports.stop)
     return exports

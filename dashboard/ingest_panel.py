@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import demo_mode, identity, process, store, tables, times, widgets
 from dashboard.plain_text import plain
 from dashboard.widgets import show_error
 from sync_engine.ingest import credentials, service
@@ -35,9 +35,9 @@ OUTCOME_WORDS = {
 @st.cache_resource(show_spinner="Starting the demo ingest API…")
 def demo_ingest() -> DemoIngest | None:
     """In demo mode, the ingest API served by this process (one per process); else None."""
-    if context.demo() is None:
+    if demo_mode.demo() is None:
         return None
-    ingest = DemoIngest(context.runtime(), actor="demo controls")
+    ingest = DemoIngest(process.runtime(), actor="demo controls")
     atexit.register(ingest.close)
     return ingest
 
@@ -75,17 +75,19 @@ def tokens(account_id: int) -> None:
             icon=":material/key:",
         )
         st.code(shown, language=None)
-    with context.reading() as session:
+    with store.reading() as session:
         rows = credentials.list_tokens(session=session, account_id=account_id)
     if rows:
         st.dataframe(
-            context.frame(
+            tables.frame(
                 [
                     {
                         "Name": row.name,
                         "Starts with": f"{row.hint}…",
-                        "Created": context.local_time(row.created_at),
-                        "Last used": context.ago(row.last_used_at) if row.last_used_at else "Never",
+                        "Created": times.timestamp(row.created_at),
+                        "Last used": times.relative(row.last_used_at)
+                        if row.last_used_at
+                        else "Never",
                         "State": "Revoked" if row.revoked_at else "Active",
                     }
                     for row in rows
@@ -113,12 +115,12 @@ def tokens(account_id: int) -> None:
 
 def create_token(account_id: int, name: str) -> bool:
     """Create a token (admins only) and keep it to show once; False with the reason."""
-    actor = context.require_admin("create API tokens")
+    actor = identity.require_admin("create API tokens")
     try:
-        with context.writing() as session:
+        with store.writing() as session:
             made = credentials.create_token(
                 session=session, account_id=account_id, name=name,
-                clock=context.runtime().clock, actor=actor,
+                clock=process.runtime().clock, actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
@@ -129,17 +131,17 @@ def create_token(account_id: int, name: str) -> bool:
 
 def revoke_token(account_id: int, token_id: int) -> None:
     """Revoke a token (admins only)."""
-    actor = context.require_admin("revoke API tokens")
+    actor = identity.require_admin("revoke API tokens")
     try:
-        with context.writing() as session:
+        with store.writing() as session:
             row = credentials.revoke_token(
                 session=session, account_id=account_id, token_id=token_id,
-                clock=context.runtime().clock, actor=actor,
+                clock=process.runtime().clock, actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
         return
-    context.flash(f"Token {plain(row.name)} revoked.")
+    widgets.flash(f"Token {plain(row.name)} revoked.")
 
 
 def signing_secret(account_id: int) -> None:
@@ -153,7 +155,7 @@ def signing_secret(account_id: int) -> None:
             icon=":material/key:",
         )
         st.code(shown, language=None)
-    with context.reading() as session:
+    with store.reading() as session:
         hint = credentials.signing_secret_hint(session=session, account_id=account_id)
     st.caption(
         f"Signed deliveries are checked with the secret starting {hint}"
@@ -168,12 +170,12 @@ def signing_secret(account_id: int) -> None:
 
 def set_secret(account_id: int) -> None:
     """Set a new signing secret (admins only) and keep it to show once."""
-    actor = context.require_admin("set the webhook signing secret")
+    actor = identity.require_admin("set the webhook signing secret")
     try:
-        with context.writing() as session:
+        with store.writing() as session:
             secret = credentials.set_signing_secret(
-                session=session, account_id=account_id, box=context.runtime().box,
-                clock=context.runtime().clock, actor=actor,
+                session=session, account_id=account_id, box=process.runtime().box,
+                clock=process.runtime().clock, actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
@@ -183,11 +185,11 @@ def set_secret(account_id: int) -> None:
 
 def delivery_rows(account_id: int, limit: int = 50) -> list[dict[str, Any]]:
     """The last deliveries in plain words, newest first."""
-    with context.reading() as session:
+    with store.reading() as session:
         rows = service.recent_deliveries(session=session, account_id=account_id, limit=limit)
     return [
         {
-            "Received": context.ago(row.received_at),
+            "Received": times.relative(row.received_at),
             "What": row.route,
             "Outcome": OUTCOME_WORDS.get(DeliveryOutcome(row.outcome), row.outcome),
             "Why": row.reason or "",
@@ -211,11 +213,11 @@ def deliveries(account_id: int) -> None:
         f"Latest: {latest['Outcome']}, {plain(latest['What'])}, {latest['Received']}{plain(why)}"
     )
     st.dataframe(
-        context.frame(rows, ["Received", "What", "Outcome", "Why", "Items"]), hide_index=True
+        tables.frame(rows, ["Received", "What", "Outcome", "Why", "Items"]), hide_index=True
     )
     with st.expander("Technical details", icon=":material/code:"):
         st.dataframe(
-            context.frame(rows, ["Received", "What", "Status", "Outcome", "Why"]), hide_index=True
+            tables.frame(rows, ["Received", "What", "Status", "Outcome", "Why"]), hide_index=True
         )
 
 

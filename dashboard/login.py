@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import identity, process, store
 from dashboard.plain_text import plain
 from sync_engine.services import auth, login_throttle
 from sync_engine.services.auth import AuthConfigError, LoginConfig
@@ -42,13 +42,13 @@ viewers = ["@example.com"]               # @domain: every address of the domain
 """
 
 
-def require_login() -> context.SignedIn:
+def require_login() -> identity.SignedIn:
     """Who uses this session; until someone may, show the way in and stop the run."""
-    if context.settings().demo:
-        return context.DEMO_USER
+    if process.settings().demo:
+        return identity.DEMO_USER
     try:
-        config = context.login_config()
-        user = context.current_user(config)
+        config = identity.login_config()
+        user = identity.current_user(config)
     except AuthConfigError as exc:
         _header()
         st.error(
@@ -59,7 +59,7 @@ def require_login() -> context.SignedIn:
         raise
     if user is not None:
         return user
-    st.session_state.pop(context.USER_KEY, None)  # a removed user or a changed password
+    identity.forget()  # a removed user or a changed password
     _header()
     if not config.enabled:
         not_configured()
@@ -96,12 +96,12 @@ def login_screen(config: LoginConfig) -> None:
     """Single sign-on (when ``[auth]`` is set) and the password form (when ``[users]`` is)."""
     st.write("Sign in to see customer accounts.")
     if config.oidc:
-        email = context.oidc_email()
+        email = identity.oidc_email()
         if email:
             reason = (
                 "has no access to this dashboard. Ask an admin to add it to `[access]` in "
                 "`.streamlit/secrets.toml`."
-                if context.oidc_email_verified()
+                if identity.oidc_email_verified()
                 else "is not verified by the identity provider, so it cannot be let in."
             )
             st.error(f"{plain(email)} {reason}", icon=":material/block:")
@@ -137,7 +137,7 @@ def password_form(config: LoginConfig) -> None:
     if result is None:
         st.error("Wrong username or password.", icon=":material/error:")
         return
-    context.sign_in(result)
+    identity.sign_in(result)
     st.rerun()
 
 
@@ -146,14 +146,14 @@ def check_password(
 ) -> auth.PasswordUser | login_throttle.Locked | None:
     """The user these are the name and password of; None when they are wrong; who is locked
     when the attempt is refused unchecked. The attempt is counted in the store first."""
-    with context.writing() as session:
+    with store.writing() as session:
         locked = login_throttle.begin_attempt(
-            session=session, username=username, client=client, now=context.now()
+            session=session, username=username, client=client, now=process.now()
         )
     if locked is not None:
         return locked
     user = auth.authenticate(config, username, password)
     if user is not None:
-        with context.writing() as session:
+        with store.writing() as session:
             login_throttle.attempt_succeeded(session=session, username=username, client=client)
     return user

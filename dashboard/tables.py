@@ -1,4 +1,4 @@
-"""Table pieces shared by the pages: the coloured status pill, the Exists in Clockwork flag, and
+"""Table pieces shared by the pages: a frame with fixed columns, the coloured status pill, the Exists in Clockwork flag, and
 a height that shows a page of rows whole (the page scrolls, not a box inside it).
 
 A pill is a one-item list in a ``MultiselectColumn`` whose options carry the colours: Streamlit
@@ -8,8 +8,9 @@ draws it as a coloured label in a read-only table.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import streamlit as st
 
 from dashboard.theme import CONNECTION_COLOURS, FLAG_COLOUR, STATUS_COLOURS
@@ -20,6 +21,11 @@ if TYPE_CHECKING:
 
 ROW_HEIGHT = 35  # px, Streamlit's default row (and header) height
 FLAG = "Exists in Clockwork"
+
+
+def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """A DataFrame with fixed columns, even when there are no rows."""
+    return pd.DataFrame(rows, columns=columns)
 
 
 def table_height(rows: int, *, at_most: int | None = None, row: int | None = None) -> int:

@@ -1,5 +1,5 @@
-"""Widgets shared by several pages: the firm's project picker, the change preview, counts and
-errors.
+"""Widgets shared by several pages: the firm's project picker, the change preview, counts,
+errors, the message that survives a rerun, and a table's selected rows.
 
 Text that comes from Clockwork, a CSV or a user reaches Markdown elements only through
 :func:`dashboard.plain_text.plain`, so a name or a message cannot make a link, an image or markup.
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import process, store
 from dashboard.plain_text import plain
 from sync_engine.domain import ConnectionState
 from sync_engine.services import accounts, views
@@ -26,7 +26,7 @@ def projects(account_id: int) -> tuple[dict[str, str], str | None]:
 
     Cached for two minutes per connection (a reconnect to another firm lists afresh).
     """
-    with context.reading() as session:
+    with store.reading() as session:
         summary = accounts.connection_summary(session=session, account_id=account_id)
     if summary is None or summary.state == ConnectionState.DISCONNECTED:
         return {}, "connect Clockwork first to choose from its projects"
@@ -36,7 +36,7 @@ def projects(account_id: int) -> tuple[dict[str, str], str | None]:
 @st.cache_data(ttl=120, show_spinner="Loading the firm's Clockwork projects…")
 def _projects(account_id: int, connection: tuple[object, ...]) -> tuple[dict[str, str], str | None]:
     try:
-        found = views.firm_projects(context.runtime(), account_id=account_id)
+        found = views.firm_projects(process.runtime(), account_id=account_id)
     except ServiceError as exc:
         return {}, str(exc)
     return {p.project_id: p.name for p in found}, None
@@ -90,3 +90,26 @@ def count_column(*, help: str | None = None) -> ColumnConfig:
 def show_error(exc: Exception) -> None:
     """An error's one-line message, as plain text (it may quote Clockwork, a CSV or a user)."""
     st.error(plain(exc), icon=":material/error:")
+
+
+def flash(message: str) -> None:
+    """Show ``message`` as a toast on the next run (survives ``st.rerun``)."""
+    st.session_state["_flash"] = message
+
+
+def show_flash() -> None:
+    """Show and clear a message left by :func:`flash`."""
+    message = st.session_state.pop("_flash", None)
+    if message:
+        st.toast(message, icon=":material/check_circle:")
+
+
+def selected_rows(key: str) -> list[int]:
+    """Row positions selected in the dataframe widget ``key`` (as of the last interaction)."""
+    state = st.session_state.get(key)
+    if not state:
+        return []
+    try:
+        return [int(row) for row in state["selection"]["rows"]]
+    except (KeyError, TypeError):
+        return []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context, pager, tables
+from dashboard import identity, pager, process, sidebar, store, tables, times, widgets
 from dashboard.theme import STATUS_COLOURS
 from sync_engine.models import ActivityKind, ActivityState
 from sync_engine.services import activity_backfill, views, wording
@@ -39,10 +39,10 @@ def render() -> None:
         "Email events become notes on the Clockwork person when activity tracking was on at the "
         "time. Events from before the person existed are delivered once it does."
     )
-    account_id = context.select_account()
+    account_id = sidebar.select_account()
     if account_id is None:
         return
-    with context.reading() as session:
+    with store.reading() as session:
         counts = views.activity_counts_by_state(session=session, account_id=account_id)
     for column, (state, label) in zip(st.columns(4), STATE_WORDS.items(), strict=True):
         column.metric(label, f"{counts.get(state, 0):,}")
@@ -57,19 +57,19 @@ def render() -> None:
     if not states and not kinds:  # every activity: the counts above add up to it
         total = sum(counts.values())
     else:
-        with context.reading() as session:
+        with store.reading() as session:
             total = views.count_activities(
                 session=session, account_id=account_id, states=tuple(states), kinds=tuple(kinds)
             )
     limit, offset = pager.page_range(total, key="activity_page")
-    with context.reading() as session:
+    with store.reading() as session:
         rows = views.list_activities(
             session=session, account_id=account_id, states=tuple(states), kinds=tuple(kinds),
             limit=limit, offset=offset, total=total,
         )  # fmt: skip
     shown = [
         {
-            "When": context.local_time(row.occurred_at),
+            "When": times.timestamp(row.occurred_at),
             "Event": row.kind.capitalize(),
             "Contact": row.email,
             "Sequence": row.sequence,
@@ -85,7 +85,7 @@ def render() -> None:
         shown, {name: WIDTHS[name] for name in ("Contact", "Sequence", "Subject", "Why not sent")}
     )  # wrapped rows when a text is longer than its column
     st.dataframe(
-        context.frame(shown, COLUMNS),
+        tables.frame(shown, COLUMNS),
         hide_index=True,
         # the whole page of events: the page scrolls, not a box inside it
         height=tables.table_height(len(rows), row=row_height),
@@ -106,7 +106,7 @@ def render() -> None:
     if errors:
         with st.expander("Technical details", icon=":material/code:"):
             st.dataframe(
-                context.frame(
+                tables.frame(
                     [
                         {"Activity id": row.activity_id, "Contact": row.email,
                          "Last error": row.last_error}
@@ -116,7 +116,7 @@ def render() -> None:
                 ),
                 hide_index=True,
             )  # fmt: skip
-    if context.is_admin():
+    if identity.is_admin():
         backfill(account_id)
 
 
@@ -138,7 +138,7 @@ def backfill(account_id: int) -> None:
         before = st.checkbox(
             "Also send activity from before Clockwork was connected", key="backfill_before"
         )
-        with context.reading() as session:  # a count and the first rows: the page stays fast
+        with store.reading() as session:  # a count and the first rows: the page stays fast
             total = activity_backfill.count_backfill(
                 session=session, account_id=account_id, include_before_connection=before
             )
@@ -152,10 +152,10 @@ def backfill(account_id: int) -> None:
         shown = f" (the first {len(items)} below)" if total > len(items) else ""
         st.write(f"{wording.plural(total, 'activity')} would be written as notes{shown}:")
         st.dataframe(
-            context.frame(
+            tables.frame(
                 [
                     {
-                        "When": context.local_time(item.occurred_at),
+                        "When": times.timestamp(item.occurred_at),
                         "Event": item.kind.capitalize(),
                         "Contact": item.email,
                         "Skipped because": views.reason_info(item.reason).message  # type: ignore[union-attr]
@@ -178,9 +178,9 @@ def backfill(account_id: int) -> None:
 def send_backfill(account_id: int, *, include_before_connection: bool) -> None:
     """B4: queue the skipped activity for Clockwork, planned afresh at confirmation (admins
     only)."""
-    actor = context.require_admin("backfill activity")
-    rt = context.runtime()
-    with context.writing() as session:
+    actor = identity.require_admin("backfill activity")
+    rt = process.runtime()
+    with store.writing() as session:
         plan = activity_backfill.plan_backfill(
             session=session, account_id=account_id,
             include_before_connection=include_before_connection,
@@ -188,7 +188,7 @@ def send_backfill(account_id: int, *, include_before_connection: bool) -> None:
         queued = activity_backfill.apply_backfill(
             session=session, account_id=account_id, items=plan, now=rt.clock(), actor=actor
         )
-    context.flash(f"{wording.plural(queued, 'activity')} queued for Clockwork.")
+    widgets.flash(f"{wording.plural(queued, 'activity')} queued for Clockwork.")
 
 
 if __name__ == "__main__":  # run as a page; imported, it only defines its actions

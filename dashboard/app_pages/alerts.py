@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import identity, pager, process, sidebar, store, tables, times, widgets
 from dashboard.plain_text import plain
 from sync_engine.alerts import destinations
 from sync_engine.alerts.models import AlertRule, DeliveryState, DestinationKind
@@ -36,22 +36,22 @@ def _delivery(state: str, attempts: int) -> str:
 
 def now_section(account_id: int) -> None:
     """The rules and whether each is raised now."""
-    with context.reading() as session:
+    with store.reading() as session:
         rules = destinations.rules_of(
             session=session, account_id=account_id,
-            sync_interval_seconds=context.settings().sync_interval_seconds,
+            sync_interval_seconds=process.settings().sync_interval_seconds,
         )  # fmt: skip
     firing = [rule for rule in rules if rule.firing]
     if firing:
         for rule in firing:
             st.error(
-                f"**{plain(rule.label)}** since {context.ago(rule.since)}: {plain(rule.detail or '')}",
+                f"**{plain(rule.label)}** since {times.relative(rule.since)}: {plain(rule.detail or '')}",
                 icon=":material/notifications_active:",
             )
     else:
         st.success("Nothing needs attention right now.", icon=":material/check_circle:")
     st.dataframe(
-        context.frame(
+        tables.frame(
             [
                 {
                     "Rule": rule.label,
@@ -70,18 +70,18 @@ def now_section(account_id: int) -> None:
 def log_section(account_id: int) -> None:
     """Every message sent (or being retried) for the account, newest first."""
     st.subheader("Alert log")
-    with context.reading() as session:
+    with store.reading() as session:
         total = destinations.count_log(session=session, account_id=account_id)
-    limit, offset = context.pager(total, key="alerts_log_page")
-    with context.reading() as session:
+    limit, offset = pager.pager(total, key="alerts_log_page")
+    with store.reading() as session:
         rows = destinations.alert_log(
             session=session, account_id=account_id, limit=limit, offset=offset
         )
     st.dataframe(
-        context.frame(
+        tables.frame(
             [
                 {
-                    "When": context.local_time(row.created_at),
+                    "When": times.timestamp(row.created_at),
                     "What": EVENT_NAMES.get(row.event, row.event),
                     "Alert": row.title,
                     "Sent to": row.destination_hint,
@@ -106,45 +106,45 @@ def log_section(account_id: int) -> None:
 
 def add_destination(account_id: int, fields: dict[str, Any]) -> bool:
     """Store a new destination (admins only); a webhook's signing secret is shown once."""
-    actor = context.require_admin("change where alerts go")
+    actor = identity.require_admin("change where alerts go")
     try:
         added = destinations.add_destination(
-            context.runtime(), account_id=account_id, fields=fields, actor=actor
+            process.runtime(), account_id=account_id, fields=fields, actor=actor
         )
     except ServiceError as exc:
-        context.show_error(exc)
+        widgets.show_error(exc)
         return False
     if added.signing_secret:
         st.session_state[NEW_SECRET_KEY] = added.signing_secret
-    context.flash(f"Alerts will also go to {plain(added.destination.target_hint)}.")
+    widgets.flash(f"Alerts will also go to {plain(added.destination.target_hint)}.")
     return True
 
 
 def remove_destination(destination_id: int) -> bool:
     """Delete a destination (admins only); its log stays."""
-    actor = context.require_admin("change where alerts go")
+    actor = identity.require_admin("change where alerts go")
     try:
-        with context.writing() as session:
+        with store.writing() as session:
             destinations.remove_destination(
-                session=session, destination_id=destination_id, clock=context.runtime().clock,
+                session=session, destination_id=destination_id, clock=process.runtime().clock,
                 actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
-        context.show_error(exc)
+        widgets.show_error(exc)
         return False
-    context.flash("Destination removed.")
+    widgets.flash("Destination removed.")
     return True
 
 
 def send_test_alert(account_id: int, destination_id: int | None = None) -> None:
     """Send a test alert now (admins only) and say whether it arrived."""
-    actor = context.require_admin("send a test alert")
+    actor = identity.require_admin("send a test alert")
     try:
         counts = destinations.send_test(
-            context.runtime(), account_id=account_id, destination_id=destination_id, actor=actor
+            process.runtime(), account_id=account_id, destination_id=destination_id, actor=actor
         )
     except ServiceError as exc:
-        context.show_error(exc)
+        widgets.show_error(exc)
         return
     if counts.delivered == len(counts.results):
         st.success("The test alert arrived.", icon=":material/check_circle:")
@@ -162,18 +162,18 @@ def send_test_alert(account_id: int, destination_id: int | None = None) -> None:
 
 def save_rules(account_id: int, changes: dict[str, tuple[bool, float | None]]) -> bool:
     """Save each rule's switch and threshold (admins only)."""
-    actor = context.require_admin("change alert rules")
+    actor = identity.require_admin("change alert rules")
     try:
-        with context.writing() as session:
+        with store.writing() as session:
             for rule, (enabled, threshold) in changes.items():
                 destinations.set_rule(
                     session=session, account_id=account_id, rule=rule, enabled=enabled,
-                    threshold=threshold, clock=context.runtime().clock, actor=actor,
+                    threshold=threshold, clock=process.runtime().clock, actor=actor,
                 )  # fmt: skip
     except ServiceError as exc:
-        context.show_error(exc)
+        widgets.show_error(exc)
         return False
-    context.flash("Alert rules saved.")
+    widgets.flash("Alert rules saved.")
     return True
 
 
@@ -188,7 +188,7 @@ def destinations_section(account_id: int) -> None:
             icon=":material/key:",
         )
         st.code(secret, language=None)
-    with context.reading() as session:
+    with store.reading() as session:
         rows = destinations.list_destinations(session=session, account_id=account_id)
     if not rows:
         st.caption("No destination yet: alerts are raised here but sent nowhere.")
@@ -229,10 +229,10 @@ def destinations_section(account_id: int) -> None:
 def rules_section(account_id: int) -> None:
     """Each rule's switch and threshold, saved together."""
     st.subheader("Rules")
-    with context.reading() as session:
+    with store.reading() as session:
         rules = destinations.rules_of(
             session=session, account_id=account_id,
-            sync_interval_seconds=context.settings().sync_interval_seconds,
+            sync_interval_seconds=process.settings().sync_interval_seconds,
         )  # fmt: skip
     with st.form("alerts_rules", border=False):
         changes: dict[str, tuple[bool, float | None]] = {}
@@ -258,11 +258,11 @@ def render() -> None:
         "An alert is sent once when something needs attention and once more when it is fixed, "
         "checked at every sync interval."
     )
-    account_id = context.select_account()
+    account_id = sidebar.select_account()
     if account_id is None:
         return
     now_section(account_id)
-    if context.is_admin():
+    if identity.is_admin():
         destinations_section(account_id)
         rules_section(account_id)
     log_section(account_id)

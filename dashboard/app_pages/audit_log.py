@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context, pager, tables
+from dashboard import pager, store, tables, times
 from dashboard.widgets import projects as project_map
 from sync_engine.services import audit, views
 
@@ -24,7 +24,7 @@ def render() -> None:
         "Every change to settings, sequences, connections and contacts, newest first. Secrets are "
         "never shown."
     )
-    with context.reading() as session:
+    with store.reading() as session:
         names = views.account_names(session=session)
     scope = st.selectbox(
         "Account",
@@ -33,20 +33,20 @@ def render() -> None:
         key="audit_scope",
     )
     account_id = None if scope == ALL else scope
-    with context.reading() as session:
+    with store.reading() as session:
         total = views.count_audit_entries(session=session, account_id=account_id)
     limit, offset = pager.page_range(total, key="audit_page")
-    with context.reading() as session:
+    with store.reading() as session:
         entries = audit.list_entries(
             session=session, account_id=account_id, limit=limit, offset=offset
         )
     # Projects are named by the firm (cached per connection); an account never connected has none.
     firm_projects = {a_id: project_map(a_id)[0] for a_id in views.audit_projects_needed(entries)}
-    with context.reading() as session:
+    with store.reading() as session:
         rows = views.audit_rows(session=session, entries=entries, project_names=firm_projects)
     shown = [
         {
-            "When": context.local_time(row.at),
+            "When": times.timestamp(row.at),
             "Who": row.who,
             "Account": row.account,
             "Changed": row.what,
@@ -59,7 +59,7 @@ def render() -> None:
     # Wrapped rows when what changed, or a value, is longer than its column.
     row_height = tables.row_height(shown, {name: WIDTHS[name] for name in WRAPPED})
     st.dataframe(
-        context.frame(shown, COLUMNS),
+        tables.frame(shown, COLUMNS),
         hide_index=True,
         # the whole page of entries: the page scrolls, not a box inside it
         height=tables.table_height(len(rows), row=row_height),
@@ -76,7 +76,7 @@ def technical_details(rows: list[views.AuditRow]) -> None:
     """The entries as stored (entity, id, field name and raw values), for an engineer."""
     with st.expander("Technical details", icon=":material/code:"):
         st.dataframe(
-            context.frame(
+            tables.frame(
                 [
                     {
                         "Entry": row.entry.id,

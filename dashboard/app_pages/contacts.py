@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import streamlit as st
 
-from dashboard import context, export_download, pager, tables, times
+from dashboard import (
+    export_download,
+    identity,
+    pager,
+    process,
+    sidebar,
+    store,
+    tables,
+    times,
+    widgets,
+)
 from dashboard.plain_text import plain
 from dashboard.theme import STATUS_BADGES
 from dashboard.widgets import projects as project_map
@@ -37,7 +46,7 @@ TABLE_ROWS = 17  # rows in view before the table scrolls; the detail view is dra
 
 def filters(account_id: int) -> views.EnrollmentFilter:
     """The filter widgets, as the query's filter."""
-    with context.reading() as session:
+    with store.reading() as session:
         choices = views.filter_choices(session=session, account_id=account_id)
     sequences = dict(choices["sequences"])
     search, status, reason, sequence, flag = st.columns([3, 2, 2, 2, 2])
@@ -94,8 +103,8 @@ def table_rows(rows: list[views.EnrollmentRow], projects: dict[str, str]) -> lis
             "Clockwork person": row.person_url,
             "Project": project_name(row.project_id, projects),
             "Attempts": row.attempts,
-            "Last attempt": context.local_time(row.last_attempt_at),
-            "Added": context.local_time(row.added_at),
+            "Last attempt": times.timestamp(row.last_attempt_at),
+            "Added": times.timestamp(row.added_at),
         }
         for row in rows
     ]
@@ -130,71 +139,51 @@ def export_button(where: views.EnrollmentFilter, total: int, projects: dict[str,
 
 def retry(enrollment_ids: list[int]) -> None:
     """Queue these enrollments for another attempt (admins only)."""
-    actor = context.require_admin("retry contacts")
-    actions = _actions()
-    if actions is None:
-        return
-    with context.writing() as session:
+    actor = identity.require_admin("retry contacts")
+    with store.writing() as session:
         done = actions.retry_enrollments(
-            session=session, enrollment_ids=enrollment_ids, clock=context.runtime().clock,
+            session=session, enrollment_ids=enrollment_ids, clock=process.runtime().clock,
             actor=actor,
         )  # fmt: skip
-    context.flash(f"{done} contact{'s' if done != 1 else ''} queued for retry.")
+    widgets.flash(f"{done} contact{'s' if done != 1 else ''} queued for retry.")
 
 
 def retry_all_failed(account_id: int) -> None:
     """Queue every failed enrollment of the account for another attempt (admins only)."""
-    actor = context.require_admin("retry contacts")
-    actions = _actions()
-    if actions is None:
-        return
-    with context.writing() as session:
+    actor = identity.require_admin("retry contacts")
+    with store.writing() as session:
         done = actions.retry_all_failed(
-            session=session, account_id=account_id, clock=context.runtime().clock, actor=actor
+            session=session, account_id=account_id, clock=process.runtime().clock, actor=actor
         )
-    context.flash(f"{done} contact{'s' if done != 1 else ''} queued for retry.")
+    widgets.flash(f"{done} contact{'s' if done != 1 else ''} queued for retry.")
 
 
 def dismiss(enrollment_ids: list[int]) -> None:
     """Take these enrollments out of the problem list; they will not sync (admins only)."""
-    actor = context.require_admin("dismiss contacts")
-    actions = _actions()
-    if actions is None:
-        return
-    with context.writing() as session:
+    actor = identity.require_admin("dismiss contacts")
+    with store.writing() as session:
         done = actions.dismiss_enrollments(
-            session=session, enrollment_ids=enrollment_ids, clock=context.runtime().clock,
+            session=session, enrollment_ids=enrollment_ids, clock=process.runtime().clock,
             actor=actor,
         )  # fmt: skip
-    context.flash(f"{done} contact{'s' if done != 1 else ''} dismissed.")
+    widgets.flash(f"{done} contact{'s' if done != 1 else ''} dismissed.")
 
 
 def choose_person(enrollment_id: int, person_id: str | None) -> bool:
     """B2: link the enrollment to the chosen Clockwork person, or to a new one when None
     (admins only); False with the reason on screen when it cannot."""
-    actor = context.require_admin("choose the Clockwork person")
-    actions = _actions()
-    if actions is None:
-        return False
+    actor = identity.require_admin("choose the Clockwork person")
     try:
-        with context.writing() as session:
+        with store.writing() as session:
             actions.resolve_review(
                 session=session, enrollment_id=enrollment_id, person_id=person_id,
-                clock=context.runtime().clock, actor=actor,
+                clock=process.runtime().clock, actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
         return False
-    context.flash("Choice saved: the contact is queued to sync.")
+    widgets.flash("Choice saved: the contact is queued to sync.")
     return True
-
-
-def _actions() -> Any | None:
-    """The staff actions module, or None (with the reason on screen) without the engine."""
-    actions = context.engine_actions()
-    if actions is None:
-        st.error("The sync engine is not available in this build: retry and dismiss are disabled.")
-    return actions
 
 
 def correct_contact(
@@ -202,12 +191,12 @@ def correct_contact(
 ) -> dict[str, tuple[str, str]] | None:
     """Save an admin's correction of an enrollment's contact (admins only); the changed fields'
     (old, new), or None with the reason on screen when it cannot be saved."""
-    actor = context.require_admin("correct a contact")
+    actor = identity.require_admin("correct a contact")
     try:
-        with context.writing() as session:
+        with store.writing() as session:
             return contact_edits.correct_contact(
                 session=session, enrollment_id=enrollment_id, fields=fields,
-                clock=context.runtime().clock, actor=actor,
+                clock=process.runtime().clock, actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
@@ -218,7 +207,7 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
     """One enrollment: status, reason and action, the field Clockwork refused, the flag, and its
     timeline; for admins, the contact's correction, Retry and Dismiss."""
     try:
-        with context.reading() as session:
+        with store.reading() as session:
             found = views.enrollment_detail(
                 session=session, enrollment_id=enrollment_id, project_names=projects
             )
@@ -230,7 +219,7 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
         show_error(exc)
         return
     row = found.row
-    context.show_flash()  # left by a button of this detail, in a run of the detail alone
+    widgets.show_flash()  # left by a button of this detail, in a run of the detail alone
     with st.container(border=True):
         st.markdown(f"#### {plain(row.name or row.email)}")
         badges(row)
@@ -265,7 +254,7 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
                 "integration. The contact was linked to that record, not duplicated.",
                 icon=":material/person_search:",
             )
-        admin = context.is_admin()
+        admin = identity.is_admin()
         if row.status == "needs_review" and found.review_candidates:
             review(row.enrollment_id, found.review_candidates, admin=admin)
         if row.person_url:
@@ -274,11 +263,11 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
             )
         st.markdown("**Timeline**")
         timeline = [
-            {"When": context.local_time(e.at), "Event": e.event, "Detail": e.detail}
+            {"When": times.timestamp(e.at), "Event": e.event, "Detail": e.detail}
             for e in found.timeline
         ]
         st.dataframe(
-            context.frame(timeline, ["When", "Event", "Detail"]),
+            tables.frame(timeline, ["When", "Event", "Detail"]),
             hide_index=True,
             row_height=tables.row_height(timeline, {"Detail": TIMELINE_WIDTHS["Detail"]}),
             column_config={
@@ -320,8 +309,8 @@ def badges(row: views.EnrollmentRow) -> None:
     )
     if row.exists_in_clockwork:
         line.badge(tables.FLAG, icon=":material/person_search:", color="orange")
-    added = context.local_time(row.added_at)
-    tried = context.local_time(row.last_attempt_at)
+    added = times.timestamp(row.added_at)
+    tried = times.timestamp(row.last_attempt_at)
     line.caption(f"Added {added}" + (f" · last attempt {tried}" if tried else ""))
 
 
@@ -342,7 +331,7 @@ def technical_details(found: views.EnrollmentDetail) -> None:
         notes = [e for e in found.timeline if e.technical]
         if notes:
             st.dataframe(
-                context.frame(
+                tables.frame(
                     [
                         {"When (UTC)": views.iso_utc(e.at), "Event": e.event, "Detail": e.technical}
                         for e in notes
@@ -416,11 +405,11 @@ def correction(
             st.session_state.pop(key, None)
         if changed:
             labels = ", ".join(contact_edits.FIELD_LABELS[name] for name in changed)
-            context.flash(
+            widgets.flash(
                 f"Contact saved ({labels})." + (" Retry to sync it now." if failed else "")
             )
         else:
-            context.flash("Nothing changed: the contact already had these values.")
+            widgets.flash("Nothing changed: the contact already had these values.")
         st.rerun()
 
 
@@ -453,7 +442,7 @@ def review(enrollment_id: int, candidates: list[dict], *, admin: bool) -> None:
 
 def enrollment_account(enrollment_id: int) -> int | None:
     """The account an enrollment belongs to (None if there is no such enrollment)."""
-    with context.reading() as session:
+    with store.reading() as session:
         try:
             return enrollments.get_enrollment(
                 session=session, enrollment_id=enrollment_id
@@ -474,12 +463,12 @@ def render() -> None:
         st.session_state["_linked_enrollment"] = linked_id
         owner = enrollment_account(linked_id)
         if owner is not None:
-            context.choose_account(owner)
-    account_id = context.select_account()
+            sidebar.choose_account(owner)
+    account_id = sidebar.select_account()
     if account_id is None:
         return
     where = filters(account_id)
-    with context.reading() as session:
+    with store.reading() as session:
         total = views.count_enrollments(session=session, where=where)
         failed = views.count_enrollments(
             session=session,
@@ -488,14 +477,14 @@ def render() -> None:
     projects, _ = project_map(account_id)
 
     limit, offset = pager.page_range(total, key="contacts_page", page_size=PAGE_SIZE)
-    with context.reading() as session:
+    with store.reading() as session:
         rows = views.list_enrollments(
             session=session, where=where, limit=limit, offset=offset, total=total
         )
-    picked = context.selected_rows("contacts_table")
+    picked = widgets.selected_rows("contacts_table")
     selected = [rows[i].enrollment_id for i in picked if i < len(rows)]
 
-    admin = context.is_admin()
+    admin = identity.is_admin()
     toolbar = st.container(horizontal=True)
     with toolbar:
         export_button(where, total, projects)  # viewers may export: the CSV holds no credential
@@ -520,7 +509,7 @@ def render() -> None:
     # Wrapped rows when a reason or an action is longer than its column.
     row_height = tables.row_height(shown, {name: WIDTHS[name] for name in ("Reason", "Action")})
     st.dataframe(
-        context.frame(shown, COLUMNS),
+        tables.frame(shown, COLUMNS),
         hide_index=True,
         height=tables.table_height(len(rows), at_most=TABLE_ROWS, row=row_height),
         row_height=row_height,
@@ -544,7 +533,7 @@ def render() -> None:
         },
     )
     pager.controls(total, key="contacts_page", page_size=PAGE_SIZE)  # under the table's toolbar
-    live_detail = st.fragment(detail, run_every=f"{context.settings().refresh_seconds:g}s")
+    live_detail = st.fragment(detail, run_every=f"{process.settings().refresh_seconds:g}s")
     if len(selected) == 1:
         live_detail(selected[0], projects)
     elif linked_id is not None and enrollment_account(linked_id) == account_id:

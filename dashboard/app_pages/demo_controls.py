@@ -11,7 +11,17 @@ import random
 import streamlit as st
 
 from clockwork_simulator import FaultConfig
-from dashboard import context, ingest_panel, theme
+from dashboard import (
+    demo_mode,
+    identity,
+    ingest_panel,
+    process,
+    scheduler,
+    sidebar,
+    store,
+    theme,
+    widgets,
+)
 from dashboard.plain_text import plain
 from dashboard.widgets import show_error
 from sync_engine import demo as demo_data
@@ -23,7 +33,7 @@ from sync_engine.services.errors import ServiceError
 def add_contacts(account_id: int, base_url: str) -> None:
     """Add one contact (optionally already in Clockwork) or a few made-up ones."""
     st.subheader("Add contacts")
-    with context.reading() as session:
+    with store.reading() as session:
         sequences = {
             s.id: s.name for s in accounts.list_sequences(session=session, account_id=account_id)
         }
@@ -74,17 +84,17 @@ def add_contact(
 ) -> bool:
     """Add one contact to the sequence, first putting the person in the demo Clockwork when
     ``exists`` (admins only); False with the reason on screen."""
-    context.require_admin("add demo contacts")
+    identity.require_admin("add demo contacts")
     try:
         contact = enrollments.parse_contact(fields)
         if exists:
             demo_data.put_person_in_clockwork(
-                context.runtime(), base_url, account_id=account_id, contact=contact.model_dump(),
+                process.runtime(), base_url, account_id=account_id, contact=contact.model_dump(),
             )  # fmt: skip
-        with context.writing() as session:
+        with store.writing() as session:
             enrollment = enrollments.add_contact(
                 session=session, sequence_id=sequence_id, contact=contact,
-                clock=context.runtime().clock,
+                clock=process.runtime().clock,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
@@ -99,9 +109,9 @@ def add_contact(
 
 def add_made_up_contacts(sequence_id: int, count: int = 5) -> None:
     """Add ``count`` made-up contacts to the sequence (admins only)."""
-    context.require_admin("add demo contacts")
+    identity.require_admin("add demo contacts")
     added = 0
-    with context.writing() as session:
+    with store.writing() as session:
         for _ in range(count):
             fields = demo_data.made_up_contact(random.randrange(1_000_000))
             try:
@@ -109,18 +119,18 @@ def add_made_up_contacts(sequence_id: int, count: int = 5) -> None:
                     enrollments.add_contact(
                         session=session, sequence_id=sequence_id,
                         contact=enrollments.parse_contact(fields),
-                        clock=context.runtime().clock,
+                        clock=process.runtime().clock,
                     )  # fmt: skip
                 added += 1
             except ServiceError:
                 continue  # already in the sequence from an earlier click
-    context.flash(f"Added {wording.plural(added, 'contact')}.")
+    widgets.flash(f"Added {wording.plural(added, 'contact')}.")
 
 
 def record_events(account_id: int) -> None:
     """Record an email event (a reply is the second sync trigger)."""
     st.subheader("Record email events")
-    with context.reading() as session:
+    with store.reading() as session:
         rows = views.list_enrollments(
             session=session, where=views.EnrollmentFilter(account_id=account_id), limit=200
         )
@@ -151,24 +161,24 @@ def record_email_event(
     enrollment_id: int, kind: ActivityKind, subject: str, *, who: str = "the contact"
 ) -> bool:
     """Record an email event of the enrollment now (admins only); False with the reason."""
-    context.require_admin("record email events")
+    identity.require_admin("record email events")
     try:
         if ingest_panel.demo_ingest() is not None:  # the real path: through the ingest API
-            with context.reading() as session:
+            with store.reading() as session:
                 enrollment = enrollments.get_enrollment(
                     session=session, enrollment_id=enrollment_id
                 )
             ingest_panel.send_demo_event(enrollment.account_id, enrollment_id, kind, subject)
         else:
-            with context.writing() as session:
+            with store.writing() as session:
                 enrollments.record_event(
                     session=session, enrollment_id=enrollment_id, kind=kind, at=None,
-                    subject=subject, clock=context.runtime().clock,
+                    subject=subject, clock=process.runtime().clock,
                 )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
         return False
-    context.flash(f"Recorded {kind.value} for {plain(who)}.")
+    widgets.flash(f"Recorded {kind.value} for {plain(who)}.")
     return True
 
 
@@ -236,18 +246,18 @@ def faults(account_id: int, base_url: str) -> None:
 def change_faults(base_url: str, config: FaultConfig | None) -> None:
     """Put ``config`` in force in the demo Clockwork, or clear every fault when None (admins
     only)."""
-    context.require_admin("inject faults" if config else "clear faults")
-    cleared = FaultConfig(latency_ms=context.settings().simulator_latency_ms)
+    identity.require_admin("inject faults" if config else "clear faults")
+    cleared = FaultConfig(latency_ms=process.settings().simulator_latency_ms)
     with demo_data.SimulatorAdmin(base_url) as admin:
         admin.set_faults(config or cleared)
-    context.flash("Faults applied." if config else "Faults cleared.")
+    widgets.flash("Faults applied." if config else "Faults cleared.")
 
 
 def set_key_revoked(account_id: int, base_url: str, *, revoked: bool) -> bool:
     """Revoke the account's API key in the demo Clockwork, or restore it and reconnect (admins
     only); False with the reason on screen."""
-    context.require_admin("revoke keys" if revoked else "restore keys")
-    rt = context.runtime()
+    identity.require_admin("revoke keys" if revoked else "restore keys")
+    rt = process.runtime()
     try:
         demo_data.set_account_key_revoked(rt, base_url, account_id=account_id, revoked=revoked)
         if not revoked:
@@ -255,7 +265,7 @@ def set_key_revoked(account_id: int, base_url: str, *, revoked: bool) -> bool:
     except ServiceError as exc:
         show_error(exc)
         return False
-    context.flash(
+    widgets.flash(
         "Key revoked: the next sync is rejected and the account needs attention."
         if revoked
         else "Key restored and reconnected: queued work resumes."
@@ -278,34 +288,32 @@ def engine_and_reset(base_url: str) -> None:
 
 def run_pass_now() -> bool:
     """Run one engine pass in this process now (admins only); False when no engine runs here."""
-    context.require_admin("run a sync pass")
-    status = context.engine()
-    if status.handle is None:
+    identity.require_admin("run a sync pass")
+    counts = scheduler.run_pass_now()
+    if counts is None:
         st.error("The sync engine is not running in this process.")
         return False
-    counts = status.handle.engine.run_pass(trigger="manual")
-    context.flash(f"Sync pass: {wording.run_counts_words(counts)}.")
+    widgets.flash(f"Sync pass: {wording.run_counts_words(counts)}.")
     return True
 
 
 def reset_demo(base_url: str) -> None:
     """Clear the simulator's faults, wipe the demo store and seed it again (admins only)."""
-    context.require_admin("reset the demo")
+    identity.require_admin("reset the demo")
     with demo_data.SimulatorAdmin(base_url) as admin:
-        admin.set_faults(FaultConfig(latency_ms=context.settings().simulator_latency_ms))
-    demo_data.seed_demo(context.runtime(), base_url, reset=True)
+        admin.set_faults(FaultConfig(latency_ms=process.settings().simulator_latency_ms))
+    demo_data.seed_demo(process.runtime(), base_url, reset=True)
     st.cache_data.clear()
-    st.session_state.pop(context.ACCOUNT_KEY, None)
-    st.session_state.pop("_account_select", None)
-    context.flash("Demo reset.")
+    sidebar.forget_account()
+    widgets.flash("Demo reset.")
 
 
 def render() -> None:
     """Draw the Demo controls page (demo mode, where the demo user is an admin)."""
     theme.narrow()  # a form page: at a reading width
     st.title("Demo controls")
-    context.require_admin("use the demo controls")
-    environment = context.demo()
+    identity.require_admin("use the demo controls")
+    environment = demo_mode.demo()
     if environment is None:
         st.info("Demo controls are only available in demo mode (CWSYNC_DEMO=true).")
         return
@@ -314,7 +322,7 @@ def render() -> None:
         "Everything here goes through the same services as real use."
     )
     base_url = environment.simulator.base_url
-    account_id = context.select_account()
+    account_id = sidebar.select_account()
     if account_id is not None:
         add_contacts(account_id, base_url)
         st.divider()

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context, ingest_panel, theme
+from dashboard import (
+    demo_mode,
+    identity,
+    ingest_panel,
+    process,
+    sidebar,
+    store,
+    theme,
+    times,
+    widgets,
+)
 from dashboard.plain_text import plain
 from dashboard.widgets import show_error
 from sync_engine import demo as demo_data
@@ -42,24 +52,23 @@ def new_account() -> None:
 
 def create_account(name: str) -> bool:
     """Create an account and select it (admins only); False with the reason on screen."""
-    actor = context.require_admin("create accounts")
+    actor = identity.require_admin("create accounts")
     try:
-        with context.writing() as session:
+        with store.writing() as session:
             account = accounts.create_account(
-                session=session, name=name, clock=context.runtime().clock, actor=actor
+                session=session, name=name, clock=process.runtime().clock, actor=actor
             )
     except ServiceError as exc:
         show_error(exc)
         return False
-    st.session_state[context.ACCOUNT_KEY] = account.id
-    st.session_state.pop("_account_select", None)
-    context.flash(f"Account {plain(account.name)} created.")
+    sidebar.choose_account(account.id)
+    widgets.flash(f"Account {plain(account.name)} created.")
     return True
 
 
 def health(account_id: int) -> accounts.ConnectionSummary | None:
     """The connection's state, last successful call and the test, pause and disconnect actions."""
-    with context.reading() as session:
+    with store.reading() as session:
         summary = accounts.connection_summary(session=session, account_id=account_id)
         account = accounts.get_account(session=session, ref=account_id)
         last_ok = views.last_successful_call(session=session, account_id=account_id)
@@ -73,7 +82,7 @@ def health(account_id: int) -> accounts.ConnectionSummary | None:
         a.markdown(f"**State**  \n{label}")
         b.markdown(f"**Firm**  \n{plain(summary.firm)}")
         c.markdown(f"**API key**  \n`{summary.api_key_hint}`")
-        d.markdown(f"**Last successful call**  \n{context.ago(last_ok)}")
+        d.markdown(f"**Last successful call**  \n{times.relative(last_ok)}")
         if warning:
             st.error(warning, icon=":material/key_off:")
         with st.expander("Technical details", icon=":material/code:"):
@@ -111,9 +120,9 @@ def health(account_id: int) -> accounts.ConnectionSummary | None:
 
 def verify_credentials(account_id: int) -> None:
     """Ask Clockwork whether it accepts the stored credentials (admins only) and say so."""
-    context.require_admin("test the connection")
+    identity.require_admin("test the connection")
     try:
-        views.check_connection(context.runtime(), account_id=account_id)
+        views.check_connection(process.runtime(), account_id=account_id)
     except ServiceError as exc:
         show_error(exc)
     else:
@@ -122,23 +131,23 @@ def verify_credentials(account_id: int) -> None:
 
 def set_paused(account_id: int, *, paused: bool) -> None:
     """Pause or resume syncing for the account (admins only)."""
-    actor = context.require_admin("pause or resume syncing")
-    with context.writing() as session:
+    actor = identity.require_admin("pause or resume syncing")
+    with store.writing() as session:
         accounts.set_sync_paused(
             session=session, account_id=account_id, paused=paused,
-            clock=context.runtime().clock, actor=actor,
+            clock=process.runtime().clock, actor=actor,
         )  # fmt: skip
-    context.flash("Syncing paused." if paused else "Syncing resumed.")
+    widgets.flash("Syncing paused." if paused else "Syncing resumed.")
 
 
 def disconnect(account_id: int) -> None:
     """Forget the account's credentials (admins only); history and queued work are kept."""
-    actor = context.require_admin("disconnect Clockwork")
-    with context.writing() as session:
+    actor = identity.require_admin("disconnect Clockwork")
+    with store.writing() as session:
         accounts.disconnect(
-            session=session, account_id=account_id, clock=context.runtime().clock, actor=actor
+            session=session, account_id=account_id, clock=process.runtime().clock, actor=actor
         )
-    context.flash("Disconnected from Clockwork.")
+    widgets.flash("Disconnected from Clockwork.")
 
 
 SECRET_FIELDS = ("api_key", "api_secret", "firm_service_key")
@@ -152,7 +161,7 @@ def connect_form(account_id: int, summary: accounts.ConnectionSummary | None) ->
     """
     reconnect = summary is not None and summary.state != ConnectionState.DISCONNECTED
     st.subheader("Update credentials" if reconnect else "Connect Clockwork")
-    demo = context.demo()
+    demo = demo_mode.demo()
     default_url = demo.simulator.base_url if demo else DEFAULT_BASE_URL
     if demo:
         hint = demo_data.demo_firm_hint(summary.firm if summary else None)
@@ -216,10 +225,10 @@ def _take_submission(form: str, secrets: str) -> None:
 def save_credentials(account_id: int, fields: dict[str, str]) -> bool:
     """Check the credentials with Clockwork, then store them (admins only); False with the reason
     on screen when Clockwork or the input refuses them."""
-    actor = context.require_admin("change Clockwork credentials")
-    host = context.settings().simulator_host
+    actor = identity.require_admin("change Clockwork credentials")
+    host = process.settings().simulator_host
     base_url = fields.get("base_url", "")
-    if context.demo() and (
+    if demo_mode.demo() and (
         problem := demo_data.demo_connection_problem(base_url, simulator_host=host)
     ):
         st.error(plain(problem), icon=":material/gpp_bad:")
@@ -227,12 +236,12 @@ def save_credentials(account_id: int, fields: dict[str, str]) -> bool:
     try:
         with st.spinner("Checking the credentials with Clockwork…"):
             saved = accounts.connect(
-                context.runtime(), account_id=account_id, fields=fields, actor=actor
+                process.runtime(), account_id=account_id, fields=fields, actor=actor
             )
     except ServiceError as exc:
         show_error(exc)
         return False
-    context.flash(f"Connected to {plain(saved.firm)} (API key {plain(saved.api_key_hint)}).")
+    widgets.flash(f"Connected to {plain(saved.firm)} (API key {plain(saved.api_key_hint)}).")
     return True
 
 
@@ -240,12 +249,12 @@ def render() -> None:
     """Draw the Integrations page (admins only)."""
     theme.narrow()  # a form page: at a reading width
     st.title("Integrations")
-    context.require_admin("manage Clockwork connections")
+    identity.require_admin("manage Clockwork connections")
     st.caption(
         "Connect each customer account to its Clockwork firm and keep the connection healthy."
     )
     new_account()
-    account_id = context.select_account()
+    account_id = sidebar.select_account()
     if account_id is None:
         return
     summary = health(account_id)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, context, tables
+from dashboard import charts, process, sidebar, store, tables, times
 from dashboard.plain_text import plain
 from dashboard.widgets import count, count_column
 from sync_engine.services import accounts, views, wording
@@ -22,7 +22,7 @@ WINDOWS = {
 
 def accounts_table(rows: list[views.AccountHealth]) -> pd.DataFrame:
     """The cross-account table (B10): attention first, then the counts that explain it."""
-    return context.frame(
+    return tables.frame(
         [
             {
                 "Account": row.name,
@@ -34,7 +34,7 @@ def accounts_table(rows: list[views.AccountHealth]) -> pd.DataFrame:
                 "Awaiting reply": row.counts.get("awaiting_reply", 0),
                 "Synced": row.counts.get("synced", 0),
                 "Exists in Clockwork": row.exists_in_clockwork,
-                "Last successful call": context.ago(row.last_success_at),
+                "Last successful call": times.relative(row.last_success_at),
             }
             for row in rows
         ],
@@ -56,8 +56,8 @@ CHART_TTL = 30  # seconds: the chart scans the account's syncs, the live counts 
 def chart_points(account_id: int, window: str) -> list[views.TimelinePoint]:
     """The chart's buckets, recomputed at most every ``CHART_TTL`` seconds."""
     span, bucket = WINDOWS[window]
-    now = context.now()
-    with context.reading() as session:
+    now = process.now()
+    with store.reading() as session:
         return views.sync_timeline(
             session=session, account_id=account_id, since=now - span, now=now, bucket_seconds=bucket
         )
@@ -94,8 +94,8 @@ def render_accounts(rows: list[views.AccountHealth]) -> None:
 def render_account(account_id: int, window: str, counts: dict[str, int]) -> None:
     """The selected account's counts (its row of the accounts table), chart, failures and
     engine health."""
-    now = context.now()
-    with context.reading() as session:
+    now = process.now()
+    with store.reading() as session:
         groups = views.reason_groups(session=session, account_id=account_id)
         engine = views.engine_health(session=session, now=now, account_id=account_id)
         summary = accounts.connection_summary(session=session, account_id=account_id)
@@ -120,7 +120,7 @@ def render_account(account_id: int, window: str, counts: dict[str, int]) -> None
         st.caption(f"Nothing synced or failed in the {window.split(' (')[0].lower()}.")
     st.markdown("**Failures by reason**")
     if groups:
-        failures = context.frame(
+        failures = tables.frame(
             [
                 {
                     "Status": tables.status_pill(group.status),
@@ -151,12 +151,12 @@ def render_account(account_id: int, window: str, counts: dict[str, int]) -> None
     last = engine.last_run
     a.metric(
         "Last engine pass",
-        context.ago(last.started_at, at=now) if last else "never",
+        times.relative(last.started_at, at=now) if last else "never",
         help=f"{wording.trigger_words(last.trigger)}: {wording.run_counts_words(last.counts)}."
         if last
         else None,
     )
-    b.metric("Scheduler heartbeat", context.ago(engine.last_heartbeat_at, at=now))
+    b.metric("Scheduler heartbeat", times.relative(engine.last_heartbeat_at, at=now))
     c.metric(
         "Contacts waiting to sync",
         count(engine.queued),
@@ -164,20 +164,20 @@ def render_account(account_id: int, window: str, counts: dict[str, int]) -> None
     )
     d.metric(
         "Last successful Clockwork call",
-        context.ago(last_ok, at=now) if summary else "never connected",
+        times.relative(last_ok, at=now) if summary else "never connected",
     )
-    with context.reading() as session:  # issue 16: is what we say we synced really there?
+    with store.reading() as session:  # issue 16: is what we say we synced really there?
         verified = verify_views.last_verified_at(session=session, account_id=account_id)
         drifted = verify_views.count_drifted(session=session, account_id=account_id)
     st.caption(
-        f"Last verified against Clockwork: {context.ago(verified, at=now) if verified else 'never'}"
+        f"Last verified against Clockwork: {times.relative(verified, at=now) if verified else 'never'}"
         + (f"; {wording.plural(drifted, 'contact')} drifted (see Verify)." if drifted else ".")
     )
     if engine.last_problem is not None:
         problem = engine.last_problem
         st.warning(
             f"{wording.trigger_words(problem.trigger)} "
-            f"({context.ago(problem.started_at, at=now)}): the engineers have the details below.",
+            f"({times.relative(problem.started_at, at=now)}): the engineers have the details below.",
             icon=":material/warning:",
         )
         with st.expander("Technical details", icon=":material/code:"):
@@ -187,7 +187,7 @@ def render_account(account_id: int, window: str, counts: dict[str, int]) -> None
 def render_live(account_id: int | None) -> None:
     """Every account, then the selected one, refreshed live. One query of the accounts' counts
     serves both: at a million enrollments a second one cost ~120 ms a run."""
-    with context.reading() as session:
+    with store.reading() as session:
         rows = views.account_overview(session=session)
     render_accounts(rows)
     selected = next((row for row in rows if row.account_id == account_id), None)
@@ -204,5 +204,5 @@ def render_live(account_id: int | None) -> None:
 
 st.title("Overview")
 st.caption("Is each customer's Clockwork sync healthy — and if not, which contacts and why?")
-account_id = context.select_account()
-st.fragment(render_live, run_every=f"{context.settings().refresh_seconds:g}s")(account_id)
+account_id = sidebar.select_account()
+st.fragment(render_live, run_every=f"{process.settings().refresh_seconds:g}s")(account_id)

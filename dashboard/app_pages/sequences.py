@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import identity, process, sidebar, store, tables, widgets
 from dashboard.plain_text import plain
 from dashboard.widgets import count_column, project_picker, projects, show_error, show_preview
 from sync_engine.services import accounts, project_resync, views, wording
@@ -28,7 +28,7 @@ def sequence_table(rows: list[views.SequenceRow], names: dict[str, str], default
             return f"Account default: {names.get(default, UNLISTED[0].lower() + UNLISTED[1:])}"
         return "No project"
 
-    return context.frame(
+    return tables.frame(
         [
             {
                 "Sequence": row.name,
@@ -63,19 +63,19 @@ def add_sequence(account_id: int, names: dict[str, str]) -> None:
 
 def create_sequence(account_id: int, name: str, disable_sync: bool, project_id: str | None) -> bool:
     """Create a sequence (admins only); False with the reason on screen when it cannot."""
-    actor = context.require_admin("create sequences")
+    actor = identity.require_admin("create sequences")
     try:
         if project_id:  # the firm must still have it (the picker's list may be minutes old)
             project_id = checked_project(account_id, project_id)
-        with context.writing() as session:
+        with store.writing() as session:
             sequence = accounts.add_sequence(
                 session=session, account_id=account_id, name=name, disable_sync=disable_sync,
-                project_id=project_id, clock=context.runtime().clock, actor=actor,
+                project_id=project_id, clock=process.runtime().clock, actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
         return False
-    context.flash(f"Sequence {plain(sequence.name)} created.")
+    widgets.flash(f"Sequence {plain(sequence.name)} created.")
     return True
 
 
@@ -83,7 +83,7 @@ def checked_project(account_id: int, project_id: str) -> str:
     """The id of the firm's project ``project_id``, checked with Clockwork (a `ServiceError`
     with the reason when the firm no longer has it or cannot be asked)."""
     found = resolve_project(
-        context.runtime(), account_id=account_id, ref=project_id, field="Project"
+        process.runtime(), account_id=account_id, ref=project_id, field="Project"
     )
     return found.project_id
 
@@ -114,7 +114,7 @@ def syncing_tab(sequence: views.SequenceRow, names: dict[str, str]) -> None:
     if not changes:
         st.caption("No unsaved changes.")
         return
-    with context.reading() as session:
+    with store.reading() as session:
         preview = views.preview_sequence_change(
             session=session, sequence_id=sequence.sequence_id, changes=changes, project_names=names
         )
@@ -127,23 +127,23 @@ def syncing_tab(sequence: views.SequenceRow, names: dict[str, str]) -> None:
 def save_syncing(sequence_id: int, changes: dict[str, Any]) -> bool:
     """Save a sequence's Disable Sync and project (admins only); False with the reason on screen
     when it cannot."""
-    actor = context.require_admin("change a sequence's Syncing settings")
+    actor = identity.require_admin("change a sequence's Syncing settings")
     try:
         if changes.get("project_id"):
-            with context.reading() as session:
+            with store.reading() as session:
                 account_id = accounts.get_sequence(
                     session=session, sequence_id=sequence_id
                 ).account_id
             changes = {**changes, "project_id": checked_project(account_id, changes["project_id"])}
-        with context.writing() as session:
+        with store.writing() as session:
             sequence = accounts.update_sequence(
                 session=session, sequence_id=sequence_id, changes=changes,
-                clock=context.runtime().clock, actor=actor,
+                clock=process.runtime().clock, actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
         return False
-    context.flash(f"Syncing settings of {plain(sequence.name)} saved.")
+    widgets.flash(f"Syncing settings of {plain(sequence.name)} saved.")
     return True
 
 
@@ -174,7 +174,7 @@ def resync(sequence: views.SequenceRow, names: dict[str, str]) -> None:
         "in it (recorded, nothing sent)."
     )
     st.dataframe(
-        context.frame(
+        tables.frame(
             [
                 {"Email": item.email, "Already in project": item.already_in_project}
                 for item in plan.items
@@ -194,9 +194,9 @@ def resync(sequence: views.SequenceRow, names: dict[str, str]) -> None:
 def preview_resync(sequence_id: int) -> project_resync.ResyncPlan | None:
     """B3: who a re-sync would add where (admins only: it asks Clockwork); None with the reason
     on screen when it cannot be planned."""
-    context.require_admin("re-sync contacts to a project")
+    identity.require_admin("re-sync contacts to a project")
     try:
-        return project_resync.plan_resync(context.runtime(), sequence_id=sequence_id)
+        return project_resync.plan_resync(process.runtime(), sequence_id=sequence_id)
     except ServiceError as exc:
         show_error(exc)
         return None
@@ -205,25 +205,25 @@ def preview_resync(sequence_id: int) -> project_resync.ResyncPlan | None:
 def queue_resync(sequence_id: int, target: str) -> bool:
     """B3: queue the re-sync (admins only); False with the reason on screen when it cannot.
     ``target`` names the project in the confirmation, already escaped for Markdown."""
-    actor = context.require_admin("re-sync contacts to a project")
+    actor = identity.require_admin("re-sync contacts to a project")
     try:
-        done = project_resync.apply_resync(context.runtime(), sequence_id=sequence_id, actor=actor)
+        done = project_resync.apply_resync(process.runtime(), sequence_id=sequence_id, actor=actor)
     except ServiceError as exc:
         show_error(exc)
         return False
-    context.flash(f"{wording.plural(len(done.to_add), 'contact')} queued to join {target}.")
+    widgets.flash(f"{wording.plural(len(done.to_add), 'contact')} queued to join {target}.")
     return True
 
 
 def render() -> None:
     """Draw the Sequences page (admins only)."""
     st.title("Sequences")
-    context.require_admin("change sequences")
+    identity.require_admin("change sequences")
     st.caption("Which sequences sync, and the Clockwork project each one's contacts join.")
-    account_id = context.select_account()
+    account_id = sidebar.select_account()
     if account_id is None:
         return
-    with context.reading() as session:
+    with store.reading() as session:
         rows = views.sequence_overview(session=session, account_id=account_id)
         default = accounts.get_settings(session=session, account_id=account_id).default_project_id
     names, _ = projects(account_id)
@@ -257,7 +257,7 @@ def render() -> None:
         syncing_tab(sequence, names)
         resync(sequence, names)
     with contacts:
-        with context.reading() as session:
+        with store.reading() as session:
             counts = views.sequence_status_counts(session=session, sequence_id=chosen)
         columns = st.columns(4)
         for index, (status, label) in enumerate(views.STATUS_LABELS.items()):

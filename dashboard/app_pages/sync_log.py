@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import streamlit as st
 
-from dashboard import context, tables
+from dashboard import process, sidebar, store, tables, times
 from sync_engine.services import views, wording
 
 
 def errors_tab(account_id: int) -> None:
     """Problems grouped by reason with counts and the action to take (B6)."""
-    with context.reading() as session:
+    with store.reading() as session:
         groups = views.reason_groups(
             session=session,
             account_id=account_id,
@@ -22,7 +22,7 @@ def errors_tab(account_id: int) -> None:
         st.success("Nothing failed, retried or skipped.", icon=":material/check_circle:")
         return
     st.dataframe(
-        context.frame(
+        tables.frame(
             [
                 {
                     "Status": tables.status_pill(group.status),
@@ -46,7 +46,7 @@ def errors_tab(account_id: int) -> None:
             "The reason codes, as the store, the CLI and the CSV export's Reason code hold them."
         )
         st.dataframe(
-            context.frame(
+            tables.frame(
                 [
                     {
                         "Reason": group.message,
@@ -64,13 +64,13 @@ def errors_tab(account_id: int) -> None:
 def runs_tab() -> None:
     """Engine passes and scheduler events (B7)."""
     show_idle = st.toggle("Show idle passes", value=False, key="log_idle")
-    with context.reading() as session:
+    with store.reading() as session:
         runs = views.list_engine_runs(session=session, limit=100, include_idle=show_idle)
     st.dataframe(
-        context.frame(
+        tables.frame(
             [
                 {
-                    "Started": context.local_time(run.started_at),
+                    "Started": times.timestamp(run.started_at),
                     "Trigger": wording.trigger_words(run.trigger),
                     "Duration (s)": round((run.finished_at - run.started_at).total_seconds(), 2)
                     if run.finished_at
@@ -87,7 +87,7 @@ def runs_tab() -> None:
     )
     with st.expander("Technical details", icon=":material/code:"):
         st.dataframe(
-            context.frame(
+            tables.frame(
                 [
                     {
                         "Started (UTC)": views.iso_utc(run.started_at),
@@ -107,8 +107,8 @@ def runs_tab() -> None:
 
 def calls_tab(account_id: int) -> None:
     """Recent Clockwork requests with status and latency (B7)."""
-    now = context.now()
-    with context.reading() as session:
+    now = process.now()
+    with store.reading() as session:
         stats = views.api_call_stats(
             session=session, account_id=account_id, since=now - timedelta(hours=1)
         )
@@ -121,15 +121,15 @@ def calls_tab(account_id: int) -> None:
         f"{stats.median_latency_ms:.0f} ms" if stats.median_latency_ms is not None else "—",
     )
     errors_only = st.toggle("Errors only", key="log_errors_only")
-    with context.reading() as session:
+    with store.reading() as session:
         calls = views.list_api_calls(
             session=session, account_id=account_id, errors_only=errors_only, limit=200
         )
     st.dataframe(
-        context.frame(
+        tables.frame(
             [
                 {
-                    "At": context.local_time(call.at),
+                    "At": times.timestamp(call.at),
                     "Request": wording.request_words(call.method, call.path),
                     "Answer": wording.answer_words(call.status),
                     "Latency (ms)": round(call.latency_ms),
@@ -147,7 +147,7 @@ def calls_tab(account_id: int) -> None:
             "Paths keep their placeholders; ids, query values and credentials are never logged."
         )
         st.dataframe(
-            context.frame(
+            tables.frame(
                 [
                     {
                         "At (UTC)": views.iso_utc(call.at),
@@ -169,7 +169,7 @@ def render() -> None:
     """Draw the Sync log page."""
     st.title("Sync log")
     st.caption("What the engine did, what Clockwork answered, and what needs a person.")
-    account_id = context.select_account()
+    account_id = sidebar.select_account()
     errors, runs, calls = st.tabs(["Errors by reason", "Run history", "API calls"])
     if account_id is not None:
         with errors:

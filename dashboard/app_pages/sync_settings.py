@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import context, theme
+from dashboard import identity, process, sidebar, store, theme, widgets
 from dashboard.plain_text import plain
 from dashboard.widgets import project_picker, projects, show_error, show_preview
 from sync_engine.domain import SyncMode
@@ -39,12 +39,12 @@ def render() -> None:
     """Draw the Sync settings page (admins only)."""
     theme.narrow()  # a form page: at a reading width
     st.title("Sync settings")
-    context.require_admin("change sync settings")
+    identity.require_admin("change sync settings")
     st.caption("When contacts sync to Clockwork, and where they go. Changes apply from now on.")
-    account_id = context.select_account()
+    account_id = sidebar.select_account()
     if account_id is None:
         return
-    with context.reading() as session:
+    with store.reading() as session:
         current = accounts.get_settings(session=session, account_id=account_id)
     choices, problem = projects(account_id)
     key = f"settings_{account_id}"
@@ -114,7 +114,7 @@ def render() -> None:
     if not changes:
         st.caption("No unsaved changes.")
         return
-    with context.reading() as session:
+    with store.reading() as session:
         preview = views.preview_settings_change(
             session=session, account_id=account_id, changes=changes, project_names=choices
         )
@@ -132,22 +132,22 @@ def render() -> None:
 def save_settings(account_id: int, changes: dict[str, Any]) -> bool:
     """Save the account's sync settings (admins only); False with the reason on screen when they
     cannot be saved."""
-    actor = context.require_admin("save sync settings")
+    actor = identity.require_admin("save sync settings")
     try:
         if changes.get("default_project_id"):  # the firm must have it, as on the CLI
             resolve_project(
-                context.runtime(), account_id=account_id, ref=changes["default_project_id"],
+                process.runtime(), account_id=account_id, ref=changes["default_project_id"],
                 field="Default project",
             )  # fmt: skip
-        with context.writing() as session:
+        with store.writing() as session:
             accounts.update_settings(
                 session=session, account_id=account_id, changes=changes,
-                clock=context.runtime().clock, actor=actor,
+                clock=process.runtime().clock, actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
         return False
-    context.flash("Sync settings saved.")
+    widgets.flash("Sync settings saved.")
     return True
 
 

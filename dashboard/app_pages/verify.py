@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import identity, pager, process, sidebar, store, tables, times, widgets
 from dashboard.plain_text import plain
 from sync_engine.services import accounts
 from sync_engine.services.errors import ServiceError
@@ -25,33 +25,33 @@ STATE_WORDS = {
 
 def start_verification(account_id: int, sequence_id: int | None, sample: int | None) -> bool:
     """Queue a verification (admins only); the engine works it in the background."""
-    actor = context.require_admin("verify against Clockwork")
+    actor = identity.require_admin("verify against Clockwork")
     try:
         request_verification(
-            context.runtime(), account_id=account_id, sequence_id=sequence_id, sample=sample,
+            process.runtime(), account_id=account_id, sequence_id=sequence_id, sample=sample,
             actor=actor,
         )  # fmt: skip
     except (VerifyError, ServiceError) as exc:
-        context.show_error(exc)
+        widgets.show_error(exc)
         return False
-    context.flash("Verification started: it runs beside syncing, at most part of the budget.")
+    widgets.flash("Verification started: it runs beside syncing, at most part of the budget.")
     return True
 
 
 def apply_repair(account_id: int) -> bool:
     """Queue the repair of every drifted contact (admins only)."""
-    actor = context.require_admin("repair drift")
-    with context.writing() as session:
+    actor = identity.require_admin("repair drift")
+    with store.writing() as session:
         queued = repairs.apply_repair(
-            session=session, account_id=account_id, clock=context.runtime().clock, actor=actor
+            session=session, account_id=account_id, clock=process.runtime().clock, actor=actor
         )
-    context.flash(f"{queued} contacts queued for repair; the next sync carries it out.")
+    widgets.flash(f"{queued} contacts queued for repair; the next sync carries it out.")
     return True
 
 
 def progress(account_id: int) -> None:
     """The newest verification of the account, refreshed while it runs."""
-    with context.reading() as session:
+    with store.reading() as session:
         run = verify_views.latest_run(session=session, account_id=account_id)
     if run is None:
         st.info("This account has not been verified yet.", icon=":material/info:")
@@ -69,7 +69,7 @@ def progress(account_id: int) -> None:
         f"{run.drifted:,} drifted",
     )
     if state == VerifyState.DONE:
-        st.caption(f"Finished {context.ago(run.finished_at)}; nothing was changed in Clockwork.")
+        st.caption(f"Finished {times.relative(run.finished_at)}; nothing was changed in Clockwork.")
     if state == VerifyState.FAILED:
         st.warning(f"The verification stopped: {plain(run.error or 'no reason')}")
     with st.expander("Technical details"):
@@ -82,24 +82,24 @@ def progress(account_id: int) -> None:
 
 def findings(account_id: int) -> None:
     """The drifted contacts and, for admins, the repair preview and button."""
-    with context.reading() as session:
+    with store.reading() as session:
         total = verify_views.count_drifted(session=session, account_id=account_id)
     st.subheader("Drifted contacts")
     if not total:
         st.caption("No contact has drifted from Clockwork in the last verification.")
         return
-    limit, offset = context.pager(total, key="verify_page")
-    with context.reading() as session:
+    limit, offset = pager.pager(total, key="verify_page")
+    with store.reading() as session:
         rows = verify_views.drifted(
             session=session, account_id=account_id, limit=limit, offset=offset
         )
     st.dataframe(
-        context.frame(
+        tables.frame(
             [
                 {
                     "Contact": row.email,
                     "What is wrong": row.reason,
-                    "Checked": context.local_time(row.checked_at),
+                    "Checked": times.timestamp(row.checked_at),
                 }
                 for row in rows
             ],
@@ -107,13 +107,13 @@ def findings(account_id: int) -> None:
         ),
         hide_index=True,
     )
-    if not context.is_admin():
+    if not identity.is_admin():
         return
     with st.expander("Repair: preview"):
-        with context.reading() as session:
+        with store.reading() as session:
             steps = repairs.preview_repair(session=session, account_id=account_id)
         st.dataframe(
-            context.frame(
+            tables.frame(
                 [{"Contact": s.email, "What the repair does": "; ".join(s.actions)} for s in steps],
                 ["Contact", "What the repair does"],
             ),
@@ -130,11 +130,11 @@ def render() -> None:
         "Checks that each synced contact is really in Clockwork: the person, their email, the "
         "project and the email notes. Verifying changes nothing in Clockwork."
     )
-    account_id = context.select_account()
+    account_id = sidebar.select_account()
     if account_id is None:
         return
-    if context.is_admin():
-        with context.reading() as session:
+    if identity.is_admin():
+        with store.reading() as session:
             sequences = {
                 s.id: s.name
                 for s in accounts.list_sequences(session=session, account_id=account_id)
@@ -150,7 +150,7 @@ def render() -> None:
             account_id, sequence or None, int(sample) or None
         ):
             st.rerun()
-    st.fragment(progress, run_every=f"{context.settings().refresh_seconds:g}s")(account_id)
+    st.fragment(progress, run_every=f"{process.settings().refresh_seconds:g}s")(account_id)
     findings(account_id)
 
 

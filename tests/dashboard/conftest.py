@@ -23,7 +23,7 @@ from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from clockwork_simulator import SimulatorServer, SimulatorState
-from dashboard import context
+from dashboard import identity
 from sync_engine.runtime import Runtime
 from sync_engine.services import auth
 from tests.factories import make_runtime, make_sim_state
@@ -51,9 +51,9 @@ def login_secrets() -> dict[str, Any]:
     }
 
 
-def signed_in(name: str) -> context.SignedIn:
+def signed_in(name: str) -> identity.SignedIn:
     """The session value the login form stores for one of the test users."""
-    return context.SignedIn(name, ROLES[name], "password", password_hash())
+    return identity.SignedIn(name, ROLES[name], "password", password_hash())
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +87,7 @@ def new_app(*, user: str | None = ADMIN, secrets: dict[str, Any] | None = None) 
     app = AppTest.from_file(APP, default_timeout=30)
     app.secrets.update(login_secrets() if secrets is None else secrets)
     if user is not None:
-        app.session_state[context.USER_KEY] = signed_in(user)
+        app.session_state[identity.USER_KEY] = signed_in(user)
     return app
 
 

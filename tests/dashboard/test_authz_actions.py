@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from clockwork_simulator import FaultConfig, SimulatorServer
-from dashboard import context
+from dashboard import identity
 from sync_engine.models import ActivityKind, Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, enrollments, views
@@ -251,7 +251,7 @@ def _call(action: Action, world: World, user: str) -> AppTest:
         script, args=(action.page, action.handler, action.arguments(world)), default_timeout=30
     )
     app.secrets.update(login_secrets())
-    app.session_state[context.USER_KEY] = signed_in(user)
+    app.session_state[identity.USER_KEY] = signed_in(user)
     app.run()
     return app
 
@@ -286,12 +286,12 @@ def test_every_change_action_of_the_pages_is_in_the_list() -> None:
     import ast
     from pathlib import Path
 
-    pages = Path(context.__file__).parent / "app_pages"
+    pages = Path(identity.__file__).parent / "app_pages"
     found = set()
     for path in pages.glob("*.py"):
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             if isinstance(node, ast.FunctionDef) and any(
-                isinstance(call, ast.Call) and ast.unparse(call.func) == "context.require_admin"
+                isinstance(call, ast.Call) and ast.unparse(call.func) == "identity.require_admin"
                 for statement in node.body
                 for call in ast.walk(statement)
                 if not isinstance(statement, ast.If)  # the page's own gate sits in render()

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from clockwork_simulator import SimulatorServer
-from dashboard import context
+from dashboard import identity
 from dashboard.plain_text import plain
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
@@ -84,7 +84,7 @@ def _call(handler: str, page: str = "sequences", **arguments: Any) -> AppTest:
 
     app = AppTest.from_function(script, args=(handler, page, arguments), default_timeout=30)
     app.secrets.update(login_secrets())
-    app.session_state[context.USER_KEY] = signed_in(ADMIN)
+    app.session_state[identity.USER_KEY] = signed_in(ADMIN)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app
@@ -145,18 +145,18 @@ def test_a_store_that_refuses_writes_is_a_message_not_a_traceback(
     def script(account_id, path):  # type: ignore[no-untyped-def]  # runs as a script
         import streamlit as st
 
-        from dashboard import context
+        from dashboard import process
         from dashboard.app_pages import sync_settings
         from sync_engine.db import Database
 
-        context.runtime().db = Database(f"sqlite:///file:{path}?mode=ro&uri=true")
+        process.runtime().db = Database(f"sqlite:///file:{path}?mode=ro&uri=true")
         if not st.session_state.get("_called"):
             st.session_state["_called"] = True
             sync_settings.save_settings(account_id, {"activity_tracking": False})
 
     app = AppTest.from_function(script, args=(account_id, path), default_timeout=30)
     app.secrets.update(login_secrets())
-    app.session_state[context.USER_KEY] = signed_in(ADMIN)
+    app.session_state[identity.USER_KEY] = signed_in(ADMIN)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert "attempt to write a readonly database" in texts(app)

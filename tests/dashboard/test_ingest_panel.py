@@ -8,7 +8,7 @@ from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from clockwork_simulator import SimulatorServer
-from dashboard import context, ingest_panel
+from dashboard import identity, ingest_panel
 from sync_engine.ingest import credentials, service
 from sync_engine.ingest.demo_client import DemoIngest
 from sync_engine.ingest.models import DeliveryOutcome, IngestDelivery, IngestSecret, IngestToken
@@ -118,7 +118,7 @@ def _run(page: str, handler: str, arguments: dict[str, object], user: str) -> Ap
 
     app = AppTest.from_function(script, args=(page, handler, arguments), default_timeout=30)
     app.secrets.update(login_secrets())
-    app.session_state[context.USER_KEY] = signed_in(user)
+    app.session_state[identity.USER_KEY] = signed_in(user)
     app.run()
     return app
 

@@ -18,7 +18,7 @@ def test_pages_render_no_raw_html() -> None:
         assert "unsafe_allow_html" not in path.read_text(encoding="utf-8"), path
 
 
-# Calls that change the store, Clockwork or the demo simulator (besides ``context.writing()``).
+# Calls that change the store, Clockwork or the demo simulator (besides ``store.writing()``).
 MUTATIONS = {
     "connect", "apply_resync", "plan_resync", "put_person_in_clockwork", "set_account_key_revoked",
     "reconnect", "seed_demo", "set_faults", "run_pass", "check_connection",
@@ -27,13 +27,13 @@ MUTATIONS = {
 
 def _is_admin_check(node: ast.AST) -> bool:
     return any(
-        isinstance(call, ast.Call) and ast.unparse(call.func) == "context.require_admin"
+        isinstance(call, ast.Call) and ast.unparse(call.func) == "identity.require_admin"
         for call in ast.walk(node)
     )
 
 
 def _unguarded_changes(tree: ast.Module) -> list[str]:
-    """Changes in a page not preceded, on the way down to them, by ``context.require_admin``."""
+    """Changes in a page not preceded, on the way down to them, by ``identity.require_admin``."""
     found: list[str] = []
 
     def visit(statements: list[ast.stmt], guarded: bool) -> None:
@@ -66,7 +66,7 @@ def _change(node: ast.AST) -> str | None:
     if not isinstance(node, ast.Call):
         return None
     name = ast.unparse(node.func)
-    if name == "context.writing" or name.rsplit(".", 1)[-1] in MUTATIONS:
+    if name == "store.writing" or name.rsplit(".", 1)[-1] in MUTATIONS:
         return name
     return None
 
@@ -84,13 +84,13 @@ def test_the_admin_check_detector_finds_an_unguarded_change() -> None:
     tree = ast.parse(
         "def save():\n"
         "    if clicked:\n"
-        "        with context.writing() as session:\n"
+        "        with store.writing() as session:\n"
         "            accounts.update_settings(session=session)\n"
         "def guarded():\n"
         "    if clicked:\n"
-        "        actor = context.require_admin('x')\n"
-        "        with context.writing() as session:\n"
+        "        actor = identity.require_admin('x')\n"
+        "        with store.writing() as session:\n"
         "            pass\n"
         "        accounts.connect(runtime)\n"
     )
-    assert _unguarded_changes(tree) == ["line 3: context.writing"]
+    assert _unguarded_changes(tree) == ["line 3: store.writing"]

@@ -12,7 +12,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from clockwork_simulator import SimulatorServer
-from dashboard import context
+from dashboard import identity, plain_text
 from sync_engine.models import Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, audit, auth
@@ -138,7 +138,9 @@ def test_the_right_password_opens_the_dashboard_as_that_user(
     app = _sign_in(_run(new_app(user=None)), "  Casey@CS ", PASSWORD)
     assert app.title[0].value == "Overview"
     assert list(app.dataframe[0].value["Account"]) == ["Acme Talent"]
-    assert f"Signed in as {context.plain(ADMIN)} · admin" in [c.value for c in app.sidebar.caption]
+    assert f"Signed in as {plain_text.plain(ADMIN)} · admin" in [
+        c.value for c in app.sidebar.caption
+    ]
     assert not [field for field in app.text_input if field.label == "Acting as"]
 
 
@@ -152,7 +154,7 @@ def test_a_wrong_username_or_password_is_refused_with_one_message(
     app = _sign_in(_run(new_app(user=None)), username, password)
     assert [e.value for e in app.error] == ["Wrong username or password."]
     assert not app.dataframe
-    assert context.USER_KEY not in app.session_state
+    assert identity.USER_KEY not in app.session_state
     assert password.encode() not in sent_to_browser(app)  # never echoed back
 
 
@@ -227,7 +229,7 @@ def test_a_changed_role_applies_on_the_next_run(store: Runtime, account: dict[st
 def test_a_viewer_is_offered_only_the_audit_pages(store: Runtime, account: dict[str, Any]) -> None:
     app = open_page(user=VIEWER)
     assert _navigation(app) == VIEWER_PAGES
-    assert f"Signed in as {context.plain(VIEWER)} · viewer" in [
+    assert f"Signed in as {plain_text.plain(VIEWER)} · viewer" in [
         c.value for c in app.sidebar.caption
     ]
     for page in ("integrations", "sync_settings", "sequences", "demo_controls"):
@@ -284,21 +286,21 @@ def test_an_admin_sees_the_actions_a_viewer_does_not(
 
 def test_the_admin_check_runs_again_right_before_a_change(store: Runtime) -> None:
     """A change reached without the page's own check (a stale page, a forged click) is refused
-    by ``context.require_admin`` itself, and the code after it never runs."""
+    by ``identity.require_admin`` itself, and the code after it never runs."""
 
     def script() -> None:
         import streamlit as st
 
-        from dashboard import context
+        from dashboard import identity
 
-        actor = context.require_admin("retry contacts")
+        actor = identity.require_admin("retry contacts")
         st.write(f"changed by {actor}")
 
     for user, allowed in ((ADMIN, True), (VIEWER, False), (None, False)):
         app = AppTest.from_function(script, default_timeout=30)
         app.secrets.update(login_secrets())
         if user is not None:
-            app.session_state[context.USER_KEY] = context.SignedIn(
+            app.session_state[identity.USER_KEY] = identity.SignedIn(
                 user, auth.Role.ADMIN if user == ADMIN else auth.Role.VIEWER, "password",
                 password_hash(),
             )  # fmt: skip
@@ -313,7 +315,7 @@ def test_the_admin_check_runs_again_right_before_a_change(store: Runtime) -> Non
 
 def test_a_forged_session_value_is_not_a_sign_in(store: Runtime) -> None:
     app = new_app(user=None)
-    app.session_state[context.USER_KEY] = {"name": ADMIN, "role": "admin", "method": "password"}
+    app.session_state[identity.USER_KEY] = {"name": ADMIN, "role": "admin", "method": "password"}
     app = _run(app)
     assert "Sign in to see customer accounts." in texts(app) and not app.dataframe
 

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 
 from clockwork_simulator import SimulatorServer
-from dashboard import context
+from dashboard import demo_mode
 from dashboard.plain_text import plain
 from sync_engine.models import ApiCall, EngineRun, Enrollment
 from sync_engine.runtime import Runtime
@@ -542,7 +542,7 @@ def demo_store(
     monkeypatch.setenv("CWSYNC_SIMULATOR_STATE_FILE", str(tmp_path / "sim.json"))
     monkeypatch.setenv("CWSYNC_SIMULATOR_LATENCY_MS", "0")
     yield store
-    environment = context.demo()
+    environment = demo_mode.demo()
     if environment is not None:
         environment.simulator.stop()
 
@@ -560,7 +560,7 @@ def test_demo_mode_seeds_accounts_and_adds_a_contact_already_in_clockwork(
     by_label(app.checkbox, "A recruiter already entered this person in Clockwork").check()
     by_label(app.button, "Add to sequence").click().run()
     assert not app.exception and not app.error
-    environment = context.demo()
+    environment = demo_mode.demo()
     assert environment is not None
     people = environment.simulator.state.snapshot("demo")["people"]
     assert "New Person" in {person["name"] for person in people}

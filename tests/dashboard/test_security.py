@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from clockwork_simulator import SimulatorServer
-from dashboard import context
+from dashboard import demo_mode
 from sync_engine.crypto import mask
 from sync_engine.demo import claim_demo_store
 from sync_engine.models import ClockworkConnection, Enrollment
@@ -165,7 +165,7 @@ def test_demo_mode_connects_only_to_a_simulator_on_this_machine(
     store: Runtime, demo_env: Path
 ) -> None:
     app = open_page("integrations", user=None)
-    environment = context.demo()
+    environment = demo_mode.demo()
     try:
         assert environment is not None
         by_label(app.text_input, "Account name").input("Demo Customer")

@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from streamlit import config as st_config
 
 from clockwork_simulator import SimulatorServer
-from dashboard import context
+from dashboard import demo_mode
 from sync_engine.models import ConnectionState
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
@@ -86,7 +86,7 @@ def test_demo_mode_refuses_to_serve_beyond_loopback(
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
 def test_loopback_addresses_count_as_loopback(address: str) -> None:
-    assert context.served_on_loopback(address)
+    assert demo_mode.served_on_loopback(address)
 
 
 def test_outside_demo_mode_any_address_is_allowed_behind_the_login(store: Runtime) -> None:
