@@ -26,9 +26,12 @@ from sync_engine import domain
 from sync_engine.domain import Clock
 from sync_engine.matching import normalize_email, normalize_linkedin_url
 from sync_engine.models import (
+    AccountSettings,
     Activity,
     ActivityKind,
     ActivityState,
+    AuditEntry,
+    ClockworkConnection,
     ConnectionState,
     Contact,
     Enrollment,
@@ -36,6 +39,7 @@ from sync_engine.models import (
     Reason,
     Sequence,
     SyncMode,
+    table_of,
 )
 from sync_engine.rules import (
     AccountSnapshot,
@@ -46,11 +50,9 @@ from sync_engine.rules import (
 )
 from sync_engine.services.accounts import (
     account_snapshot,
-    get_connection,
     get_sequence,
     sequence_snapshot,
 )
-from sync_engine.services.audit import value_at
 from sync_engine.services.errors import InvalidInputError, NotFoundError, invalid_input
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -551,28 +553,106 @@ def get_enrollment(*, session: Session, enrollment_id: int) -> Enrollment:
     return enrollment
 
 
-def untracked_reason(
-    *, session: Session, account_id: int, at: datetime, current: AccountSnapshot
-) -> Reason | None:
+_ACTIVITIES = table_of(Activity)
+_ENROLLMENT_ROWS = table_of(Enrollment)
+_SETTINGS = table_of(AccountSettings)
+_CONNECTIONS = table_of(ClockworkConnection)
+_AUDIT = table_of(AuditEntry)
+
+
+def _logged_value_after(entity: str, field_name: str) -> sa.ScalarSelect[Any]:
+    """The value a logged field had at ``:at``: the old value of its first change after then
+    (NULL with no later change: the value is still the current one)."""
+    return (
+        sa.select(_AUDIT.c.old_value)
+        .where(
+            _AUDIT.c.account_id == _ENROLLMENT_ROWS.c.account_id,
+            _AUDIT.c.entity == entity,
+            _AUDIT.c.field == field_name,
+            _AUDIT.c.at > sa.bindparam("at", type_=_AUDIT.c.at.type),
+        )
+        .order_by(_AUDIT.c.at, _AUDIT.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+# Built once: everything recording an event needs to know, in one statement (the ingest API's
+# hot path). The connection and tracking "then" columns are NULL when nothing changed since.
+_EVENT_CONTEXT = (
+    sa.select(
+        _ENROLLMENT_ROWS.c.account_id,
+        _ENROLLMENT_ROWS.c.status,
+        _ENROLLMENT_ROWS.c.reason,
+        _SETTINGS.c.account_id.label("has_settings"),
+        _SETTINGS.c.sync_mode,
+        _SETTINGS.c.deduplication,
+        _SETTINGS.c.default_project_id,
+        _SETTINGS.c.activity_tracking,
+        _CONNECTIONS.c.state.label("connection_state"),
+        sa.select(sa.func.min(_AUDIT.c.at))
+        .where(
+            _AUDIT.c.account_id == _ENROLLMENT_ROWS.c.account_id,
+            _AUDIT.c.entity == "connection",
+            _AUDIT.c.field == "state",
+        )
+        .scalar_subquery()
+        .label("first_connected_at"),
+        _logged_value_after("connection", "state").label("connection_state_then"),
+        _logged_value_after("settings", "activity_tracking").label("tracking_then"),
+    )
+    .select_from(_ENROLLMENT_ROWS)
+    .outerjoin(_SETTINGS, _SETTINGS.c.account_id == _ENROLLMENT_ROWS.c.account_id)
+    .outerjoin(_CONNECTIONS, _CONNECTIONS.c.account_id == _ENROLLMENT_ROWS.c.account_id)
+    .where(_ENROLLMENT_ROWS.c.id == sa.bindparam("id"))
+)
+
+
+@dataclass(frozen=True)
+class _EventContext:
+    """An enrollment's account as an event at ``at`` finds it: the settings now and R5's
+    verdict for that moment."""
+
+    account_id: int
+    status: str
+    reason: str | None
+    snapshot: AccountSnapshot
+    untracked: Reason | None
+
+
+def _event_context(session: Session, enrollment_id: int, at: datetime) -> _EventContext:
+    row = session.connection().execute(_EVENT_CONTEXT, {"id": enrollment_id, "at": at}).first()
+    if row is None:
+        raise NotFoundError(f"no enrollment {enrollment_id}")
+    if row.has_settings is None:
+        raise NotFoundError(f"no settings for account {row.account_id}")
+    snapshot = AccountSnapshot(
+        sync_mode=SyncMode(row.sync_mode),
+        connected=row.connection_state is not None
+        and row.connection_state != ConnectionState.DISCONNECTED,
+        deduplication=row.deduplication,
+        default_project_id=row.default_project_id,
+        activity_tracking=row.activity_tracking,
+    )
+    return _EventContext(
+        account_id=row.account_id, status=row.status, reason=row.reason, snapshot=snapshot,
+        untracked=_untracked_reason(row, at, snapshot),
+    )  # fmt: skip
+
+
+def _untracked_reason(row: sa.Row[Any], at: datetime, current: AccountSnapshot) -> Reason | None:
     """R5 for an event that happened at ``at``: None if it is to be synced, else why not.
 
-    The connection state and the tracking setting at ``at`` are read from the audit log's history
-    of the account, so an event recorded late (``--at`` in the past) is judged by the settings of
+    The connection state and the tracking setting at ``at`` come from the audit log's history of
+    the account, so an event recorded late (``--at`` in the past) is judged by the settings of
     its own time, and nothing from before the first connection is ever sent. The reason tells an
     activity backfill (B4) what it may send later.
     """
-    first_connect = _first_connection_at(session=session, account_id=account_id)
-    connection = get_connection(session=session, account_id=account_id)
-    if connection is None or first_connect is None or at < first_connect:
+    first = row.first_connected_at
+    if row.connection_state is None or first is None or at < first:
         return Reason.BEFORE_CONNECTION
-    state = value_at(
-        session=session, account_id=account_id, entity="connection", field="state", at=at,
-        current=connection.state,
-    )  # fmt: skip
-    tracking = value_at(
-        session=session, account_id=account_id, entity="settings", field="activity_tracking",
-        at=at, current="on" if current.activity_tracking else "off",
-    )  # fmt: skip
+    state = row.connection_state_then or row.connection_state
+    tracking = row.tracking_then or ("on" if current.activity_tracking else "off")
     then = replace(
         current,
         connected=state in (ConnectionState.CONNECTED, ConnectionState.NEEDS_ATTENTION),
@@ -581,22 +661,6 @@ def untracked_reason(
     if activity_is_tracked(then):
         return None
     return Reason.NOT_CONNECTED if not then.connected else Reason.TRACKING_OFF
-
-
-def _first_connection_at(*, session: Session, account_id: int) -> datetime | None:
-    from sync_engine.models import AuditEntry  # local: only this query needs it
-
-    entry = session.exec(
-        select(AuditEntry)
-        .where(
-            AuditEntry.account_id == account_id,
-            AuditEntry.entity == "connection",
-            AuditEntry.field == "state",
-        )
-        .order_by(col(AuditEntry.at))
-        .limit(1)
-    ).first()
-    return entry.at if entry else None
 
 
 def record_event(
@@ -608,54 +672,55 @@ def record_event(
     subject: str,
     clock: Clock,
 ) -> Activity:
-    """Record an email event; a reply is also the second trigger of R1."""
+    """Record an email event; a reply is also the second trigger of R1.
+
+    Core statements (one to read the context, one insert, one update), the ORM only for a
+    reply's decision: the ingest API records hundreds of events a second through here. The
+    returned :class:`Activity` is not attached to the session.
+    """
     if len(subject) > 500:
         raise InvalidInputError("subject is longer than 500 characters")
-    enrollment = get_enrollment(session=session, enrollment_id=enrollment_id)
     now = clock()
     at = at or now
     if at.tzinfo is None:
         raise InvalidInputError("--at needs a timezone, e.g. 2026-11-28T09:30:00Z")
+    session.flush()  # the statements below go to the connection, past the session
+    context = _event_context(session, enrollment_id, at)
     if at > now:
         raise InvalidInputError("an event cannot happen in the future")
-    snapshot = account_snapshot(session=session, account_id=enrollment.account_id)
-    not_tracked = untracked_reason(
-        session=session, account_id=enrollment.account_id, at=at, current=snapshot
-    )
-    tracked = not_tracked is None
+    status, enrollment_reason = context.status, context.reason
     if kind == ActivityKind.REPLIED:
-        _on_reply(session=session, enrollment=enrollment, snapshot=snapshot, now=now)
+        enrollment = get_enrollment(session=session, enrollment_id=enrollment_id)
+        _on_reply(session=session, enrollment=enrollment, snapshot=context.snapshot, now=now)
+        session.flush()
+        status, enrollment_reason = enrollment.status, enrollment.reason
     state = ActivityState.PENDING
     reason: str | None = None
-    if not tracked:
-        state, reason = ActivityState.SKIPPED, not_tracked
-    elif enrollment.status == EnrollmentStatus.SKIPPED:
-        state, reason = ActivityState.SKIPPED, enrollment.reason
-    activity = Activity(
-        enrollment_id=enrollment_id,
-        account_id=enrollment.account_id,
-        kind=kind,
-        occurred_at=at,
-        subject=subject.strip(),
-        tracked=tracked,
-        activity_key=uuid.uuid4().hex,
-        state=state,
-        reason=reason,
-    )
-    session.add(activity)
+    if context.untracked is not None:
+        state, reason = ActivityState.SKIPPED, context.untracked
+    elif status == EnrollmentStatus.SKIPPED:
+        state, reason = ActivityState.SKIPPED, enrollment_reason
+    columns: dict[str, Any] = {
+        "enrollment_id": enrollment_id,
+        "account_id": context.account_id,
+        "kind": kind,
+        "occurred_at": at,
+        "subject": subject.strip(),
+        "tracked": context.untracked is None,
+        "activity_key": uuid.uuid4().hex,
+        "state": state,
+        "reason": reason,
+        "attempts": 0,
+    }
+    connection = session.connection()
+    activity_id = connection.execute(_INSERT_ACTIVITY, columns).scalar_one()
     if state == ActivityState.PENDING:
         # The engine has a note to deliver; a synced enrollment goes back in the queue for it.
-        session.execute(
-            sa.update(Enrollment)
-            .where(
-                col(Enrollment.id) == enrollment_id,
-                col(Enrollment.status).in_(_ENGINE_OWNED),
-                col(Enrollment.next_attempt_at).is_(None),
-            )
-            .values(next_attempt_at=now)
-        )
-    session.flush()
-    return activity
+        connection.execute(_REQUEUE_FOR_NOTE, {"enrollment_id": enrollment_id, "due": now})
+        loaded = session.identity_map.get(session.identity_key(Enrollment, enrollment_id))
+        if loaded is not None:  # the update went past the session
+            session.expire(loaded, ["next_attempt_at"])
+    return Activity(id=activity_id, **columns)
 
 
 _ENGINE_OWNED = (
@@ -663,6 +728,16 @@ _ENGINE_OWNED = (
     EnrollmentStatus.RETRYING,
     EnrollmentStatus.SYNCING,
     EnrollmentStatus.SYNCED,
+)
+_INSERT_ACTIVITY = sa.insert(_ACTIVITIES).returning(_ACTIVITIES.c.id)
+_REQUEUE_FOR_NOTE = (
+    sa.update(_ENROLLMENT_ROWS)
+    .where(
+        _ENROLLMENT_ROWS.c.id == sa.bindparam("enrollment_id"),
+        _ENROLLMENT_ROWS.c.status.in_(_ENGINE_OWNED),
+        _ENROLLMENT_ROWS.c.next_attempt_at.is_(None),
+    )
+    .values(next_attempt_at=sa.bindparam("due", type_=_ENROLLMENT_ROWS.c.next_attempt_at.type))
 )
 
 
