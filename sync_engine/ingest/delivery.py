@@ -55,11 +55,17 @@ class IngestConfig:
 
 
 class Refused(Exception):
-    """A request answered with a 4xx before or instead of its work."""
+    """A request answered with a 4xx before or instead of its work; ``reason`` is what the
+    delivery log shows when it differs from the answer (a 401's real cause)."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+        *, reason: str | None = None,
+    ):  # fmt: skip
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+        self.reason = reason
+        self.token_id: int | None = None
 
 
 def error_response(
@@ -140,8 +146,9 @@ class IngestApp:
         return b"".join(chunks)
 
     def authenticate(
-        self, request: Request, account_id: int, body: bytes, *, query_token: bool = False
-    ) -> Verdict:
+        self, connection: sa.Connection, request: Request, account_id: int, body: bytes, *,
+        query_token: bool = False,
+    ) -> Verdict:  # fmt: skip
         """Who sent the request (a token, or the account's signature), or why nobody."""
         authorization = request.headers.get("authorization")
         if query_token and not authorization and request.query_params.get("token"):
@@ -151,12 +158,10 @@ class IngestApp:
             request.headers.get("webhook-timestamp"),
             request.headers.get("webhook-signature"),
         )
-        with self.writing(), self.runtime.db.engine.connect() as connection:
-            return authenticate(
-                connection, account_id=account_id, authorization=authorization,
-                webhook_headers=headers, body=body, box=self.runtime.box,
-                now=self.runtime.clock(),
-            )  # fmt: skip
+        return authenticate(
+            connection, account_id=account_id, authorization=authorization,
+            webhook_headers=headers, body=body, box=self.runtime.box, now=self.runtime.clock(),
+        )  # fmt: skip
 
     def throttle(self, caller: Caller) -> None:
         """Refuse with 429 and Retry-After when the caller is over its rate."""
@@ -199,39 +204,59 @@ class IngestApp:
         except sa.exc.SQLAlchemyError:
             logger.warning("could not record a refused ingest delivery", exc_info=True)
 
+    def prune_due(self) -> bool:
+        """Whether old deliveries are due to be forgotten (at most once a minute per process)."""
+        return self.monotonic() >= self._next_prune
+
     def maybe_prune(self) -> None:
-        """Forget old deliveries, at most once a minute per process."""
-        now = self.monotonic()
-        if now < self._next_prune:
+        """Forget old deliveries when due."""
+        if not self.prune_due():
             return
-        self._next_prune = now + self.config.prune_every_seconds
+        self._next_prune = self.monotonic() + self.config.prune_every_seconds
         try:
             with self.writing(), self.runtime.db.transaction() as connection:
                 service.prune_deliveries(connection, now=self.runtime.clock())
         except sa.exc.SQLAlchemyError:
             logger.warning("could not prune old ingest deliveries", exc_info=True)
 
-    def commit(
+    def process(
         self,
-        *,
-        caller: Caller,
-        verdict: Verdict,
+        request: Request,
+        account_id: int,
         route: str,
-        key: str | None,
-        work: Callable[[Session], Result],
+        body: bytes,
+        parse: Callable[[Any], Any],
+        work: Callable[[Session, Caller, Any], Result],
+        *,
+        adapter: bool,
     ) -> tuple[Result, bool]:
-        """Do the work and record the delivery in one transaction; a key seen before gets its
-        stored answer (True: replayed)."""
-        now = self.runtime.clock()
+        """Authenticate, throttle, parse, and do the work with the delivery's record, all in one
+        transaction (one connection, one commit); a key seen before gets its stored answer
+        (True: replayed). A refusal is raised as :class:`Refused`."""
+        caller: Caller | None = None
+        key: str | None = None
         try:
             with self.writing(), self.runtime.db.write() as session:
+                verdict = self.authenticate(
+                    session.connection(), request, account_id, body, query_token=adapter
+                )
+                if verdict.caller is None:
+                    raise Refused(
+                        401, "unauthorized", UNAUTHORIZED, {"WWW-Authenticate": "Bearer"},
+                        reason=f"unauthorized: {verdict.problem}",
+                    )  # fmt: skip
+                caller = verdict.caller
+                self.throttle(caller)
+                key = delivery_key(request, caller, body, adapter=adapter)
+                payload = _parsed(body, parse)
                 if key is not None:
                     stored = service.stored_answer(
                         session, account_id=caller.account_id, delivery_key=key
                     )
                     if stored is not None:
                         return Result(stored[0], stored[1]), True
-                result = work(session)
+                result = _done(work, session, caller, payload)
+                now = self.runtime.clock()
                 service.record_delivery(
                     session,
                     service.Delivery(
@@ -243,18 +268,23 @@ class IngestApp:
                 )  # fmt: skip
                 if verdict.touch and caller.token_id is not None:
                     touch_token(session.connection(), token_id=caller.token_id, now=now)
+        except Refused as refusal:
+            refusal.token_id = caller.token_id if caller else None
+            raise
         except sa.exc.IntegrityError:
             # The same key committed by a concurrent request: answer as it was answered.
-            if key is not None:
+            if caller is not None and key is not None:
                 with self.runtime.db.read() as session:
                     stored = service.stored_answer(
                         session, account_id=caller.account_id, delivery_key=key
                     )
                 if stored is not None:
                     return Result(stored[0], stored[1]), True
-            raise Refused(
+            conflict = Refused(
                 409, "conflict", "a concurrent request changed the same records; retry"
-            ) from None
+            )
+            conflict.token_id = caller.token_id if caller else None
+            raise conflict from None
         return result, False
 
     async def deliver(
@@ -270,54 +300,16 @@ class IngestApp:
         """Handle one write: ``parse`` turns the JSON into the work's input (raising
         ``ValidationError`` / ``InvalidInputError`` for a 422), ``work`` does it in the
         transaction (``NotFoundError`` → 404, ``InvalidInputError`` → 422)."""
-        caller: Caller | None = None
         try:
             body = await self.read_body(request)
-            verdict = await self.in_thread(
-                self.authenticate, request, account_id, body, query_token=adapter
-            )
-            if verdict.caller is None:
-                refusal = Refused(401, "unauthorized", UNAUTHORIZED)
-                await self.in_thread(
-                    self.log_refusal, account_id, route, refusal, None,
-                    f"unauthorized: {verdict.problem}",
-                )  # fmt: skip
-                return error_response(
-                    401, refusal.code, refusal.message, {"WWW-Authenticate": "Bearer"}
-                )
-            caller = verdict.caller
-            self.throttle(caller)
-            key = delivery_key(request, caller, body, adapter=adapter)
-            try:
-                document = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
-                raise Refused(400, "bad_json", "the body is not JSON") from None
-            try:
-                payload = parse(document)
-            except ValidationError as exc:
-                raise Refused(422, "invalid", invalid_input(exc).args[0]) from None
-            except InvalidInputError as exc:
-                raise Refused(422, "invalid", str(exc)) from None
-            bound_caller = caller
-
-            def run(session: Session) -> Result:
-                try:
-                    return work(session, bound_caller, payload)
-                except NotFoundError as exc:
-                    raise Refused(404, "not_found", str(exc)) from None
-                except InvalidInputError as exc:
-                    raise Refused(422, "invalid", str(exc)) from None
-                except ValidationError as exc:  # a value the services' models refuse
-                    raise Refused(422, "invalid", invalid_input(exc).args[0]) from None
-
             result, replayed = await self.in_thread(
-                self.commit, caller=caller, verdict=verdict, route=route, key=key, work=run
+                self.process, request, account_id, route, body, parse, work, adapter=adapter
             )
         except Refused as refusal:
             if refusal.status != 429:  # a flood of 429s is not written to the store one by one
                 await self.in_thread(
-                    self.log_refusal, account_id, route, refusal,
-                    caller.token_id if caller else None,
+                    self.log_refusal, account_id, route, refusal, refusal.token_id,
+                    refusal.reason,
                 )  # fmt: skip
             return error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
         except sa.exc.OperationalError:
@@ -326,7 +318,8 @@ class IngestApp:
                 503, "store_unavailable", "the store cannot take writes now; retry later",
                 {"Retry-After": "5"},
             )  # fmt: skip
-        await self.in_thread(self.maybe_prune)
+        if self.prune_due():
+            await self.in_thread(self.maybe_prune)
         headers = {"Idempotent-Replayed": "true"} if replayed else None
         return JSONResponse(result.answer, result.status, headers=headers)
 
@@ -336,13 +329,13 @@ class IngestApp:
         """Handle one read: authenticated and rate-limited like a write, never recorded."""
 
         def run() -> Response:
-            verdict = self.authenticate(request, account_id, b"")
-            if verdict.caller is None:
-                return error_response(
-                    401, "unauthorized", UNAUTHORIZED, {"WWW-Authenticate": "Bearer"}
-                )
-            self.throttle(verdict.caller)
             with self.writing(), self.runtime.db.read() as session:
+                verdict = self.authenticate(session.connection(), request, account_id, b"")
+                if verdict.caller is None:
+                    return error_response(
+                        401, "unauthorized", UNAUTHORIZED, {"WWW-Authenticate": "Bearer"}
+                    )
+                self.throttle(verdict.caller)
                 answer = work(session)
             if verdict.touch and verdict.caller.token_id is not None:
                 with self.writing(), self.runtime.db.transaction() as connection:
@@ -385,3 +378,31 @@ def delivery_key(request: Request, caller: Caller, body: bytes, *, adapter: bool
             422, "invalid", "the delivery id (webhook-id or Idempotency-Key) is over 190 characters"
         )
     return key
+
+
+def _parsed(body: bytes, parse: Callable[[Any], Any]) -> Any:
+    """The body as the work's input, or :class:`Refused` (400 not JSON, 422 invalid)."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Refused(400, "bad_json", "the body is not JSON") from None
+    try:
+        return parse(document)
+    except ValidationError as exc:
+        raise Refused(422, "invalid", invalid_input(exc).args[0]) from None
+    except InvalidInputError as exc:
+        raise Refused(422, "invalid", str(exc)) from None
+
+
+def _done(
+    work: Callable[[Session, Caller, Any], Result], session: Session, caller: Caller, payload: Any
+) -> Result:
+    """The work's result, its refusals as :class:`Refused` (404 unknown, 422 invalid)."""
+    try:
+        return work(session, caller, payload)
+    except NotFoundError as exc:
+        raise Refused(404, "not_found", str(exc)) from None
+    except InvalidInputError as exc:
+        raise Refused(422, "invalid", str(exc)) from None
+    except ValidationError as exc:  # a value the services' models refuse
+        raise Refused(422, "invalid", invalid_input(exc).args[0]) from None

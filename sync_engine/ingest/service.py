@@ -281,17 +281,21 @@ def find_enrollment(
 ) -> int:  # fmt: skip
     """The enrollment an event is for: by id, or by the sequence's reference and the email."""
     if enrollment_id is not None:
-        owner = session.execute(_ENROLLMENT_ACCOUNT, {"id": enrollment_id}).scalar()
+        owner = _connection(session).execute(_ENROLLMENT_ACCOUNT, {"id": enrollment_id}).scalar()
         if owner != account_id:
             raise NotFoundError(f"no enrollment {enrollment_id} in this account")
         return enrollment_id
     if not sequence_ref or not email:
         raise InvalidInputError("give enrollment_id, or sequence and email")
     address = normalize_email(email)
-    row = session.execute(
-        _ENROLLMENT_BY_REF_AND_EMAIL,
-        {"account_id": account_id, "ref": sequence_ref, "email": address},
-    ).first()
+    row = (
+        _connection(session)
+        .execute(
+            _ENROLLMENT_BY_REF_AND_EMAIL,
+            {"account_id": account_id, "ref": sequence_ref, "email": address},
+        )
+        .first()
+    )
     if row is None:
         raise NotFoundError(
             f"no sequence {sequence_ref!r} in this account (create it first: PUT .../sequences/{{ref}})"
@@ -427,21 +431,38 @@ class Delivery:
         }
 
 
+# Built once: both run on every delivery.
+_INSERT_DELIVERY = sa.insert(_DELIVERIES)
+_ANSWER_BY_KEY = sa.select(_DELIVERIES.c.status_code, _DELIVERIES.c.answer).where(
+    _DELIVERIES.c.account_id == sa.bindparam("account_id"),
+    _DELIVERIES.c.delivery_key == sa.bindparam("delivery_key"),
+)
+
+
 def record_delivery(connection: sa.Connection | Session, delivery: Delivery) -> None:
     """Write a delivery's record; inside the work's transaction for an accepted keyed one, whose
     unique key then refuses a concurrent duplicate (:class:`sa.exc.IntegrityError`)."""
-    connection.execute(sa.insert(_DELIVERIES).values(**delivery.row()))
+    _connection(connection).execute(_INSERT_DELIVERY, delivery.row())
+
+
+def _connection(connection: sa.Connection | Session) -> sa.Connection:
+    """The bare connection under a session (flushed first, so it sees the session's changes):
+    Core statements skip the ORM's execute path."""
+    if isinstance(connection, Session):
+        connection.flush()
+        return connection.connection()
+    return connection
 
 
 def stored_answer(
     connection: sa.Connection | Session, *, account_id: int, delivery_key: str
 ) -> tuple[int, dict[str, Any]] | None:
     """The status and answer of an accepted delivery with this key, if there was one."""
-    row = connection.execute(
-        sa.select(_DELIVERIES.c.status_code, _DELIVERIES.c.answer).where(
-            _DELIVERIES.c.account_id == account_id, _DELIVERIES.c.delivery_key == delivery_key
-        )
-    ).first()
+    row = (
+        _connection(connection)
+        .execute(_ANSWER_BY_KEY, {"account_id": account_id, "delivery_key": delivery_key})
+        .first()
+    )
     if row is None:
         return None
     return int(row.status_code), dict(row.answer or {})
