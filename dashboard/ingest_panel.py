@@ -67,14 +67,9 @@ def render(account_id: int) -> None:
 def tokens(account_id: int) -> None:
     """The account's tokens, a form to create one and a way to revoke one."""
     st.markdown("**Access tokens**")
-    shown = st.session_state.pop(NEW_TOKEN_KEY, None)
-    if shown:
-        st.warning(
-            "Copy this token now: it is shown only once. The platform sends it as "
-            "`Authorization: Bearer …`.",
-            icon=":material/key:",
-        )
-        st.code(shown, language=None)
+    widgets.show_secret_once(
+        NEW_TOKEN_KEY, what="token", use="The platform sends it as `Authorization: Bearer …`."
+    )
     with store.reading() as session:
         rows = credentials.list_tokens(session=session, account_id=account_id)
     if rows:
@@ -125,7 +120,7 @@ def create_token(account_id: int, name: str) -> bool:
     except ServiceError as exc:
         show_error(exc)
         return False
-    st.session_state[NEW_TOKEN_KEY] = made.token
+    widgets.hold_secret(NEW_TOKEN_KEY, made.token)
     return True
 
 
@@ -147,14 +142,11 @@ def revoke_token(account_id: int, token_id: int) -> None:
 def signing_secret(account_id: int) -> None:
     """The signing secret's hint and a button to set a new one (shown once)."""
     st.markdown("**Webhook signing secret**")
-    shown = st.session_state.pop(NEW_SECRET_KEY, None)
-    if shown:
-        st.warning(
-            "Copy this signing secret now: it is shown only once. Enter it in the platform's "
-            "webhook settings (Standard Webhooks).",
-            icon=":material/key:",
-        )
-        st.code(shown, language=None)
+    widgets.show_secret_once(
+        NEW_SECRET_KEY,
+        what="signing secret",
+        use="Enter it in the platform's webhook settings (Standard Webhooks).",
+    )
     with store.reading() as session:
         hint = credentials.signing_secret_hint(session=session, account_id=account_id)
     st.caption(
@@ -180,7 +172,7 @@ def set_secret(account_id: int) -> None:
     except ServiceError as exc:
         show_error(exc)
         return
-    st.session_state[NEW_SECRET_KEY] = secret
+    widgets.hold_secret(NEW_SECRET_KEY, secret)
 
 
 def delivery_rows(account_id: int, limit: int = 50) -> list[dict[str, Any]]:

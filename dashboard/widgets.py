@@ -1,5 +1,5 @@
 """Widgets shared by several pages: the firm's project picker, the change preview, counts,
-errors, the message that survives a rerun, and a table's selected rows.
+errors, a new secret shown once, the message that survives a rerun, and a table's selected rows.
 
 Text that comes from Clockwork, a CSV or a user reaches Markdown elements only through
 :func:`dashboard.plain_text.plain`, so a name or a message cannot make a link, an image or markup.
@@ -43,15 +43,19 @@ def _projects(account_id: int, connection: tuple[object, ...]) -> tuple[dict[str
 
 
 def project_picker(
+    account_id: int,
     label: str,
     current: str | None,
-    choices: dict[str, str],
     *,
     key: str,
     help: str,
     blank: str = "No project (blank)",
 ) -> str | None:
-    """A project selectbox with a blank choice; an unknown current id stays selectable."""
+    """The firm's projects to choose from, with a blank choice; an unknown current id stays
+    selectable, and when Clockwork cannot list them the reason is said above."""
+    choices, problem = projects(account_id)
+    if problem:
+        st.caption(f"Projects cannot be listed right now: {plain(problem)}")
     options: list[str] = ["", *choices]
     if current and current not in choices:
         options.append(current)
@@ -90,6 +94,20 @@ def count_column(*, help: str | None = None) -> ColumnConfig:
 def show_error(exc: Exception) -> None:
     """An error's one-line message, as plain text (it may quote Clockwork, a CSV or a user)."""
     st.error(plain(exc), icon=":material/error:")
+
+
+def hold_secret(key: str, secret: str) -> None:
+    """Keep a new secret for :func:`show_secret_once` under ``key`` (the next run shows it)."""
+    st.session_state[key] = secret
+
+
+def show_secret_once(key: str, *, what: str, use: str) -> None:
+    """The secret held under ``key``, if any, with a warning that this is the only time it is
+    shown and what it is for; it is forgotten as it is drawn."""
+    secret = st.session_state.pop(key, None)
+    if secret:
+        st.warning(f"Copy this {what} now: it is shown only once. {use}", icon=":material/key:")
+        st.code(secret, language=None)
 
 
 def flash(message: str) -> None:

@@ -115,7 +115,7 @@ def add_destination(account_id: int, fields: dict[str, Any]) -> bool:
         widgets.show_error(exc)
         return False
     if added.signing_secret:
-        st.session_state[NEW_SECRET_KEY] = added.signing_secret
+        widgets.hold_secret(NEW_SECRET_KEY, added.signing_secret)
     widgets.flash(f"Alerts will also go to {plain(added.destination.target_hint)}.")
     return True
 
@@ -180,14 +180,12 @@ def save_rules(account_id: int, changes: dict[str, tuple[bool, float | None]]) -
 def destinations_section(account_id: int) -> None:
     """The account's destinations, a test button, removal, and a form to add one."""
     st.subheader("Where alerts go")
-    secret = st.session_state.pop(NEW_SECRET_KEY, None)
-    if secret:
-        st.info(
-            "The webhook's signing secret, shown only now: give it to whoever receives the "
-            "webhook so they can check each delivery's signature (Standard Webhooks).",
-            icon=":material/key:",
-        )
-        st.code(secret, language=None)
+    widgets.show_secret_once(
+        NEW_SECRET_KEY,
+        what="webhook's signing secret",
+        use="Give it to whoever receives the webhook so they can check each delivery's "
+        "signature (Standard Webhooks).",
+    )
     with store.reading() as session:
         rows = destinations.list_destinations(session=session, account_id=account_id)
     if not rows:

@@ -43,7 +43,7 @@ def sequence_table(rows: list[views.SequenceRow], names: dict[str, str], default
     )
 
 
-def add_sequence(account_id: int, names: dict[str, str]) -> None:
+def add_sequence(account_id: int) -> None:
     """Create a sequence with its Syncing tab settings."""
     with (
         st.expander("New sequence", icon=":material/add:"),
@@ -51,13 +51,16 @@ def add_sequence(account_id: int, names: dict[str, str]) -> None:
     ):
         name = st.text_input("Name", max_chars=200)
         disable = st.checkbox("Disable Sync")
-        project = st.selectbox(
+        project = project_picker(
+            account_id,
             "Project",
-            ["", *names],
-            format_func=lambda option: names.get(option, "Account default"),
+            None,
+            key="new_sequence_project",
+            help="Blank uses the account's default project.",
+            blank="Account default (blank)",
         )
         submitted = st.form_submit_button("Create sequence")
-    if submitted and create_sequence(account_id, name, disable, project or None):
+    if submitted and create_sequence(account_id, name, disable, project):
         st.rerun()
 
 
@@ -88,7 +91,7 @@ def checked_project(account_id: int, project_id: str) -> str:
     return found.project_id
 
 
-def syncing_tab(sequence: views.SequenceRow, names: dict[str, str]) -> None:
+def syncing_tab(account_id: int, sequence: views.SequenceRow, names: dict[str, str]) -> None:
     """Disable Sync and the project override, previewed before saving."""
     key = f"sequence_{sequence.sequence_id}"
     disable = st.toggle("Disable Sync", value=sequence.disable_sync, key=f"{key}_disable")
@@ -97,9 +100,9 @@ def syncing_tab(sequence: views.SequenceRow, names: dict[str, str]) -> None:
         "before adding contacts: turning it on later does not stop contacts already added."
     )
     project = project_picker(
+        account_id,
         "Project",
         sequence.project_id,
-        names,
         key=f"{key}_project",
         help="Blank uses the account's default project.",
         blank="Account default (blank)",
@@ -241,7 +244,7 @@ def render() -> None:
                 "Failed": count_column(),
             },
         )
-    add_sequence(account_id, names)
+    add_sequence(account_id)
     if not rows:
         return
     by_id = {row.sequence_id: row for row in rows}
@@ -254,7 +257,7 @@ def render() -> None:
     sequence = by_id[chosen]
     syncing, contacts = st.tabs(["Syncing", "Contacts"])
     with syncing:
-        syncing_tab(sequence, names)
+        syncing_tab(account_id, sequence, names)
         resync(sequence, names)
     with contacts:
         with store.reading() as session:

@@ -11,7 +11,6 @@ from typing import Any
 import streamlit as st
 
 from dashboard import identity, process, sidebar, store, theme, widgets
-from dashboard.plain_text import plain
 from dashboard.widgets import project_picker, projects, show_error, show_preview
 from sync_engine.domain import SyncMode
 from sync_engine.services import accounts, views
@@ -46,7 +45,7 @@ def render() -> None:
         return
     with store.reading() as session:
         current = accounts.get_settings(session=session, account_id=account_id)
-    choices, problem = projects(account_id)
+    choices, _ = projects(account_id)
     key = f"settings_{account_id}"
 
     st.subheader("Syncing")
@@ -77,12 +76,10 @@ def render() -> None:
     )
 
     st.subheader("Default project")
-    if problem:
-        st.caption(f"Projects cannot be listed right now: {plain(problem)}")
     project = project_picker(
+        account_id,
         "Project new contacts join",
         current.default_project_id,
-        choices,
         key=f"{key}_project",
         help="Used for sequences without their own project.",
     )

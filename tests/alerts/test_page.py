@@ -41,8 +41,10 @@ def test_an_admin_adds_a_webhook_and_a_test_alert_arrives(
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert any(code.value.startswith("whsec_") for code in app.code), "the secret, shown once"
+    assert "shown only once" in texts(app)
     next(b for b in app.button if b.label == "Send a test alert").click()
     app.run()
+    assert not any(code.value.startswith("whsec_") for code in app.code), "and only once"
     assert "The test alert arrived." in texts(app)
     assert [r.json()["type"] for r in receiver.received] == ["alert.test"]
     log = app.dataframe[-1].value

@@ -57,7 +57,7 @@ def test_a_test_alert_reaches_a_receiver(tab: Page) -> None:
         tab.get_by_role("textbox", name="URL").fill(receiver.url)
         tab.get_by_role("button", name="Add destination").click()
         idle(tab)
-        expect(tab.get_by_text("shown only now")).to_be_visible()
+        expect(tab.get_by_text("shown only once")).to_be_visible()
         tab.get_by_role("button", name="Send a test alert").first.click()
         expect(tab.get_by_text("The test alert arrived.")).to_be_visible()
         assert [r.json()["type"] for r in receiver.received] == ["alert.test"]
