@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +23,7 @@ from clockwork_simulator.core import Simulator
 from clockwork_simulator.drip import DrippingH11Protocol
 from clockwork_simulator.faults import FaultConfig, FaultInjector
 from clockwork_simulator.state import FirmCredentials, SimulatorState
+from uvicorn_thread import ServedInThread, serve_in_thread
 
 __all__ = [
     "DEMO_API_KEY",
@@ -64,19 +62,6 @@ def _quiet_intended_drops() -> None:
         uvicorn_errors.addFilter(_DROP_FILTER)
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose proto is
-    # TCP, and without it Nagle + delayed ACKs add ~40 ms to every response.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 class SimulatorServer:
     """The simulator served by uvicorn in a background thread.
 
@@ -95,9 +80,7 @@ class SimulatorServer:
         self._simulator = Simulator(state or SimulatorState(), FaultInjector(faults))
         self._host = host
         self._requested_port = port
-        self._port: int | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served: ServedInThread | None = None
 
     @property
     def state(self) -> SimulatorState:
@@ -131,24 +114,23 @@ class SimulatorServer:
     @property
     def port(self) -> int:
         """The bound port; only known once started when constructed with ``port=0``."""
-        if self._port is None:
+        if self._served is None:
             raise RuntimeError("the simulator server is not started")
-        return self._port
+        return self._served.port
 
     @property
     def base_url(self) -> str:
         """Root URL of the server, e.g. ``http://127.0.0.1:54321`` (the contract lives under
         ``/v3.0/{firm}``, the admin surface under ``/_admin``)."""
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}"
+        if self._served is None:
+            raise RuntimeError("the simulator server is not started")
+        return self._served.base_url
 
     def start(self, timeout: float = 10.0) -> None:
         """Start serving and return once the server accepts connections."""
-        if self._server is not None:
+        if self._served is not None:
             raise RuntimeError("the simulator server is already started")
         _quiet_intended_drops()
-        sock = _bind(self._host, self._requested_port)
-        port = sock.getsockname()[1]
         config = uvicorn.Config(
             create_app(self._simulator),
             log_config=None,
@@ -159,37 +141,20 @@ class SimulatorServer:
             http=DrippingH11Protocol,
             date_header=False,
         )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run,
-            kwargs={"sockets": [sock]},
-            name=f"clockwork-simulator-{port}",
-            daemon=True,
+        self._served = serve_in_thread(
+            config,
+            host=self._host,
+            port=self._requested_port,
+            what="the simulator server",
+            thread_name="clockwork-simulator",
+            timeout=timeout,
         )
-        thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not thread.is_alive():
-                sock.close()
-                raise RuntimeError("the simulator server failed to start")
-            if time.monotonic() > deadline:
-                server.should_exit = True
-                raise TimeoutError(f"the simulator server did not start within {timeout}s")
-            time.sleep(0.005)
-        self._server, self._thread, self._port = server, thread, port
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and wait for the server thread to finish (idempotent)."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(timeout)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(timeout)
-        self._server = self._thread = None
-        self._port = None
+        served, self._served = self._served, None
+        if served is not None:
+            served.stop(timeout)
 
     def __enter__(self) -> Self:
         self.start()
