@@ -58,11 +58,11 @@ from sync_engine.engine.work import (
     Work,
     before_write,
     close_attempt,
+    contact_update,
     has_pending_activities,
+    hold,
     open_work,
-    renew,
     store_steps,
-    update_contact,
 )
 from sync_engine.matching import normalize_email, people_with_linkedin
 from sync_engine.models import (
@@ -85,6 +85,31 @@ log = logging.getLogger(__name__)
 # is needed; our clock stands in only when Clockwork sent no Date.
 ADOPTION_SKEW = timedelta(seconds=2)
 NOTE_KEY_PREFIX = "cwsync-activity:"
+
+# The steps' own statements, built once.
+_CREATION_STARTED = contact_update("person_creation_started_at")
+_PERSON_FOUND = contact_update("clockwork_person_id", "person_created_by_us")
+_PERSON_CREATED = contact_update(
+    "clockwork_person_id", "person_created_by_us", "person_created_by_enrollment_id"
+)
+_SYNCED = (
+    sa.update(ENROLLMENT)
+    .where(ENROLLMENT.c.id == sa.bindparam("synced_id"))
+    .values(
+        clockwork_person_id=sa.bindparam("synced_person", type_=sa.String),
+        link=sa.bindparam("synced_link", type_=ENROLLMENT.c.link.type),
+        match_rule=sa.bindparam("synced_rule", type_=ENROLLMENT.c.match_rule.type),
+        review_candidates=sa.null(),
+        exists_in_clockwork=sa.bindparam("synced_exists", type_=sa.Boolean),
+        candidacy_done=sa.bindparam("synced_candidacy", type_=sa.Boolean),
+        status=EnrollmentStatus.SYNCED.value,
+        reason=None,
+        last_error=None,
+        synced_at=sa.bindparam("synced_at", type_=ENROLLMENT.c.synced_at.type),
+    )
+)
+# With nothing more to deliver, the same update also releases the enrollment.
+_SYNCED_DONE = _SYNCED.values({**RELEASED, "next_attempt_at": None})
 
 
 class _NeedsReview(Exception):
@@ -210,30 +235,23 @@ def _sync(
         work.candidacy_done = True
     now = clock()
     with db.transaction() as session:
-        if not renew(session, claim, now):
-            raise LeaseLost
+        hold(session, claim, work, now)
         if work.steps_unsaved:
             store_steps(session, work)
         # With no note to write, the enrollment is done: release it in this same transaction.
         done = not has_pending_activities(session, work.enrollment_id)
-        values: dict[str, object] = {
-            "clockwork_person_id": work.person_id,
-            "link": link,
-            "match_rule": work.match_rule if link == LinkKind.LINKED else None,
-            "review_candidates": sa.null(),
-            "exists_in_clockwork": work.dedup and not work.created_by_us,
-            "candidacy_done": work.candidacy_done,
-            "status": EnrollmentStatus.SYNCED,
-            "reason": None,
-            "last_error": None,
+        params = {
+            "synced_id": work.enrollment_id,
+            "synced_person": work.person_id,
+            "synced_link": link,
+            "synced_rule": work.match_rule if link == LinkKind.LINKED else None,
+            "synced_exists": work.dedup and not work.created_by_us,
+            "synced_candidacy": work.candidacy_done,
             "synced_at": now,
         }
         if done:
-            values.update(RELEASED, next_attempt_at=None)
             close_attempt(session, work, now, Outcome.SYNCED, None, None)
-        session.execute(
-            sa.update(ENROLLMENT).where(ENROLLMENT.c.id == work.enrollment_id).values(values)
-        )
+        session.execute(_SYNCED_DONE if done else _SYNCED, params)
     return done
 
 
@@ -273,11 +291,12 @@ def _find_or_create(
             work.match_rule = MatchRule.LINKEDIN
             return LinkKind.LINKED
     with db.transaction() as session:
-        if not renew(session, claim, clock()):  # the search above may be stale by now
-            raise LeaseLost
+        hold(session, claim, work, clock())  # the search above may be stale by now
         # Clockwork's time of the answer just before the create, to compare with its createdAt.
         work.creation_started_at = client.server_time() or clock()
-        update_contact(session, work, person_creation_started_at=work.creation_started_at)
+        params = {"contact_id": work.contact_id,
+                  "set_person_creation_started_at": work.creation_started_at}  # fmt: skip
+        session.execute(_CREATION_STARTED, params)
     first_name, last_name = _person_names(work)
     person = client.create_person(first_name=first_name, last_name=last_name)
     _store_person(claim, work, db=db, clock=clock, person_id=person["id"], created_by_us=True)
@@ -384,16 +403,16 @@ def _store_person(
 ) -> None:
     """Record the contact's person, if the lease is still ours (a worker that lost it to another
     must not overwrite what the new owner found, nor go on writing to Clockwork)."""
-    values: dict[str, object] = {
-        "clockwork_person_id": person_id,
-        "person_created_by_us": created_by_us,
+    params: dict[str, object] = {
+        "contact_id": work.contact_id,
+        "set_clockwork_person_id": person_id,
+        "set_person_created_by_us": created_by_us,
     }
     if created_by_us:
-        values["person_created_by_enrollment_id"] = work.enrollment_id
+        params["set_person_created_by_enrollment_id"] = work.enrollment_id
     with db.transaction() as session:
-        if not renew(session, claim, clock()):
-            raise LeaseLost
-        update_contact(session, work, **values)
+        hold(session, claim, work, clock())
+        session.execute(_PERSON_CREATED if created_by_us else _PERSON_FOUND, params)
     work.person_id = person_id
     work.created_by_us = created_by_us
     work.created_by_this_enrollment = created_by_us
@@ -408,11 +427,11 @@ def _complete_person(
     clock: Callable[[], datetime],
     resume: bool,
 ) -> None:
-    """Attach email, position and LinkedIn URL to a person we created, each step stored.
+    """Attach email, position and LinkedIn URL to a person we created.
 
-    Each step is stored, and the lease renewed, before the next Clockwork write; the last one is
-    left for whichever comes first of the next write (:func:`before_write`) and the transaction
-    that records the sync.
+    The lease is checked before each write (:func:`before_write`); the steps done are stored
+    when it is renewed there, or with the sync at the latest. A step that reached Clockwork
+    without being stored is found by the read-back of a resumed creation.
     """
     person_id = work.person_id or ""
     wants_position = bool(work.title or work.company)
@@ -487,8 +506,7 @@ def _deliver_activities(
     for activity in pending:
         assert activity.id is not None
         with db.transaction() as session:
-            if not renew(session, claim, clock()):  # a long run of notes outlasts a lease
-                raise LeaseLost
+            hold(session, claim, work, clock())  # a long run of notes outlasts a lease
             attempts = session.execute(
                 sa.update(ACTIVITY)
                 .where(ACTIVITY.c.id == activity.id, ACTIVITY.c.state == ActivityState.PENDING)

@@ -1,10 +1,12 @@
 """The claimed enrollment as the pipeline sees it, and the transactions that guard it.
 
 :func:`open_work` renews the lease, reads everything the steps need in one query and opens the
-sync attempt; :func:`before_write` renews the lease (and stores the step flags that changed)
-before every Clockwork write, so a worker that lost its lease to another writes nothing more
-(:class:`LeaseLost`); :func:`leased` is the locked transaction the outcomes are recorded in.
-The hot path uses Core statements built once, on a bare connection where it can.
+sync attempt; :func:`before_write` checks the lease before every Clockwork write, so a worker that
+lost its lease to another writes nothing more (:class:`LeaseLost`): a lease this worker extended
+less than half a lease ago (by the same clock the claims compare with) cannot have been claimed
+since, older than that it is renewed in the store first. Every step's own transaction renews the
+lease too (:func:`hold`). :func:`leased` is the locked transaction the outcomes are recorded in.
+The hot path uses Core statements built once, on a bare connection.
 """
 
 from __future__ import annotations
@@ -107,6 +109,51 @@ _STORE_STEPS = (
 )
 
 
+# A lease extended less than this share of a lease ago needs no renewal before a write: it has
+# at least the rest left, far more than clocks of engines sharing a store drift apart.
+FRESH_SHARE = 0.5
+
+_OPEN = (
+    sa.update(ENROLLMENT)
+    .where(ENROLLMENT.c.id == sa.bindparam("open_id"))
+    .values(lease_expires_at=sa.bindparam("open_until", type_=UTCDateTime))
+)
+_OPEN_ATTEMPT = _OPEN.values(
+    attempts=sa.bindparam("open_attempts", type_=sa.Integer),
+    last_attempt_at=sa.bindparam("open_now", type_=UTCDateTime),
+)
+_NEW_ATTEMPT = (
+    sa.insert(SYNC_ATTEMPT)
+    .values(
+        enrollment_id=sa.bindparam("attempt_enrollment", type_=sa.Integer),
+        account_id=sa.bindparam("attempt_account", type_=sa.Integer),
+        started_at=sa.bindparam("attempt_now", type_=UTCDateTime),
+        outcome="started",
+    )
+    .returning(SYNC_ATTEMPT.c.id)
+)
+_CLOSE_ATTEMPT = (
+    sa.update(SYNC_ATTEMPT)
+    .where(SYNC_ATTEMPT.c.id == sa.bindparam("closed_id"))
+    .values(
+        finished_at=sa.bindparam("closed_at", type_=UTCDateTime),
+        outcome=sa.bindparam("closed_outcome", type_=sa.String),
+        reason=sa.bindparam("closed_reason", type_=sa.String),
+        error=sa.bindparam("closed_error", type_=sa.String),
+    )
+)
+
+
+def contact_update(*names: str) -> sa.Update:
+    """An UPDATE of the contact's ``names`` columns, bound as ``contact_id`` and ``set_<name>``
+    (build it once, at import: a statement built per call costs more than running it)."""
+    return (
+        sa.update(CONTACT)
+        .where(CONTACT.c.id == sa.bindparam("contact_id"))
+        .values({name: sa.bindparam(f"set_{name}", type_=CONTACT.c[name].type) for name in names})
+    )
+
+
 _PENDING_ACTIVITY = (
     sa.select(ACTIVITY.c.id)
     .where(
@@ -148,6 +195,7 @@ class Work:
     match_rule: MatchRule | None = None
     attempt_row_id: int | None = None
     steps_unsaved: bool = False  # the person's step flags changed since last stored
+    renewed_at: datetime | None = None  # when this worker last extended the lease (its clock)
 
 
 class LeaseLost(Exception):
@@ -193,25 +241,19 @@ def open_work(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> W
             review_choice=row.review_choice,
         )
         # Time spent waiting for a worker is not lost: the lease runs from now.
-        changes: dict[str, object] = {
-            "lease_expires_at": now + timedelta(seconds=claim.lease_seconds)
-        }
+        until = now + timedelta(seconds=claim.lease_seconds)
         if needs_sync:
-            changes.update(attempts=work.attempt, last_attempt_at=now)
-        session.execute(
-            sa.update(ENROLLMENT).where(ENROLLMENT.c.id == claim.enrollment_id).values(changes)
-        )
-        if needs_sync:
+            params = {"open_id": claim.enrollment_id, "open_until": until,
+                      "open_attempts": work.attempt, "open_now": now}  # fmt: skip
+            session.execute(_OPEN_ATTEMPT, params)
             work.attempt_row_id = session.execute(
-                sa.insert(SYNC_ATTEMPT)
-                .values(
-                    enrollment_id=work.enrollment_id,
-                    account_id=work.account_id,
-                    started_at=now,
-                    outcome="started",
-                )
-                .returning(SYNC_ATTEMPT.c.id)
-            ).scalar_one()
+                _NEW_ATTEMPT,
+                {"attempt_enrollment": work.enrollment_id, "attempt_account": work.account_id,
+                 "attempt_now": now},
+            ).scalar_one()  # fmt: skip
+        else:
+            session.execute(_OPEN, {"open_id": claim.enrollment_id, "open_until": until})
+    work.renewed_at = now
     return work
 
 
@@ -225,13 +267,10 @@ def close_attempt(
 ) -> None:
     if work.attempt_row_id is None:
         return
-    session.execute(
-        sa.update(SYNC_ATTEMPT)
-        .where(SYNC_ATTEMPT.c.id == work.attempt_row_id)
-        .values(
-            finished_at=now, outcome=outcome, reason=reason, error=error[:500] if error else None
-        )
-    )
+    params = {"closed_id": work.attempt_row_id, "closed_at": now, "closed_outcome": str(outcome),
+              "closed_reason": None if reason is None else str(reason),
+              "closed_error": error[:500] if error else None}  # fmt: skip
+    session.execute(_CLOSE_ATTEMPT, params)
 
 
 @contextmanager
@@ -276,12 +315,28 @@ def update_contact(session: Executor, work: Work, **values: object) -> None:
     session.execute(sa.update(CONTACT).where(CONTACT.c.id == work.contact_id).values(values))
 
 
+def hold(session: Executor, claim: Claim, work: Work, now: datetime) -> None:
+    """Renew the lease within a step's own transaction, or raise :class:`LeaseLost`."""
+    if not renew(session, claim, now):
+        raise LeaseLost
+    work.renewed_at = now
+
+
 def before_write(claim: Claim, work: Work, *, db: Database, clock: Callable[[], datetime]) -> None:
-    """Before a Clockwork write: renew the lease (:class:`LeaseLost` if another worker has the
-    enrollment now) and store the step flags that changed, in one transaction."""
+    """Before a Clockwork write: make sure the lease is still ours (:class:`LeaseLost` if another
+    worker has the enrollment now).
+
+    A lease extended less than ``FRESH_SHARE`` of a lease ago is ours without asking the store
+    (no claim takes an unexpired lease); an older one is renewed, and the step flags that
+    changed are stored, in one transaction. Flags not stored yet are safe: a resumed creation
+    reads the person back before its next write.
+    """
+    now = clock()
+    fresh = timedelta(seconds=claim.lease_seconds * FRESH_SHARE)
+    if work.renewed_at is not None and timedelta(0) <= now - work.renewed_at < fresh:
+        return
     with db.transaction() as session:
-        if not renew(session, claim, clock()):
-            raise LeaseLost
+        hold(session, claim, work, now)
         if work.steps_unsaved:
             store_steps(session, work)
 

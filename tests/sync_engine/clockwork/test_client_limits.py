@@ -21,6 +21,7 @@ from sync_engine.clockwork.client import (
     MAX_RESPONSE_BYTES,
     ClockworkClient,
     Credentials,
+    _url_under,
 )
 from sync_engine.clockwork.errors import (
     ClockworkCancelled,
@@ -214,3 +215,22 @@ def test_an_internationalised_domain_is_found_in_either_spelling() -> None:
     found = client_over(search).find_people_by_email("user@BÜCHER.de")
     assert [p["id"] for p in found] == [PERSON_ID]
     assert searched == ["user@bücher.de", "user@xn--bcher-kva.de"]
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [("/people", None), ("/people/abc-123/notes", "limit=100&offset=0"),
+     ("/people_search", "q=J%C3%BCrgen+M%40x.example&limit=100&page=1")],
+)  # fmt: skip
+def test_a_request_url_built_without_parsing_equals_the_parsed_one(
+    path: str, query: str | None
+) -> None:
+    base = httpx.URL("https://api.example.com:8443/v3.0/acme")
+    built = _url_under(base, path, query)
+    parsed = httpx.URL(f"{base}{path}" + (f"?{query}" if query else ""))
+    assert (built, built.raw_path, built.host, built.port) == (
+        parsed,
+        parsed.raw_path,
+        parsed.host,
+        parsed.port,
+    )

@@ -484,36 +484,55 @@ def _steps(rt: Runtime, enrollment_id: int) -> tuple[bool, bool, bool]:
         return (contact.email_attached, contact.position_attached, contact.linkedin_attached)
 
 
-def test_each_person_step_is_stored_before_the_next_clockwork_write(
-    rt: Runtime, engine: Engine, sim: SimulatorState, sim_server: SimulatorServer,
-    monkeypatch: pytest.MonkeyPatch,
+_STEPS = ("add_email", "add_position", "add_linkedin_url", "add_candidacy")
+_ROUTES = {"add_email": "POST /people/{id}/email_addresses",
+           "add_position": "POST /people/{id}/positions",
+           "add_linkedin_url": "POST /people/{id}/linkedin_urls",
+           "add_candidacy": "POST /projects/{id}/candidacies"}  # fmt: skip
+
+
+@pytest.mark.parametrize("last_done", _STEPS)
+def test_a_crash_after_any_person_step_adds_nothing_twice(
+    rt: Runtime, engine: Engine, clock: FakeClock, sim: SimulatorState,
+    sim_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch, last_done: str,
 ) -> None:  # fmt: skip
+    # The steps' flags are stored with the next lease renewal or the sync, not before every
+    # write: whatever reached Clockwork unrecorded is found by reading the person back.
     account_id = _account(rt, sim_server)
     enrollment_id = enroll(
         rt, make_sequence(rt, account_id, project_id=_projects(sim)[0]), "steps@example.com",
         title="VP", company="Initech", linkedin_url="https://linkedin.com/in/steps",
     )  # fmt: skip
-    seen: dict[str, tuple[bool, bool, bool]] = {}
     original_process = pipeline.process
 
-    def watching(claim: Any, *, client: Any, **kwargs: Any) -> Any:
-        for name in ("add_position", "add_linkedin_url", "add_candidacy"):
-            real = getattr(client, name)
+    def crash_after_step(claim: Any, *, client: Any, **kwargs: Any) -> Any:
+        real = getattr(client, last_done)
 
-            def stored_first(*a: Any, _name: str = name, _real: Any = real, **k: Any) -> Any:
-                seen[_name] = _steps(rt, enrollment_id)
-                return _real(*a, **k)
+        def write_then_die(*a: Any, **k: Any) -> Any:
+            real(*a, **k)
+            raise Crash  # the step reached Clockwork; nothing after it was recorded
 
-            setattr(client, name, stored_first)
+        setattr(client, last_done, write_then_die)
         return original_process(claim, client=client, **kwargs)
 
-    monkeypatch.setattr("sync_engine.engine.passes.process", watching)
+    monkeypatch.setattr("sync_engine.engine.passes.process", crash_after_step)
+    with pytest.raises(Crash):
+        engine.run_pass()
+    monkeypatch.setattr("sync_engine.engine.passes.process", original_process)
+    clock.advance(rt.settings.lease_seconds + 1)
+    before = _calls(sim)
     assert engine.run_pass()["synced"] == 1
-    assert seen == {
-        "add_position": (True, False, False),
-        "add_linkedin_url": (True, True, False),
-        "add_candidacy": (True, True, True),
-    }
+    (person,) = _people(sim)
+    assert [len(person[key]) for key in ("emails", "positions", "linkedinUrls")] == [1, 1, 1]
+    candidacies = sim.snapshot(SIM_FIRM)["candidacies"]
+    assert [c["personId"] for c in candidacies] == [person["id"]]
+    added = {route: n - before.get(route, 0) for route, n in _calls(sim).items()}
+    remaining = _STEPS[_STEPS.index(last_done) + 1 :]
+    expected = {"GET /people/{id}": 1, **{_ROUTES[step]: 1 for step in remaining}}
+    if last_done == "add_candidacy":  # sent again: Clockwork refuses it, the listing shows it
+        expected.update({_ROUTES["add_candidacy"]: 1, "GET /projects/{id}/candidacies": 1})
+    assert {route: n for route, n in added.items() if n} == expected
+    assert _row(rt, enrollment_id).status == "synced"
     assert _steps(rt, enrollment_id) == (True, True, True)
 
 
@@ -541,7 +560,6 @@ def test_crash_after_the_last_person_step_reads_the_person_back_and_adds_nothing
     with pytest.raises(Crash):
         engine.run_pass()
     monkeypatch.setattr("sync_engine.engine.passes.process", original_process)
-    assert _steps(rt, enrollment_id) == (True, False, False)
     clock.advance(rt.settings.lease_seconds + 1)
     before = _calls(sim)
     assert engine.run_pass()["synced"] == 1
