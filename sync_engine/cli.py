@@ -8,6 +8,7 @@ does a store that cannot be used (read-only, full, unreachable) and a file that 
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
 import getpass
 import importlib.util
@@ -780,11 +781,16 @@ register_ingest(app, runtime=lambda: runtime(), actor=_actor, fail=fail)
 register_verify(app)
 
 
+# Built once: typer reads every command's signature to build it (~50 ms), and the tests run
+# the CLI in-process hundreds of times.
+_command = functools.cache(functools.partial(typer.main.get_command, app))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every expected failure into one line and exit code 2."""
     if argv is None:  # a process of its own, which ends with the command
         atexit.register(_end_quickly)
-    command = typer.main.get_command(app)
+    command = _command()
     try:
         code = command.main(args=argv, prog_name="cwsync", standalone_mode=False)
     except typer.Exit as exc:

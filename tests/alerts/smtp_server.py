@@ -61,7 +61,8 @@ class SmtpServer:
         self.port = int(self._server.server_address[1])
 
     def __enter__(self) -> SmtpServer:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll: shutdown() waits up to one poll (0.5 s by default) for the loop to see it.
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -279,7 +279,7 @@ class _Refuses(BaseHTTPRequestHandler):
 @pytest.fixture
 def refusing_clockwork() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Refuses)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
