@@ -1,6 +1,6 @@
 """Dashboard query latency and memory at 10k, 100k and 1M enrollments, on SQLite and PostgreSQL.
 
-Measures every service-layer query the dashboard pages run (``sync_engine/services/views.py``,
+Measures every service-layer query the dashboard pages run (``sync_engine/services/queries/``,
 plus ``audit.list_entries``, ``accounts.connection_summary`` and the CLI's ``status.py``), each
 called exactly as a page calls it, through :meth:`Database.read` sessions, on generated data.
 Targets (SPEC §7): p95 ≤ 200 ms at 1M enrollments on PostgreSQL, ≤ 300 ms on SQLite, and memory
@@ -66,7 +66,15 @@ from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.postgres
 from sync_engine.db import Database, migrate
-from sync_engine.services import accounts, audit, status, views
+from sync_engine.services import accounts, audit, status
+from sync_engine.services.queries import (
+    contact_table,
+    csv_export,
+    history,
+    logs,
+    overview,
+    previews,
+)
 from tests import postgres
 
 TARGET_MS = {"sqlite": 300.0, "postgresql": 200.0}
@@ -676,18 +684,18 @@ def _middle_offset(total: int) -> int:
     return (total // 2) // PAGE_SIZE * PAGE_SIZE
 
 
-def _export_first_chunk(session: Session, where: views.EnrollmentFilter) -> int:
-    chunks = views.export_enrollments_csv(session=session, where=where)
+def _export_first_chunk(session: Session, where: contact_table.EnrollmentFilter) -> int:
+    chunks = csv_export.export_enrollments_csv(session=session, where=where)
     try:
         return len(next(chunks))
     finally:
         chunks.close()
 
 
-def _export_full(session: Session, where: views.EnrollmentFilter) -> int:
+def _export_full(session: Session, where: contact_table.EnrollmentFilter) -> int:
     written = 0
     with open(os.devnull, "w", encoding="utf-8") as sink:
-        for chunk in views.export_enrollments_csv(session=session, where=where):
+        for chunk in csv_export.export_enrollments_csv(session=session, where=where):
             written += sink.write(chunk)
     return written
 
@@ -705,7 +713,7 @@ def catalogue(db: Database, context: dict[str, Any]) -> list[Query]:
     account_id = context["account_id"]
     sequence_id = context["sequence_id"]
     now = datetime.fromtimestamp(context["now"], UTC)
-    of = views.EnrollmentFilter
+    of = contact_table.EnrollmentFilter
     filters = {
         "all": of(account_id=account_id),
         "status=failed": of(account_id=account_id, statuses=("failed",)),
@@ -719,22 +727,26 @@ def catalogue(db: Database, context: dict[str, Any]) -> list[Query]:
     }
     with db.read() as session:  # untimed: where the pager's last pages are
         totals = {
-            label: views.count_enrollments(session=session, where=where)
+            label: contact_table.count_enrollments(session=session, where=where)
             for label, where in filters.items()
         }
-        activity_total = views.count_activities(session=session, account_id=account_id)
-        audit_total = views.count_audit_entries(session=session)
+        activity_total = logs.count_activities(session=session, account_id=account_id)
+        audit_total = logs.count_audit_entries(session=session)
     queries: list[Query] = []
 
     def add(group: str, name: str, run: Callable[[Session], Any], **options: Any) -> None:
         queries.append(Query(group, name, run, **options))
 
-    add("overview", "account_overview", lambda s: views.account_overview(session=s))
+    add("overview", "account_overview", lambda s: overview.account_overview(session=s))
     add(
-        "overview", "status_counts", lambda s: views.status_counts(session=s, account_id=account_id)
+        "overview",
+        "status_counts",
+        lambda s: overview.status_counts(session=s, account_id=account_id),
     )
     add(
-        "overview", "reason_groups", lambda s: views.reason_groups(session=s, account_id=account_id)
+        "overview",
+        "reason_groups",
+        lambda s: overview.reason_groups(session=s, account_id=account_id),
     )
     for label, span, bucket in (
         ("1h/min", 3600, 60),
@@ -744,7 +756,7 @@ def catalogue(db: Database, context: dict[str, Any]) -> list[Query]:
         add(
             "overview",
             f"sync_timeline {label}",
-            lambda s, span=span, bucket=bucket: views.sync_timeline(
+            lambda s, span=span, bucket=bucket: overview.sync_timeline(
                 session=s, account_id=account_id, since=now - timedelta(seconds=span), now=now,
                 bucket_seconds=bucket,
             ),
@@ -752,7 +764,7 @@ def catalogue(db: Database, context: dict[str, Any]) -> list[Query]:
     add(
         "overview",
         "engine_health",
-        lambda s: views.engine_health(session=s, now=now, account_id=account_id),
+        lambda s: overview.engine_health(session=s, now=now, account_id=account_id),
     )
     add(
         "overview",
@@ -762,24 +774,26 @@ def catalogue(db: Database, context: dict[str, Any]) -> list[Query]:
     add(
         "overview",
         "last_successful_call",
-        lambda s: views.last_successful_call(session=s, account_id=account_id),
+        lambda s: overview.last_successful_call(session=s, account_id=account_id),
     )
     add(
         "contacts",
         "filter_choices",
-        lambda s: views.filter_choices(session=s, account_id=account_id),
+        lambda s: contact_table.filter_choices(session=s, account_id=account_id),
     )
     for label, where in filters.items():
         add(
             "contacts",
             f"count [{label}]",
-            lambda s, where=where: views.count_enrollments(session=s, where=where),
+            lambda s, where=where: contact_table.count_enrollments(session=s, where=where),
         )
     for label, where in filters.items():
         add(
             "contacts",
             f"list page 1 [{label}]",
-            lambda s, where=where: views.list_enrollments(session=s, where=where, limit=PAGE_SIZE),
+            lambda s, where=where: contact_table.list_enrollments(
+                session=s, where=where, limit=PAGE_SIZE
+            ),
         )
         total = totals[label]
         pages = [("last page", _last_offset(total))]
@@ -789,7 +803,7 @@ def catalogue(db: Database, context: dict[str, Any]) -> list[Query]:
             add(
                 "contacts",
                 f"list {page} [{label}]",
-                lambda s, where=where, offset=offset, total=total: views.list_enrollments(
+                lambda s, where=where, offset=offset, total=total: contact_table.list_enrollments(
                     session=s, where=where, limit=PAGE_SIZE, offset=offset, total=total
                 ),
             )
@@ -797,7 +811,7 @@ def catalogue(db: Database, context: dict[str, Any]) -> list[Query]:
     add(
         "contacts",
         "enrollment_detail",
-        lambda s: views.enrollment_detail(session=s, enrollment_id=detail_id),
+        lambda s: history.enrollment_detail(session=s, enrollment_id=detail_id),
     )
     export_where = filters["status=failed"]
     add(
@@ -815,28 +829,28 @@ def catalogue(db: Database, context: dict[str, Any]) -> list[Query]:
     add(
         "activity",
         "activity_counts_by_state",
-        lambda s: views.activity_counts_by_state(session=s, account_id=account_id),
+        lambda s: logs.activity_counts_by_state(session=s, account_id=account_id),
     )
     add(
         "activity",
         "count_activities",
-        lambda s: views.count_activities(session=s, account_id=account_id),
+        lambda s: logs.count_activities(session=s, account_id=account_id),
     )
     add(
         "activity",
         "count_activities [failed]",
-        lambda s: views.count_activities(session=s, account_id=account_id, states=("failed",)),
+        lambda s: logs.count_activities(session=s, account_id=account_id, states=("failed",)),
     )
     add(
         "activity",
         "list_activities page 1",
-        lambda s: views.list_activities(session=s, account_id=account_id, limit=PAGE_SIZE),
+        lambda s: logs.list_activities(session=s, account_id=account_id, limit=PAGE_SIZE),
     )
     activity_offset = _last_offset(activity_total)
     add(
         "activity",
         "list_activities last page",
-        lambda s: views.list_activities(
+        lambda s: logs.list_activities(
             session=s, account_id=account_id, limit=PAGE_SIZE, offset=activity_offset,
             total=activity_total,
         ),
@@ -845,38 +859,38 @@ def catalogue(db: Database, context: dict[str, Any]) -> list[Query]:
     add(
         "activity",
         "list_activities middle page",
-        lambda s: views.list_activities(
+        lambda s: logs.list_activities(
             session=s, account_id=account_id, limit=PAGE_SIZE, offset=middle_offset,
             total=activity_total,
         ),
     )  # fmt: skip
-    add("sync log", "list_engine_runs", lambda s: views.list_engine_runs(session=s, limit=100))
+    add("sync log", "list_engine_runs", lambda s: logs.list_engine_runs(session=s, limit=100))
     add(
         "sync log",
         "list_engine_runs [no idle]",
-        lambda s: views.list_engine_runs(session=s, limit=100, include_idle=False),
+        lambda s: logs.list_engine_runs(session=s, limit=100, include_idle=False),
     )
     add(
         "sync log",
         "api_call_stats [1h]",
-        lambda s: views.api_call_stats(
+        lambda s: logs.api_call_stats(
             session=s, account_id=account_id, since=now - timedelta(hours=1)
         ),
     )
     add(
         "sync log",
         "list_api_calls",
-        lambda s: views.list_api_calls(session=s, account_id=account_id, limit=200),
+        lambda s: logs.list_api_calls(session=s, account_id=account_id, limit=200),
     )
     add(
         "sync log",
         "list_api_calls [errors]",
-        lambda s: views.list_api_calls(
+        lambda s: logs.list_api_calls(
             session=s, account_id=account_id, errors_only=True, limit=200
         ),
     )
-    add("audit", "account_names", lambda s: views.account_names(session=s))
-    add("audit", "count_audit_entries", lambda s: views.count_audit_entries(session=s))
+    add("audit", "account_names", lambda s: logs.account_names(session=s))
+    add("audit", "count_audit_entries", lambda s: logs.count_audit_entries(session=s))
     add("audit", "list_entries page 1", lambda s: audit.list_entries(session=s, limit=PAGE_SIZE))
     audit_offset = _last_offset(audit_total)
     add(
@@ -887,17 +901,17 @@ def catalogue(db: Database, context: dict[str, Any]) -> list[Query]:
     add(
         "sequences",
         "sequence_overview",
-        lambda s: views.sequence_overview(session=s, account_id=account_id),
+        lambda s: overview.sequence_overview(session=s, account_id=account_id),
     )
     add(
         "sequences",
         "sequence_status_counts",
-        lambda s: views.sequence_status_counts(session=s, sequence_id=sequence_id),
+        lambda s: overview.sequence_status_counts(session=s, sequence_id=sequence_id),
     )
     add(
         "sequences",
         "preview_sequence_change",
-        lambda s: views.preview_sequence_change(
+        lambda s: previews.preview_sequence_change(
             session=s, sequence_id=sequence_id,
             changes={"disable_sync": True, "project_id": "proj-other"},
         ),
@@ -905,7 +919,7 @@ def catalogue(db: Database, context: dict[str, Any]) -> list[Query]:
     add(
         "settings",
         "preview_settings_change",
-        lambda s: views.preview_settings_change(
+        lambda s: previews.preview_settings_change(
             session=s, account_id=account_id,
             changes={"sync_mode": "off", "default_project_id": "proj-new",
                      "deduplication": False, "activity_tracking": False},

@@ -15,7 +15,7 @@ from datetime import timedelta
 import altair as alt
 import pandas as pd
 
-from sync_engine.services import views
+from sync_engine.services.queries import overview
 
 HEIGHT = 280  # px, the whole chart: legend, bars and time axis
 SERIES = {"Synced": "#2f9e6e", "Failed or retried": "#d9534f"}
@@ -26,7 +26,7 @@ def axis_format(bucket_seconds: int) -> str:
     return "%a %d" if bucket_seconds >= 86_400 else "%H:%M"
 
 
-def frame(points: Sequence[views.TimelinePoint], bucket_seconds: int) -> pd.DataFrame:
+def frame(points: Sequence[overview.TimelinePoint], bucket_seconds: int) -> pd.DataFrame:
     """One row per bucket and series: start, end (less a gap of a tenth), series, count."""
     gap = timedelta(seconds=bucket_seconds * 0.1)
     span = timedelta(seconds=bucket_seconds)
@@ -38,13 +38,13 @@ def frame(points: Sequence[views.TimelinePoint], bucket_seconds: int) -> pd.Data
     return pd.DataFrame(rows, columns=["start", "end", "series", "count"])
 
 
-def has_activity(points: Sequence[views.TimelinePoint]) -> bool:
+def has_activity(points: Sequence[overview.TimelinePoint]) -> bool:
     """Whether anything synced or failed in the window (else the page says so, not a flat axis)."""
     return any(point.synced or point.failed for point in points)
 
 
 def sync_chart(
-    points: Sequence[views.TimelinePoint], bucket_seconds: int, *, zone: str | None = None
+    points: Sequence[overview.TimelinePoint], bucket_seconds: int, *, zone: str | None = None
 ) -> alt.Chart:
     """Stacked bars of synced and failed-or-retried contacts per bucket."""
     data = frame(points, bucket_seconds)

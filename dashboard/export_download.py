@@ -32,7 +32,7 @@ import streamlit as st
 
 from dashboard import process
 from dashboard.plain_text import plain
-from sync_engine.services import views
+from sync_engine.services.queries import contact_table, csv_export
 from sync_engine.services.wording import plural
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class ExportJob:
     """One export: the filtered view it is for and, as it is sent, how far it has got."""
 
     token: str
-    where: views.EnrollmentFilter
+    where: contact_table.EnrollmentFilter
     total: int
     filename: str
     issued_at: float
@@ -134,7 +134,7 @@ class ExportServer:
 
     def issue(
         self,
-        where: views.EnrollmentFilter,
+        where: contact_table.EnrollmentFilter,
         *,
         total: int,
         filename: str,
@@ -188,7 +188,7 @@ class ExportServer:
             job.rows = rows
 
         with self._read() as session:
-            for text in views.export_enrollments_csv(
+            for text in csv_export.export_enrollments_csv(
                 session=session, where=job.where, progress=advance, project_names=job.project_names
             ):
                 yield text.encode("utf-8")
@@ -303,7 +303,7 @@ def server() -> ExportServer:
 
 
 def start(
-    where: views.EnrollmentFilter,
+    where: contact_table.EnrollmentFilter,
     *,
     total: int,
     filename: str,

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.theme import CONNECTION_COLOURS, FLAG_COLOUR, STATUS_COLOURS
-from sync_engine.services import views
+from sync_engine.services.queries import reason_texts
 
 if TYPE_CHECKING:
     from streamlit.elements.lib.column_types import ColumnConfig, ColumnWidth
@@ -51,13 +51,13 @@ def row_height(rows: Iterable[Mapping[str, object]], widths: Mapping[str, int]) 
 
 def status_pill(status: str) -> list[str]:
     """A status as the pill column's value: its label ("Failed"), in a one-item list."""
-    return [views.STATUS_LABELS.get(status, status)]
+    return [reason_texts.STATUS_LABELS.get(status, status)]
 
 
 def status_column(*, width: ColumnWidth | None = 120, help: str | None = None) -> ColumnConfig:
     """Statuses as pills coloured by meaning: Synced green, Failed red, Retrying and Needs review
     amber, Awaiting reply blue, Queued and Syncing violet, Skipped grey."""
-    labels = [views.STATUS_LABELS.get(status, status) for status in STATUS_COLOURS]
+    labels = [reason_texts.STATUS_LABELS.get(status, status) for status in STATUS_COLOURS]
     return st.column_config.MultiselectColumn(
         width=width,
         help=help,

@@ -5,7 +5,7 @@ The viewer's timezone is the browser's (``st.context.timezone``, an IANA name su
 shown in UTC and :func:`zone_note` says so. Every time on a page is either relative ("5 min ago",
 "in 40 s") or a timestamp that ends with its zone ("2026-11-30 22:58:04 CET"). The Overview's
 chart (``dashboard/charts.py``) is drawn by the browser in the same zone, one axis format per
-window. CSV exports use UTC (``views.iso_utc``).
+window. CSV exports use UTC (``queries.csv_export.iso_utc``).
 """
 
 from __future__ import annotations

@@ -14,8 +14,10 @@ import streamlit as st
 from dashboard import process, store
 from dashboard.plain_text import plain
 from sync_engine.domain import ConnectionState
-from sync_engine.services import accounts, views
+from sync_engine.services import accounts
 from sync_engine.services.errors import ServiceError
+from sync_engine.services.projects import firm_projects
+from sync_engine.services.queries import previews
 
 if TYPE_CHECKING:
     from streamlit.elements.lib.column_types import ColumnConfig
@@ -36,7 +38,7 @@ def projects(account_id: int) -> tuple[dict[str, str], str | None]:
 @st.cache_data(ttl=120, show_spinner="Loading the firm's Clockwork projects…")
 def _projects(account_id: int, connection: tuple[object, ...]) -> tuple[dict[str, str], str | None]:
     try:
-        found = views.firm_projects(process.runtime(), account_id=account_id)
+        found = firm_projects(process.runtime(), account_id=account_id)
     except ServiceError as exc:
         return {}, str(exc)
     return {p.project_id: p.name for p in found}, None
@@ -71,7 +73,7 @@ def project_picker(
     return value or None
 
 
-def show_preview(preview: views.ChangePreview) -> None:
+def show_preview(preview: previews.ChangePreview) -> None:
     """What a change will and will not affect (B12), before the save button."""
     with st.container(border=True):
         st.markdown("**Before you save**")

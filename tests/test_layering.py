@@ -32,11 +32,13 @@ def test_an_engine_module_importing_a_service_breaks_a_contract(tmp_path: Path) 
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     (tmp_path / "sync_engine" / "engine" / "shortcut.py").write_text(
-        "from sync_engine.services.views import reason_info\n", encoding="utf-8"
+        "from sync_engine.services.queries.reason_texts import reason_info\n", encoding="utf-8"
     )
     result = _lint_imports(tmp_path)
     assert result.returncode == 1
-    assert "sync_engine.engine.shortcut -> sync_engine.services.views" in result.stdout
+    assert (
+        "sync_engine.engine.shortcut -> sync_engine.services.queries.reason_texts" in result.stdout
+    )
 
 
 def test_the_simulator_importing_the_engine_package_breaks_a_contract(tmp_path: Path) -> None:

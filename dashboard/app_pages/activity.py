@@ -7,7 +7,8 @@ import streamlit as st
 from dashboard import identity, pager, process, sidebar, store, tables, times, widgets
 from dashboard.theme import STATUS_COLOURS
 from sync_engine.models import ActivityKind, ActivityState
-from sync_engine.services import activity_backfill, views, wording
+from sync_engine.services import activity_backfill, wording
+from sync_engine.services.queries import logs, reason_texts
 
 STATE_WORDS = {
     ActivityState.SYNCED: "Note written",
@@ -43,7 +44,7 @@ def render() -> None:
     if account_id is None:
         return
     with store.reading() as session:
-        counts = views.activity_counts_by_state(session=session, account_id=account_id)
+        counts = logs.activity_counts_by_state(session=session, account_id=account_id)
     for column, (state, label) in zip(st.columns(4), STATE_WORDS.items(), strict=True):
         column.metric(label, f"{counts.get(state, 0):,}")
     left, right = st.columns(2)
@@ -58,12 +59,12 @@ def render() -> None:
         total = sum(counts.values())
     else:
         with store.reading() as session:
-            total = views.count_activities(
+            total = logs.count_activities(
                 session=session, account_id=account_id, states=tuple(states), kinds=tuple(kinds)
             )
     limit, offset = pager.page_range(total, key="activity_page")
     with store.reading() as session:
-        rows = views.list_activities(
+        rows = logs.list_activities(
             session=session, account_id=account_id, states=tuple(states), kinds=tuple(kinds),
             limit=limit, offset=offset, total=total,
         )  # fmt: skip
@@ -158,9 +159,7 @@ def backfill(account_id: int) -> None:
                         "When": times.timestamp(item.occurred_at),
                         "Event": item.kind.capitalize(),
                         "Contact": item.email,
-                        "Skipped because": views.reason_info(item.reason).message  # type: ignore[union-attr]
-                        if item.reason
-                        else "",
+                        "Skipped because": reason_texts.reason_message(item.reason) or "",
                     }
                     for item in items
                 ],

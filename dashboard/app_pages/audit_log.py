@@ -6,7 +6,8 @@ import streamlit as st
 
 from dashboard import pager, store, tables, times
 from dashboard.widgets import projects as project_map
-from sync_engine.services import audit, views
+from sync_engine.services import audit
+from sync_engine.services.queries import logs
 
 ALL = 0
 COLUMNS = ["When", "Who", "Account", "Changed", "Field", "Old", "New"]  # values in words
@@ -25,7 +26,7 @@ def render() -> None:
         "never shown."
     )
     with store.reading() as session:
-        names = views.account_names(session=session)
+        names = logs.account_names(session=session)
     scope = st.selectbox(
         "Account",
         [ALL, *sorted(names, key=lambda i: names[i].lower())],
@@ -34,16 +35,16 @@ def render() -> None:
     )
     account_id = None if scope == ALL else scope
     with store.reading() as session:
-        total = views.count_audit_entries(session=session, account_id=account_id)
+        total = logs.count_audit_entries(session=session, account_id=account_id)
     limit, offset = pager.page_range(total, key="audit_page")
     with store.reading() as session:
         entries = audit.list_entries(
             session=session, account_id=account_id, limit=limit, offset=offset
         )
     # Projects are named by the firm (cached per connection); an account never connected has none.
-    firm_projects = {a_id: project_map(a_id)[0] for a_id in views.audit_projects_needed(entries)}
+    firm_projects = {a_id: project_map(a_id)[0] for a_id in logs.audit_projects_needed(entries)}
     with store.reading() as session:
-        rows = views.audit_rows(session=session, entries=entries, project_names=firm_projects)
+        rows = logs.audit_rows(session=session, entries=entries, project_names=firm_projects)
     shown = [
         {
             "When": times.timestamp(row.at),
@@ -72,7 +73,7 @@ def render() -> None:
     technical_details(rows)
 
 
-def technical_details(rows: list[views.AuditRow]) -> None:
+def technical_details(rows: list[logs.AuditRow]) -> None:
     """The entries as stored (entity, id, field name and raw values), for an engineer."""
     with st.expander("Technical details", icon=":material/code:"):
         st.dataframe(

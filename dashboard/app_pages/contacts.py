@@ -21,8 +21,9 @@ from dashboard.plain_text import plain
 from dashboard.theme import STATUS_BADGES
 from dashboard.widgets import projects as project_map
 from dashboard.widgets import show_error
-from sync_engine.services import accounts, actions, contact_edits, enrollments, views
+from sync_engine.services import accounts, actions, contact_edits, enrollments
 from sync_engine.services.errors import ServiceError
+from sync_engine.services.queries import contact_table, csv_export, history, reason_texts
 
 PAGE_SIZE = 50
 FLAG_CHOICES = {"Any": None, "Exists in Clockwork": True, "Not flagged": False}
@@ -44,10 +45,10 @@ TIMELINE_WIDTHS = {"When": 190, "Event": 180, "Detail": 680}
 TABLE_ROWS = 17  # rows in view before the table scrolls; the detail view is drawn under it
 
 
-def filters(account_id: int) -> views.EnrollmentFilter:
+def filters(account_id: int) -> contact_table.EnrollmentFilter:
     """The filter widgets, as the query's filter."""
     with store.reading() as session:
-        choices = views.filter_choices(session=session, account_id=account_id)
+        choices = contact_table.filter_choices(session=session, account_id=account_id)
     sequences = dict(choices["sequences"])
     search, status, reason, sequence, flag = st.columns([3, 2, 2, 2, 2])
     term = search.text_input(
@@ -59,12 +60,15 @@ def filters(account_id: int) -> views.EnrollmentFilter:
         "other text matches anywhere in the email or name.",
     )
     statuses = status.multiselect(
-        "Status", choices["statuses"], format_func=views.STATUS_LABELS.get, key="contacts_status"
+        "Status",
+        choices["statuses"],
+        format_func=reason_texts.STATUS_LABELS.get,
+        key="contacts_status",
     )
     reasons = reason.multiselect(
         "Reason",
         choices["reasons"],
-        format_func=lambda code: views.reason_info(code).message,  # type: ignore[union-attr]
+        format_func=lambda code: reason_texts.reason_info(code).message,
         key="contacts_reason",
     )
     sequence_ids = sequence.multiselect(
@@ -76,7 +80,7 @@ def filters(account_id: int) -> views.EnrollmentFilter:
         key="contacts_drifted",
         help="Contacts the last verification found changed in Clockwork (see the Verify page).",
     )
-    return views.EnrollmentFilter(
+    return contact_table.EnrollmentFilter(
         account_id=account_id,
         statuses=tuple(statuses),
         reasons=tuple(reasons),
@@ -87,7 +91,7 @@ def filters(account_id: int) -> views.EnrollmentFilter:
     )
 
 
-def table_rows(rows: list[views.EnrollmentRow], projects: dict[str, str]) -> list[dict]:
+def table_rows(rows: list[contact_table.EnrollmentRow], projects: dict[str, str]) -> list[dict]:
     """Rows of the audit table as plain dicts (project ids shown by name)."""
     return [
         {
@@ -117,7 +121,9 @@ def project_name(project_id: str | None, projects: dict[str, str]) -> str:
     return projects.get(project_id, "Not listed by Clockwork")
 
 
-def export_button(where: views.EnrollmentFilter, total: int, projects: dict[str, str]) -> None:
+def export_button(
+    where: contact_table.EnrollmentFilter, total: int, projects: dict[str, str]
+) -> None:
     """The CSV export of the filtered view: a click starts a streamed download (B9), whose
     progress :func:`export_download.show` draws under the toolbar; ``projects`` names each
     project next to its id."""
@@ -208,7 +214,7 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
     timeline; for admins, the contact's correction, Retry and Dismiss."""
     try:
         with store.reading() as session:
-            found = views.enrollment_detail(
+            found = history.enrollment_detail(
                 session=session, enrollment_id=enrollment_id, project_names=projects
             )
             contact = contact_edits.contact_for_correction(
@@ -226,7 +232,7 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
         st.text(f"{row.email} · in the sequence {row.sequence}")
         a, b, c = st.columns(3)
         # The status alone: how many attempts is the metric beside it (a label with both was cut).
-        a.metric("Status", views.STATUS_LABELS.get(row.status, row.status))
+        a.metric("Status", reason_texts.STATUS_LABELS.get(row.status, row.status))
         b.metric(
             "Attempts",
             attempts,
@@ -299,12 +305,12 @@ def detail(enrollment_id: int, projects: dict[str, str]) -> None:
         st.rerun()  # the table above shows it too
 
 
-def badges(row: views.EnrollmentRow) -> None:
+def badges(row: contact_table.EnrollmentRow) -> None:
     """The status as a coloured pill, the Exists in Clockwork flag as a badge, and the dates the
     table leaves out."""
     line = st.container(horizontal=True, vertical_alignment="center", gap="small")
     line.badge(
-        views.STATUS_LABELS.get(row.status, row.status),
+        reason_texts.STATUS_LABELS.get(row.status, row.status),
         color=STATUS_BADGES.get(row.status, "gray"),  # type: ignore[arg-type]
     )
     if row.exists_in_clockwork:
@@ -314,7 +320,7 @@ def badges(row: views.EnrollmentRow) -> None:
     line.caption(f"Added {added}" + (f" · last attempt {tried}" if tried else ""))
 
 
-def technical_details(found: views.EnrollmentDetail) -> None:
+def technical_details(found: history.EnrollmentDetail) -> None:
     """What an engineer needs, one click away: ids, codes and Clockwork's own error text."""
     row = found.row
     with st.expander("Technical details", icon=":material/code:"):
@@ -333,7 +339,11 @@ def technical_details(found: views.EnrollmentDetail) -> None:
             st.dataframe(
                 tables.frame(
                     [
-                        {"When (UTC)": views.iso_utc(e.at), "Event": e.event, "Detail": e.technical}
+                        {
+                            "When (UTC)": csv_export.iso_utc(e.at),
+                            "Event": e.event,
+                            "Detail": e.technical,
+                        }
                         for e in notes
                     ],
                     ["When (UTC)", "Event", "Detail"],
@@ -469,16 +479,16 @@ def render() -> None:
         return
     where = filters(account_id)
     with store.reading() as session:
-        total = views.count_enrollments(session=session, where=where)
-        failed = views.count_enrollments(
+        total = contact_table.count_enrollments(session=session, where=where)
+        failed = contact_table.count_enrollments(
             session=session,
-            where=views.EnrollmentFilter(account_id=account_id, statuses=("failed",)),
+            where=contact_table.EnrollmentFilter(account_id=account_id, statuses=("failed",)),
         )
     projects, _ = project_map(account_id)
 
     limit, offset = pager.page_range(total, key="contacts_page", page_size=PAGE_SIZE)
     with store.reading() as session:
-        rows = views.list_enrollments(
+        rows = contact_table.list_enrollments(
             session=session, where=where, limit=limit, offset=offset, total=total
         )
     picked = widgets.selected_rows("contacts_table")

@@ -26,8 +26,9 @@ from dashboard.plain_text import plain
 from dashboard.widgets import show_error
 from sync_engine import demo as demo_data
 from sync_engine.domain import ActivityKind
-from sync_engine.services import accounts, enrollments, views, wording
+from sync_engine.services import accounts, enrollments, wording
 from sync_engine.services.errors import ServiceError
+from sync_engine.services.queries import contact_table
 
 
 def add_contacts(account_id: int, base_url: str) -> None:
@@ -131,8 +132,8 @@ def record_events(account_id: int) -> None:
     """Record an email event (a reply is the second sync trigger)."""
     st.subheader("Record email events")
     with store.reading() as session:
-        rows = views.list_enrollments(
-            session=session, where=views.EnrollmentFilter(account_id=account_id), limit=200
+        rows = contact_table.list_enrollments(
+            session=session, where=contact_table.EnrollmentFilter(account_id=account_id), limit=200
         )
     if not rows:
         st.caption("No contacts yet.")

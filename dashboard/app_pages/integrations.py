@@ -24,8 +24,9 @@ from dashboard.widgets import show_error
 from sync_engine import demo as demo_data
 from sync_engine.clockwork.client import DEFAULT_BASE_URL
 from sync_engine.domain import ConnectionState
-from sync_engine.services import accounts, views
+from sync_engine.services import accounts
 from sync_engine.services.errors import ServiceError
+from sync_engine.services.queries import overview
 
 STATE_WORDS = {
     ConnectionState.CONNECTED: (":green[●] Connected", None),
@@ -71,7 +72,7 @@ def health(account_id: int) -> accounts.ConnectionSummary | None:
     with store.reading() as session:
         summary = accounts.connection_summary(session=session, account_id=account_id)
         account = accounts.get_account(session=session, ref=account_id)
-        last_ok = views.last_successful_call(session=session, account_id=account_id)
+        last_ok = overview.last_successful_call(session=session, account_id=account_id)
     st.subheader("Connection health")
     if summary is None:
         st.info("Not connected to Clockwork yet. Connect a firm below.", icon=":material/link_off:")
@@ -122,7 +123,7 @@ def verify_credentials(account_id: int) -> None:
     """Ask Clockwork whether it accepts the stored credentials (admins only) and say so."""
     identity.require_admin("test the connection")
     try:
-        views.check_connection(process.runtime(), account_id=account_id)
+        accounts.check_connection(process.runtime(), account_id=account_id)
     except ServiceError as exc:
         show_error(exc)
     else:

@@ -10,7 +10,8 @@ import streamlit as st
 from dashboard import charts, process, sidebar, store, tables, times
 from dashboard.plain_text import plain
 from dashboard.widgets import count, count_column
-from sync_engine.services import accounts, views, wording
+from sync_engine.services import accounts, wording
+from sync_engine.services.queries import overview, reason_texts
 from sync_engine.verify import views as verify_views
 
 WINDOWS = {
@@ -20,7 +21,7 @@ WINDOWS = {
 }
 
 
-def accounts_table(rows: list[views.AccountHealth]) -> pd.DataFrame:
+def accounts_table(rows: list[overview.AccountHealth]) -> pd.DataFrame:
     """The cross-account table (B10): attention first, then the counts that explain it."""
     return tables.frame(
         [
@@ -53,17 +54,17 @@ CHART_TTL = 30  # seconds: the chart scans the account's syncs, the live counts 
 
 
 @st.cache_data(ttl=CHART_TTL, show_spinner=False)
-def chart_points(account_id: int, window: str) -> list[views.TimelinePoint]:
+def chart_points(account_id: int, window: str) -> list[overview.TimelinePoint]:
     """The chart's buckets, recomputed at most every ``CHART_TTL`` seconds."""
     span, bucket = WINDOWS[window]
     now = process.now()
     with store.reading() as session:
-        return views.sync_timeline(
+        return overview.sync_timeline(
             session=session, account_id=account_id, since=now - span, now=now, bucket_seconds=bucket
         )
 
 
-def render_accounts(rows: list[views.AccountHealth]) -> None:
+def render_accounts(rows: list[overview.AccountHealth]) -> None:
     """The cross-account table."""
     attention = [row for row in rows if row.needs_attention]
     st.subheader("All accounts")
@@ -96,13 +97,13 @@ def render_account(account_id: int, window: str, counts: dict[str, int]) -> None
     engine health."""
     now = process.now()
     with store.reading() as session:
-        groups = views.reason_groups(session=session, account_id=account_id)
-        engine = views.engine_health(session=session, now=now, account_id=account_id)
+        groups = overview.reason_groups(session=session, account_id=account_id)
+        engine = overview.engine_health(session=session, now=now, account_id=account_id)
         summary = accounts.connection_summary(session=session, account_id=account_id)
-        last_ok = views.last_successful_call(session=session, account_id=account_id)
+        last_ok = overview.last_successful_call(session=session, account_id=account_id)
 
     timeline = chart_points(account_id, window)
-    labels = list(views.STATUS_LABELS.items())
+    labels = list(reason_texts.STATUS_LABELS.items())
     for start in range(0, len(labels), STATUS_ROW):
         row = labels[start : start + STATUS_ROW]
         for column, (status, label) in zip(st.columns(STATUS_ROW), row, strict=False):
@@ -188,7 +189,7 @@ def render_live(account_id: int | None) -> None:
     """Every account, then the selected one, refreshed live. One query of the accounts' counts
     serves both: at a million enrollments a second one cost ~120 ms a run."""
     with store.reading() as session:
-        rows = views.account_overview(session=session)
+        rows = overview.account_overview(session=session)
     render_accounts(rows)
     selected = next((row for row in rows if row.account_id == account_id), None)
     if selected is None:

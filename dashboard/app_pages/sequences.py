@@ -9,18 +9,19 @@ import streamlit as st
 from dashboard import identity, process, sidebar, store, tables, widgets
 from dashboard.plain_text import plain
 from dashboard.widgets import count_column, project_picker, projects, show_error, show_preview
-from sync_engine.services import accounts, project_resync, views, wording
+from sync_engine.services import accounts, project_resync, wording
 from sync_engine.services.errors import ServiceError
 from sync_engine.services.projects import resolve_project
+from sync_engine.services.queries import overview, previews, reason_texts
 
 COLUMNS = ["Sequence", "Sync", "Project", "Contacts", "Failed"]
 UNLISTED = "A project Clockwork does not list"
 
 
-def sequence_table(rows: list[views.SequenceRow], names: dict[str, str], default: str | None):
+def sequence_table(rows: list[overview.SequenceRow], names: dict[str, str], default: str | None):
     """The sequences table with the sync marker and the project each one syncs to."""
 
-    def project(row: views.SequenceRow) -> str:
+    def project(row: overview.SequenceRow) -> str:
         """The project a sequence's new contacts join, in words."""
         if row.project_id:
             return names.get(row.project_id, UNLISTED)
@@ -91,7 +92,7 @@ def checked_project(account_id: int, project_id: str) -> str:
     return found.project_id
 
 
-def syncing_tab(account_id: int, sequence: views.SequenceRow, names: dict[str, str]) -> None:
+def syncing_tab(account_id: int, sequence: overview.SequenceRow, names: dict[str, str]) -> None:
     """Disable Sync and the project override, previewed before saving."""
     key = f"sequence_{sequence.sequence_id}"
     disable = st.toggle("Disable Sync", value=sequence.disable_sync, key=f"{key}_disable")
@@ -118,7 +119,7 @@ def syncing_tab(account_id: int, sequence: views.SequenceRow, names: dict[str, s
         st.caption("No unsaved changes.")
         return
     with store.reading() as session:
-        preview = views.preview_sequence_change(
+        preview = previews.preview_sequence_change(
             session=session, sequence_id=sequence.sequence_id, changes=changes, project_names=names
         )
     show_preview(preview)
@@ -150,7 +151,7 @@ def save_syncing(sequence_id: int, changes: dict[str, Any]) -> bool:
     return True
 
 
-def resync(sequence: views.SequenceRow, names: dict[str, str]) -> None:
+def resync(sequence: overview.SequenceRow, names: dict[str, str]) -> None:
     """B3: add contacts synced before the sequence had a project to that project, explicitly."""
     st.divider()
     st.markdown("**Re-sync to project**")
@@ -227,7 +228,7 @@ def render() -> None:
     if account_id is None:
         return
     with store.reading() as session:
-        rows = views.sequence_overview(session=session, account_id=account_id)
+        rows = overview.sequence_overview(session=session, account_id=account_id)
         default = accounts.get_settings(session=session, account_id=account_id).default_project_id
     names, _ = projects(account_id)
     if not rows:
@@ -261,9 +262,9 @@ def render() -> None:
         resync(sequence, names)
     with contacts:
         with store.reading() as session:
-            counts = views.sequence_status_counts(session=session, sequence_id=chosen)
+            counts = overview.sequence_status_counts(session=session, sequence_id=chosen)
         columns = st.columns(4)
-        for index, (status, label) in enumerate(views.STATUS_LABELS.items()):
+        for index, (status, label) in enumerate(reason_texts.STATUS_LABELS.items()):
             columns[index % 4].metric(label, f"{counts.get(status, 0):,}")
         st.caption("See each contact on the Contacts page (filter by this sequence).")
 

@@ -7,13 +7,14 @@ from datetime import timedelta
 import streamlit as st
 
 from dashboard import process, sidebar, store, tables, times
-from sync_engine.services import views, wording
+from sync_engine.services import wording
+from sync_engine.services.queries import csv_export, logs, overview
 
 
 def errors_tab(account_id: int) -> None:
     """Problems grouped by reason with counts and the action to take (B6)."""
     with store.reading() as session:
-        groups = views.reason_groups(
+        groups = overview.reason_groups(
             session=session,
             account_id=account_id,
             statuses=("failed", "retrying", "skipped"),
@@ -65,7 +66,7 @@ def runs_tab() -> None:
     """Engine passes and scheduler events (B7)."""
     show_idle = st.toggle("Show idle passes", value=False, key="log_idle")
     with store.reading() as session:
-        runs = views.list_engine_runs(session=session, limit=100, include_idle=show_idle)
+        runs = logs.list_engine_runs(session=session, limit=100, include_idle=show_idle)
     st.dataframe(
         tables.frame(
             [
@@ -90,7 +91,7 @@ def runs_tab() -> None:
             tables.frame(
                 [
                     {
-                        "Started (UTC)": views.iso_utc(run.started_at),
+                        "Started (UTC)": csv_export.iso_utc(run.started_at),
                         "Trigger": run.trigger,
                         "Worker": run.worker,
                         "Counts": ", ".join(f"{k}={v}" for k, v in sorted(run.counts.items())),
@@ -109,7 +110,7 @@ def calls_tab(account_id: int) -> None:
     """Recent Clockwork requests with status and latency (B7)."""
     now = process.now()
     with store.reading() as session:
-        stats = views.api_call_stats(
+        stats = logs.api_call_stats(
             session=session, account_id=account_id, since=now - timedelta(hours=1)
         )
     a, b, c, d = st.columns(4)
@@ -122,7 +123,7 @@ def calls_tab(account_id: int) -> None:
     )
     errors_only = st.toggle("Errors only", key="log_errors_only")
     with store.reading() as session:
-        calls = views.list_api_calls(
+        calls = logs.list_api_calls(
             session=session, account_id=account_id, errors_only=errors_only, limit=200
         )
     st.dataframe(
@@ -150,7 +151,7 @@ def calls_tab(account_id: int) -> None:
             tables.frame(
                 [
                     {
-                        "At (UTC)": views.iso_utc(call.at),
+                        "At (UTC)": csv_export.iso_utc(call.at),
                         "Method": call.method,
                         "Path": call.path,
                         "HTTP status": call.status,

@@ -13,9 +13,10 @@ import streamlit as st
 from dashboard import identity, process, sidebar, store, theme, widgets
 from dashboard.widgets import project_picker, projects, show_error, show_preview
 from sync_engine.domain import SyncMode
-from sync_engine.services import accounts, views
+from sync_engine.services import accounts
 from sync_engine.services.errors import ServiceError
 from sync_engine.services.projects import resolve_project
+from sync_engine.services.queries import previews
 
 # One story in both places: matching by email, which never creates a duplicate, happens either
 # way; the setting only adds the check and the flag (SPEC R3, R4).
@@ -112,7 +113,7 @@ def render() -> None:
         st.caption("No unsaved changes.")
         return
     with store.reading() as session:
-        preview = views.preview_settings_change(
+        preview = previews.preview_settings_change(
             session=session, account_id=account_id, changes=changes, project_names=choices
         )
     show_preview(preview)

@@ -35,7 +35,7 @@ from sync_engine.models import (
 )
 from sync_engine.services import accounts, enrollments
 from sync_engine.services.errors import InvalidInputError, NotFoundError
-from sync_engine.services.views import reason_info
+from sync_engine.services.queries.reason_texts import reason_message
 
 Clock = Callable[[], datetime]
 
@@ -372,14 +372,13 @@ def enrollment_status(*, session: Session, account_id: int, enrollment_id: int) 
         .group_by(col(Activity.state))
     ).all():
         counts[state] = count
-    info = reason_info(enrollment.reason)
     return {
         "enrollment_id": enrollment.id,
         "sequence_id": enrollment.sequence_id,
         "email": contact.email if contact else None,
         "status": enrollment.status,
         "reason": enrollment.reason,
-        "reason_text": info.message if info else None,
+        "reason_text": reason_message(enrollment.reason),
         "exists_in_clockwork": enrollment.exists_in_clockwork,
         "clockwork_person_id": enrollment.clockwork_person_id,
         "project_id": enrollment.project_id,

@@ -406,6 +406,20 @@ def verify_credentials(runtime: Runtime, credentials: Credentials) -> None:
         raise ConnectionRejectedError(f"Clockwork refused the check: {exc}") from None
 
 
+def check_connection(runtime: Runtime, *, account_id: int) -> None:
+    """Test the account's stored credentials against Clockwork now; raise a clear reason if not.
+
+    The credentials are decrypted for the HTTP client only; nothing is stored or returned.
+    """
+    with runtime.db.read() as session:
+        credentials = connection_credentials(
+            session=session, box=runtime.box, account_id=account_id
+        )
+    if credentials is None:
+        raise ConnectionRejectedError("the account is not connected to Clockwork")
+    verify_credentials(runtime, credentials)
+
+
 def connect(
     runtime: Runtime, *, account_id: int, fields: dict[str, str], actor: str
 ) -> ConnectionSummary:

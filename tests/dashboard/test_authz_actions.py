@@ -23,7 +23,7 @@ from clockwork_simulator import FaultConfig, SimulatorServer
 from dashboard import identity
 from sync_engine.models import ActivityKind, Enrollment
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, enrollments, views
+from sync_engine.services import accounts, enrollments
 from sync_engine.services.errors import ServiceError
 from tests.dashboard.conftest import ADMIN, VIEWER, login_secrets, signed_in, texts
 from tests.factories import SIM_FIRM, connection_fields, enroll, make_sequence
@@ -227,7 +227,7 @@ def _store(runtime: Runtime) -> dict[str, list[str]]:
 def _clockwork(runtime: Runtime, simulator: SimulatorServer, account_id: int) -> str:
     """What the simulator holds, its faults, and whether it accepts the account's key."""
     try:
-        views.check_connection(runtime, account_id=account_id)
+        accounts.check_connection(runtime, account_id=account_id)
         accepted = "accepted"
     except ServiceError as exc:
         accepted = str(exc)

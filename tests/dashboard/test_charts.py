@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dashboard import charts
-from sync_engine.services.views import TimelinePoint
+from sync_engine.services.queries.overview import TimelinePoint
 
 START = datetime(2026, 11, 30, 21, 0, tzinfo=UTC)
 

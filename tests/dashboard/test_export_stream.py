@@ -15,7 +15,8 @@ import pytest
 from dashboard import export_download
 from dashboard.export_download import ExportServer, ExportState
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, views
+from sync_engine.services import accounts
+from sync_engine.services.queries import contact_table, csv_export
 from tests.dashboard.conftest import open_page
 from tests.factories import enroll, make_sequence
 
@@ -30,7 +31,7 @@ class Clock:
         return self.now
 
 
-def _account(runtime: Runtime, contacts: int) -> views.EnrollmentFilter:
+def _account(runtime: Runtime, contacts: int) -> contact_table.EnrollmentFilter:
     with runtime.db.write() as session:
         account = accounts.create_account(
             session=session, name="Acme Talent", clock=runtime.clock, actor="test"
@@ -39,7 +40,7 @@ def _account(runtime: Runtime, contacts: int) -> views.EnrollmentFilter:
     sequence_id = make_sequence(runtime, account.id, "=VP Engineering")
     for number in range(contacts):
         enroll(runtime, sequence_id, f"person{number}@northwind.com", first_name=f"P{number}")
-    return views.EnrollmentFilter(account_id=account.id)
+    return contact_table.EnrollmentFilter(account_id=account.id)
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def test_a_token_downloads_its_filtered_view_once_as_a_chunked_csv_attachment(
 ) -> None:
     where = _account(store, 3)
     with store.db.read() as session:
-        expected = "".join(views.export_enrollments_csv(session=session, where=where))
+        expected = "".join(csv_export.export_enrollments_csv(session=session, where=where))
     job = exports.issue(where, total=3, filename="contacts.csv")
 
     answer = _get(exports, job.token)
@@ -117,7 +118,7 @@ def test_rows_are_read_from_the_store_as_they_are_sent(
 ) -> None:
     """The header leaves before any row is read, then one chunk of rows at a time: the export is
     never whole in memory, whatever its size."""
-    monkeypatch.setattr(views, "EXPORT_CHUNK_ROWS", 2)
+    monkeypatch.setattr(csv_export, "EXPORT_CHUNK_ROWS", 2)
     job = exports.issue(_account(store, 5), total=5, filename="contacts.csv")
     chunks = exports.chunks(job)
 

@@ -16,8 +16,9 @@ from dashboard import demo_mode
 from dashboard.plain_text import plain
 from sync_engine.models import ApiCall, EngineRun, Enrollment
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, audit, enrollments, views
+from sync_engine.services import accounts, audit, enrollments
 from sync_engine.services.audit import list_entries
+from sync_engine.services.queries import contact_table
 from tests.dashboard.conftest import ADMIN, by_label, new_app, open_page, texts
 from tests.factories import SIM_FIRM, connection_fields, enroll, make_sequence
 
@@ -565,9 +566,9 @@ def test_demo_mode_seeds_accounts_and_adds_a_contact_already_in_clockwork(
     people = environment.simulator.state.snapshot("demo")["people"]
     assert "New Person" in {person["name"] for person in people}
     with demo_store.db.read() as session:
-        rows = views.list_enrollments(
+        rows = contact_table.list_enrollments(
             session=session,
-            where=views.EnrollmentFilter(account_id=1, search="new.person@"),
+            where=contact_table.EnrollmentFilter(account_id=1, search="new.person@"),
         )
     assert [row.status for row in rows] == ["queued"]
 

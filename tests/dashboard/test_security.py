@@ -16,7 +16,8 @@ from sync_engine.crypto import mask
 from sync_engine.demo import claim_demo_store
 from sync_engine.models import ClockworkConnection, Enrollment
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, views
+from sync_engine.services import accounts
+from sync_engine.services.queries import contact_table, csv_export
 from tests.dashboard.conftest import (
     VIEWER,
     by_label,
@@ -107,12 +108,14 @@ def test_the_csv_export_has_no_credential_column_or_value(
     store: Runtime, connected_through_the_page: int
 ) -> None:
     credential_words = ("key", "secret", "token", "password", "credential", "hint")
-    assert not [c for c in views.EXPORT_COLUMNS if any(w in c.lower() for w in credential_words)]
-    where = views.EnrollmentFilter(account_id=connected_through_the_page)
+    assert not [
+        c for c in csv_export.EXPORT_COLUMNS if any(w in c.lower() for w in credential_words)
+    ]
+    where = contact_table.EnrollmentFilter(account_id=connected_through_the_page)
     with store.db.read() as session:
-        exported = "".join(views.export_enrollments_csv(session=session, where=where))
+        exported = "".join(csv_export.export_enrollments_csv(session=session, where=where))
     rows = list(csv.reader(io.StringIO(exported)))
-    assert rows[0] == list(views.EXPORT_COLUMNS) and len(rows) == 3
+    assert rows[0] == list(csv_export.EXPORT_COLUMNS) and len(rows) == 3
     for secret in SIM_KEYS.values():
         assert secret not in exported
 

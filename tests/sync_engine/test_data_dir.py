@@ -15,7 +15,7 @@ from sync_engine.config import Settings
 from sync_engine.crypto import SecretKeyError, key_fingerprint
 from sync_engine.db import Database, migrate
 from sync_engine.runtime import build_runtime
-from sync_engine.services import accounts, views
+from sync_engine.services import accounts, projects
 from sync_engine.services.errors import ServiceError
 from sync_engine.store_meta import KEY_FINGERPRINT, get_meta
 from tests.factories import FakeClock, connection_fields, make_connected_account, make_sim_state
@@ -128,7 +128,7 @@ def test_the_project_picker_says_the_key_is_wrong_as_a_service_error(tmp_path: P
     runtime = build_runtime(settings, transport=mock_transport(make_sim_state()))
     try:
         with pytest.raises(ServiceError, match="is not the key this store's credentials were"):
-            views.firm_projects(runtime, account_id=1)
+            projects.firm_projects(runtime, account_id=1)
     finally:
         runtime.close()
 

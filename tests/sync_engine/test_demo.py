@@ -14,7 +14,8 @@ from sync_engine.demo import (
     seed_demo,
 )
 from sync_engine.models import EnrollmentStatus, Reason
-from sync_engine.services import accounts, views
+from sync_engine.services import accounts
+from sync_engine.services.queries import contact_table, overview, reason_texts
 from tests.factories import make_runtime, make_settings
 
 
@@ -43,7 +44,7 @@ def test_seed_demo_fills_an_empty_store_and_then_does_nothing(
     }
     assert not second.seeded
     with runtime.db.read() as session:
-        health = {row.name: row for row in views.account_overview(session=session)}
+        health = {row.name: row for row in overview.account_overview(session=session)}
         acme = accounts.connection_summary(
             session=session, account_id=first.accounts["Acme Talent"]
         )
@@ -135,7 +136,7 @@ def test_connections_to_an_old_simulator_port_are_repointed(
 
 def test_untracked_reason_codes_have_plain_words() -> None:
     for reason in Reason:
-        info = views.reason_info(reason.value)
+        info = reason_texts.reason_info(reason.value)
         assert info is not None and info.message and "_" not in info.message
 
 
@@ -151,10 +152,10 @@ def test_the_seeded_demo_tells_its_story_once_the_engine_runs(
         if not engine.run_pass(trigger="manual").get("claimed"):
             break
     with runtime.db.read() as session:
-        health = {row.name: row for row in views.account_overview(session=session)}
-        failed = views.list_enrollments(
+        health = {row.name: row for row in overview.account_overview(session=session)}
+        failed = contact_table.list_enrollments(
             session=session,
-            where=views.EnrollmentFilter(
+            where=contact_table.EnrollmentFilter(
                 account_id=report.accounts["Acme Talent"], statuses=("failed",)
             ),
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.demo import SimulatorAdmin
 from sync_engine.runtime import Runtime
-from sync_engine.services import views
+from sync_engine.services.queries import contact_table
 from sync_engine.verify.job import work_verifications
 from sync_engine.verify.models import CheckStatus
 from sync_engine.verify.runs import advance, request_verification
@@ -68,8 +68,9 @@ def test_contacts_filter_drifted_and_the_overview_says_when_last_verified(
     advance(store, run.id or 0)
 
     with store.db.read() as session:
-        rows = views.list_enrollments(
-            session=session, where=views.EnrollmentFilter(account_id=account_id, drifted=True)
+        rows = contact_table.list_enrollments(
+            session=session,
+            where=contact_table.EnrollmentFilter(account_id=account_id, drifted=True),
         )
     assert [row.email for row in rows] == ["person2@example.com"]
     overview = open_page()

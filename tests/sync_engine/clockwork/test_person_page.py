@@ -10,7 +10,7 @@ import pytest
 
 from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.engine.passes import Engine
-from sync_engine.services import views
+from sync_engine.services.queries import contact_table
 from tests.factories import SIM_FIRM, enroll, make_connected_account, make_runtime, make_sequence
 
 HOSTILE = '<script>alert("x")</script><img src=//evil.example/x.png>'
@@ -93,7 +93,7 @@ def test_an_unknown_person_or_firm_is_an_escaped_404_page(
 def test_the_person_link_points_at_the_simulator_only_when_it_is_on_this_machine(
     base_url: str, expected: str
 ) -> None:
-    assert views.person_url("acme", "p-1", base_url=base_url) == expected
+    assert contact_table.person_url("acme", "p-1", base_url=base_url) == expected
 
 
 def test_a_synced_contacts_link_opens_its_person_in_the_simulator(
@@ -104,8 +104,8 @@ def test_a_synced_contacts_link_opens_its_person_in_the_simulator(
     enroll(runtime, make_sequence(runtime, account_id), "ada@example.com", first_name="Ada")
     Engine(runtime).run_until_idle(timeout=30)
     with runtime.db.read() as session:
-        (row,) = views.list_enrollments(
-            session=session, where=views.EnrollmentFilter(account_id=account_id)
+        (row,) = contact_table.list_enrollments(
+            session=session, where=contact_table.EnrollmentFilter(account_id=account_id)
         )
     runtime.close()
     assert row.status == "synced" and row.person_url is not None

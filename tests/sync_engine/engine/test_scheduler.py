@@ -109,7 +109,7 @@ def test_a_hanging_firm_keeps_neither_the_heartbeat_nor_other_accounts_waiting(
     from clockwork_simulator.faults import FaultConfig
     from sync_engine.models import utcnow
     from sync_engine.services import accounts
-    from sync_engine.services.views import engine_health
+    from sync_engine.services.queries.overview import engine_health
 
     rt = make_runtime(
         sqlite_url, sync_interval_seconds=0.5, http_timeout_seconds=3, lease_seconds=12

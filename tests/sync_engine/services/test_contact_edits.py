@@ -15,9 +15,10 @@ from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig
 from sync_engine.models import AuditEntry, Contact, Enrollment, Reason
 from sync_engine.runtime import Runtime
-from sync_engine.services import actions, contact_edits, enrollments, views
+from sync_engine.services import actions, contact_edits, enrollments
 from sync_engine.services.contact_edits import RefusedField, refused_field
 from sync_engine.services.errors import InvalidInputError
+from sync_engine.services.queries import history
 from tests.factories import SIM_FIRM, FakeClock, enroll, make_connected_account, make_runtime
 from tests.factories import make_sequence as sequence_of
 
@@ -143,7 +144,7 @@ def _contact_audit(rt: Runtime) -> list[tuple[str, str, str | None, str | None]]
 
 def _attempts_in_timeline(rt: Runtime, enrollment_id: int) -> int:
     with rt.db.read() as session:
-        detail = views.enrollment_detail(session=session, enrollment_id=enrollment_id)
+        detail = history.enrollment_detail(session=session, enrollment_id=enrollment_id)
     return sum(1 for event in detail.timeline if event.event == "Sync attempt")
 
 
@@ -171,7 +172,7 @@ def test_fixing_the_url_then_retrying_syncs_it_to_clockwork(
     assert _enrollment(rt, frances)["status"] == "failed"  # Retry is the next, separate step
     _retry(rt, frances)
     with rt.db.read() as session:
-        row = views.enrollment_detail(session=session, enrollment_id=frances).row
+        row = history.enrollment_detail(session=session, enrollment_id=frances).row
     assert (row.status, row.status_label) == ("queued", "Queued")
 
     engine.run_pass()

@@ -23,7 +23,7 @@ from sqlmodel import Session
 from clockwork_simulator import mock_transport
 from sync_engine.models import Enrollment
 from sync_engine.runtime import Runtime
-from sync_engine.services import views
+from sync_engine.services.queries import contact_table, overview
 from tests.factories import (
     FakeClock,
     enroll,
@@ -106,16 +106,18 @@ def test_the_overview_counts_read_no_enrollment_row(
     runtime: Runtime, store: dict[str, int], clock: FakeClock
 ) -> None:
     account_id = store["Acme Talent"]
-    found = plans(runtime, lambda session: views.account_overview(session=session))
+    found = plans(runtime, lambda session: overview.account_overview(session=session))
     found += plans(
         runtime,
-        lambda session: views.engine_health(session=session, now=clock(), account_id=account_id),
+        lambda session: overview.engine_health(session=session, now=clock(), account_id=account_id),
     )
     assert any("exists_in_clockwork" in statement for statement, _ in found)
     assert enrollment_reads(found) == []
     with runtime.db.read() as session:  # and they still count right
-        acme = next(r for r in views.account_overview(session=session) if r.name == "Acme Talent")
-        health = views.engine_health(session=session, now=clock(), account_id=account_id)
+        acme = next(
+            r for r in overview.account_overview(session=session) if r.name == "Acme Talent"
+        )
+        health = overview.engine_health(session=session, now=clock(), account_id=account_id)
     assert acme.counts == {"queued": 2, "retrying": 2, "synced": 1, "failed": 1}
     assert acme.exists_in_clockwork == 3
     assert (health.queued, health.due_now) == (4, 2)
@@ -124,11 +126,11 @@ def test_the_overview_counts_read_no_enrollment_row(
 def test_the_sequence_list_reads_no_enrollment_row(runtime: Runtime, store: dict[str, int]) -> None:
     account_id = store["Acme Talent"]
     found = plans(
-        runtime, lambda session: views.sequence_overview(session=session, account_id=account_id)
+        runtime, lambda session: overview.sequence_overview(session=session, account_id=account_id)
     )
     assert enrollment_reads(found) == []
     with runtime.db.read() as session:
-        (row,) = views.sequence_overview(session=session, account_id=account_id)
+        (row,) = overview.sequence_overview(session=session, account_id=account_id)
     assert (row.total, row.failed) == (6, 1)
 
 
@@ -138,15 +140,17 @@ def test_a_contact_search_is_counted_from_the_index(
     """The count: the matching contacts' enrollments in the account, from (contact, account).
     (A page's ids may instead walk the account's id index newest first, which SQLite picks when
     matches are many: the first page is then found early.)"""
-    where = views.EnrollmentFilter(account_id=store["Acme Talent"], search="@acme.com")
+    where = contact_table.EnrollmentFilter(account_id=store["Acme Talent"], search="@acme.com")
     with runtime.db.read() as session:
-        if not views._has_search_table(session):
+        if not contact_table.has_search_table(session):
             pytest.skip("this SQLite has no FTS5 trigram tokenizer")
-    found = plans(runtime, lambda session: views.count_enrollments(session=session, where=where))
+    found = plans(
+        runtime, lambda session: contact_table.count_enrollments(session=session, where=where)
+    )
     assert any("contact_search" in statement for statement, _ in found), "the trigram table"
     assert enrollment_reads(found) == []
     with runtime.db.read() as session:
-        assert views.count_enrollments(session=session, where=where) == 6
+        assert contact_table.count_enrollments(session=session, where=where) == 6
 
 
 def test_the_backfill_preview_finds_skipped_activity_through_its_state(

@@ -1,4 +1,4 @@
-"""The dashboard's read-only queries (``services/views.py``) on both storage backends.
+"""The dashboard's read-only queries (``services/queries/``) on both storage backends.
 
 The engine's outcome columns are written directly here, as the engine would, so the queries are
 tested on known data without running sync passes.
@@ -23,11 +23,21 @@ from sync_engine.models import (
     EngineRun,
     Enrollment,
     EnrollmentStatus,
+    Reason,
     SyncAttempt,
 )
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, views
+from sync_engine.services import accounts, projects
 from sync_engine.services.errors import ConnectionRejectedError, NotFoundError
+from sync_engine.services.queries import (
+    contact_table,
+    csv_export,
+    history,
+    logs,
+    overview,
+    previews,
+    reason_texts,
+)
 from tests.factories import (
     FakeClock,
     enroll,
@@ -106,7 +116,7 @@ def test_account_overview_puts_accounts_needing_attention_first(
 ) -> None:
     quiet = _account(runtime, "Aardvark Search")  # healthy, alphabetically first
     with runtime.db.read() as session:
-        rows = views.account_overview(session=session)
+        rows = overview.account_overview(session=session)
     assert [row.name for row in rows] == ["Acme Talent", "Aardvark Search"]
     acme = rows[0]
     assert acme.problems == ["1 failed", "1 retrying"]
@@ -126,13 +136,13 @@ def test_account_overview_flags_rejected_credentials_and_paused_sync(runtime: Ru
             session=session, account_id=account_id, paused=True, clock=runtime.clock, actor="t"
         )
     with runtime.db.read() as session:
-        (row,) = views.account_overview(session=session)
+        (row,) = overview.account_overview(session=session)
     assert row.problems == ["Credentials rejected", "Sync paused"]
 
 
 def test_status_counts_lists_every_status(runtime: Runtime, audit_data: dict[str, Any]) -> None:
     with runtime.db.read() as session:
-        counts = views.status_counts(session=session, account_id=audit_data["account_id"])
+        counts = overview.status_counts(session=session, account_id=audit_data["account_id"])
     assert counts == {
         "awaiting_reply": 0, "queued": 1, "syncing": 0, "synced": 2, "retrying": 1, "failed": 1,
         "skipped": 0, "needs_review": 0,
@@ -143,7 +153,7 @@ def test_reason_groups_count_failures_with_their_action(
     runtime: Runtime, audit_data: dict[str, Any]
 ) -> None:
     with runtime.db.read() as session:
-        groups = views.reason_groups(session=session, account_id=audit_data["account_id"])
+        groups = overview.reason_groups(session=session, account_id=audit_data["account_id"])
     by_reason = {group.reason: group for group in groups}
     assert by_reason["validation_error"].count == 1
     assert by_reason["validation_error"].action == "Fix the contact, then Retry"
@@ -151,23 +161,33 @@ def test_reason_groups_count_failures_with_their_action(
 
 
 def test_every_reason_code_has_plain_words_and_auth_says_reconnect() -> None:
-    info = views.reason_info("auth_failed")
-    assert info is not None and info.action == "Reconnect Clockwork"
-    assert views.reason_info("invalid_email").action == "Fix the email"  # type: ignore[union-attr]
-    assert views.reason_info(None) is None
+    assert set(reason_texts.REASONS) == set(Reason)
+    assert reason_texts.reason_info("auth_failed").action == "Reconnect Clockwork"
+    assert reason_texts.reason_info(Reason.INVALID_EMAIL).action == "Fix the email"
+    assert reason_texts.reason_message(None) is None
+
+
+def test_a_reason_code_this_version_does_not_know_is_still_told_in_words() -> None:
+    unknown = reason_texts.reason_info("quota_exceeded")
+    assert (unknown.code, unknown.message, unknown.action) == (
+        "quota_exceeded",
+        "Quota exceeded",
+        "Retry",
+    )
+    assert reason_texts.reason_info("").message == "No reason given"
 
 
 def test_retrying_status_says_how_many_attempts_were_made() -> None:
-    assert views.status_label("retrying", attempts=3) == "Retrying (after 3 attempts)"
-    assert views.status_label("retrying", attempts=1) == "Retrying (after 1 attempt)"
-    assert views.status_label("failed", attempts=3) == "Failed"
+    assert reason_texts.status_label("retrying", attempts=3) == "Retrying (after 3 attempts)"
+    assert reason_texts.status_label("retrying", attempts=1) == "Retrying (after 1 attempt)"
+    assert reason_texts.status_label("failed", attempts=3) == "Failed"
 
 
 # --- the contact audit table ----------------------------------------------------------------
 
 
-def _where(data: dict[str, Any], **filters: Any) -> views.EnrollmentFilter:
-    return views.EnrollmentFilter(account_id=data["account_id"], **filters)
+def _where(data: dict[str, Any], **filters: Any) -> contact_table.EnrollmentFilter:
+    return contact_table.EnrollmentFilter(account_id=data["account_id"], **filters)
 
 
 @pytest.mark.parametrize(
@@ -195,8 +215,8 @@ def test_enrollment_filters_run_in_sql(
     names = {value: key for key, value in audit_data["ids"].items()}
     where = _where(audit_data, **filters)
     with runtime.db.read() as session:
-        rows = views.list_enrollments(session=session, where=where)
-        total = views.count_enrollments(session=session, where=where)
+        rows = contact_table.list_enrollments(session=session, where=where)
+        total = contact_table.count_enrollments(session=session, where=where)
     assert [names[row.enrollment_id] for row in rows] == expected
     assert total == len(expected)
 
@@ -206,9 +226,9 @@ def test_enrollment_filter_by_sequence_and_paging(
 ) -> None:
     where = _where(audit_data, sequence_ids=(audit_data["cfo"],))
     with runtime.db.read() as session:
-        first = views.list_enrollments(session=session, where=where, limit=2, offset=0)
-        second = views.list_enrollments(session=session, where=where, limit=2, offset=2)
-        total = views.count_enrollments(session=session, where=where)
+        first = contact_table.list_enrollments(session=session, where=where, limit=2, offset=0)
+        second = contact_table.list_enrollments(session=session, where=where, limit=2, offset=2)
+        total = contact_table.count_enrollments(session=session, where=where)
     assert total == 3
     assert len(first) == 2 and len(second) == 1
     assert {row.sequence for row in first + second} == {"CFO Search"}
@@ -221,10 +241,12 @@ def test_every_page_from_either_end_is_the_same_slice_of_the_newest_first_order(
     # Pages past the middle are read from the oldest end when the total is given.
     where = _where(audit_data)
     with runtime.db.read() as session:
-        everything = [r.enrollment_id for r in views.list_enrollments(session=session, where=where)]
-        total = views.count_enrollments(session=session, where=where)
+        everything = [
+            r.enrollment_id for r in contact_table.list_enrollments(session=session, where=where)
+        ]
+        total = contact_table.count_enrollments(session=session, where=where)
         pages = [
-            [r.enrollment_id for r in views.list_enrollments(
+            [r.enrollment_id for r in contact_table.list_enrollments(
                 session=session, where=where, limit=limit, offset=offset, total=total)]
             for offset in range(0, total + limit, limit)
         ]  # fmt: skip
@@ -248,8 +270,8 @@ def test_search_follows_renamed_contacts_and_takes_quotes_literally(
     def found(term: str) -> list[int]:
         with runtime.db.read() as session:
             where = _where(audit_data, search=term)
-            rows = views.list_enrollments(session=session, where=where)
-            assert views.count_enrollments(session=session, where=where) == len(rows)
+            rows = contact_table.list_enrollments(session=session, where=where)
+            assert contact_table.count_enrollments(session=session, where=where) == len(rows)
         return [row.enrollment_id for row in rows]
 
     failed = audit_data["ids"]["failed"]
@@ -275,9 +297,9 @@ def test_search_scans_on_a_sqlite_without_the_trigram_table(
         enrollment_id = enroll(rt, sequence_id, "ada@lovelace.com", first_name="Ada")
         with rt.db.read() as session:
             account_id = session.exec(select(Enrollment.account_id)).one()
-            where = views.EnrollmentFilter(account_id=account_id, search="lovelace")
-            rows = views.list_enrollments(session=session, where=where)
-            assert views.count_enrollments(session=session, where=where) == 1
+            where = contact_table.EnrollmentFilter(account_id=account_id, search="lovelace")
+            rows = contact_table.list_enrollments(session=session, where=where)
+            assert contact_table.count_enrollments(session=session, where=where) == 1
     finally:
         rt.close()
     assert [row.enrollment_id for row in rows] == [enrollment_id]
@@ -289,7 +311,7 @@ def test_enrollment_rows_carry_the_clockwork_link_and_plain_reason(
     with runtime.db.read() as session:
         rows = {
             r.enrollment_id: r
-            for r in views.list_enrollments(session=session, where=_where(audit_data))
+            for r in contact_table.list_enrollments(session=session, where=_where(audit_data))
         }
     flagged = rows[audit_data["ids"]["flagged"]]
     assert flagged.person_url == "https://northwind.clockworkrecruiting.com/firm/people#id:p-2"
@@ -304,11 +326,11 @@ def test_csv_export_streams_the_filtered_rows_and_neutralises_formulas(
 ) -> None:
     where = _where(audit_data, statuses=("failed", "queued"))
     with runtime.db.read() as session:
-        text = "".join(views.export_enrollments_csv(session=session, where=where))
+        text = "".join(csv_export.export_enrollments_csv(session=session, where=where))
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [row["Email"] for row in rows] == ["ada@lovelace.com", "bob_100%@wingtip.com"]
     assert rows[0]["Last error (technical)"] == '\'=HYPERLINK("http://evil")'
-    assert list(rows[0]) == list(views.EXPORT_COLUMNS)
+    assert list(rows[0]) == list(csv_export.EXPORT_COLUMNS)
 
 
 def test_csv_export_reads_as_words_with_project_names_utc_times_and_yes_no(
@@ -319,7 +341,7 @@ def test_csv_export_reads_as_words_with_project_names_utc_times_and_yes_no(
     _set(runtime, ids["flagged"], project_id="proj-gone")
     with runtime.db.read() as session:
         text = "".join(
-            views.export_enrollments_csv(
+            csv_export.export_enrollments_csv(
                 session=session, where=_where(audit_data), project_names={"proj-vpe": "VP Eng"}
             )
         )
@@ -335,7 +357,9 @@ def test_csv_export_reads_as_words_with_project_names_utc_times_and_yes_no(
     assert rows[ids["retrying"]]["Status"] == "Retrying"
     assert rows[ids["failed"]]["Reason"] == "Clockwork refused the contact's data"
     # One timestamp format, ISO 8601 in UTC with its Z, in every time column.
-    times = [row[name] for row in rows.values() for name in views.EXPORT_COLUMNS if "(UTC)" in name]
+    times = [
+        row[name] for row in rows.values() for name in csv_export.EXPORT_COLUMNS if "(UTC)" in name
+    ]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", t) for t in times if t)
     added = clock().replace(tzinfo=None) - timedelta(seconds=61.5)
     assert synced["Added (UTC)"] == f"{added:%Y-%m-%dT%H:%M:%S}Z"
@@ -363,9 +387,9 @@ def test_attempts_count_every_round_in_the_table_the_label_and_the_export(
     _set(runtime, enrollment_id, attempts=1)  # the current round, after a Retry
     where = _where(audit_data, statuses=("retrying",))
     with runtime.db.read() as session:
-        (row,) = views.list_enrollments(session=session, where=where)
-        detail = views.enrollment_detail(session=session, enrollment_id=enrollment_id)
-        exported = "".join(views.export_enrollments_csv(session=session, where=where))
+        (row,) = contact_table.list_enrollments(session=session, where=where)
+        detail = history.enrollment_detail(session=session, enrollment_id=enrollment_id)
+        exported = "".join(csv_export.export_enrollments_csv(session=session, where=where))
     listed = [e for e in detail.timeline if e.event == "Sync attempt"]
     assert row.attempts == detail.row.attempts == len(listed) == 3
     assert row.status_label == "Retrying (after 3 attempts)"
@@ -387,14 +411,14 @@ def test_attempts_count_every_round_in_the_table_the_label_and_the_export(
     ],
 )
 def test_spreadsheet_safe_neutralises_formula_starts(value: object, cell: str) -> None:
-    assert views.spreadsheet_safe(value) == cell
+    assert csv_export.spreadsheet_safe(value) == cell
 
 
 def test_filter_choices_offer_present_reasons_and_sequences(
     runtime: Runtime, audit_data: dict[str, Any]
 ) -> None:
     with runtime.db.read() as session:
-        choices = views.filter_choices(session=session, account_id=audit_data["account_id"])
+        choices = contact_table.filter_choices(session=session, account_id=audit_data["account_id"])
     assert choices["reasons"] == ["rate_limited", "validation_error"]
     assert [name for _, name in choices["sequences"]] == ["CFO Search", "VP Engineering"]
 
@@ -423,7 +447,7 @@ def test_enrollment_detail_tells_the_story_in_order(
             )
         )  # fmt: skip
     with runtime.db.read() as session:
-        detail = views.enrollment_detail(session=session, enrollment_id=enrollment_id)
+        detail = history.enrollment_detail(session=session, enrollment_id=enrollment_id)
     events = [(e.event, e.detail) for e in detail.timeline]
     assert events[0] == ("Added", "To the sequence CFO Search")
     assert events[1][0] == "Decision when added" and events[1][1].startswith("Queued for sync")
@@ -440,7 +464,7 @@ def test_enrollment_detail_tells_the_story_in_order(
 
 def test_enrollment_detail_of_a_missing_enrollment_says_so(runtime: Runtime) -> None:
     with runtime.db.read() as session, pytest.raises(NotFoundError):
-        views.enrollment_detail(session=session, enrollment_id=999)
+        history.enrollment_detail(session=session, enrollment_id=999)
 
 
 def test_decision_for_a_disabled_sequence_reads_as_skipped(runtime: Runtime) -> None:
@@ -448,7 +472,7 @@ def test_decision_for_a_disabled_sequence_reads_as_skipped(runtime: Runtime) -> 
     sequence = make_sequence(runtime, account_id, "Newsletter", disable_sync=True)
     enrollment_id = enroll(runtime, sequence, "a@b.com")
     with runtime.db.read() as session:
-        detail = views.enrollment_detail(session=session, enrollment_id=enrollment_id)
+        detail = history.enrollment_detail(session=session, enrollment_id=enrollment_id)
     assert detail.timeline[1].detail.startswith(
         "Skipped: the sequence had Disable Sync on when the contact was added"
     )
@@ -473,9 +497,9 @@ def test_activities_are_listed_and_counted_by_state(
             )  # fmt: skip
     account_id = audit_data["account_id"]
     with runtime.db.read() as session:
-        counts = views.activity_counts_by_state(session=session, account_id=account_id)
-        opened = views.list_activities(session=session, account_id=account_id, kinds=("opened",))
-        total = views.count_activities(session=session, account_id=account_id)
+        counts = logs.activity_counts_by_state(session=session, account_id=account_id)
+        opened = logs.list_activities(session=session, account_id=account_id, kinds=("opened",))
+        total = logs.count_activities(session=session, account_id=account_id)
     assert counts["pending"] == 2 and total == 2
     assert [(row.kind, row.email) for row in opened] == [("opened", "grace@northwind.com")]
 
@@ -494,9 +518,9 @@ def test_activity_pages_from_either_end_match_the_newest_first_order(
             )  # fmt: skip
     account_id = audit_data["account_id"]
     with runtime.db.read() as session:
-        total = views.count_activities(session=session, account_id=account_id)
+        total = logs.count_activities(session=session, account_id=account_id)
         pages = [
-            [row.subject for row in views.list_activities(
+            [row.subject for row in logs.list_activities(
                 session=session, account_id=account_id, limit=3, offset=offset, total=total)]
             for offset in (0, 3, 6, 9)
         ]  # fmt: skip
@@ -522,7 +546,9 @@ def test_engine_health_reports_last_pass_heartbeat_problem_and_queue(
     _set(runtime, audit_data["ids"]["synced"], next_attempt_at=now)
     _set(runtime, audit_data["ids"]["failed"], next_attempt_at=now)
     with runtime.db.read() as session:
-        health = views.engine_health(session=session, now=now, account_id=audit_data["account_id"])
+        health = overview.engine_health(
+            session=session, now=now, account_id=audit_data["account_id"]
+        )
     assert health.last_run is not None and health.last_run.trigger == "manual"
     assert health.last_heartbeat_at == now - timedelta(seconds=20)
     assert health.last_problem is not None and health.last_problem.trigger == "job_missed"
@@ -538,8 +564,8 @@ def test_engine_runs_can_hide_idle_passes(runtime: Runtime, clock: FakeClock) ->
         session.add(EngineRun(started_at=clock.advance(1), trigger="job_error", worker="w",
                               counts={}, error="boom"))  # fmt: skip
     with runtime.db.read() as session:
-        busy = views.list_engine_runs(session=session, include_idle=False)
-        every = views.list_engine_runs(session=session)
+        busy = logs.list_engine_runs(session=session, include_idle=False)
+        every = logs.list_engine_runs(session=session)
     assert [run.trigger for run in busy] == ["job_error", "scheduler"]
     assert len(every) == 4
 
@@ -555,7 +581,7 @@ def test_sync_timeline_buckets_syncs_and_failures(
         )  # fmt: skip
     now = clock()
     with runtime.db.read() as session:
-        points = views.sync_timeline(
+        points = overview.sync_timeline(
             session=session, account_id=audit_data["account_id"],
             since=now - timedelta(minutes=5), now=now, bucket_seconds=60,
         )  # fmt: skip
@@ -576,25 +602,25 @@ def test_api_call_log_and_last_successful_call(
         session.add(ApiCall(account_id=account_id, at=clock.advance(5), method="POST",
                             path="/people", status=None, latency_ms=15000, error="timeout"))  # fmt: skip
     with runtime.db.read() as session:
-        errors = views.list_api_calls(session=session, account_id=account_id, errors_only=True)
-        stats = views.api_call_stats(
+        errors = logs.list_api_calls(session=session, account_id=account_id, errors_only=True)
+        stats = logs.api_call_stats(
             session=session, account_id=account_id, since=clock() - timedelta(hours=1)
         )
-        last_ok = views.last_successful_call(session=session, account_id=account_id)
-        overview = views.account_overview(session=session)
+        last_ok = overview.last_successful_call(session=session, account_id=account_id)
+        accounts_now = overview.account_overview(session=session)
     assert [call.status for call in errors] == [None, 429]
     assert (stats.calls, stats.errors, stats.rate_limited) == (3, 2, 1)
     assert last_ok == clock() - timedelta(seconds=10)
-    assert overview[0].last_success_at == last_ok
+    assert accounts_now[0].last_success_at == last_ok
 
 
 def test_audit_entries_are_counted_per_account(runtime: Runtime) -> None:
     first = _account(runtime, "One")
     _account(runtime, "Two")
     with runtime.db.read() as session:
-        assert views.count_audit_entries(session=session) == 2
-        assert views.count_audit_entries(session=session, account_id=first) == 1
-        assert views.account_names(session=session)[first] == "One"
+        assert logs.count_audit_entries(session=session) == 2
+        assert logs.count_audit_entries(session=session, account_id=first) == 1
+        assert logs.account_names(session=session)[first] == "One"
 
 
 # --- sequences and previews -----------------------------------------------------------------
@@ -607,8 +633,8 @@ def test_sequence_overview_shows_disabled_sync_and_effective_project(runtime: Ru
     enroll(runtime, first, "one@a.com")
     _set(runtime, enroll(runtime, first, "two@a.com"), status="failed", next_attempt_at=None)
     with runtime.db.read() as session:
-        rows = views.sequence_overview(session=session, account_id=account_id)
-        breakdown = views.sequence_status_counts(session=session, sequence_id=first)
+        rows = overview.sequence_overview(session=session, account_id=account_id)
+        breakdown = overview.sequence_status_counts(session=session, sequence_id=first)
     assert [(r.name, r.disable_sync, r.effective_project_id, r.total, r.failed) for r in rows] == [
         ("A", False, "proj-a", 2, 1),
         ("B", True, "proj-default", 0, 0),
@@ -626,7 +652,7 @@ def test_settings_preview_explains_what_a_new_default_project_affects(
     enroll(runtime, override, "o@a.com")  # awaiting reply, but keeps its sequence's project
     _set(runtime, waiting[0], status="synced", next_attempt_at=None)
     with runtime.db.read() as session:
-        preview = views.preview_settings_change(
+        preview = previews.preview_settings_change(
             session=session, account_id=account_id, changes={"default_project_id": "proj-new"}
         )
     assert "2 contacts awaiting a reply will join the new project when they reply." in preview.will
@@ -638,7 +664,7 @@ def test_settings_preview_of_mode_and_tracking_changes(runtime: Runtime) -> None
     sequence = make_sequence(runtime, account_id)
     enroll(runtime, sequence, "skipped@a.com")
     with runtime.db.read() as session:
-        preview = views.preview_settings_change(
+        preview = previews.preview_settings_change(
             session=session,
             account_id=account_id,
             changes={"sync_mode": "on_add", "activity_tracking": False, "deduplication": True},
@@ -652,9 +678,9 @@ def test_settings_preview_of_mode_and_tracking_changes(runtime: Runtime) -> None
 def test_settings_preview_of_linking_by_linkedin_both_ways(runtime: Runtime) -> None:
     account_id = make_connected_account(runtime)
 
-    def preview(on: bool) -> views.ChangePreview:
+    def preview(on: bool) -> previews.ChangePreview:
         with runtime.db.read() as session:
-            return views.preview_settings_change(
+            return previews.preview_settings_change(
                 session=session, account_id=account_id, changes={"link_by_linkedin": on}
             )
 
@@ -673,7 +699,7 @@ def test_settings_preview_of_linking_by_linkedin_both_ways(runtime: Runtime) -> 
 def test_settings_preview_of_nothing_is_empty(runtime: Runtime) -> None:
     account_id = make_connected_account(runtime)
     with runtime.db.read() as session:
-        preview = views.preview_settings_change(
+        preview = previews.preview_settings_change(
             session=session, account_id=account_id, changes={"sync_mode": "on_add"}
         )
     assert preview.empty
@@ -688,7 +714,7 @@ def test_sequence_preview_warns_that_decided_contacts_keep_their_decision(
     synced = enroll(runtime, sequence, "s@a.com")
     _set(runtime, synced, status="synced", next_attempt_at=None)
     with runtime.db.read() as session:
-        preview = views.preview_sequence_change(
+        preview = previews.preview_sequence_change(
             session=session, sequence_id=sequence,
             changes={"disable_sync": True, "project_id": "proj-late"},
         )  # fmt: skip
@@ -705,18 +731,18 @@ def test_firm_projects_lists_the_connected_firms_projects_by_name(
     runtime: Runtime, sim_state: SimulatorState
 ) -> None:
     account_id = make_connected_account(runtime)
-    choices = views.firm_projects(runtime, account_id=account_id)
+    choices = projects.firm_projects(runtime, account_id=account_id)
     names = [choice.name for choice in choices]
     assert names == sorted(names, key=str.lower) and len(names) >= 4
-    views.check_connection(runtime, account_id=account_id)
+    accounts.check_connection(runtime, account_id=account_id)
 
 
 def test_firm_projects_of_an_unconnected_account_explains(runtime: Runtime) -> None:
     account_id = _account(runtime)
     with pytest.raises(ConnectionRejectedError, match="connect Clockwork first"):
-        views.firm_projects(runtime, account_id=account_id)
+        projects.firm_projects(runtime, account_id=account_id)
     with pytest.raises(ConnectionRejectedError, match="not connected"):
-        views.check_connection(runtime, account_id=account_id)
+        accounts.check_connection(runtime, account_id=account_id)
 
 
 def test_activity_rows_keep_subjects_as_plain_text(runtime: Runtime, clock: FakeClock) -> None:
@@ -728,7 +754,7 @@ def test_activity_rows_keep_subjects_as_plain_text(runtime: Runtime, clock: Fake
                      occurred_at=clock(), subject="<b>hi</b>", tracked=True, activity_key="k1")
         )  # fmt: skip
     with runtime.db.read() as session:
-        (row,) = views.list_activities(session=session, account_id=account_id)
+        (row,) = logs.list_activities(session=session, account_id=account_id)
     assert row.subject == "<b>hi</b>"
     assert EnrollmentStatus.QUEUED == "queued"
 
@@ -753,10 +779,10 @@ def test_control_characters_in_a_search_are_left_out_with_a_notice(
     names = {value: key for key, value in audit_data["ids"].items()}
     where = _where(audit_data, search=term)
     with runtime.db.read() as session:
-        rows = views.list_enrollments(session=session, where=where)
-        total = views.count_enrollments(session=session, where=where)
-        exported = list(views.export_enrollments_csv(session=session, where=where))
+        rows = contact_table.list_enrollments(session=session, where=where)
+        total = contact_table.count_enrollments(session=session, where=where)
+        exported = list(csv_export.export_enrollments_csv(session=session, where=where))
     assert [names[row.enrollment_id] for row in rows] == expected
     assert total == len(expected) and len(exported) >= 1
-    assert "control characters" in (views.search_notice(term) or "")
-    assert views.search_notice("ada lovelace") is None
+    assert "control characters" in (contact_table.search_notice(term) or "")
+    assert contact_table.search_notice("ada lovelace") is None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sync_engine.services import views, wording
+from sync_engine.services import wording
+from sync_engine.services.queries import reason_texts
 
 
 @pytest.mark.parametrize(
@@ -50,9 +51,9 @@ def _audit(entity: str, field: str, old: str | None, new: str | None, subject: s
     return wording.audit_words(
         entity=entity, field=field, old=old, new=new, subject=subject,
         projects={"5f0c2a4e-1111-4a4a-8888-000000000001": "VP Engineering — Northwind"},
-        status_words=views.STATUS_LABELS,
+        status_words=reason_texts.STATUS_LABELS,
         reason_words={code: info.message for code in ("validation_error",)
-                      if (info := views.reason_info(code))},
+                      if (info := reason_texts.reason_info(code))},
     )  # fmt: skip
 
 
