@@ -336,7 +336,7 @@ def record_events(
 
 def record_one_event(
     *, session: Session, account_id: int, event: EventIn, clock: Clock
-) -> Activity:
+) -> enrollments.RecordedEvent:
     """Record one event (:class:`NotFoundError` / :class:`InvalidInputError` as the services
     raise them)."""
     enrollment_id = find_enrollment(

@@ -663,6 +663,23 @@ def _untracked_reason(row: sa.Row[Any], at: datetime, current: AccountSnapshot) 
     return Reason.NOT_CONNECTED if not then.connected else Reason.TRACKING_OFF
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An activity just recorded: its row's values (a plain record, not an ORM object)."""
+
+    id: int
+    enrollment_id: int
+    account_id: int
+    kind: ActivityKind
+    occurred_at: datetime
+    subject: str
+    tracked: bool
+    activity_key: str
+    state: ActivityState
+    reason: str | None
+    attempts: int
+
+
 def record_event(
     *,
     session: Session,
@@ -671,12 +688,11 @@ def record_event(
     at: datetime | None,
     subject: str,
     clock: Clock,
-) -> Activity:
+) -> RecordedEvent:
     """Record an email event; a reply is also the second trigger of R1.
 
     Core statements (one to read the context, one insert, one update), the ORM only for a
-    reply's decision: the ingest API records hundreds of events a second through here. The
-    returned :class:`Activity` is not attached to the session.
+    reply's decision: the ingest API records hundreds of events a second through here.
     """
     if len(subject) > 500:
         raise InvalidInputError("subject is longer than 500 characters")
@@ -720,7 +736,7 @@ def record_event(
         loaded = session.identity_map.get(session.identity_key(Enrollment, enrollment_id))
         if loaded is not None:  # the update went past the session
             session.expire(loaded, ["next_attempt_at"])
-    return Activity(id=activity_id, **columns)
+    return RecordedEvent(id=activity_id, **columns)
 
 
 _ENGINE_OWNED = (
@@ -794,6 +810,7 @@ __all__ = [
     "CSV_COLUMNS",
     "ContactInput",
     "ImportReport",
+    "RecordedEvent",
     "Row",
     "SyncMode",
     "UnreadableLine",
