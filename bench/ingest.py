@@ -5,8 +5,10 @@ set) the bench seeds a fresh store with one connected account, one sequence and 
 enrolled contacts, starts ``cwsync serve`` (``--servers`` processes, each on its own port, clients
 spread over them; the rate limit lifted) and, for 1, 8 and 32 concurrent clients (asyncio, one
 keep-alive connection each), posts single email events (``POST /v1/accounts/1/events``, a fresh
-``Idempotency-Key`` each) for ``--seconds``. It reports events accepted per second and the p50 /
-p95 / max latency of each request as the client saw it.
+``Idempotency-Key`` each) for ``--seconds``. It reports events accepted per second, the p50 /
+p95 / max latency of each request as the client saw it, and the server processes' CPU time per
+event accepted (from /proc: a figure that holds when other work shares the machine, where
+events/s does not; the database server's own CPU is not in it).
 
 Then, on SQLite, the engine runs on its scheduler (``--interval`` seconds) against the simulator
 on loopback (``--latency-ms`` per request) while ``--notes`` events are posted one at a time; for
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -32,6 +36,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +101,26 @@ def seed(runtime: Runtime, simulator_url: str, contacts: int) -> tuple[int, str]
     return account.id, token
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Served:
+    """The ``cwsync serve`` processes of a run."""
+
+    urls: list[str]
+    pids: list[int]
+
+
 @contextmanager
-def servers(url: str, key: str, count: int) -> Iterator[list[str]]:
-    """``count`` ``cwsync serve`` processes on the store; yields their base URLs."""
+def servers(url: str, key: str, count: int) -> Iterator[Served]:
+    """``count`` ``cwsync serve`` processes on the store; yields their URLs and process ids."""
     env = {**os.environ, "CWSYNC_DATABASE_URL": url, "CWSYNC_ENCRYPTION_KEY": key,
            "CWSYNC_DEMO": "false"}  # fmt: skip
     processes, urls = [], []
@@ -123,7 +145,7 @@ def servers(url: str, key: str, count: int) -> Iterator[list[str]]:
                     if time.monotonic() > deadline:
                         raise RuntimeError("cwsync serve did not start") from None
                     time.sleep(0.1)
-        yield urls
+        yield Served(urls, [process.pid for process in processes])
     finally:
         for process in processes:
             process.terminate()
@@ -131,59 +153,70 @@ def servers(url: str, key: str, count: int) -> Iterator[list[str]]:
             process.wait(timeout=15)
 
 
+def _http_client(base: str, token: str, tls: ssl.SSLContext) -> httpx.AsyncClient:
+    """One bench client: one keep-alive connection. The TLS context is shared: building one per
+    client loads the CA store each time (~0.1 s on a busy machine), which at 32 clients ate the
+    whole measuring window and showed as the API slowing down."""
+    return httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30, verify=tls,
+        limits=httpx.Limits(max_connections=1, max_keepalive_connections=1), trust_env=False,
+    )  # fmt: skip
+
+
 async def _client(
-    base: str, account_id: int, token: str, contacts: int, stop_at: float, latencies: list[float],
-    errors: list[int], offset: int, batch: int,
+    client: httpx.AsyncClient, account_id: int, contacts: int, stop_at: float,
+    latencies: list[float], errors: list[int], offset: int, batch: int,
 ) -> int:  # fmt: skip
     """Post events until ``stop_at``: one per request, or ``batch`` per ``events/batch`` request;
     returns the events accepted."""
-    headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     accepted = 0
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=30
-    ) as client:
-        i = offset
-        while time.perf_counter() < stop_at:
-            events = []
-            for _ in range(batch):
-                events.append({"kind": "opened", "sequence": SEQUENCE,
-                               "email": f"c{i % contacts}@example.com"})  # fmt: skip
-                i += 7919
-            path, body = (
-                ("/events", events[0]) if batch == 1 else ("/events/batch", {"events": events})
-            )
-            started = time.perf_counter()
-            answer = await client.post(
-                f"/v1/accounts/{account_id}{path}", json=body,
-                headers={"Idempotency-Key": uuid.uuid4().hex},
-            )  # fmt: skip
-            elapsed = time.perf_counter() - started
-            if answer.status_code in (200, 201):
-                latencies.append(elapsed)
-                accepted += answer.json().get("accepted", 1) if batch > 1 else 1
-            else:
-                errors.append(answer.status_code)
+    i = offset
+    while time.perf_counter() < stop_at:
+        events = []
+        for _ in range(batch):
+            events.append({"kind": "opened", "sequence": SEQUENCE,
+                           "email": f"c{i % contacts}@example.com"})  # fmt: skip
+            i += 7919
+        path, body = ("/events", events[0]) if batch == 1 else ("/events/batch", {"events": events})
+        started = time.perf_counter()
+        answer = await client.post(
+            f"/v1/accounts/{account_id}{path}", json=body,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )  # fmt: skip
+        elapsed = time.perf_counter() - started
+        if answer.status_code in (200, 201):
+            latencies.append(elapsed)
+            accepted += answer.json().get("accepted", 1) if batch > 1 else 1
+        else:
+            errors.append(answer.status_code)
     return accepted
 
 
 async def load(
-    urls: list[str], account_id: int, token: str, contacts: int, clients: int, seconds: float,
+    served: Served, account_id: int, token: str, contacts: int, clients: int, seconds: float,
     batch: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
     """``clients`` concurrent clients posting events for ``seconds``; their figures."""
+    urls = served.urls
     latencies: list[float] = []
     errors: list[int] = []
-    started = time.perf_counter()
-    stop_at = started + seconds
-    accepted = await asyncio.gather(
-        *(
-            _client(urls[n % len(urls)], account_id, token, contacts, stop_at, latencies, errors,
-                    n * 101, batch)
+    tls = ssl.create_default_context()
+    async with contextlib.AsyncExitStack() as stack:
+        http = [
+            await stack.enter_async_context(_http_client(urls[n % len(urls)], token, tls))
             for n in range(clients)
+        ]
+        cpu_before = cpu_seconds(served.pids)
+        started = time.perf_counter()
+        stop_at = started + seconds
+        accepted = await asyncio.gather(
+            *(
+                _client(http[n], account_id, contacts, stop_at, latencies, errors, n * 101, batch)
+                for n in range(clients)
+            )
         )
-    )  # fmt: skip
-    elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(served.pids) - cpu_before
     ordered = sorted(latencies)
 
     def pct(p: float) -> float:
@@ -198,6 +231,8 @@ async def load(
         "p50_ms": round(pct(0.50), 1),
         "p95_ms": round(pct(0.95), 1),
         "max_ms": round(ordered[-1] * 1000, 1) if ordered else 0.0,
+        "server_cpu_ms_per_event": round(cpu * 1000 / sum(accepted), 2) if sum(accepted) else None,
+        "load1": round(os.getloadavg()[0], 2),
     }
 
 
@@ -275,16 +310,17 @@ def bench_store(
     try:
         account_id, token = seed(runtime, sim.base_url, args.contacts)
         rows = []
-        with servers(url, key, args.servers) as urls:
-            asyncio.run(load(urls, account_id, token, args.contacts, 4, 1.0))  # warm-up
+        with servers(url, key, args.servers) as served:
+            asyncio.run(load(served, account_id, token, args.contacts, 4, 1.0))  # warm-up
             for clients in args.clients:
                 row = asyncio.run(
-                    load(urls, account_id, token, args.contacts, clients, args.seconds, args.batch)
-                )
+                    load(served, account_id, token, args.contacts, clients, args.seconds,
+                         args.batch)
+                )  # fmt: skip
                 rows.append({"store": label, "servers": args.servers, **row})
                 print(_line(rows[-1]), flush=True)
             notes = (
-                note_latency(runtime, sim, urls, account_id, token, args.notes)
+                note_latency(runtime, sim, served.urls, account_id, token, args.notes)
                 if args.notes and label == "sqlite"
                 else None
             )
@@ -297,7 +333,8 @@ def _line(row: dict[str, Any]) -> str:
     return (
         f"{row['store']:<10} {row['servers']:>7} {row['clients']:>7} {row['batch']:>5} "
         f"{row['events_per_s']:>9} "
-        f"{row['p50_ms']:>7} {row['p95_ms']:>7} {row['max_ms']:>8} {row['errors']:>6}"
+        f"{row['p50_ms']:>7} {row['p95_ms']:>7} {row['max_ms']:>8} {row['errors']:>6} "
+        f"{row['server_cpu_ms_per_event']!s:>10} {row['load1']:>6}"
     )
 
 
@@ -322,7 +359,7 @@ def main() -> None:
     from clockwork_simulator import FaultConfig
 
     print(f"{'store':<10} {'servers':>7} {'clients':>7} {'batch':>5} {'events/s':>9} {'p50 ms':>7} "
-          f"{'p95 ms':>7} {'max ms':>8} {'errors':>6}")  # fmt: skip
+          f"{'p95 ms':>7} {'max ms':>8} {'errors':>6} {'cpu ms/ev':>10} {'load1':>6}")  # fmt: skip
     results: dict[str, Any] = {}
     with (
         SimulatorServer(state, faults=FaultConfig(latency_ms=args.latency_ms)) as sim,
