@@ -1,4 +1,5 @@
-"""Text from Clockwork, a CSV or a user is shown as plain text on every page (issue 12 item 6).
+"""Text from Clockwork, a CSV, the outreach platform or a user is shown as plain text on every
+page (issue 12 item 6), Alerts, Verify and the Integrations page's ingest panel included.
 
 Every name, reason and message the dashboard shows is given a hostile value: a Markdown link
 and image, raw HTML, a bare URL, a ``www.`` host and an email address (the three GitHub-flavoured
@@ -27,9 +28,14 @@ from streamlit.testing.v1 import AppTest
 from clockwork_simulator import SimulatorServer
 from dashboard import theme
 from dashboard.plain_text import plain
+from sync_engine.alerts.destinations import add_destination
+from sync_engine.alerts.evaluate import evaluate
+from sync_engine.ingest import credentials
+from sync_engine.ingest.models import DeliveryOutcome, IngestDelivery
 from sync_engine.models import ActivityKind, ApiCall, ClockworkConnection, EngineRun, Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, enrollments
+from sync_engine.verify.models import CheckStatus, ContactCheck, Drift, VerifyRun, VerifyState
 from tests.dashboard.conftest import by_label, open_page
 from tests.factories import SIM_FIRM, connection_fields, enroll
 
@@ -43,6 +49,11 @@ def hostile(tag: str) -> str:
         f"{tag} [Sign in again](http://{MARKER}/p) ![t](http://{MARKER}/t.png) <img src=x> "
         f"http://{MARKER} www.{MARKER} {tag}@{MARKER} **b** :red[r]"
     )
+
+
+def short_hostile(tag: str) -> str:
+    """:func:`hostile` within 100 characters (a token's name): a link, HTML and an autolink."""
+    return f"{tag} [Sign in](http://{MARKER}/p) <img src=x> {tag}@{MARKER} :red[r]"
 
 
 # --- what the browser would make of a Markdown string ---------------------------------------
@@ -148,8 +159,10 @@ def test_the_browser_model_finds_what_remark_gfm_would_make() -> None:
 
 @pytest.fixture
 def hostile_store(store: Runtime, simulator: SimulatorServer) -> dict[str, int]:
-    """An account, sequence, project, contacts, review candidates, errors, engine runs, API calls
-    and audit entries whose every outside value is :func:`hostile`."""
+    """An account, sequence, project, contacts, review candidates, errors, engine runs, API calls,
+    audit entries, an alert destination and incident, a failed verification and a drifted
+    contact, an ingest token and a refused delivery, whose every outside value is
+    :func:`hostile`."""
     project = simulator.state.add_project(SIM_FIRM, hostile("project"))
     with store.db.write() as session:
         account = accounts.create_account(
@@ -211,13 +224,45 @@ def hostile_store(store: Runtime, simulator: SimulatorServer) -> dict[str, int]:
                 status=422, latency_ms=3.0, error=hostile("call"),
             )
         )  # fmt: skip
+    # Alerts: a destination a user named, and the incident of the needs-attention connection,
+    # whose detail quotes Clockwork's error.
+    add_destination(
+        store, account_id=account.id, actor=hostile("actor"),
+        fields={"kind": "webhook", "url": "http://127.0.0.1:9/hook", "label": hostile("dest")},
+    )  # fmt: skip
+    assert evaluate(store), "the needs-attention connection raised no incident"
+    with store.db.write() as session:
+        contact_id = session.get(Enrollment, people["failed"]).contact_id  # type: ignore[union-attr]
+        run = VerifyRun(
+            account_id=account.id, state=VerifyState.FAILED, requested_by=hostile("requester"),
+            total=1, checked=1, drifted=1, finished_at=store.clock(), error=hostile("verify"),
+        )  # fmt: skip
+        session.add(run)
+        session.flush()
+        session.add(
+            ContactCheck(
+                contact_id=contact_id, account_id=account.id, run_id=run.id,
+                status=CheckStatus.DRIFTED, reason=hostile("drift"),
+                findings=[{"drift": Drift.PERSON_MISSING.value}], checked_at=store.clock(),
+            )
+        )  # fmt: skip
+        credentials.create_token(
+            session=session, account_id=account.id, name=short_hostile("token"),
+            clock=store.clock, actor=hostile("actor"),
+        )  # fmt: skip
+        session.add(
+            IngestDelivery(
+                account_id=account.id, received_at=store.clock(), route=hostile("route"),
+                outcome=DeliveryOutcome.REJECTED, status_code=422, reason=hostile("why"),
+            )
+        )  # fmt: skip
     return {"account_id": account.id, "sequence_id": sequence.id, **people}
 
 
 def test_every_page_shows_hostile_values_as_plain_text(hostile_store: dict[str, int]) -> None:
     shown: set[str] = set()
-    for page in ("overview", "contacts", "activity", "sync_log", "audit_log", "integrations",
-                 "sync_settings", "sequences"):  # fmt: skip
+    for page in ("overview", "contacts", "activity", "sync_log", "alerts", "verify",
+                 "audit_log", "integrations", "sync_settings", "sequences"):  # fmt: skip
         shown |= assert_plain(open_page(page), page)
 
     for enrollment in ("failed", "review"):  # the detail view, its reason and the review choice
@@ -243,6 +288,9 @@ def test_every_page_shows_hostile_values_as_plain_text(hostile_store: dict[str, 
     # Through Markdown, these came out escaped (so the test looked where it matters); an engine
     # run's error is shown with st.text now, plain by construction.
     assert {"account", "project", "failedfirst", "candidate"} <= shown, shown
+    # Alerts (the destination's name, the incident quoting Clockwork), Verify (why the run
+    # stopped), the ingest panel (the refused delivery's route and reason).
+    assert {"dest", "connection", "verify", "route", "why"} <= shown, shown
 
 
 def test_what_a_user_types_is_plain_in_messages_and_toasts(
@@ -259,6 +307,11 @@ def test_what_a_user_types_is_plain_in_messages_and_toasts(
     by_label(app.button, "Create sequence").click().run()
     assert "newsequence" in assert_plain(app, "sequence created toast")
     assert any("newsequence" in str(toast.value) for toast in app.toast)
+
+    app = open_page("integrations")  # a revoked ingest token: the toast names it
+    by_label(app.button, "Revoke").click().run()
+    assert "token" in assert_plain(app, "token revoked toast")
+    assert any("token" in str(toast.value) for toast in app.toast)
 
 
 class _Refuses(BaseHTTPRequestHandler):
