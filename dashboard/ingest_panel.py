@@ -3,7 +3,7 @@ answers, the account's API tokens (created and revoked here, a new one shown onc
 signing secret, and the last deliveries received, accepted or refused with the reason.
 
 In demo mode the dashboard serves the ingest API itself on loopback (:func:`demo_ingest`) and
-the Demo controls send their email events through it.
+the Demo controls send their contacts and email events through it.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import streamlit as st
 from dashboard import demo_mode, identity, process, store, tables, times, widgets
 from dashboard.plain_text import plain
 from dashboard.widgets import show_error
+from sync_engine.demo import DemoIngest
 from sync_engine.ingest import credentials, service
 from sync_engine.ingest.commands import DEFAULT_PORT
-from sync_engine.ingest.demo_client import DemoIngest
 from sync_engine.ingest.models import DeliveryOutcome
 from sync_engine.services.errors import ServiceError
 
@@ -211,13 +211,3 @@ def deliveries(account_id: int) -> None:
         st.dataframe(
             tables.frame(rows, ["Received", "What", "Status", "Outcome", "Why"]), hide_index=True
         )
-
-
-def send_demo_event(account_id: int, enrollment_id: int, kind: Any, subject: str) -> None:
-    """Send a Demo controls email event through the demo's ingest API (demo mode)."""
-    ingest = demo_ingest()
-    if ingest is None:
-        raise ServiceError("the demo ingest API is not running (demo mode only)")
-    ingest.record_event(
-        account_id=account_id, enrollment_id=enrollment_id, kind=kind, subject=subject
-    )

@@ -1,7 +1,8 @@
 """Facts the store keeps about itself (the ``store_meta`` table): what made it and which key.
 
 - ``kind``: ``demo`` when demo mode created the store. Demo mode (no login, data seeded and
-  reset) opens only such a store or an empty one, which it marks; nothing else ever writes it.
+  reset) opens only such a store or an empty one, which it marks (:func:`claim_for_demo`), and
+  resets only such a store (:func:`wipe_demo_store`); nothing else ever writes it.
 - ``key_fingerprint``: the fingerprint of the encryption key the stored credentials were
   encrypted with (:func:`sync_engine.crypto.key_fingerprint`), so a wrong key is named as such.
 
@@ -15,16 +16,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from sync_engine.crypto import SecretBox, SecretKeyError
 from sync_engine.db import Database
-from sync_engine.models import ClockworkConnection, ConnectionState, StoreMeta, table_of
+from sync_engine.models import Account, ClockworkConnection, ConnectionState, StoreMeta, table_of
 
 KIND = "kind"
 DEMO = "demo"
 KEY_FINGERPRINT = "key_fingerprint"
+
+
+def _on_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def get_meta(*, session: Session, key: str) -> str | None:
@@ -35,7 +41,7 @@ def get_meta(*, session: Session, key: str) -> str | None:
 def set_meta(*, session: Session, key: str, value: str, at: datetime) -> None:
     """Record ``value`` under ``key`` (an upsert: concurrent writers do not collide)."""
     table = table_of(StoreMeta)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if _on_postgres(session) else sqlite.insert
     statement = insert(table).values(key=key, value=value, updated_at=at)
     session.execute(
         statement.on_conflict_do_update(
@@ -47,6 +53,33 @@ def set_meta(*, session: Session, key: str, value: str, at: datetime) -> None:
 def is_demo_store(*, session: Session) -> bool:
     """Whether demo mode created this store."""
     return get_meta(session=session, key=KIND) == DEMO
+
+
+def claim_for_demo(*, session: Session, at: datetime) -> bool:
+    """Whether demo mode may use this store: a demo store, or an empty one, which is marked a
+    demo store in the caller's transaction. False (nothing written) for any other store."""
+    if _on_postgres(session):  # no account may appear between the check and the mark
+        session.execute(sa.text("LOCK TABLE account IN SHARE MODE"))
+    if is_demo_store(session=session):
+        return True
+    if session.exec(select(Account.id).limit(1)).first() is not None:
+        return False
+    set_meta(session=session, key=KIND, value=DEMO, at=at)
+    return True
+
+
+def wipe_demo_store(*, session: Session) -> bool:
+    """Delete every row of every table but ``store_meta`` (children first) when this is a demo
+    store, in the caller's transaction that checked it; False (nothing deleted) otherwise."""
+    keep = table_of(StoreMeta)
+    if _on_postgres(session):  # the mark cannot change between the check and the delete
+        session.execute(sa.text("LOCK TABLE store_meta IN SHARE MODE"))
+    if not is_demo_store(session=session):
+        return False
+    for table in reversed(SQLModel.metadata.sorted_tables):
+        if table is not keep:
+            session.execute(sa.delete(table))
+    return True
 
 
 def credential_tokens(*, session: Session) -> list[tuple[int, str]]:

@@ -123,9 +123,9 @@ _SLOW_FOLDERS = {"e2e", "reliability"}
 _SLOW_MODULES = {
     "sync_engine/test_cli_story.py",  # the README's command block, as cwsync processes
     "sync_engine/test_dashboard_command.py",  # starts cwsync dashboard
-    "sync_engine/test_demo.py",  # seeds and syncs the whole demo
-    "sync_engine/test_demo_store.py",
-    "sync_engine/test_demo_hints.py",
+    "demo/test_seed.py",  # seeds and syncs the whole demo
+    "demo/test_store.py",
+    "demo/test_hints.py",
     "sync_engine/engine/test_isolation.py",  # firms in trouble for seconds, on a real socket
     "sync_engine/engine/test_scheduler.py",  # the scheduler's passes, in real time
     "alerts/test_live.py",  # the demo, its scheduler and a receiver, in real time

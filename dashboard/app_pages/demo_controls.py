@@ -1,16 +1,14 @@
 """Demo controls (demo mode only): add contacts, record email events, break and heal Clockwork.
 
-Everything goes through the same service functions as real use; faults are injected through the
-embedded simulator's runtime admin API, so retries, backoff and recovery show up live.
+Every action is a :class:`sync_engine.demo.DemoControls` call: contacts and events go through
+the demo's ingest API (the real path), faults through the embedded simulator's admin API, so
+retries, backoff and recovery show up live.
 """
 
 from __future__ import annotations
 
-import random
-
 import streamlit as st
 
-from clockwork_simulator import FaultConfig
 from dashboard import (
     demo_mode,
     identity,
@@ -24,11 +22,19 @@ from dashboard import (
 )
 from dashboard.plain_text import plain
 from dashboard.widgets import show_error
-from sync_engine import demo as demo_data
+from sync_engine.demo import DemoControls, FaultConfig
 from sync_engine.domain import ActivityKind
-from sync_engine.services import accounts, enrollments, wording
+from sync_engine.services import accounts, wording
 from sync_engine.services.errors import ServiceError
 from sync_engine.services.queries import contact_table
+
+
+def controls(base_url: str) -> DemoControls:
+    """The demo's actions over this process's store, the simulator at ``base_url`` and, in demo
+    mode, the demo's ingest API; changes are audited under the acting user."""
+    return DemoControls(
+        process.runtime(), base_url, ingest=ingest_panel.demo_ingest(), actor=identity.actor()
+    )
 
 
 def add_contacts(account_id: int, base_url: str) -> None:
@@ -76,7 +82,7 @@ def add_contacts(account_id: int, base_url: str) -> None:
         if add_contact(account_id, sequence_id, fields, exists=exists, base_url=base_url):
             st.rerun()
     if st.button("Add 5 made-up contacts", icon=":material/group_add:"):
-        add_made_up_contacts(sequence_id)
+        add_made_up_contacts(sequence_id, account_id=account_id, base_url=base_url)
         st.rerun()
 
 
@@ -87,48 +93,36 @@ def add_contact(
     ``exists`` (admins only); False with the reason on screen."""
     identity.require_admin("add demo contacts")
     try:
-        contact = enrollments.parse_contact(fields)
-        if exists:
-            demo_data.put_person_in_clockwork(
-                process.runtime(), base_url, account_id=account_id, contact=contact.model_dump(),
-            )  # fmt: skip
-        with store.writing() as session:
-            enrollment = enrollments.add_contact(
-                session=session, sequence_id=sequence_id, contact=contact,
-                clock=process.runtime().clock,
-            )  # fmt: skip
+        added = controls(base_url).add_contact(
+            account_id=account_id, sequence_id=sequence_id, fields=fields, exists=exists
+        )
     except ServiceError as exc:
         show_error(exc)
         return False
     st.session_state["demo_added"] = {
-        "email": contact.email,
-        "id": enrollment.id,
+        "email": added.email,
+        "id": added.enrollment_id,
         "sequence_id": sequence_id,
     }
     return True
 
 
-def add_made_up_contacts(sequence_id: int, count: int = 5) -> None:
+def add_made_up_contacts(
+    sequence_id: int, *, account_id: int, base_url: str, count: int = 5
+) -> None:
     """Add ``count`` made-up contacts to the sequence (admins only)."""
     identity.require_admin("add demo contacts")
-    added = 0
-    with store.writing() as session:
-        for _ in range(count):
-            fields = demo_data.made_up_contact(random.randrange(1_000_000))
-            try:
-                with session.begin_nested():
-                    enrollments.add_contact(
-                        session=session, sequence_id=sequence_id,
-                        contact=enrollments.parse_contact(fields),
-                        clock=process.runtime().clock,
-                    )  # fmt: skip
-                added += 1
-            except ServiceError:
-                continue  # already in the sequence from an earlier click
+    try:
+        added = controls(base_url).add_made_up_contacts(
+            account_id=account_id, sequence_id=sequence_id, count=count
+        )
+    except ServiceError as exc:
+        show_error(exc)
+        return
     widgets.flash(f"Added {wording.plural(added, 'contact')}.")
 
 
-def record_events(account_id: int) -> None:
+def record_events(account_id: int, base_url: str) -> None:
     """Record an email event (a reply is the second sync trigger)."""
     st.subheader("Record email events")
     with store.reading() as session:
@@ -154,28 +148,19 @@ def record_events(account_id: int) -> None:
         subject = right.text_input("Subject", value="Re: a quick question", max_chars=500)
         submitted = st.form_submit_button("Record event", type="primary")
     who = by_id[enrollment_id].email
-    if submitted and record_email_event(enrollment_id, ActivityKind(kind), subject, who=who):
+    if submitted and record_email_event(
+        enrollment_id, ActivityKind(kind), subject, base_url=base_url, who=who
+    ):
         st.rerun()
 
 
 def record_email_event(
-    enrollment_id: int, kind: ActivityKind, subject: str, *, who: str = "the contact"
+    enrollment_id: int, kind: ActivityKind, subject: str, *, base_url: str, who: str = "the contact"
 ) -> bool:
     """Record an email event of the enrollment now (admins only); False with the reason."""
     identity.require_admin("record email events")
     try:
-        if ingest_panel.demo_ingest() is not None:  # the real path: through the ingest API
-            with store.reading() as session:
-                enrollment = enrollments.get_enrollment(
-                    session=session, enrollment_id=enrollment_id
-                )
-            ingest_panel.send_demo_event(enrollment.account_id, enrollment_id, kind, subject)
-        else:
-            with store.writing() as session:
-                enrollments.record_event(
-                    session=session, enrollment_id=enrollment_id, kind=kind, at=None,
-                    subject=subject, clock=process.runtime().clock,
-                )  # fmt: skip
+        controls(base_url).record_event(enrollment_id=enrollment_id, kind=kind, subject=subject)
     except ServiceError as exc:
         show_error(exc)
         return False
@@ -203,8 +188,11 @@ def faults(account_id: int, base_url: str) -> None:
         "Break the demo Clockwork and watch the engine back off, retry and recover "
         "(Overview, Contacts and Sync log)."
     )
-    with demo_data.SimulatorAdmin(base_url) as admin:
-        current = admin.faults()
+    try:
+        current = controls(base_url).faults()
+    except ServiceError as exc:
+        show_error(exc)
+        return
     st.markdown(f"**In force:** {fault_summary(current)}")
     with st.form("demo_faults"):
         latency = st.slider("Added latency (ms)", 0, 3000, int(current.latency_ms), step=50)
@@ -248,9 +236,11 @@ def change_faults(base_url: str, config: FaultConfig | None) -> None:
     """Put ``config`` in force in the demo Clockwork, or clear every fault when None (admins
     only)."""
     identity.require_admin("inject faults" if config else "clear faults")
-    cleared = FaultConfig(latency_ms=process.settings().simulator_latency_ms)
-    with demo_data.SimulatorAdmin(base_url) as admin:
-        admin.set_faults(config or cleared)
+    try:
+        controls(base_url).set_faults(config)
+    except ServiceError as exc:
+        show_error(exc)
+        return
     widgets.flash("Faults applied." if config else "Faults cleared.")
 
 
@@ -258,11 +248,8 @@ def set_key_revoked(account_id: int, base_url: str, *, revoked: bool) -> bool:
     """Revoke the account's API key in the demo Clockwork, or restore it and reconnect (admins
     only); False with the reason on screen."""
     identity.require_admin("revoke keys" if revoked else "restore keys")
-    rt = process.runtime()
     try:
-        demo_data.set_account_key_revoked(rt, base_url, account_id=account_id, revoked=revoked)
-        if not revoked:
-            demo_data.reconnect(rt, account_id=account_id, base_url=base_url)
+        controls(base_url).set_key_revoked(account_id=account_id, revoked=revoked)
     except ServiceError as exc:
         show_error(exc)
         return False
@@ -301,9 +288,11 @@ def run_pass_now() -> bool:
 def reset_demo(base_url: str) -> None:
     """Clear the simulator's faults, wipe the demo store and seed it again (admins only)."""
     identity.require_admin("reset the demo")
-    with demo_data.SimulatorAdmin(base_url) as admin:
-        admin.set_faults(FaultConfig(latency_ms=process.settings().simulator_latency_ms))
-    demo_data.seed_demo(process.runtime(), base_url, reset=True)
+    try:
+        controls(base_url).reset()
+    except ServiceError as exc:
+        show_error(exc)
+        return
     st.cache_data.clear()
     sidebar.forget_account()
     widgets.flash("Demo reset.")
@@ -327,7 +316,7 @@ def render() -> None:
     if account_id is not None:
         add_contacts(account_id, base_url)
         st.divider()
-        record_events(account_id)
+        record_events(account_id, base_url)
         st.divider()
         faults(account_id, base_url)
         st.divider()

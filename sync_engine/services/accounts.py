@@ -484,6 +484,27 @@ def connect(
     return summary
 
 
+def reverify(
+    runtime: Runtime, *, account_id: int, actor: str, base_url: str | None = None
+) -> ConnectionSummary:
+    """Check the stored credentials against Clockwork again and, when they work, mark the
+    connection connected (after *needs attention* the account's work resumes, SPEC R6); with
+    ``base_url`` the connection moves there. Verified and audited like :func:`connect`; the
+    secrets are decrypted here for the check and never returned."""
+    with runtime.db.read() as session:
+        stored = connection_credentials(session=session, box=runtime.box, account_id=account_id)
+    if stored is None:
+        raise InvalidInputError("the account holds no credentials to check again: connect it")
+    fields = {
+        "firm": stored.firm,
+        "api_key": stored.api_key,
+        "api_secret": stored.api_secret,
+        "firm_service_key": stored.firm_service_key,
+        "base_url": base_url or stored.base_url,
+    }
+    return connect(runtime, account_id=account_id, fields=fields, actor=actor)
+
+
 def disconnect(*, session: Session, account_id: int, clock: Clock, actor: str) -> None:
     """Forget the credentials and stop syncing; history and queued work are kept (SPEC R6)."""
     row = get_connection(session=session, account_id=account_id)

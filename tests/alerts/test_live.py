@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.alerts.destinations import add_destination
-from sync_engine.demo import reconnect, set_account_key_revoked
+from sync_engine.demo import DemoControls
 from sync_engine.engine.scheduler import build_scheduler
 from sync_engine.models import AuditEntry, utcnow
 from sync_engine.runtime import Runtime
@@ -59,7 +59,8 @@ def test_a_revoked_demo_key_alerts_a_receiver_within_one_interval_and_resolves_o
         time.sleep(2 * INTERVAL)
         assert receiver.received == [], "a healthy account raises nothing"
 
-        set_account_key_revoked(live_rt, sim_server.base_url, account_id=account_id, revoked=True)
+        demo = DemoControls(live_rt, sim_server.base_url)
+        demo.set_key_revoked(account_id=account_id, revoked=True)
         enroll(live_rt, sequence_id, "second@example.com")  # its sync is refused: 401
         assert receiver.wait_for(1, timeout=10 * INTERVAL)
         fired = receiver.received[0]
@@ -73,8 +74,7 @@ def test_a_revoked_demo_key_alerts_a_receiver_within_one_interval_and_resolves_o
         time.sleep(2 * INTERVAL)
         assert len(receiver.received) == 1, "one message per incident, not one per pass"
 
-        set_account_key_revoked(live_rt, sim_server.base_url, account_id=account_id, revoked=False)
-        reconnect(live_rt, account_id=account_id)
+        demo.set_key_revoked(account_id=account_id, revoked=False)  # restored and reconnected
         assert receiver.wait_for(2, timeout=10 * INTERVAL)
         resolved = receiver.received[1]
         assert (resolved.json()["rule"], resolved.json()["event"]) == (

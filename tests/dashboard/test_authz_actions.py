@@ -118,11 +118,24 @@ ACTIONS = [
             "base_url": w.base_url,
         },
     ),
-    Action("demo_controls", "add_made_up_contacts", lambda w: {"sequence_id": w.sequence_id}),
+    Action(
+        "demo_controls",
+        "add_made_up_contacts",
+        lambda w: {
+            "sequence_id": w.sequence_id,
+            "account_id": w.account_id,
+            "base_url": w.base_url,
+        },
+    ),
     Action(
         "demo_controls",
         "record_email_event",
-        lambda w: {"enrollment_id": w.failed, "kind": ActivityKind.REPLIED, "subject": "Re"},
+        lambda w: {
+            "enrollment_id": w.failed,
+            "kind": ActivityKind.REPLIED,
+            "subject": "Re",
+            "base_url": w.base_url,
+        },
     ),
     Action(
         "demo_controls",

@@ -9,8 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from clockwork_simulator import SimulatorServer
 from dashboard import identity, ingest_panel
+from sync_engine.demo.ingest import DemoIngest
 from sync_engine.ingest import credentials, service
-from sync_engine.ingest.demo_client import DemoIngest
 from sync_engine.ingest.models import DeliveryOutcome, IngestDelivery, IngestSecret, IngestToken
 from sync_engine.models import Activity, ActivityKind, AuditEntry
 from sync_engine.runtime import Runtime
@@ -160,7 +160,10 @@ def test_in_demo_mode_the_demo_controls_send_events_through_the_ingest_api(
     ingest = DemoIngest(store)
     monkeypatch.setattr(ingest_panel, "demo_ingest", lambda: ingest)
     try:
-        arguments = {"enrollment_id": enrollment_id, "kind": ActivityKind.REPLIED, "subject": "Re"}
+        arguments = {
+            "enrollment_id": enrollment_id, "kind": ActivityKind.REPLIED, "subject": "Re",
+            "base_url": simulator.base_url,
+        }  # fmt: skip
         app = _run("dashboard.app_pages.demo_controls", "record_email_event", arguments, ADMIN)
         assert not app.exception and not app.error
     finally:

@@ -14,6 +14,7 @@ from sqlmodel import select
 from clockwork_simulator import SimulatorServer
 from dashboard import demo_mode
 from dashboard.plain_text import plain
+from sync_engine.ingest.models import IngestDelivery
 from sync_engine.models import ApiCall, EngineRun, Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, audit, enrollments
@@ -571,6 +572,11 @@ def test_demo_mode_seeds_accounts_and_adds_a_contact_already_in_clockwork(
             where=contact_table.EnrollmentFilter(account_id=1, search="new.person@"),
         )
     assert [row.status for row in rows] == ["queued"]
+    with demo_store.db.read() as session:  # through the demo's ingest API, as a platform would
+        routes = session.exec(select(IngestDelivery.route, IngestDelivery.outcome)).all()
+    assert [(route.rsplit("/", 2)[-2:], outcome) for route, outcome in routes] == [
+        (["contacts", "batch"], "accepted")
+    ]
 
 
 # --- Beyond the seed: B2 review, B3 re-sync, B4 backfill ------------------------------------

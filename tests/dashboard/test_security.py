@@ -136,7 +136,7 @@ def demo_env(store: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
 def test_demo_mode_refuses_to_start_on_a_store_with_a_real_firm(
     store: Runtime, simulator: SimulatorServer, demo_env: Path
 ) -> None:
-    claim_demo_store(store)  # even a demo store (a store that is not one: test_demo_store.py)
+    claim_demo_store(store)  # even a demo store (a store that is not one: tests/demo/test_store.py)
     with store.db.write() as session:
         account = accounts.create_account(
             session=session, name="Real Customer", clock=store.clock, actor="test"

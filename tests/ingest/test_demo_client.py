@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from sync_engine.ingest.demo_client import DEMO_TOKEN_NAME, DemoIngest
+from sync_engine.demo.ingest import DEMO_TOKEN_NAME, DemoIngest
 from sync_engine.ingest.models import IngestDelivery, IngestToken
 from sync_engine.models import Activity, ActivityKind, table_of
 from sync_engine.services.errors import NotFoundError

@@ -1,9 +1,11 @@
-"""The demo's path through the ingest API: the dashboard's Demo controls send their email events
-to an ingest API it serves on loopback, as the outreach platform would, instead of writing the
-store directly.
+"""The demo's path through the ingest API: the dashboard's Demo controls add contacts and send
+email events to an ingest API it serves on loopback, as the outreach platform would, instead of
+writing the store directly.
 
 :class:`DemoIngest` starts the API in a thread over the dashboard's runtime and creates one token
 per account the first time it sends for it (named "Demo controls", audited, kept in memory only).
+A sequence made on the dashboard gets the platform reference ``demo-<id>`` the first time a
+contact is sent to it, as a customer would link a campaign.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from typing import Any
 
 import httpx
 
-from sync_engine.ingest import credentials
+from sync_engine.domain import ActivityKind
+from sync_engine.ingest import credentials, service
 from sync_engine.ingest.server import IngestServer
-from sync_engine.models import ActivityKind
 from sync_engine.runtime import Runtime
 from sync_engine.services.errors import InvalidInputError, NotFoundError
 
@@ -56,15 +58,44 @@ class DemoIngest:
         self, *, account_id: int, enrollment_id: int, kind: ActivityKind, subject: str
     ) -> dict[str, Any]:
         """POST the event to ``/v1/accounts/{account}/events``; the API's answer, or a
-        :class:`~sync_engine.services.errors.ServiceError` with its message. A token the store no longer has (a demo reset
-        deletes every row) is replaced once."""
+        :class:`~sync_engine.services.errors.ServiceError` with its message."""
         body = {"kind": kind.value, "enrollment_id": enrollment_id, "subject": subject}
+        return self._send(account_id, "/events", body)
+
+    def add_contacts(
+        self, *, account_id: int, sequence_id: int, contacts: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """POST the contacts to the sequence's ``contacts/batch`` route; the API's result per
+        contact (``added`` or ``already_enrolled`` with the enrollment id), or a
+        :class:`~sync_engine.services.errors.ServiceError` with its message when none was
+        accepted."""
+        ref = self._sequence_ref(account_id, sequence_id)
+        answer = self._send(account_id, f"/sequences/{ref}/contacts/batch", {"contacts": contacts})
+        return [dict(item) for item in answer["items"]]
+
+    def _sequence_ref(self, account_id: int, sequence_id: int) -> str:
+        ref = f"demo-{sequence_id}"
+        with self._runtime.db.write() as session:
+            try:
+                linked = service.find_sequence(session=session, account_id=account_id, ref=ref)
+            except NotFoundError:
+                service.link_sequence(
+                    session=session, account_id=account_id, ref=ref, sequence_id=sequence_id
+                )
+                return ref
+        if linked.id != sequence_id:
+            raise InvalidInputError(f"the reference {ref} names another sequence in this account")
+        return ref
+
+    def _send(self, account_id: int, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` once per delivery key; a token the store no longer has (a demo reset
+        deletes every row) is replaced once."""
         key = uuid.uuid4().hex
-        answer = self._post(account_id, body, key)
+        answer = self._post(account_id, path, body, key)
         if answer.status_code == 401:
             with self._lock:
                 self._tokens.pop(account_id, None)
-            answer = self._post(account_id, body, key)
+            answer = self._post(account_id, path, body, key)
         content = answer.json() if _is_json(answer) else {}
         if answer.status_code == 404:
             raise NotFoundError(_message(content, answer))
@@ -72,9 +103,9 @@ class DemoIngest:
             raise InvalidInputError(_message(content, answer))
         return dict(content)
 
-    def _post(self, account_id: int, body: dict[str, Any], key: str) -> httpx.Response:
+    def _post(self, account_id: int, path: str, body: dict[str, Any], key: str) -> httpx.Response:
         return self._client.post(
-            f"/v1/accounts/{account_id}/events",
+            f"/v1/accounts/{account_id}{path}",
             json=body,
             headers={
                 "Authorization": f"Bearer {self._token(account_id)}",

@@ -12,7 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlmodel import select
 
-import sync_engine.demo as demo_module
+import sync_engine.demo.seed as demo_seed
 from clockwork_simulator import mock_transport
 from sync_engine.demo import DemoSimulator, DemoStoreError, claim_demo_store, seed_demo
 from sync_engine.models import AuditEntry, ClockworkConnection
@@ -131,7 +131,7 @@ def test_seed_demo_reset_checks_the_store_again_at_the_moment_of_reset(
 ) -> None:
     # As if the store had passed the check when demo mode opened (the dashboard checks once per
     # process): the wipe itself must refuse.
-    monkeypatch.setattr(demo_module, "claim_demo_store", lambda runtime: None)
+    monkeypatch.setattr(demo_seed, "claim_demo_store", lambda runtime: None)
 
     with pytest.raises(DemoStoreError, match="will not reset this store"):
         seed_demo(customer_store, demo_simulator.base_url, reset=True)
