@@ -17,7 +17,7 @@ from sync_engine.ingest.app import IngestConfig
 from sync_engine.ingest.server import IngestServer
 from sync_engine.runtime import Runtime
 from sync_engine.signing import sign
-from tests.factories import FakeClock, make_connected_account, make_runtime
+from tests.factories import LOOPBACK_TLS, FakeClock, make_connected_account, make_runtime
 
 
 @dataclass
@@ -92,7 +92,7 @@ def start_api(
     server = IngestServer(runtime, config=config)
     server.start()
     try:
-        with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        with httpx.Client(base_url=server.base_url, timeout=10, verify=LOOPBACK_TLS) as client:
             yield Api(
                 runtime, clock, server.base_url, account_id, made.token, made.id, secret, client
             )

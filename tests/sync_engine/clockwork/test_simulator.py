@@ -38,6 +38,7 @@ from clockwork_simulator import (
     SimulatorState,
     mock_transport,
 )
+from tests.factories import LOOPBACK_TLS
 from tests.sync_engine.clockwork.conftest import SimCredentials
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
@@ -64,7 +65,10 @@ PERSON_KEYS = {
 def api(sim_credentials: SimCredentials) -> Iterator[httpx.Client]:
     """A plain httpx client on the acme firm's contract base, with valid credentials."""
     with httpx.Client(
-        base_url=sim_credentials.firm_url, headers=sim_credentials.auth_headers(), timeout=5
+        base_url=sim_credentials.firm_url,
+        headers=sim_credentials.auth_headers(),
+        timeout=5,
+        verify=LOOPBACK_TLS,
     ) as client:
         yield client
 
@@ -72,7 +76,9 @@ def api(sim_credentials: SimCredentials) -> Iterator[httpx.Client]:
 @pytest.fixture
 def admin(simulator: SimulatorServer) -> Iterator[httpx.Client]:
     """A plain httpx client on the simulator's admin surface."""
-    with httpx.Client(base_url=f"{simulator.base_url}/_admin", timeout=5) as client:
+    with httpx.Client(
+        base_url=f"{simulator.base_url}/_admin", timeout=5, verify=LOOPBACK_TLS
+    ) as client:
         yield client
 
 
