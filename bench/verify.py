@@ -1,4 +1,4 @@
-"""Verify beside syncing (issue 16): reads per contact, and who gets a firm's budget.
+"""Verify beside syncing: reads per contact, and who gets a firm's budget.
 
 One firm on the simulator (in this process, on a loopback socket) limited to ``--rate`` req/s,
 ``--latency-ms`` per answer; its account is told the same budget (``max_rps``). The store holds

@@ -1,12 +1,12 @@
 """The CSV export's download (B9), streamed to the browser by a small HTTP server in this process.
 
-Streamlit serves a ``download_button``'s file from memory and keeps it for the session: at a
-million enrollments the button spun for over a minute while the whole 187 MB file was built, and
-the server grew by ~150 MB per export. Here a click issues an :class:`ExportJob` under a one-time
-token; the browser fetches ``/export/<token>`` from an :class:`ExportServer` listening on the
-dashboard's own address (an ephemeral port), which sends the header at once and then the rows
-1,000 at a time as the store yields them. Nothing is built in memory or on disk, and the page
-shows the job's progress while the browser shows the download's.
+Streamlit serves a ``download_button``'s file from memory and keeps it for the session, so a
+large account's file would be built whole before its first byte and held by the server. Here a
+click issues an :class:`ExportJob` under a one-time token; the browser fetches
+``/export/<token>`` from an :class:`ExportServer` listening on the dashboard's own address (an
+ephemeral port), which sends the header at once and then the rows 1,000 at a time as the store
+yields them. Nothing is built in memory or on disk, and the page shows the job's progress
+while the browser shows the download's.
 
 A token works once, for the filtered view it was issued for, within ``TOKEN_TTL`` seconds; it
 is only issued to a signed-in session (the export holds no credential: viewers may export).

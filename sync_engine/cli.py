@@ -781,8 +781,8 @@ register_ingest(app, runtime=lambda: runtime(), actor=_actor, fail=fail)
 register_verify(app)
 
 
-# Built once: typer reads every command's signature to build it (~50 ms), and the tests run
-# the CLI in-process hundreds of times.
+# Built once: typer reads every command's signature to build it, and the tests run the CLI
+# in-process hundreds of times.
 _command = functools.cache(functools.partial(typer.main.get_command, app))
 
 
@@ -823,8 +823,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _end_quickly() -> None:
     """Close the store's connections, then spare the exiting interpreter its final garbage
-    collection of every object the libraries made (0.1 s of CPU, more under load): freezing
-    moves them out of the collector's sight; the process ends right after."""
+    collection of every object the libraries made: freezing moves them out of the collector's
+    sight; the process ends right after."""
     if _state.runtime is not None:
         _state.runtime.close()
     gc.freeze()

@@ -125,7 +125,7 @@ def backfill(account_id: int) -> None:
     """B4: send activity that was skipped because tracking was off, explicitly, after a preview
     (admins only)."""
     # Tracked, so the preview's queries run only while it is open (a folded expander's body
-    # still runs in Streamlit: at a million rows the preview cost ~1 s on every visit).
+    # still runs in Streamlit, and on a large account the preview is not cheap).
     box = st.expander(
         "Activity backfill", icon=":material/history:", key="backfill_open", on_change="rerun"
     )

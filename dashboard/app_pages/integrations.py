@@ -261,7 +261,7 @@ def render() -> None:
     summary = health(account_id)
     connect_form(account_id, summary)
     st.divider()
-    ingest_panel.render(account_id)  # the ingest API: endpoint, tokens, deliveries (issue 15)
+    ingest_panel.render(account_id)  # the ingest API: endpoint, tokens, deliveries
 
 
 if __name__ == "__main__":  # run as a page; imported, it only defines its actions

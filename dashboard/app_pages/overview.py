@@ -167,7 +167,7 @@ def render_account(account_id: int, window: str, counts: dict[str, int]) -> None
         "Last successful Clockwork call",
         times.relative(last_ok, at=now) if summary else "never connected",
     )
-    with store.reading() as session:  # issue 16: is what we say we synced really there?
+    with store.reading() as session:  # whether what we say we synced is really there
         verified = verify_views.last_verified_at(session=session, account_id=account_id)
         drifted = verify_views.count_drifted(session=session, account_id=account_id)
     st.caption(
@@ -187,7 +187,7 @@ def render_account(account_id: int, window: str, counts: dict[str, int]) -> None
 
 def render_live(account_id: int | None) -> None:
     """Every account, then the selected one, refreshed live. One query of the accounts' counts
-    serves both: at a million enrollments a second one cost ~120 ms a run."""
+    serves both (a second would cost as much again on every refresh)."""
     with store.reading() as session:
         rows = overview.account_overview(session=session)
     render_accounts(rows)

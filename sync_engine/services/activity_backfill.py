@@ -96,9 +96,8 @@ def plan_backfill(
         select(Activity, Enrollment.id, Contact.email), account_id=account_id,
         sequence_id=sequence_id, since=since, include_before_connection=include_before_connection,
     ).join(Contact, col(Contact.id) == col(Enrollment.contact_id))  # fmt: skip
-    # Sorted as an expression, so no store walks the account's activities in time order to skip
-    # the sort: SQLite did, reading each of 470k rows to find the few skipped ones (2.2 s at 1M);
-    # the (account, state) index finds those, and the matches are sorted (0.2-0.4 s).
+    # Sorted as an expression, so the (account, state) index finds the few skipped ones and they
+    # are sorted, instead of a walk of all the account's activities in time order to skip the sort.
     oldest_first = func.coalesce(col(Activity.occurred_at), col(Activity.occurred_at))
     query = query.order_by(oldest_first, col(Activity.id)).limit(limit)
     return [

@@ -46,7 +46,7 @@ class SharePacer:
     takes each slot from the firm's own pacer, and counts its requests over a sliding window of
     :data:`SHARE_WINDOW` seconds, sending only while it has used less than its share of them:
     spacing its own requests on top of the wait for the firm's slots would leave it well under
-    its share (27 % of a 10 req/s firm, measured), a window lets it catch up.
+    its share; a window lets it catch up.
     """
 
     def __init__(

@@ -77,7 +77,7 @@ class EnrollmentFilter:
     sequence_ids: tuple[int, ...] = ()
     exists_in_clockwork: bool | None = None
     search: str = ""
-    drifted: bool = False  # only contacts a verification found changed in Clockwork (issue 16)
+    drifted: bool = False  # only contacts a verification found changed in Clockwork
 
 
 @dataclass(frozen=True)
