@@ -15,12 +15,12 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sync_engine.ingest import adapters, service
+from sync_engine.ingest import adapters, docs_page, service
 from sync_engine.ingest.credentials import Caller
 from sync_engine.ingest.delivery import (
     IngestApp,
@@ -92,7 +92,7 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
             "cwsync token secret). Send `Idempotency-Key` (or webhook-id) so a retry is "
             "recorded once and answered the same."
         ),
-        docs_url="/docs",
+        docs_url=None,  # Swagger UI loads from a CDN: /docs is docs_page, served offline
         redoc_url=None,
     )
     app.state.ingest = state
@@ -334,6 +334,16 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/docs", include_in_schema=False)
+    async def reference() -> Response:
+        if getattr(app.state, "docs_page", None) is None:
+            app.state.docs_page = docs_page.render(app.openapi())
+        return HTMLResponse(
+            app.state.docs_page,
+            headers={"Content-Security-Policy": docs_page.CONTENT_SECURITY_POLICY},
+        )
+
     return app
 
 
