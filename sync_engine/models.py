@@ -178,6 +178,9 @@ class Enrollment(SQLModel, table=True):
     disable_sync_at_add: bool
     connected_at_add: bool
     dedup_at_add: bool
+    # R1's decision at add, as made: the action, and why when skipped (None: not recorded).
+    action_at_add: str | None = _str(16, default=None)
+    reason_at_add: str | None = _str(40, default=None)
     project_id: str | None = _str(64, default=None)
     decided_at: datetime | None = _ts(default=None)
     replied_at: datetime | None = _ts(default=None)

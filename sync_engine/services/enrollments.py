@@ -224,6 +224,8 @@ def _enrollment_columns(
         "disable_sync_at_add": disable_sync,
         "connected_at_add": snapshot.connected,
         "dedup_at_add": snapshot.deduplication and snapshot.connected,
+        "action_at_add": decision.action,
+        "reason_at_add": decision.reason,
         "clockwork_person_id": person_id,
         **_decision_columns(decision, now),
     }

@@ -22,7 +22,7 @@ from sync_engine.models import (
     SyncAttempt,
     SyncMode,
 )
-from sync_engine.rules import AccountSnapshot, SequenceSnapshot, decide_on_add
+from sync_engine.rules import Action
 from sync_engine.services.errors import NotFoundError
 from sync_engine.services.queries import contact_table
 from sync_engine.services.queries.reason_texts import LINK_WORDS, STATUS_LABELS, reason_info
@@ -93,11 +93,36 @@ def _project_of(enrollment: Enrollment, session: Session, names: dict[str, str])
     return "none: the sequence had no project when it was decided (person only)"
 
 
-_DECISION_WORDS = {
-    "sync": "queued for sync",
-    "await_reply": "waiting for a reply (sync on reply)",
-    "skip": "skipped",
+_DECISION_WORDS: dict[str, str] = {
+    Action.SYNC: "queued for sync",
+    Action.AWAIT_REPLY: "waiting for a reply (sync on reply)",
+    Action.SKIP: "skipped",
 }
+NOT_RECORDED = "Not recorded (the contact was added before decisions were stored)"
+
+
+def _decision_at_add(enrollment: Enrollment) -> TimelineEvent:
+    """R1's decision at add as it was stored, with the settings it was made under."""
+    if enrollment.action_at_add is None:
+        words = NOT_RECORDED
+    else:
+        action = enrollment.action_at_add
+        words = _DECISION_WORDS.get(action, action.replace("_", " ")).capitalize()
+    if enrollment.reason_at_add:
+        message = reason_info(enrollment.reason_at_add).message
+        words += f": {message[0].lower()}{message[1:]}"
+    settings = (
+        f"settings then: {_MODE_AT_ADD.get(SyncMode(enrollment.sync_mode_at_add), 'sync')}, "
+        f"Clockwork {'connected' if enrollment.connected_at_add else 'not connected'}, "
+        f"deduplication {'on' if enrollment.dedup_at_add else 'off'}"
+        + (", Disable Sync on" if enrollment.disable_sync_at_add else "")
+    )
+    return TimelineEvent(
+        enrollment.added_at,
+        "Decision when added",
+        f"{words} ({settings})",
+        technical=f"reason code {enrollment.reason_at_add}" if enrollment.reason_at_add else "",
+    )
 
 
 def enrollment_detail(
@@ -117,35 +142,10 @@ def enrollment_detail(
         made.get(enrollment_id, 0),
     )  # fmt: skip
     names = project_names or {}
-    events = [TimelineEvent(enrollment.added_at, "Added", f"To the sequence {sequence}")]
-    at_add = decide_on_add(
-        AccountSnapshot(
-            sync_mode=SyncMode(enrollment.sync_mode_at_add),
-            connected=enrollment.connected_at_add,
-            deduplication=enrollment.dedup_at_add,
-            default_project_id=None,
-            activity_tracking=False,
-        ),
-        SequenceSnapshot(disable_sync=enrollment.disable_sync_at_add, project_id=None),
-    )
-    words = _DECISION_WORDS[at_add.action].capitalize()
-    if at_add.reason:
-        info = reason_info(at_add.reason)
-        words += f": {info.message[0].lower()}{info.message[1:]}"
-    settings = (
-        f"settings then: {_MODE_AT_ADD.get(SyncMode(enrollment.sync_mode_at_add), 'sync')}, "
-        f"Clockwork {'connected' if enrollment.connected_at_add else 'not connected'}, "
-        f"deduplication {'on' if enrollment.dedup_at_add else 'off'}"
-        + (", Disable Sync on" if enrollment.disable_sync_at_add else "")
-    )
-    events.append(
-        TimelineEvent(
-            enrollment.added_at,
-            "Decision when added",
-            f"{words} ({settings})",
-            technical=f"reason code {at_add.reason.value}" if at_add.reason else "",
-        )
-    )
+    events = [
+        TimelineEvent(enrollment.added_at, "Added", f"To the sequence {sequence}"),
+        _decision_at_add(enrollment),
+    ]
     if enrollment.replied_at is not None:
         detail = "the reply trigger was applied"
         if enrollment.decided_at and enrollment.decided_at >= enrollment.replied_at:
