@@ -113,6 +113,12 @@ def register(
         max_body: Annotated[
             int, typer.Option(min=1024, help="Largest request body, in bytes.")
         ] = 1_048_576,
+        auth_failures: Annotated[
+            float,
+            typer.Option(
+                min=1, help="Failed authentications per minute per client address (burst 20)."
+            ),
+        ] = 10.0,
     ) -> None:
         """Serve the ingest API (see README "Ingest API"); the engine syncs what it records."""
         from sync_engine.ingest.app import IngestConfig
@@ -123,7 +129,10 @@ def register(
                 f"--host {host} is not a loopback address: add --allow-remote to listen there "
                 "(behind TLS)"
             )
-        config = IngestConfig(max_body_bytes=max_body, rate_per_second=rate, burst=burst)
+        config = IngestConfig(
+            max_body_bytes=max_body, rate_per_second=rate, burst=burst,
+            auth_failures_per_minute=auth_failures,
+        )  # fmt: skip
         rt = runtime()
         shown = f"[{host}]" if ":" in host else host
         typer.echo(f"ingest API on http://{shown}:{port}/v1 (OpenAPI: /openapi.json)", err=True)

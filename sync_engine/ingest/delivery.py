@@ -46,6 +46,10 @@ class IngestConfig:
     max_body_bytes: int = 1_048_576  # a batch of 1,000 contacts is ~250 KB
     rate_per_second: float = 100.0  # per token (or per account's signing secret)
     burst: int = 200
+    # Failed authentications per client address: a burst of 20, then one every 6 s; past that
+    # the address gets 429s, without a store lookup, until its bucket refills (bounds guessing).
+    auth_failures_per_minute: float = 10.0
+    auth_failure_burst: int = 20
     prune_every_seconds: float = 60.0
     # Threads doing a request's store work; None: 4 on SQLite, 16 on PostgreSQL. Few on SQLite,
     # which takes one writer at a time: more threads only queue, and 32 of them got fewer
@@ -93,6 +97,7 @@ class IngestApp:
     config: IngestConfig = field(default_factory=IngestConfig)
     monotonic: Callable[[], float] = time.monotonic
     limiter: RateLimiter = field(init=False)
+    failures: RateLimiter = field(init=False)
     _next_prune: float = field(default=0.0, init=False)
     _sqlite_writer: threading.Lock = field(default_factory=threading.Lock, init=False)
     _executor: ThreadPoolExecutor = field(init=False)
@@ -107,6 +112,10 @@ class IngestApp:
         self.limiter = RateLimiter(
             self.config.rate_per_second, self.config.burst, clock=self.monotonic
         )
+        self.failures = RateLimiter(
+            self.config.auth_failures_per_minute / 60, self.config.auth_failure_burst,
+            clock=self.monotonic,
+        )  # fmt: skip
 
     def close(self) -> None:
         """Let the ingest threads go (the server has stopped)."""
@@ -161,6 +170,24 @@ class IngestApp:
         return authenticate(
             connection, account_id=account_id, authorization=authorization,
             webhook_headers=headers, body=body, box=self.runtime.box, now=self.runtime.clock(),
+        )  # fmt: skip
+
+    def check_address(self, request: Request) -> None:
+        """Refuse with 429 and Retry-After an address whose authentications keep failing."""
+        wait = self.failures.wait(client_address(request))
+        if wait > 0:
+            raise Refused(
+                429, "rate_limited",
+                "too many failed authentications from this address; retry later",
+                {"Retry-After": retry_after_header(wait)},
+            )  # fmt: skip
+
+    def unauthorized(self, request: Request, problem: str | None) -> Refused:
+        """A failed authentication, counted against the client's address."""
+        self.failures.acquire(client_address(request))
+        return Refused(
+            401, "unauthorized", UNAUTHORIZED, {"WWW-Authenticate": "Bearer"},
+            reason=f"unauthorized: {problem}",
         )  # fmt: skip
 
     def throttle(self, caller: Caller) -> None:
@@ -241,10 +268,7 @@ class IngestApp:
                     session.connection(), request, account_id, body, query_token=adapter
                 )
                 if verdict.caller is None:
-                    raise Refused(
-                        401, "unauthorized", UNAUTHORIZED, {"WWW-Authenticate": "Bearer"},
-                        reason=f"unauthorized: {verdict.problem}",
-                    )  # fmt: skip
+                    raise self.unauthorized(request, verdict.problem)
                 caller = verdict.caller
                 self.throttle(caller)
                 key = delivery_key(request, caller, body, adapter=adapter)
@@ -301,6 +325,7 @@ class IngestApp:
         ``ValidationError`` / ``InvalidInputError`` for a 422), ``work`` does it in the
         transaction (``NotFoundError`` → 404, ``InvalidInputError`` → 422)."""
         try:
+            self.check_address(request)
             body = await self.read_body(request)
             result, replayed = await self.in_thread(
                 self.process, request, account_id, route, body, parse, work, adapter=adapter
@@ -332,9 +357,7 @@ class IngestApp:
             with self.writing(), self.runtime.db.read() as session:
                 verdict = self.authenticate(session.connection(), request, account_id, b"")
                 if verdict.caller is None:
-                    return error_response(
-                        401, "unauthorized", UNAUTHORIZED, {"WWW-Authenticate": "Bearer"}
-                    )
+                    raise self.unauthorized(request, verdict.problem)
                 self.throttle(verdict.caller)
                 answer = work(session)
             if verdict.touch and verdict.caller.token_id is not None:
@@ -345,6 +368,7 @@ class IngestApp:
             return JSONResponse(answer)
 
         try:
+            self.check_address(request)
             return await self.in_thread(run)
         except Refused as refusal:
             return error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
@@ -355,6 +379,12 @@ class IngestApp:
             return error_response(
                 503, "store_unavailable", "the store cannot be read now; retry later"
             )
+
+
+def client_address(request: Request) -> str:
+    """The address a request came from (behind a proxy on this machine, the one it forwards in
+    X-Forwarded-For: uvicorn trusts 127.0.0.1 to tell it)."""
+    return request.client.host if request.client else "unknown"
 
 
 def delivery_key(request: Request, caller: Caller, body: bytes, *, adapter: bool) -> str | None:

@@ -197,12 +197,52 @@ def test_a_flood_of_bad_requests_is_recorded_once_a_second_not_once_each(sqlite_
     from sync_engine.ingest.models import IngestDelivery
 
     started = time.monotonic()
-    for _ in range(50):
-        assert (
-            sqlite_api.call("PUT", "/sequences/s", {"name": "S"}, token="cwk_bad").status_code
-            == 401
-        )
+    statuses = [
+        sqlite_api.call("PUT", "/sequences/s", {"name": "S"}, token="cwk_bad").status_code
+        for _ in range(50)
+    ]
     seconds = time.monotonic() - started
+    burst = IngestConfig().auth_failure_burst
+    assert statuses == [401] * burst + [429] * (50 - burst)  # then the address is held off
     with sqlite_api.runtime.db.read() as session:
         recorded = session.exec(select(func.count()).select_from(IngestDelivery)).one()
-    assert 1 <= recorded <= int(seconds) + 1 < 50  # one per second of the loop, not one each
+    assert 1 <= recorded <= int(seconds) + 1 < burst  # one per second of the loop, not one each
+
+
+@pytest.fixture
+def guarded_api(sqlite_url: str, sim_server: SimulatorServer, sim: SimulatorState) -> Iterator[Api]:
+    """The API allowing 3 failed authentications per address, then one a second."""
+    yield from start_api(
+        sqlite_url, sim_server,
+        IngestConfig(auth_failures_per_minute=60, auth_failure_burst=3),
+    )  # fmt: skip
+
+
+def test_an_address_whose_authentications_keep_failing_gets_429_without_a_store_lookup(
+    guarded_api: Api,
+) -> None:
+    import time
+
+    import sqlalchemy as sa
+
+    api = guarded_api
+    assert all(api.put_sequence(f"ok{i}").status_code == 201 for i in range(10))  # not counted
+    wrong = ["cwk_guess1", "cwk_guess2", "cwk_guess3"]
+    assert [api.put_sequence("s", token=token).status_code for token in wrong] == [401] * 3
+    assert api.call("GET", "/enrollments/1", token="cwk_guess4").status_code == 429
+
+    statements: list[str] = []
+    sa.event.listen(api.runtime.db.engine, "before_cursor_execute",
+                    lambda *args: statements.append(args[2]))  # fmt: skip
+    blocked = api.put_sequence("s", token="cwk_guess5")
+    held_off = api.put_sequence("s")  # the right token from that address waits its turn too
+    anonymous = api.client.post(f"{api.root}/events", json={"kind": "opened"})
+    assert [blocked.status_code, held_off.status_code, anonymous.status_code] == [429] * 3
+    assert blocked.headers["retry-after"] == "1"
+    assert blocked.json()["error"]["code"] == "rate_limited"
+    assert statements == []  # refused before the store is asked anything
+
+    time.sleep(1.1)  # one failure's worth refilled
+    assert api.put_sequence("s").status_code == 201
+    assert api.put_sequence("s", token="cwk_guess6").status_code == 401
+    assert api.put_sequence("s", token="cwk_guess7").status_code == 429
