@@ -265,6 +265,8 @@ def close_attempt(
     reason: str | None,
     error: str | None,
 ) -> None:
+    if work.steps_unsaved:  # what reached Clockwork is shown whichever way the attempt ends
+        store_steps(session, work)
     if work.attempt_row_id is None:
         return
     params = {"closed_id": work.attempt_row_id, "closed_at": now, "closed_outcome": str(outcome),
