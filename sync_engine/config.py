@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         default=16, ge=1, le=256, description="Most enrollments in flight at once for one firm"
     )
     default_max_rps: float = Field(default=10.0, gt=0, description="Requests/s per connection")
+    partition_firms: bool = Field(
+        default=True,
+        description="Engines sharing a store split the accounts between them, so each firm is "
+        "paced by one engine (off: every engine takes every account's work)",
+    )
     api_call_log_retention: int = Field(default=5000, ge=100, description="API calls kept")
     http_timeout_seconds: float = Field(
         default=15.0, gt=0, le=300, description="Longest a Clockwork request may take, whole"

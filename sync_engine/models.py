@@ -268,6 +268,16 @@ class EngineRun(SQLModel, table=True):
     error: str | None = _str(1000, default=None)
 
 
+class EngineMember(SQLModel, table=True):
+    """An engine alive on this store, by its heartbeat: engines sharing a store split the
+    accounts (firms) among the members alive, so one firm is paced by one engine."""
+
+    __tablename__ = "engine_member"
+
+    member: str = Field(sa_type=sa.String(64), primary_key=True)
+    beat_at: datetime = _ts()
+
+
 class ApiCall(SQLModel, table=True):
     """One Clockwork request (SPEC B7), secrets never recorded; retention is bounded."""
 

@@ -36,6 +36,7 @@ from sqlmodel import col, select
 
 from sync_engine.clockwork.client import CallRecord, ClockworkClient, Credentials
 from sync_engine.crypto import SecretKeyError
+from sync_engine.engine.members import Membership, member_name, time_to_live
 from sync_engine.engine.pacing import TokenBucket
 from sync_engine.engine.pipeline import PipelineConfig, process
 from sync_engine.engine.queue import (
@@ -128,6 +129,7 @@ class Engine:
         *,
         config: PipelineConfig | None = None,
         pass_budget_seconds: float = 60.0,
+        member: str | None = None,
     ) -> None:
         self.runtime = runtime
         self.pass_budget_seconds = pass_budget_seconds
@@ -138,6 +140,14 @@ class Engine:
             backoff_cap=settings.backoff_max_seconds,
         )
         self.worker = worker_name()
+        # Engines sharing the store split the firms: this one takes work only for its own.
+        self.membership = Membership(
+            runtime.db,
+            runtime.clock,
+            member=member or member_name(self.worker),
+            ttl_seconds=time_to_live(settings.sync_interval_seconds),
+            enabled=settings.partition_firms,
+        )
         self.stop_at: float | None = None  # monotonic: no request is sent or awaited past it
         self._lanes: dict[int, _Lane] = {}
         self._pool: ThreadPoolExecutor | None = None
@@ -212,8 +222,10 @@ class Engine:
             self._collect(counts, timeout=TICK_SECONDS)
 
     def _due(self) -> dict[int, int]:
+        """Due work by account, of this engine's own accounts only."""
         with self.runtime.db.read() as session:
-            return due_by_account(session=session, now=self.runtime.clock())
+            due = due_by_account(session=session, now=self.runtime.clock())
+        return self.membership.mine(due)
 
     def _top_up(self, due: dict[int, int], counts: Counter[str]) -> tuple[int, float | None]:
         """Claim work for each firm that has room and can send now, firms taken in turn.
@@ -410,11 +422,12 @@ class Engine:
             log.exception("account %s: could not mark the connection", account_id)
 
     def close(self) -> None:
-        """Wait for the work in flight, then close clients and threads."""
+        """Wait for the work in flight, then close clients and threads and leave the members."""
         if self._in_flight:
             wait(self._in_flight)
             self._collect(Counter(), timeout=0)
         self._idle()
+        self.membership.leave()
 
     # --- API call log --------------------------------------------------------------------------
 
@@ -482,6 +495,7 @@ class Engine:
         finally:
             self._wind_down(total)
             self.stop_at = None
+            self.membership.leave()
         with self.runtime.db.read() as session:
             due = next_due_at(session=session)
             if due is not None:
@@ -510,6 +524,11 @@ class Engine:
                 if remaining <= 0:
                     return
                 wait_for = (due - self.runtime.clock()).total_seconds()
+                if wait_for <= 0 and not self._due():
+                    # Due, but another engine's firms (or leased): wait for it, ready to take
+                    # its firms over if its heartbeat stops.
+                    time.sleep(min(remaining, IDLE_POLL_SECONDS))
+                    continue
                 pause = min(max(wait_for, 0.05), remaining, IDLE_POLL_SECONDS)
                 time.sleep(pause)
                 if pause < IDLE_POLL_SECONDS:  # due by now, or the deadline came: run a pass

@@ -35,7 +35,11 @@ NEW, EXISTING = 40, 10
 
 
 def _runtime(url: str, key: str, **overrides: object) -> Runtime:
-    settings = make_settings(url, encryption_key=key, default_max_rps=200, workers=4, **overrides)
+    # Both engines take the one account's work (by default each firm has one engine): the queue
+    # alone must keep them apart.
+    settings = make_settings(
+        url, encryption_key=key, default_max_rps=200, workers=4, partition_firms=False, **overrides
+    )
     return build_runtime(settings)
 
 

@@ -1,0 +1,130 @@
+"""Engines sharing a PostgreSQL store split the firms: each account is worked by one engine.
+
+Two engines (own runtimes, as two processes) run passes at the same time over six accounts:
+each takes only the accounts rendezvous hashing gives it, so a firm is paced by one engine.
+An engine that stops cleanly leaves at once and the other takes its accounts in its next pass;
+one that dies keeps its accounts until its heartbeat is older than the time to live, then the
+other takes them. Nothing is processed twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlmodel import func, select
+
+from clockwork_simulator import SimulatorServer, SimulatorState
+from sync_engine.engine.members import owner, time_to_live
+from sync_engine.engine.passes import Engine
+from sync_engine.engine.pipeline import PipelineConfig
+from sync_engine.models import Enrollment, SyncAttempt
+from sync_engine.runtime import Runtime
+from tests.factories import FakeClock, enroll, make_connected_account, make_runtime, make_sequence
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
+]
+
+ACCOUNTS, CONTACTS = 6, 3
+CONFIG = PipelineConfig(max_attempts=3, backoff_base=0.1, backoff_cap=0.5)
+
+
+@pytest.fixture
+def runtimes(database_url: str, clock: FakeClock) -> Iterator[tuple[Runtime, Runtime]]:
+    """Two runtimes on one store (as two processes would be): own pools, one key, one clock."""
+    key = Fernet.generate_key().decode()
+    options: dict[str, Any] = {"clock": clock, "encryption_key": key, "default_max_rps": 200}
+    first, second = make_runtime(database_url, **options), make_runtime(database_url, **options)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def _engine(rt: Runtime, member: str, seen: dict[str, set[int]]) -> Engine:
+    """An engine that notes the account of every enrollment it processes."""
+    engine = Engine(rt, config=CONFIG, member=member)
+    seen[member] = set()
+    original = engine._process_one
+
+    def noting(claim: Any, client: Any) -> str:
+        seen[member].add(claim.account_id)
+        return original(claim, client)
+
+    engine._process_one = noting  # type: ignore[method-assign]
+    return engine
+
+
+def _enroll_wave(rt: Runtime, sequences: dict[int, int], wave: int) -> None:
+    for account_id, sequence_id in sequences.items():
+        for i in range(CONTACTS):
+            enroll(rt, sequence_id, f"w{wave}-a{account_id}-{i}@example.com", first_name="W")
+
+
+def _attempts(rt: Runtime) -> Counter[int]:
+    with rt.db.read() as session:
+        rows = session.exec(
+            select(SyncAttempt.enrollment_id, func.count()).group_by(SyncAttempt.enrollment_id)  # type: ignore[arg-type]
+        ).all()
+        statuses = Counter(session.exec(select(Enrollment.status)).all())
+    assert set(statuses) == {"synced"}, statuses
+    return Counter(dict(rows))
+
+
+def test_two_engines_split_the_firms_and_take_over_a_stopped_or_dead_ones_accounts(
+    runtimes: tuple[Runtime, Runtime],
+    clock: FakeClock,
+    sim: SimulatorState,
+    sim_server: SimulatorServer,
+) -> None:
+    one, two = runtimes
+    sequences = {}
+    for n in range(ACCOUNTS):
+        account_id = make_connected_account(one, f"Firm {n}", base_url=sim_server.base_url)
+        sequences[account_id] = make_sequence(one, account_id)
+    _enroll_wave(one, sequences, 0)
+    seen: dict[str, set[int]] = {}
+    a, b = _engine(one, "engine-a", seen), _engine(two, "engine-b", seen)
+    for engine in (a, b, a):  # each has beaten and seen the other
+        engine.membership.beat()
+    split = {m: {i for i in sequences if owner(("engine-a", "engine-b"), i) == m} for m in seen}
+    assert split["engine-a"] and split["engine-b"]  # both really take part
+
+    threads = [threading.Thread(target=engine.run_pass) for engine in (a, b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert seen == split  # disjoint: each firm worked by one engine
+
+    # A clean stop: the other engine takes every account in its next pass.
+    b.close()
+    _enroll_wave(one, sequences, 1)
+    seen["engine-a"].clear()
+    a.membership.beat()
+    a.run_pass()
+    assert seen["engine-a"] == set(sequences)
+
+    # A death: its accounts wait until its heartbeat is older than the time to live.
+    c = _engine(two, "engine-c", seen)
+    c.membership.beat()
+    a.membership.beat()
+    _enroll_wave(one, sequences, 2)
+    seen["engine-a"].clear()
+    a.run_pass()
+    mine = {i for i in sequences if owner(("engine-a", "engine-c"), i) == "engine-a"}
+    assert seen["engine-a"] == mine != set(sequences)
+    clock.advance(time_to_live(one.settings.sync_interval_seconds) + 1)
+    a.membership.beat()
+    a.run_pass()
+    assert seen["engine-a"] == set(sequences)
+
+    attempts = _attempts(one)
+    assert len(attempts) == 3 * ACCOUNTS * CONTACTS
+    assert set(attempts.values()) == {1}  # nothing processed twice
+    a.close()
