@@ -5,6 +5,7 @@
 delivery does to the store (through the existing services), ``adapters`` the mapping of other
 platforms' webhook payloads, ``delivery`` how any request is handled (cap, authentication, rate
 limit, idempotency, one transaction), ``app`` the FastAPI routes, ``server`` uvicorn in a thread
-or in the foreground, ``commands`` the ``cwsync serve`` and ``cwsync token`` commands and
-``demo_client`` the demo's own use of the API. Importing this package imports none of them.
+or in the foreground, and ``commands`` the ``cwsync serve`` and ``cwsync token`` commands (the
+demo's own use of the API is :mod:`sync_engine.demo.ingest`). Importing this package imports
+none of them.
 """
