@@ -3,10 +3,10 @@ page, the first load of a session, and the whole-account CSV export (first byte,
 
 Starts ``streamlit run dashboard/app.py`` on a store and drives Debian's chromium with Playwright
 (1440x900, live refresh on, the sync scheduler running), at the demo size and on stores of
-generated sizes made by ``bench/dashboard_queries.py``'s generator (imported, so both benches
-measure the same data: four accounts, 85% of the enrollments in "Acme Talent"). Targets (issue 13
-item 11): every page ≤ 0.5 s median from the click, the first load of a session ≤ 1.5 s, the
-whole-account export's first byte ≤ 2 s and server RSS growth ≤ 50 MB per export.
+generated sizes made by ``bench/generated_data.py`` (the data ``bench/dashboard_queries.py``
+measures too: four accounts, 85% of the enrollments in "Acme Talent"). Targets: every page
+≤ 0.5 s median from the click, the first load of a session ≤ 1.5 s, the whole-account export's
+first byte ≤ 2 s and server RSS growth ≤ 50 MB per export.
 
 Run from a clone after ``pip install -e .``::
 
@@ -58,12 +58,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import dashboard_queries as generator
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: bench, tests
+from bench.bulk_store import Store, progress
+from bench.dashboard_queries import source_revision
+from bench.generated_data import SEARCH_DOMAIN, load
+from bench.page_queries import PAGE_SIZE
 from sync_engine.services import auth
 from tests import postgres
 
@@ -78,7 +79,7 @@ PAGES = (
     "Overview", "Contacts", "Activity", "Sync log", "Integrations", "Sync settings", "Sequences",
     "Audit log",
 )  # fmt: skip
-SEARCH = generator.SEARCH_DOMAIN
+SEARCH = SEARCH_DOMAIN
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 TIMEOUT_MS = 120_000
 
@@ -325,7 +326,7 @@ def export_total(page: Any) -> int:
 def last_page(page: Any) -> float | None:
     """Go to the pager's last page (a "Last" button, or the page number field); None when the
     view fits on one page."""
-    pages = -(-export_total(page) // generator.PAGE_SIZE)
+    pages = -(-export_total(page) // PAGE_SIZE)
     if pages <= 1:
         return None
     button = page.get_by_role("button", name=re.compile(r"^(Last|Last page)$"))
@@ -375,9 +376,9 @@ def measure_pages(page: Any, *, demo: bool, repeats: int) -> dict[str, list[floa
         samples.setdefault(f"Contacts: search {SEARCH}", []).append(search(page, SEARCH))
         search(page, "")
         open_page(page, "Overview")
-        _progress(f"    repeat {repeat + 1}/{repeats} done")
+        progress(f"    repeat {repeat + 1}/{repeats} done")
     if errors:
-        _progress(f"    pages showing an exception: {', '.join(sorted(errors))}")
+        progress(f"    pages showing an exception: {', '.join(sorted(errors))}")
     samples["_errors"] = [float(len(errors))]
     return samples
 
@@ -412,7 +413,7 @@ def measure_exports(page: Any, pid: int, *, count: int, workdir: Path) -> list[d
             "failed": failure or "",
         }  # fmt: skip
         found.append(row)
-        _progress(f"    export {number}/{count}: {row}")
+        progress(f"    export {number}/{count}: {row}")
     return found
 
 
@@ -425,7 +426,7 @@ def measure(target: Target, *, repeats: int, exports: int, sessions: int, workdi
         with serve(target, data) as (url, process), sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             loads: dict[str, list[float]] = {}
-            _progress("  first loads")
+            progress("  first loads")
             for number in range(sessions + 1):
                 context, _page, timings = new_session(browser, url, demo=target.demo)
                 context.close()
@@ -434,10 +435,10 @@ def measure(target: Target, *, repeats: int, exports: int, sessions: int, workdi
                     loads.setdefault(key, []).append(seconds)
             context, page, _ = new_session(browser, url, demo=target.demo)
             try:
-                _progress(f"  pages, {repeats} repeats")
+                progress(f"  pages, {repeats} repeats")
                 samples = measure_pages(page, demo=target.demo, repeats=repeats)
                 target.results["errors"] = int(samples.pop("_errors")[0])
-                _progress(f"  whole-account export, {exports} times")
+                progress(f"  whole-account export, {exports} times")
                 target.results["exports"] = measure_exports(
                     page, process.pid, count=exports, workdir=workdir
                 )
@@ -445,7 +446,7 @@ def measure(target: Target, *, repeats: int, exports: int, sessions: int, workdi
                 shot = workdir / f"failed-{target.backend}-{target.size}.png"
                 page.screenshot(path=shot, full_page=True)
                 shutil.copy(data / "streamlit.log", shot.with_suffix(".log"))
-                _progress(f"  failed: the page is in {shot}, the server's log next to it")
+                progress(f"  failed: the page is in {shot}, the server's log next to it")
                 raise
             context.close()
             browser.close()
@@ -469,26 +470,26 @@ def prepare(backend: str, size: str, *, admin_url: str | None, workdir: Path, ke
         path = workdir / f"pages-{count}.db"
         target.url = f"sqlite:///{path}"
         if keep and path.exists():
-            _progress(f"{target.label}: reusing {path}")
+            progress(f"{target.label}: reusing {path}")
             return target
-        store = generator.Store("sqlite", target.url, lambda: None)
+        store = Store("sqlite", target.url, lambda: None)
         if not keep:
             target.cleanup = lambda: _remove_sqlite(path)
     else:
         assert admin_url is not None
         name = f"cwsync_pages_{count}"
         target.url = postgres.with_database(admin_url, name)
-        if keep and _pg_database_exists(admin_url, name):
-            _progress(f"{target.label}: reusing database {name}")
+        if keep and postgres.database_exists(admin_url, name):
+            progress(f"{target.label}: reusing database {name}")
             return target
         postgres.drop_database(admin_url, name)
         postgres.admin_sql(admin_url, f'CREATE DATABASE "{name}"')
-        store = generator.Store("postgresql", target.url, lambda: None)
+        store = Store("postgresql", target.url, lambda: None)
         if not keep:
             target.cleanup = lambda: postgres.drop_database(admin_url, name)
-    _progress(f"{target.label}: generating")
-    context, seconds = generator.load(store, size=count, now=now)
-    _progress(f"  generated {sum(context['rows'].values()):,} rows in {seconds:.0f} s")
+    progress(f"{target.label}: generating")
+    context, seconds = load(store, size=count, now=now)
+    progress(f"  generated {sum(context['rows'].values()):,} rows in {seconds:.0f} s")
     return target
 
 
@@ -497,23 +498,7 @@ def _remove_sqlite(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _pg_database_exists(admin_url: str, name: str) -> bool:
-    engine = sa.create_engine(admin_url)
-    try:
-        with engine.connect() as conn:
-            found = conn.execute(
-                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-            ).first()
-        return found is not None
-    finally:
-        engine.dispose()
-
-
 # --- report ---------------------------------------------------------------------------------------
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _median(values: list[float]) -> float:
@@ -615,8 +600,8 @@ def main() -> None:
         parser.error(f"chromium not found at {CHROMIUM} (apt-get install -y chromium)")
     sizes = [size.strip().replace("_", "") for size in args.sizes.split(",") if size.strip()]
     backends = [backend.strip() for backend in args.backends.split(",") if backend.strip()]
-    if "postgresql" in backends and (problem := generator._postgres_reachable(args.pg)):
-        _progress(f"skipping postgresql: {problem}")
+    if "postgresql" in backends and (problem := postgres.unreachable(args.pg)):
+        progress(f"skipping postgresql: {problem}")
         backends.remove("postgresql")
     plan = [
         (backend, size)
@@ -626,12 +611,12 @@ def main() -> None:
     ]
     workdir = args.workdir or Path(tempfile.gettempdir()) / "cwsync-dashboard-pages"
     workdir.mkdir(parents=True, exist_ok=True)
-    revision = generator.source_revision()
+    revision = source_revision()
     targets = []
     for backend, size in plan:
         target = prepare(backend, size, admin_url=args.pg, workdir=workdir, keep=args.keep)
         try:
-            _progress(f"{target.label}: measuring")
+            progress(f"{target.label}: measuring")
             measure(
                 target, repeats=args.repeats, exports=args.exports, sessions=args.sessions,
                 workdir=workdir,

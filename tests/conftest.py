@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.db import Database, migrate
@@ -51,17 +49,10 @@ def _postgres_template() -> Iterator[tuple[str, str]]:
         if _require_postgres():
             pytest.fail(message + " but CWSYNC_REQUIRE_POSTGRES is set")
         pytest.skip(message)
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        message = f"PostgreSQL at {make_url(admin_url).render_as_string()} unreachable: {exc}"
+    if problem := postgres.unreachable(admin_url):
         if _require_postgres():
-            pytest.fail(message)
-        pytest.skip(message)
-    admin.dispose()
+            pytest.fail(f"PostgreSQL at {problem}")
+        pytest.skip(f"PostgreSQL at {problem}")
     template, template_url = postgres.create_database(admin_url, "cwsync_tpl")
     database = Database(template_url)
     migrate(database)
