@@ -12,14 +12,19 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from clockwork_simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.demo import DemoControls, DemoIngest, SimulatorAdmin
 from sync_engine.domain import ActivityKind, ConnectionState, EnrollmentStatus
 from sync_engine.ingest.models import IngestDelivery
 from sync_engine.models import Activity, AuditEntry, Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, enrollments
-from sync_engine.services.errors import ConnectionRejectedError, InvalidInputError, NotFoundError
+from sync_engine.services.errors import (
+    ConnectionRejectedError,
+    InvalidInputError,
+    NotFoundError,
+    ServiceError,
+)
 from tests.factories import SIM_FIRM, make_connected_account, make_runtime, make_sequence
 
 DEMO_PACKAGE = Path(__file__).resolve().parents[2] / "sync_engine" / "demo"
@@ -190,3 +195,21 @@ def test_the_demo_never_reads_a_stored_secret_or_runs_sql() -> None:
         names = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
         names |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
         assert not names & {"connection_credentials", "box", "decrypt", "execute"}, path.name
+
+
+def test_faults_are_put_in_force_and_cleared_to_the_configured_latency(
+    demo: Demo, sim_server: SimulatorServer
+) -> None:
+    demo.controls.set_faults(FaultConfig(error_rate=0.5, latency_ms=5))
+    assert (sim_server.faults.error_rate, demo.controls.faults().error_rate) == (0.5, 0.5)
+
+    demo.controls.set_faults(None)
+
+    latency = demo.runtime.settings.simulator_latency_ms
+    assert demo.controls.faults() == FaultConfig(latency_ms=latency)
+
+
+def test_a_demo_clockwork_that_does_not_answer_is_a_plain_service_error(demo: Demo) -> None:
+    silent = DemoControls(demo.runtime, "http://127.0.0.1:9")  # nothing listens on port 9
+    with pytest.raises(ServiceError, match="the demo Clockwork did not answer"):
+        silent.faults()
