@@ -9,8 +9,10 @@
 - :mod:`~sync_engine.demo.ingest`: the demo's client of the ingest API (the real path).
 - :mod:`~sync_engine.demo.admin`: the client of the simulator's ``/_admin`` routes.
 
-The demo reaches the store only through the services (no SQL here) and never sees a stored
-secret in clear. Nothing below the application layer imports it (``pyproject.toml`` contracts).
+The demo reaches the store through the services (no SQL here; the one exception is
+:func:`~sync_engine.demo.seed.seed_drift`, which sets three enrollments' rows to "synced
+earlier") and never sees a stored secret in clear. Nothing below the application layer imports
+it (``pyproject.toml`` contracts).
 """
 
 from clockwork_simulator import FaultConfig
