@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 # How often a member writes its beat, and reads who else is alive (monotonic seconds).
 BEAT_SECONDS = 2.0
+# Engines started together see each other within a beat: until then, each looks again this often.
+JOINING_BEAT_SECONDS = 0.25
+JOINING_SECONDS = 5.0
 # A member whose beat is older than this is taken to be gone (at least this; see time_to_live).
 MIN_TIME_TO_LIVE = 15.0
 # Rows of members gone this long are deleted by whichever member beats.
@@ -106,11 +109,15 @@ class Membership:
         self.ttl = timedelta(seconds=ttl_seconds)
         self.enabled = enabled
         self._beaten_at = float("-inf")
+        self._joined_at: float | None = None
         self._alive: tuple[str, ...] = (member,)
 
     def alive(self) -> tuple[str, ...]:
-        """The live members, this one included (beats and reads at most every BEAT_SECONDS)."""
-        if time.monotonic() - self._beaten_at >= BEAT_SECONDS:
+        """The live members, this one included (beats and reads at most every BEAT_SECONDS, more
+        often just after joining)."""
+        now = time.monotonic()
+        joining = self._joined_at is None or now - self._joined_at < JOINING_SECONDS
+        if now - self._beaten_at >= (JOINING_BEAT_SECONDS if joining else BEAT_SECONDS):
             self.beat()
         return self._alive
 
@@ -135,6 +142,8 @@ class Membership:
             return
         self._alive = tuple(sorted({*alive, self.member}))
         self._beaten_at = time.monotonic()
+        if self._joined_at is None:
+            self._joined_at = self._beaten_at
 
     def mine(self, due: dict[int, int]) -> dict[int, int]:
         """The part of ``due`` (account → count) that belongs to this member."""
@@ -155,4 +164,5 @@ class Membership:
         except Exception:
             log.exception("could not remove the engine's heartbeat")
         self._beaten_at = float("-inf")
+        self._joined_at = None
         self._alive = (self.member,)
