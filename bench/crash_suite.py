@@ -47,7 +47,8 @@ import httpx
 from cryptography.fernet import Fernet
 from sqlmodel import select
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.postgres
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: bench, tests
+from bench.bench_account import add_sequence, connected_account
 from clockwork_simulator import (
     DEMO_API_KEY,
     DEMO_API_SECRET,
@@ -58,7 +59,7 @@ from sync_engine.config import Settings
 from sync_engine.engine.pipeline import NOTE_KEY_PREFIX
 from sync_engine.models import Activity, ActivityKind, Contact, Enrollment
 from sync_engine.runtime import Runtime, build_runtime
-from sync_engine.services import accounts, enrollments
+from sync_engine.services import enrollments
 from tests import postgres
 
 ACCOUNT = "Crash Suite"
@@ -164,26 +165,14 @@ def _setup(suite: Suite, contacts: int) -> None:
     new_project = httpx.post(
         f"{suite.admin}/projects", json={"name": "Crash Suite — New Search"}
     ).json()["project"]["id"]
-    with rt.db.write() as session:
-        account = accounts.create_account(
-            session=session, name=ACCOUNT, clock=rt.clock, actor="crash"
-        )
-    assert account.id is not None
-    fields = {"firm": DEMO_FIRM, "base_url": suite.sim_url, "api_key": DEMO_API_KEY,
-              "api_secret": DEMO_API_SECRET, "firm_service_key": DEMO_FIRM_SERVICE_KEY}  # fmt: skip
-    accounts.connect(rt, account_id=account.id, fields=fields, actor="crash")
-    with rt.db.write() as session:
-        accounts.update_settings(
-            session=session, account_id=account.id, clock=rt.clock, actor="crash",
-            changes={"default_project_id": seeded_project},
-        )  # fmt: skip
-        for name, project in (("New search", new_project), ("Account default", None)):
-            sequence = accounts.add_sequence(
-                session=session, account_id=account.id, name=name, project_id=project,
-                clock=rt.clock, actor="crash",
-            )  # fmt: skip
-            assert sequence.id is not None
-            suite.sequences.append(sequence.id)
+    keys = {"api_key": DEMO_API_KEY, "api_secret": DEMO_API_SECRET,
+            "firm_service_key": DEMO_FIRM_SERVICE_KEY}  # fmt: skip
+    account_id = connected_account(
+        rt, name=ACCOUNT, base_url=suite.sim_url, firm=DEMO_FIRM, keys=keys,
+        default_project_id=seeded_project,
+    )  # fmt: skip
+    for name, project in (("New search", new_project), ("Account default", None)):
+        suite.sequences.append(add_sequence(rt, account_id, name, project_id=project))
     _add_wave(suite, 0, contacts)
 
 

@@ -25,16 +25,13 @@ from typing import Any
 from cryptography.fernet import Fernet
 from sqlmodel import func, select
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.postgres
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: bench, tests
+from bench.bench_account import FIRM, KEYS, add_sequence, connected_account, enroll
 from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.config import Settings
 from sync_engine.models import Enrollment, SyncAttempt
 from sync_engine.runtime import build_runtime
-from sync_engine.services import accounts, enrollments
 from tests import postgres
-
-FIRM = "scale"
-KEYS = {"api_key": "scale-api-key", "api_secret": "scale-secret", "firm_service_key": "scale-fsk"}
 
 
 def run(
@@ -49,33 +46,12 @@ def run(
         with SimulatorServer(state, faults=FaultConfig(latency_ms=latency_ms)) as server:
             settings = Settings(_env_file=None, database_url=url, encryption_key=key, demo=False)  # type: ignore[call-arg]
             rt = build_runtime(settings)
-            with rt.db.write() as session:
-                account = accounts.create_account(
-                    session=session, name="Scale", clock=rt.clock, actor="bench"
-                )
-            assert account.id is not None
-            fields = {"firm": FIRM, "base_url": server.base_url, **KEYS}
-            accounts.connect(rt, account_id=account.id, fields=fields, actor="bench")
-            with rt.db.write() as session:
-                accounts.update_settings(
-                    session=session, account_id=account.id, changes={"max_rps": 1000},
-                    clock=rt.clock, actor="bench",
-                )  # fmt: skip
-                sequence = accounts.add_sequence(
-                    session=session,
-                    account_id=account.id,
-                    name="Scale",
-                    clock=rt.clock,
-                    actor="bench",
-                )
-                assert sequence.id is not None
-                for i in range(contacts):
-                    contact = enrollments.parse_contact(
-                        {"email": f"p{i}@scale.example", "first_name": "P"}
-                    )
-                    enrollments.add_contact(
-                        session=session, sequence_id=sequence.id, contact=contact, clock=rt.clock
-                    )
+            account_id = connected_account(rt, name="Scale", base_url=server.base_url, max_rps=1000)
+            sequence_id = add_sequence(rt, account_id, "Scale")
+            enroll(
+                rt, sequence_id,
+                ({"email": f"p{i}@scale.example", "first_name": "P"} for i in range(contacts)),
+            )  # fmt: skip
             before = state.request_counts(FIRM)["total"]
             env = {
                 **os.environ,

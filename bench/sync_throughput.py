@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -29,15 +30,14 @@ from typing import Any
 from cryptography.fernet import Fernet
 from sqlmodel import func, select
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: bench
+from bench.bench_account import FIRM, KEYS, add_sequence, connected_account, enroll
 from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.config import Settings
 from sync_engine.engine.passes import Engine
 from sync_engine.models import Activity, ActivityKind, ApiCall, Enrollment
 from sync_engine.runtime import build_runtime
-from sync_engine.services import accounts, enrollments
-
-FIRM = "bench"
-KEYS = {"api_key": "bench-api-key", "api_secret": "bench-secret", "firm_service_key": "bench-fsk"}
+from sync_engine.services import enrollments
 
 
 def run(
@@ -77,36 +77,18 @@ def run(
             api_call_log_retention=1_000_000,
         )
         rt = build_runtime(settings)
+        account_id = connected_account(rt, base_url=server.base_url, max_rps=max_rps)
+        sequence_id = add_sequence(rt, account_id, "Bench", project_id=project)
+        ids = enroll(
+            rt, sequence_id,
+            ({"email": f"known{i}@example.com" if i < linked else f"new{i}@example.com",
+              "first_name": "Bench", "last_name": str(i), "title": "VP", "company": "Initech",
+              "linkedin_url": f"https://linkedin.com/in/bench{i}"} for i in range(contacts)),
+        )  # fmt: skip
         with rt.db.write() as session:
-            account = accounts.create_account(
-                session=session, name="Bench", clock=rt.clock, actor="bench"
-            )
-            assert account.id is not None
-            account_id = account.id
-        fields = {"firm": FIRM, "base_url": server.base_url, **KEYS}
-        accounts.connect(rt, account_id=account_id, fields=fields, actor="bench")
-        with rt.db.write() as session:
-            accounts.update_settings(
-                session=session, account_id=account_id, changes={"max_rps": max_rps},
-                clock=rt.clock, actor="bench",
-            )  # fmt: skip
-            sequence = accounts.add_sequence(
-                session=session, account_id=account_id, name="Bench", project_id=project,
-                clock=rt.clock, actor="bench",
-            )  # fmt: skip
-            assert sequence.id is not None
-            for i in range(contacts):
-                email = f"known{i}@example.com" if i < linked else f"new{i}@example.com"
-                contact = enrollments.parse_contact({
-                    "email": email, "first_name": "Bench", "last_name": str(i), "title": "VP",
-                    "company": "Initech", "linkedin_url": f"https://linkedin.com/in/bench{i}",
-                })  # fmt: skip
-                enrollment = enrollments.add_contact(
-                    session=session, sequence_id=sequence.id, contact=contact, clock=rt.clock
-                )
-                assert enrollment.id is not None
+            for enrollment_id in ids:
                 enrollments.record_event(
-                    session=session, enrollment_id=enrollment.id, kind=ActivityKind.SENT,
+                    session=session, enrollment_id=enrollment_id, kind=ActivityKind.SENT,
                     at=None, subject="Intro", clock=rt.clock,
                 )  # fmt: skip
         started = time.perf_counter()

@@ -39,17 +39,21 @@ from pathlib import Path
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: bench
+from bench.bench_account import (
+    FIRM,
+    KEYS,
+    add_sequence,
+    connected_account,
+    enroll,
+    set_settings,
+)
 from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.config import Settings
 from sync_engine.engine.passes import Engine
 from sync_engine.models import Activity, Contact, Enrollment, table_of
 from sync_engine.runtime import Runtime, build_runtime
-from sync_engine.services import accounts, enrollments
 from sync_engine.verify.runs import advance, request_verification
-
-FIRM = "bench"
-KEYS = {"api_key": "bench-key", "api_secret": "bench-secret", "firm_service_key": "bench-fsk"}
 
 
 def _seed_synced(
@@ -136,31 +140,6 @@ def _seed_synced(
             connection.execute(sa.insert(table_of(Activity)), activity_rows)
 
 
-def _budget(rt: Runtime, account_id: int, rate: float) -> None:
-    with rt.db.write() as session:
-        accounts.update_settings(
-            session=session, account_id=account_id, changes={"max_rps": rate}, clock=rt.clock,
-            actor="bench",
-        )  # fmt: skip
-
-
-def _queue_new(rt: Runtime, sequence_id: int, count: int, tag: str) -> None:
-    with rt.db.write() as session:
-        for i in range(count):
-            contact = enrollments.parse_contact(
-                {
-                    "email": f"new{tag}{i}@example.com",
-                    "first_name": "New",
-                    "last_name": f"C{i}",
-                    "title": "CTO",
-                    "company": "Acme",
-                }
-            )
-            enrollments.add_contact(
-                session=session, sequence_id=sequence_id, contact=contact, clock=rt.clock
-            )
-
-
 def _run(
     rt: Runtime, server: SimulatorServer, account_id: int, *, seconds: float, verify: bool,
     share: float,
@@ -225,37 +204,23 @@ def main() -> None:
             encryption_key=Fernet.generate_key().decode(), demo=False, allow_insecure_http=True,
         )  # fmt: skip
         rt = build_runtime(settings)
-        with rt.db.write() as session:
-            account = accounts.create_account(
-                session=session, name="Bench", clock=rt.clock, actor="bench"
-            )
-        assert account.id is not None
-        accounts.connect(
-            rt, account_id=account.id, fields={"firm": FIRM, "base_url": server.base_url, **KEYS},
-            actor="bench",
-        )  # fmt: skip
-        _budget(rt, account.id, args.rate)
+        account_id = connected_account(rt, base_url=server.base_url, max_rps=args.rate)
         sequences = []
         for index in range(args.projects):
             project = state.add_project(FIRM, f"Bench project {index}")
-            with rt.db.write() as session:
-                sequence = accounts.add_sequence(
-                    session=session, account_id=account.id, name=f"Bench {index}",
-                    project_id=project["id"], clock=rt.clock, actor="bench",
-                )  # fmt: skip
-            assert sequence.id is not None
-            sequences.append((sequence.id, project["id"]))
+            sequence_id = add_sequence(rt, account_id, f"Bench {index}", project_id=project["id"])
+            sequences.append((sequence_id, project["id"]))
         seeded = time.monotonic()
         _seed_synced(
-            rt, state, account_id=account.id, sequences=sequences, contacts=args.contacts,
+            rt, state, account_id=account_id, sequences=sequences, contacts=args.contacts,
             activity_share=args.activity_share,
         )  # fmt: skip
         print(f"seeded {args.contacts:,} synced contacts in {time.monotonic() - seeded:.1f} s")
         # Reads per contact over a whole verification: no limit, no latency, nothing else running.
         server.set_faults(None)
-        _budget(rt, account.id, 1000.0)
+        set_settings(rt, account_id, max_rps=1000.0)
         full_started = time.monotonic()
-        full = request_verification(rt, account_id=account.id, actor="bench")
+        full = request_verification(rt, account_id=account_id, actor="bench")
         assert full.id is not None
         full = advance(rt, full.id, share=1.0)
         full_seconds = time.monotonic() - full_started
@@ -265,12 +230,17 @@ def main() -> None:
             f"{full_seconds:.1f} s"
         )
         server.set_faults(faults)
-        _budget(rt, account.id, args.rate)
+        set_settings(rt, account_id, max_rps=args.rate)
         rows = {}
         for name, verify in (("sync alone", False), ("sync + verify", True)):
-            _queue_new(rt, sequences[0][0], args.new, tag=name.replace(" ", "").replace("+", "v"))
+            tag = name.replace(" ", "").replace("+", "v")
+            enroll(
+                rt, sequences[0][0],
+                ({"email": f"new{tag}{i}@example.com", "first_name": "New", "last_name": f"C{i}",
+                  "title": "CTO", "company": "Acme"} for i in range(args.new)),
+            )  # fmt: skip
             rows[name] = _run(
-                rt, server, account.id, seconds=args.seconds, verify=verify, share=args.share
+                rt, server, account_id, seconds=args.seconds, verify=verify, share=args.share
             )
         rt.close()
 
