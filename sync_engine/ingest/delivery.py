@@ -264,8 +264,9 @@ class IngestApp:
         key: str | None = None
         try:
             with self.writing(), self.runtime.db.write() as session:
+                connection = session.connection()
                 verdict = self.authenticate(
-                    session.connection(), request, account_id, body, query_token=adapter
+                    connection, request, account_id, body, query_token=adapter
                 )
                 if verdict.caller is None:
                     raise self.unauthorized(request, verdict.problem)
@@ -275,14 +276,15 @@ class IngestApp:
                 payload = _parsed(body, parse)
                 if key is not None:
                     stored = service.stored_answer(
-                        session, account_id=caller.account_id, delivery_key=key
+                        connection, account_id=caller.account_id, delivery_key=key
                     )
                     if stored is not None:
                         return Result(stored[0], stored[1]), True
                 result = _done(work, session, caller, payload)
+                session.flush()  # the delivery's record goes to the connection, past the session
                 now = self.runtime.clock()
                 service.record_delivery(
-                    session,
+                    connection,
                     service.Delivery(
                         account_id=caller.account_id, route=route, outcome=result.outcome,
                         status_code=result.status, received_at=now, delivery_key=key,
@@ -291,7 +293,7 @@ class IngestApp:
                     ),
                 )  # fmt: skip
                 if verdict.touch and caller.token_id is not None:
-                    touch_token(session.connection(), token_id=caller.token_id, now=now)
+                    touch_token(connection, token_id=caller.token_id, now=now)
         except Refused as refusal:
             refusal.token_id = caller.token_id if caller else None
             raise

@@ -622,8 +622,8 @@ class _EventContext:
     untracked: Reason | None
 
 
-def _event_context(session: Session, enrollment_id: int, at: datetime) -> _EventContext:
-    row = session.connection().execute(_EVENT_CONTEXT, {"id": enrollment_id, "at": at}).first()
+def _event_context(connection: sa.Connection, enrollment_id: int, at: datetime) -> _EventContext:
+    row = connection.execute(_EVENT_CONTEXT, {"id": enrollment_id, "at": at}).first()
     if row is None:
         raise NotFoundError(f"no enrollment {enrollment_id}")
     if row.has_settings is None:
@@ -703,7 +703,8 @@ def record_event(
     if at.tzinfo is None:
         raise InvalidInputError("--at needs a timezone, e.g. 2026-11-28T09:30:00Z")
     session.flush()  # the statements below go to the connection, past the session
-    context = _event_context(session, enrollment_id, at)
+    connection = session.connection()
+    context = _event_context(connection, enrollment_id, at)
     if at > now:
         raise InvalidInputError("an event cannot happen in the future")
     status, enrollment_reason = context.status, context.reason
@@ -730,7 +731,6 @@ def record_event(
         "reason": reason,
         "attempts": 0,
     }
-    connection = session.connection()
     activity_id = connection.execute(_INSERT_ACTIVITY, columns).scalar_one()
     if state == ActivityState.PENDING:
         # The engine has a note to deliver; a synced enrollment goes back in the queue for it.
