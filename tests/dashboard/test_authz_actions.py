@@ -54,12 +54,14 @@ class Action:
 
 
 ACTIONS = [
-    Action("contacts", "retry", lambda w: {"enrollment_ids": [w.failed]}),
-    Action("contacts", "retry_all_failed", lambda w: {"account_id": w.account_id}),
-    Action("contacts", "dismiss", lambda w: {"enrollment_ids": [w.failed]}),
-    Action("contacts", "choose_person", lambda w: {"enrollment_id": w.review, "person_id": None}),
+    Action("contact_actions", "retry", lambda w: {"enrollment_ids": [w.failed]}),
+    Action("contact_actions", "retry_all_failed", lambda w: {"account_id": w.account_id}),
+    Action("contact_actions", "dismiss", lambda w: {"enrollment_ids": [w.failed]}),
     Action(
-        "contacts",
+        "contact_actions", "choose_person", lambda w: {"enrollment_id": w.review, "person_id": None}
+    ),
+    Action(
+        "contact_actions",
         "correct_contact",
         lambda w: {
             "enrollment_id": w.failed,
