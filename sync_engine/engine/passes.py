@@ -10,9 +10,11 @@ engine's concurrency grows with the number of firms that can send (SPEC R9):
 - a firm that hangs holds only its own lane; every request has an overall deadline, and a pass
   does not wait for one firm's work: what is still in flight when a pass ends is collected by
   the next one;
-- a firm whose credentials cannot be read is marked *needs attention* and paused alone.
+- a firm whose credentials cannot be read is marked *needs attention* and paused alone;
+- engines sharing a store split the firms (:mod:`sync_engine.engine.members`): one takes work
+  only for its own, so each firm is paced by one engine.
 
-The API call log (SPEC B7) is buffered and written once per pass, bounded to its retention.
+The API call log (SPEC B7) is buffered and written once per pass (:mod:`.call_log`).
 """
 
 from __future__ import annotations
@@ -29,13 +31,10 @@ import uuid
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime
-
-import sqlalchemy as sa
-from sqlmodel import col, select
 
 from sync_engine.clockwork.client import CallRecord, ClockworkClient, Credentials
 from sync_engine.crypto import SecretKeyError
+from sync_engine.engine.call_log import write_calls
 from sync_engine.engine.members import Membership, member_name, time_to_live
 from sync_engine.engine.pacing import TokenBucket
 from sync_engine.engine.pipeline import PipelineConfig, process
@@ -50,10 +49,7 @@ from sync_engine.engine.queue import (
 )
 from sync_engine.models import (
     AccountSettings,
-    ApiCall,
-    ClockworkConnection,
     EngineRun,
-    table_of,
 )
 from sync_engine.runtime import Runtime
 from sync_engine.services.accounts import connection_credentials, mark_needs_attention
@@ -434,37 +430,7 @@ class Engine:
     def _flush_calls(self) -> None:
         with self._calls_lock:
             calls, self._calls = self._calls, []
-        if not calls:
-            return
-        retention = self.runtime.settings.api_call_log_retention
-        last_success: dict[int, datetime] = {}
-        rows: list[dict[str, object]] = []
-        for account_id, call in calls[-retention:]:
-            rows.append(
-                {
-                    "account_id": account_id,
-                    "at": call.at,
-                    "method": call.method,
-                    "path": call.path_template,
-                    "status": call.status,
-                    "latency_ms": call.latency_ms,
-                    "error": call.error[:500] if call.error else None,
-                }
-            )
-            if call.status is not None and call.status < 400:
-                last_success[account_id] = max(last_success.get(account_id, call.at), call.at)
-        with self.runtime.db.write() as session:
-            # Plain rows in one executemany: no ORM object and unit-of-work entry per call.
-            session.execute(sa.insert(table_of(ApiCall)), rows)
-            for account_id, at in last_success.items():
-                session.execute(
-                    sa.update(ClockworkConnection)
-                    .where(col(ClockworkConnection.account_id) == account_id)
-                    .values(last_success_at=at)
-                )
-            session.flush()
-            newest = session.exec(select(sa.func.max(ApiCall.id))).one() or 0
-            session.execute(sa.delete(ApiCall).where(col(ApiCall.id) <= newest - retention))
+        write_calls(self.runtime.db, calls, self.runtime.settings.api_call_log_retention)
 
     def pacer_for(self, account_id: int) -> TokenBucket | None:
         """The firm's pacer once its lane exists: work beside syncing (a verification, issue 16)
