@@ -122,7 +122,7 @@ _SLOW_MODULES = {
     "alerts/test_live.py",  # the demo, its scheduler and a receiver, in real time
 }
 _APP_TEST_HELPERS = {("streamlit.testing.v1.app_test", "AppTest")} | {
-    ("tests.dashboard.conftest", name) for name in ("open_page", "new_app")
+    ("tests.dashboard.conftest", name) for name in ("open_page", "new_app", "call_action")
 }
 
 

@@ -91,6 +91,30 @@ def new_app(*, user: str | None = ADMIN, secrets: dict[str, Any] | None = None) 
     return app
 
 
+def _action_script(module, handler, arguments):  # type: ignore[no-untyped-def]  # runs as a script
+    import importlib
+
+    import streamlit as st
+
+    if not st.session_state.get("_called"):  # an action may rerun the script
+        st.session_state["_called"] = True
+        getattr(importlib.import_module(module), handler)(**arguments)
+
+
+def call_action(
+    module: str, handler: str, arguments: dict[str, Any], *, user: str = ADMIN
+) -> AppTest:
+    """Call ``module``'s action ``handler`` once, inside a Streamlit run signed in as ``user``
+    (the way a button's callback would), and return the finished AppTest."""
+    app = AppTest.from_function(
+        _action_script, args=(module, handler, arguments), default_timeout=30
+    )
+    app.secrets.update(login_secrets())
+    app.session_state[identity.USER_KEY] = signed_in(user)
+    app.run()
+    return app
+
+
 def open_page(
     page: str | None = None, *, user: str | None = ADMIN, **session_state: object
 ) -> AppTest:

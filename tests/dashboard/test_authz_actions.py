@@ -25,7 +25,7 @@ from sync_engine.models import ActivityKind, Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, enrollments
 from sync_engine.services.errors import ServiceError
-from tests.dashboard.conftest import ADMIN, VIEWER, login_secrets, signed_in, texts
+from tests.dashboard.conftest import ADMIN, VIEWER, call_action, texts
 from tests.factories import SIM_FIRM, connection_fields, enroll, make_sequence
 
 REFUSED = "Only an admin can"
@@ -252,23 +252,9 @@ def _clockwork(runtime: Runtime, simulator: SimulatorServer, account_id: int) ->
 
 def _call(action: Action, world: World, user: str) -> AppTest:
     """Run ``action``'s handler once, in a Streamlit run signed in as ``user``."""
-
-    def script(page, handler, arguments):  # type: ignore[no-untyped-def]  # runs as a script
-        import importlib
-
-        import streamlit as st
-
-        if not st.session_state.get("_called"):  # an action may rerun the script
-            st.session_state["_called"] = True
-            getattr(importlib.import_module(f"dashboard.app_pages.{page}"), handler)(**arguments)
-
-    app = AppTest.from_function(
-        script, args=(action.page, action.handler, action.arguments(world)), default_timeout=30
+    return call_action(
+        f"dashboard.app_pages.{action.page}", action.handler, action.arguments(world), user=user
     )
-    app.secrets.update(login_secrets())
-    app.session_state[identity.USER_KEY] = signed_in(user)
-    app.run()
-    return app
 
 
 @pytest.mark.parametrize("action", ACTIONS, ids=_name)

@@ -13,7 +13,15 @@ from dashboard import identity
 from dashboard.plain_text import plain
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
-from tests.dashboard.conftest import ADMIN, by_label, login_secrets, open_page, signed_in, texts
+from tests.dashboard.conftest import (
+    ADMIN,
+    by_label,
+    call_action,
+    login_secrets,
+    open_page,
+    signed_in,
+    texts,
+)
 from tests.factories import SIM_FIRM, SIM_KEYS, connection_fields, make_sequence
 
 
@@ -71,21 +79,7 @@ def test_a_rejected_connect_keeps_the_firm_and_base_url_and_empties_the_secrets(
 
 def _call(handler: str, page: str = "sequences", **arguments: Any) -> AppTest:
     """Run a page's action once (Sequences by default), in a Streamlit run signed in as an admin."""
-
-    def script(handler, page, arguments):  # type: ignore[no-untyped-def]  # runs as a script
-        import importlib
-
-        import streamlit as st
-
-        module = importlib.import_module(f"dashboard.app_pages.{page}")
-        if not st.session_state.get("_called"):
-            st.session_state["_called"] = True
-            getattr(module, handler)(**arguments)
-
-    app = AppTest.from_function(script, args=(handler, page, arguments), default_timeout=30)
-    app.secrets.update(login_secrets())
-    app.session_state[identity.USER_KEY] = signed_in(ADMIN)
-    app.run()
+    app = call_action(f"dashboard.app_pages.{page}", handler, arguments)
     assert not app.exception, [e.value for e in app.exception]
     return app
 

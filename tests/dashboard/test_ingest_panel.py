@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 from sqlmodel import select
-from streamlit.testing.v1 import AppTest
 
 from clockwork_simulator import SimulatorServer
-from dashboard import identity, ingest_panel
+from dashboard import ingest_panel
 from sync_engine.demo.ingest import DemoIngest
 from sync_engine.ingest import credentials, service
 from sync_engine.ingest.models import DeliveryOutcome, IngestDelivery, IngestSecret, IngestToken
@@ -19,9 +18,8 @@ from tests.dashboard.conftest import (
     ADMIN,
     VIEWER,
     by_label,
-    login_secrets,
+    call_action,
     open_page,
-    signed_in,
     texts,
 )
 from tests.factories import connection_fields, enroll, make_sequence
@@ -104,25 +102,6 @@ def test_integrations_lists_the_last_deliveries_with_their_reason(store: Runtime
     assert "revoked token 3" in page
 
 
-def _run(page: str, handler: str, arguments: dict[str, object], user: str) -> AppTest:
-    """Call a page's action directly inside a Streamlit run, signed in as ``user``."""
-
-    def script(page, handler, arguments):  # type: ignore[no-untyped-def]  # runs as a script
-        import importlib
-
-        import streamlit as st
-
-        if not st.session_state.get("_called"):
-            st.session_state["_called"] = True
-            getattr(importlib.import_module(page), handler)(**arguments)
-
-    app = AppTest.from_function(script, args=(page, handler, arguments), default_timeout=30)
-    app.secrets.update(login_secrets())
-    app.session_state[identity.USER_KEY] = signed_in(user)
-    app.run()
-    return app
-
-
 @pytest.mark.parametrize(
     ("handler", "arguments"),
     [
@@ -139,13 +118,17 @@ def test_a_viewer_calling_a_token_action_directly_is_refused(
         credentials.create_token(
             session=session, account_id=account_id, name="Kept", clock=store.clock, actor="test"
         )
-    app = _run("dashboard.ingest_panel", handler, {"account_id": account_id, **arguments}, VIEWER)
+    app = call_action(
+        "dashboard.ingest_panel", handler, {"account_id": account_id, **arguments}, user=VIEWER
+    )
     assert "Only an admin can" in texts(app)
     with store.db.read() as session:
         rows = session.exec(select(IngestToken)).all()
         secret = session.get(IngestSecret, account_id)
     assert [(r.name, r.revoked_at) for r in rows] == [("Kept", None)] and secret is None
-    app = _run("dashboard.ingest_panel", handler, {"account_id": account_id, **arguments}, ADMIN)
+    app = call_action(
+        "dashboard.ingest_panel", handler, {"account_id": account_id, **arguments}, user=ADMIN
+    )
     assert "Only an admin can" not in texts(app)
 
 
@@ -164,7 +147,7 @@ def test_in_demo_mode_the_demo_controls_send_events_through_the_ingest_api(
             "enrollment_id": enrollment_id, "kind": ActivityKind.REPLIED, "subject": "Re",
             "base_url": simulator.base_url,
         }  # fmt: skip
-        app = _run("dashboard.app_pages.demo_controls", "record_email_event", arguments, ADMIN)
+        app = call_action("dashboard.app_pages.demo_controls", "record_email_event", arguments)
         assert not app.exception and not app.error
     finally:
         ingest.close()
