@@ -82,6 +82,16 @@ def store(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]
     st.cache_data.clear()
 
 
+@pytest.fixture
+def demo_env(store: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Demo mode on for the dashboard under test; returns where its simulator would save."""
+    state_file = tmp_path / "sim.json"
+    monkeypatch.setenv("CWSYNC_DEMO", "true")
+    monkeypatch.setenv("CWSYNC_SIMULATOR_STATE_FILE", str(state_file))
+    monkeypatch.setenv("CWSYNC_SIMULATOR_LATENCY_MS", "0")
+    return state_file
+
+
 def new_app(*, user: str | None = ADMIN, secrets: dict[str, Any] | None = None) -> AppTest:
     """An AppTest of the dashboard with the test users configured, signed in as ``user``."""
     app = AppTest.from_file(APP, default_timeout=30)

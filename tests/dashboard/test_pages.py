@@ -536,13 +536,8 @@ def test_demo_controls_are_not_offered_outside_demo_mode(store: Runtime) -> None
 
 
 @pytest.fixture
-def demo_store(
-    store: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[Runtime]:
+def demo_store(store: Runtime, demo_env: Path) -> Iterator[Runtime]:
     """The dashboard in demo mode (embedded simulator, seeded store), scheduler still off."""
-    monkeypatch.setenv("CWSYNC_DEMO", "true")
-    monkeypatch.setenv("CWSYNC_SIMULATOR_STATE_FILE", str(tmp_path / "sim.json"))
-    monkeypatch.setenv("CWSYNC_SIMULATOR_LATENCY_MS", "0")
     yield store
     environment = demo_mode.demo()
     if environment is not None:

@@ -123,16 +123,6 @@ def test_the_csv_export_has_no_credential_column_or_value(
 # --- demo mode and real credentials ---------------------------------------------------------
 
 
-@pytest.fixture
-def demo_env(store: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Demo mode on for the dashboard under test; returns where its simulator would save."""
-    state_file = tmp_path / "sim.json"
-    monkeypatch.setenv("CWSYNC_DEMO", "true")
-    monkeypatch.setenv("CWSYNC_SIMULATOR_STATE_FILE", str(state_file))
-    monkeypatch.setenv("CWSYNC_SIMULATOR_LATENCY_MS", "0")
-    return state_file
-
-
 def test_demo_mode_refuses_to_start_on_a_store_with_a_real_firm(
     store: Runtime, simulator: SimulatorServer, demo_env: Path
 ) -> None:

@@ -24,16 +24,6 @@ PAGES = (
 )  # fmt: skip
 
 
-@pytest.fixture
-def demo_env(store: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Demo mode on for the dashboard under test; returns where its simulator would save."""
-    state_file = tmp_path / "sim.json"
-    monkeypatch.setenv("CWSYNC_DEMO", "true")
-    monkeypatch.setenv("CWSYNC_SIMULATOR_STATE_FILE", str(state_file))
-    monkeypatch.setenv("CWSYNC_SIMULATOR_LATENCY_MS", "0")
-    return state_file
-
-
 def _customer(store: Runtime, simulator: SimulatorServer) -> int:
     """A customer account with a contact, connected to a firm and then disconnected."""
     with store.db.write() as session:
