@@ -82,14 +82,14 @@ def _writes(sim: SimulatorState) -> int:
 
 
 def test_events_accepted_while_the_engine_is_killed_and_restarted_are_each_noted_once(
-    sqlite_url: str, sim_server: SimulatorServer, sim: SimulatorState, tmp_path: Path
+    database_url: str, sim_server: SimulatorServer, sim: SimulatorState, tmp_path: Path
 ) -> None:
-    settings = make_settings(sqlite_url)
+    settings = make_settings(database_url)
     runtime = build_runtime(settings)  # the real clock: the engine process runs on it too
     assert settings.encryption_key is not None
     env = {
         **os.environ,
-        "CWSYNC_DATABASE_URL": sqlite_url,
+        "CWSYNC_DATABASE_URL": database_url,
         "CWSYNC_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
         "CWSYNC_DEMO": "false",
         "CWSYNC_ALLOW_INSECURE_HTTP": "true",
