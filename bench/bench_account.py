@@ -31,7 +31,7 @@ def connected_account(
     """A new account connected to ``firm`` at ``base_url``, with ``settings`` applied (e.g.
     ``max_rps``, ``default_project_id``); returns its id."""
     with rt.db.write() as session:
-        account = accounts.create_account(session=session, name=name, clock=rt.clock, actor=ACTOR)
+        account = accounts.create_account(session=session, name=name, actor=ACTOR)
     assert account.id is not None
     fields = {"firm": firm, "base_url": base_url, **keys}
     accounts.connect(rt, account_id=account.id, fields=fields, actor=ACTOR)
@@ -44,7 +44,7 @@ def set_settings(rt: Runtime, account_id: int, **changes: Any) -> None:
     """Change the account's sync settings (e.g. its ``max_rps`` budget)."""
     with rt.db.write() as session:
         accounts.update_settings(
-            session=session, account_id=account_id, changes=changes, clock=rt.clock, actor=ACTOR
+            session=session, account_id=account_id, changes=changes, actor=ACTOR
         )
 
 
@@ -53,7 +53,7 @@ def add_sequence(rt: Runtime, account_id: int, name: str, *, project_id: str | N
     with rt.db.write() as session:
         sequence = accounts.add_sequence(
             session=session, account_id=account_id, name=name, project_id=project_id,
-            clock=rt.clock, actor=ACTOR,
+            actor=ACTOR,
         )  # fmt: skip
     assert sequence.id is not None
     return sequence.id

@@ -119,7 +119,7 @@ def scenario(args: argparse.Namespace, firms: int, contacts: int) -> dict[str, A
                         with rt.db.write() as session:
                             accounts.update_settings(
                                 session=session, account_id=firm.account_id,
-                                changes={"max_rps": args.max_rps}, clock=rt.clock, actor="bench",
+                                changes={"max_rps": args.max_rps}, actor="bench",
                             )  # fmt: skip
                 before = sum(admin.get(f"/firms/{f.name}/answers").json()["ok"] for f in plan)
                 engine = Engine(rt)

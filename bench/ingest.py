@@ -74,9 +74,7 @@ def seed(runtime: Runtime, simulator_url: str, contacts: int) -> tuple[int, str]
     """One connected account, a sequence known as ``SEQUENCE``, ``contacts`` enrolled; returns
     the account id and a token."""
     with runtime.db.write() as session:
-        account = accounts.create_account(
-            session=session, name="Bench", clock=runtime.clock, actor="bench"
-        )
+        account = accounts.create_account(session=session, name="Bench", actor="bench")
     assert account.id is not None
     accounts.connect(
         runtime, account_id=account.id, actor="bench",
@@ -84,8 +82,7 @@ def seed(runtime: Runtime, simulator_url: str, contacts: int) -> tuple[int, str]
     )  # fmt: skip
     with runtime.db.write() as session:
         sequence = accounts.add_sequence(
-            session=session, account_id=account.id, name="Bench", clock=runtime.clock,
-            actor="bench",
+            session=session, account_id=account.id, name="Bench", actor="bench",
         )  # fmt: skip
         assert sequence.id is not None
         link_sequence(session=session, account_id=account.id, ref=SEQUENCE, sequence_id=sequence.id)

@@ -118,9 +118,7 @@ def _seed(rt: Runtime, admin: httpx.Client, sim_url: str, firm: Firm, contacts: 
     admin.post("/firms", json={"name": firm.name, **firm.keys}).raise_for_status()
     project = admin.get(f"/firms/{firm.name}/state").json()["projects"][0]["id"]
     with rt.db.write() as session:
-        account = accounts.create_account(
-            session=session, name=firm.name, clock=rt.clock, actor="bench"
-        )
+        account = accounts.create_account(session=session, name=firm.name, actor="bench")
         assert account.id is not None
         firm.account_id = account.id
     fields = {"firm": firm.name, "base_url": sim_url, **firm.keys}
@@ -128,7 +126,7 @@ def _seed(rt: Runtime, admin: httpx.Client, sim_url: str, firm: Firm, contacts: 
     with rt.db.write() as session:
         sequence = accounts.add_sequence(
             session=session, account_id=firm.account_id, name=f"{firm.name} outreach",
-            project_id=project, clock=rt.clock, actor="bench",
+            project_id=project, actor="bench",
         )  # fmt: skip
     assert sequence.id is not None
     _header, rows, _total = enrollments.read_contacts_csv(contacts)

@@ -62,9 +62,7 @@ def flag_undecryptable_connections() -> int:
     error = f"Re-enter the credentials: {rt.box.cannot_decrypt()}"
     with rt.db.write() as session:
         for account_id in problem.account_ids:
-            accounts.mark_needs_attention(
-                session=session, account_id=account_id, error=error, clock=rt.clock
-            )
+            accounts.mark_needs_attention(session=session, account_id=account_id, error=error)
     return len(problem.account_ids)
 
 

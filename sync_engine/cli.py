@@ -110,9 +110,7 @@ def account_add(name: str) -> None:
     """Create an account; prints its id."""
     rt = runtime()
     with rt.db.write() as session:
-        account = accounts.create_account(
-            session=session, name=name, clock=rt.clock, actor=_actor()
-        )
+        account = accounts.create_account(session=session, name=name, actor=_actor())
     typer.echo(account.id)
 
 
@@ -195,7 +193,7 @@ def disconnect(account: str) -> None:
     rt = runtime()
     account_id = _account_id(account)
     with rt.db.write() as session:
-        accounts.disconnect(session=session, account_id=account_id, clock=rt.clock, actor=_actor())
+        accounts.disconnect(session=session, account_id=account_id, actor=_actor())
     typer.echo("disconnected", err=True)
 
 
@@ -257,7 +255,6 @@ def settings_command(
                 session=session,
                 account_id=account_id,
                 changes=changes,
-                clock=rt.clock,
                 actor=_actor(),
             )
         else:
@@ -295,7 +292,6 @@ def sequence_add(
             name=name,
             disable_sync=disable_sync,
             project_id=project_id,
-            clock=rt.clock,
             actor=_actor(),
         )
     typer.echo(sequence.id)
@@ -338,7 +334,6 @@ def sequence_set(
             session=session,
             sequence_id=sequence_id,
             changes=changes,
-            clock=rt.clock,
             actor=_actor(),
         )
 
@@ -633,7 +628,6 @@ def review(
             session=session,
             enrollment_id=enrollment_id,
             person_id=person,
-            clock=rt.clock,
             actor=_actor(),
         )
 

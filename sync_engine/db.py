@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from alembic import command
@@ -23,15 +23,22 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from sync_engine.domain import Clock, utcnow
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_ANALYSIS_ROWS = 1000  # rows ANALYZE samples per index at start-up
 
 
 class Database:
-    """One store: an engine for reads, the same pool for writes, and session context managers."""
+    """One store: an engine for reads, the same pool for writes, and session context managers.
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    Every session it opens carries the store's clock (:func:`clock_of`), so a service that
+    stamps a time reads it from its session and no caller passes a clock.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, clock: Clock = utcnow) -> None:
         self.url = url
+        self.clock = clock
         self.engine = _create_engine(url, echo=echo)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         # On SQLite, a write transaction takes the write lock up front (no upgrade deadlocks).
@@ -44,13 +51,18 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for queries; nothing it does is committed."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with Session(self.engine, expire_on_commit=False, info={_CLOCK: self.clock}) as session:
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A short write transaction: committed on success, rolled back on error."""
-        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+        with (
+            Session(
+                self._write_engine, expire_on_commit=False, info={_CLOCK: self.clock}
+            ) as session,
+            session.begin(),
+        ):
             yield session
 
     @contextmanager
@@ -63,6 +75,15 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+_CLOCK = "clock"
+
+
+def clock_of(session: Session) -> Clock:
+    """The clock of the store ``session`` belongs to (real time for a session of no
+    :class:`Database`)."""
+    return cast(Clock, session.info.get(_CLOCK, utcnow))
 
 
 def _create_engine(url: str, *, echo: bool) -> sa.Engine:

@@ -30,7 +30,6 @@ class Runtime:
     settings: Settings
     db: Database
     box: SecretBox
-    clock: Clock = utcnow
     transport: httpx.BaseTransport | None = field(default=None, repr=False)
     key_problem: KeyProblem | None = None
 
@@ -56,6 +55,11 @@ class Runtime:
             clock=self.clock,
         )
 
+    @property
+    def clock(self) -> Clock:
+        """The clock of the runtime's store: one clock for the services and the engine."""
+        return self.db.clock
+
     def close(self) -> None:
         """Release pooled database connections."""
         self.db.dispose()
@@ -70,7 +74,7 @@ def build_runtime(
     """Open the store named by ``settings`` (migrating it to the newest schema), load the key
     and check it against the store, and wire the rest."""
     settings = settings or get_settings()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, clock=clock)
     try:
         migrate(db)
         box = load_secret_box(settings, store_holds_credentials=holds_credentials(db))
@@ -79,6 +83,6 @@ def build_runtime(
         db.dispose()
         raise
     return Runtime(
-        settings=settings, db=db, box=box, clock=clock, transport=transport,
+        settings=settings, db=db, box=box, transport=transport,
         key_problem=key_problem,
     )  # fmt: skip

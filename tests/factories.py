@@ -95,9 +95,7 @@ def make_connected_account(
     """An account connected to ``SIM_FIRM`` (at ``base_url``, or through ``runtime``'s transport);
     returns its id."""
     with runtime.db.write() as session:
-        account = accounts.create_account(
-            session=session, name=name, clock=runtime.clock, actor="test"
-        )
+        account = accounts.create_account(session=session, name=name, actor="test")
     assert account.id is not None
     accounts.connect(
         runtime, account_id=account.id, fields=connection_fields(base_url), actor="test"
@@ -106,7 +104,7 @@ def make_connected_account(
         with runtime.db.write() as session:
             accounts.update_settings(
                 session=session, account_id=account.id, changes=settings,
-                clock=runtime.clock, actor="test",
+                actor="test",
             )  # fmt: skip
     return account.id
 
@@ -115,8 +113,7 @@ def make_sequence(runtime: Runtime, account_id: int, name: str = "VP Eng", **fie
     """A sequence of the account; returns its id."""
     with runtime.db.write() as session:
         sequence = accounts.add_sequence(
-            session=session, account_id=account_id, name=name, clock=runtime.clock,
-            actor="test", **fields,  # type: ignore[arg-type]
+            session=session, account_id=account_id, name=name, actor="test", **fields,  # type: ignore[arg-type]
         )  # fmt: skip
     assert sequence.id is not None
     return sequence.id

@@ -4,7 +4,7 @@ the detail view both call them."""
 
 from __future__ import annotations
 
-from dashboard import identity, process, store, widgets
+from dashboard import identity, store, widgets
 from dashboard.widgets import show_error
 from sync_engine.services import actions, contact_edits
 from sync_engine.services.errors import ServiceError
@@ -15,8 +15,7 @@ def retry(enrollment_ids: list[int]) -> None:
     actor = identity.require_admin("retry contacts")
     with store.writing() as session:
         done = actions.retry_enrollments(
-            session=session, enrollment_ids=enrollment_ids, clock=process.runtime().clock,
-            actor=actor,
+            session=session, enrollment_ids=enrollment_ids, actor=actor,
         )  # fmt: skip
     widgets.flash(f"{done} contact{'s' if done != 1 else ''} queued for retry.")
 
@@ -25,9 +24,7 @@ def retry_all_failed(account_id: int) -> None:
     """Queue every failed enrollment of the account for another attempt (admins only)."""
     actor = identity.require_admin("retry contacts")
     with store.writing() as session:
-        done = actions.retry_all_failed(
-            session=session, account_id=account_id, clock=process.runtime().clock, actor=actor
-        )
+        done = actions.retry_all_failed(session=session, account_id=account_id, actor=actor)
     widgets.flash(f"{done} contact{'s' if done != 1 else ''} queued for retry.")
 
 
@@ -36,8 +33,7 @@ def dismiss(enrollment_ids: list[int]) -> None:
     actor = identity.require_admin("dismiss contacts")
     with store.writing() as session:
         done = actions.dismiss_enrollments(
-            session=session, enrollment_ids=enrollment_ids, clock=process.runtime().clock,
-            actor=actor,
+            session=session, enrollment_ids=enrollment_ids, actor=actor,
         )  # fmt: skip
     widgets.flash(f"{done} contact{'s' if done != 1 else ''} dismissed.")
 
@@ -50,7 +46,7 @@ def choose_person(enrollment_id: int, person_id: str | None) -> bool:
         with store.writing() as session:
             actions.resolve_review(
                 session=session, enrollment_id=enrollment_id, person_id=person_id,
-                clock=process.runtime().clock, actor=actor,
+                actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
@@ -69,7 +65,7 @@ def correct_contact(
         with store.writing() as session:
             return contact_edits.correct_contact(
                 session=session, enrollment_id=enrollment_id, fields=fields,
-                clock=process.runtime().clock, actor=actor,
+                actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)

@@ -56,9 +56,7 @@ def create_account(name: str) -> bool:
     actor = identity.require_admin("create accounts")
     try:
         with store.writing() as session:
-            account = accounts.create_account(
-                session=session, name=name, clock=process.runtime().clock, actor=actor
-            )
+            account = accounts.create_account(session=session, name=name, actor=actor)
     except ServiceError as exc:
         show_error(exc)
         return False
@@ -136,7 +134,7 @@ def set_paused(account_id: int, *, paused: bool) -> None:
     with store.writing() as session:
         accounts.set_sync_paused(
             session=session, account_id=account_id, paused=paused,
-            clock=process.runtime().clock, actor=actor,
+            actor=actor,
         )  # fmt: skip
     widgets.flash("Syncing paused." if paused else "Syncing resumed.")
 
@@ -145,9 +143,7 @@ def disconnect(account_id: int) -> None:
     """Forget the account's credentials (admins only); history and queued work are kept."""
     actor = identity.require_admin("disconnect Clockwork")
     with store.writing() as session:
-        accounts.disconnect(
-            session=session, account_id=account_id, clock=process.runtime().clock, actor=actor
-        )
+        accounts.disconnect(session=session, account_id=account_id, actor=actor)
     widgets.flash("Disconnected from Clockwork.")
 
 

@@ -74,7 +74,7 @@ def create_sequence(account_id: int, name: str, disable_sync: bool, project_id: 
         with store.writing() as session:
             sequence = accounts.add_sequence(
                 session=session, account_id=account_id, name=name, disable_sync=disable_sync,
-                project_id=project_id, clock=process.runtime().clock, actor=actor,
+                project_id=project_id, actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
@@ -142,7 +142,7 @@ def save_syncing(sequence_id: int, changes: dict[str, Any]) -> bool:
         with store.writing() as session:
             sequence = accounts.update_sequence(
                 session=session, sequence_id=sequence_id, changes=changes,
-                clock=process.runtime().clock, actor=actor,
+                actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)

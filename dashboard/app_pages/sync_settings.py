@@ -140,7 +140,7 @@ def save_settings(account_id: int, changes: dict[str, Any]) -> bool:
         with store.writing() as session:
             accounts.update_settings(
                 session=session, account_id=account_id, changes=changes,
-                clock=process.runtime().clock, actor=actor,
+                actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)

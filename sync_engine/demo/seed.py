@@ -168,9 +168,7 @@ class _DemoBuilder:
         the firm rotated away from when ``rotated``); its id."""
         rt = self.runtime
         with rt.db.write() as session:
-            account = accounts.create_account(
-                session=session, name=name, clock=rt.clock, actor=data.DEMO_ACTOR
-            )
+            account = accounts.create_account(session=session, name=name, actor=data.DEMO_ACTOR)
             assert account.id is not None
             account_id = account.id
             if settings:
@@ -178,7 +176,6 @@ class _DemoBuilder:
                     session=session,
                     account_id=account_id,
                     changes=settings,
-                    clock=rt.clock,
                     actor=data.DEMO_ACTOR,
                 )
         if firm is not None:
@@ -195,7 +192,6 @@ class _DemoBuilder:
                 session=session,
                 account_id=account_id,
                 name=name,
-                clock=rt.clock,
                 actor=data.DEMO_ACTOR,
                 **fields,
             )

@@ -102,9 +102,7 @@ def pause(
     """R6: credentials rejected. The account needs attention; the work stays queued as it was."""
     now = clock()
     with leased(db, claim) as (session, enrollment):
-        mark_needs_attention(
-            session=session, account_id=work.account_id, error=error.message, clock=clock
-        )
+        mark_needs_attention(session=session, account_id=work.account_id, error=error.message)
         if work.needs_sync:
             enrollment.attempts = max(0, enrollment.attempts - 1)
             enrollment.reason = Reason.AUTH_FAILED

@@ -411,9 +411,7 @@ class Engine:
             message = f"The stored connection cannot be used ({error}): reconnect Clockwork"
         try:
             with self.runtime.db.write() as session:
-                mark_needs_attention(
-                    session=session, account_id=account_id, error=message, clock=self.runtime.clock
-                )
+                mark_needs_attention(session=session, account_id=account_id, error=message)
         except Exception:
             log.exception("account %s: could not mark the connection", account_id)
 

@@ -149,16 +149,14 @@ def upsert_sequence(
     except NotFoundError:
         sequence = accounts.add_sequence(
             session=session, account_id=account_id, name=given.name,
-            disable_sync=given.disable_sync, project_id=given.project_id, clock=clock,
-            actor=actor,
+            disable_sync=given.disable_sync, project_id=given.project_id, actor=actor,
         )  # fmt: skip
         assert sequence.id is not None
         link_sequence(session=session, account_id=account_id, ref=ref, sequence_id=sequence.id)
         return sequence, True
     assert sequence.id is not None
     sequence = accounts.update_sequence(
-        session=session, sequence_id=sequence.id, changes=given.model_dump(), clock=clock,
-        actor=actor,
+        session=session, sequence_id=sequence.id, changes=given.model_dump(), actor=actor,
     )  # fmt: skip
     return sequence, False
 

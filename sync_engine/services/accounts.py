@@ -23,7 +23,7 @@ from sync_engine.clockwork.errors import (
     ClockworkTransientError,
 )
 from sync_engine.crypto import SecretBox, mask
-from sync_engine.domain import Clock
+from sync_engine.db import clock_of
 from sync_engine.models import (
     Account,
     AccountSettings,
@@ -62,14 +62,14 @@ def _validate_project_id(value: str | None) -> str | None:
 # --- accounts -------------------------------------------------------------------------------
 
 
-def create_account(*, session: Session, name: str, clock: Clock, actor: str) -> Account:
+def create_account(*, session: Session, name: str, actor: str) -> Account:
     """Create an account with the seed's default settings (sync on add, dedup on, tracking on)."""
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidInputError("account name must be 1 to 200 characters")
     if session.exec(select(Account).where(Account.name == name)).first() is not None:
         raise InvalidInputError(f"an account named {name!r} already exists")
-    now = clock()
+    now = clock_of(session)()
     account = Account(name=name, created_at=now)
     session.add(account)
     session.flush()
@@ -112,13 +112,11 @@ def list_accounts(*, session: Session) -> list[Account]:
     return list(session.exec(select(Account).order_by(col(Account.name))).all())
 
 
-def set_sync_paused(
-    *, session: Session, account_id: int, paused: bool, clock: Clock, actor: str
-) -> Account:
+def set_sync_paused(*, session: Session, account_id: int, paused: bool, actor: str) -> Account:
     """Pause or resume syncing for an account (SPEC B8); queued work stays queued."""
     account = get_account(session=session, ref=account_id)
     record_change(
-        session=session, at=clock(), actor=actor, account_id=account_id, entity="account",
+        session=session, at=clock_of(session)(), actor=actor, account_id=account_id, entity="account",
         entity_id=account_id, field="sync_paused", old=account.sync_paused, new=paused,
     )  # fmt: skip
     account.sync_paused = paused
@@ -153,7 +151,7 @@ def get_settings(*, session: Session, account_id: int) -> AccountSettings:
 
 
 def update_settings(
-    *, session: Session, account_id: int, changes: dict[str, Any], clock: Clock, actor: str
+    *, session: Session, account_id: int, changes: dict[str, Any], actor: str
 ) -> AccountSettings:
     """Apply ``changes`` (field → new value; None clears the project or max rps), audited.
 
@@ -164,7 +162,7 @@ def update_settings(
     except ValidationError as exc:
         raise invalid_input(exc) from None
     settings = get_settings(session=session, account_id=account_id)
-    now = clock()
+    now = clock_of(session)()
     for name in update.model_fields_set:
         new = getattr(update, name)
         if new is None and name in {
@@ -219,7 +217,6 @@ def add_sequence(
     name: str,
     disable_sync: bool = False,
     project_id: str | None = None,
-    clock: Clock,
     actor: str,
 ) -> Sequence:
     """Create a sequence of an account with its Syncing tab settings."""
@@ -228,7 +225,7 @@ def add_sequence(
     except ValidationError as exc:
         raise invalid_input(exc) from None
     get_account(session=session, ref=account_id)
-    now = clock()
+    now = clock_of(session)()
     sequence = Sequence(
         account_id=account_id,
         name=update.name or name,
@@ -260,7 +257,7 @@ def list_sequences(*, session: Session, account_id: int) -> list[Sequence]:
 
 
 def update_sequence(
-    *, session: Session, sequence_id: int, changes: dict[str, Any], clock: Clock, actor: str
+    *, session: Session, sequence_id: int, changes: dict[str, Any], actor: str
 ) -> Sequence:
     """Change a sequence's name, Disable Sync or project override, audited.
 
@@ -271,7 +268,7 @@ def update_sequence(
     except ValidationError as exc:
         raise invalid_input(exc) from None
     sequence = get_sequence(session=session, sequence_id=sequence_id)
-    now = clock()
+    now = clock_of(session)()
     for name in update.model_fields_set:
         new = getattr(update, name)
         if new is None and name in {"name", "disable_sync"}:
@@ -505,12 +502,12 @@ def reverify(
     return connect(runtime, account_id=account_id, fields=fields, actor=actor)
 
 
-def disconnect(*, session: Session, account_id: int, clock: Clock, actor: str) -> None:
+def disconnect(*, session: Session, account_id: int, actor: str) -> None:
     """Forget the credentials and stop syncing; history and queued work are kept (SPEC R6)."""
     row = get_connection(session=session, account_id=account_id)
     if row is None or row.state == ConnectionState.DISCONNECTED:
         raise InvalidInputError("the account is not connected")
-    now = clock()
+    now = clock_of(session)()
     record_change(
         session=session, at=now, actor=actor, account_id=account_id, entity="connection",
         entity_id=account_id, field="state", old=row.state, new=ConnectionState.DISCONNECTED.value,
@@ -521,13 +518,13 @@ def disconnect(*, session: Session, account_id: int, clock: Clock, actor: str) -
     session.add(row)
 
 
-def mark_needs_attention(*, session: Session, account_id: int, error: str, clock: Clock) -> None:
+def mark_needs_attention(*, session: Session, account_id: int, error: str) -> None:
     """Credentials were rejected mid-sync: flag the connection; the account's work pauses (R6)."""
     row = get_connection(session=session, account_id=account_id)
     if row is None or row.state != ConnectionState.CONNECTED:
         return
     record_change(
-        session=session, at=clock(), actor="engine", account_id=account_id, entity="connection",
+        session=session, at=clock_of(session)(), actor="engine", account_id=account_id, entity="connection",
         entity_id=account_id, field="state", old=row.state,
         new=ConnectionState.NEEDS_ATTENTION.value,
     )  # fmt: skip

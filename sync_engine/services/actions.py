@@ -14,7 +14,8 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from sync_engine.domain import CREATE_NEW_PERSON, Clock
+from sync_engine.db import clock_of
+from sync_engine.domain import CREATE_NEW_PERSON
 from sync_engine.models import (
     Activity,
     ActivityState,
@@ -36,9 +37,7 @@ DISMISSABLE = (
 )
 
 
-def retry_enrollments(
-    *, session: Session, enrollment_ids: Iterable[int], clock: Clock, actor: str
-) -> int:
+def retry_enrollments(*, session: Session, enrollment_ids: Iterable[int], actor: str) -> int:
     """Queue the given failed enrollments again; returns how many were retried."""
     ids = list(enrollment_ids)
     if not ids:
@@ -46,7 +45,7 @@ def retry_enrollments(
     rows = session.exec(
         select(Enrollment).where(col(Enrollment.id).in_(ids), col(Enrollment.status).in_(RETRYABLE))
     ).all()
-    now = clock()
+    now = clock_of(session)()
     for enrollment in rows:
         record_change(
             session=session, at=now, actor=actor, account_id=enrollment.account_id,
@@ -79,7 +78,7 @@ def attempts_made(*, session: Session, enrollment_id: int) -> int:
     ).one()
 
 
-def retry_all_failed(*, session: Session, account_id: int, clock: Clock, actor: str) -> int:
+def retry_all_failed(*, session: Session, account_id: int, actor: str) -> int:
     """Retry every failed enrollment of an account; returns how many."""
     ids = session.exec(
         select(Enrollment.id).where(
@@ -87,13 +86,11 @@ def retry_all_failed(*, session: Session, account_id: int, clock: Clock, actor: 
         )
     ).all()
     return retry_enrollments(
-        session=session, enrollment_ids=[i for i in ids if i is not None], clock=clock, actor=actor
+        session=session, enrollment_ids=[i for i in ids if i is not None], actor=actor
     )
 
 
-def dismiss_enrollments(
-    *, session: Session, enrollment_ids: Iterable[int], clock: Clock, actor: str
-) -> int:
+def dismiss_enrollments(*, session: Session, enrollment_ids: Iterable[int], actor: str) -> int:
     """Mark enrollments *skipped: dismissed* (they will not sync); returns how many."""
     ids = list(enrollment_ids)
     if not ids:
@@ -105,7 +102,7 @@ def dismiss_enrollments(
             col(Enrollment.lease_owner).is_(None),
         )
     ).all()
-    now = clock()
+    now = clock_of(session)()
     for enrollment in rows:
         record_change(
             session=session, at=now, actor=actor, account_id=enrollment.account_id,
@@ -132,7 +129,6 @@ def resolve_review(
     session: Session,
     enrollment_id: int,
     person_id: str | None,
-    clock: Clock,
     actor: str,
 ) -> Enrollment:
     """B2: staff pick which Clockwork person an ambiguous LinkedIn match links to (or None: create
@@ -146,7 +142,7 @@ def resolve_review(
     if person_id is not None and person_id not in candidates:
         raise InvalidInputError(f"{person_id} is not one of the candidates of this enrollment")
     choice = person_id or CREATE_NEW_PERSON
-    now = clock()
+    now = clock_of(session)()
     record_change(
         session=session, at=now, actor=actor, account_id=enrollment.account_id,
         entity="enrollment", entity_id=enrollment_id, field="review_choice", old=None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, func, select
 
-from sync_engine.domain import Clock
+from sync_engine.db import clock_of
 from sync_engine.models import Contact, Enrollment, Reason
 from sync_engine.services.audit import record_change
 from sync_engine.services.enrollments import CSV_COLUMNS, parse_contact
@@ -137,7 +137,6 @@ def correct_contact(
     session: Session,
     enrollment_id: int,
     fields: Mapping[str, str],
-    clock: Clock,
     actor: str,
 ) -> dict[str, tuple[str, str]]:
     """Correct the data of an enrollment's contact; returns each changed field's (old, new).
@@ -170,7 +169,7 @@ def correct_contact(
         raise InvalidInputError("this contact is being synced right now; try again in a moment")
     if "email" in changes:
         _check_email_is_free(session, contact, changes["email"][1])
-    now = clock()
+    now = clock_of(session)()
     for name, (old, new) in changes.items():
         record_change(
             session=session, at=now, actor=actor, account_id=contact.account_id,

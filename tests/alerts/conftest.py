@@ -28,8 +28,6 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def account_id(rt: Runtime) -> int:
     with rt.db.write() as session:
-        account = accounts.create_account(
-            session=session, name="Acme Talent", clock=rt.clock, actor="test"
-        )
+        account = accounts.create_account(session=session, name="Acme Talent", actor="test")
     assert account.id is not None
     return account.id

@@ -21,9 +21,7 @@ from tests.dashboard.conftest import (  # noqa: F401  (fixtures)
 
 def _account(runtime: Runtime) -> int:
     with runtime.db.write() as session:
-        account = accounts.create_account(
-            session=session, name="Acme Talent", clock=runtime.clock, actor="test"
-        )
+        account = accounts.create_account(session=session, name="Acme Talent", actor="test")
     assert account.id is not None
     return account.id
 

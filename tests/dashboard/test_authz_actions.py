@@ -197,9 +197,7 @@ def world(store: Runtime, simulator: SimulatorServer) -> World:
     """A connected account with a sequence, a failed enrollment, one needing review, and a queued
     one with an email opened while activity tracking was off (something to backfill)."""
     with store.db.write() as session:
-        created = accounts.create_account(
-            session=session, name="Acme Talent", clock=store.clock, actor="test"
-        )
+        created = accounts.create_account(session=session, name="Acme Talent", actor="test")
     assert created.id is not None
     accounts.connect(
         store, account_id=created.id, fields=connection_fields(simulator.base_url), actor="test"
@@ -211,7 +209,7 @@ def world(store: Runtime, simulator: SimulatorServer) -> World:
     with store.db.write() as session:
         accounts.update_settings(
             session=session, account_id=created.id, changes={"activity_tracking": False},
-            clock=store.clock, actor="test",
+            actor="test",
         )  # fmt: skip
         enrollments.record_event(
             session=session, enrollment_id=queued, kind=ActivityKind.OPENED, at=None,

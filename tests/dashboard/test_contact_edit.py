@@ -30,9 +30,7 @@ def engine(store: Runtime) -> Engine:
 def refused(store: Runtime, simulator: SimulatorServer, engine: Engine) -> int:
     """An enrollment whose LinkedIn URL Clockwork refused (a 422), as in the demo."""
     with store.db.write() as session:
-        account = accounts.create_account(
-            session=session, name="Acme Talent", clock=store.clock, actor="test"
-        )
+        account = accounts.create_account(session=session, name="Acme Talent", actor="test")
     assert account.id is not None
     accounts.connect(
         store, account_id=account.id, fields=connection_fields(simulator.base_url), actor="test"
@@ -98,9 +96,7 @@ def test_attempts_in_the_header_count_what_the_timeline_lists_after_a_retry(
     store: Runtime, refused: int, engine: Engine
 ) -> None:
     with store.db.write() as session:
-        actions.retry_enrollments(
-            session=session, enrollment_ids=[refused], clock=store.clock, actor="test"
-        )
+        actions.retry_enrollments(session=session, enrollment_ids=[refused], actor="test")
     engine.run_pass()  # refused again: the URL was not fixed
 
     app = _detail(refused)

@@ -33,9 +33,7 @@ class Clock:
 
 def _account(runtime: Runtime, contacts: int) -> contact_table.EnrollmentFilter:
     with runtime.db.write() as session:
-        account = accounts.create_account(
-            session=session, name="Acme Talent", clock=runtime.clock, actor="test"
-        )
+        account = accounts.create_account(session=session, name="Acme Talent", actor="test")
     assert account.id is not None
     sequence_id = make_sequence(runtime, account.id, "=VP Engineering")
     for number in range(contacts):

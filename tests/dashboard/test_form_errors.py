@@ -18,9 +18,7 @@ from tests.factories import connection_fields
 @pytest.fixture
 def account_id(store: Runtime) -> int:
     with store.db.write() as session:
-        account = accounts.create_account(
-            session=session, name="Acme Talent", clock=store.clock, actor="test"
-        )
+        account = accounts.create_account(session=session, name="Acme Talent", actor="test")
     assert account.id is not None
     return account.id
 

@@ -166,7 +166,7 @@ def hostile_store(store: Runtime, simulator: SimulatorServer) -> dict[str, int]:
     project = simulator.state.add_project(SIM_FIRM, hostile("project"))
     with store.db.write() as session:
         account = accounts.create_account(
-            session=session, name=hostile("account"), clock=store.clock, actor=hostile("actor")
+            session=session, name=hostile("account"), actor=hostile("actor")
         )
     assert account.id is not None
     accounts.connect(
@@ -176,11 +176,11 @@ def hostile_store(store: Runtime, simulator: SimulatorServer) -> dict[str, int]:
         accounts.update_settings(
             session=session, account_id=account.id,
             changes={"default_project_id": project["id"], "activity_tracking": False},
-            clock=store.clock, actor=hostile("actor"),
+            actor=hostile("actor"),
         )  # fmt: skip
         sequence = accounts.add_sequence(
             session=session, account_id=account.id, name=hostile("sequence"),
-            project_id=project["id"], clock=store.clock, actor=hostile("actor"),
+            project_id=project["id"], actor=hostile("actor"),
         )  # fmt: skip
     assert sequence.id is not None
     people = {

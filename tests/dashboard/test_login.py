@@ -67,9 +67,7 @@ def _navigation(app: AppTest) -> set[str]:
 def account(store: Runtime, simulator: SimulatorServer) -> dict[str, Any]:
     """A connected account with a sequence, one failed enrollment and one needing review."""
     with store.db.write() as session:
-        created = accounts.create_account(
-            session=session, name="Acme Talent", clock=store.clock, actor="test"
-        )
+        created = accounts.create_account(session=session, name="Acme Talent", actor="test")
     assert created.id is not None
     accounts.connect(
         store,

@@ -30,7 +30,7 @@ OIDC = {
 @pytest.fixture
 def acme(store: Runtime) -> None:
     with store.db.write() as session:
-        accounts.create_account(session=session, name="Acme Talent", clock=store.clock, actor="t")
+        accounts.create_account(session=session, name="Acme Talent", actor="t")
 
 
 def _run(user: dict[str, Any]) -> AppTest:

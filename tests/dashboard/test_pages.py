@@ -26,9 +26,7 @@ from tests.factories import SIM_FIRM, connection_fields, enroll, make_sequence
 
 def _account(runtime: Runtime, name: str = "Acme Talent") -> int:
     with runtime.db.write() as session:
-        account = accounts.create_account(
-            session=session, name=name, clock=runtime.clock, actor="test"
-        )
+        account = accounts.create_account(session=session, name=name, actor="test")
     assert account.id is not None
     return account.id
 
@@ -201,11 +199,11 @@ def test_a_contact_awaiting_a_reply_says_it_joins_the_sequences_project_then(
     with store.db.write() as session:
         accounts.update_settings(
             session=session, account_id=connected["account_id"],
-            changes={"sync_mode": "on_reply"}, clock=store.clock, actor="test",
+            changes={"sync_mode": "on_reply"}, actor="test",
         )  # fmt: skip
         accounts.update_sequence(
             session=session, sequence_id=connected["sequence_id"],
-            changes={"project_id": project["id"]}, clock=store.clock, actor="test",
+            changes={"project_id": project["id"]}, actor="test",
         )  # fmt: skip
     waiting = enroll(store, connected["sequence_id"], "kay@example.com")
     shown = texts(_open_detail(waiting))
@@ -472,7 +470,7 @@ def test_the_audit_log_names_people_fields_and_projects_in_words(
         accounts.update_settings(
             session=session, account_id=connected["account_id"],
             changes={"activity_tracking": False, "default_project_id": project},
-            clock=store.clock, actor="cli:root",
+            actor="cli:root",
         )  # fmt: skip
     app = open_page("audit_log")
     shown = _shown_values(app)
@@ -624,7 +622,7 @@ def test_resync_to_project_is_previewed_then_applied(
         session.add(synced)
         accounts.update_sequence(
             session=session, sequence_id=connected["sequence_id"],
-            changes={"project_id": project["id"]}, clock=store.clock, actor="test",
+            changes={"project_id": project["id"]}, actor="test",
         )  # fmt: skip
     app = open_page("sequences")
     by_label(app.button, "Preview re-sync").click().run()
@@ -643,7 +641,7 @@ def test_activity_backfill_sends_what_tracking_off_skipped(
     with store.db.write() as session:
         accounts.update_settings(
             session=session, account_id=account_id, changes={"activity_tracking": False},
-            clock=store.clock, actor="test",
+            actor="test",
         )  # fmt: skip
     store.clock.advance(60)  # type: ignore[attr-defined]
     with store.db.write() as session:
@@ -672,7 +670,7 @@ def test_the_backfill_preview_is_read_only_while_its_expander_is_open(
     with store.db.write() as session:
         accounts.update_settings(
             session=session, account_id=connected["account_id"],
-            changes={"activity_tracking": False}, clock=store.clock, actor="test",
+            changes={"activity_tracking": False}, actor="test",
         )  # fmt: skip
         enrollments.record_event(
             session=session, enrollment_id=connected["ids"][0], kind="opened", at=None,

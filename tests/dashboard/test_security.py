@@ -48,9 +48,7 @@ def _assert_no_secret(app: object, where: str) -> None:
 def connected_through_the_page(store: Runtime, simulator: SimulatorServer) -> int:
     """An account connected by typing its keys into the Integrations page, with contacts."""
     with store.db.write() as session:
-        account = accounts.create_account(
-            session=session, name="Acme Talent", clock=store.clock, actor="test"
-        )
+        account = accounts.create_account(session=session, name="Acme Talent", actor="test")
     assert account.id is not None
     app = open_page("integrations")
     fields = connection_fields(base_url=simulator.base_url)
@@ -128,9 +126,7 @@ def test_demo_mode_refuses_to_start_on_a_store_with_a_real_firm(
 ) -> None:
     claim_demo_store(store)  # even a demo store (a store that is not one: tests/demo/test_store.py)
     with store.db.write() as session:
-        account = accounts.create_account(
-            session=session, name="Real Customer", clock=store.clock, actor="test"
-        )
+        account = accounts.create_account(session=session, name="Real Customer", actor="test")
     assert account.id is not None
     accounts.connect(
         store, account_id=account.id, fields=connection_fields(simulator.base_url), actor="test"

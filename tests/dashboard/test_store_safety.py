@@ -27,16 +27,14 @@ PAGES = (
 def _customer(store: Runtime, simulator: SimulatorServer) -> int:
     """A customer account with a contact, connected to a firm and then disconnected."""
     with store.db.write() as session:
-        account = accounts.create_account(
-            session=session, name="Real Corp", clock=store.clock, actor="staff"
-        )
+        account = accounts.create_account(session=session, name="Real Corp", actor="staff")
     assert account.id is not None
     accounts.connect(
         store, account_id=account.id, fields=connection_fields(simulator.base_url), actor="staff"
     )
     enroll(store, make_sequence(store, account.id), "ceo@realcorp.example")
     with store.db.write() as session:
-        accounts.disconnect(session=session, account_id=account.id, clock=store.clock, actor="x")
+        accounts.disconnect(session=session, account_id=account.id, actor="x")
     return account.id
 
 
@@ -91,9 +89,7 @@ def test_with_the_wrong_key_every_page_renders_and_the_connection_needs_attentio
     store: Runtime, simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with store.db.write() as session:
-        account = accounts.create_account(
-            session=session, name="Acme", clock=store.clock, actor="staff"
-        )
+        account = accounts.create_account(session=session, name="Acme", actor="staff")
     assert account.id is not None
     accounts.connect(
         store, account_id=account.id, fields=connection_fields(simulator.base_url), actor="staff"

@@ -143,9 +143,7 @@ def test_a_key_is_revoked_and_restored_by_its_hint_and_the_connection_checked_ag
     with SimulatorAdmin(sim_server.base_url) as admin:
         assert admin.revoked(SIM_FIRM)
     with demo.runtime.db.write() as session:  # what the engine does on the next sync's 401
-        accounts.mark_needs_attention(
-            session=session, account_id=demo.account_id, error="401", clock=demo.runtime.clock
-        )
+        accounts.mark_needs_attention(session=session, account_id=demo.account_id, error="401")
 
     demo.controls.set_key_revoked(account_id=demo.account_id, revoked=False)
 
@@ -179,9 +177,7 @@ def test_reverify_checks_the_stored_credentials_again_and_may_move_the_base_url(
             accounts.reverify(runtime, account_id=account_id, actor="t")
 
         with runtime.db.write() as session:
-            accounts.disconnect(
-                session=session, account_id=account_id, clock=runtime.clock, actor="t"
-            )
+            accounts.disconnect(session=session, account_id=account_id, actor="t")
         with pytest.raises(InvalidInputError, match="no credentials"):
             accounts.reverify(runtime, account_id=account_id, actor="t")
     finally:

@@ -85,7 +85,7 @@ def test_stored_connections_are_those_holding_credentials(database_url: str) -> 
         make_connected_account(runtime, "Demo", base_url="http://127.0.0.1:8765")
         gone = make_connected_account(runtime, "Former", base_url="https://former.example.com")
         with runtime.db.write() as session:
-            accounts.disconnect(session=session, account_id=gone, clock=runtime.clock, actor="t")
+            accounts.disconnect(session=session, account_id=gone, actor="t")
 
         found = stored_connections(runtime)
 

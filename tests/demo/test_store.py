@@ -52,9 +52,7 @@ def customer_store(database_url: str, key: str) -> Iterator[Runtime]:
         database_url, transport=mock_transport(make_sim_state()), encryption_key=key
     )
     with runtime.db.write() as session:
-        accounts.create_account(
-            session=session, name="Real Corp", clock=runtime.clock, actor="staff"
-        )
+        accounts.create_account(session=session, name="Real Corp", actor="staff")
     yield runtime
     runtime.close()
 
@@ -97,9 +95,7 @@ def test_cwsync_demo_reset_refuses_a_store_whose_firm_was_disconnected(
         customer_store, "Real Firm", base_url="https://api.clockworkrecruiting.com"
     )
     with customer_store.db.write() as session:
-        accounts.disconnect(
-            session=session, account_id=account_id, clock=customer_store.clock, actor="staff"
-        )
+        accounts.disconnect(session=session, account_id=account_id, actor="staff")
 
     code, _, err = cli("demo", "--reset", "--simulator-url", demo_simulator.base_url)
 
@@ -174,7 +170,7 @@ def test_a_store_made_outside_demo_mode_is_not_a_demo_store_once_it_has_data(
     runtime = make_runtime(database_url)
     try:
         with runtime.db.write() as session:
-            accounts.create_account(session=session, name="Acme", clock=runtime.clock, actor="t")
+            accounts.create_account(session=session, name="Acme", actor="t")
         with pytest.raises(DemoStoreError):
             claim_demo_store(runtime)
         with runtime.db.read() as session:

@@ -38,9 +38,7 @@ def login_url(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> I
     with runtime.db.write() as session:
         from sync_engine.services import accounts
 
-        account = accounts.create_account(
-            session=session, name="Acme Talent", clock=runtime.clock, actor="setup"
-        )
+        account = accounts.create_account(session=session, name="Acme Talent", actor="setup")
     assert account.id is not None
     enroll(runtime, make_sequence(runtime, account.id, "VP Engineering"), "ada@lovelace.com")
     runtime.close()

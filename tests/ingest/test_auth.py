@@ -18,9 +18,7 @@ UNAUTHORIZED = {"error": {"code": "unauthorized", "message": "missing or invalid
 
 def _other_account_token(api: Api) -> str:
     with api.runtime.db.write() as session:
-        other = accounts.create_account(
-            session=session, name="Other firm", clock=api.clock, actor="test"
-        )
+        other = accounts.create_account(session=session, name="Other firm", actor="test")
         assert other.id is not None
         return credentials.create_token(
             session=session, account_id=other.id, name="other", clock=api.clock, actor="test"

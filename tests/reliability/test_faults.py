@@ -73,7 +73,7 @@ def _run_with_faults(
         with rt.db.write() as session:
             accounts.update_settings(
                 session=session, account_id=work.account_id, changes={"max_rps": max_rps},
-                clock=rt.clock, actor="test",
+                actor="test",
             )  # fmt: skip
     since, sim_before = last_call_id(rt), sim.request_counts(SIM_FIRM)["total"]
     server.set_faults(faults)

@@ -12,8 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel, select
 
-from sync_engine.db import Database, migrate, outside_the_models
+from sync_engine.db import Database, clock_of, migrate, outside_the_models
 from sync_engine.models import Account, AuditEntry
+from sync_engine.services.accounts import create_account
 
 
 def test_migrations_produce_exactly_the_models_schema(database_url: str) -> None:
@@ -116,3 +117,16 @@ def test_sqlite_start_up_gathers_statistics_but_not_on_the_search_index(tmp_path
     database.dispose()
     assert "account" in analysed
     assert not {table for table in analysed if table.startswith("contact_search")}
+
+
+def test_every_session_carries_its_store_clock(sqlite_url: str) -> None:
+    """Services stamp times from their session (``clock_of``), so no caller passes a clock."""
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    database = Database(sqlite_url, clock=lambda: moment)
+    try:
+        with database.read() as reading, database.write() as writing:
+            assert clock_of(reading)() == clock_of(writing)() == moment
+            account = create_account(session=writing, name="Timed", actor="test")
+        assert account.created_at == moment
+    finally:
+        database.dispose()

@@ -151,9 +151,7 @@ def test_verifying_a_disconnected_account_is_refused_in_one_line(
         from sync_engine.services import accounts
 
         with rt.db.write() as session:
-            account = accounts.create_account(
-                session=session, name="Lone", clock=rt.clock, actor="t"
-            )
+            account = accounts.create_account(session=session, name="Lone", actor="t")
         request_verification(rt, account_id=account.id or 0, actor="ana")
 
 

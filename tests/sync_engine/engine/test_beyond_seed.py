@@ -101,13 +101,12 @@ def test_ambiguous_linkedin_match_waits_for_review_then_links_the_chosen_person(
     assert {c["id"] for c in row.review_candidates} == {p["id"] for p in _people(sim)}
     with pytest.raises(InvalidInputError, match="not one of the candidates"), rt.db.write() as s:
         actions.resolve_review(
-            session=s, enrollment_id=enrollment_id, person_id="someone-else", clock=rt.clock,
-            actor="t",
+            session=s, enrollment_id=enrollment_id, person_id="someone-else", actor="t",
         )  # fmt: skip
     with rt.db.write() as session:
         actions.resolve_review(
             session=session, enrollment_id=enrollment_id, person_id=second["id"],
-            clock=rt.clock, actor="alice",
+            actor="alice",
         )  # fmt: skip
     engine.run_pass()
     row = _row(rt, enrollment_id)
@@ -126,8 +125,7 @@ def test_review_can_choose_a_new_person(
     engine.run_pass()
     with rt.db.write() as session:
         actions.resolve_review(
-            session=session, enrollment_id=enrollment_id, person_id=None, clock=rt.clock,
-            actor="t",
+            session=session, enrollment_id=enrollment_id, person_id=None, actor="t",
         )  # fmt: skip
     engine.run_pass()
     assert _row(rt, enrollment_id).link == "created" and len(_people(sim)) == 3
@@ -149,7 +147,7 @@ def test_resync_to_project_dry_run_equals_the_real_run_and_a_second_run_is_a_no_
     with rt.db.write() as session:
         accounts.update_sequence(
             session=session, sequence_id=sequence_id, changes={"project_id": project},
-            clock=rt.clock, actor="t",
+            actor="t",
         )  # fmt: skip
     preview = plan_resync(rt, sequence_id=sequence_id)
     assert [i.enrollment_id for i in preview.to_add] == ids[1:]

@@ -138,7 +138,7 @@ def _connect_other_firm(
     from sync_engine.services import accounts
 
     with rt.db.write() as session:
-        account = accounts.create_account(session=session, name=firm, clock=rt.clock, actor="t")
+        account = accounts.create_account(session=session, name=firm, actor="t")
     assert account.id is not None
     fields = {"firm": firm, "base_url": server.base_url, **keys}
     accounts.connect(rt, account_id=account.id, fields=fields, actor="t")

@@ -66,9 +66,7 @@ def _event(rt: Runtime, enrollment_id: int, kind: ActivityKind, **kw: Any) -> in
 
 def _set(rt: Runtime, account_id: int, **changes: object) -> None:
     with rt.db.write() as session:
-        accounts.update_settings(
-            session=session, account_id=account_id, changes=changes, clock=rt.clock, actor="t"
-        )
+        accounts.update_settings(session=session, account_id=account_id, changes=changes, actor="t")
 
 
 def _settle(engine: Engine, clock: FakeClock, *, passes: int = 10, step: float = 120) -> None:
@@ -251,7 +249,7 @@ def test_project_set_after_add_or_after_sync_changes_nothing(
     with rt.db.write() as session:
         accounts.update_sequence(
             session=session, sequence_id=sequence_id, changes={"project_id": _projects(sim)[0]},
-            clock=rt.clock, actor="t",
+            actor="t",
         )  # fmt: skip
     _settle(engine, rt.clock)  # type: ignore[arg-type]
     assert _row(rt, synced_first).project_id is None
@@ -376,9 +374,7 @@ def test_validation_error_fails_at_once_and_retry_action_requeues(
     assert row.last_error
     with rt.db.write() as session:
         assert (
-            actions.retry_enrollments(
-                session=session, enrollment_ids=[enrollment_id], clock=rt.clock, actor="t"
-            )
+            actions.retry_enrollments(session=session, enrollment_ids=[enrollment_id], actor="t")
             == 1
         )
     assert _row(rt, enrollment_id).status == "queued"
@@ -682,7 +678,7 @@ def test_dedup_turned_off_before_the_reply_that_queues_a_contact_added_while_dis
 ) -> None:
     sim.seed_person(SIM_FIRM, first_name="Known", last_name="Person", emails=["known@example.com"])
     with rt.db.write() as session:
-        account = accounts.create_account(session=session, name="Later", clock=rt.clock, actor="t")
+        account = accounts.create_account(session=session, name="Later", actor="t")
     assert account.id is not None
     _set(rt, account.id, deduplication=True)
     enrollment_id = enroll(rt, make_sequence(rt, account.id), "known@example.com")

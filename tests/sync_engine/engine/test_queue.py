@@ -91,12 +91,8 @@ def test_paused_and_rejected_accounts_keep_their_work_queued(
         paused_id = accounts.get_account(session=session, ref="Paused").id
         rejected_id = accounts.get_account(session=session, ref="Rejected").id
         assert paused_id and rejected_id
-        accounts.set_sync_paused(
-            session=session, account_id=paused_id, paused=True, clock=clock, actor="t"
-        )
-        accounts.mark_needs_attention(
-            session=session, account_id=rejected_id, error="401", clock=clock
-        )
+        accounts.set_sync_paused(session=session, account_id=paused_id, paused=True, actor="t")
+        accounts.mark_needs_attention(session=session, account_id=rejected_id, error="401")
     claimed = sorted(c.enrollment_id for c in _claim(runtime, "w"))
     assert claimed == live
     assert not set(claimed) & set(rejected)

@@ -118,9 +118,7 @@ def test_a_hanging_firm_keeps_neither_the_heartbeat_nor_other_accounts_waiting(
     keys = {"api_key": "hang-key-1", "api_secret": "hang-secret-2", "firm_service_key": "hang-f"}
     sim.add_firm("hanging", **keys)
     with rt.db.write() as session:
-        hanging = accounts.create_account(
-            session=session, name="Hanging", clock=rt.clock, actor="t"
-        )
+        hanging = accounts.create_account(session=session, name="Hanging", actor="t")
     assert hanging.id is not None
     fields = {"firm": "hanging", "base_url": sim_server.base_url, **keys}
     accounts.connect(rt, account_id=hanging.id, fields=fields, actor="t")

@@ -39,9 +39,7 @@ def runtime(database_url: str, sim_state: SimulatorState) -> Iterator[Runtime]:
 
 def _new_account(runtime: Runtime, name: str = "Acme Talent") -> int:
     with runtime.db.write() as session:
-        account = accounts.create_account(
-            session=session, name=name, clock=runtime.clock, actor="t"
-        )
+        account = accounts.create_account(session=session, name=name, actor="t")
     assert account.id is not None
     return account.id
 
@@ -61,9 +59,7 @@ def test_new_account_starts_with_the_seed_defaults(runtime: Runtime) -> None:
 def test_account_names_are_unique_and_lookups_say_what_is_missing(runtime: Runtime) -> None:
     _new_account(runtime)
     with pytest.raises(InvalidInputError, match="already exists"), runtime.db.write() as session:
-        accounts.create_account(
-            session=session, name=" Acme Talent ", clock=runtime.clock, actor="t"
-        )
+        accounts.create_account(session=session, name=" Acme Talent ", actor="t")
     with pytest.raises(NotFoundError, match="no account 'Nobody'"), runtime.db.read() as session:
         accounts.get_account(session=session, ref="Nobody")
 
@@ -72,17 +68,17 @@ def test_settings_changes_are_validated_and_audited_old_to_new(runtime: Runtime)
     account_id = _new_account(runtime)
     with runtime.db.write() as session:
         accounts.update_settings(
-            session=session, account_id=account_id, clock=runtime.clock, actor="alice",
+            session=session, account_id=account_id, actor="alice",
             changes={"sync_mode": "on_reply", "default_project_id": "proj-1"},
         )  # fmt: skip
     with pytest.raises(InvalidInputError, match="sync_mode"), runtime.db.write() as session:
         accounts.update_settings(
-            session=session, account_id=account_id, clock=runtime.clock, actor="alice",
+            session=session, account_id=account_id, actor="alice",
             changes={"sync_mode": "sometimes"},
         )  # fmt: skip
     with pytest.raises(InvalidInputError, match="project id"), runtime.db.write() as session:
         accounts.update_settings(
-            session=session, account_id=account_id, clock=runtime.clock, actor="alice",
+            session=session, account_id=account_id, actor="alice",
             changes={"default_project_id": "<script>"},
         )  # fmt: skip
     with runtime.db.read() as session:
@@ -136,7 +132,7 @@ def test_connect_refuses_bad_credentials_and_stores_nothing(
 def test_disconnect_forgets_credentials_but_keeps_the_firm(runtime: Runtime) -> None:
     account_id = make_connected_account(runtime)
     with runtime.db.write() as session:
-        accounts.disconnect(session=session, account_id=account_id, clock=runtime.clock, actor="t")
+        accounts.disconnect(session=session, account_id=account_id, actor="t")
     with runtime.db.read() as session:
         row = accounts.get_connection(session=session, account_id=account_id)
         creds = accounts.connection_credentials(
@@ -145,15 +141,13 @@ def test_disconnect_forgets_credentials_but_keeps_the_firm(runtime: Runtime) -> 
     assert row is not None and row.state == ConnectionState.DISCONNECTED
     assert row.api_key_token == "" and creds is None
     with pytest.raises(InvalidInputError, match="not connected"), runtime.db.write() as session:
-        accounts.disconnect(session=session, account_id=account_id, clock=runtime.clock, actor="t")
+        accounts.disconnect(session=session, account_id=account_id, actor="t")
 
 
 def test_needs_attention_then_reconnect_restores_connected(runtime: Runtime) -> None:
     account_id = make_connected_account(runtime)
     with runtime.db.write() as session:
-        accounts.mark_needs_attention(
-            session=session, account_id=account_id, error="401 rejected", clock=runtime.clock
-        )
+        accounts.mark_needs_attention(session=session, account_id=account_id, error="401 rejected")
     with runtime.db.read() as session:
         summary = accounts.connection_summary(session=session, account_id=account_id)
     assert summary is not None and summary.state == ConnectionState.NEEDS_ATTENTION
@@ -167,18 +161,15 @@ def test_sequence_syncing_tab_is_validated_and_audited(runtime: Runtime) -> None
     account_id = _new_account(runtime)
     with runtime.db.write() as session:
         sequence = accounts.add_sequence(
-            session=session, account_id=account_id, name="CFO search", clock=runtime.clock,
-            actor="bob",
+            session=session, account_id=account_id, name="CFO search", actor="bob",
         )  # fmt: skip
         assert sequence.id is not None
         accounts.update_sequence(
-            session=session, sequence_id=sequence.id, clock=runtime.clock, actor="bob",
+            session=session, sequence_id=sequence.id, actor="bob",
             changes={"disable_sync": True, "project_id": "p-42"},
         )  # fmt: skip
     with pytest.raises(InvalidInputError, match="name"), runtime.db.write() as session:
-        accounts.add_sequence(
-            session=session, account_id=account_id, name="", clock=runtime.clock, actor="bob"
-        )
+        accounts.add_sequence(session=session, account_id=account_id, name="", actor="bob")
     with runtime.db.read() as session:
         (listed,) = accounts.list_sequences(session=session, account_id=account_id)
         fields = {e.field for e in list_entries(session=session, account_id=account_id)}
@@ -250,7 +241,7 @@ def test_plain_http_is_refused_unless_the_server_is_on_this_machine(
     refusing = httpx.MockTransport(lambda request: httpx.Response(401))
     rt = make_runtime(sqlite_url, transport=refusing, allow_insecure_http=False)
     with rt.db.write() as session:
-        account = accounts.create_account(session=session, name="T", clock=rt.clock, actor="t")
+        account = accounts.create_account(session=session, name="T", actor="t")
     assert account.id is not None
     if accepted:  # sent, and refused by Clockwork (the keys are made up)
         with pytest.raises(ConnectionRejectedError):

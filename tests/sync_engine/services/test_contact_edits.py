@@ -124,15 +124,14 @@ def _enrollment(rt: Runtime, enrollment_id: int) -> dict[str, Any]:
 def _correct(rt: Runtime, enrollment_id: int, actor: str = "Dana", **fields: str) -> dict:
     with rt.db.write() as session:
         return contact_edits.correct_contact(
-            session=session, enrollment_id=enrollment_id, fields=fields, clock=rt.clock,
-            actor=actor,
+            session=session, enrollment_id=enrollment_id, fields=fields, actor=actor,
         )  # fmt: skip
 
 
 def _retry(rt: Runtime, enrollment_id: int) -> None:
     with rt.db.write() as session:
         assert actions.retry_enrollments(
-            session=session, enrollment_ids=[enrollment_id], clock=rt.clock, actor="Dana"
+            session=session, enrollment_ids=[enrollment_id], actor="Dana"
         ) == 1  # fmt: skip
 
 

@@ -40,9 +40,7 @@ def _one_of_each(runtime: Runtime) -> dict[str, int]:
     on_reply = make_connected_account(runtime, "On reply", sync_mode="on_reply")
     off = make_connected_account(runtime, "Off", sync_mode="off")
     with runtime.db.write() as session:
-        never = accounts.create_account(
-            session=session, name="Never connected", clock=runtime.clock, actor="test"
-        ).id
+        never = accounts.create_account(session=session, name="Never connected", actor="test").id
     assert never is not None
     return {
         "on add": enroll(runtime, sequence_of(runtime, on_add), "a@a.com"),

@@ -39,8 +39,7 @@ def _enrollment(runtime: Runtime, enrollment_id: int) -> dict[str, object]:
 def _set(runtime: Runtime, account_id: int, **changes: object) -> None:
     with runtime.db.write() as session:
         accounts.update_settings(
-            session=session, account_id=account_id, changes=changes, clock=runtime.clock,
-            actor="t",
+            session=session, account_id=account_id, changes=changes, actor="t",
         )  # fmt: skip
 
 
@@ -101,7 +100,7 @@ def test_disable_sync_at_add_is_permanent_even_after_a_reply(runtime: Runtime) -
     with runtime.db.write() as session:
         accounts.update_sequence(
             session=session, sequence_id=sequence_id, changes={"disable_sync": False},
-            clock=runtime.clock, actor="t",
+            actor="t",
         )  # fmt: skip
     _event(runtime, enrollment_id, ActivityKind.REPLIED)
     row = _enrollment(runtime, enrollment_id)

@@ -72,9 +72,7 @@ def _set(runtime: Runtime, enrollment_id: int, **columns: Any) -> None:
 
 def _account(runtime: Runtime, name: str = "Acme Talent") -> int:
     with runtime.db.write() as session:
-        account = accounts.create_account(
-            session=session, name=name, clock=runtime.clock, actor="test"
-        )
+        account = accounts.create_account(session=session, name=name, actor="test")
     assert account.id is not None
     return account.id
 
@@ -129,12 +127,8 @@ def test_account_overview_puts_accounts_needing_attention_first(
 def test_account_overview_flags_rejected_credentials_and_paused_sync(runtime: Runtime) -> None:
     account_id = make_connected_account(runtime)
     with runtime.db.write() as session:
-        accounts.mark_needs_attention(
-            session=session, account_id=account_id, error="401", clock=runtime.clock
-        )
-        accounts.set_sync_paused(
-            session=session, account_id=account_id, paused=True, clock=runtime.clock, actor="t"
-        )
+        accounts.mark_needs_attention(session=session, account_id=account_id, error="401")
+        accounts.set_sync_paused(session=session, account_id=account_id, paused=True, actor="t")
     with runtime.db.read() as session:
         (row,) = overview.account_overview(session=session)
     assert row.problems == ["Credentials rejected", "Sync paused"]
@@ -690,7 +684,7 @@ def test_settings_preview_of_linking_by_linkedin_both_ways(runtime: Runtime) -> 
     with runtime.db.write() as session:
         accounts.update_settings(
             session=session, account_id=account_id, changes={"link_by_linkedin": True},
-            clock=runtime.clock, actor="test",
+            actor="test",
         )  # fmt: skip
     assert any("matched by email only" in line for line in preview(False).will)
     assert preview(True).empty  # no change, nothing to say
