@@ -98,10 +98,14 @@ def tokens(account_id: int) -> None:
         submitted = st.form_submit_button("Create token", icon=":material/add:")
     if submitted and create_token(account_id, name):
         st.rerun()
-    active = {row.id: f"{row.name} ({row.hint}…)" for row in rows if row.revoked_at is None}
+    active = {
+        row.id: f"{row.name} ({row.hint}…)"
+        for row in rows
+        if row.revoked_at is None and row.id is not None
+    }
     if active:
         with st.popover("Revoke a token", icon=":material/block:"):
-            token_id = st.selectbox("Token", list(active), format_func=active.get)
+            token_id = st.selectbox("Token", list(active), format_func=lambda i: active[i])
             st.caption("The platform's requests with it are refused from the next one on.")
             if st.button("Revoke", type="primary") and token_id is not None:
                 revoke_token(account_id, int(token_id))

@@ -53,7 +53,7 @@ def render() -> None:
         format_func=str.capitalize,
     )  # fmt: skip
     states = right.multiselect(
-        "Note", list(STATE_WORDS), key="activity_state", format_func=STATE_WORDS.get
+        "Note", list(STATE_WORDS), key="activity_state", format_func=lambda s: STATE_WORDS[s]
     )
     if not states and not kinds:  # every activity: the counts above add up to it
         total = sum(counts.values())

@@ -58,7 +58,7 @@ def filters(account_id: int) -> contact_table.EnrollmentFilter:
     statuses = status.multiselect(
         "Status",
         choices["statuses"],
-        format_func=reason_texts.STATUS_LABELS.get,
+        format_func=lambda code: reason_texts.STATUS_LABELS.get(code, code),
         key="contacts_status",
     )
     reasons = reason.multiselect(
@@ -68,7 +68,7 @@ def filters(account_id: int) -> contact_table.EnrollmentFilter:
         key="contacts_reason",
     )
     sequence_ids = sequence.multiselect(
-        "Sequence", list(sequences), format_func=sequences.get, key="contacts_sequence"
+        "Sequence", list(sequences), format_func=lambda i: sequences[i], key="contacts_sequence"
     )
     flagged = flag.selectbox("Exists in Clockwork", list(FLAG_CHOICES), key="contacts_flag")
     drifted = st.checkbox(

@@ -60,6 +60,7 @@ def create_account(name: str) -> bool:
     except ServiceError as exc:
         show_error(exc)
         return False
+    assert account.id is not None  # the store gave it one
     sidebar.choose_account(account.id)
     widgets.flash(f"Account {plain(account.name)} created.")
     return True
