@@ -1,7 +1,7 @@
 """Token buckets: per API token (or per account's signing secret) for the requests a caller
 makes, and per client address for the authentications that fail there.
 
-In memory, per process: ``cwsync serve --workers N`` gives each caller N buckets. The clock is
+In memory, per process: N ``cwsync serve`` processes give each caller N buckets. The clock is
 passed in (monotonic seconds) so tests move it instead of sleeping.
 """
 
