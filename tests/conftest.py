@@ -120,6 +120,7 @@ _SLOW_MODULES = {
     "sync_engine/engine/test_isolation.py",  # firms in trouble for seconds, on a real socket
     "sync_engine/engine/test_scheduler.py",  # the scheduler's passes, in real time
     "alerts/test_live.py",  # the demo, its scheduler and a receiver, in real time
+    "verify/test_demo_drift.py",  # seeds the whole demo and syncs it
 }
 _APP_TEST_HELPERS = {("streamlit.testing.v1.app_test", "AppTest")} | {
     ("tests.dashboard.conftest", name) for name in ("open_page", "new_app", "call_action")
