@@ -67,7 +67,7 @@ def enroll(rt: Runtime, sequence_id: int, rows: Iterable[Mapping[str, str]]) -> 
         for row in rows:
             contact = enrollments.parse_contact(dict(row))
             enrollment = enrollments.add_contact(
-                session=session, sequence_id=sequence_id, contact=contact, clock=rt.clock
+                session=session, sequence_id=sequence_id, contact=contact
             )
             assert enrollment.id is not None
             ids.append(enrollment.id)

@@ -203,14 +203,13 @@ def _add_wave(suite: Suite, wave: int, size: int) -> None:
             contact = enrollments.parse_contact({"email": email, **details})
             sequence_id = suite.sequences[i % 2]
             enrollment = enrollments.add_contact(
-                session=session, sequence_id=sequence_id, contact=contact, clock=rt.clock
+                session=session, sequence_id=sequence_id, contact=contact
             )
             assert enrollment.id is not None
             added.append(enrollment.id)
             if i == 0:  # the same contact in the other sequence: one person, two candidacies
                 again = enrollments.add_contact(
                     session=session, sequence_id=suite.sequences[1], contact=contact,
-                    clock=rt.clock,
                 )  # fmt: skip
                 assert again.id is not None
                 added.append(again.id)

@@ -92,7 +92,7 @@ def seed(runtime: Runtime, simulator_url: str, contacts: int) -> tuple[int, str]
         ).token  # fmt: skip
     rows = ((i, {"email": f"c{i}@example.com"}) for i in range(contacts))
     enrollments.import_contacts(
-        session_factory=runtime.db.write, sequence_id=sequence.id, rows=rows, clock=runtime.clock
+        session_factory=runtime.db.write, sequence_id=sequence.id, rows=rows
     )
     return account.id, token
 

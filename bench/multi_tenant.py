@@ -131,7 +131,7 @@ def _seed(rt: Runtime, admin: httpx.Client, sim_url: str, firm: Firm, contacts: 
     assert sequence.id is not None
     _header, rows, _total = enrollments.read_contacts_csv(contacts)
     report = enrollments.import_contacts(
-        session_factory=rt.db.write, sequence_id=sequence.id, rows=rows, clock=rt.clock
+        session_factory=rt.db.write, sequence_id=sequence.id, rows=rows
     )
     assert not report.rejected, report.rejected
 

@@ -376,7 +376,7 @@ def contact_add(
     rt = runtime()
     with rt.db.write() as session:
         enrollment = enrollments.add_contact(
-            session=session, sequence_id=sequence_id, contact=contact, clock=rt.clock
+            session=session, sequence_id=sequence_id, contact=contact
         )
     typer.echo(enrollment.id)
 
@@ -397,7 +397,6 @@ def contact_import(
             session_factory=rt.db.write,
             sequence_id=sequence_id,
             rows=rows,
-            clock=rt.clock,
             on_progress=progress.update,
         )
     for line, reason in report.rejected:

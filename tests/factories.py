@@ -124,7 +124,7 @@ def enroll(runtime: Runtime, sequence_id: int, email: str, **fields: str) -> int
     contact = enrollments.parse_contact({"email": email, **fields})
     with runtime.db.write() as session:
         enrollment = enrollments.add_contact(
-            session=session, sequence_id=sequence_id, contact=contact, clock=runtime.clock
+            session=session, sequence_id=sequence_id, contact=contact
         )
     assert enrollment.id is not None
     return enrollment.id

@@ -67,7 +67,6 @@ class DemoControls:
         with self.runtime.db.write() as session:
             enrollment = enrollments.add_contact(
                 session=session, sequence_id=sequence_id, contact=contact,
-                clock=self.runtime.clock,
             )  # fmt: skip
         assert enrollment.id is not None
         return Added(contact.email, enrollment.id)
@@ -83,7 +82,7 @@ class DemoControls:
             return sum(1 for item in results if item.get("result") == "added")
         report = enrollments.import_contacts(
             session_factory=self.runtime.db.write, sequence_id=sequence_id,
-            rows=list(enumerate(contacts, start=1)), clock=self.runtime.clock,
+            rows=list(enumerate(contacts, start=1)),
         )  # fmt: skip
         return report.imported
 

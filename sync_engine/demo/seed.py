@@ -114,7 +114,7 @@ def seed_drift(runtime: Runtime, admin: SimulatorAdmin, *, firm: str, sequence_i
         for fields, person in zip(data.DRIFTED, people, strict=True):
             enrollment = enrollments.add_contact(
                 session=session, sequence_id=sequence_id,
-                contact=enrollments.parse_contact(fields), clock=runtime.clock,
+                contact=enrollments.parse_contact(fields),
             )  # fmt: skip
             contact = session.get(Contact, enrollment.contact_id)
             assert contact is not None
@@ -207,7 +207,6 @@ class _DemoBuilder:
                     session=session,
                     sequence_id=sequence_id,
                     contact=enrollments.parse_contact(fields),
-                    clock=self.runtime.clock,
                 )
                 assert enrollment.id is not None
                 ids.append(enrollment.id)

@@ -143,7 +143,6 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         def work(session: Session, caller: Caller, contact: dict[str, Any]) -> Result:
             (item,) = service.add_contacts(
                 session=session, account_id=caller.account_id, ref=ref, contacts=[contact],
-                clock=runtime.clock,
             )  # fmt: skip
             if not item.ok:
                 raise InvalidInputError(item.error or "the contact was refused")
@@ -166,7 +165,6 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
                     account_id=caller.account_id,
                     ref=ref,
                     contacts=batch.contacts,
-                    clock=runtime.clock,
                 )
             )
 

@@ -191,7 +191,7 @@ def _savepoint(session: Session) -> Iterator[Session]:
 
 
 def add_contacts(
-    *, session: Session, account_id: int, ref: str, contacts: list[Any], clock: Clock
+    *, session: Session, account_id: int, ref: str, contacts: list[Any]
 ) -> list[ItemResult]:
     """Enroll contacts in the sequence ``ref`` with the CLI's validation and add-time decision.
 
@@ -221,7 +221,6 @@ def add_contacts(
         rows.append((index, {k: "" if v is None else str(v) for k, v in item.items()}))
     report = enrollments.import_contacts(
         session_factory=lambda: _savepoint(session), sequence_id=sequence.id, rows=rows,
-        clock=clock,
     )  # fmt: skip
     for index, reason in report.rejected:
         results[index] = ItemResult(index, False, "rejected", error=reason)
@@ -540,7 +539,7 @@ def apply_platform_event(
         )  # fmt: skip
     (added,) = add_contacts(
         session=session, account_id=account_id, ref=event.campaign_ref,
-        contacts=[event.contact], clock=clock,
+        contacts=[event.contact],
     )  # fmt: skip
     if not added.ok:
         raise InvalidInputError(added.error or "the lead could not be added")

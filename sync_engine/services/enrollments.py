@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlmodel import Session, col, select
 
 from sync_engine import domain
-from sync_engine.domain import Clock
+from sync_engine.db import clock_of
 from sync_engine.matching import normalize_email, normalize_linkedin_url
 from sync_engine.models import (
     Contact,
@@ -112,9 +112,7 @@ def parse_contact(fields: dict[str, Any]) -> ContactInput:
         raise invalid_input(exc) from None
 
 
-def add_contact(
-    *, session: Session, sequence_id: int, contact: ContactInput, clock: Clock
-) -> Enrollment:
+def add_contact(*, session: Session, sequence_id: int, contact: ContactInput) -> Enrollment:
     """Enroll a contact in a sequence: the *add* trigger of R1, decided and stored now."""
     sequence, snapshot, decision = _decide_add(session, sequence_id)
     return _enroll(
@@ -125,7 +123,7 @@ def add_contact(
         decision=decision,
         snapshot=snapshot,
         disable_sync=sequence.disable_sync,
-        now=clock(),
+        now=clock_of(session)(),
     )
 
 
@@ -379,7 +377,6 @@ def import_contacts(
     session_factory: Callable[[], Any],
     sequence_id: int,
     rows: Iterable[tuple[int, Row]],
-    clock: Clock,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Validate every row, import the good ones in batches, report the bad ones by line.
@@ -396,11 +393,11 @@ def import_contacts(
         part = ImportReport()
         try:
             with session_factory() as session:
-                _import_batch(session, sequence_id, batch, clock(), part)
+                _import_batch(session, sequence_id, batch, clock_of(session)(), part)
         except sa.exc.IntegrityError:  # a contact added concurrently: redo this batch row by row
             part = ImportReport()
             with session_factory() as session:
-                _import_rows(session, sequence_id, batch, clock(), part)
+                _import_rows(session, sequence_id, batch, clock_of(session)(), part)
         report.merge(part)
         if on_progress:
             on_progress(len(batch))

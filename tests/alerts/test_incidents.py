@@ -58,7 +58,6 @@ def _enrollment(rt: Runtime, account_id: int, email: str) -> int:
     with rt.db.write() as session:
         enrollment = add_contact(
             session=session, sequence_id=sequence_id, contact=parse_contact({"email": email}),
-            clock=rt.clock,
         )  # fmt: skip
     assert enrollment.id is not None
     return enrollment.id

@@ -197,7 +197,7 @@ HEADER = "email,first_name,last_name,title,company,linkedin_url\n"
 def _import(runtime: Runtime, sequence_id: int, path: Path) -> enrollments.ImportReport:
     _header, rows, _total = enrollments.read_contacts_csv(path)
     return enrollments.import_contacts(
-        session_factory=runtime.db.write, sequence_id=sequence_id, rows=rows, clock=runtime.clock
+        session_factory=runtime.db.write, sequence_id=sequence_id, rows=rows
     )
 
 
@@ -246,7 +246,7 @@ def test_import_of_many_rows_reports_progress_in_batches(runtime: Runtime, tmp_p
     progress: list[int] = []
     report = enrollments.import_contacts(
         session_factory=runtime.db.write, sequence_id=sequence_id, rows=parsed,
-        clock=runtime.clock, on_progress=progress.append,
+        on_progress=progress.append,
     )  # fmt: skip
     assert (total, report.imported, progress) == (1200, 1200, [500, 500, 200])
 
@@ -377,7 +377,7 @@ def test_an_unclosed_quote_rejects_its_own_line_and_keeps_the_rows_after_it(
     )
     _header, rows, total = enrollments.read_contacts_csv(path)
     report = enrollments.import_contacts(
-        session_factory=runtime.db.write, sequence_id=sequence_id, rows=rows, clock=runtime.clock
+        session_factory=runtime.db.write, sequence_id=sequence_id, rows=rows
     )
     assert (total, report.imported, report.total) == (7, 5, 7)
     assert [line for line, _ in report.rejected] == [3, 8]
@@ -408,7 +408,7 @@ def test_a_row_is_judged_on_its_data_even_with_a_key_the_reader_once_used_for_er
     sequence_id = make_sequence(runtime, make_connected_account(runtime))
     rows = [(1, {"email": "ada@example.com", "__error__": "looks like ours"})]
     report = enrollments.import_contacts(
-        session_factory=runtime.db.write, sequence_id=sequence_id, rows=rows, clock=runtime.clock
+        session_factory=runtime.db.write, sequence_id=sequence_id, rows=rows
     )
     assert report.rejected == [(1, "__error__: Extra inputs are not permitted")]
 
