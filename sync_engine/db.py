@@ -92,7 +92,9 @@ def _create_engine(url: str, *, echo: bool) -> sa.Engine:
         return sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
     database = parsed.database
-    if database and database != ":memory:":
+    # A URI (uri=true) is SQLite's to open: it is not a path, and mode=ro must create nothing.
+    is_uri = parsed.query.get("uri") in ("true", "1")
+    if database and database != ":memory:" and not is_uri:
         _create_private_file(Path(database))
     engine = sa.create_engine(
         url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}

@@ -130,3 +130,22 @@ def test_every_session_carries_its_store_clock(sqlite_url: str) -> None:
         assert account.created_at == moment
     finally:
         database.dispose()
+
+
+def test_a_sqlite_uri_store_is_opened_as_is_and_nothing_is_made_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sqlite:///file:…?mode=ro&uri=true``: SQLite reads the URI; no folder named ``file:``
+    appears in the working directory and no empty store is made for it."""
+    store = tmp_path / "store.db"
+    Database(f"sqlite:///{store}").dispose()
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    db = Database(f"sqlite:///file:{store}?mode=ro&uri=true")
+    try:
+        with pytest.raises(sa.exc.OperationalError, match="readonly"), db.write() as session:
+            session.execute(sa.text("CREATE TABLE t (x INTEGER)"))
+    finally:
+        db.dispose()
+    assert list(here.iterdir()) == []
