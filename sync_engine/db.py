@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
@@ -20,6 +21,8 @@ from typing import Any, cast
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -148,13 +151,21 @@ def outside_the_models(
     return not (reflected and compare_to is None and (name or "").startswith(SEARCH_OBJECTS))
 
 
+@cache
+def _head_revision() -> str | None:
+    """The newest migration's revision, read from the packaged scripts once per process."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
 def migrate(database: Database) -> None:
     """Bring the schema to the newest revision and refresh SQLite's planner statistics
     (idempotent; run at every start-up)."""
     config = alembic_config(database.url)
     with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        # A store already at head is not handed to Alembic, which would load every script again.
+        if MigrationContext.configure(connection).get_current_revision() != _head_revision():
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
     if database.is_sqlite:
         # SQLite keeps no statistics by itself and without them plans full scans for the
         # dashboard's paged queries; a sampled ANALYZE (analysis_limit) gives the same plans as a

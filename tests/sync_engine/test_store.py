@@ -10,9 +10,11 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel, select
 
-from sync_engine.db import Database, clock_of, migrate, outside_the_models
+import sync_engine.db as db_module
+from sync_engine.db import Database, alembic_config, clock_of, migrate, outside_the_models
 from sync_engine.models import Account, AuditEntry
 from sync_engine.services.accounts import create_account
 
@@ -26,6 +28,21 @@ def test_migrations_produce_exactly_the_models_schema(database_url: str) -> None
         diff = compare_metadata(context, SQLModel.metadata)
     database.dispose()
     assert diff == []
+
+
+def test_migrate_brings_an_empty_store_to_head_and_leaves_a_store_at_head_to_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'new.db'}")
+    migrate(database)
+    head = ScriptDirectory.from_config(alembic_config(database.url)).get_current_head()
+    with database.engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == head
+    upgrades: list[object] = []
+    monkeypatch.setattr(db_module.command, "upgrade", lambda *args: upgrades.append(args))
+    migrate(database)  # every start-up: nothing for Alembic to do, so it is not asked
+    database.dispose()
+    assert upgrades == []
 
 
 def test_timestamps_are_stored_in_utc_and_read_back_aware(database_url: str) -> None:
