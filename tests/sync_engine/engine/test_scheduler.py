@@ -24,7 +24,9 @@ from tests.factories import enroll, make_connected_account, make_runtime, make_s
 def live_rt(sqlite_url: str, sim: SimulatorState) -> Iterator[Runtime]:
     """A runtime on the real clock (the scheduler runs on wall time)."""
     runtime = make_runtime(sqlite_url, sync_interval_seconds=0.2, default_max_rps=500)
-    runtime.clock = __import__("sync_engine.models", fromlist=["utcnow"]).utcnow
+    runtime.db.clock = __import__(
+        "sync_engine.models", fromlist=["utcnow"]
+    ).utcnow  # the store's clock is the runtime's
     yield runtime
     runtime.close()
 
@@ -114,7 +116,7 @@ def test_a_hanging_firm_keeps_neither_the_heartbeat_nor_other_accounts_waiting(
     rt = make_runtime(
         sqlite_url, sync_interval_seconds=0.5, http_timeout_seconds=3, lease_seconds=12
     )
-    rt.clock = utcnow
+    rt.db.clock = utcnow
     keys = {"api_key": "hang-key-1", "api_secret": "hang-secret-2", "firm_service_key": "hang-f"}
     sim.add_firm("hanging", **keys)
     with rt.db.write() as session:
