@@ -186,7 +186,7 @@ def create_app(simulator: Simulator) -> ASGIApp:
         POST /_admin/keys/revoke               {key} -> 204 (user API key or firm service key)
         POST /_admin/keys/restore              {key} -> 204
 
-    Drift, what staff do in Clockwork behind the sync's back (issue 16's verification)::
+    Drift, what staff do in Clockwork behind the sync's back, for the verification to find::
 
         DELETE /_admin/firms/{firm}/people/{id}                      -> 204 (with its
                                                 candidacies and notes)

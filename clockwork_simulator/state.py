@@ -337,7 +337,7 @@ class SimulatorState:
             self._firms = {firm.name: firm for firm in firms}
             self._revoked = set(document["revokedKeys"])
 
-    # -- drift: what staff do in Clockwork behind the sync's back (admin, issue 16) -----------
+    # -- drift: what staff do in Clockwork behind the sync's back (admin) ----------------------
 
     def delete_person(self, firm: str, person_id: str) -> None:
         """Delete a person with their candidacies and notes; raises `UnknownRecord`."""

@@ -172,7 +172,7 @@ UMBRELLA = [
 ]
 
 
-# Synced before today and changed in Clockwork since: what a verification finds (issue 16).
+# Synced before today and changed in Clockwork since: what a verification finds.
 DRIFTED = [
     _contact("Wendy", "Shaw", "wendy.shaw@fabrikam.example", "CTO", "Fabrikam"),
     _contact("Victor", "Lane", "victor.lane@proseware.example", "VP Engineering", "Proseware"),
