@@ -27,7 +27,7 @@ SEND_SLACK = 0.25
 @pytest.fixture
 def live_rt(sqlite_url: str, sim: SimulatorState) -> Iterator[Runtime]:
     runtime = make_runtime(sqlite_url, sync_interval_seconds=INTERVAL, default_max_rps=500)
-    runtime.clock = utcnow
+    runtime.db.clock = utcnow  # the store's clock is the runtime's
     yield runtime
     runtime.close()
 
