@@ -59,6 +59,8 @@ def run(
                 "CWSYNC_ENCRYPTION_KEY": key,
                 "CWSYNC_WORKERS": str(workers),
                 "CWSYNC_DEMO": "false",
+                # One firm shared by every process: the firm split would give it to one engine.
+                "CWSYNC_PARTITION_FIRMS": "false",
             }
             command = [
                 sys.executable,
