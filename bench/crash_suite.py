@@ -216,12 +216,12 @@ def _add_wave(suite: Suite, wave: int, size: int) -> None:
         for enrollment_id in added:
             enrollments.record_event(
                 session=session, enrollment_id=enrollment_id, kind=ActivityKind.SENT, at=None,
-                subject=f"Intro, wave {wave}", clock=rt.clock,
+                subject=f"Intro, wave {wave}",
             )  # fmt: skip
         for enrollment_id in rng.sample(earlier, min(3, len(earlier))):
             enrollments.record_event(
                 session=session, enrollment_id=enrollment_id, kind=ActivityKind.OPENED, at=None,
-                subject=f"Opened, wave {wave}", clock=rt.clock,
+                subject=f"Opened, wave {wave}",
             )  # fmt: skip
     suite.enrollment_ids += added
 

@@ -89,7 +89,7 @@ def run(
             for enrollment_id in ids:
                 enrollments.record_event(
                     session=session, enrollment_id=enrollment_id, kind=ActivityKind.SENT,
-                    at=None, subject="Intro", clock=rt.clock,
+                    at=None, subject="Intro",
                 )  # fmt: skip
         started = time.perf_counter()
         counts = Engine(rt).run_until_idle(timeout=3600)

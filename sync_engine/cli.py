@@ -438,7 +438,6 @@ def event(
             kind=ActivityKind(kind.value),
             at=moment,
             subject=subject,
-            clock=rt.clock,
         )
     typer.echo(activity.id)
 
@@ -593,9 +592,7 @@ def backfill_activity(
             include_before_connection=include_before_connection,
         )
         if not dry_run:
-            apply_backfill(
-                session=session, account_id=account_id, items=items, now=rt.clock(), actor=_actor()
-            )
+            apply_backfill(session=session, account_id=account_id, items=items, actor=_actor())
     shown = [
         {
             "activity_id": i.activity_id,

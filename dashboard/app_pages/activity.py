@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import identity, pager, process, sidebar, store, tables, times, widgets
+from dashboard import identity, pager, sidebar, store, tables, times, widgets
 from dashboard.theme import STATUS_COLOURS
 from sync_engine.models import ActivityKind, ActivityState
 from sync_engine.services import activity_backfill, wording
@@ -178,14 +178,13 @@ def send_backfill(account_id: int, *, include_before_connection: bool) -> None:
     """B4: queue the skipped activity for Clockwork, planned afresh at confirmation (admins
     only)."""
     actor = identity.require_admin("backfill activity")
-    rt = process.runtime()
     with store.writing() as session:
         plan = activity_backfill.plan_backfill(
             session=session, account_id=account_id,
             include_before_connection=include_before_connection,
         )  # fmt: skip
         queued = activity_backfill.apply_backfill(
-            session=session, account_id=account_id, items=plan, now=rt.clock(), actor=actor
+            session=session, account_id=account_id, items=plan, actor=actor
         )
     widgets.flash(f"{wording.plural(queued, 'activity')} queued for Clockwork.")
 

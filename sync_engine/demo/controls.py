@@ -99,7 +99,7 @@ class DemoControls:
         with self.runtime.db.write() as session:
             enrollments.record_event(
                 session=session, enrollment_id=enrollment_id, kind=kind, at=None,
-                subject=subject, clock=self.runtime.clock,
+                subject=subject,
             )  # fmt: skip
 
     def _own_sequence(self, account_id: int, sequence_id: int) -> None:

@@ -224,5 +224,4 @@ class _DemoBuilder:
                 kind=kind,
                 at=None,
                 subject=subject,
-                clock=rt.clock,
             )

@@ -357,7 +357,7 @@ def record_one_event(
             at = now
     return enrollments.record_event(
         session=session, enrollment_id=enrollment_id, kind=event.kind, at=at,
-        subject=event.subject, clock=clock,
+        subject=event.subject,
     )  # fmt: skip
 
 

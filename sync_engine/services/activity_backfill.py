@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from sync_engine.db import clock_of
 from sync_engine.models import (
     SYNC_PENDING,
     Activity,
@@ -118,13 +119,13 @@ def apply_backfill(
     session: Session,
     account_id: int,
     items: list[BackfillItem],
-    now: datetime,
     actor: str,
 ) -> int:
     """Re-open the planned activities for delivery; returns how many were queued."""
     ids = [item.activity_id for item in items]
     if not ids:
         return 0
+    now = clock_of(session)()
     reopened = session.exec(
         select(Activity).where(
             col(Activity.id).in_(ids), col(Activity.state) == ActivityState.SKIPPED

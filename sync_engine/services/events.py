@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from sync_engine.domain import Clock
+from sync_engine.db import clock_of
 from sync_engine.models import (
     AccountSettings,
     Activity,
@@ -189,7 +189,6 @@ def record_event(
     kind: ActivityKind,
     at: datetime | None,
     subject: str,
-    clock: Clock,
 ) -> RecordedEvent:
     """Record an email event; a reply is also the second trigger of R1.
 
@@ -198,7 +197,7 @@ def record_event(
     """
     if len(subject) > 500:
         raise InvalidInputError("subject is longer than 500 characters")
-    now = clock()
+    now = clock_of(session)()
     at = at or now
     if at.tzinfo is None:
         raise InvalidInputError("--at needs a timezone, e.g. 2026-11-28T09:30:00Z")

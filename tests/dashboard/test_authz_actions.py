@@ -213,7 +213,7 @@ def world(store: Runtime, simulator: SimulatorServer) -> World:
         )  # fmt: skip
         enrollments.record_event(
             session=session, enrollment_id=queued, kind=ActivityKind.OPENED, at=None,
-            subject="Hello", clock=store.clock,
+            subject="Hello",
         )  # fmt: skip
         row = session.get(Enrollment, failed)
         assert row is not None

@@ -194,7 +194,7 @@ def hostile_store(store: Runtime, simulator: SimulatorServer) -> dict[str, int]:
     with store.db.write() as session:
         enrollments.record_event(
             session=session, enrollment_id=people["queued"], kind=ActivityKind.REPLIED, at=None,
-            subject=hostile("subject"), clock=store.clock,
+            subject=hostile("subject"),
         )  # fmt: skip
         failed = session.get(Enrollment, people["failed"])
         review = session.get(Enrollment, people["review"])

@@ -388,7 +388,7 @@ def test_activity_page_lists_events(store: Runtime, connected: dict[str, Any]) -
     with store.db.write() as session:
         enrollments.record_event(
             session=session, enrollment_id=connected["ids"][0], kind="opened", at=None,
-            subject="Intro", clock=store.clock,
+            subject="Intro",
         )  # fmt: skip
     app = open_page("activity")
     table = app.dataframe[0].value
@@ -501,7 +501,7 @@ def test_every_time_on_the_log_pages_names_its_zone(
     with store.db.write() as session:
         enrollments.record_event(
             session=session, enrollment_id=connected["ids"][0], kind="opened", at=None,
-            subject="Intro", clock=store.clock,
+            subject="Intro",
         )  # fmt: skip
         session.add(EngineRun(started_at=store.clock(), trigger="scheduler", worker="w",
                               counts={"claimed": 1}))  # fmt: skip
@@ -647,7 +647,7 @@ def test_activity_backfill_sends_what_tracking_off_skipped(
     with store.db.write() as session:
         activity = enrollments.record_event(
             session=session, enrollment_id=connected["ids"][0], kind="opened", at=None,
-            subject="Intro", clock=store.clock,
+            subject="Intro",
         )  # fmt: skip
         assert activity.state == "skipped"
     app = open_page("activity", backfill_open=True)  # the expander opened
@@ -674,7 +674,7 @@ def test_the_backfill_preview_is_read_only_while_its_expander_is_open(
         )  # fmt: skip
         enrollments.record_event(
             session=session, enrollment_id=connected["ids"][0], kind="opened", at=None,
-            subject="Intro", clock=store.clock,
+            subject="Intro",
         )  # fmt: skip
     calls: list[str] = []
     for name in ("count_backfill", "plan_backfill"):

@@ -49,7 +49,7 @@ def record(rt: Runtime, enrollment_id: int, kind: ActivityKind, subject: str = "
     with rt.db.write() as session:
         activity = enrollments.record_event(
             session=session, enrollment_id=enrollment_id, kind=kind, at=None,
-            subject=subject, clock=rt.clock,
+            subject=subject,
         )  # fmt: skip
     assert activity.id is not None
     return activity.id

@@ -42,7 +42,7 @@ def _synced_account(rt: Runtime, sim_server: SimulatorServer, count: int = 6) ->
         for enrollment_id in ids[:2]:
             enrollments.record_event(
                 session=session, enrollment_id=enrollment_id, kind=ActivityKind.REPLIED,
-                at=None, subject="Re: hello", clock=rt.clock,
+                at=None, subject="Re: hello",
             )  # fmt: skip
     engine = Engine(rt)
     try:

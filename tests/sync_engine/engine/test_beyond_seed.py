@@ -180,7 +180,6 @@ def test_activity_backfill_sends_what_tracking_off_skipped_exactly_once(
         with rt.db.write() as session:
             enrollments.record_event(
                 session=session, enrollment_id=enrollment_id, kind=kind, at=at, subject="Hi",
-                clock=rt.clock,
             )  # fmt: skip
 
     event(ActivityKind.SENT)
@@ -203,21 +202,13 @@ def test_activity_backfill_sends_what_tracking_off_skipped_exactly_once(
     assert [i.kind for i in first] == ["sent"] and counts == [2, 3]  # the page's preview
     with rt.db.write() as session:
         assert (
-            apply_backfill(
-                session=session, account_id=account_id, items=preview, now=clock(), actor="bob"
-            )
-            == 2
+            apply_backfill(session=session, account_id=account_id, items=preview, actor="bob") == 2
         )
     engine.run_pass()
     assert len(sim.snapshot(SIM_FIRM)["notes"]) == 2
     with rt.db.write() as session:
         again = plan_backfill(session=session, account_id=account_id)
         assert again == []
-        assert (
-            apply_backfill(
-                session=session, account_id=account_id, items=again, now=clock(), actor="bob"
-            )
-            == 0
-        )
+        assert apply_backfill(session=session, account_id=account_id, items=again, actor="bob") == 0
     engine.run_pass()
     assert len(sim.snapshot(SIM_FIRM)["notes"]) == 2

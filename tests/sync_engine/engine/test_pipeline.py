@@ -58,7 +58,7 @@ def _event(rt: Runtime, enrollment_id: int, kind: ActivityKind, **kw: Any) -> in
     with rt.db.write() as session:
         activity = enrollments.record_event(
             session=session, enrollment_id=enrollment_id, kind=kind, at=kw.get("at"),
-            subject=kw.get("subject", "Intro"), clock=rt.clock,
+            subject=kw.get("subject", "Intro"),
         )  # fmt: skip
     assert activity.id is not None
     return activity.id

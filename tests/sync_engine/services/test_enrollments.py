@@ -47,7 +47,7 @@ def _event(runtime: Runtime, enrollment_id: int, kind: ActivityKind, **kw: objec
     with runtime.db.write() as session:
         activity = enrollments.record_event(
             session=session, enrollment_id=enrollment_id, kind=kind,
-            at=kw.get("at"), subject=str(kw.get("subject", "Hello")), clock=runtime.clock,  # type: ignore[arg-type]
+            at=kw.get("at"), subject=str(kw.get("subject", "Hello")),  # type: ignore[arg-type]
         )  # fmt: skip
     assert activity.id is not None
     return activity.id

@@ -430,7 +430,7 @@ def test_enrollment_detail_tells_the_story_in_order(
     with runtime.db.write() as session:
         enrollments.record_event(
             session=session, enrollment_id=enrollment_id, kind=ActivityKind.OPENED, at=None,
-            subject="Hello", clock=clock,
+            subject="Hello",
         )  # fmt: skip
         session.add(
             SyncAttempt(
@@ -487,7 +487,7 @@ def test_activities_are_listed_and_counted_by_state(
         for kind in (ActivityKind.SENT, ActivityKind.OPENED):
             enrollments.record_event(
                 session=session, enrollment_id=audit_data["ids"]["synced"], kind=kind, at=None,
-                subject="Intro", clock=clock,
+                subject="Intro",
             )  # fmt: skip
     account_id = audit_data["account_id"]
     with runtime.db.read() as session:
@@ -508,7 +508,7 @@ def test_activity_pages_from_either_end_match_the_newest_first_order(
         for number in range(7):
             enrollments.record_event(
                 session=session, enrollment_id=audit_data["ids"]["synced"],
-                kind=ActivityKind.SENT, at=None, subject=f"Mail {number}", clock=clock,
+                kind=ActivityKind.SENT, at=None, subject=f"Mail {number}",
             )  # fmt: skip
     account_id = audit_data["account_id"]
     with runtime.db.read() as session:
