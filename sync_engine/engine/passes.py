@@ -431,8 +431,8 @@ class Engine:
         write_calls(self.runtime.db, calls, self.runtime.settings.api_call_log_retention)
 
     def pacer_for(self, account_id: int) -> TokenBucket | None:
-        """The firm's pacer once its lane exists: work beside syncing (a verification, issue 16)
-        takes its requests from the same budget."""
+        """The firm's pacer once its lane exists: work beside syncing (a verification) takes its
+        requests from the same budget."""
         lane = self._lanes.get(account_id)
         return lane.pacer if lane is not None else None
 

@@ -79,9 +79,9 @@ def build_scheduler(runtime: Runtime, engine: Engine | None = None) -> EngineHan
         id=REAPER_JOB,
         name="Lease reaper",
     )
-    # Alerts are evaluated in a job of their own, so a hanging pass cannot hold them (issue 16).
+    # Alerts are evaluated in a job of their own, so a hanging pass cannot hold them.
     add_alerts_job(scheduler, runtime)
-    # Verifications share each firm's pacer with its sync, at most a share of it (issue 16).
+    # Verifications share each firm's pacer with its sync, at most a share of it.
     add_verify_job(scheduler, runtime, engine.pacer_for)
 
     def on_problem(event: JobExecutionEvent) -> None:

@@ -1,4 +1,4 @@
-"""The ingest API: events from the outreach platform over signed, idempotent HTTP (issue 15).
+"""The ingest API: events from the outreach platform over signed, idempotent HTTP.
 
 ``models`` holds its tables (registered with the store's metadata by :mod:`sync_engine.models`),
 ``credentials`` the per-account API tokens and webhook signing secret, ``service`` what a

@@ -52,9 +52,8 @@ class IngestConfig:
     auth_failure_burst: int = 20
     prune_every_seconds: float = 60.0
     # Threads doing a request's store work; None: 4 on SQLite, 16 on PostgreSQL. Few on SQLite,
-    # which takes one writer at a time: more threads only queue, and 32 of them got fewer
-    # events/s than 8. PostgreSQL's time is mostly waiting (each commit's WAL flush is 9 ms
-    # here), so it takes more: recording events directly, 1 thread 29/s, 4 62/s, 8 135/s.
+    # which takes one writer at a time, so more threads only queue; a PostgreSQL request mostly
+    # waits for its commit's WAL flush, so more of them run at once.
     threads: int | None = None
 
 
