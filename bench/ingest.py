@@ -87,8 +87,7 @@ def seed(runtime: Runtime, simulator_url: str, contacts: int) -> tuple[int, str]
         assert sequence.id is not None
         link_sequence(session=session, account_id=account.id, ref=SEQUENCE, sequence_id=sequence.id)
         token = credentials.create_token(
-            session=session, account_id=account.id, name="bench", clock=runtime.clock,
-            actor="bench",
+            session=session, account_id=account.id, name="bench", actor="bench",
         ).token  # fmt: skip
     rows = ((i, {"email": f"c{i}@example.com"}) for i in range(contacts))
     enrollments.import_contacts(

@@ -119,7 +119,7 @@ def create_token(account_id: int, name: str) -> bool:
         with store.writing() as session:
             made = credentials.create_token(
                 session=session, account_id=account_id, name=name,
-                clock=process.runtime().clock, actor=actor,
+                actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
@@ -135,7 +135,7 @@ def revoke_token(account_id: int, token_id: int) -> None:
         with store.writing() as session:
             row = credentials.revoke_token(
                 session=session, account_id=account_id, token_id=token_id,
-                clock=process.runtime().clock, actor=actor,
+                actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)
@@ -171,7 +171,7 @@ def set_secret(account_id: int) -> None:
         with store.writing() as session:
             secret = credentials.set_signing_secret(
                 session=session, account_id=account_id, box=process.runtime().box,
-                clock=process.runtime().clock, actor=actor,
+                actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         show_error(exc)

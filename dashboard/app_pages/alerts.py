@@ -126,8 +126,7 @@ def remove_destination(destination_id: int) -> bool:
     try:
         with store.writing() as session:
             destinations.remove_destination(
-                session=session, destination_id=destination_id, clock=process.runtime().clock,
-                actor=actor,
+                session=session, destination_id=destination_id, actor=actor,
             )  # fmt: skip
     except ServiceError as exc:
         widgets.show_error(exc)
@@ -168,7 +167,7 @@ def save_rules(account_id: int, changes: dict[str, tuple[bool, float | None]]) -
             for rule, (enabled, threshold) in changes.items():
                 destinations.set_rule(
                     session=session, account_id=account_id, rule=rule, enabled=enabled,
-                    threshold=threshold, clock=process.runtime().clock, actor=actor,
+                    threshold=threshold, actor=actor,
                 )  # fmt: skip
     except ServiceError as exc:
         widgets.show_error(exc)

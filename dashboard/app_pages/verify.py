@@ -42,9 +42,7 @@ def apply_repair(account_id: int) -> bool:
     """Queue the repair of every drifted contact (admins only)."""
     actor = identity.require_admin("repair drift")
     with store.writing() as session:
-        queued = repairs.apply_repair(
-            session=session, account_id=account_id, clock=process.runtime().clock, actor=actor
-        )
+        queued = repairs.apply_repair(session=session, account_id=account_id, actor=actor)
     widgets.flash(f"{queued} contacts queued for repair; the next sync carries it out.")
     return True
 

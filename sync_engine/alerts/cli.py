@@ -85,7 +85,7 @@ def remove(
     rt = cli.runtime()
     with rt.db.write() as session:
         destinations.remove_destination(
-            session=session, destination_id=destination_id, clock=rt.clock, actor=cli._actor()
+            session=session, destination_id=destination_id, actor=cli._actor()
         )
 
 
@@ -152,7 +152,7 @@ def rule_command(
     with rt.db.write() as session:
         destinations.set_rule(
             session=session, account_id=_account_id(account), rule=rule, enabled=enabled,
-            threshold=threshold, clock=rt.clock, actor=cli._actor(),
+            threshold=threshold, actor=cli._actor(),
         )  # fmt: skip
 
 

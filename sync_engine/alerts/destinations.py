@@ -31,7 +31,8 @@ from sync_engine.alerts.models import (
 )
 from sync_engine.alerts.rules import RULES, effective_choices
 from sync_engine.crypto import mask
-from sync_engine.runtime import Clock, Runtime
+from sync_engine.db import clock_of
+from sync_engine.runtime import Runtime
 from sync_engine.services.accounts import get_account
 from sync_engine.services.audit import record_change
 from sync_engine.services.errors import InvalidInputError, NotFoundError, invalid_input
@@ -174,10 +175,10 @@ def _destination(session: Session, destination_id: int) -> AlertDestination:
     return row
 
 
-def remove_destination(*, session: Session, destination_id: int, clock: Clock, actor: str) -> None:
+def remove_destination(*, session: Session, destination_id: int, actor: str) -> None:
     """Delete a destination; its log entries stay (messages still waiting for it are failed)."""
     row = _destination(session, destination_id)
-    now = clock()
+    now = clock_of(session)()
     for delivery in session.exec(
         select(AlertDelivery).where(AlertDelivery.destination_id == destination_id)
     ):
@@ -244,7 +245,6 @@ def set_rule(
     rule: AlertRule | str,
     enabled: bool | None = None,
     threshold: float | None = None,
-    clock: Clock,
     actor: str,
 ) -> None:
     """Switch a rule on or off for the account, or change its threshold."""
@@ -266,7 +266,7 @@ def set_rule(
     row = session.get(AlertRuleSetting, (account_id, rule.value))
     if row is None:
         row = AlertRuleSetting(account_id=account_id, rule=rule.value)
-    now = clock()
+    now = clock_of(session)()
     if enabled is not None:
         record_change(
             session=session, at=now, actor=actor, account_id=account_id, entity="alert_rule",

@@ -49,7 +49,7 @@ class DemoIngest:
                 with self._runtime.db.write() as session:
                     token = credentials.create_token(
                         session=session, account_id=account_id, name=DEMO_TOKEN_NAME,
-                        clock=self._runtime.clock, actor=self._actor,
+                        actor=self._actor,
                     ).token  # fmt: skip
                 self._tokens[account_id] = token
             return token

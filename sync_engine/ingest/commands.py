@@ -46,7 +46,7 @@ def register(
         owner = account_id(account)
         with rt.db.write() as session:
             made = credentials.create_token(
-                session=session, account_id=owner, name=name, clock=rt.clock, actor=actor()
+                session=session, account_id=owner, name=name, actor=actor()
             )
         typer.echo(f"token {made.id} created; it is shown this once, store it now", err=True)
         typer.echo(made.token)
@@ -76,8 +76,7 @@ def register(
         owner = account_id(account)
         with rt.db.write() as session:
             credentials.revoke_token(
-                session=session, account_id=owner, token_id=token_id, clock=rt.clock,
-                actor=actor(),
+                session=session, account_id=owner, token_id=token_id, actor=actor(),
             )  # fmt: skip
         typer.echo(f"token {token_id} revoked", err=True)
 
@@ -88,7 +87,7 @@ def register(
         owner = account_id(account)
         with rt.db.write() as session:
             secret = credentials.set_signing_secret(
-                session=session, account_id=owner, box=rt.box, clock=rt.clock, actor=actor()
+                session=session, account_id=owner, box=rt.box, actor=actor()
             )
         typer.echo("signing secret set (any earlier one stops working); shown this once", err=True)
         typer.echo(secret)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from sync_engine.crypto import SecretBox
+from sync_engine.db import clock_of
 from sync_engine.ingest.models import IngestSecret, IngestToken
 from sync_engine.models import table_of
 from sync_engine.services.accounts import get_account
@@ -63,16 +64,14 @@ class Caller:
         return f"token:{self.token_id}" if self.token_id else f"secret:{self.account_id}"
 
 
-def create_token(
-    *, session: Session, account_id: int, name: str, clock: Clock, actor: str
-) -> NewToken:
+def create_token(*, session: Session, account_id: int, name: str, actor: str) -> NewToken:
     """A new API token for an account, audited; the clear token is returned once."""
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInputError("token name must be 1 to 100 characters")
     get_account(session=session, ref=account_id)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = clock()
+    now = clock_of(session)()
     row = IngestToken(
         account_id=account_id, name=name, token_hash=token_hash(token),
         hint=token[: len(TOKEN_PREFIX) + 4], created_at=now, created_by=actor,
@@ -93,16 +92,14 @@ def list_tokens(*, session: Session, account_id: int) -> list[IngestToken]:
     return list(session.exec(query.order_by(col(IngestToken.id).desc())).all())
 
 
-def revoke_token(
-    *, session: Session, account_id: int, token_id: int, clock: Clock, actor: str
-) -> IngestToken:
+def revoke_token(*, session: Session, account_id: int, token_id: int, actor: str) -> IngestToken:
     """Revoke a token of an account (from the next request on), audited; revoking twice is a
     no-op."""
     row = session.get(IngestToken, token_id)
     if row is None or row.account_id != account_id:
         raise NotFoundError(f"no token {token_id} for this account")
     if row.revoked_at is None:
-        now = clock()
+        now = clock_of(session)()
         row.revoked_at = now
         session.add(row)
         record_change(
@@ -112,13 +109,11 @@ def revoke_token(
     return row
 
 
-def set_signing_secret(
-    *, session: Session, account_id: int, box: SecretBox, clock: Clock, actor: str
-) -> str:
+def set_signing_secret(*, session: Session, account_id: int, box: SecretBox, actor: str) -> str:
     """A new signing secret for an account (replacing any), audited; returned once in clear."""
     get_account(session=session, ref=account_id)
     secret = new_secret()
-    now = clock()
+    now = clock_of(session)()
     hint = secret[:10]
     row = session.get(IngestSecret, account_id)
     old = f"{row.hint}…" if row else None

@@ -116,7 +116,7 @@ def repair(
     if apply:
         with rt.db.write() as session:
             queued = repairs.apply_repair(
-                session=session, account_id=account_id, clock=rt.clock, actor=cli._actor()
+                session=session, account_id=account_id, actor=cli._actor()
             )
         typer.echo(f"{queued} contacts queued for repair; the next sync carries it out", err=True)
 

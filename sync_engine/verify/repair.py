@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from sync_engine.db import clock_of
 from sync_engine.models import (
     Activity,
     ActivityState,
@@ -32,7 +33,6 @@ from sync_engine.models import (
     Enrollment,
     EnrollmentStatus,
 )
-from sync_engine.runtime import Clock
 from sync_engine.services.audit import record_change
 from sync_engine.verify.models import CheckStatus, ContactCheck, Drift
 
@@ -175,10 +175,10 @@ def _repair_contact(session: Session, check: ContactCheck, contact: Contact, now
     session.add(contact)
 
 
-def apply_repair(*, session: Session, account_id: int, clock: Clock, actor: str) -> int:
+def apply_repair(*, session: Session, account_id: int, actor: str) -> int:
     """Queue the repair of every drifted contact of the account; returns how many. The engine
     carries it out on its next pass; a second call finds nothing left to do."""
-    now = clock()
+    now = clock_of(session)()
     repaired = 0
     for check, contact in _drifted(session, account_id):
         actions = _actions(check, contact)

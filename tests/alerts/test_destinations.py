@@ -154,9 +154,7 @@ def test_removing_a_destination_keeps_its_log_and_stops_its_retries(
     send_test(rt, account_id=account_id, actor="ana")
     assert added.destination.id is not None
     with rt.db.write() as session:
-        remove_destination(
-            session=session, destination_id=added.destination.id, clock=rt.clock, actor="ana"
-        )
+        remove_destination(session=session, destination_id=added.destination.id, actor="ana")
     with rt.db.read() as session:
         (row,) = session.exec(select(AlertDelivery)).all()
         assert session.exec(select(AlertDestination)).all() == []

@@ -205,9 +205,9 @@ def test_a_rule_switched_off_does_not_fire_and_a_threshold_is_the_accounts_own(
     _webhook(rt, account_id, receiver.url)
     with rt.db.write() as session:
         set_rule(session=session, account_id=account_id, rule="credentials_rejected",
-                 enabled=False, clock=rt.clock, actor="test")  # fmt: skip
+                 enabled=False, actor="test")  # fmt: skip
         set_rule(session=session, account_id=account_id, rule="failure_rate", threshold=0.6,
-                 clock=rt.clock, actor="test")  # fmt: skip
+                 actor="test")  # fmt: skip
     _rejected_on(rt, account_id, clock)
     _failing_on(rt, account_id, clock)  # 50 %: under this account's 60 %
     check_alerts(rt, policy=FAST)

@@ -248,7 +248,7 @@ def hostile_store(store: Runtime, simulator: SimulatorServer) -> dict[str, int]:
         )  # fmt: skip
         credentials.create_token(
             session=session, account_id=account.id, name=short_hostile("token"),
-            clock=store.clock, actor=hostile("actor"),
+            actor=hostile("actor"),
         )  # fmt: skip
         session.add(
             IngestDelivery(

@@ -60,8 +60,7 @@ def test_integrations_revokes_a_token(store: Runtime) -> None:
     account_id = _account(store)
     with store.db.write() as session:
         credentials.create_token(
-            session=session, account_id=account_id, name="Smartlead", clock=store.clock,
-            actor="test",
+            session=session, account_id=account_id, name="Smartlead", actor="test",
         )  # fmt: skip
     app = open_page("integrations")
     by_label(app.button, "Revoke").click().run()
@@ -113,9 +112,7 @@ def test_a_viewer_calling_a_token_action_directly_is_refused(
 ) -> None:
     account_id = _account(store)
     with store.db.write() as session:
-        credentials.create_token(
-            session=session, account_id=account_id, name="Kept", clock=store.clock, actor="test"
-        )
+        credentials.create_token(session=session, account_id=account_id, name="Kept", actor="test")
     app = call_action(
         "dashboard.ingest_panel", handler, {"account_id": account_id, **arguments}, user=VIEWER
     )

@@ -84,10 +84,10 @@ def start_api(
     account_id = make_connected_account(runtime, base_url=sim_server.base_url)
     with runtime.db.write() as session:
         made = credentials.create_token(
-            session=session, account_id=account_id, name="tests", clock=clock, actor="test"
+            session=session, account_id=account_id, name="tests", actor="test"
         )
         secret = credentials.set_signing_secret(
-            session=session, account_id=account_id, box=runtime.box, clock=clock, actor="test"
+            session=session, account_id=account_id, box=runtime.box, actor="test"
         )
     server = IngestServer(runtime, config=config)
     server.start()

@@ -21,7 +21,7 @@ def _other_account_token(api: Api) -> str:
         other = accounts.create_account(session=session, name="Other firm", actor="test")
         assert other.id is not None
         return credentials.create_token(
-            session=session, account_id=other.id, name="other", clock=api.clock, actor="test"
+            session=session, account_id=other.id, name="other", actor="test"
         ).token
 
 
@@ -68,8 +68,7 @@ def test_a_revoked_token_is_refused_from_the_next_request_and_the_revocation_aud
     assert api.put_sequence().status_code == 201
     with api.runtime.db.write() as session:
         credentials.revoke_token(
-            session=session, account_id=api.account_id, token_id=api.token_id, clock=api.clock,
-            actor="admin",
+            session=session, account_id=api.account_id, token_id=api.token_id, actor="admin",
         )  # fmt: skip
     answer = api.put_sequence()
     assert answer.status_code == 401 and answer.json() == UNAUTHORIZED
@@ -105,8 +104,7 @@ def test_a_signature_outside_five_minutes_is_a_replay_and_refused(api: Api, age:
 def test_a_signature_is_refused_once_the_secret_is_replaced(api: Api) -> None:
     with api.runtime.db.write() as session:
         fresh = credentials.set_signing_secret(
-            session=session, account_id=api.account_id, box=api.runtime.box, clock=api.clock,
-            actor="admin",
+            session=session, account_id=api.account_id, box=api.runtime.box, actor="admin",
         )  # fmt: skip
     assert (
         api.signed("/sequences/s1", {"name": "x"}, msg_id="m_old", method="PUT").status_code == 401

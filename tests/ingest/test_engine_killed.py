@@ -104,8 +104,7 @@ def test_events_accepted_while_the_engine_is_killed_and_restarted_are_each_noted
         account_id = make_connected_account(runtime, base_url=sim_server.base_url)
         with runtime.db.write() as session:
             token = credentials.create_token(
-                session=session, account_id=account_id, name="crash", clock=runtime.clock,
-                actor="test",
+                session=session, account_id=account_id, name="crash", actor="test",
             ).token  # fmt: skip
         with (
             IngestServer(runtime) as server,

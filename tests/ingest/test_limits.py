@@ -51,8 +51,7 @@ def test_a_token_over_its_rate_gets_429_with_retry_after_and_others_are_not_slow
     assert answers[-1].headers["retry-after"] == "2"
     with tight_api.runtime.db.write() as session:
         other = credentials.create_token(
-            session=session, account_id=tight_api.account_id, name="second", clock=tight_api.clock,
-            actor="test",
+            session=session, account_id=tight_api.account_id, name="second", actor="test",
         )  # fmt: skip
     assert tight_api.put_sequence("s9", token=other.token).status_code == 201
 

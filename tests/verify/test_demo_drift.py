@@ -58,7 +58,7 @@ def test_the_demo_seeds_drift_that_verify_finds_and_repair_fixes(
         "Add the person to the project again",
     ]
     with rt.db.write() as session:
-        assert apply_repair(session=session, account_id=acme, clock=rt.clock, actor="demo") == 3
+        assert apply_repair(session=session, account_id=acme, actor="demo") == 3
     engine = Engine(rt)
     try:
         engine.run_until_idle(timeout=60)

@@ -72,13 +72,9 @@ def test_drift_is_previewed_repaired_by_the_engine_and_verifies_clean(
     )
 
     with rt.db.write() as session:
-        assert (
-            apply_repair(session=session, account_id=account_id, clock=rt.clock, actor="ana") == 4
-        )
+        assert apply_repair(session=session, account_id=account_id, actor="ana") == 4
     with rt.db.write() as session:  # idempotent: nothing left to queue
-        assert (
-            apply_repair(session=session, account_id=account_id, clock=rt.clock, actor="ana") == 0
-        )
+        assert apply_repair(session=session, account_id=account_id, actor="ana") == 0
     with rt.db.read() as session:
         audit = session.exec(select(AuditEntry).where(AuditEntry.field == "repair")).all()
     assert len(audit) == 4 and {entry.actor for entry in audit} == {"ana"}
@@ -109,7 +105,7 @@ def test_an_email_removed_from_a_person_we_created_is_put_back(
         person["emails"], person["preferredEmailAddress"] = [], None
     _verify(rt, account_id)
     with rt.db.write() as session:
-        assert apply_repair(session=session, account_id=account_id, clock=rt.clock, actor="a") == 1
+        assert apply_repair(session=session, account_id=account_id, actor="a") == 1
     _sync(rt)
     _verify(rt, account_id)
     assert [c.status for c in _checks(rt).values()] == [CheckStatus.OK]
