@@ -5,6 +5,9 @@ Everything is kept as JSON-ready camelCase dicts behind one lock, so the HTTP la
 surface and tests can share one `SimulatorState` from any thread. Domain rules of the contract
 that need the data (blank names, invalid emails, unknown ids, a person already in a project)
 are enforced here; the request shape is checked by the handler in `core`.
+
+Past 500 lines on purpose: every read and write of the fake's data holds the same lock, and a
+split across modules would spread that lock's discipline over several files.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Commands that create something print only its id on stdout; everything for people goes to stderr.
 Bad input of any kind ends in one line on stderr and a non-zero exit, never a traceback; so
 does a store that cannot be used (read-only, full, unreachable) and a file that cannot be read.
+
+Past 500 lines: one Typer app holds SPEC §6's 25 commands and their shared error handling; the
+admin groups (token, alerts, verify) are the first candidates to become sub-apps of their own.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Everything that depends on the contract lives in this module: the routes and req
 table, marked [C]/[P]/[G]), authentication (:class:`ClockworkAuth`), paging, the status → error table and
 ``Retry-After`` parsing. Callers get plain dicts back or a ``ClockworkError``; the client never
 retries and never sleeps — the engine schedules retries (SPEC R7).
+
+Past 500 lines on purpose: the contract is reviewed against ``clockwork_api.md`` in one place,
+and the one ``_send`` boundary (deadline, auth, error table) stays beside every route that uses it.
 """
 
 from __future__ import annotations

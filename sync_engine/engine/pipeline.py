@@ -13,6 +13,9 @@ before the next call, so a crash or retry resumes where it stopped instead of st
 Failures are classified by the client's error tree (R6, R7) and recorded by
 :mod:`sync_engine.engine.outcomes`; the claim's record and the lease checks before every write are
 in :mod:`sync_engine.engine.work`.
+
+Past 500 lines on purpose: the steps of one enrollment read top to bottom in the order R8 runs
+them, each beside the crash case it resumes from.
 """
 
 from __future__ import annotations
