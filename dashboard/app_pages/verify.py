@@ -148,7 +148,12 @@ def render() -> None:
             account_id, sequence or None, int(sample) or None
         ):
             st.rerun()
-    st.fragment(progress, run_every=f"{process.settings().refresh_seconds:g}s")(account_id)
+    with store.reading() as session:
+        latest = verify_views.latest_run(session=session, account_id=account_id)
+    working = latest is not None and latest.state in (VerifyState.QUEUED, VerifyState.RUNNING)
+    # Refreshed only while a run works: at rest the page has nothing to poll for.
+    refresh = f"{process.settings().refresh_seconds:g}s" if working else None
+    st.fragment(progress, run_every=refresh)(account_id)
     findings(account_id)
 
 
