@@ -20,8 +20,9 @@ import pytest
 
 from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.db import Database, migrate
+from sync_engine.demo import DemoSimulator
 from tests import postgres
-from tests.factories import FakeClock, make_sim_state
+from tests.factories import FakeClock, make_settings, make_sim_state
 
 _backends_ran: dict[str, int] = {}
 
@@ -177,3 +178,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say which storage backends the run really exercised (CI greps this line)."""
     ran = ", ".join(f"{name} ({count} tests)" for name, count in sorted(_backends_ran.items()))
     terminalreporter.write_line(f"storage backends exercised: {ran or 'none'}")
+
+
+@pytest.fixture
+def demo_simulator(tmp_path: Path) -> Iterator[DemoSimulator]:
+    """The demo's embedded simulator on loopback, its state in this test's directory."""
+    settings = make_settings(
+        "sqlite://", simulator_state_file=tmp_path / "sim.json", simulator_latency_ms=0
+    )
+    simulator = DemoSimulator(settings).start()
+    yield simulator
+    simulator.stop()

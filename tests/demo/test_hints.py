@@ -3,25 +3,10 @@ item 9: Globex's hint named keys the simulator rejects)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from sync_engine.demo import DemoSimulator, SimulatorAdmin, demo_firm_hint, seed_demo
 from sync_engine.models import ConnectionState
 from sync_engine.services import accounts
-from tests.factories import make_runtime, make_settings
-
-
-@pytest.fixture
-def demo_simulator(tmp_path: Path) -> Iterator[DemoSimulator]:
-    settings = make_settings(
-        "sqlite://", simulator_state_file=tmp_path / "sim.json", simulator_latency_ms=0
-    )
-    simulator = DemoSimulator(settings).start()
-    yield simulator
-    simulator.stop()
+from tests.factories import make_runtime
 
 
 def test_each_seeded_accounts_hint_connects_it_to_its_own_firm(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from sync_engine.demo import (
     DEMO_FIRMS,
     DemoSimulator,
@@ -17,16 +15,6 @@ from sync_engine.models import EnrollmentStatus, Reason
 from sync_engine.services import accounts
 from sync_engine.services.queries import contact_table, overview, reason_texts
 from tests.factories import make_runtime, make_settings
-
-
-@pytest.fixture
-def demo_simulator(tmp_path: Path) -> DemoSimulator:
-    settings = make_settings(
-        "sqlite://", simulator_state_file=tmp_path / "sim.json", simulator_latency_ms=0
-    )
-    simulator = DemoSimulator(settings).start()
-    yield simulator
-    simulator.stop()
 
 
 def test_seed_demo_fills_an_empty_store_and_then_does_nothing(

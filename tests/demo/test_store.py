@@ -22,22 +22,11 @@ from sync_engine.store_meta import KIND, get_meta
 from tests.factories import (
     make_connected_account,
     make_runtime,
-    make_settings,
     make_sim_state,
     run_cli,
 )
 
 Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def demo_simulator(tmp_path: Path) -> Iterator[DemoSimulator]:
-    settings = make_settings(
-        "sqlite://", simulator_state_file=tmp_path / "sim.json", simulator_latency_ms=0
-    )
-    simulator = DemoSimulator(settings).start()
-    yield simulator
-    simulator.stop()
 
 
 @pytest.fixture

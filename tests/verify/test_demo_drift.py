@@ -5,7 +5,6 @@ and a second verification finds nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,17 +14,7 @@ from sync_engine.runtime import Runtime
 from sync_engine.verify.repair import apply_repair, preview_repair
 from sync_engine.verify.runs import advance, request_verification
 from sync_engine.verify.views import count_drifted
-from tests.factories import make_runtime, make_settings
-
-
-@pytest.fixture
-def demo_simulator(tmp_path: Path) -> Iterator[DemoSimulator]:
-    settings = make_settings(
-        "sqlite://", simulator_state_file=tmp_path / "sim.json", simulator_latency_ms=0
-    )
-    simulator = DemoSimulator(settings).start()
-    yield simulator
-    simulator.stop()
+from tests.factories import make_runtime
 
 
 @pytest.fixture
