@@ -23,8 +23,9 @@ from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: bench
 from bench.generated_data import DAY, SEARCH_DOMAIN, SEARCH_EMAIL, SEARCH_NAME
+from sync_engine import audit
 from sync_engine.db import Database
-from sync_engine.services import accounts, audit, status
+from sync_engine.services import accounts, status
 from sync_engine.services.queries import (
     contact_table,
     csv_export,

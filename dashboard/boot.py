@@ -9,8 +9,8 @@ from typing import NoReturn
 import streamlit as st
 
 from dashboard import demo_mode, process, scheduler
+from sync_engine import connections
 from sync_engine.crypto import SecretKeyError
-from sync_engine.services import accounts
 from sync_engine.services.errors import StoreUnavailableError, store_errors
 
 
@@ -62,7 +62,7 @@ def flag_undecryptable_connections() -> int:
     error = f"Re-enter the credentials: {rt.box.cannot_decrypt()}"
     with rt.db.write() as session:
         for account_id in problem.account_ids:
-            accounts.mark_needs_attention(session=session, account_id=account_id, error=error)
+            connections.mark_needs_attention(session=session, account_id=account_id, error=error)
     return len(problem.account_ids)
 
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import identity, pager, sidebar, store, tables, times, widgets
 from dashboard.theme import STATUS_COLOURS
-from sync_engine.models import ActivityKind, ActivityState
+from sync_engine.domain import ActivityKind, ActivityState
 from sync_engine.services import activity_backfill, wording
 from sync_engine.services.queries import logs, reason_texts
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import pager, store, tables, times
 from dashboard.widgets import projects as project_map
-from sync_engine.services import audit
+from sync_engine import audit
 from sync_engine.services.queries import logs
 
 ALL = 0

@@ -30,11 +30,11 @@ from sync_engine.alerts.models import (
     DestinationKind,
 )
 from sync_engine.alerts.rules import RULES, effective_choices
+from sync_engine.audit import record_change
 from sync_engine.crypto import mask
 from sync_engine.db import clock_of
 from sync_engine.runtime import Runtime
 from sync_engine.services.accounts import get_account
-from sync_engine.services.audit import record_change
 from sync_engine.services.errors import InvalidInputError, NotFoundError, invalid_input
 from sync_engine.signing import new_secret
 

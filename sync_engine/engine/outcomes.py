@@ -24,6 +24,7 @@ from sync_engine.clockwork.errors import (
     ClockworkTransientError,
     ClockworkUnexpectedResponse,
 )
+from sync_engine.connections import mark_needs_attention
 from sync_engine.db import Database
 from sync_engine.engine.backoff import retry_delay
 from sync_engine.engine.queue import Claim, release, status_when_released
@@ -34,7 +35,6 @@ from sync_engine.models import (
     EnrollmentStatus,
     Reason,
 )
-from sync_engine.services.accounts import mark_needs_attention
 
 
 class Outcome(StrEnum):

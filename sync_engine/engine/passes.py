@@ -33,6 +33,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from sync_engine.clockwork.client import CallRecord, ClockworkClient, Credentials
+from sync_engine.connections import connection_credentials, mark_needs_attention
 from sync_engine.crypto import SecretKeyError
 from sync_engine.engine.call_log import write_calls
 from sync_engine.engine.members import Membership, member_name, time_to_live
@@ -52,7 +53,6 @@ from sync_engine.models import (
     EngineRun,
 )
 from sync_engine.runtime import Runtime
-from sync_engine.services.accounts import connection_credentials, mark_needs_attention
 
 log = logging.getLogger(__name__)
 

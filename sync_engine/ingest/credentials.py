@@ -18,12 +18,12 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from sync_engine.audit import record_change
 from sync_engine.crypto import SecretBox
 from sync_engine.db import clock_of
 from sync_engine.ingest.models import IngestSecret, IngestToken
 from sync_engine.models import table_of
 from sync_engine.services.accounts import get_account
-from sync_engine.services.audit import record_change
 from sync_engine.services.errors import InvalidInputError, NotFoundError
 from sync_engine.signing import SignatureError, new_secret, verify
 

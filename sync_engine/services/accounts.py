@@ -2,10 +2,7 @@
 
 Every change is validated here (one clear message per bad value) and lands in the audit log with
 secrets masked. Credentials are encrypted before they reach the store and only
-:func:`connection_credentials` ever returns them in clear, for the HTTP client.
-
-Past 500 lines: the connections section is the next to become a module of its own, after the
-engine's credential read and needs-attention write (imported from here) move down (issue 14 item 4).
+:func:`sync_engine.connections.connection_credentials` ever returns them in clear, for the HTTP client.
 """
 
 from __future__ import annotations
@@ -18,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import Session, col, select
 
+from sync_engine.audit import record_change
 from sync_engine.clockwork.client import DEFAULT_BASE_URL, Credentials
 from sync_engine.clockwork.errors import (
     ClockworkAuthError,
@@ -25,7 +23,8 @@ from sync_engine.clockwork.errors import (
     ClockworkNotFound,
     ClockworkTransientError,
 )
-from sync_engine.crypto import SecretBox, mask
+from sync_engine.connections import connection_credentials, get_connection
+from sync_engine.crypto import mask
 from sync_engine.db import clock_of
 from sync_engine.models import (
     Account,
@@ -36,7 +35,6 @@ from sync_engine.models import (
     SyncMode,
 )
 from sync_engine.rules import AccountSnapshot, SequenceSnapshot
-from sync_engine.services.audit import record_change
 from sync_engine.services.errors import (
     ConnectionRejectedError,
     InvalidInputError,
@@ -348,12 +346,6 @@ class ConnectionSummary:
     last_error: str | None
 
 
-def get_connection(*, session: Session, account_id: int) -> ClockworkConnection | None:
-    """The account's connection row, if it ever connected."""
-    query = select(ClockworkConnection).where(ClockworkConnection.account_id == account_id)
-    return session.exec(query).first()
-
-
 def connection_summary(*, session: Session, account_id: int) -> ConnectionSummary | None:
     """The account's connection, masked, or None if it never connected."""
     row = get_connection(session=session, account_id=account_id)
@@ -368,22 +360,6 @@ def connection_summary(*, session: Session, account_id: int) -> ConnectionSummar
         connected_at=row.connected_at,
         last_success_at=row.last_success_at,
         last_error=row.last_error,
-    )
-
-
-def connection_credentials(
-    *, session: Session, box: SecretBox, account_id: int
-) -> Credentials | None:
-    """The decrypted credentials of a live connection, for the HTTP client only."""
-    row = get_connection(session=session, account_id=account_id)
-    if row is None or row.state == ConnectionState.DISCONNECTED:
-        return None
-    return Credentials(
-        firm=row.firm,
-        api_key=box.decrypt(row.api_key_token),
-        api_secret=box.decrypt(row.api_secret_token),
-        firm_service_key=box.decrypt(row.firm_service_key_token),
-        base_url=row.base_url,
     )
 
 
@@ -518,19 +494,4 @@ def disconnect(*, session: Session, account_id: int, actor: str) -> None:
     row.state = ConnectionState.DISCONNECTED
     row.disconnected_at = now
     row.api_key_token = row.api_secret_token = row.firm_service_key_token = ""
-    session.add(row)
-
-
-def mark_needs_attention(*, session: Session, account_id: int, error: str) -> None:
-    """Credentials were rejected mid-sync: flag the connection; the account's work pauses (R6)."""
-    row = get_connection(session=session, account_id=account_id)
-    if row is None or row.state != ConnectionState.CONNECTED:
-        return
-    record_change(
-        session=session, at=clock_of(session)(), actor="engine", account_id=account_id, entity="connection",
-        entity_id=account_id, field="state", old=row.state,
-        new=ConnectionState.NEEDS_ATTENTION.value,
-    )  # fmt: skip
-    row.state = ConnectionState.NEEDS_ATTENTION
-    row.last_error = error[:500]
     session.add(row)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from sync_engine.audit import record_change
 from sync_engine.db import clock_of
 from sync_engine.domain import CREATE_NEW_PERSON
 from sync_engine.models import (
@@ -24,7 +25,6 @@ from sync_engine.models import (
     Reason,
     SyncAttempt,
 )
-from sync_engine.services.audit import record_change
 from sync_engine.services.errors import InvalidInputError, NotFoundError
 
 RETRYABLE = (EnrollmentStatus.FAILED,)

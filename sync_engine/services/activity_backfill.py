@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from sync_engine.audit import record_change
 from sync_engine.db import clock_of
 from sync_engine.models import (
     SYNC_PENDING,
@@ -26,7 +27,6 @@ from sync_engine.models import (
     EnrollmentStatus,
     Reason,
 )
-from sync_engine.services.audit import record_change
 
 _DELIVERABLE = (EnrollmentStatus.SYNCED, *SYNC_PENDING)
 

@@ -12,16 +12,12 @@ from dataclasses import dataclass, field
 
 from sqlmodel import col, select
 
+from sync_engine.audit import record_change
+from sync_engine.connections import connection_credentials
 from sync_engine.models import Contact, Enrollment, EnrollmentStatus
 from sync_engine.rules import resolve_project
 from sync_engine.runtime import Runtime
-from sync_engine.services.accounts import (
-    account_snapshot,
-    connection_credentials,
-    get_sequence,
-    sequence_snapshot,
-)
-from sync_engine.services.audit import record_change
+from sync_engine.services.accounts import account_snapshot, get_sequence, sequence_snapshot
 from sync_engine.services.errors import InvalidInputError
 
 

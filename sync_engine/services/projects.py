@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sync_engine.clockwork.errors import ClockworkError
-from sync_engine.services.accounts import connection_credentials
+from sync_engine.connections import connection_credentials
 from sync_engine.services.errors import ConnectionRejectedError, InvalidInputError
 
 if TYPE_CHECKING:

@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from sync_engine.audit import record_change
 from sync_engine.db import clock_of
 from sync_engine.models import (
     Activity,
@@ -33,7 +34,6 @@ from sync_engine.models import (
     Enrollment,
     EnrollmentStatus,
 )
-from sync_engine.services.audit import record_change
 from sync_engine.verify.models import CheckStatus, ContactCheck, Drift
 
 ACTIONS = {

@@ -13,9 +13,10 @@ from streamlit.testing.v1 import AppTest
 
 from clockwork_simulator import SimulatorServer
 from dashboard import identity, plain_text
+from sync_engine import audit
 from sync_engine.models import Enrollment
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, audit, auth
+from sync_engine.services import accounts, auth
 from tests.dashboard.conftest import (
     ADMIN,
     APP,

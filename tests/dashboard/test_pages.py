@@ -14,11 +14,12 @@ from sqlmodel import select
 from clockwork_simulator import SimulatorServer
 from dashboard import demo_mode
 from dashboard.plain_text import plain
+from sync_engine import audit
+from sync_engine.audit import list_entries
 from sync_engine.ingest.models import IngestDelivery
 from sync_engine.models import ApiCall, EngineRun, Enrollment
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, audit, enrollments
-from sync_engine.services.audit import list_entries
+from sync_engine.services import accounts, enrollments
 from sync_engine.services.queries import contact_table
 from tests.dashboard.conftest import ADMIN, by_label, new_app, open_page, texts
 from tests.factories import SIM_FIRM, connection_fields, enroll, make_sequence

@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import col, select
 
 from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
+from sync_engine import connections
 from sync_engine.demo import DemoControls, DemoIngest, SimulatorAdmin
 from sync_engine.domain import ActivityKind, ConnectionState, EnrollmentStatus
 from sync_engine.ingest.models import IngestDelivery
@@ -143,7 +144,7 @@ def test_a_key_is_revoked_and_restored_by_its_hint_and_the_connection_checked_ag
     with SimulatorAdmin(sim_server.base_url) as admin:
         assert admin.revoked(SIM_FIRM)
     with demo.runtime.db.write() as session:  # what the engine does on the next sync's 401
-        accounts.mark_needs_attention(session=session, account_id=demo.account_id, error="401")
+        connections.mark_needs_attention(session=session, account_id=demo.account_id, error="401")
 
     demo.controls.set_key_revoked(account_id=demo.account_id, revoked=False)
 

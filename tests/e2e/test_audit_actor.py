@@ -17,9 +17,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
+from sync_engine import audit
 from sync_engine.db import Database
 from sync_engine.models import AuditEntry
-from sync_engine.services import audit
 from tests.e2e.conftest import serve, store_env
 from tests.e2e.test_dashboard import idle
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from clockwork_simulator import SimulatorServer, SimulatorState
+from sync_engine.connections import connection_credentials
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import Outcome, PipelineConfig, process
 from sync_engine.engine.queue import Claim, claim_due
 from sync_engine.models import ActivityKind, Enrollment
 from sync_engine.runtime import Runtime
-from sync_engine.services.accounts import connection_credentials
 from tests.factories import (
     SIM_FIRM,
     FakeClock,

@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from clockwork_simulator import mock_transport
+from sync_engine import connections
 from sync_engine.config import Settings
 from sync_engine.crypto import SecretKeyError, key_fingerprint
 from sync_engine.db import Database, migrate
@@ -95,7 +96,7 @@ def test_a_wrong_key_is_named_as_such(tmp_path: Path) -> None:
         assert f"(fingerprint {key_fingerprint(wrong)}) is not the key" in problem.message
         assert f"(fingerprint {key_fingerprint(right)})" in problem.message
         with runtime.db.read() as session, pytest.raises(SecretKeyError, match="is not the key"):
-            accounts.connection_credentials(session=session, box=runtime.box, account_id=1)
+            connections.connection_credentials(session=session, box=runtime.box, account_id=1)
         with runtime.db.read() as session:
             assert get_meta(session=session, key=KEY_FINGERPRINT) == key_fingerprint(right)
     finally:

@@ -17,8 +17,8 @@ from urllib.parse import quote, urlsplit
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from sync_engine.connections import get_connection
 from sync_engine.models import Contact, Enrollment, EnrollmentStatus, Sequence, SyncAttempt
-from sync_engine.services.accounts import get_connection
 from sync_engine.services.queries.reason_texts import reason_info, status_label
 from sync_engine.services.queries.sql import is_sqlite, page_ids
 from sync_engine.verify.models import CheckStatus, ContactCheck

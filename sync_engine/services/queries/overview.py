@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from sync_engine.connections import get_connection
 from sync_engine.models import (
     SYNC_PENDING,
     Account,
@@ -28,7 +29,6 @@ from sync_engine.models import (
     Sequence,
     SyncAttempt,
 )
-from sync_engine.services.accounts import get_connection
 from sync_engine.services.queries.reason_texts import STATUS_LABELS, reason_info
 from sync_engine.services.queries.sql import aware, is_sqlite, latest
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from clockwork_simulator import mock_transport
+from sync_engine import connections
 from sync_engine.engine.queue import Claim, claim_due, reap_expired_leases
 from sync_engine.engine.work import LeaseLost, leased
 from sync_engine.models import Enrollment
@@ -92,7 +93,7 @@ def test_paused_and_rejected_accounts_keep_their_work_queued(
         rejected_id = accounts.get_account(session=session, ref="Rejected").id
         assert paused_id and rejected_id
         accounts.set_sync_paused(session=session, account_id=paused_id, paused=True, actor="t")
-        accounts.mark_needs_attention(session=session, account_id=rejected_id, error="401")
+        connections.mark_needs_attention(session=session, account_id=rejected_id, error="401")
     claimed = sorted(c.enrollment_id for c in _claim(runtime, "w"))
     assert claimed == live
     assert not set(claimed) & set(rejected)

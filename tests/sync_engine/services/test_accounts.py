@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from clockwork_simulator import SimulatorState, mock_transport
+from sync_engine import connections
+from sync_engine.audit import list_entries
 from sync_engine.models import ConnectionState, SyncMode
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
-from sync_engine.services.audit import list_entries
 from sync_engine.services.errors import ConnectionRejectedError, InvalidInputError, NotFoundError
 from tests.factories import (
     SIM_KEYS,
@@ -96,7 +97,7 @@ def test_connect_verifies_then_stores_credentials_masked(runtime: Runtime) -> No
     assert summary.state == ConnectionState.CONNECTED
     assert summary.api_key_hint == "****001"  # a quarter of the key, at most 4 characters
     with runtime.db.read() as session:
-        creds = accounts.connection_credentials(
+        creds = connections.connection_credentials(
             session=session, box=runtime.box, account_id=account_id
         )
         audit = list_entries(session=session, account_id=account_id)
@@ -126,7 +127,7 @@ def test_connect_refuses_bad_credentials_and_stores_nothing(
             runtime, account_id=account_id, fields=connection_fields(**override), actor="t"
         )
     with runtime.db.read() as session:
-        assert accounts.get_connection(session=session, account_id=account_id) is None
+        assert connections.get_connection(session=session, account_id=account_id) is None
 
 
 def test_disconnect_forgets_credentials_but_keeps_the_firm(runtime: Runtime) -> None:
@@ -134,8 +135,8 @@ def test_disconnect_forgets_credentials_but_keeps_the_firm(runtime: Runtime) -> 
     with runtime.db.write() as session:
         accounts.disconnect(session=session, account_id=account_id, actor="t")
     with runtime.db.read() as session:
-        row = accounts.get_connection(session=session, account_id=account_id)
-        creds = accounts.connection_credentials(
+        row = connections.get_connection(session=session, account_id=account_id)
+        creds = connections.connection_credentials(
             session=session, box=runtime.box, account_id=account_id
         )
     assert row is not None and row.state == ConnectionState.DISCONNECTED
@@ -147,7 +148,9 @@ def test_disconnect_forgets_credentials_but_keeps_the_firm(runtime: Runtime) -> 
 def test_needs_attention_then_reconnect_restores_connected(runtime: Runtime) -> None:
     account_id = make_connected_account(runtime)
     with runtime.db.write() as session:
-        accounts.mark_needs_attention(session=session, account_id=account_id, error="401 rejected")
+        connections.mark_needs_attention(
+            session=session, account_id=account_id, error="401 rejected"
+        )
     with runtime.db.read() as session:
         summary = accounts.connection_summary(session=session, account_id=account_id)
     assert summary is not None and summary.state == ConnectionState.NEEDS_ATTENTION

@@ -17,6 +17,7 @@ import pytest
 from sqlmodel import select
 
 from clockwork_simulator import SimulatorState, mock_transport
+from sync_engine import connections
 from sync_engine.models import (
     Activity,
     ApiCall,
@@ -127,7 +128,7 @@ def test_account_overview_puts_accounts_needing_attention_first(
 def test_account_overview_flags_rejected_credentials_and_paused_sync(runtime: Runtime) -> None:
     account_id = make_connected_account(runtime)
     with runtime.db.write() as session:
-        accounts.mark_needs_attention(session=session, account_id=account_id, error="401")
+        connections.mark_needs_attention(session=session, account_id=account_id, error="401")
         accounts.set_sync_paused(session=session, account_id=account_id, paused=True, actor="t")
     with runtime.db.read() as session:
         (row,) = overview.account_overview(session=session)
