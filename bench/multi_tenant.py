@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: te
 from sync_engine.config import Settings
 from sync_engine.models import ClockworkConnection, Enrollment, SyncAttempt
 from sync_engine.runtime import Runtime, build_runtime
-from sync_engine.services import accounts, enrollments
+from sync_engine.services import accounts, contacts_csv, enrollments
 from tests import postgres
 
 TROUBLED = ("throttled", "dripping", "revoked", "undecryptable")
@@ -129,7 +129,7 @@ def _seed(rt: Runtime, admin: httpx.Client, sim_url: str, firm: Firm, contacts: 
             project_id=project, actor="bench",
         )  # fmt: skip
     assert sequence.id is not None
-    _header, rows, _total = enrollments.read_contacts_csv(contacts)
+    _header, rows, _total = contacts_csv.read_contacts_csv(contacts)
     report = enrollments.import_contacts(
         session_factory=rt.db.write, sequence_id=sequence.id, rows=rows
     )

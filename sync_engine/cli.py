@@ -36,7 +36,7 @@ from sync_engine.crypto import SecretKeyError
 from sync_engine.ingest.commands import register as register_ingest
 from sync_engine.models import ActivityKind, SyncMode
 from sync_engine.runtime import Runtime, build_runtime
-from sync_engine.services import accounts, enrollments, projects
+from sync_engine.services import accounts, contacts_csv, enrollments, projects
 from sync_engine.services.errors import ServiceError, invalid_input, store_unavailable
 from sync_engine.services.status import iter_status
 from sync_engine.verify.cli import register as register_verify
@@ -387,10 +387,10 @@ def contact_add(
 @contact_app.command("import")
 def contact_import(
     sequence_id: SequenceId,
-    file: Annotated[Path, typer.Argument(help="CSV with " + ",".join(enrollments.CSV_COLUMNS))],
+    file: Annotated[Path, typer.Argument(help="CSV with " + ",".join(contacts_csv.CSV_COLUMNS))],
 ) -> None:
     """Import a CSV: good rows are enrolled, bad rows are listed by line; exit 1 if any were bad."""
-    _header, rows, total = enrollments.read_contacts_csv(file)
+    _header, rows, total = contacts_csv.read_contacts_csv(file)
     rt = runtime()
     with rt.db.read() as session:
         sequence = accounts.get_sequence(session=session, sequence_id=sequence_id)

@@ -33,7 +33,7 @@ from sync_engine.models import (
     Sequence,
     table_of,
 )
-from sync_engine.services import accounts, enrollments
+from sync_engine.services import accounts, contacts_csv, enrollments
 from sync_engine.services.errors import InvalidInputError, NotFoundError
 from sync_engine.services.queries.reason_texts import reason_message
 
@@ -207,7 +207,7 @@ def add_contacts(
         for index, item in enumerate(contacts)
     }
     before = _enrolled(session, sequence.id, set(emails.values()))
-    rows: list[tuple[int, enrollments.Row]] = []
+    rows: list[tuple[int, contacts_csv.Row]] = []
     results: dict[int, ItemResult] = {}
     for index, item in enumerate(contacts):
         if emails[index] and emails[index] in before:
@@ -216,7 +216,7 @@ def add_contacts(
             )
             continue
         if not isinstance(item, dict):  # reported by the import as its reason, like a bad line
-            rows.append((index, enrollments.UnreadableLine("a contact must be a JSON object")))
+            rows.append((index, contacts_csv.UnreadableLine("a contact must be a JSON object")))
             continue
         rows.append((index, {k: "" if v is None else str(v) for k, v in item.items()}))
     report = enrollments.import_contacts(

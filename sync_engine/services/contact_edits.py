@@ -19,7 +19,8 @@ from sqlmodel import Session, col, func, select
 from sync_engine.audit import record_change
 from sync_engine.db import clock_of
 from sync_engine.models import Contact, Enrollment, Reason
-from sync_engine.services.enrollments import CSV_COLUMNS, parse_contact
+from sync_engine.services.contacts_csv import CSV_COLUMNS
+from sync_engine.services.enrollments import parse_contact
 from sync_engine.services.errors import InvalidInputError, NotFoundError
 
 CONTACT_FIELDS: tuple[str, ...] = CSV_COLUMNS

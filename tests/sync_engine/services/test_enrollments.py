@@ -10,7 +10,7 @@ import pytest
 from clockwork_simulator import mock_transport
 from sync_engine.models import ActivityKind, ActivityState, Reason
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, enrollments
+from sync_engine.services import accounts, contacts_csv, enrollments
 from sync_engine.services.errors import InvalidInputError
 from sync_engine.services.status import iter_status
 from tests.factories import (
@@ -195,7 +195,7 @@ HEADER = "email,first_name,last_name,title,company,linkedin_url\n"
 
 
 def _import(runtime: Runtime, sequence_id: int, path: Path) -> enrollments.ImportReport:
-    _header, rows, _total = enrollments.read_contacts_csv(path)
+    _header, rows, _total = contacts_csv.read_contacts_csv(path)
     return enrollments.import_contacts(
         session_factory=runtime.db.write, sequence_id=sequence_id, rows=rows
     )
@@ -228,21 +228,21 @@ def test_import_refuses_a_file_missing_a_column_before_importing_anything(
 ) -> None:
     path = _csv(tmp_path, "email,first_name\nada@example.com,Ada\n")
     with pytest.raises(InvalidInputError, match="lacks the column"):
-        enrollments.read_contacts_csv(path)
+        contacts_csv.read_contacts_csv(path)
 
 
 def test_import_refuses_bytes_that_are_not_utf8_with_the_line(tmp_path: Path) -> None:
     path = _csv(tmp_path, HEADER + "ada@example.com,Ada,,,,\n")
     path.write_bytes(path.read_bytes() + b"bob@example.com,B\xe9b,,,,\n")
     with pytest.raises(InvalidInputError, match="not UTF-8 text \\(bad byte on line 3\\)"):
-        enrollments.read_contacts_csv(path)
+        contacts_csv.read_contacts_csv(path)
 
 
 def test_import_of_many_rows_reports_progress_in_batches(runtime: Runtime, tmp_path: Path) -> None:
     account_id = make_connected_account(runtime)
     sequence_id = make_sequence(runtime, account_id)
     rows = "".join(f"person{i}@example.com,P,{i},,,\n" for i in range(1200))
-    _header, parsed, total = enrollments.read_contacts_csv(_csv(tmp_path, HEADER + rows))
+    _header, parsed, total = contacts_csv.read_contacts_csv(_csv(tmp_path, HEADER + rows))
     progress: list[int] = []
     report = enrollments.import_contacts(
         session_factory=runtime.db.write, sequence_id=sequence_id, rows=parsed,
@@ -375,7 +375,7 @@ def test_an_unclosed_quote_rejects_its_own_line_and_keeps_the_rows_after_it(
         + "six@example.com,Six,,,,\n"
         + 'seven@example.com,Seven,,,,"',  # and again on the last line, with no line break
     )
-    _header, rows, total = enrollments.read_contacts_csv(path)
+    _header, rows, total = contacts_csv.read_contacts_csv(path)
     report = enrollments.import_contacts(
         session_factory=runtime.db.write, sequence_id=sequence_id, rows=rows
     )
@@ -394,7 +394,7 @@ def test_a_line_longer_than_any_contact_is_rejected_without_reading_it_whole(
     path = _csv(
         tmp_path, HEADER + "a@example.com," + "y" * 3_000_000 + ",,,,\nb@example.com,B,,,,\n"
     )
-    _header, rows, total = enrollments.read_contacts_csv(path)
+    _header, rows, total = contacts_csv.read_contacts_csv(path)
     parsed = list(rows)
     assert total == 2
     assert parsed[0][0] == 2 and "longer than" in parsed[0][1].reason
@@ -426,7 +426,7 @@ def test_reading_a_large_csv_holds_one_line_at_a_time(tmp_path: Path) -> None:
     size = path.stat().st_size
     tracemalloc.start()
     try:
-        _header, rows, total = enrollments.read_contacts_csv(path)
+        _header, rows, total = contacts_csv.read_contacts_csv(path)
         seen = sum(1 for _ in rows)
         _current, peak = tracemalloc.get_traced_memory()
     finally:
