@@ -13,8 +13,6 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import uvicorn
 
@@ -23,7 +21,7 @@ from clockwork_simulator.core import Simulator
 from clockwork_simulator.drip import DrippingH11Protocol
 from clockwork_simulator.faults import FaultConfig, FaultInjector
 from clockwork_simulator.state import FirmCredentials, SimulatorState
-from uvicorn_thread import ServedInThread, serve_in_thread
+from uvicorn_thread import ServedInThread, StartsAndStops, serve_in_thread
 
 __all__ = [
     "DEMO_API_KEY",
@@ -62,7 +60,7 @@ def _quiet_intended_drops() -> None:
         uvicorn_errors.addFilter(_DROP_FILTER)
 
 
-class SimulatorServer:
+class SimulatorServer(StartsAndStops):
     """The simulator served by uvicorn in a background thread.
 
     ``port=0`` picks a free port, readable from `port` / `base_url` once started. State and
@@ -155,18 +153,6 @@ class SimulatorServer:
         served, self._served = self._served, None
         if served is not None:
             served.stop(timeout)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def run_simulator(

@@ -8,6 +8,8 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
 
 import uvicorn
 
@@ -83,3 +85,26 @@ def serve_in_thread(
             raise TimeoutError(f"{what} did not start within {timeout}s")
         time.sleep(0.005)
     return ServedInThread(server, thread, host, bound)
+
+
+class StartsAndStops:
+    """``with`` support for a server that has ``start()`` and ``stop()``: started on entry,
+    stopped on exit whatever happened inside."""
+
+    def start(self) -> object:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

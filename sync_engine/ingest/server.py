@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-from types import TracebackType
-from typing import Self
 
 import uvicorn
 from fastapi import FastAPI
 
 from sync_engine.ingest.app import IngestConfig, create_app
 from sync_engine.runtime import Runtime
-from uvicorn_thread import ServedInThread, serve_in_thread
+from uvicorn_thread import ServedInThread, StartsAndStops, serve_in_thread
 
 
 def is_loopback(host: str) -> bool:
@@ -42,7 +40,7 @@ def _uvicorn_config(app: FastAPI, **options: object) -> uvicorn.Config:
     )
 
 
-class IngestServer:
+class IngestServer(StartsAndStops):
     """The ingest API served by uvicorn in a background thread; ``port=0`` picks a free port."""
 
     def __init__(
@@ -91,18 +89,6 @@ class IngestServer:
         if self._app is not None:
             self._app.state.ingest.close()
             self._app = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def run_ingest(
