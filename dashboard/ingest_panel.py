@@ -17,7 +17,7 @@ from dashboard import demo_mode, identity, process, store, tables, times, widget
 from dashboard.plain_text import plain
 from dashboard.widgets import show_error
 from sync_engine.demo import DemoIngest
-from sync_engine.ingest import credentials, service
+from sync_engine.ingest import credentials, delivery_log
 from sync_engine.ingest.commands import DEFAULT_PORT
 from sync_engine.ingest.models import DeliveryOutcome
 from sync_engine.services.errors import ServiceError
@@ -182,7 +182,7 @@ def set_secret(account_id: int) -> None:
 def delivery_rows(account_id: int, limit: int = 50) -> list[dict[str, Any]]:
     """The last deliveries in plain words, newest first."""
     with store.reading() as session:
-        rows = service.recent_deliveries(session=session, account_id=account_id, limit=limit)
+        rows = delivery_log.recent_deliveries(session=session, account_id=account_id, limit=limit)
     return [
         {
             "Received": times.relative(row.received_at),

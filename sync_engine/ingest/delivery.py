@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from sync_engine.ingest import service
+from sync_engine.ingest import delivery_log
 from sync_engine.ingest.credentials import Caller, Verdict, authenticate, touch_token
 from sync_engine.ingest.models import DeliveryOutcome
 from sync_engine.ingest.ratelimit import RateLimiter, retry_after_header
@@ -215,7 +215,7 @@ class IngestApp:
             if len(self._refusals_logged) > 10_000:
                 self._refusals_logged.clear()
             self._refusals_logged[seen] = now
-        delivery = service.Delivery(
+        delivery = delivery_log.Delivery(
             account_id=account_id, route=route, outcome=DeliveryOutcome.REJECTED,
             status_code=refusal.status, received_at=self.runtime.clock(), token_id=token_id,
             reason=reason,
@@ -226,7 +226,7 @@ class IngestApp:
                     sa.text("SELECT 1 FROM account WHERE id = :id"), {"id": account_id}
                 ).first()
                 if exists:
-                    service.record_delivery(connection, delivery)
+                    delivery_log.record_delivery(connection, delivery)
         except sa.exc.SQLAlchemyError:
             logger.warning("could not record a refused ingest delivery", exc_info=True)
 
@@ -241,7 +241,7 @@ class IngestApp:
         self._next_prune = self.monotonic() + self.config.prune_every_seconds
         try:
             with self.writing(), self.runtime.db.transaction() as connection:
-                service.prune_deliveries(connection, now=self.runtime.clock())
+                delivery_log.prune_deliveries(connection, now=self.runtime.clock())
         except sa.exc.SQLAlchemyError:
             logger.warning("could not prune old ingest deliveries", exc_info=True)
 
@@ -274,7 +274,7 @@ class IngestApp:
                 key = delivery_key(request, caller, body, adapter=adapter)
                 payload = _parsed(body, parse)
                 if key is not None:
-                    stored = service.stored_answer(
+                    stored = delivery_log.stored_answer(
                         connection, account_id=caller.account_id, delivery_key=key
                     )
                     if stored is not None:
@@ -282,9 +282,9 @@ class IngestApp:
                 result = _done(work, session, caller, payload)
                 session.flush()  # the delivery's record goes to the connection, past the session
                 now = self.runtime.clock()
-                service.record_delivery(
+                delivery_log.record_delivery(
                     connection,
-                    service.Delivery(
+                    delivery_log.Delivery(
                         account_id=caller.account_id, route=route, outcome=result.outcome,
                         status_code=result.status, received_at=now, delivery_key=key,
                         token_id=caller.token_id, items=result.items,
@@ -300,7 +300,7 @@ class IngestApp:
             # The same key committed by a concurrent request: answer as it was answered.
             if caller is not None and key is not None:
                 with self.runtime.db.read() as session:
-                    stored = service.stored_answer(
+                    stored = delivery_log.stored_answer(
                         session, account_id=caller.account_id, delivery_key=key
                     )
                 if stored is not None:

@@ -4,9 +4,9 @@ Sequences are created and changed with :mod:`sync_engine.services.accounts`, con
 with :func:`enrollments.import_contacts` (the CSV import's validation and add-time decision, the
 same as the CLI's), events recorded with :func:`enrollments.record_event`. This module adds only
 what an API needs around them: the platform's sequence reference, the enrollment found by
-sequence and email, per-item results, and the delivery record that makes a retry idempotent.
-Every function works inside the caller's transaction (``session``), so the delivery record and
-its effects commit together or not at all.
+sequence and email, and per-item results; the delivery record that makes a retry idempotent is
+:mod:`sync_engine.ingest.delivery_log`. Every function works inside the caller's transaction
+(``session``), so the delivery record and its effects commit together or not at all.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from sync_engine.ingest.adapters import PlatformEvent
-from sync_engine.ingest.models import DeliveryOutcome, IngestDelivery, IngestSequenceRef
+from sync_engine.ingest.delivery_log import bare_connection
+from sync_engine.ingest.models import IngestSequenceRef
 from sync_engine.matching import normalize_email
 from sync_engine.models import (
     Activity,
@@ -43,7 +44,6 @@ MAX_BATCH = 1000
 # A platform's clock a little ahead of ours: an event "in the future" by up to this much is
 # taken as happening now; further ahead it is refused (the services refuse future events).
 CLOCK_SKEW = timedelta(minutes=5)
-DELIVERY_RETENTION = timedelta(days=7)
 
 
 # --- request bodies ---------------------------------------------------------------------------
@@ -286,7 +286,9 @@ def find_enrollment(
 ) -> int:  # fmt: skip
     """The enrollment an event is for: by id, or by the sequence's reference and the email."""
     if enrollment_id is not None:
-        owner = _connection(session).execute(_ENROLLMENT_ACCOUNT, {"id": enrollment_id}).scalar()
+        owner = (
+            bare_connection(session).execute(_ENROLLMENT_ACCOUNT, {"id": enrollment_id}).scalar()
+        )
         if owner != account_id:
             raise NotFoundError(f"no enrollment {enrollment_id} in this account")
         return enrollment_id
@@ -294,7 +296,7 @@ def find_enrollment(
         raise InvalidInputError("give enrollment_id, or sequence and email")
     address = normalize_email(email)
     row = (
-        _connection(session)
+        bare_connection(session)
         .execute(
             _ENROLLMENT_BY_REF_AND_EMAIL,
             {"account_id": account_id, "ref": sequence_ref, "email": address},
@@ -397,125 +399,6 @@ def enrollment_status(*, session: Session, account_id: int, enrollment_id: int) 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
-
-
-# --- deliveries -------------------------------------------------------------------------------
-
-_DELIVERIES = table_of(IngestDelivery)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One request's record: what the log shows, and for an accepted keyed one, its answer."""
-
-    account_id: int | None
-    route: str
-    outcome: DeliveryOutcome
-    status_code: int
-    received_at: datetime
-    delivery_key: str | None = None
-    token_id: int | None = None
-    reason: str | None = None
-    items: int = 0
-    answer: dict[str, Any] | None = None
-
-    def row(self) -> dict[str, Any]:
-        """The delivery's columns."""
-        return {
-            "account_id": self.account_id,
-            "route": self.route[:120],
-            "outcome": self.outcome,
-            "status_code": self.status_code,
-            "received_at": self.received_at,
-            "delivery_key": self.delivery_key,
-            "token_id": self.token_id,
-            "reason": self.reason[:500] if self.reason else None,
-            "items": self.items,
-            "answer": self.answer,
-        }
-
-
-# Built once: both run on every delivery.
-_INSERT_DELIVERY = sa.insert(_DELIVERIES)
-_ANSWER_BY_KEY = sa.select(_DELIVERIES.c.status_code, _DELIVERIES.c.answer).where(
-    _DELIVERIES.c.account_id == sa.bindparam("account_id"),
-    _DELIVERIES.c.delivery_key == sa.bindparam("delivery_key"),
-)
-
-
-def record_delivery(connection: sa.Connection | Session, delivery: Delivery) -> None:
-    """Write a delivery's record; inside the work's transaction for an accepted keyed one, whose
-    unique key then refuses a concurrent duplicate (:class:`sa.exc.IntegrityError`)."""
-    _connection(connection).execute(_INSERT_DELIVERY, delivery.row())
-
-
-def _connection(connection: sa.Connection | Session) -> sa.Connection:
-    """The bare connection under a session (flushed first, so it sees the session's changes):
-    Core statements skip the ORM's execute path."""
-    if isinstance(connection, Session):
-        connection.flush()
-        return connection.connection()
-    return connection
-
-
-def stored_answer(
-    connection: sa.Connection | Session, *, account_id: int, delivery_key: str
-) -> tuple[int, dict[str, Any]] | None:
-    """The status and answer of an accepted delivery with this key, if there was one."""
-    row = (
-        _connection(connection)
-        .execute(_ANSWER_BY_KEY, {"account_id": account_id, "delivery_key": delivery_key})
-        .first()
-    )
-    if row is None:
-        return None
-    return int(row.status_code), dict(row.answer or {})
-
-
-def prune_deliveries(connection: sa.Connection, *, now: datetime) -> int:
-    """Forget deliveries older than :data:`DELIVERY_RETENTION` (a platform retrying for longer
-    than that is not seen as a retry); returns how many."""
-    result = connection.execute(
-        sa.delete(_DELIVERIES).where(_DELIVERIES.c.received_at < now - DELIVERY_RETENTION)
-    )
-    return int(result.rowcount or 0)
-
-
-@dataclass(frozen=True)
-class DeliveryRow:
-    """A delivery as the Integrations page lists it."""
-
-    id: int
-    received_at: datetime
-    route: str
-    outcome: str
-    status_code: int
-    reason: str | None
-    items: int
-    token_id: int | None
-
-
-def recent_deliveries(*, session: Session, account_id: int, limit: int = 50) -> list[DeliveryRow]:
-    """An account's newest deliveries, newest first."""
-    rows = session.exec(
-        select(IngestDelivery)
-        .where(IngestDelivery.account_id == account_id)
-        .order_by(col(IngestDelivery.id).desc())
-        .limit(limit)
-    ).all()
-    return [
-        DeliveryRow(
-            id=row.id or 0,
-            received_at=row.received_at,
-            route=row.route,
-            outcome=row.outcome,
-            status_code=row.status_code,
-            reason=row.reason,
-            items=row.items,
-            token_id=row.token_id,
-        )
-        for row in rows
-    ]
 
 
 # --- other platforms' events ------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlmodel import select
 from clockwork_simulator import SimulatorServer
 from dashboard import ingest_panel
 from sync_engine.demo.ingest import DemoIngest
-from sync_engine.ingest import credentials, service
+from sync_engine.ingest import credentials, delivery_log
 from sync_engine.ingest.models import DeliveryOutcome, IngestDelivery, IngestSecret, IngestToken
 from sync_engine.models import Activity, ActivityKind, AuditEntry
 from sync_engine.runtime import Runtime
@@ -86,9 +86,9 @@ def test_integrations_lists_the_last_deliveries_with_their_reason(store: Runtime
             (DeliveryOutcome.ACCEPTED, 201, None),
             (DeliveryOutcome.REJECTED, 401, "unauthorized: revoked token 3 (Old)"),
         ):
-            service.record_delivery(
+            delivery_log.record_delivery(
                 session,
-                service.Delivery(
+                delivery_log.Delivery(
                     account_id=account_id, route="POST events", outcome=outcome,
                     status_code=status, received_at=store.clock(), reason=reason,
                 ),
