@@ -194,6 +194,20 @@ def _cpu_of_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, every core (``/proc/stat``)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / ticks, sum(fields[:8]) / ticks
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) one process has used so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _idle_cpu(workdir: Path, env: dict[str, str]) -> float:
     """CPU seconds of one engine process's start-up and an empty pass (a fresh SQLite store)."""
     idle = {**env, "CWSYNC_DATABASE_URL": f"sqlite:///{workdir / 'idle.db'}"}
@@ -203,10 +217,12 @@ def _idle_cpu(workdir: Path, env: dict[str, str]) -> float:
 
 
 def _run_engines(workdir: Path, env: dict[str, str], args: argparse.Namespace,
-                 revoker: threading.Thread) -> dict[str, Any]:  # fmt: skip
-    """Start the engine processes, kill any still running at T + 5 + grace; CPU of theirs only."""
+                 revoker: threading.Thread, simulator_pid: int) -> dict[str, Any]:  # fmt: skip
+    """Start the engine processes, kill any still running at T + 5 + grace; CPU of theirs only,
+    and the machine's and the simulator's over the same time (what one process leaves free)."""
     command = _sync_command(args.timeout)
     cpu_before = _cpu_of_children()
+    machine_before, simulator_before = _machine_cpu(), _process_cpu(simulator_pid)
     started_wall, started = time.time(), time.monotonic()
     processes = []
     for i in range(args.processes):
@@ -216,7 +232,10 @@ def _run_engines(workdir: Path, env: dict[str, str], args: argparse.Namespace,
     ended: dict[int, float] = {}
     killed: list[int] = []
     kill_at = started + args.timeout + 5 + args.grace
+    samples = [(0.0, *machine_before)]  # (seconds since start, busy, total): the machine's load
     while len(ended) < len(processes):
+        if time.monotonic() - started - samples[-1][0] >= 0.5:
+            samples.append((time.monotonic() - started, *_machine_cpu()))
         for i, process in enumerate(processes):
             if i not in ended and process.poll() is not None:
                 ended[i] = time.monotonic() - started
@@ -230,6 +249,8 @@ def _run_engines(workdir: Path, env: dict[str, str], args: argparse.Namespace,
         time.sleep(0.02)
     # Every engine process has been waited for; the simulator is still running (not counted).
     cpu = _cpu_of_children() - cpu_before
+    machine_after, simulator_cpu = _machine_cpu(), _process_cpu(simulator_pid) - simulator_before
+    elapsed = machine_after[1] - machine_before[1]
     tails = [(workdir / f"engine-{i}.log").read_text(errors="replace").strip().splitlines()[-2:]
              for i in range(len(processes))]  # fmt: skip
     return {
@@ -238,6 +259,12 @@ def _run_engines(workdir: Path, env: dict[str, str], args: argparse.Namespace,
         "exit_codes": [p.returncode for p in processes],
         "killed": killed,
         "cpu_seconds": cpu,
+        "simulator_cpu_seconds": simulator_cpu,
+        # Busy cores over the run, every process of the machine (engines, simulator, PostgreSQL).
+        "machine_busy_cores": (machine_after[0] - machine_before[0]) / elapsed * os.cpu_count()
+        if elapsed
+        else 0.0,
+        "machine_samples": samples,
         "idle_cpu_seconds": _idle_cpu(workdir, env),
         "log_tails": tails,
     }
@@ -300,7 +327,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 )  # fmt: skip
                 env = {**os.environ, "CWSYNC_DATABASE_URL": url, "CWSYNC_ENCRYPTION_KEY": key,
                        "CWSYNC_DEMO": "false", "CWSYNC_API_CALL_LOG_RETENTION": "1000000"}  # fmt: skip
-                engines = _run_engines(workdir, env, args, revoker)
+                engines = _run_engines(workdir, env, args, revoker, simulator.pid)
                 revoker.join(5)
                 after = {f.name: admin.get(f"/firms/{f.name}/answers").json() for f in firms}
             store = _store_figures(rt)
@@ -337,6 +364,18 @@ def _figures(args: argparse.Namespace, firms: list[Firm], after: dict[str, Any],
             "connection": store["connections"].get(firm.account_id),
         })  # fmt: skip
     healthy = [r["efficiency"] or 0.0 for r in rows if r["kind"] == "healthy"]
+    healthy_ok = sum(r["ok"] for r in rows if r["kind"] == "healthy")
+    healthy_done = max(
+        (r["finish_seconds"] or 0.0 for r in rows if r["kind"] == "healthy"), default=0.0
+    )
+    samples = engines["machine_samples"]
+    phase = [s for s in samples if s[0] <= healthy_done] or samples[:1]
+    first, last = samples[0], phase[-1]
+    phase_cores = (
+        (last[1] - first[1]) / (last[2] - first[2]) * (os.cpu_count() or 1)
+        if last[2] > first[2]
+        else None
+    )
     ok_total = sum(r["ok"] for r in rows)
     wall = max(engines["wall_seconds"])
     syncing = sum(r["enrollments"].get("syncing", 0) for r in rows)
@@ -355,6 +394,12 @@ def _figures(args: argparse.Namespace, firms: list[Firm], after: dict[str, Any],
         "timeout_held": all(w <= args.timeout + 5 for w in engines["wall_seconds"]),
         "exit_codes": engines["exit_codes"], "killed": engines["killed"],
         "left_syncing": syncing, "synced": synced, "processed_twice": store["processed_twice"],
+        "healthy_ok_requests_per_second": round(healthy_ok / healthy_done, 1) if healthy_done else None,
+        "healthy_done_seconds": healthy_done,
+        "machine_busy_cores_healthy_phase": round(phase_cores, 2) if phase_cores is not None else None,
+        "machine_busy_cores_run": round(engines["machine_busy_cores"], 2),
+        "simulator_cpu_ms_per_ok_request": round(engines["simulator_cpu_seconds"] * 1000 / ok_total, 3) if ok_total else None,
+        "cores": os.cpu_count(),
         "ok_requests_per_second": round(ok_total / wall, 2), "synced_per_second": round(synced / wall, 2),
         "revoked_after_seconds": revocation.get("revoked_at"), "log_tails": engines["log_tails"],
     }  # fmt: skip
@@ -391,6 +436,12 @@ def _print(result: dict[str, Any]) -> None:
           f"processed twice: {r['processed_twice']}")  # fmt: skip
     print(f"aggregate: {r['ok_requests_per_second']} successful req/s, {r['synced_per_second']} "
           "enrollments synced/s (over the slowest process's wall time)")  # fmt: skip
+    print(f"healthy firms: {r['healthy_ok_requests_per_second']} successful req/s together "
+          f"(their 2xx ÷ the last one's finish, {r['healthy_done_seconds']} s); the machine was "
+          f"busy on {r['machine_busy_cores_healthy_phase']} of its {r['cores']} cores meanwhile "
+          f"({r['machine_busy_cores_run']} over the whole run; every process: engines, simulator "
+          f"at {r['simulator_cpu_ms_per_ok_request']} ms per successful request, PostgreSQL, "
+          "anything else running)")  # fmt: skip
     for i, tail in enumerate(r["log_tails"]):
         print(f"engine {i} said: {' / '.join(line[:200] for line in tail) or '(nothing)'}")
     print(json.dumps(r))
