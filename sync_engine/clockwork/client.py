@@ -5,6 +5,9 @@ table, marked [C]/[P]/[G]), authentication (:class:`ClockworkAuth`), paging, the
 ``Retry-After`` parsing. Callers get plain dicts back or a ``ClockworkError``; the client never
 retries and never sleeps — the engine schedules retries (SPEC R7).
 
+Only the calls the engine, the services and verification make are here (tests read what
+Clockwork holds from the simulator's state instead); ``GET /statuses`` has no caller, so no route.
+
 Past 500 lines on purpose: the contract is reviewed against ``clockwork_api.md`` in one place,
 and the one ``_send`` boundary (deadline, auth, error table) stays beside every route that uses it.
 """
@@ -105,7 +108,6 @@ class Endpoint(Enum):
     ADD_CANDIDACY = Route("POST", "/projects/{id}/candidacies", "G")
     LIST_NOTES = Route("GET", "/people/{id}/notes", "P")
     CREATE_NOTE = Route("POST", "/people/{id}/notes", "G")
-    LIST_STATUSES = Route("GET", "/statuses", "P")
 
 
 ACCEPT_HEADERS: Final = {"Accept": "application/json"}
@@ -168,14 +170,6 @@ def offset_params(*, limit: int, offset: int) -> dict[str, int]:
     if offset < 0:
         raise ValueError(f"offset must be >= 0, got {offset}")
     return {"limit": limit, "offset": offset}
-
-
-def search_params(*, q: str, limit: int, page: int) -> dict[str, str | int]:
-    """Query of ``SEARCH_PEOPLE`` [C]: ``page`` is 1-based."""
-    _check_page_size(limit)
-    if page < 1:
-        raise ValueError(f"page must be >= 1, got {page}")
-    return {"q": q, "limit": limit, "page": page}
 
 
 INCLUDE_PERSON: Final = {"include": "person"}
@@ -330,15 +324,6 @@ class Pacer(Protocol):
 
     def answered(self) -> None:
         """Called when Clockwork answered without asking to slow down."""
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    """One page of a people search: the hits, ``meta.total`` and the 1-based page number."""
-
-    people: list[JSONObject]
-    total: int
-    page: int
 
 
 @dataclass(frozen=True)
@@ -567,22 +552,6 @@ class ClockworkClient:
         (``ClockworkNotFound`` for an unknown firm)."""
         self._send(Endpoint.LIST_PEOPLE, _read_nothing, params=offset_params(limit=1, offset=0))
 
-    def list_people(self, limit: int = MAX_PAGE_SIZE, offset: int = 0) -> list[JSONObject]:
-        """One page of people."""
-        params = offset_params(limit=limit, offset=offset)
-        return self._send(Endpoint.LIST_PEOPLE, partial(_read_items, key="people"), params=params)
-
-    def iter_people(self, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[JSONObject]:
-        """Every person of the firm, page after page."""
-        read = partial(_read_page, key="people")
-        return self._walk(Endpoint.LIST_PEOPLE, read, OffsetPaging(page_size))
-
-    def search_people(self, q: str, *, limit: int = MAX_PAGE_SIZE, page: int = 1) -> SearchPage:
-        """One page of a people search (name contains ``q`` or an email equals it)."""
-        params = search_params(q=q, limit=limit, page=page)
-        people, total = self._send(Endpoint.SEARCH_PEOPLE, _read_search, params=params)
-        return SearchPage(people=people, total=total, page=page)
-
     def iter_search(self, q: str) -> Iterator[JSONObject]:
         """Every hit of a people search, page after page (at most ``MAX_PAGES``)."""
         return self._walk(
@@ -643,31 +612,10 @@ class ClockworkClient:
 
     # ── projects and candidacies ──
 
-    def list_projects(self, limit: int = MAX_PAGE_SIZE, offset: int = 0) -> list[JSONObject]:
-        """One page of projects."""
-        params = offset_params(limit=limit, offset=offset)
-        return self._send(
-            Endpoint.LIST_PROJECTS, partial(_read_items, key="projects"), params=params
-        )
-
     def iter_projects(self, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[JSONObject]:
         """Every project of the firm, page after page."""
         read = partial(_read_page, key="projects")
         return self._walk(Endpoint.LIST_PROJECTS, read, OffsetPaging(page_size))
-
-    def list_candidacies(
-        self,
-        project_id: str,
-        *,
-        include_person: bool = True,
-        limit: int = MAX_PAGE_SIZE,
-        offset: int = 0,
-    ) -> list[JSONObject]:
-        """One page of a project's candidacies, each with its ``person`` when asked."""
-        params: dict[str, str | int] = {**_include(include_person)}
-        params.update(offset_params(limit=limit, offset=offset))
-        read = partial(_read_items, key="candidacies", ids=False)
-        return self._send(Endpoint.LIST_CANDIDACIES, read, project_id, params=params)
 
     def iter_candidacies(
         self, project_id: str, *, include_person: bool = True, page_size: int = MAX_PAGE_SIZE
@@ -701,16 +649,7 @@ class ClockworkClient:
             raise
         return CandidacyResult(candidacy=candidacy, already_present=False)
 
-    # ── notes and statuses ──
-
-    def list_notes(
-        self, person_id: str, limit: int = MAX_PAGE_SIZE, offset: int = 0
-    ) -> list[JSONObject]:
-        """One page of a person's notes."""
-        params = offset_params(limit=limit, offset=offset)
-        return self._send(
-            Endpoint.LIST_NOTES, partial(_read_items, key="notes"), person_id, params=params
-        )
+    # ── notes ──
 
     def iter_notes(self, person_id: str, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[JSONObject]:
         """Every note of a person, page after page."""
@@ -725,11 +664,6 @@ class ClockworkClient:
         return self._send(
             Endpoint.CREATE_NOTE, partial(_read_identified, key="note"), person_id, body=body
         )
-
-    def list_statuses(self) -> list[JSONObject]:
-        """The firm's candidacy statuses (``{"id", "name"}``)."""
-        read = partial(_read_items, key="statuses", ids=False)
-        return self._send(Endpoint.LIST_STATUSES, read)
 
     # ── paging, then the one boundary with HTTP ──
 

@@ -22,7 +22,6 @@ from sync_engine.clockwork.client import (
     ClockworkClient,
     Credentials,
     Endpoint,
-    SearchPage,
     parse_retry_after,
 )
 from sync_engine.clockwork.errors import (
@@ -199,7 +198,7 @@ def test_the_auth_signs_any_httpx_client_and_keeps_the_other_headers() -> None:
     seen: list[httpx.Request] = []
     transport = httpx.MockTransport(lambda request: seen.append(request) or httpx.Response(204))
     with httpx.Client(auth=ClockworkAuth(credentials), transport=transport) as http:
-        http.get("https://api.clockworkrecruiting.com/v3.0/acme/statuses", headers={"X-Other": "1"})
+        http.get("https://api.clockworkrecruiting.com/v3.0/acme/people", headers={"X-Other": "1"})
     assert seen[0].headers["X-API-Key"] == "f"
     assert seen[0].headers["Authorization"] == "Token " + base64.b64encode(b"k:s").decode()
     assert seen[0].headers["X-Other"] == "1"
@@ -212,7 +211,7 @@ def test_content_type_is_sent_on_writes_only(
     client = make_client(recorder)
     client.create_person(first_name="Ada", last_name="Lovelace")
     recorder.handler = reply(200, {"people": []})
-    client.list_people()
+    client.check_credentials()
 
     write, read = recorder.requests
     assert write.headers["Content-Type"] == "application/json"
@@ -243,7 +242,6 @@ ANY_ANSWER: dict[str, Any] = {
     "projects": [],
     "candidacies": [],
     "notes": [],
-    "statuses": [],
 }
 
 CONTRACT_ROWS: list[tuple[str, Callable[[ClockworkClient], object], str, str, Any]] = [
@@ -255,17 +253,10 @@ CONTRACT_ROWS: list[tuple[str, Callable[[ClockworkClient], object], str, str, An
         None,
     ),
     (
-        "list people",
-        lambda c: c.list_people(limit=50, offset=100),
-        "GET",
-        "/people?limit=50&offset=100",
-        None,
-    ),
-    (
         "search people",
-        lambda c: c.search_people("ada lovelace", limit=20, page=3),
+        lambda c: list(c.iter_search("ada lovelace")),
         "GET",
-        "/people_search?q=ada+lovelace&limit=20&page=3",
+        "/people_search?q=ada+lovelace&limit=100&page=1",
         None,
     ),
     ("get person", lambda c: c.get_person(PERSON_ID), "GET", f"/people/{PERSON_ID}", None),
@@ -306,21 +297,21 @@ CONTRACT_ROWS: list[tuple[str, Callable[[ClockworkClient], object], str, str, An
     ),
     (
         "list projects",
-        lambda c: c.list_projects(limit=10, offset=20),
+        lambda c: list(c.iter_projects(page_size=10)),
         "GET",
-        "/projects?limit=10&offset=20",
+        "/projects?limit=10&offset=0",
         None,
     ),
     (
         "list candidacies",
-        lambda c: c.list_candidacies(PROJECT_ID, limit=5, offset=0),
+        lambda c: list(c.iter_candidacies(PROJECT_ID, page_size=5)),
         "GET",
         f"/projects/{PROJECT_ID}/candidacies?include=person&limit=5&offset=0",
         None,
     ),
     (
         "list candidacies without person",
-        lambda c: c.list_candidacies(PROJECT_ID, include_person=False),
+        lambda c: list(c.iter_candidacies(PROJECT_ID, include_person=False)),
         "GET",
         f"/projects/{PROJECT_ID}/candidacies?limit=100&offset=0",
         None,
@@ -334,7 +325,7 @@ CONTRACT_ROWS: list[tuple[str, Callable[[ClockworkClient], object], str, str, An
     ),
     (
         "list notes",
-        lambda c: c.list_notes(PERSON_ID),
+        lambda c: list(c.iter_notes(PERSON_ID)),
         "GET",
         f"/people/{PERSON_ID}/notes?limit=100&offset=0",
         None,
@@ -346,7 +337,6 @@ CONTRACT_ROWS: list[tuple[str, Callable[[ClockworkClient], object], str, str, An
         f"/people/{PERSON_ID}/notes",
         {"note": {"content": "<p>Sent</p>", "contentType": "text/html", "category": "Email"}},
     ),
-    ("statuses", lambda c: c.list_statuses(), "GET", "/statuses", None),
 ]
 
 
@@ -371,6 +361,14 @@ def test_each_method_sends_exactly_its_contract_row(
     assert (json.loads(request.content) if request.content else None) == body
 
 
+def test_the_rows_above_cover_every_route_the_client_can_send() -> None:
+    sent = {
+        (method, path.split("?")[0].replace(PERSON_ID, "{id}").replace(PROJECT_ID, "{id}"))
+        for _, _, method, path, _ in CONTRACT_ROWS
+    }
+    assert sent == {(e.value.method, e.value.path_template) for e in Endpoint}
+
+
 def test_every_route_in_the_table_carries_a_contract_mark() -> None:
     assert {endpoint.value.mark for endpoint in Endpoint} <= {"C", "P", "G"}
     guesses = {endpoint.name for endpoint in Endpoint if endpoint.value.mark == "G"}
@@ -392,7 +390,7 @@ def test_page_sizes_above_the_contract_maximum_are_refused(
     make_client: Callable[..., ClockworkClient], limit: int
 ) -> None:
     with pytest.raises(ValueError, match="limit"):
-        make_client(reply(200, ANY_ANSWER)).list_people(limit=limit)
+        list(make_client(reply(200, ANY_ANSWER)).iter_notes(PERSON_ID, page_size=limit))
 
 
 # ── answers ───────────────────────────────────────────────────────────────────────────────────
@@ -408,16 +406,8 @@ def test_create_person_accepts_both_response_forms(
     assert created["id"] == PERSON_ID
 
 
-def test_search_people_returns_the_page_with_meta_total(
-    make_client: Callable[..., ClockworkClient],
-) -> None:
-    answer = {"peopleSearch": [person(PERSON_ID)], "meta": {"total": 41, "page": 2}}
-    page = make_client(reply(200, answer)).search_people("ada", limit=20, page=2)
-    assert page == SearchPage(people=[person(PERSON_ID)], total=41, page=2)
-
-
 def test_null_collections_read_as_empty_lists(make_client: Callable[..., ClockworkClient]) -> None:
-    assert make_client(reply(200, {"notes": None})).list_notes(PERSON_ID) == []
+    assert list(make_client(reply(200, {"notes": None})).iter_notes(PERSON_ID)) == []
 
 
 @pytest.mark.parametrize(
@@ -436,7 +426,7 @@ def test_a_success_that_is_not_the_contracts_json_is_an_unexpected_response(
         on_call=records.append,
     )
     with pytest.raises(ClockworkUnexpectedResponse) as raised:
-        client.list_people()
+        client.get_person(PERSON_ID)
     assert raised.value.status == 200
     assert records[0].status == 200
     assert records[0].error is not None
@@ -541,13 +531,13 @@ def list_handler(key: str, items: list[dict[str, Any]]) -> Handler:
     return handle
 
 
-def test_iter_people_pages_by_offset_until_a_short_page(
+def test_iter_projects_pages_by_offset_until_a_short_page(
     make_client: Callable[..., ClockworkClient],
 ) -> None:
-    people = [person(f"p{n}") for n in range(250)]
-    recorder = Recorder(list_handler("people", people))
+    projects = [{"id": f"pr{n}", "name": f"Search {n}"} for n in range(250)]
+    recorder = Recorder(list_handler("projects", projects))
 
-    assert list(make_client(recorder).iter_people()) == people
+    assert list(make_client(recorder).iter_projects()) == projects
     assert [r.url.params["offset"] for r in recorder.requests] == ["0", "100", "200"]
 
 
@@ -653,18 +643,18 @@ def test_error_message_falls_back_to_the_status_or_a_body_excerpt(
     make_client: Callable[..., ClockworkClient],
 ) -> None:
     with pytest.raises(ClockworkServerError, match="HTTP 502 Bad Gateway"):
-        make_client(lambda request: httpx.Response(502)).list_statuses()
+        make_client(lambda request: httpx.Response(502)).check_credentials()
     with pytest.raises(ClockworkServerError, match="upstream is down"):
         make_client(
             lambda request: httpx.Response(500, text="<h1>upstream\n  is down</h1>")
-        ).list_statuses()
+        ).check_credentials()
 
 
 def test_error_message_is_cut_to_about_300_characters(
     make_client: Callable[..., ClockworkClient],
 ) -> None:
     with pytest.raises(ClockworkValidationError) as raised:
-        make_client(reply(422, {"error": "x" * 5000})).list_statuses()
+        make_client(reply(422, {"error": "x" * 5000})).check_credentials()
     assert len(raised.value.message) <= 300
 
 
@@ -719,7 +709,7 @@ def test_rate_limited_carries_retry_after_relative_to_the_injected_clock(
 ) -> None:
     headers = {"Retry-After": header} if header is not None else {}
     with pytest.raises(ClockworkRateLimited) as raised:
-        make_client(reply(429, {"error": "slow down"}, headers)).list_projects()
+        list(make_client(reply(429, {"error": "slow down"}, headers)).iter_projects())
     assert raised.value.retry_after == seconds
 
 
@@ -801,7 +791,7 @@ def test_pacer_is_asked_before_every_request_and_told_about_throttling(
 ) -> None:
     answers = iter(
         [
-            httpx.Response(200, json={"statuses": []}),
+            httpx.Response(200, json={"people": []}),
             httpx.Response(429, headers={"Retry-After": "3"}),
             httpx.Response(500),
             httpx.Response(503, headers={"Retry-After": "8"}),
@@ -811,10 +801,10 @@ def test_pacer_is_asked_before_every_request_and_told_about_throttling(
     pacer = FakePacer()
     client = make_client(lambda request: next(answers), pacer=pacer)
 
-    client.list_statuses()
+    client.check_credentials()
     for _ in range(4):
         with pytest.raises(ClockworkTransientError):
-            client.list_statuses()
+            client.check_credentials()
 
     assert pacer.events == [
         ("acquire", None),

@@ -1,5 +1,8 @@
-"""ClockworkClient against the project's simulator on a real loopback socket: every contract
-endpoint, the failures the engine must tell apart, and parity with the `mock_transport` path."""
+"""ClockworkClient against the project's simulator on a real loopback socket: every route the
+client sends, the failures the engine must tell apart, and parity with the `mock_transport` path.
+
+What reached Clockwork is read from the simulator's own state (``SimulatorState.snapshot``), not
+through the client under test."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from sync_engine.clockwork.client import (
     CallRecord,
     ClockworkClient,
     Credentials,
-    SearchPage,
+    Endpoint,
 )
 from sync_engine.clockwork.errors import (
     ClockworkAuthError,
@@ -107,12 +110,12 @@ def test_every_endpoint_round_trips_and_nothing_outside_the_contract_is_sent(
     assert fetched["preferredEmailAddress"] == "grace@navy.example"
     assert fetched["preferredLinkedinUrl"] == "https://www.linkedin.com/in/grace-hopper"
     assert [p["companyName"] for p in fetched["positions"]] == ["US Navy"]
-    assert client.list_people(limit=1) == [fetched]
-    assert list(client.iter_people()) == [fetched]
-    assert client.search_people("hopper") == SearchPage(people=[fetched], total=1, page=1)
+    assert sim_state.snapshot("acme")["people"] == [fetched]
+    assert list(client.iter_search("hopper")) == [fetched]
     assert client.find_people_by_email(" GRACE@navy.example ") == [fetched]
 
-    projects = client.list_projects()
+    projects = list(client.iter_projects())
+    assert projects == sim_state.snapshot("acme")["projects"]
     assert len(projects) == 4
     assert list(client.iter_projects(page_size=3)) == projects
     project_id = projects[0]["id"]
@@ -120,31 +123,33 @@ def test_every_endpoint_round_trips_and_nothing_outside_the_contract_is_sent(
     assert not added.already_present
     assert added.candidacy is not None
     assert (added.candidacy["personId"], added.candidacy["projectId"]) == (person_id, project_id)
-    (listed,) = client.list_candidacies(project_id)
-    assert listed["person"]["id"] == person_id
-    assert "person" not in client.list_candidacies(project_id, include_person=False)[0]
-    assert [c["id"] for c in client.iter_candidacies(project_id)] == [added.candidacy["id"]]
+    (listed,) = client.iter_candidacies(project_id)
+    assert (listed["id"], listed["person"]["id"]) == (added.candidacy["id"], person_id)
+    (bare,) = client.iter_candidacies(project_id, include_person=False)
+    assert "person" not in bare
+    assert sim_state.snapshot("acme")["candidacies"] == [bare]
 
     note = client.create_note(person_id, content_html="<p>Replied to <b>Intro</b></p>")
     assert (note["contentType"], note["category"]) == ("text/html", "Email")
-    assert client.list_notes(person_id) == [note]
     assert list(client.iter_notes(person_id)) == [note]
-    statuses = client.list_statuses()
-    assert "Research" in {status["name"] for status in statuses}
-    assert added.candidacy["statusId"] in {status["id"] for status in statuses}
+    assert sim_state.snapshot("acme")["notes"] == [note]
+    statuses = sim_state.snapshot("acme")["statuses"]
+    assert added.candidacy["statusId"] == next(s["id"] for s in statuses if s["name"] == "Research")
 
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
-    routes_hit = set(sim_state.request_counts("acme")["routes"])
-    assert routes_hit == set(ROUTE_TEMPLATES)
-    assert {f"{r.method} {r.path_template}" for r in records} == set(ROUTE_TEMPLATES)
+    client_routes = {f"{e.value.method} {e.value.path_template}" for e in Endpoint}
+    assert set(sim_state.request_counts("acme")["routes"]) == client_routes
+    assert {f"{r.method} {r.path_template}" for r in records} == client_routes
     assert all(r.status is not None and 200 <= r.status < 300 for r in records)
+    # The one contract route the engine has no use for: the firm's candidacy statuses.
+    assert set(ROUTE_TEMPLATES) - client_routes == {"GET /statuses"}
 
 
 def test_adding_a_person_already_in_the_project_is_a_confirmed_success(
     client: ClockworkClient, sim_state: SimulatorState
 ) -> None:
     person = sim_state.seed_person("acme", first_name="Alan", last_name="Turing")
-    project_id = client.list_projects(limit=1)[0]["id"]
+    project_id = sim_state.snapshot("acme")["projects"][0]["id"]
     first = client.add_candidacy(project_id, person["id"])
 
     again = client.add_candidacy(project_id, person["id"])
@@ -153,7 +158,7 @@ def test_adding_a_person_already_in_the_project_is_a_confirmed_success(
     assert first.candidacy is not None
     assert again.candidacy is not None
     assert again.candidacy["id"] == first.candidacy["id"]
-    assert len(client.list_candidacies(project_id)) == 1
+    assert len(sim_state.snapshot("acme")["candidacies"]) == 1
 
 
 def test_create_person_does_not_dedupe_and_lookup_returns_both_oldest_first(
@@ -215,7 +220,7 @@ def test_a_revoked_key_is_an_auth_error_until_restored(
     client.check_credentials()
     sim_state.revoke_key(sim_credentials.api_key)
     with pytest.raises(ClockworkAuthError, match="revoked"):
-        client.list_statuses()
+        list(client.iter_projects())
     sim_state.restore_key(sim_credentials.api_key)
     client.check_credentials()
 
@@ -230,7 +235,7 @@ def test_unknown_person_and_project_are_not_found(client: ClockworkClient) -> No
     with pytest.raises(ClockworkNotFound):
         client.get_person(UNKNOWN_ID)
     with pytest.raises(ClockworkNotFound):
-        client.list_notes(UNKNOWN_ID)
+        list(client.iter_notes(UNKNOWN_ID))
     with pytest.raises(ClockworkNotFound):
         client.add_candidacy(UNKNOWN_ID, UNKNOWN_ID)
 
@@ -239,7 +244,7 @@ def test_invalid_writes_are_validation_errors_with_the_apis_field_errors(
     client: ClockworkClient, sim_state: SimulatorState
 ) -> None:
     person_id = sim_state.seed_person("acme", first_name="Ada", last_name="L")["id"]
-    project_id = client.list_projects(limit=1)[0]["id"]
+    project_id = sim_state.snapshot("acme")["projects"][0]["id"]
 
     with pytest.raises(ClockworkValidationError) as bad_email:
         client.add_email(person_id, "not-an-email")
@@ -271,9 +276,9 @@ def test_rate_limit_is_rate_limited_with_retry_after_in_either_form(
     high: float | None,
 ) -> None:
     simulator.set_faults(FaultConfig(rate_limit_rps=0.01, burst=1, retry_after=retry_after_form))
-    client.list_statuses()
+    client.check_credentials()
     with pytest.raises(ClockworkRateLimited) as raised:
-        client.list_statuses()
+        client.check_credentials()
     error = raised.value
     assert error.status == 429
     if low is None or high is None:
@@ -289,7 +294,7 @@ def test_server_errors_are_transient_server_errors(
 ) -> None:
     simulator.set_faults(FaultConfig(error_rate=1.0, error_statuses=(status,)))
     with pytest.raises(ClockworkServerError) as raised:
-        client.list_projects()
+        list(client.iter_projects())
     assert raised.value.status == status
 
 
@@ -298,7 +303,7 @@ def test_a_response_slower_than_the_client_timeout_is_a_timeout(
 ) -> None:
     simulator.set_faults(FaultConfig(slow_rate=1.0, slow_seconds=30))
     with pytest.raises(ClockworkTimeout) as raised:
-        client.list_statuses()
+        client.check_credentials()
     assert raised.value.status is None
     assert records[-1].status is None
     assert records[-1].latency_ms < 5000
@@ -309,7 +314,7 @@ def test_a_dropped_connection_is_a_network_error(
 ) -> None:
     simulator.set_faults(FaultConfig(drop_rate=1.0))
     with pytest.raises(ClockworkNetworkError) as raised:
-        client.list_statuses()
+        client.check_credentials()
     assert not isinstance(raised.value, ClockworkTimeout)
     assert raised.value.status is None
 
@@ -348,22 +353,21 @@ def test_mock_transport_and_real_socket_give_the_same_results(
         company="Analytical Engines",
         linkedin_urls=["https://www.linkedin.com/in/ada"],
     )
-    project_id = client.list_projects(limit=1)[0]["id"]
+    project_id = sim_state.snapshot("acme")["projects"][0]["id"]
     client.add_candidacy(project_id, ada["id"])
     client.create_note(ada["id"], content_html="<p>Opened</p>")
 
     calls: list[Callable[[ClockworkClient], Any]] = [
-        lambda c: c.list_people(),
-        lambda c: c.iter_people(page_size=1),
-        lambda c: c.search_people("lovelace"),
+        lambda c: c.check_credentials(),
+        lambda c: c.iter_search("lovelace"),
         lambda c: c.find_people_by_email("COUNTESS@example.org"),
         lambda c: c.get_person(ada["id"]),
         lambda c: c.get_person(UNKNOWN_ID),
-        lambda c: c.list_projects(limit=2, offset=1),
+        lambda c: c.iter_projects(page_size=3),
         lambda c: c.iter_candidacies(project_id),
+        lambda c: c.iter_candidacies(project_id, include_person=False),
         lambda c: c.add_candidacy(project_id, ada["id"]),
-        lambda c: c.list_notes(ada["id"]),
-        lambda c: c.list_statuses(),
+        lambda c: c.iter_notes(ada["id"]),
         lambda c: c.add_email(ada["id"], "nope"),
     ]
     with ClockworkClient(
