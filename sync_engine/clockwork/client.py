@@ -172,10 +172,6 @@ def offset_params(*, limit: int, offset: int) -> dict[str, int]:
     return {"limit": limit, "offset": offset}
 
 
-INCLUDE_PERSON: Final = {"include": "person"}
-"""Extra query of ``LIST_CANDIDACIES`` that embeds each candidacy's person [P]."""
-
-
 # ── status → error, applied once in ClockworkClient._send (first matching row wins) ──────────
 
 
@@ -618,17 +614,11 @@ class ClockworkClient:
         return self._walk(Endpoint.LIST_PROJECTS, read, OffsetPaging(page_size))
 
     def iter_candidacies(
-        self, project_id: str, *, include_person: bool = True, page_size: int = MAX_PAGE_SIZE
+        self, project_id: str, *, page_size: int = MAX_PAGE_SIZE
     ) -> Iterator[JSONObject]:
-        """Every candidacy of a project, page after page."""
+        """Every candidacy of a project (its ``personId``, not the person), page after page."""
         read = partial(_read_page, key="candidacies", ids=False)
-        return self._walk(
-            Endpoint.LIST_CANDIDACIES,
-            read,
-            OffsetPaging(page_size),
-            project_id,
-            extra_params=_include(include_person),
-        )
+        return self._walk(Endpoint.LIST_CANDIDACIES, read, OffsetPaging(page_size), project_id)
 
     def add_candidacy(self, project_id: str, person_id: str) -> CandidacyResult:
         """Add a person to a project; a person already in it is a success (SPEC R3).
@@ -643,7 +633,7 @@ class ClockworkClient:
         except ClockworkValidationError as refused:
             if refused.status != 422:
                 raise
-            for existing in self.iter_candidacies(project_id, include_person=False):
+            for existing in self.iter_candidacies(project_id):
                 if existing.get("personId") == person_id:
                     return CandidacyResult(candidacy=existing, already_present=True)
             raise
@@ -935,10 +925,6 @@ def _default_transport(credentials: Credentials) -> httpx.BaseTransport:
     if proxy and proxy_bypass(url.host):
         proxy = None
     return deadline_transport(verify=_ssl_context(), proxy=proxy or None)
-
-
-def _include(include_person: bool) -> dict[str, str]:
-    return dict(INCLUDE_PERSON) if include_person else {}
 
 
 def _check_page_size(limit: int) -> None:

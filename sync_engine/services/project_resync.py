@@ -82,10 +82,7 @@ def plan_resync(runtime: Runtime, *, sequence_id: int) -> ResyncPlan:
     if credentials is None:
         raise InvalidInputError("the account is not connected to Clockwork")
     with runtime.client(credentials) as client:
-        present = {
-            str(c.get("personId"))
-            for c in client.iter_candidacies(project_id, include_person=False)
-        }
+        present = {str(c.get("personId")) for c in client.iter_candidacies(project_id)}
     plan.items = [
         ResyncItem(
             enrollment_id=enrollment_id or 0,

@@ -155,8 +155,7 @@ class Checker:
         if project_id not in self._candidates:
             try:
                 self._candidates[project_id] = {
-                    str(c.get("personId"))
-                    for c in self.client.iter_candidacies(project_id, include_person=False)
+                    str(c.get("personId")) for c in self.client.iter_candidacies(project_id)
                 }
             except ClockworkNotFound:  # the project itself is gone: nobody is in it
                 self._candidates[project_id] = set()
