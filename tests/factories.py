@@ -9,8 +9,9 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-import sync_engine.cli as cli_module
 from clockwork_simulator import SimulatorState
+from sync_engine.cli import common as cli_common
+from sync_engine.cli import main as cli_main
 from sync_engine.config import Settings
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts, enrollments
@@ -132,10 +133,10 @@ def enroll(runtime: Runtime, sequence_id: int, email: str, **fields: str) -> int
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """``cwsync ARGS`` in this process, from a fresh start: (exit code, stdout, stderr)."""
-    cli_module._state.runtime = None
+    cli_common.state.runtime = None
     with pytest.raises(SystemExit) as exit_info:
-        cli_module.main(list(args))
+        cli_main(list(args))
     captured = capsys.readouterr()
-    if cli_module._state.runtime is not None:
-        cli_module._state.runtime.close()
+    if cli_common.state.runtime is not None:
+        cli_common.state.runtime.close()
     return int(exit_info.value.code or 0), captured.out, captured.err

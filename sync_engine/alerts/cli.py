@@ -1,15 +1,14 @@
 """``cwsync alerts …``: configure where an account's alerts go, its rules, send a test, read the log.
 
-A thin Typer layer over :mod:`sync_engine.alerts.destinations`, registered in
-:mod:`sync_engine.cli`; it uses that module's runtime, one-line failures and actor (imported when
-a command runs, since that module imports this one).
+A thin Typer layer over :mod:`sync_engine.alerts.destinations`, added to the CLI by
+:mod:`sync_engine.cli.root`; it shares the CLI's runtime, one-line failures and actor
+(:mod:`sync_engine.cli.common`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from types import ModuleType
 from typing import Annotated, Any
 
 import typer
@@ -17,7 +16,8 @@ import typer
 from sync_engine.alerts import destinations
 from sync_engine.alerts.job import check_alerts
 from sync_engine.alerts.models import AlertRule, DestinationKind
-from sync_engine.services.accounts import MAX_RECORD_ID, get_account
+from sync_engine.cli.common import actor, fail, resolve_account, runtime
+from sync_engine.services.accounts import MAX_RECORD_ID
 
 alerts_app = typer.Typer(
     help="Alerts: where an account's alerts go, its rules, a test alert, the log.",
@@ -25,19 +25,6 @@ alerts_app = typer.Typer(
 )
 
 SMTP_PASSWORD_VARIABLE = "CWSYNC_SMTP_PASSWORD"
-
-
-def _cli() -> ModuleType:
-    from sync_engine import cli
-
-    return cli
-
-
-def _account_id(ref: str) -> int:
-    with _cli().runtime().db.read() as session:
-        account = get_account(session=session, ref=ref)
-    assert account.id is not None
-    return account.id
 
 
 @alerts_app.command("add")
@@ -56,8 +43,7 @@ def add(
     """Add a destination; prints its id (a webhook's signing secret goes to stderr, once).
 
     The SMTP password, if any, is read from CWSYNC_SMTP_PASSWORD (kept out of shell history)."""
-    cli = _cli()
-    rt = cli.runtime()
+    rt = runtime()
     fields: dict[str, Any] = {
         "kind": kind, "url": url, "label": label, "smtp_host": smtp_host,
         "smtp_port": smtp_port, "smtp_username": smtp_user, "smtp_starttls": starttls,
@@ -65,7 +51,7 @@ def add(
         "email_to": to or [],
     }  # fmt: skip
     added = destinations.add_destination(
-        rt, account_id=_account_id(account), fields=fields, actor=cli._actor()
+        rt, account_id=resolve_account(account), fields=fields, actor=actor()
     )
     typer.echo(added.destination.id)
     if added.signing_secret:
@@ -81,11 +67,10 @@ def remove(
     destination_id: Annotated[int, typer.Argument(min=1, max=MAX_RECORD_ID)],
 ) -> None:
     """Remove a destination (its log stays)."""
-    cli = _cli()
-    rt = cli.runtime()
+    rt = runtime()
     with rt.db.write() as session:
         destinations.remove_destination(
-            session=session, destination_id=destination_id, actor=cli._actor()
+            session=session, destination_id=destination_id, actor=actor()
         )
 
 
@@ -95,8 +80,8 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """The account's destinations and rules, with the incidents open now."""
-    rt = _cli().runtime()
-    account_id = _account_id(account)
+    rt = runtime()
+    account_id = resolve_account(account)
     with rt.db.read() as session:
         rows = destinations.list_destinations(session=session, account_id=account_id)
         rules = destinations.rules_of(
@@ -145,14 +130,13 @@ def rule_command(
     threshold: Annotated[float | None, typer.Option(help="Its threshold.")] = None,
 ) -> None:
     """Switch a rule on or off for the account, or set its threshold."""
-    cli = _cli()
-    rt = cli.runtime()
+    rt = runtime()
     if enabled is None and threshold is None:
-        raise cli.fail("say --on, --off or --threshold")
+        raise fail("say --on, --off or --threshold")
     with rt.db.write() as session:
         destinations.set_rule(
-            session=session, account_id=_account_id(account), rule=rule, enabled=enabled,
-            threshold=threshold, actor=cli._actor(),
+            session=session, account_id=resolve_account(account), rule=rule, enabled=enabled,
+            threshold=threshold, actor=actor(),
         )  # fmt: skip
 
 
@@ -164,10 +148,9 @@ def test_command(
     ] = None,
 ) -> None:
     """Send a test alert now; exit 1 if a destination did not get it (it is retried later)."""
-    cli = _cli()
     counts = destinations.send_test(
-        cli.runtime(), account_id=_account_id(account), destination_id=destination,
-        actor=cli._actor(),
+        runtime(), account_id=resolve_account(account), destination_id=destination,
+        actor=actor(),
     )  # fmt: skip
     for delivery_id, sent in counts.results.items():
         outcome = "delivered" if sent.delivered else f"not delivered: {sent.error}"
@@ -182,9 +165,11 @@ def log_command(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
 ) -> None:
     """The account's newest alert messages: when, what, to where, and whether they arrived."""
-    rt = _cli().runtime()
+    rt = runtime()
     with rt.db.read() as session:
-        rows = destinations.alert_log(session=session, account_id=_account_id(account), limit=limit)
+        rows = destinations.alert_log(
+            session=session, account_id=resolve_account(account), limit=limit
+        )
     for row in rows:
         typer.echo(
             f"{row.created_at.isoformat()}\t{row.event}\t{row.rule}\t{row.state}\t"
@@ -195,7 +180,7 @@ def log_command(
 @alerts_app.command("check")
 def check() -> None:
     """Evaluate every rule once and send what is due (the scheduler does this every interval)."""
-    transitions, counts = check_alerts(_cli().runtime())
+    transitions, counts = check_alerts(runtime())
     for t in transitions:
         typer.echo(f"{t.event.value}\taccount {t.account_id}\t{t.rule.value}\t{t.title}", err=True)
     typer.echo(

@@ -1,31 +1,18 @@
 """``cwsync verify`` and ``cwsync repair``: check an account's synced contacts against Clockwork,
-and queue the repair of what drifted (registered in :mod:`sync_engine.cli`)."""
+and queue the repair of what drifted (registered in :mod:`sync_engine.cli.root`)."""
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Annotated
 
 import typer
 
-from sync_engine.services.accounts import MAX_RECORD_ID, get_account, get_sequence
+from sync_engine.cli.common import actor, fail, resolve_account, runtime
+from sync_engine.services.accounts import MAX_RECORD_ID, get_sequence
 from sync_engine.services.errors import InvalidInputError
 from sync_engine.verify import repair as repairs
 from sync_engine.verify.models import VerifyRun, VerifyState
 from sync_engine.verify.runs import VerifyError, advance, plan, request_verification
-
-
-def _cli() -> ModuleType:
-    from sync_engine import cli
-
-    return cli
-
-
-def _account_id(ref: str) -> int:
-    with _cli().runtime().db.read() as session:
-        account = get_account(session=session, ref=ref)
-    assert account.id is not None
-    return account.id
 
 
 def verify(
@@ -45,9 +32,8 @@ def verify(
 ) -> None:
     """Check that the account's synced contacts are really in Clockwork (nothing is changed
     there); prints the run's id, progress on stderr, and each drifted contact."""
-    cli = _cli()
-    rt = cli.runtime()
-    account_id = _account_id(account)
+    rt = runtime()
+    account_id = resolve_account(account)
     if sequence is not None:
         with rt.db.read() as session:
             if get_sequence(session=session, sequence_id=sequence).account_id != account_id:
@@ -63,10 +49,10 @@ def verify(
         return
     try:
         run = request_verification(
-            rt, account_id=account_id, sequence_id=sequence, sample=sample, actor=cli._actor()
+            rt, account_id=account_id, sequence_id=sequence, sample=sample, actor=actor()
         )
     except VerifyError as exc:
-        raise cli.fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(run.id)
     if background:
         typer.echo("queued: the engine works it in the background", err=True)
@@ -82,7 +68,7 @@ def verify(
     assert run.id is not None
     run = advance(rt, run.id, share=rt.settings.verify_share, on_batch=progress)
     if run.state != VerifyState.DONE:
-        raise cli.fail(f"verification {run.id} stopped: {run.error or run.state}")
+        raise fail(f"verification {run.id} stopped: {run.error or run.state}")
     with rt.db.read() as session:
         steps = repairs.preview_repair(session=session, account_id=account_id)
     for step in steps:
@@ -103,9 +89,8 @@ def repair(
 ) -> None:
     """Preview the repair of the drift the last verification found; with --apply queue it for
     the engine (the next sync carries it out)."""
-    cli = _cli()
-    rt = cli.runtime()
-    account_id = _account_id(account)
+    rt = runtime()
+    account_id = resolve_account(account)
     with rt.db.read() as session:
         steps = repairs.preview_repair(session=session, account_id=account_id)
     for step in steps:
@@ -115,9 +100,7 @@ def repair(
         return
     if apply:
         with rt.db.write() as session:
-            queued = repairs.apply_repair(
-                session=session, account_id=account_id, actor=cli._actor()
-            )
+            queued = repairs.apply_repair(session=session, account_id=account_id, actor=actor())
         typer.echo(f"{queued} contacts queued for repair; the next sync carries it out", err=True)
 
 

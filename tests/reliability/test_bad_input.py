@@ -26,6 +26,7 @@ from sqlmodel import select
 
 from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.cli import main
+from sync_engine.cli.common import state
 from sync_engine.db import Database
 from sync_engine.models import Contact
 from tests.factories import SIM_FIRM, SIM_KEYS
@@ -46,21 +47,20 @@ def cli(
     monkeypatch.setenv("CWSYNC_ENCRYPTION_KEY", Fernet.generate_key().decode())
     monkeypatch.setenv("CWSYNC_DEFAULT_MAX_RPS", "500")
     monkeypatch.chdir(tmp_path)
-    import sync_engine.cli as module
 
     def run(*args: str) -> tuple[int, str, str]:
-        module._state.runtime = None
+        state.runtime = None
         try:
             with pytest.raises(SystemExit) as exit_info:
                 main(list(args))
         finally:  # also when main() crashes: no pooled connection may outlive the test
-            if module._state.runtime is not None:
-                module._state.runtime.close()
+            if state.runtime is not None:
+                state.runtime.close()
         captured = capsys.readouterr()
         return int(exit_info.value.code or 0), captured.out, captured.err
 
     yield run
-    module._state.runtime = None
+    state.runtime = None
 
 
 @pytest.fixture

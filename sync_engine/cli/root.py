@@ -1,11 +1,7 @@
 """The ``cwsync`` command line (SPEC §6): a thin Typer layer over the service functions.
 
-Commands that create something print only its id on stdout; everything for people goes to stderr.
 Bad input of any kind ends in one line on stderr and a non-zero exit, never a traceback; so
 does a store that cannot be used (read-only, full, unreachable) and a file that cannot be read.
-
-Past 500 lines: one Typer app holds SPEC §6's 25 commands and their shared error handling; the
-admin groups (token, alerts, verify) are the first candidates to become sub-apps of their own.
 """
 
 from __future__ import annotations
@@ -13,7 +9,6 @@ from __future__ import annotations
 import atexit
 import functools
 import gc
-import getpass
 import importlib.util
 import json
 import os
@@ -31,11 +26,21 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from sync_engine.alerts.cli import alerts_app
+from sync_engine.cli.common import (
+    EnrollmentId,
+    SequenceId,
+    actor,
+    fail,
+    resolve_account,
+    resolve_project,
+    runtime,
+    settings,
+    state,
+)
 from sync_engine.config import Settings, get_settings
 from sync_engine.crypto import SecretKeyError
 from sync_engine.ingest.commands import register as register_ingest
 from sync_engine.models import ActivityKind, SyncMode
-from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts, contacts_csv, enrollments, projects
 from sync_engine.services.errors import ServiceError, invalid_input, store_unavailable
 from sync_engine.services.status import iter_status
@@ -58,38 +63,6 @@ app.add_typer(contact_app, name="contact")
 app.add_typer(alerts_app, name="alerts")
 
 
-class _State:
-    settings: Settings | None = None
-    runtime: Runtime | None = None
-
-
-_state = _State()
-
-# Ids are checked for range before a query sees them (SQLite refuses integers past 64 bits).
-SequenceId = Annotated[int, typer.Argument(min=1, max=accounts.MAX_RECORD_ID)]
-EnrollmentId = Annotated[int, typer.Argument(min=1, max=accounts.MAX_RECORD_ID)]
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no user name in this environment
-        return "cli"
-
-
-def runtime() -> Runtime:
-    """The process's runtime, built on first use from ``--db`` / the environment."""
-    if _state.runtime is None:
-        _state.runtime = build_runtime(_state.settings or get_settings())
-    return _state.runtime
-
-
-def fail(message: str) -> typer.Exit:
-    """Print one line on stderr and return the exit to raise."""
-    typer.echo(f"cwsync: {message}", err=True)
-    return typer.Exit(code=2)
-
-
 @app.callback()
 def _main(
     db: Annotated[
@@ -99,7 +72,7 @@ def _main(
 ) -> None:
     overrides: dict[str, Any] = {"database_url": db} if db else {}
     try:
-        _state.settings = get_settings(**overrides)
+        state.settings = get_settings(**overrides)
     except ValidationError as exc:
         problem = invalid_input(exc).args[0]
         raise fail(f"bad configuration (--db or a CWSYNC_* variable): {problem}") from None
@@ -113,7 +86,7 @@ def account_add(name: str) -> None:
     """Create an account; prints its id."""
     rt = runtime()
     with rt.db.write() as session:
-        account = accounts.create_account(session=session, name=name, actor=_actor())
+        account = accounts.create_account(session=session, name=name, actor=actor())
     typer.echo(account.id)
 
 
@@ -129,21 +102,6 @@ def account_list() -> None:
             typer.echo(f"{account.id}\t{account.name}\t{state}")
 
 
-def _account_id(ref: str) -> int:
-    with runtime().db.read() as session:
-        account = accounts.get_account(session=session, ref=ref)
-    assert account.id is not None
-    return account.id
-
-
-def _project_id(account_id: int, ref: str, *, field: str) -> str:
-    """The id of the firm's project named ``ref`` (an id or an exact name), checked with
-    Clockwork; a project the firm does not have is refused with the reason."""
-    return projects.resolve_project(
-        runtime(), account_id=account_id, ref=ref, field=field
-    ).project_id
-
-
 @app.command("projects")
 def projects_command(
     account: str,
@@ -153,7 +111,7 @@ def projects_command(
 ) -> None:
     """The Clockwork projects of the account's firm: id and name (by name), for --project and
     --default-project."""
-    found = projects.firm_projects(runtime(), account_id=_account_id(account))
+    found = projects.firm_projects(runtime(), account_id=resolve_account(account))
     if as_json:
         shown = [{"id": p.project_id, "name": p.name, "status": p.status} for p in found]
         typer.echo(json.dumps(shown, indent=2, ensure_ascii=False))
@@ -185,7 +143,7 @@ def connect(
     if base_url:
         fields["base_url"] = base_url
     summary = accounts.connect(
-        runtime(), account_id=_account_id(account), fields=fields, actor=_actor()
+        runtime(), account_id=resolve_account(account), fields=fields, actor=actor()
     )
     typer.echo(f"connected {summary.firm} (API key {summary.api_key_hint})")
 
@@ -194,9 +152,9 @@ def connect(
 def disconnect(account: str) -> None:
     """Forget an account's credentials; its history and queued work are kept."""
     rt = runtime()
-    account_id = _account_id(account)
+    account_id = resolve_account(account)
     with rt.db.write() as session:
-        accounts.disconnect(session=session, account_id=account_id, actor=_actor())
+        accounts.disconnect(session=session, account_id=account_id, actor=actor())
     typer.echo("disconnected", err=True)
 
 
@@ -235,10 +193,10 @@ def settings_command(
     if default_project is not None and no_default_project:
         raise fail("give --default-project or --no-default-project, not both")
     rt = runtime()
-    account_id = _account_id(account)
+    account_id = resolve_account(account)
     changes: dict[str, Any] = {}
     if default_project is not None:
-        changes["default_project_id"] = _project_id(
+        changes["default_project_id"] = resolve_project(
             account_id, default_project, field="default_project_id"
         )
     for name, value in (
@@ -258,7 +216,7 @@ def settings_command(
                 session=session,
                 account_id=account_id,
                 changes=changes,
-                actor=_actor(),
+                actor=actor(),
             )
         else:
             current = accounts.get_settings(session=session, account_id=account_id)
@@ -286,8 +244,8 @@ def sequence_add(
 ) -> None:
     """Create a sequence; prints its id."""
     rt = runtime()
-    account_id = _account_id(account)
-    project_id = _project_id(account_id, project, field="project_id") if project else None
+    account_id = resolve_account(account)
+    project_id = resolve_project(account_id, project, field="project_id") if project else None
     with rt.db.write() as session:
         sequence = accounts.add_sequence(
             session=session,
@@ -295,7 +253,7 @@ def sequence_add(
             name=name,
             disable_sync=disable_sync,
             project_id=project_id,
-            actor=_actor(),
+            actor=actor(),
         )
     typer.echo(sequence.id)
 
@@ -331,13 +289,13 @@ def sequence_set(
     if project is not None:
         with rt.db.read() as session:
             account_id = accounts.get_sequence(session=session, sequence_id=sequence_id).account_id
-        changes["project_id"] = _project_id(account_id, project, field="project_id")
+        changes["project_id"] = resolve_project(account_id, project, field="project_id")
     with rt.db.write() as session:
         accounts.update_sequence(
             session=session,
             sequence_id=sequence_id,
             changes=changes,
-            actor=_actor(),
+            actor=actor(),
         )
 
 
@@ -345,7 +303,7 @@ def sequence_set(
 def sequence_list(account: str) -> None:
     """List an account's sequences: id, name, Disable Sync, project."""
     rt = runtime()
-    account_id = _account_id(account)
+    account_id = resolve_account(account)
     with rt.db.read() as session:
         for sequence in accounts.list_sequences(session=session, account_id=account_id):
             flag = "sync disabled" if sequence.disable_sync else "sync enabled"
@@ -454,7 +412,7 @@ def status(
 ) -> None:
     """Per-enrollment sync status of an account (SPEC §4)."""
     rt = runtime()
-    account_id = _account_id(account)
+    account_id = resolve_account(account)
     with rt.db.read() as session:
         # Streamed: the first line comes at once and memory stays flat at any account size.
         rows = iter_status(session=session, account_id=account_id)
@@ -534,7 +492,7 @@ def resync_project(
     if dry_run:
         plan = plan_resync(rt, sequence_id=sequence_id)
     else:
-        plan = apply_resync(rt, sequence_id=sequence_id, actor=_actor())
+        plan = apply_resync(rt, sequence_id=sequence_id, actor=actor())
     typer.echo(
         json.dumps(
             {
@@ -585,7 +543,7 @@ def backfill_activity(
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
     rt = runtime()
-    account_id = _account_id(account)
+    account_id = resolve_account(account)
     with rt.db.write() as session:
         items = plan_backfill(
             session=session,
@@ -595,7 +553,7 @@ def backfill_activity(
             include_before_connection=include_before_connection,
         )
         if not dry_run:
-            apply_backfill(session=session, account_id=account_id, items=items, actor=_actor())
+            apply_backfill(session=session, account_id=account_id, items=items, actor=actor())
     shown = [
         {
             "activity_id": i.activity_id,
@@ -627,7 +585,7 @@ def review(
             session=session,
             enrollment_id=enrollment_id,
             person_id=person,
-            actor=_actor(),
+            actor=actor(),
         )
 
 
@@ -760,7 +718,7 @@ def dashboard(
     no usage statistics, no file watcher), from any working directory. It runs in the checkout,
     so the login in its .streamlit/secrets.toml applies."""
     command = dashboard_command(address, port)
-    environment = dashboard_environment(_state.settings or get_settings())
+    environment = dashboard_environment(settings())
     checkout = _dashboard_root().parent
     if (checkout / ".streamlit").is_dir():
         os.chdir(checkout)
@@ -770,7 +728,7 @@ def dashboard(
 
 
 # The ingest API's commands (serve, token) live with it.
-register_ingest(app, runtime=lambda: runtime(), actor=_actor, fail=fail)
+register_ingest(app, runtime=runtime, actor=actor, fail=fail)
 register_verify(app)
 
 
@@ -804,7 +762,7 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo(f"cwsync: {exc}", err=True)
         sys.exit(2)
     except OperationalError as exc:  # read-only, full, unreachable: the store, not the input
-        url = (_state.settings or get_settings()).database_url
+        url = settings().database_url
         typer.echo(f"cwsync: {store_unavailable(exc, url)}", err=True)
         sys.exit(1)
     except OSError as exc:  # a file named on the command line or in the settings
@@ -818,6 +776,6 @@ def _end_quickly() -> None:
     """Close the store's connections, then spare the exiting interpreter its final garbage
     collection of every object the libraries made: freezing moves them out of the collector's
     sight; the process ends right after."""
-    if _state.runtime is not None:
-        _state.runtime.close()
+    if state.runtime is not None:
+        state.runtime.close()
     gc.freeze()
