@@ -26,13 +26,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from sync_engine.alerts.cli import alerts_app
+from sync_engine.cli import accounts as account_commands
+from sync_engine.cli import sequences
 from sync_engine.cli.common import (
     EnrollmentId,
     SequenceId,
     actor,
     fail,
     resolve_account,
-    resolve_project,
     runtime,
     settings,
     state,
@@ -40,8 +41,8 @@ from sync_engine.cli.common import (
 from sync_engine.config import Settings, get_settings
 from sync_engine.crypto import SecretKeyError
 from sync_engine.ingest.commands import register as register_ingest
-from sync_engine.models import ActivityKind, SyncMode
-from sync_engine.services import accounts, contacts_csv, enrollments, projects
+from sync_engine.models import ActivityKind
+from sync_engine.services import accounts, contacts_csv, enrollments
 from sync_engine.services.errors import ServiceError, invalid_input, store_unavailable
 from sync_engine.services.status import iter_status
 from sync_engine.verify.cli import register as register_verify
@@ -54,11 +55,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-account_app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
-sequence_app = typer.Typer(help="Sequences and their Syncing tab.", no_args_is_help=True)
+account_commands.register(app)
+sequences.register(app)
 contact_app = typer.Typer(help="Contacts: add one, or import a CSV.", no_args_is_help=True)
-app.add_typer(account_app, name="account")
-app.add_typer(sequence_app, name="sequence")
 app.add_typer(contact_app, name="contact")
 app.add_typer(alerts_app, name="alerts")
 
@@ -76,238 +75,6 @@ def _main(
     except ValidationError as exc:
         problem = invalid_input(exc).args[0]
         raise fail(f"bad configuration (--db or a CWSYNC_* variable): {problem}") from None
-
-
-# --- accounts and connections ---------------------------------------------------------------
-
-
-@account_app.command("add")
-def account_add(name: str) -> None:
-    """Create an account; prints its id."""
-    rt = runtime()
-    with rt.db.write() as session:
-        account = accounts.create_account(session=session, name=name, actor=actor())
-    typer.echo(account.id)
-
-
-@account_app.command("list")
-def account_list() -> None:
-    """List accounts with their connection state."""
-    rt = runtime()
-    with rt.db.read() as session:
-        for account in accounts.list_accounts(session=session):
-            assert account.id is not None
-            summary = accounts.connection_summary(session=session, account_id=account.id)
-            state = summary.state.value if summary else "never connected"
-            typer.echo(f"{account.id}\t{account.name}\t{state}")
-
-
-@app.command("projects")
-def projects_command(
-    account: str,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="A JSON array of {id, name, status}.")
-    ] = False,
-) -> None:
-    """The Clockwork projects of the account's firm: id and name (by name), for --project and
-    --default-project."""
-    found = projects.firm_projects(runtime(), account_id=resolve_account(account))
-    if as_json:
-        shown = [{"id": p.project_id, "name": p.name, "status": p.status} for p in found]
-        typer.echo(json.dumps(shown, indent=2, ensure_ascii=False))
-        return
-    for project in found:
-        typer.echo(f"{project.project_id}\t{project.name}")
-
-
-@app.command()
-def connect(
-    account: str,
-    firm: Annotated[str, typer.Option(help="Firm name (the Clockwork login subdomain).")],
-    api_key: Annotated[str, typer.Option(envvar="CWSYNC_API_KEY", show_envvar=True)],
-    api_secret: Annotated[str, typer.Option(envvar="CWSYNC_API_SECRET", show_envvar=True)],
-    firm_service_key: Annotated[
-        str, typer.Option(envvar="CWSYNC_FIRM_SERVICE_KEY", show_envvar=True)
-    ],
-    base_url: Annotated[
-        str | None, typer.Option(help="API base URL (a sandbox or the simulator).")
-    ] = None,
-) -> None:
-    """Verify credentials against Clockwork, then store them encrypted."""
-    fields = {
-        "firm": firm,
-        "api_key": api_key,
-        "api_secret": api_secret,
-        "firm_service_key": firm_service_key,
-    }
-    if base_url:
-        fields["base_url"] = base_url
-    summary = accounts.connect(
-        runtime(), account_id=resolve_account(account), fields=fields, actor=actor()
-    )
-    typer.echo(f"connected {summary.firm} (API key {summary.api_key_hint})")
-
-
-@app.command()
-def disconnect(account: str) -> None:
-    """Forget an account's credentials; its history and queued work are kept."""
-    rt = runtime()
-    account_id = resolve_account(account)
-    with rt.db.write() as session:
-        accounts.disconnect(session=session, account_id=account_id, actor=actor())
-    typer.echo("disconnected", err=True)
-
-
-@app.command("settings")
-def settings_command(
-    account: str,
-    mode: Annotated[SyncMode | None, typer.Option(help="When contacts sync.")] = None,
-    dedup: Annotated[
-        bool | None, typer.Option("--dedup/--no-dedup", help="Flag Exists in Clockwork.")
-    ] = None,
-    default_project: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PROJECT",
-            help="Default project: its id or exact name in Clockwork (see: cwsync projects).",
-        ),
-    ] = None,
-    no_default_project: Annotated[
-        bool, typer.Option("--no-default-project", help="Clear the default project.")
-    ] = False,
-    activity: Annotated[
-        bool | None, typer.Option("--activity/--no-activity", help="Activity tracking.")
-    ] = None,
-    max_rps: Annotated[
-        float | None, typer.Option(help="Requests/s budget for this firm's connection.")
-    ] = None,
-    link_by_linkedin: Annotated[
-        bool | None,
-        typer.Option(
-            "--link-by-linkedin/--no-link-by-linkedin",
-            help="Link a person whose LinkedIn URL matches when no email does (default off).",
-        ),
-    ] = None,
-) -> None:
-    """Show or change an account's sync settings (no options: show them as JSON)."""
-    if default_project is not None and no_default_project:
-        raise fail("give --default-project or --no-default-project, not both")
-    rt = runtime()
-    account_id = resolve_account(account)
-    changes: dict[str, Any] = {}
-    if default_project is not None:
-        changes["default_project_id"] = resolve_project(
-            account_id, default_project, field="default_project_id"
-        )
-    for name, value in (
-        ("sync_mode", mode),
-        ("deduplication", dedup),
-        ("activity_tracking", activity),
-        ("max_rps", max_rps),
-        ("link_by_linkedin", link_by_linkedin),
-    ):
-        if value is not None:
-            changes[name] = value
-    if no_default_project:
-        changes["default_project_id"] = None
-    with rt.db.write() as session:
-        if changes:
-            current = accounts.update_settings(
-                session=session,
-                account_id=account_id,
-                changes=changes,
-                actor=actor(),
-            )
-        else:
-            current = accounts.get_settings(session=session, account_id=account_id)
-        shown = current.model_dump(mode="json", exclude={"updated_at"})
-    typer.echo(json.dumps(shown, indent=2))
-
-
-# --- sequences ------------------------------------------------------------------------------
-
-
-@sequence_app.command("add")
-def sequence_add(
-    account: str,
-    name: str,
-    disable_sync: Annotated[
-        bool, typer.Option("--disable-sync", help="Never sync this sequence's contacts.")
-    ] = False,
-    project: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PROJECT",
-            help="Project override: its id or exact name in Clockwork (see: cwsync projects).",
-        ),
-    ] = None,
-) -> None:
-    """Create a sequence; prints its id."""
-    rt = runtime()
-    account_id = resolve_account(account)
-    project_id = resolve_project(account_id, project, field="project_id") if project else None
-    with rt.db.write() as session:
-        sequence = accounts.add_sequence(
-            session=session,
-            account_id=account_id,
-            name=name,
-            disable_sync=disable_sync,
-            project_id=project_id,
-            actor=actor(),
-        )
-    typer.echo(sequence.id)
-
-
-@sequence_app.command("set")
-def sequence_set(
-    sequence_id: SequenceId,
-    disable_sync: Annotated[
-        bool | None, typer.Option("--disable-sync/--enable-sync", help="The Disable Sync toggle.")
-    ] = None,
-    project: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PROJECT",
-            help="Project override: its id or exact name in Clockwork (see: cwsync projects).",
-        ),
-    ] = None,
-    no_project: Annotated[
-        bool, typer.Option("--no-project", help="Clear the project override.")
-    ] = False,
-) -> None:
-    """Change a sequence's Syncing tab (affects only contacts added afterwards)."""
-    if project is not None and no_project:
-        raise fail("give --project or --no-project, not both")
-    changes: dict[str, Any] = {}
-    if disable_sync is not None:
-        changes["disable_sync"] = disable_sync
-    if no_project:
-        changes["project_id"] = None
-    if not changes and project is None:
-        raise fail("nothing to change: give --disable-sync/--enable-sync or a project option")
-    rt = runtime()
-    if project is not None:
-        with rt.db.read() as session:
-            account_id = accounts.get_sequence(session=session, sequence_id=sequence_id).account_id
-        changes["project_id"] = resolve_project(account_id, project, field="project_id")
-    with rt.db.write() as session:
-        accounts.update_sequence(
-            session=session,
-            sequence_id=sequence_id,
-            changes=changes,
-            actor=actor(),
-        )
-
-
-@sequence_app.command("list")
-def sequence_list(account: str) -> None:
-    """List an account's sequences: id, name, Disable Sync, project."""
-    rt = runtime()
-    account_id = resolve_account(account)
-    with rt.db.read() as session:
-        for sequence in accounts.list_sequences(session=session, account_id=account_id):
-            flag = "sync disabled" if sequence.disable_sync else "sync enabled"
-            typer.echo(f"{sequence.id}\t{sequence.name}\t{flag}\t{sequence.project_id or '-'}")
 
 
 # --- contacts and events --------------------------------------------------------------------
