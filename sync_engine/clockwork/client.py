@@ -1,15 +1,14 @@
-"""The httpx client for Clockwork's v3.0 REST API, speaking exactly ``shared/clockwork_api.md``.
+"""The httpx client for Clockwork's v3.0 REST API: one method per call the engine, the services
+and verification make, each sending a route of :mod:`sync_engine.clockwork.contract`.
 
-Everything that depends on the contract lives in this module: the routes and request bodies (one
-table, marked [C]/[P]/[G]), authentication (:class:`ClockworkAuth`), paging, the status → error table and
-``Retry-After`` parsing. Callers get plain dicts back or a ``ClockworkError``; the client never
-retries and never sleeps — the engine schedules retries (SPEC R7).
+Here are the firm's credentials and how they sign a request (:class:`ClockworkAuth`), and the one
+boundary with HTTP, ``ClockworkClient._send``: the pacer, the deadline, the size cap, the call
+log, and the contract's status → error table. Callers get plain dicts back or a
+``ClockworkError``; the client never retries and never sleeps — the engine schedules retries
+(SPEC R7). Tests read what Clockwork holds from the simulator's state, not through this client.
 
-Only the calls the engine, the services and verification make are here (tests read what
-Clockwork holds from the simulator's state instead); ``GET /statuses`` has no caller, so no route.
-
-Past 500 lines on purpose: the contract is reviewed against ``clockwork_api.md`` in one place,
-and the one ``_send`` boundary (deadline, auth, error table) stays beside every route that uses it.
+Past 500 lines on purpose: the methods stay beside the one ``_send`` boundary they all use, and
+the credentials beside the client that is their only reason to exist.
 """
 
 from __future__ import annotations
@@ -21,29 +20,52 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Container, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from enum import Enum
 from functools import cache, partial
 from types import TracebackType
-from typing import Any, Final, Literal, NamedTuple, Protocol, Self, TypedDict, TypeVar
+from typing import Any, Final, Protocol, Self, TypedDict, TypeVar
 from urllib.parse import urlencode
 from urllib.request import getproxies, proxy_bypass
 
 import httpx
 
+from sync_engine.clockwork.contract import (
+    ACCEPT_HEADERS,
+    API_VERSION_PREFIX,
+    MAX_PAGE_SIZE,
+    MAX_PAGES,
+    Endpoint,
+    JSONObject,
+    OffsetPaging,
+    Page,
+    PagePaging,
+    Paging,
+    Route,
+    as_utc,
+    candidacy_body,
+    email_body,
+    error_class_for,
+    linkedin_url_body,
+    note_body,
+    offset_params,
+    parse_retry_after,
+    person_body,
+    position_body,
+    read_identified,
+    read_nothing,
+    read_object,
+    read_page,
+    read_search_page,
+)
 from sync_engine.clockwork.deadline import deadline_transport, request_deadline
 from sync_engine.clockwork.errors import (
-    ClockworkAuthError,
     ClockworkCancelled,
-    ClockworkConflict,
     ClockworkError,
     ClockworkNetworkError,
-    ClockworkNotFound,
     ClockworkRateLimited,
-    ClockworkServerError,
     ClockworkTimeout,
     ClockworkUnexpectedResponse,
     ClockworkValidationError,
@@ -51,67 +73,13 @@ from sync_engine.clockwork.errors import (
 from sync_engine.crypto import mask
 from sync_engine.matching import email_spellings, normalize_email
 
-JSONObject = dict[str, Any]
 T = TypeVar("T")
 
 DEFAULT_BASE_URL: Final = "https://api.clockworkrecruiting.com"
 DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=5.0, read=15.0, write=15.0, pool=5.0)
-MAX_PAGE_SIZE: Final = 100
-MAX_PAGES: Final = 100
-"""A listing reads at most this many pages: 10,000 people, notes or candidacies."""
 MAX_RESPONSE_BYTES: Final = 5_000_000
 """A bigger answer is refused unread: 100 full people take well under 1 MB."""
-MAX_RETRY_AFTER_SECONDS: Final = 3600.0
 MAX_MESSAGE_CHARS: Final = 300
-
-
-# ══════════════════════════════════════════════════════════════════════════════════════════════
-# THE CONTRACT — every path, query parameter, header and body the client can send.
-# Marks as in shared/clockwork_api.md: C confirmed, P probable, G our guess. Correct a [G] route
-# here after first contact with a real firm; callers never see paths or bodies.
-# ══════════════════════════════════════════════════════════════════════════════════════════════
-
-API_VERSION_PREFIX: Final = "/v3.0"
-_RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
-
-
-@dataclass(frozen=True)
-class Route:
-    """One endpoint of the contract: method, path template relative to the firm base, mark."""
-
-    method: Literal["GET", "POST"]
-    path_template: str
-    mark: Literal["C", "P", "G"]
-
-    def path(self, resource_id: str | None = None) -> str:
-        """The concrete path, with ``{id}`` replaced by ``resource_id`` (validated, not escaped:
-        ids are UUIDs, so anything else is refused rather than sent)."""
-        if "{id}" not in self.path_template:
-            return self.path_template
-        if resource_id is None or not _RESOURCE_ID.fullmatch(resource_id):
-            raise ValueError(f"{resource_id!r} is not a Clockwork id (expected a UUID string)")
-        return self.path_template.replace("{id}", resource_id)
-
-
-class Endpoint(Enum):
-    """The routes of the contract table. ``CHECK_CREDENTIALS`` is ``LIST_PEOPLE`` with limit 1."""
-
-    LIST_PEOPLE = Route("GET", "/people", "C")
-    SEARCH_PEOPLE = Route("GET", "/people_search", "C")
-    GET_PERSON = Route("GET", "/people/{id}", "G")
-    CREATE_PERSON = Route("POST", "/people", "P")
-    ADD_EMAIL = Route("POST", "/people/{id}/email_addresses", "P")
-    ADD_POSITION = Route("POST", "/people/{id}/positions", "P")
-    ADD_LINKEDIN_URL = Route("POST", "/people/{id}/linkedin_urls", "P")
-    LIST_PROJECTS = Route("GET", "/projects", "P")
-    LIST_CANDIDACIES = Route("GET", "/projects/{id}/candidacies", "P")
-    ADD_CANDIDACY = Route("POST", "/projects/{id}/candidacies", "G")
-    LIST_NOTES = Route("GET", "/people/{id}/notes", "P")
-    CREATE_NOTE = Route("POST", "/people/{id}/notes", "G")
-
-
-ACCEPT_HEADERS: Final = {"Accept": "application/json"}
-"""Sent on every request [C]; ``Content-Type`` is added on writes only."""
 
 
 def api_token(credentials: Credentials) -> str:
@@ -133,100 +101,6 @@ class ClockworkAuth(httpx.Auth):
         request.headers.update(self.headers)
         yield request
 
-
-def person_body(*, first_name: str, last_name: str, name: str) -> JSONObject:
-    """Body of ``CREATE_PERSON`` [P]."""
-    return {"person": {"name": name, "firstName": first_name, "lastName": last_name}}
-
-
-def email_body(*, address: str, location: str) -> JSONObject:
-    """Body of ``ADD_EMAIL`` [P]."""
-    return {"email": {"address": address, "location": location}}
-
-
-def position_body(*, title: str, company_name: str) -> JSONObject:
-    """Body of ``ADD_POSITION`` [P]."""
-    return {"position": {"title": title, "companyName": company_name}}
-
-
-def linkedin_url_body(*, url: str) -> JSONObject:
-    """Body of ``ADD_LINKEDIN_URL`` [P]."""
-    return {"linkedin_url": {"url": url}}
-
-
-def candidacy_body(*, person_id: str) -> JSONObject:
-    """Body of ``ADD_CANDIDACY`` [G]."""
-    return {"candidacy": {"person_id": person_id}}
-
-
-def note_body(*, content_html: str, category: str) -> JSONObject:
-    """Body of ``CREATE_NOTE`` [G]."""
-    return {"note": {"content": content_html, "contentType": "text/html", "category": category}}
-
-
-def offset_params(*, limit: int, offset: int) -> dict[str, int]:
-    """Query of the ``limit`` + ``offset`` lists [C]; page size at most 100 [G]."""
-    _check_page_size(limit)
-    if offset < 0:
-        raise ValueError(f"offset must be >= 0, got {offset}")
-    return {"limit": limit, "offset": offset}
-
-
-# ── status → error, applied once in ClockworkClient._send (first matching row wins) ──────────
-
-
-class StatusRule(NamedTuple):
-    """A row of the status table: which statuses raise which error."""
-
-    statuses: Container[int]
-    error: type[ClockworkError]
-    only_with_retry_after: bool = False
-
-
-STATUS_ERRORS: Final[tuple[StatusRule, ...]] = (
-    StatusRule({401, 403}, ClockworkAuthError),
-    StatusRule({404}, ClockworkNotFound),
-    StatusRule({408}, ClockworkTimeout),
-    StatusRule({409}, ClockworkConflict),
-    StatusRule({429}, ClockworkRateLimited),
-    StatusRule({503}, ClockworkRateLimited, only_with_retry_after=True),
-    StatusRule(range(500, 600), ClockworkServerError),
-    StatusRule(range(400, 500), ClockworkValidationError),
-)
-"""Statuses matching no row (3xx, anything exotic) raise ``ClockworkUnexpectedResponse``."""
-
-
-def error_class_for(status: int, *, has_retry_after: bool) -> type[ClockworkError]:
-    """The error a non-2xx ``status`` raises, per ``STATUS_ERRORS``."""
-    for rule in STATUS_ERRORS:
-        if status in rule.statuses and (has_retry_after or not rule.only_with_retry_after):
-            return rule.error
-    return ClockworkUnexpectedResponse
-
-
-def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header, given as seconds or as an HTTP date.
-
-    The result is clamped to [0, 3600]; None when the header is absent or unreadable. A naive
-    ``now`` or date is taken as UTC.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if re.fullmatch(r"-?\d+(\.\d+)?", value):
-        seconds = float(value)
-    else:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        seconds = (_as_utc(when) - _as_utc(now)).total_seconds()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
-
-
-# ══════════════════════════════════════════════════════════════════════════════════════════════
-# End of the contract section.
-# ══════════════════════════════════════════════════════════════════════════════════════════════
 
 _FIRM_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces: safe in a header
@@ -330,144 +204,6 @@ class CandidacyResult:
     already_present: bool
 
 
-# ── paging strategies ─────────────────────────────────────────────────────────────────────────
-
-
-class Page(NamedTuple):
-    """The items of one page and, when the endpoint reports it, the total across pages."""
-
-    items: list[JSONObject]
-    total: int | None = None
-
-
-class Paging(Protocol):
-    """How a list endpoint pages: the first query, then the next one after each page."""
-
-    def first(self) -> dict[str, int]:
-        """Paging parameters of the first request."""
-        ...
-
-    def next(self, params: Mapping[str, int], page: Page) -> dict[str, int] | None:
-        """Paging parameters of the request after ``page``, or None when it was the last."""
-        ...
-
-
-@dataclass(frozen=True)
-class OffsetPaging:
-    """``limit`` + ``offset`` paging; a page shorter than ``limit`` is the last one."""
-
-    limit: int = MAX_PAGE_SIZE
-
-    def first(self) -> dict[str, int]:
-        """Start at offset 0."""
-        return offset_params(limit=self.limit, offset=0)
-
-    def next(self, params: Mapping[str, int], page: Page) -> dict[str, int] | None:
-        """Advance the offset by the page's length, unless the page was short."""
-        if len(page.items) < self.limit:
-            return None
-        return offset_params(limit=self.limit, offset=params["offset"] + len(page.items))
-
-
-@dataclass(frozen=True)
-class PagePaging:
-    """``limit`` + 1-based ``page`` paging; stops once ``total`` is covered or a page is empty."""
-
-    limit: int = MAX_PAGE_SIZE
-
-    def first(self) -> dict[str, int]:
-        """Start at page 1."""
-        return {"limit": self.limit, "page": 1}
-
-    def next(self, params: Mapping[str, int], page: Page) -> dict[str, int] | None:
-        """The following page, while the pages read so far cover less than ``total``."""
-        if not page.items:
-            return None
-        covered = params["page"] * self.limit
-        if (page.total is None and len(page.items) < self.limit) or (
-            page.total is not None and covered >= page.total
-        ):
-            return None
-        return {"limit": self.limit, "page": params["page"] + 1}
-
-
-# ── response readers: the JSON shapes the contract promises ─────────────────────────────────
-
-
-class _ShapeError(ValueError):
-    """A 2xx body that is not the shape the contract describes."""
-
-
-def _read_nothing(payload: Any) -> None:
-    return None
-
-
-def is_resource_id(value: object) -> bool:
-    """Whether ``value`` can be a Clockwork id (a UUID string; safe to put into a path)."""
-    return isinstance(value, str) and _RESOURCE_ID.fullmatch(value) is not None
-
-
-def _checked_id(item: JSONObject, what: str) -> JSONObject:
-    if not is_resource_id(item.get("id")):
-        raise _ShapeError(f"{what} has no valid id (got {str(item.get('id'))[:40]!r})")
-    return item
-
-
-def _read_object(payload: Any, *, key: str) -> JSONObject:
-    """``{key: {...}}``; a bare object with an ``id`` is accepted too. The id, when there is
-    one, must be a Clockwork id."""
-    if isinstance(payload, dict):
-        wrapped = payload.get(key)
-        if isinstance(wrapped, dict):
-            return _checked_id(wrapped, key) if "id" in wrapped else wrapped
-        if isinstance(payload.get("id"), str):
-            return _checked_id(payload, key)
-    raise _ShapeError(f"expected a {key!r} object")
-
-
-def _read_identified(payload: Any, *, key: str) -> JSONObject:
-    """Like :func:`_read_object`, and the object must have an id (a person, a note)."""
-    return _checked_id(_read_object(payload, key=key), key)
-
-
-def _read_items(payload: Any, *, key: str, ids: bool = True) -> list[JSONObject]:
-    """``{key: [{...}, ...]}``; null counts as an empty list; with ``ids``, each item's id must
-    be a Clockwork id."""
-    if not isinstance(payload, dict) or key not in payload:
-        raise _ShapeError(f"expected an object with a {key!r} list")
-    items = payload[key]
-    if items is None:
-        return []
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise _ShapeError(f"expected {key!r} to be a list of objects")
-    if ids:
-        for item in items:
-            _checked_id(item, f"an item of {key!r}")
-    return items
-
-
-def _read_page(payload: Any, *, key: str, ids: bool = True) -> Page:
-    return Page(_read_items(payload, key=key, ids=ids))
-
-
-def _read_search(payload: Any) -> tuple[list[JSONObject], int]:
-    """``{"peopleSearch": [...], "meta": {"total": n, "page": p}}`` → (people, total)."""
-    people = _read_items(payload, key="peopleSearch")
-    meta = payload.get("meta")
-    total = meta.get("total") if isinstance(meta, dict) else None
-    if not isinstance(total, int) or isinstance(total, bool):
-        raise _ShapeError("expected meta.total to be an integer")
-    if not 0 <= total <= MAX_PAGES * MAX_PAGE_SIZE:
-        raise _ShapeError(
-            f"meta.total {total} is outside 0..{MAX_PAGES * MAX_PAGE_SIZE}, the most a search reads"
-        )
-    return people, total
-
-
-def _read_search_page(payload: Any) -> Page:
-    return Page(*_read_search(payload))
-
-
 # ── the client ────────────────────────────────────────────────────────────────────────────────
 
 
@@ -546,12 +282,12 @@ class ClockworkClient:
     def check_credentials(self) -> None:
         """Return if Clockwork accepts the credentials; raise ``ClockworkAuthError`` if not
         (``ClockworkNotFound`` for an unknown firm)."""
-        self._send(Endpoint.LIST_PEOPLE, _read_nothing, params=offset_params(limit=1, offset=0))
+        self._send(Endpoint.LIST_PEOPLE, read_nothing, params=offset_params(limit=1, offset=0))
 
     def iter_search(self, q: str) -> Iterator[JSONObject]:
         """Every hit of a people search, page after page (at most ``MAX_PAGES``)."""
         return self._walk(
-            Endpoint.SEARCH_PEOPLE, _read_search_page, PagePaging(), extra_params={"q": q}
+            Endpoint.SEARCH_PEOPLE, read_search_page, PagePaging(), extra_params={"q": q}
         )
 
     def find_people_by_email(self, email: str) -> list[JSONObject]:
@@ -575,7 +311,7 @@ class ClockworkClient:
 
     def get_person(self, person_id: str) -> JSONObject:
         """One person by id (``ClockworkNotFound`` if unknown)."""
-        return self._send(Endpoint.GET_PERSON, partial(_read_identified, key="person"), person_id)
+        return self._send(Endpoint.GET_PERSON, partial(read_identified, key="person"), person_id)
 
     def create_person(
         self, *, first_name: str, last_name: str, name: str | None = None
@@ -584,24 +320,24 @@ class ClockworkClient:
         "first last"."""
         full_name = name if name is not None else " ".join(filter(None, (first_name, last_name)))
         body = person_body(first_name=first_name, last_name=last_name, name=full_name)
-        read = partial(_read_identified, key="person")
+        read = partial(read_identified, key="person")
         return self._send(Endpoint.CREATE_PERSON, read, body=body)
 
     def add_email(self, person_id: str, address: str, location: str = "work") -> JSONObject:
         """Add an email address to a person; the first one becomes the preferred address."""
         body = email_body(address=address, location=location)
-        read = partial(_read_object, key="personEmailAddress")
+        read = partial(read_object, key="personEmailAddress")
         return self._send(Endpoint.ADD_EMAIL, read, person_id, body=body)
 
     def add_position(self, person_id: str, *, title: str, company_name: str) -> JSONObject:
         """Add a position (title at company) to a person."""
         body = position_body(title=title, company_name=company_name)
-        read = partial(_read_object, key="position")
+        read = partial(read_object, key="position")
         return self._send(Endpoint.ADD_POSITION, read, person_id, body=body)
 
     def add_linkedin_url(self, person_id: str, url: str) -> JSONObject:
         """Add a LinkedIn URL to a person; the first one becomes the preferred URL."""
-        read = partial(_read_object, key="personLinkedinUrl")
+        read = partial(read_object, key="personLinkedinUrl")
         return self._send(
             Endpoint.ADD_LINKEDIN_URL, read, person_id, body=linkedin_url_body(url=url)
         )
@@ -610,14 +346,14 @@ class ClockworkClient:
 
     def iter_projects(self, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[JSONObject]:
         """Every project of the firm, page after page."""
-        read = partial(_read_page, key="projects")
+        read = partial(read_page, key="projects")
         return self._walk(Endpoint.LIST_PROJECTS, read, OffsetPaging(page_size))
 
     def iter_candidacies(
         self, project_id: str, *, page_size: int = MAX_PAGE_SIZE
     ) -> Iterator[JSONObject]:
         """Every candidacy of a project (its ``personId``, not the person), page after page."""
-        read = partial(_read_page, key="candidacies", ids=False)
+        read = partial(read_page, key="candidacies", ids=False)
         return self._walk(Endpoint.LIST_CANDIDACIES, read, OffsetPaging(page_size), project_id)
 
     def add_candidacy(self, project_id: str, person_id: str) -> CandidacyResult:
@@ -626,7 +362,7 @@ class ClockworkClient:
         Clockwork answers 422 in that case, but also for other invalid requests, so the 422 is
         taken as "already present" only once the project's candidacies show the person.
         """
-        read = partial(_read_object, key="candidacy")
+        read = partial(read_object, key="candidacy")
         body = candidacy_body(person_id=person_id)
         try:
             candidacy = self._send(Endpoint.ADD_CANDIDACY, read, project_id, body=body)
@@ -643,7 +379,7 @@ class ClockworkClient:
 
     def iter_notes(self, person_id: str, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[JSONObject]:
         """Every note of a person, page after page."""
-        read = partial(_read_page, key="notes")
+        read = partial(read_page, key="notes")
         return self._walk(Endpoint.LIST_NOTES, read, OffsetPaging(page_size), person_id)
 
     def create_note(
@@ -652,7 +388,7 @@ class ClockworkClient:
         """Write an HTML note on a person (email activity is recorded this way)."""
         body = note_body(content_html=content_html, category=category)
         return self._send(
-            Endpoint.CREATE_NOTE, partial(_read_identified, key="note"), person_id, body=body
+            Endpoint.CREATE_NOTE, partial(read_identified, key="note"), person_id, body=body
         )
 
     # ── paging, then the one boundary with HTTP ──
@@ -744,7 +480,7 @@ class ClockworkClient:
             if response.is_success:
                 try:
                     result = read(json.loads(content) if content else {})
-                except ValueError as exc:  # JSON decoding and _ShapeError
+                except ValueError as exc:  # JSON decoding and ShapeError
                     cause = exc
                     message = self._redact(f"response is not the contract's JSON: {exc}")
                     error = ClockworkUnexpectedResponse(message, status=status, **context)
@@ -879,7 +615,7 @@ def _oldest_first(person: JSONObject) -> datetime:
     created_at = person.get("createdAt")
     try:
         if isinstance(created_at, str):
-            return _as_utc(datetime.fromisoformat(created_at))
+            return as_utc(datetime.fromisoformat(created_at))
     except ValueError:
         pass
     return datetime.max.replace(tzinfo=UTC)
@@ -890,7 +626,7 @@ def _http_date(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return _as_utc(parsedate_to_datetime(value))
+        return as_utc(parsedate_to_datetime(value))
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
@@ -925,12 +661,3 @@ def _default_transport(credentials: Credentials) -> httpx.BaseTransport:
     if proxy and proxy_bypass(url.host):
         proxy = None
     return deadline_transport(verify=_ssl_context(), proxy=proxy or None)
-
-
-def _check_page_size(limit: int) -> None:
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -3,27 +3,28 @@ wire for each contract row, how answers and failures come back, and what the cal
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from sync_engine.clockwork import contract
 from sync_engine.clockwork.client import (
     DEFAULT_TIMEOUT,
-    MAX_RETRY_AFTER_SECONDS,
     CallRecord,
     CandidacyResult,
     ClockworkAuth,
     ClockworkClient,
     Credentials,
-    Endpoint,
-    parse_retry_after,
 )
+from sync_engine.clockwork.contract import MAX_RETRY_AFTER_SECONDS, Endpoint, parse_retry_after
 from sync_engine.clockwork.errors import (
     ClockworkAuthError,
     ClockworkConflict,
@@ -360,6 +361,19 @@ def test_the_rows_above_cover_every_route_the_client_can_send() -> None:
         for _, _, method, path, _ in CONTRACT_ROWS
     }
     assert sent == {(e.value.method, e.value.path_template) for e in Endpoint}
+
+
+def test_the_contract_module_does_no_io() -> None:
+    tree = ast.parse(Path(contract.__file__).read_text(encoding="utf-8"))
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    io = {"httpx", "httpcore", "socket", "ssl", "http.client", "urllib.request", "threading"}
+    assert {name for name in imported if name.split(".")[0] in io or name in io} == set()
 
 
 def test_every_route_in_the_table_carries_a_contract_mark() -> None:

@@ -17,12 +17,12 @@ import httpx
 import pytest
 
 from sync_engine.clockwork.client import (
-    MAX_PAGES,
     MAX_RESPONSE_BYTES,
     ClockworkClient,
     Credentials,
     _url_under,
 )
+from sync_engine.clockwork.contract import MAX_PAGES
 from sync_engine.clockwork.errors import (
     ClockworkCancelled,
     ClockworkTimeout,

@@ -20,12 +20,8 @@ from clockwork_simulator import (
     SimulatorState,
     mock_transport,
 )
-from sync_engine.clockwork.client import (
-    CallRecord,
-    ClockworkClient,
-    Credentials,
-    Endpoint,
-)
+from sync_engine.clockwork.client import CallRecord, ClockworkClient, Credentials
+from sync_engine.clockwork.contract import Endpoint
 from sync_engine.clockwork.errors import (
     ClockworkAuthError,
     ClockworkError,
