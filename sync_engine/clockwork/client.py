@@ -7,8 +7,9 @@ log, and the contract's status → error table. Callers get plain dicts back or 
 ``ClockworkError``; the client never retries and never sleeps — the engine schedules retries
 (SPEC R7). Tests read what Clockwork holds from the simulator's state, not through this client.
 
-Past 500 lines on purpose: the methods stay beside the one ``_send`` boundary they all use, and
-the credentials beside the client that is their only reason to exist.
+Past 500 lines on purpose: the methods stay beside the one ``_send`` boundary they all go
+through, so a request's whole path reads in one file; the next seam, should it grow, is the
+credentials with their auth (about 110 lines).
 """
 
 from __future__ import annotations
