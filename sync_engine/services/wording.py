@@ -97,7 +97,6 @@ REQUEST_WORDS: dict[tuple[str, str], str] = {
     ("POST", "/projects/{id}/candidacies"): "Add a person to a project",
     ("GET", "/people/{id}/notes"): "List a person's notes",
     ("POST", "/people/{id}/notes"): "Write a note on a person",
-    ("GET", "/statuses"): "List candidate statuses",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sync_engine.clockwork.contract import Endpoint
 from sync_engine.services import wording
 from sync_engine.services.queries import reason_texts
 
@@ -39,6 +40,11 @@ def test_a_clockwork_request_and_its_answer_read_as_words() -> None:
     assert wording.answer_words(429) == "Asked us to slow down"
     assert wording.answer_words(None) == "No answer (network)"
     assert wording.answer_words(201) == "OK"
+
+
+def test_every_request_the_client_can_send_has_words_and_no_other() -> None:
+    routes = {(endpoint.value.method, endpoint.value.path_template) for endpoint in Endpoint}
+    assert set(wording.REQUEST_WORDS) == routes
 
 
 def test_the_actor_of_a_change_reads_as_a_person_or_the_engine() -> None:
