@@ -59,7 +59,7 @@ from sync_engine.config import Settings
 from sync_engine.engine.pipeline import NOTE_KEY_PREFIX
 from sync_engine.models import Activity, ActivityKind, Contact, Enrollment
 from sync_engine.runtime import Runtime, build_runtime
-from sync_engine.services import enrollments
+from sync_engine.services import enrollments, events
 from tests import postgres
 
 ACCOUNT = "Crash Suite"
@@ -214,12 +214,12 @@ def _add_wave(suite: Suite, wave: int, size: int) -> None:
                 assert again.id is not None
                 added.append(again.id)
         for enrollment_id in added:
-            enrollments.record_event(
+            events.record_event(
                 session=session, enrollment_id=enrollment_id, kind=ActivityKind.SENT, at=None,
                 subject=f"Intro, wave {wave}",
             )  # fmt: skip
         for enrollment_id in rng.sample(earlier, min(3, len(earlier))):
-            enrollments.record_event(
+            events.record_event(
                 session=session, enrollment_id=enrollment_id, kind=ActivityKind.OPENED, at=None,
                 subject=f"Opened, wave {wave}",
             )  # fmt: skip

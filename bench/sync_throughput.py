@@ -37,7 +37,7 @@ from sync_engine.config import Settings
 from sync_engine.engine.passes import Engine
 from sync_engine.models import Activity, ActivityKind, ApiCall, Enrollment
 from sync_engine.runtime import build_runtime
-from sync_engine.services import enrollments
+from sync_engine.services import events
 
 
 def run(
@@ -87,7 +87,7 @@ def run(
         )  # fmt: skip
         with rt.db.write() as session:
             for enrollment_id in ids:
-                enrollments.record_event(
+                events.record_event(
                     session=session, enrollment_id=enrollment_id, kind=ActivityKind.SENT,
                     at=None, subject="Intro",
                 )  # fmt: skip

@@ -19,7 +19,7 @@ from dashboard import (
 from dashboard.app_pages.contact_actions import dismiss, retry, retry_all_failed
 from dashboard.app_pages.contact_detail import detail
 from dashboard.widgets import projects as project_map
-from sync_engine.services import accounts, enrollments
+from sync_engine.services import accounts, events
 from sync_engine.services.errors import ServiceError
 from sync_engine.services.queries import contact_table, reason_texts
 
@@ -143,9 +143,7 @@ def enrollment_account(enrollment_id: int) -> int | None:
     """The account an enrollment belongs to (None if there is no such enrollment)."""
     with store.reading() as session:
         try:
-            return enrollments.get_enrollment(
-                session=session, enrollment_id=enrollment_id
-            ).account_id
+            return events.get_enrollment(session=session, enrollment_id=enrollment_id).account_id
         except ServiceError:
             return None
 

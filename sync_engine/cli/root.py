@@ -42,7 +42,7 @@ from sync_engine.config import Settings, get_settings
 from sync_engine.crypto import SecretKeyError
 from sync_engine.ingest.commands import register as register_ingest
 from sync_engine.models import ActivityKind
-from sync_engine.services import accounts, contacts_csv, enrollments
+from sync_engine.services import accounts, contacts_csv, enrollments, events
 from sync_engine.services.errors import ServiceError, invalid_input, store_unavailable
 from sync_engine.services.status import iter_status
 from sync_engine.verify.cli import register as register_verify
@@ -160,7 +160,7 @@ def event(
             raise fail(f"--at {at!r} is not an ISO 8601 date-time") from None
     rt = runtime()
     with rt.db.write() as session:
-        activity = enrollments.record_event(
+        activity = events.record_event(
             session=session,
             enrollment_id=enrollment_id,
             kind=ActivityKind(kind.value),

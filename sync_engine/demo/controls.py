@@ -21,7 +21,7 @@ from sync_engine.demo.ingest import DemoIngest
 from sync_engine.demo.seed import DemoReport, seed_demo
 from sync_engine.domain import ActivityKind, ConnectionState
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, enrollments
+from sync_engine.services import accounts, enrollments, events
 from sync_engine.services.errors import InvalidInputError, NotFoundError, ServiceError
 
 
@@ -89,7 +89,7 @@ class DemoControls:
     def record_event(self, *, enrollment_id: int, kind: ActivityKind, subject: str) -> None:
         """Record an email event of the enrollment now (a reply is the second sync trigger)."""
         with self.runtime.db.read() as session:
-            enrollment = enrollments.get_enrollment(session=session, enrollment_id=enrollment_id)
+            enrollment = events.get_enrollment(session=session, enrollment_id=enrollment_id)
         if self.ingest is not None:
             self.ingest.record_event(
                 account_id=enrollment.account_id, enrollment_id=enrollment_id, kind=kind,
@@ -97,7 +97,7 @@ class DemoControls:
             )  # fmt: skip
             return
         with self.runtime.db.write() as session:
-            enrollments.record_event(
+            events.record_event(
                 session=session, enrollment_id=enrollment_id, kind=kind, at=None,
                 subject=subject,
             )  # fmt: skip

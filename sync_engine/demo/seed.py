@@ -15,7 +15,7 @@ from sync_engine.demo.guard import claim_demo_store, wipe_store
 from sync_engine.domain import ActivityKind, EnrollmentStatus, LinkKind
 from sync_engine.models import Contact
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, enrollments
+from sync_engine.services import accounts, enrollments, events
 
 
 @dataclass
@@ -218,7 +218,7 @@ class _DemoBuilder:
         rt = self.runtime
         # Events happen now: R5 sends nothing from before the connection existed.
         with rt.db.write() as session:
-            enrollments.record_event(
+            events.record_event(
                 session=session,
                 enrollment_id=enrollment_id,
                 kind=kind,

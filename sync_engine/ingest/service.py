@@ -2,7 +2,7 @@
 
 Sequences are created and changed with :mod:`sync_engine.services.accounts`, contacts enrolled
 with :func:`enrollments.import_contacts` (the CSV import's validation and add-time decision, the
-same as the CLI's), events recorded with :func:`enrollments.record_event`. This module adds only
+same as the CLI's), events recorded with :func:`events.record_event`. This module adds only
 what an API needs around them: the platform's sequence reference, the enrollment found by
 sequence and email, and per-item results; the delivery record that makes a retry idempotent is
 :mod:`sync_engine.ingest.delivery_log`. Every function works inside the caller's transaction
@@ -36,6 +36,7 @@ from sync_engine.models import (
 )
 from sync_engine.services import accounts, contacts_csv, enrollments
 from sync_engine.services.errors import InvalidInputError, NotFoundError
+from sync_engine.services.events import RecordedEvent, record_event
 from sync_engine.services.queries.reason_texts import reason_message
 
 Clock = Callable[[], datetime]
@@ -343,7 +344,7 @@ def record_events(
 
 def record_one_event(
     *, session: Session, account_id: int, event: EventIn, clock: Clock
-) -> enrollments.RecordedEvent:
+) -> RecordedEvent:
     """Record one event (:class:`NotFoundError` / :class:`InvalidInputError` as the services
     raise them)."""
     enrollment_id = find_enrollment(
@@ -357,7 +358,7 @@ def record_one_event(
         now = clock()
         if now < at <= now + CLOCK_SKEW:
             at = now
-    return enrollments.record_event(
+    return record_event(
         session=session, enrollment_id=enrollment_id, kind=event.kind, at=at,
         subject=event.subject,
     )  # fmt: skip

@@ -2,9 +2,8 @@
 
 Adding a contact to a sequence takes the settings in force at that moment, asks
 :mod:`sync_engine.rules` for the decision and stores it with the enrollment, where later setting
-changes never reach it. Email events and the reply trigger are :mod:`sync_engine.services.events`
-(re-exported here: ``record_event``, ``get_enrollment``); reading the CSV file is
-:mod:`sync_engine.services.contacts_csv`.
+changes never reach it. Email events and the reply trigger are :mod:`sync_engine.services.events`;
+reading the CSV file is :mod:`sync_engine.services.contacts_csv`.
 """
 
 from __future__ import annotations
@@ -40,12 +39,7 @@ from sync_engine.services.accounts import (
 )
 from sync_engine.services.contacts_csv import Row, UnreadableLine
 from sync_engine.services.errors import InvalidInputError, invalid_input
-from sync_engine.services.events import (
-    RecordedEvent,
-    decision_columns,
-    get_enrollment,
-    record_event,
-)
+from sync_engine.services.events import decision_columns
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 IMPORT_BATCH = 500
@@ -390,13 +384,10 @@ def _import_rows(
 __all__ = [
     "ContactInput",
     "ImportReport",
-    "RecordedEvent",
     "SyncMode",
     "add_contact",
     "check_email",
-    "get_enrollment",
     "import_contacts",
     "normalize_email",
     "parse_contact",
-    "record_event",
 ]

@@ -23,7 +23,7 @@ from clockwork_simulator import FaultConfig, SimulatorServer
 from dashboard import identity
 from sync_engine.models import ActivityKind, Enrollment
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, enrollments
+from sync_engine.services import accounts, events
 from sync_engine.services.errors import ServiceError
 from tests.dashboard.conftest import ADMIN, VIEWER, call_action, texts
 from tests.factories import SIM_FIRM, connection_fields, enroll, make_sequence
@@ -211,7 +211,7 @@ def world(store: Runtime, simulator: SimulatorServer) -> World:
             session=session, account_id=created.id, changes={"activity_tracking": False},
             actor="test",
         )  # fmt: skip
-        enrollments.record_event(
+        events.record_event(
             session=session, enrollment_id=queued, kind=ActivityKind.OPENED, at=None,
             subject="Hello",
         )  # fmt: skip

@@ -13,7 +13,7 @@ from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig
 from sync_engine.models import AuditEntry, Contact
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, actions, enrollments
+from sync_engine.services import accounts, actions, events
 from tests.dashboard.conftest import ADMIN, VIEWER, by_label, open_page, texts
 from tests.factories import connection_fields, enroll, make_sequence
 
@@ -89,7 +89,7 @@ def test_the_refused_field_is_named_and_an_admin_fixes_it_then_retries(
     assert _metric(app, "Status") == "Queued"
     assert "was refused" not in texts(app)
     with store.db.read() as session:
-        assert enrollments.get_enrollment(session=session, enrollment_id=refused).status == "queued"
+        assert events.get_enrollment(session=session, enrollment_id=refused).status == "queued"
 
 
 def test_attempts_in_the_header_count_what_the_timeline_lists_after_a_retry(

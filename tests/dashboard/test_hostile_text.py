@@ -34,7 +34,7 @@ from sync_engine.ingest import credentials
 from sync_engine.ingest.models import DeliveryOutcome, IngestDelivery
 from sync_engine.models import ActivityKind, ApiCall, ClockworkConnection, EngineRun, Enrollment
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, enrollments
+from sync_engine.services import accounts, events
 from sync_engine.verify.models import CheckStatus, ContactCheck, Drift, VerifyRun, VerifyState
 from tests.dashboard.conftest import by_label, open_page
 from tests.factories import SIM_FIRM, connection_fields, enroll
@@ -192,7 +192,7 @@ def hostile_store(store: Runtime, simulator: SimulatorServer) -> dict[str, int]:
         for tag in ("failed", "review", "queued")
     }  # fmt: skip
     with store.db.write() as session:
-        enrollments.record_event(
+        events.record_event(
             session=session, enrollment_id=people["queued"], kind=ActivityKind.REPLIED, at=None,
             subject=hostile("subject"),
         )  # fmt: skip

@@ -19,7 +19,7 @@ from sync_engine.audit import list_entries
 from sync_engine.ingest.models import IngestDelivery
 from sync_engine.models import ApiCall, EngineRun, Enrollment
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, enrollments
+from sync_engine.services import accounts, events
 from sync_engine.services.queries import contact_table
 from tests.dashboard.conftest import ADMIN, by_label, new_app, open_page, texts
 from tests.factories import SIM_FIRM, connection_fields, enroll, make_sequence
@@ -387,7 +387,7 @@ def test_sequences_mark_disabled_sync_and_save_the_syncing_tab(
 
 def test_activity_page_lists_events(store: Runtime, connected: dict[str, Any]) -> None:
     with store.db.write() as session:
-        enrollments.record_event(
+        events.record_event(
             session=session, enrollment_id=connected["ids"][0], kind="opened", at=None,
             subject="Intro",
         )  # fmt: skip
@@ -500,7 +500,7 @@ def test_every_time_on_the_log_pages_names_its_zone(
     """Without a browser (AppTest) the zone is UTC, and the sidebar says why; each timestamp of
     the tables ends with it. Before, they read "2026-11-02 09:00:00", zone unknown."""
     with store.db.write() as session:
-        enrollments.record_event(
+        events.record_event(
             session=session, enrollment_id=connected["ids"][0], kind="opened", at=None,
             subject="Intro",
         )  # fmt: skip
@@ -646,7 +646,7 @@ def test_activity_backfill_sends_what_tracking_off_skipped(
         )  # fmt: skip
     store.clock.advance(60)  # type: ignore[attr-defined]
     with store.db.write() as session:
-        activity = enrollments.record_event(
+        activity = events.record_event(
             session=session, enrollment_id=connected["ids"][0], kind="opened", at=None,
             subject="Intro",
         )  # fmt: skip
@@ -673,7 +673,7 @@ def test_the_backfill_preview_is_read_only_while_its_expander_is_open(
             session=session, account_id=connected["account_id"],
             changes={"activity_tracking": False}, actor="test",
         )  # fmt: skip
-        enrollments.record_event(
+        events.record_event(
             session=session, enrollment_id=connected["ids"][0], kind="opened", at=None,
             subject="Intro",
         )  # fmt: skip

@@ -19,7 +19,7 @@ from sync_engine.domain import ActivityKind, ConnectionState, EnrollmentStatus
 from sync_engine.ingest.models import IngestDelivery
 from sync_engine.models import Activity, AuditEntry, Enrollment
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, enrollments
+from sync_engine.services import accounts, events
 from sync_engine.services.errors import (
     ConnectionRejectedError,
     InvalidInputError,
@@ -69,7 +69,7 @@ def test_an_added_contact_goes_through_the_ingest_api(demo: Demo, sim: Simulator
     ref = f"demo-{demo.sequence_id}"
     assert _deliveries(demo.runtime) == [(f"POST sequences/{ref}/contacts/batch", "accepted", 200)]
     with demo.runtime.db.read() as session:
-        enrollment = enrollments.get_enrollment(session=session, enrollment_id=added.enrollment_id)
+        enrollment = events.get_enrollment(session=session, enrollment_id=added.enrollment_id)
     assert (enrollment.sequence_id, enrollment.status) == (
         demo.sequence_id,
         EnrollmentStatus.QUEUED,

@@ -22,7 +22,7 @@ from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import NOTE_KEY_PREFIX
 from sync_engine.models import Activity, ActivityKind, ApiCall, Contact, Enrollment
 from sync_engine.runtime import Runtime
-from sync_engine.services import enrollments
+from sync_engine.services import events
 from tests.factories import SIM_FIRM, enroll, make_connected_account, make_sequence
 
 _MARKER = re.compile(re.escape(NOTE_KEY_PREFIX) + r"([0-9a-f]+)")
@@ -47,7 +47,7 @@ class Workload:
 def record(rt: Runtime, enrollment_id: int, kind: ActivityKind, subject: str = "Intro") -> int:
     """Record an email event now; returns the activity id."""
     with rt.db.write() as session:
-        activity = enrollments.record_event(
+        activity = events.record_event(
             session=session, enrollment_id=enrollment_id, kind=kind, at=None,
             subject=subject,
         )  # fmt: skip

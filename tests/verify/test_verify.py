@@ -16,7 +16,7 @@ from sync_engine.demo import SimulatorAdmin
 from sync_engine.engine.passes import Engine
 from sync_engine.models import ActivityKind, Contact, Enrollment
 from sync_engine.runtime import Runtime
-from sync_engine.services import enrollments
+from sync_engine.services import events
 from sync_engine.verify.models import CheckStatus, ContactCheck, VerifyState
 from sync_engine.verify.runs import VerifyError, advance, plan, request_verification
 from tests.factories import SIM_FIRM, enroll, make_connected_account, make_runtime, make_sequence
@@ -40,7 +40,7 @@ def _synced_account(rt: Runtime, sim_server: SimulatorServer, count: int = 6) ->
     ]
     with rt.db.write() as session:
         for enrollment_id in ids[:2]:
-            enrollments.record_event(
+            events.record_event(
                 session=session, enrollment_id=enrollment_id, kind=ActivityKind.REPLIED,
                 at=None, subject="Re: hello",
             )  # fmt: skip

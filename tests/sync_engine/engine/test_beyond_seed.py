@@ -13,7 +13,7 @@ from sync_engine.engine.passes import Engine
 from sync_engine.matching import normalize_linkedin_url
 from sync_engine.models import ActivityKind, AuditEntry
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, actions, enrollments
+from sync_engine.services import accounts, actions, events
 from sync_engine.services.activity_backfill import (
     apply_backfill,
     count_backfill,
@@ -30,7 +30,7 @@ def _account(rt: Runtime, server: SimulatorServer, **settings: object) -> int:
 
 def _row(rt: Runtime, enrollment_id: int) -> Any:
     with rt.db.read() as session:
-        return enrollments.get_enrollment(session=session, enrollment_id=enrollment_id)
+        return events.get_enrollment(session=session, enrollment_id=enrollment_id)
 
 
 def _people(sim: SimulatorState) -> list[dict[str, Any]]:
@@ -178,7 +178,7 @@ def test_activity_backfill_sends_what_tracking_off_skipped_exactly_once(
 
     def event(kind: ActivityKind, at: Any = None) -> None:
         with rt.db.write() as session:
-            enrollments.record_event(
+            events.record_event(
                 session=session, enrollment_id=enrollment_id, kind=kind, at=at, subject="Hi",
             )  # fmt: skip
 

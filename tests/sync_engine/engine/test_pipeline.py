@@ -21,7 +21,7 @@ from sync_engine.models import (
     EnrollmentStatus,
 )
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, actions, enrollments
+from sync_engine.services import accounts, actions, events
 from tests.factories import (
     SIM_FIRM,
     SIM_KEYS,
@@ -47,7 +47,7 @@ def _people(sim: SimulatorState) -> list[dict[str, Any]]:
 
 def _row(rt: Runtime, enrollment_id: int) -> Enrollment:
     with rt.db.read() as session:
-        return enrollments.get_enrollment(session=session, enrollment_id=enrollment_id)
+        return events.get_enrollment(session=session, enrollment_id=enrollment_id)
 
 
 def _calls(sim: SimulatorState) -> dict[str, int]:
@@ -56,7 +56,7 @@ def _calls(sim: SimulatorState) -> dict[str, int]:
 
 def _event(rt: Runtime, enrollment_id: int, kind: ActivityKind, **kw: Any) -> int:
     with rt.db.write() as session:
-        activity = enrollments.record_event(
+        activity = events.record_event(
             session=session, enrollment_id=enrollment_id, kind=kind, at=kw.get("at"),
             subject=kw.get("subject", "Intro"),
         )  # fmt: skip

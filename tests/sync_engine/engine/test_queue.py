@@ -67,7 +67,7 @@ def test_reaper_returns_expired_work_to_the_queue(runtime: Runtime, clock: FakeC
     clock.advance(LEASE + 1)
     with runtime.db.write() as session:
         assert reap_expired_leases(session=session, now=clock()) == 1
-    from sync_engine.services.enrollments import get_enrollment
+    from sync_engine.services.events import get_enrollment
 
     with runtime.db.read() as session:
         row = get_enrollment(session=session, enrollment_id=enrollment_id)

@@ -15,7 +15,7 @@ from sync_engine.engine.passes import Engine
 from sync_engine.engine.scheduler import REAPER_JOB, SYNC_JOB, build_scheduler
 from sync_engine.models import EngineRun
 from sync_engine.runtime import Runtime
-from sync_engine.services.enrollments import get_enrollment
+from sync_engine.services.events import get_enrollment
 from sync_engine.verify.job import VERIFY_JOB
 from tests.factories import enroll, make_connected_account, make_runtime, make_sequence
 

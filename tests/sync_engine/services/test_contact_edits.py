@@ -15,7 +15,7 @@ from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig
 from sync_engine.models import AuditEntry, Contact, Enrollment, Reason
 from sync_engine.runtime import Runtime
-from sync_engine.services import actions, contact_edits, enrollments
+from sync_engine.services import actions, contact_edits, events
 from sync_engine.services.contact_edits import RefusedField, refused_field
 from sync_engine.services.errors import InvalidInputError
 from sync_engine.services.queries import history
@@ -118,7 +118,7 @@ def frances(rt: Runtime, engine: Engine, sim_server: SimulatorServer) -> int:
 
 def _enrollment(rt: Runtime, enrollment_id: int) -> dict[str, Any]:
     with rt.db.read() as session:
-        return enrollments.get_enrollment(session=session, enrollment_id=enrollment_id).model_dump()
+        return events.get_enrollment(session=session, enrollment_id=enrollment_id).model_dump()
 
 
 def _correct(rt: Runtime, enrollment_id: int, actor: str = "Dana", **fields: str) -> dict:

@@ -10,7 +10,7 @@ import pytest
 from clockwork_simulator import mock_transport
 from sync_engine.models import ActivityKind, ActivityState, Reason
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, contacts_csv, enrollments
+from sync_engine.services import accounts, contacts_csv, enrollments, events
 from sync_engine.services.errors import InvalidInputError
 from sync_engine.services.status import iter_status
 from tests.factories import (
@@ -32,7 +32,7 @@ def runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
 
 def _enrollment(runtime: Runtime, enrollment_id: int) -> dict[str, object]:
     with runtime.db.read() as session:
-        enrollment = enrollments.get_enrollment(session=session, enrollment_id=enrollment_id)
+        enrollment = events.get_enrollment(session=session, enrollment_id=enrollment_id)
         return enrollment.model_dump()
 
 
@@ -45,7 +45,7 @@ def _set(runtime: Runtime, account_id: int, **changes: object) -> None:
 
 def _event(runtime: Runtime, enrollment_id: int, kind: ActivityKind, **kw: object) -> int:
     with runtime.db.write() as session:
-        activity = enrollments.record_event(
+        activity = events.record_event(
             session=session, enrollment_id=enrollment_id, kind=kind,
             at=kw.get("at"), subject=str(kw.get("subject", "Hello")),  # type: ignore[arg-type]
         )  # fmt: skip

@@ -426,10 +426,10 @@ def test_enrollment_detail_tells_the_story_in_order(
 ) -> None:
     enrollment_id = audit_data["ids"]["failed"]
     from sync_engine.models import ActivityKind
-    from sync_engine.services import enrollments
+    from sync_engine.services.events import record_event
 
     with runtime.db.write() as session:
-        enrollments.record_event(
+        record_event(
             session=session, enrollment_id=enrollment_id, kind=ActivityKind.OPENED, at=None,
             subject="Hello",
         )  # fmt: skip
@@ -482,11 +482,11 @@ def test_activities_are_listed_and_counted_by_state(
     runtime: Runtime, audit_data: dict[str, Any], clock: FakeClock
 ) -> None:
     from sync_engine.models import ActivityKind
-    from sync_engine.services import enrollments
+    from sync_engine.services.events import record_event
 
     with runtime.db.write() as session:
         for kind in (ActivityKind.SENT, ActivityKind.OPENED):
-            enrollments.record_event(
+            record_event(
                 session=session, enrollment_id=audit_data["ids"]["synced"], kind=kind, at=None,
                 subject="Intro",
             )  # fmt: skip
@@ -503,11 +503,11 @@ def test_activity_pages_from_either_end_match_the_newest_first_order(
     runtime: Runtime, audit_data: dict[str, Any], clock: FakeClock
 ) -> None:
     from sync_engine.models import ActivityKind
-    from sync_engine.services import enrollments
+    from sync_engine.services.events import record_event
 
     with runtime.db.write() as session:
         for number in range(7):
-            enrollments.record_event(
+            record_event(
                 session=session, enrollment_id=audit_data["ids"]["synced"],
                 kind=ActivityKind.SENT, at=None, subject=f"Mail {number}",
             )  # fmt: skip
