@@ -1,4 +1,4 @@
-"""The httpx client for Clockwork's v3.0 REST API: one method per call the engine, the services
+"""The client for Clockwork's v3.0 REST API: one method per call the engine, the services
 and verification make, each sending a route of :mod:`sync_engine.clockwork.contract`.
 
 Here are the firm's credentials and how they sign a request (:class:`ClockworkAuth`), and the one
@@ -70,6 +70,13 @@ from sync_engine.clockwork.errors import (
     ClockworkTimeout,
     ClockworkUnexpectedResponse,
     ClockworkValidationError,
+)
+from sync_engine.clockwork.transport import (
+    Answer,
+    AnswerTooLarge,
+    HTTPTransport,
+    TransportError,
+    TransportTimeout,
 )
 from sync_engine.crypto import mask
 from sync_engine.matching import email_spellings, normalize_email
@@ -220,7 +227,7 @@ def _utc_now() -> datetime:
 
 
 class ClockworkClient:
-    """A firm's Clockwork API, one method per contract row, over one ``httpx.Client``.
+    """A firm's Clockwork API, one method per contract row, over one pooled transport.
 
     Every request goes through ``_send``: the pacer is asked first, the request must be answered
     whole within ``deadline_seconds`` (and before ``stop_at()``, when the caller has a stop
@@ -232,7 +239,7 @@ class ClockworkClient:
         self,
         credentials: Credentials,
         *,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.BaseTransport | HTTPTransport | None = None,
         timeout: httpx.Timeout | None = None,
         deadline_seconds: float | None = None,
         stop_at: Callable[[], float | None] | None = None,
@@ -248,14 +255,20 @@ class ClockworkClient:
         self._deadline_seconds = deadline_seconds or timeout.read or DEFAULT_TIMEOUT.read or 15.0
         self._stop_at = stop_at
         self._local = threading.local()
-        # Requests go straight to the transport (no httpx.Client: its URL merging, auth flow,
+        # Requests go straight to a transport (no httpx.Client: its URL merging, auth flow,
         # cookies and hooks cost more CPU than the request itself); all that varies per request
         # is the path, the query and the body.
-        self._transport = transport if transport is not None else _default_transport(credentials)
+        if transport is None:
+            transport = _default_transport(credentials, timeout)
+        self._http = transport if isinstance(transport, HTTPTransport) else None
+        self._httpx = None if isinstance(transport, HTTPTransport) else transport
         self._base = httpx.URL(credentials.firm_base_url)
+        self._prefix = self._base.raw_path.decode("ascii").rstrip("/")
         headers = {**_WIRE_HEADERS, **ACCEPT_HEADERS, **ClockworkAuth(credentials).headers}
         self._read_headers = [(k.encode(), v.encode()) for k, v in headers.items()]
         self._write_headers = [*self._read_headers, (b"Content-Type", b"application/json")]
+        self._read_head = b"".join(b"%s: %s\r\n" % pair for pair in self._read_headers)
+        self._write_head = b"".join(b"%s: %s\r\n" % pair for pair in self._write_headers)
         self._extensions = {"timeout": timeout.as_dict()}
 
     def server_time(self) -> datetime | None:
@@ -265,7 +278,10 @@ class ClockworkClient:
 
     def close(self) -> None:
         """Close the underlying connections."""
-        self._transport.close()
+        if self._http is not None:
+            self._http.close()
+        if self._httpx is not None:
+            self._httpx.close()
 
     def __enter__(self) -> Self:
         return self
@@ -442,8 +458,7 @@ class ClockworkClient:
         except ValueError as exc:  # an id that came from an answer and is not a Clockwork id
             raise ClockworkUnexpectedResponse(self._redact(str(exc)), **context) from None
         content = json.dumps(body).encode() if body is not None else None
-        url = _url_under(self._base, path, urlencode(params) if params else None)
-        headers = self._read_headers if content is None else self._write_headers
+        query = urlencode(params) if params else None
         if self._pacer is not None:
             stop = self._stop_at() if self._stop_at is not None else None
             if stop is not None and time.monotonic() >= stop:  # nor wait for the pacer then
@@ -460,33 +475,31 @@ class ClockworkClient:
         try:
             if deadline <= time.monotonic():
                 raise ClockworkCancelled("not sent: the run's stop time has come", **context)
-            with request_deadline(deadline):
-                request = httpx.Request(
-                    route.method, url, headers=headers, content=content, extensions=self._extensions
-                )
-                response, content = self._receive(request, context, deadline)
-        except httpx.TimeoutException as exc:
+            answer = self._exchange(route.method, path, query, content, deadline)
+        except (TransportTimeout, httpx.TimeoutException) as exc:
             cause = exc
             cut_by_stop = stop is not None and time.monotonic() >= stop - 0.05
             error_class = ClockworkCancelled if cut_by_stop else ClockworkTimeout
             error = error_class(self._describe_exception(exc), **context)
-        except httpx.RequestError as exc:
+        except (TransportError, httpx.RequestError) as exc:
             cause = exc
             error = ClockworkNetworkError(self._describe_exception(exc), **context)
+        except AnswerTooLarge as exc:
+            error = ClockworkUnexpectedResponse(str(exc), status=exc.status, **context)
         except ClockworkError as exc:
             error = exc
         else:
-            status = response.status_code
-            self._local.server_date = response.headers.get("Date")
-            if response.is_success:
+            status = answer.status
+            self._local.server_date = answer.headers.get("date")
+            if 200 <= status < 300:
                 try:
-                    result = read(json.loads(content) if content else {})
+                    result = read(json.loads(answer.body) if answer.body else {})
                 except ValueError as exc:  # JSON decoding and ShapeError
                     cause = exc
                     message = self._redact(f"response is not the contract's JSON: {exc}")
                     error = ClockworkUnexpectedResponse(message, status=status, **context)
             else:
-                error = self._error_for_response(response, content, route)
+                error = self._error_for_response(answer, route)
         latency_ms = (time.perf_counter() - started) * 1000
 
         if self._on_call is not None:
@@ -515,39 +528,31 @@ class ClockworkClient:
         stop = self._stop_at() if self._stop_at is not None else None
         return (deadline if stop is None else min(deadline, stop)), stop
 
-    def _receive(
-        self, request: httpx.Request, context: _RequestContext, deadline: float
-    ) -> tuple[httpx.Response, bytes]:
-        """Send ``request``; its response (closed) and whole body, refusing one over
-        ``MAX_RESPONSE_BYTES`` (counted decoded, so a compressed bomb is refused too)."""
-        response = self._transport.handle_request(request)
-        try:
-            size = 0
-            chunks: list[bytes] = []
-            for chunk in response.iter_bytes():
-                if time.monotonic() > deadline:  # also where no socket enforces it (tests)
-                    raise httpx.ReadTimeout(
-                        "the request's overall deadline passed", request=request
-                    )
-                size += len(chunk)
-                if size > MAX_RESPONSE_BYTES:
-                    raise ClockworkUnexpectedResponse(
-                        f"answer larger than {MAX_RESPONSE_BYTES:,} bytes, not read",
-                        status=response.status_code,
-                        **context,
-                    )
-                chunks.append(chunk)
-        finally:
-            response.close()
-        return response, b"".join(chunks)
+    def _exchange(
+        self, method: str, path: str, query: str | None, content: bytes | None, deadline: float
+    ) -> Answer:
+        """Send one request and return its whole answer by ``deadline``, through our own
+        transport or, when one was given (tests, an unusual proxy), an httpx transport."""
+        if self._http is not None:
+            target = f"{self._prefix}{path}?{query}" if query else f"{self._prefix}{path}"
+            headers = self._read_head if content is None else self._write_head
+            return self._http.send(method, target, headers, content, deadline)
+        assert self._httpx is not None
+        with request_deadline(deadline):
+            request = httpx.Request(
+                method,
+                _url_under(self._base, path, query),
+                headers=self._read_headers if content is None else self._write_headers,
+                content=content,
+                extensions=self._extensions,
+            )
+            return _httpx_answer(self._httpx, request, deadline)
 
-    def _error_for_response(
-        self, response: httpx.Response, content: bytes, route: Route
-    ) -> ClockworkError:
-        """The domain error of a non-2xx response, per ``STATUS_ERRORS``."""
-        status = response.status_code
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._clock())
-        message, field_errors = self._describe_error_body(response, content)
+    def _error_for_response(self, answer: Answer, route: Route) -> ClockworkError:
+        """The domain error of a non-2xx answer, per ``STATUS_ERRORS``."""
+        status = answer.status
+        retry_after = parse_retry_after(answer.headers.get("retry-after"), now=self._clock())
+        message, field_errors = self._describe_error_body(answer)
         error_class = error_class_for(status, has_retry_after=retry_after is not None)
         context = _RequestContext(method=route.method, path_template=route.path_template)
         if issubclass(error_class, ClockworkRateLimited):
@@ -556,10 +561,9 @@ class ClockworkClient:
             return error_class(message, field_errors=field_errors, status=status, **context)
         return error_class(message, status=status, **context)
 
-    def _describe_error_body(
-        self, response: httpx.Response, content: bytes
-    ) -> tuple[str, dict[str, list[str]]]:
+    def _describe_error_body(self, answer: Answer) -> tuple[str, dict[str, list[str]]]:
         """The API's ``error`` and ``errors`` messages, or a short excerpt of a non-JSON body."""
+        content = answer.body
         try:
             payload = json.loads(content)
         except ValueError:
@@ -580,9 +584,9 @@ class ClockworkClient:
                             parts.append(text)
             elif isinstance(errors, list):
                 parts.extend(str(message) for message in errors)
-        elif text := content.decode(response.encoding or "utf-8", errors="replace").strip():
+        elif text := _text(content, answer.charset).strip():
             parts.append(" ".join(text.split()))
-        message = "; ".join(parts) or f"HTTP {response.status_code} {response.reason_phrase}"
+        message = "; ".join(parts) or f"HTTP {answer.status} {answer.reason}".rstrip()
         redacted_fields = {
             name: [self._redact(message) for message in messages]
             for name, messages in field_errors.items()
@@ -653,12 +657,60 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _default_transport(credentials: Credentials) -> httpx.BaseTransport:
-    """A pooled transport with per-request deadlines, through the proxy the environment names
-    for the firm's host (HTTPS_PROXY, NO_PROXY...), as httpx.Client would."""
+def _default_transport(
+    credentials: Credentials, timeout: httpx.Timeout
+) -> HTTPTransport | httpx.BaseTransport:
+    """Our pooled transport to the firm's host, through the proxy the environment names for it
+    (HTTPS_PROXY, NO_PROXY...) as httpx.Client would; httpx's, with the same per-request
+    deadlines, for a proxy ours does not speak (https://, socks)."""
     url = httpx.URL(credentials.base_url)
     proxies = getproxies()
     proxy = proxies.get(url.scheme) or proxies.get("all")
     if proxy and proxy_bypass(url.host):
         proxy = None
-    return deadline_transport(verify=_ssl_context(), proxy=proxy or None)
+    if proxy and not proxy.startswith("http://"):
+        return deadline_transport(verify=_ssl_context(), proxy=proxy)
+    return HTTPTransport(
+        credentials.base_url,
+        ssl_context=_ssl_context() if url.scheme == "https" else None,
+        proxy=proxy or None,
+        connect_timeout=timeout.connect,
+        read_timeout=timeout.read,
+        write_timeout=timeout.write,
+        max_response_bytes=MAX_RESPONSE_BYTES,
+    )
+
+
+def _httpx_answer(
+    transport: httpx.BaseTransport, request: httpx.Request, deadline: float
+) -> Answer:
+    """Send ``request`` through an httpx transport; its whole answer, refusing one over
+    ``MAX_RESPONSE_BYTES`` (counted decoded, so a compressed bomb is refused too)."""
+    response = transport.handle_request(request)
+    try:
+        size = 0
+        chunks: list[bytes] = []
+        for chunk in response.iter_bytes():
+            if time.monotonic() > deadline:  # also where no socket enforces it (tests)
+                raise httpx.ReadTimeout("the request's overall deadline passed", request=request)
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise AnswerTooLarge(
+                    f"answer larger than {MAX_RESPONSE_BYTES:,} bytes, not read",
+                    status=response.status_code,
+                )
+            chunks.append(chunk)
+    finally:
+        response.close()
+    headers: dict[str, str] = {}
+    for name, value in response.headers.multi_items():
+        name = name.lower()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return Answer(response.status_code, response.reason_phrase, headers, b"".join(chunks))
+
+
+def _text(content: bytes, charset: str | None) -> str:
+    try:
+        return content.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return content.decode("utf-8", errors="replace")
