@@ -533,10 +533,10 @@ def test_the_clients_errors_name_the_transports_reason(
     server = serve(lambda request, n: b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n")
     credentials = Credentials(firm="acme", base_url=server.url, **KEYS)
     with ClockworkClient(credentials) as client, pytest.raises(ClockworkNetworkError) as raised:
-        client.list_people()
+        client.check_credentials()
     assert "ProtocolError: a malformed Content-Length" in raised.value.message
     big = serve(lambda request, n: b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n")
     credentials = Credentials(firm="acme", base_url=big.url, **KEYS)
     with ClockworkClient(credentials) as client, pytest.raises(ClockworkUnexpectedResponse) as too:
-        client.list_people()
+        client.check_credentials()
     assert too.value.status == 200 and "larger than" in too.value.message
