@@ -16,7 +16,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from sync_engine.config import Settings
-from sync_engine.services.errors import ServiceError
+from sync_engine.errors import ServiceError
 
 
 class SecretKeyError(ServiceError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,3 +53,14 @@ def test_the_simulator_importing_the_engine_package_breaks_a_contract(tmp_path: 
     result = _lint_imports(tmp_path)
     assert result.returncode == 1
     assert "clockwork_simulator.shortcut -> sync_engine.domain" in result.stdout
+
+
+def test_the_engine_contract_has_no_exception() -> None:
+    """The store key's error sits below the services (sync_engine.errors): no ignored import."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (engine,) = [
+        contract
+        for contract in config["tool"]["importlinter"]["contracts"]
+        if contract["source_modules"] == ["sync_engine.engine"]
+    ]
+    assert engine.get("ignore_imports", []) == []

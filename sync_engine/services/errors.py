@@ -1,4 +1,8 @@
-"""Errors the service layer raises for bad input or missing things, each with a one-line message."""
+"""Errors the service layer raises for bad input or missing things, each with a one-line message.
+
+Each is a :class:`ServiceError`, whose class lives in :mod:`sync_engine.errors` (below the services,
+so the store key's error is one too); callers catch it from here.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-
-class ServiceError(Exception):
-    """Base: the message is safe to show to the user as is (never holds a secret)."""
+from sync_engine.errors import ServiceError
 
 
 class NotFoundError(ServiceError):
