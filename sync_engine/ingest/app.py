@@ -191,7 +191,7 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
             )  # fmt: skip
 
         return await state.deliver(
-            request, account, "POST events", service.EventIn.model_validate, work
+            request, account, "POST events", service.EventIn.model_validate, work, grouped=True
         )
 
     @app.post(
@@ -240,7 +240,7 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
                     )  # fmt: skip
             return _batch_result(results)
 
-        return await state.deliver(request, account, "POST events/batch", parse, work)
+        return await state.deliver(request, account, "POST events/batch", parse, work, grouped=True)
 
     @app.post(
         f"{base}/adapters/{{platform}}",

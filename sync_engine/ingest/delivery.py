@@ -4,13 +4,15 @@ In order: the body is read up to the cap (413), the caller is authenticated (401
 answer whatever was wrong, the real reason recorded for staff), rate-limited (429 with
 ``Retry-After``), a delivery already accepted under the same key is answered as it was, the body
 is validated (422, or 400 for what is not JSON), and the work and the delivery's record commit in
-one transaction. Refusals are recorded but not remembered as answers, so a platform's retry is
-judged afresh. A store that cannot take the write is a 503 with ``Retry-After``.
+one transaction (for the event routes, one shared with the deliveries that arrived with it:
+:mod:`sync_engine.ingest.grouped`). Refusals are recorded but not remembered as answers, so a
+platform's retry is judged afresh. A store that cannot take the write is a 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
 import json
@@ -31,6 +33,7 @@ from sqlmodel import Session
 
 from sync_engine.ingest import delivery_log
 from sync_engine.ingest.credentials import Caller, Verdict, authenticate, touch_token
+from sync_engine.ingest.grouped import GroupCommit
 from sync_engine.ingest.models import DeliveryOutcome
 from sync_engine.ingest.ratelimit import RateLimiter, retry_after_header
 from sync_engine.runtime import Runtime
@@ -51,10 +54,13 @@ class IngestConfig:
     auth_failures_per_minute: float = 10.0
     auth_failure_burst: int = 20
     prune_every_seconds: float = 60.0
-    # Threads doing a request's store work; None: 4 on SQLite, 16 on PostgreSQL. Few on SQLite,
+    # Threads doing the other routes' store work; None: 4 on SQLite, 16 on PostgreSQL. Few on SQLite,
     # which takes one writer at a time, so more threads only queue; a PostgreSQL request mostly
     # waits for its commit's WAL flush, so more of them run at once.
     threads: int | None = None
+    # Threads committing the event routes' deliveries in groups (grouped.py); None: 1 on SQLite
+    # (one writer anyway), 4 on PostgreSQL, where a group mostly waits for its round trips.
+    group_writers: int | None = None
 
 
 class Refused(Exception):
@@ -88,6 +94,23 @@ class Result:
     items: int = 1
 
 
+@dataclass(eq=False)
+class Delivery:
+    """One write request on its way: what it brought, and who and which key it turned out to
+    be (known once authenticated, for the answer to a concurrent duplicate)."""
+
+    request: Request
+    account_id: int
+    route: str
+    body: bytes
+    parse: Callable[[Any], Any]
+    work: Callable[[Session, Caller, Any], Result]
+    adapter: bool = False
+    caller: Caller | None = None
+    key: str | None = None
+    throttled: bool = False
+
+
 @dataclass
 class IngestApp:
     """The state behind the routes: the runtime (store, key, clock), limits and the limiter."""
@@ -100,6 +123,7 @@ class IngestApp:
     _next_prune: float = field(default=0.0, init=False)
     _sqlite_writer: threading.Lock = field(default_factory=threading.Lock, init=False)
     _executor: ThreadPoolExecutor = field(init=False)
+    group: GroupCommit = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _refusals_logged: dict[tuple[int, str, int, str], float] = field(
         default_factory=dict, init=False
@@ -108,6 +132,10 @@ class IngestApp:
     def __post_init__(self) -> None:
         threads = self.config.threads or (4 if self.runtime.db.is_sqlite else 16)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="ingest")
+        self.group = GroupCommit(
+            self._group_transaction, refusal=Refused,
+            writers=self.config.group_writers or (1 if self.runtime.db.is_sqlite else 4),
+        )  # fmt: skip
         self.limiter = RateLimiter(
             self.config.rate_per_second, self.config.burst, clock=self.monotonic
         )
@@ -118,6 +146,7 @@ class IngestApp:
 
     def close(self) -> None:
         """Let the ingest threads go (the server has stopped)."""
+        self.group.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def in_thread(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -245,59 +274,80 @@ class IngestApp:
         except sa.exc.SQLAlchemyError:
             logger.warning("could not prune old ingest deliveries", exc_info=True)
 
-    def process(
-        self,
-        request: Request,
-        account_id: int,
-        route: str,
-        body: bytes,
-        parse: Callable[[Any], Any],
-        work: Callable[[Session, Caller, Any], Result],
-        *,
-        adapter: bool,
+    def steps(
+        self, session: Session, delivery: Delivery, shared: dict[Any, Any] | None = None
     ) -> tuple[Result, bool]:
-        """Authenticate, throttle, parse, and do the work with the delivery's record, all in one
-        transaction (one connection, one commit); a key seen before gets its stored answer
-        (True: replayed). A refusal is raised as :class:`Refused`."""
-        caller: Caller | None = None
-        key: str | None = None
+        """Authenticate, throttle, parse, and do the work with the delivery's record in the
+        transaction of ``session``; a key seen before gets its stored answer (True: replayed).
+        A refusal is raised as :class:`Refused` before anything is written. ``shared`` is kept
+        across the deliveries of one transaction (a group commit): a bearer token is looked up
+        once per transaction and its last use written once."""
+        try:
+            connection = session.connection()
+            verdict = self._verdict(connection, delivery, shared)
+            if verdict.caller is None:
+                raise self.unauthorized(delivery.request, verdict.problem)
+            caller = delivery.caller = verdict.caller
+            if not delivery.throttled:  # done again alone after a failed group: counted once
+                self.throttle(caller)
+                delivery.throttled = True
+            key = delivery.key = delivery_key(
+                delivery.request, caller, delivery.body, adapter=delivery.adapter
+            )
+            payload = _parsed(delivery.body, delivery.parse)
+            if key is not None:
+                stored = delivery_log.stored_answer(
+                    connection, account_id=caller.account_id, delivery_key=key
+                )
+                if stored is not None:
+                    return Result(stored[0], stored[1]), True
+            result = _done(delivery.work, session, caller, payload)
+        except Refused as refusal:
+            refusal.token_id = delivery.caller.token_id if delivery.caller else None
+            raise
+        session.flush()  # the delivery's record goes to the connection, past the session
+        now = self.runtime.clock()
+        delivery_log.record_delivery(
+            connection,
+            delivery_log.Delivery(
+                account_id=caller.account_id, route=delivery.route, outcome=result.outcome,
+                status_code=result.status, received_at=now, delivery_key=key,
+                token_id=caller.token_id, items=result.items,
+                answer=result.answer if key is not None else None,
+            ),
+        )  # fmt: skip
+        if verdict.touch and caller.token_id is not None:
+            touch_token(connection, token_id=caller.token_id, now=now)
+        return result, False
+
+    def _verdict(
+        self, connection: sa.Connection, delivery: Delivery, shared: dict[Any, Any] | None
+    ) -> Verdict:
+        request = delivery.request
+        authorization = request.headers.get("authorization")
+        if shared is None or not authorization:
+            return self.authenticate(
+                connection, request, delivery.account_id, delivery.body,
+                query_token=delivery.adapter,
+            )  # fmt: skip
+        seen = ("verdict", delivery.account_id, authorization)
+        verdict: Verdict | None = shared.get(seen)
+        if verdict is None:
+            verdict = self.authenticate(
+                connection, request, delivery.account_id, delivery.body,
+                query_token=delivery.adapter,
+            )  # fmt: skip
+            shared[seen] = dataclasses.replace(verdict, touch=False)  # last use written once
+        return verdict
+
+    def process(self, delivery: Delivery) -> tuple[Result, bool]:
+        """:meth:`steps` in a transaction of its own (one connection, one commit)."""
         try:
             with self.writing(), self.runtime.db.write() as session:
-                connection = session.connection()
-                verdict = self.authenticate(
-                    connection, request, account_id, body, query_token=adapter
-                )
-                if verdict.caller is None:
-                    raise self.unauthorized(request, verdict.problem)
-                caller = verdict.caller
-                self.throttle(caller)
-                key = delivery_key(request, caller, body, adapter=adapter)
-                payload = _parsed(body, parse)
-                if key is not None:
-                    stored = delivery_log.stored_answer(
-                        connection, account_id=caller.account_id, delivery_key=key
-                    )
-                    if stored is not None:
-                        return Result(stored[0], stored[1]), True
-                result = _done(work, session, caller, payload)
-                session.flush()  # the delivery's record goes to the connection, past the session
-                now = self.runtime.clock()
-                delivery_log.record_delivery(
-                    connection,
-                    delivery_log.Delivery(
-                        account_id=caller.account_id, route=route, outcome=result.outcome,
-                        status_code=result.status, received_at=now, delivery_key=key,
-                        token_id=caller.token_id, items=result.items,
-                        answer=result.answer if key is not None else None,
-                    ),
-                )  # fmt: skip
-                if verdict.touch and caller.token_id is not None:
-                    touch_token(connection, token_id=caller.token_id, now=now)
-        except Refused as refusal:
-            refusal.token_id = caller.token_id if caller else None
-            raise
+                return self.steps(session, delivery)
         except sa.exc.IntegrityError:
             # The same key committed by a concurrent request: answer as it was answered.
+            caller, key = delivery.caller, delivery.key
             if caller is not None and key is not None:
                 with self.runtime.db.read() as session:
                     stored = delivery_log.stored_answer(
@@ -310,7 +360,11 @@ class IngestApp:
             )
             conflict.token_id = caller.token_id if caller else None
             raise conflict from None
-        return result, False
+
+    @contextmanager
+    def _group_transaction(self) -> Iterator[Session]:
+        with self.writing(), self.runtime.db.write() as session:
+            yield session
 
     async def deliver(
         self,
@@ -321,16 +375,24 @@ class IngestApp:
         work: Callable[[Session, Caller, Any], Result],
         *,
         adapter: bool = False,
+        grouped: bool = False,
     ) -> Response:
         """Handle one write: ``parse`` turns the JSON into the work's input (raising
         ``ValidationError`` / ``InvalidInputError`` for a 422), ``work`` does it in the
-        transaction (``NotFoundError`` → 404, ``InvalidInputError`` → 422)."""
+        transaction (``NotFoundError`` → 404, ``InvalidInputError`` → 422). ``grouped``: the
+        work refuses only before it writes, so it may share a transaction with others
+        (:mod:`sync_engine.ingest.grouped`)."""
         try:
             self.check_address(request)
             body = await self.read_body(request)
-            result, replayed = await self.in_thread(
-                self.process, request, account_id, route, body, parse, work, adapter=adapter
-            )
+            delivery = Delivery(request, account_id, route, body, parse, work, adapter=adapter)
+            if grouped:
+                result, replayed = await self.group.submit(
+                    lambda session, shared: self.steps(session, delivery, shared),
+                    functools.partial(self.process, delivery),
+                )
+            else:
+                result, replayed = await self.in_thread(self.process, delivery)
         except Refused as refusal:
             if refusal.status != 429:  # a flood of 429s is not written to the store one by one
                 await self.in_thread(

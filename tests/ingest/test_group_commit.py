@@ -1,0 +1,163 @@
+"""Group commit: deliveries waiting together share one transaction and one commit, each is
+answered after that commit, a refused one leaves the others alone, and a group the store
+refuses is done again one delivery at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlmodel import func, select
+
+from sync_engine.ingest.grouped import GroupCommit
+from sync_engine.models import Activity
+from tests.ingest.conftest import Api
+
+
+class Refusal(Exception):
+    pass
+
+
+class Store:
+    """A stand-in transaction: what was written in it, kept only when it commits."""
+
+    def __init__(self) -> None:
+        self.committed: list[list[str]] = []
+        self.rolled_back = 0
+        self.gate = threading.Event()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        written: list[str] = []
+        try:
+            yield written
+        except Exception:
+            self.rolled_back += 1
+            raise
+        self.committed.append(written)
+
+
+def _writes(name: str, gate: threading.Event | None = None) -> Any:
+    def in_group(written: list[str], shared: dict[Any, Any]) -> str:
+        if gate is not None:
+            gate.wait(5)  # holds the writer until the other deliveries are queued
+        written.append(name)
+        return f"{name} done"
+
+    return in_group
+
+
+def _refuses(written: list[str], shared: dict[Any, Any]) -> str:
+    raise Refusal("not found")
+
+
+def _breaks(written: list[str], shared: dict[Any, Any]) -> str:
+    written.append("half")
+    raise RuntimeError("unique key taken by a concurrent transaction")
+
+
+async def _submit_while_held(group: GroupCommit, store: Store, jobs: list[Any]) -> list[Any]:
+    """Submit a first delivery that holds the writer, then ``jobs``, then let it go."""
+    first = asyncio.ensure_future(group.submit(_writes("first", store.gate), lambda: "first"))
+    await asyncio.sleep(0.05)
+    rest = [asyncio.ensure_future(group.submit(in_group, alone)) for in_group, alone in jobs]
+    await asyncio.sleep(0.05)
+    store.gate.set()
+    return await asyncio.gather(first, *rest, return_exceptions=True)
+
+
+def test_deliveries_waiting_together_commit_once_and_a_refusal_stays_its_own() -> None:
+    store = Store()
+    group = GroupCommit(store.transaction, refusal=Refusal)  # type: ignore[arg-type]
+    try:
+        jobs = [(_writes("a"), lambda: "alone"), (_refuses, lambda: "alone"),
+                (_writes("b"), lambda: "alone")]  # fmt: skip
+        answers = asyncio.run(_submit_while_held(group, store, jobs))
+    finally:
+        group.close()
+    assert answers[0] == "first done"
+    assert answers[1] == "a done" and answers[3] == "b done"
+    assert isinstance(answers[2], Refusal)
+    # the first alone, then the three that waited: one transaction, one commit
+    assert store.committed == [["first"], ["a", "b"]]
+    assert (group.groups, group.deliveries, group.fallbacks) == (2, 4, 0)
+
+
+def test_a_group_the_store_refuses_is_rolled_back_and_done_one_by_one() -> None:
+    store = Store()
+    group = GroupCommit(store.transaction, refusal=Refusal)  # type: ignore[arg-type]
+    done_alone: list[str] = []
+
+    def alone(name: str) -> Any:
+        def run() -> str:
+            done_alone.append(name)
+            if name == "broken":
+                raise Refusal("409 conflict")
+            return f"{name} alone"
+
+        return run
+
+    try:
+        jobs = [(_writes("a"), alone("a")), (_breaks, alone("broken")), (_writes("b"), alone("b"))]
+        answers = asyncio.run(_submit_while_held(group, store, jobs))
+    finally:
+        group.close()
+    assert answers[1:3] == ["a alone", answers[2]] and isinstance(answers[2], Refusal)
+    assert answers[3] == "b alone"
+    assert store.committed == [["first"]] and store.rolled_back == 1
+    assert sorted(done_alone) == ["a", "b", "broken"]
+    assert group.fallbacks == 1
+
+
+def test_close_answers_what_was_handed_in() -> None:
+    store = Store()
+    group = GroupCommit(store.transaction, refusal=Refusal, writers=2)  # type: ignore[arg-type]
+
+    async def send() -> list[Any]:
+        return await asyncio.gather(
+            *(group.submit(_writes(str(n)), lambda: "alone") for n in range(10))
+        )
+
+    answers = asyncio.run(send())
+    group.close()
+    assert answers == [f"{n} done" for n in range(10)]
+    assert sorted(name for written in store.committed for name in written) == sorted(
+        str(n) for n in range(10)
+    )
+
+
+EVENT = {"kind": "opened", "sequence": "seq-1", "email": "maya@example.com"}
+
+
+def test_concurrent_events_through_the_api_each_answered_as_alone(api: Api) -> None:
+    """40 events at once, some unknown, some the same delivery sent several times: every
+    accepted one recorded once, every copy answered the same, the unknown ones 404."""
+    assert api.put_sequence("seq-1").status_code == 201
+    assert api.call("POST", "/sequences/seq-1/contacts", {"email": "maya@example.com"}).is_success
+    sends: list[tuple[dict[str, Any], str]] = []
+    for n in range(10):
+        sends += [(EVENT, f"same-{n}")] * 3
+        sends.append(({**EVENT, "email": f"nobody{n}@example.com"}, f"unknown-{n}"))
+    answers: list[tuple[str, int, Any]] = []
+    lock = threading.Lock()
+
+    def send(body: dict[str, Any], key: str) -> None:
+        answer = api.call("POST", "/events", body, headers={"Idempotency-Key": key})
+        with lock:
+            answers.append((key, answer.status_code, answer.json()))
+
+    threads = [threading.Thread(target=send, args=pair) for pair in sends]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    by_key: dict[str, set[str]] = {}
+    for key, status, body in answers:
+        by_key.setdefault(key, set()).add(f"{status} {body}")
+        assert status == (404 if key.startswith("unknown") else 201)
+    assert all(len(seen) == 1 for key, seen in by_key.items() if key.startswith("same"))
+    with api.runtime.db.read() as session:
+        assert session.exec(select(func.count()).select_from(Activity)).one() == 10
