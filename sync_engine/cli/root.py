@@ -10,12 +10,8 @@ import atexit
 import functools
 import gc
 import importlib.util
-import json
 import os
 import sys
-import time
-from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,13 +23,10 @@ from sqlalchemy.exc import OperationalError
 
 from sync_engine.alerts.cli import alerts_app
 from sync_engine.cli import accounts as account_commands
-from sync_engine.cli import sequences
+from sync_engine.cli import contacts, corrections, sequences, sync
 from sync_engine.cli.common import (
-    EnrollmentId,
-    SequenceId,
     actor,
     fail,
-    resolve_account,
     runtime,
     settings,
     state,
@@ -41,10 +34,7 @@ from sync_engine.cli.common import (
 from sync_engine.config import Settings, get_settings
 from sync_engine.crypto import SecretKeyError
 from sync_engine.ingest.commands import register as register_ingest
-from sync_engine.models import ActivityKind
-from sync_engine.services import accounts, contacts_csv, enrollments, events
 from sync_engine.services.errors import ServiceError, invalid_input, store_unavailable
-from sync_engine.services.status import iter_status
 from sync_engine.verify.cli import register as register_verify
 
 app = typer.Typer(
@@ -57,8 +47,9 @@ app = typer.Typer(
 )
 account_commands.register(app)
 sequences.register(app)
-contact_app = typer.Typer(help="Contacts: add one, or import a CSV.", no_args_is_help=True)
-app.add_typer(contact_app, name="contact")
+contacts.register(app)
+sync.register(app)
+corrections.register(app)
 app.add_typer(alerts_app, name="alerts")
 
 
@@ -75,285 +66,6 @@ def _main(
     except ValidationError as exc:
         problem = invalid_input(exc).args[0]
         raise fail(f"bad configuration (--db or a CWSYNC_* variable): {problem}") from None
-
-
-# --- contacts and events --------------------------------------------------------------------
-
-
-@contact_app.command("add")
-def contact_add(
-    sequence_id: SequenceId,
-    email: Annotated[str, typer.Option(help="The contact's email.")],
-    first_name: str = "",
-    last_name: str = "",
-    title: str = "",
-    company: str = "",
-    linkedin_url: str = "",
-) -> None:
-    """Add a contact to a sequence (the *add* trigger); prints the enrollment id."""
-    contact = enrollments.parse_contact(
-        {
-            "email": email,
-            "first_name": first_name,
-            "last_name": last_name,
-            "title": title,
-            "company": company,
-            "linkedin_url": linkedin_url,
-        }
-    )
-    rt = runtime()
-    with rt.db.write() as session:
-        enrollment = enrollments.add_contact(
-            session=session, sequence_id=sequence_id, contact=contact
-        )
-    typer.echo(enrollment.id)
-
-
-@contact_app.command("import")
-def contact_import(
-    sequence_id: SequenceId,
-    file: Annotated[Path, typer.Argument(help="CSV with " + ",".join(contacts_csv.CSV_COLUMNS))],
-) -> None:
-    """Import a CSV: good rows are enrolled, bad rows are listed by line; exit 1 if any were bad."""
-    _header, rows, total = contacts_csv.read_contacts_csv(file)
-    rt = runtime()
-    with rt.db.read() as session:
-        sequence = accounts.get_sequence(session=session, sequence_id=sequence_id)
-    label = f"importing {total:,} {'row' if total == 1 else 'rows'} of {file.name} into {sequence.name!r}"
-    with typer.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) as progress:
-        report = enrollments.import_contacts(
-            session_factory=rt.db.write,
-            sequence_id=sequence_id,
-            rows=rows,
-            on_progress=progress.update,
-        )
-    for line, reason in report.rejected:
-        typer.echo(f"line {line}: {reason}", err=True)
-    typer.echo(f"imported {report.imported} of {report.total} rows")
-    if report.rejected:
-        raise typer.Exit(code=1)
-
-
-class _EventKind(StrEnum):
-    sent = "sent"
-    opened = "opened"
-    clicked = "clicked"
-    replied = "replied"
-    bounced = "bounced"
-
-
-@app.command()
-def event(
-    enrollment_id: EnrollmentId,
-    kind: _EventKind,
-    at: Annotated[
-        str | None, typer.Option(help="When it happened, ISO 8601 with a zone (default: now).")
-    ] = None,
-    subject: Annotated[str, typer.Option(help="The email's subject.")] = "",
-) -> None:
-    """Record an email event of an enrollment (a reply is a sync trigger); prints its id."""
-    moment: datetime | None = None
-    if at:
-        try:
-            moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-        except ValueError:
-            raise fail(f"--at {at!r} is not an ISO 8601 date-time") from None
-    rt = runtime()
-    with rt.db.write() as session:
-        activity = events.record_event(
-            session=session,
-            enrollment_id=enrollment_id,
-            kind=ActivityKind(kind.value),
-            at=moment,
-            subject=subject,
-        )
-    typer.echo(activity.id)
-
-
-@app.command()
-def status(
-    account: str,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="One JSON object per enrollment.")
-    ] = False,
-) -> None:
-    """Per-enrollment sync status of an account (SPEC §4)."""
-    rt = runtime()
-    account_id = resolve_account(account)
-    with rt.db.read() as session:
-        # Streamed: the first line comes at once and memory stays flat at any account size.
-        rows = iter_status(session=session, account_id=account_id)
-        if as_json:  # a JSON array, one enrollment per line
-            separator = "[\n"
-            for row in rows:
-                sys.stdout.write(separator + json.dumps(row))
-                separator = ",\n"
-            sys.stdout.write("[]\n" if separator == "[\n" else "\n]\n")
-            return
-        for row in rows:
-            reason = f" ({row['reason']})" if row["reason"] else ""
-            flag = " [Exists in Clockwork]" if row["exists_in_clockwork"] else ""
-            typer.echo(f"{row['enrollment_id']}\t{row['email']}\t{row['status']}{reason}{flag}")
-
-
-# --- engine ---------------------------------------------------------------------------------
-
-
-@app.command()
-def sync(
-    until_idle: Annotated[
-        bool,
-        typer.Option(
-            "--until-idle", help="Keep running passes until nothing is due (waits out backoff)."
-        ),
-    ] = False,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            min=0,
-            max=86400,
-            help="With --until-idle: return within this many seconds whatever Clockwork does "
-            "(exit 3 if work remains).",
-        ),
-    ] = 300.0,
-) -> None:
-    """Run engine passes now, in this process; prints the counts by outcome as JSON.
-
-    Exit 0 when nothing is left to do, 3 when --until-idle reached its timeout with work still
-    queued (it is said on stderr how much); that work stays queued for the next run.
-    """
-    from sync_engine.engine.passes import Engine
-
-    started = time.monotonic()  # the timeout counts opening the store (migrations) too
-    engine = Engine(runtime())
-    engine.reap_leases()
-    if until_idle:
-        counts = engine.run_until_idle(timeout=max(0.0, timeout - (time.monotonic() - started)))
-    else:
-        counts = engine.run_pass()
-        engine.close()
-    typer.echo(json.dumps(dict(sorted(counts.items()))))
-    if counts.get("timed_out"):
-        typer.echo(
-            f"cwsync: timed out after {timeout:g}s with {counts['remaining']} enrollment(s) still "
-            "queued (backing off, throttled or paused); they stay queued for the next run",
-            err=True,
-        )
-        raise typer.Exit(code=3)
-
-
-# --- beyond the seed (B2-B4) ------------------------------------------------------------------
-
-
-@app.command("resync-project")
-def resync_project(
-    sequence_id: SequenceId,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show the plan; change nothing.")
-    ] = False,
-) -> None:
-    """Add contacts synced before the sequence had a project to it (prints the plan as JSON)."""
-    from sync_engine.services.project_resync import apply_resync, plan_resync
-
-    rt = runtime()
-    if dry_run:
-        plan = plan_resync(rt, sequence_id=sequence_id)
-    else:
-        plan = apply_resync(rt, sequence_id=sequence_id, actor=actor())
-    typer.echo(
-        json.dumps(
-            {
-                "sequence_id": plan.sequence_id,
-                "project_id": plan.project_id,
-                "dry_run": dry_run,
-                "to_add": [
-                    {"enrollment_id": i.enrollment_id, "email": i.email} for i in plan.to_add
-                ],
-                "already_in_project": [
-                    {"enrollment_id": i.enrollment_id, "email": i.email} for i in plan.already_there
-                ],
-            },
-            indent=2,
-        )
-    )
-    if plan.project_id is None:
-        typer.echo("cwsync: the sequence and its account have no project to re-sync to", err=True)
-
-
-@app.command("backfill-activity")
-def backfill_activity(
-    account: str,
-    sequence: Annotated[
-        int | None, typer.Option(min=1, max=accounts.MAX_RECORD_ID, help="Only this sequence.")
-    ] = None,
-    since: Annotated[str | None, typer.Option(help="Only activity from this date (ISO).")] = None,
-    include_before_connection: Annotated[
-        bool,
-        typer.Option(
-            "--include-before-connection",
-            help="Also send activity from before Clockwork was connected.",
-        ),
-    ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would be sent; change nothing.")
-    ] = False,
-) -> None:
-    """Send email activity skipped while tracking was off (prints the activities as JSON)."""
-    from sync_engine.services.activity_backfill import apply_backfill, plan_backfill
-
-    moment: datetime | None = None
-    if since:
-        try:
-            moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            raise fail(f"--since {since!r} is not an ISO 8601 date") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-    rt = runtime()
-    account_id = resolve_account(account)
-    with rt.db.write() as session:
-        items = plan_backfill(
-            session=session,
-            account_id=account_id,
-            sequence_id=sequence,
-            since=moment,
-            include_before_connection=include_before_connection,
-        )
-        if not dry_run:
-            apply_backfill(session=session, account_id=account_id, items=items, actor=actor())
-    shown = [
-        {
-            "activity_id": i.activity_id,
-            "enrollment_id": i.enrollment_id,
-            "email": i.email,
-            "kind": i.kind,
-            "occurred_at": i.occurred_at.isoformat(),
-            "skipped_because": i.reason,
-        }
-        for i in items
-    ]
-    typer.echo(json.dumps({"dry_run": dry_run, "activities": shown}, indent=2))
-
-
-@app.command()
-def review(
-    enrollment_id: EnrollmentId,
-    person: Annotated[str | None, typer.Option(help="Link this candidate person id.")] = None,
-    new: Annotated[bool, typer.Option("--new", help="Create a new person instead.")] = False,
-) -> None:
-    """Resolve an ambiguous LinkedIn match: pick a candidate person, or --new."""
-    from sync_engine.services.actions import resolve_review
-
-    if bool(person) == new:
-        raise fail("give exactly one of --person PERSON_ID or --new")
-    rt = runtime()
-    with rt.db.write() as session:
-        resolve_review(
-            session=session,
-            enrollment_id=enrollment_id,
-            person_id=person,
-            actor=actor(),
-        )
 
 
 # --- simulator ------------------------------------------------------------------------------
