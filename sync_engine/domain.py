@@ -1,6 +1,6 @@
 """The vocabulary every layer shares (STYLE point 14): statuses, reasons and the other string
-enums the store keeps, the clock type, the review choice that creates a person, and what a
-contact's email must be.
+enums the store keeps, the clock type, Clockwork's API address, the review choice that creates a
+person, and what a contact's email must be.
 
 Pure (it imports only :mod:`sync_engine.matching`), so the engine, the services, the CLI and the dashboard can
 all import it without depending on one another.
@@ -24,6 +24,11 @@ Clock = Callable[[], datetime]
 def utcnow() -> datetime:
     """Now, in UTC (the default clock; services take a clock argument instead)."""
     return datetime.now(UTC)
+
+
+CLOCKWORK_API_URL: Final = "https://api.clockworkrecruiting.com"
+"""Clockwork's API: a connection's base URL unless another is given (the client's and the connect
+form's default)."""
 
 
 CREATE_NEW_PERSON: Final = "new"

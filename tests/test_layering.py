@@ -55,12 +55,21 @@ def test_the_simulator_importing_the_engine_package_breaks_a_contract(tmp_path: 
     assert "clockwork_simulator.shortcut -> sync_engine.domain" in result.stdout
 
 
-def test_the_engine_contract_has_no_exception() -> None:
-    """The store key's error sits below the services (sync_engine.errors): no ignored import."""
+def _ignored_imports(source: str) -> list[str]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    (engine,) = [
+    (contract,) = [
         contract
         for contract in config["tool"]["importlinter"]["contracts"]
-        if contract["source_modules"] == ["sync_engine.engine"]
+        if contract["source_modules"] == [source]
     ]
-    assert engine.get("ignore_imports", []) == []
+    return list(contract.get("ignore_imports", []))
+
+
+def test_the_engine_contract_has_no_exception() -> None:
+    """The store key's error sits below the services (sync_engine.errors): no ignored import."""
+    assert _ignored_imports("sync_engine.engine") == []
+
+
+def test_the_dashboard_contract_excepts_only_the_scheduler_it_hosts() -> None:
+    """The connect form's default address comes from sync_engine.domain, not the client."""
+    assert _ignored_imports("dashboard") == ["dashboard.scheduler -> sync_engine.engine.scheduler"]

@@ -22,8 +22,7 @@ from dashboard import (
 from dashboard.plain_text import plain
 from dashboard.widgets import show_error
 from sync_engine import demo as demo_data
-from sync_engine.clockwork.client import DEFAULT_BASE_URL
-from sync_engine.domain import ConnectionState
+from sync_engine.domain import CLOCKWORK_API_URL, ConnectionState
 from sync_engine.services import accounts
 from sync_engine.services.errors import ServiceError
 from sync_engine.services.queries import overview
@@ -160,7 +159,7 @@ def connect_form(account_id: int, summary: accounts.ConnectionSummary | None) ->
     reconnect = summary is not None and summary.state != ConnectionState.DISCONNECTED
     st.subheader("Update credentials" if reconnect else "Connect Clockwork")
     demo = demo_mode.demo()
-    default_url = demo.simulator.base_url if demo else DEFAULT_BASE_URL
+    default_url = demo.simulator.base_url if demo else CLOCKWORK_API_URL
     if demo:
         hint = demo_data.demo_firm_hint(summary.firm if summary else None)
         st.caption(

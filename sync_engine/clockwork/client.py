@@ -79,11 +79,11 @@ from sync_engine.clockwork.transport import (
     TransportTimeout,
 )
 from sync_engine.crypto import mask
+from sync_engine.domain import CLOCKWORK_API_URL
 from sync_engine.matching import email_spellings, normalize_email
 
 T = TypeVar("T")
 
-DEFAULT_BASE_URL: Final = "https://api.clockworkrecruiting.com"
 DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=5.0, read=15.0, write=15.0, pool=5.0)
 MAX_RESPONSE_BYTES: Final = 5_000_000
 """A bigger answer is refused unread: 100 full people take well under 1 MB."""
@@ -122,7 +122,7 @@ class Credentials:
     api_key: str
     api_secret: str
     firm_service_key: str
-    base_url: str = DEFAULT_BASE_URL
+    base_url: str = CLOCKWORK_API_URL
 
     def __post_init__(self) -> None:
         if not _FIRM_NAME.fullmatch(self.firm):

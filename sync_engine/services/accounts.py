@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlmodel import Session, col, select
 
 from sync_engine.audit import record_change
-from sync_engine.clockwork.client import DEFAULT_BASE_URL, Credentials
+from sync_engine.clockwork.client import Credentials
 from sync_engine.clockwork.errors import (
     ClockworkAuthError,
     ClockworkError,
@@ -26,6 +26,7 @@ from sync_engine.clockwork.errors import (
 from sync_engine.connections import connection_credentials, get_connection
 from sync_engine.crypto import mask
 from sync_engine.db import clock_of
+from sync_engine.domain import CLOCKWORK_API_URL
 from sync_engine.models import (
     Account,
     AccountSettings,
@@ -301,7 +302,7 @@ class ConnectionInput(BaseModel):
     api_key: str = Field(min_length=1, max_length=300)
     api_secret: str = Field(min_length=1, max_length=300)
     firm_service_key: str = Field(min_length=1, max_length=300)
-    base_url: str = Field(default=DEFAULT_BASE_URL, max_length=300)
+    base_url: str = Field(default=CLOCKWORK_API_URL, max_length=300)
 
     @field_validator("firm")
     @classmethod
@@ -316,7 +317,7 @@ class ConnectionInput(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        value = value.rstrip("/") or DEFAULT_BASE_URL
+        value = value.rstrip("/") or CLOCKWORK_API_URL
         if not value.startswith(("https://", "http://")):
             raise ValueError("the base URL must start with https:// (or http:// for a simulator)")
         return value
