@@ -9,7 +9,7 @@ log, and the contract's status → error table. Callers get plain dicts back or 
 
 Past 500 lines on purpose: the methods stay beside the one ``_send`` boundary they all go
 through, so a request's whole path reads in one file; the next seam, should it grow, is the
-credentials with their auth (about 110 lines).
+credentials with their auth (about 85 lines).
 """
 
 from __future__ import annotations
