@@ -20,12 +20,11 @@ from sqlmodel import Session, col, select
 
 from sync_engine import domain
 from sync_engine.db import clock_of
-from sync_engine.matching import normalize_email, normalize_linkedin_url
+from sync_engine.matching import normalize_linkedin_url
 from sync_engine.models import (
     Contact,
     Enrollment,
     Sequence,
-    SyncMode,
 )
 from sync_engine.rules import (
     AccountSnapshot,
@@ -384,10 +383,8 @@ def _import_rows(
 __all__ = [
     "ContactInput",
     "ImportReport",
-    "SyncMode",
     "add_contact",
     "check_email",
     "import_contacts",
-    "normalize_email",
     "parse_contact",
 ]
