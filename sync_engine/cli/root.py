@@ -1,4 +1,5 @@
-"""The ``cwsync`` command line (SPEC §6): a thin Typer layer over the service functions.
+"""The ``cwsync`` app: the global ``--db`` option, the commands of each area's module and the
+sub-apps of alerts, ingest and verify put together, and :func:`main`, which runs it.
 
 Bad input of any kind ends in one line on stderr and a non-zero exit, never a traceback; so
 does a store that cannot be used (read-only, full, unreachable) and a file that cannot be read.
@@ -9,29 +10,17 @@ from __future__ import annotations
 import atexit
 import functools
 import gc
-import importlib.util
-import os
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from sync_engine.alerts.cli import alerts_app
-from sync_engine.cli import accounts as account_commands
-from sync_engine.cli import contacts, corrections, sequences, sync
-from sync_engine.cli.common import (
-    actor,
-    fail,
-    runtime,
-    settings,
-    state,
-)
-from sync_engine.config import Settings, get_settings
+from sync_engine.cli import accounts, contacts, corrections, dashboard, demo, sequences, sync
+from sync_engine.cli.common import actor, fail, runtime, settings, state
+from sync_engine.config import get_settings
 from sync_engine.crypto import SecretKeyError
 from sync_engine.ingest.commands import register as register_ingest
 from sync_engine.services.errors import ServiceError, invalid_input, store_unavailable
@@ -45,12 +34,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-account_commands.register(app)
-sequences.register(app)
-contacts.register(app)
-sync.register(app)
-corrections.register(app)
-app.add_typer(alerts_app, name="alerts")
 
 
 @app.callback()
@@ -68,145 +51,16 @@ def _main(
         raise fail(f"bad configuration (--db or a CWSYNC_* variable): {problem}") from None
 
 
-# --- simulator ------------------------------------------------------------------------------
-
-
-@app.command()
-def simulator(
-    host: Annotated[
-        str, typer.Option(help="Interface to bind (loopback by default).")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
-    latency_ms: Annotated[float, typer.Option(min=0, help="Added latency per request.")] = 0.0,
-    jitter_ms: Annotated[float, typer.Option(min=0, help="Random extra latency.")] = 0.0,
-    rate_limit: Annotated[
-        float | None, typer.Option(min=0.1, help="Requests/s per firm before 429.")
-    ] = None,
-    burst: Annotated[int | None, typer.Option(min=1, help="Token-bucket burst.")] = None,
-    error_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of 5xx.")] = 0.0,
-    drop_rate: Annotated[float, typer.Option(min=0, max=1, help="Share dropped.")] = 0.0,
-    drip_rate: Annotated[
-        float, typer.Option(min=0, max=1, help="Share of answers sent one byte at a time.")
-    ] = 0.0,
-    drip_interval: Annotated[
-        float, typer.Option(min=0.01, help="Seconds between the bytes of a dripped answer.")
-    ] = 2.0,
-) -> None:
-    """Run the Clockwork simulator in the foreground (demo firm 'demo', see README)."""
-    from clockwork_simulator import FaultConfig, run_simulator
-
-    try:
-        faults = FaultConfig(
-            latency_ms=latency_ms,
-            jitter_ms=jitter_ms,
-            rate_limit_rps=rate_limit,
-            burst=burst,
-            error_rate=error_rate,
-            drop_rate=drop_rate,
-            drip_rate=drip_rate,
-            drip_interval_seconds=drip_interval,
-        )
-    except ValidationError as exc:
-        raise fail(invalid_input(exc).args[0]) from None
-    run_simulator(host=host, port=port, faults=faults)
-
-
-@app.command()
-def demo(
-    reset: Annotated[
-        bool, typer.Option(help="Wipe the store (a demo store only) and the simulator first.")
-    ] = False,
-    simulator_url: Annotated[
-        str, typer.Option(help="A running `cwsync simulator` to seed and connect to.")
-    ] = "http://127.0.0.1:8765",
-) -> None:
-    """Seed demo accounts, sequences, contacts and activity into an empty store (marked a demo
-    store) or a demo store; any other store is refused."""
-    from sync_engine.demo import seed_demo
-
-    try:
-        report = seed_demo(runtime(), simulator_url.rstrip("/"), reset=reset)
-    except httpx.TransportError:
-        raise fail(
-            f"no simulator answers at {simulator_url} (start one: cwsync simulator)"
-        ) from None
-    if not report.seeded:
-        typer.echo("the store already has accounts; nothing seeded (use --reset)", err=True)
-        return
-    names = ", ".join(report.accounts)
-    typer.echo(
-        f"seeded {len(report.accounts)} accounts ({names}), {report.enrollments} enrollments",
-        err=True,
-    )
-
-
-# The dashboard's safety settings, given to Streamlit on its command line: they win over any
-# .streamlit/config.toml (which Streamlit reads from the working directory) and the environment.
-DASHBOARD_OPTIONS = {
-    "server.headless": "true",
-    "server.runOnSave": "false",
-    "server.fileWatcherType": "none",
-    "browser.gatherUsageStats": "false",
-    "client.toolbarMode": "minimal",
-    "client.showErrorDetails": "type",
-}
-
-
-def dashboard_command(address: str, port: int) -> list[str]:
-    """The ``streamlit run`` command line of :func:`dashboard` (absolute app path)."""
-    options = {"server.address": address, "server.port": str(port), **DASHBOARD_OPTIONS}
-    flags = [part for name, value in options.items() for part in (f"--{name}", value)]
-    return [sys.executable, "-m", "streamlit", "run", str(_dashboard_root() / "app.py"), *flags]
-
-
-def _dashboard_root() -> Path:
-    """Where the installed dashboard's scripts are (found, not imported: the CLI only starts it)."""
-    spec = importlib.util.find_spec("dashboard")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("the dashboard package is not installed with this one")
-    return Path(spec.origin).resolve().parent
-
-
-def dashboard_environment(settings: Settings) -> dict[str, str]:
-    """The environment of the dashboard process: this one's, with the store, key and simulator
-    paths resolved here (absolute), so the dashboard opens the same files as this command."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        url = url.set(database=str(Path(url.database).absolute()))
-    return {
-        **os.environ,
-        "CWSYNC_DATA_DIR": str(settings.data_dir),
-        "CWSYNC_DATABASE_URL": url.render_as_string(hide_password=False),
-        "CWSYNC_KEY_FILE": str(settings.key_file.absolute()),
-        "CWSYNC_SIMULATOR_STATE_FILE": str(settings.simulator_state_file.absolute()),
-    }
-
-
-@app.command("dashboard")
-def dashboard(
-    address: Annotated[
-        str,
-        typer.Option(
-            help="Interface to listen on. Demo mode serves loopback only; outside demo mode a "
-            "login is required."
-        ),
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8501,
-) -> None:
-    """Start the dashboard (streamlit run dashboard/app.py) with its safety settings (loopback,
-    no usage statistics, no file watcher), from any working directory. It runs in the checkout,
-    so the login in its .streamlit/secrets.toml applies."""
-    command = dashboard_command(address, port)
-    environment = dashboard_environment(settings())
-    checkout = _dashboard_root().parent
-    if (checkout / ".streamlit").is_dir():
-        os.chdir(checkout)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(command[0], command, environment)
-
-
-# The ingest API's commands (serve, token) live with it.
+# In the order of `cwsync --help`: commands by area, then the groups in the order they are added.
+accounts.register(app)
+sequences.register(app)
+contacts.register(app)
+sync.register(app)
+corrections.register(app)
+demo.register(app)
+dashboard.register(app)
+app.add_typer(alerts_app, name="alerts")
+# The ingest API's commands (serve, token) live with it, and take the CLI's helpers as arguments.
 register_ingest(app, runtime=runtime, actor=actor, fail=fail)
 register_verify(app)
 

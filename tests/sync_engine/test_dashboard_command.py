@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sync_engine.cli.root import dashboard_command, dashboard_environment
+from sync_engine.cli.dashboard import dashboard_command, dashboard_environment
 from sync_engine.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
