@@ -36,6 +36,30 @@ def test_help_lists_the_commands_of_spec_section_6(cli) -> None:  # type: ignore
         assert command in out
 
 
+# Every command and group in the order `--help` lists them; each module of sync_engine.cli adds
+# its own, so a module left out of the root's assembly, or added out of turn, shows here.
+COMMAND_TREE = {
+    "": [
+        "projects", "connect", "disconnect", "settings", "event", "status", "sync",
+        "resync-project", "backfill-activity", "review", "simulator", "demo", "dashboard",
+        "serve", "verify", "repair", "account", "sequence", "contact", "alerts", "token",
+    ],
+    "account": ["add", "list"],
+    "sequence": ["add", "set", "list"],
+    "contact": ["add", "import"],
+    "alerts": ["add", "remove", "list", "rule", "test", "log", "check"],
+    "token": ["create", "list", "revoke", "secret"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("group", list(COMMAND_TREE))
+def test_help_lists_every_command_once_in_order(cli, group: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli(*group.split(), "--help")
+    assert (code, err) == (0, "")
+    listing = out.split("\nCommands:\n", 1)[1]
+    assert [line.split()[0] for line in listing.splitlines() if line.strip()] == COMMAND_TREE[group]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
