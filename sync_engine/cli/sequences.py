@@ -18,6 +18,14 @@ from sync_engine.services import accounts
 
 sequence_app = typer.Typer(help="Sequences and their Syncing tab.", no_args_is_help=True)
 
+ProjectOverride = Annotated[
+    str | None,
+    typer.Option(
+        metavar="PROJECT",
+        help="Project override: its id or exact name in Clockwork (see: cwsync projects).",
+    ),
+]
+
 
 @sequence_app.command("add")
 def sequence_add(
@@ -26,13 +34,7 @@ def sequence_add(
     disable_sync: Annotated[
         bool, typer.Option("--disable-sync", help="Never sync this sequence's contacts.")
     ] = False,
-    project: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PROJECT",
-            help="Project override: its id or exact name in Clockwork (see: cwsync projects).",
-        ),
-    ] = None,
+    project: ProjectOverride = None,
 ) -> None:
     """Create a sequence; prints its id."""
     rt = runtime()
@@ -56,13 +58,7 @@ def sequence_set(
     disable_sync: Annotated[
         bool | None, typer.Option("--disable-sync/--enable-sync", help="The Disable Sync toggle.")
     ] = None,
-    project: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PROJECT",
-            help="Project override: its id or exact name in Clockwork (see: cwsync projects).",
-        ),
-    ] = None,
+    project: ProjectOverride = None,
     no_project: Annotated[
         bool, typer.Option("--no-project", help="Clear the project override.")
     ] = False,
