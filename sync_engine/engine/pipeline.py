@@ -54,6 +54,7 @@ from sync_engine.engine.queue import (
     RELEASED,
     Claim,
 )
+from sync_engine.engine.statements import Prepared
 from sync_engine.engine.work import (
     ACTIVITY,
     ENROLLMENT,
@@ -95,7 +96,7 @@ _PERSON_FOUND = contact_update("clockwork_person_id", "person_created_by_us")
 _PERSON_CREATED = contact_update(
     "clockwork_person_id", "person_created_by_us", "person_created_by_enrollment_id"
 )
-_SYNCED = (
+_SYNCED_UPDATE = (
     sa.update(ENROLLMENT)
     .where(ENROLLMENT.c.id == sa.bindparam("synced_id"))
     .values(
@@ -111,8 +112,9 @@ _SYNCED = (
         synced_at=sa.bindparam("synced_at", type_=ENROLLMENT.c.synced_at.type),
     )
 )
+_SYNCED = Prepared(_SYNCED_UPDATE)
 # With nothing more to deliver, the same update also releases the enrollment.
-_SYNCED_DONE = _SYNCED.values({**RELEASED, "next_attempt_at": None})
+_SYNCED_DONE = Prepared(_SYNCED_UPDATE.values({**RELEASED, "next_attempt_at": None}))
 
 
 class _NeedsReview(Exception):
@@ -254,7 +256,7 @@ def _sync(
         }
         if done:
             close_attempt(session, work, now, Outcome.SYNCED, None, None)
-        session.execute(_SYNCED_DONE if done else _SYNCED, params)
+        (_SYNCED_DONE if done else _SYNCED).run(session, params)
     return done
 
 
@@ -299,7 +301,7 @@ def _find_or_create(
         work.creation_started_at = client.server_time() or clock()
         params = {"contact_id": work.contact_id,
                   "set_person_creation_started_at": work.creation_started_at}  # fmt: skip
-        session.execute(_CREATION_STARTED, params)
+        _CREATION_STARTED.run(session, params)
     first_name, last_name = _person_names(work)
     person = client.create_person(first_name=first_name, last_name=last_name)
     _store_person(claim, work, db=db, clock=clock, person_id=person["id"], created_by_us=True)
@@ -415,7 +417,7 @@ def _store_person(
         params["set_person_created_by_enrollment_id"] = work.enrollment_id
     with db.transaction() as session:
         hold(session, claim, work, clock())
-        session.execute(_PERSON_CREATED if created_by_us else _PERSON_FOUND, params)
+        (_PERSON_CREATED if created_by_us else _PERSON_FOUND).run(session, params)
     work.person_id = person_id
     work.created_by_us = created_by_us
     work.created_by_this_enrollment = created_by_us

@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from sync_engine.db import Database
 from sync_engine.engine.queue import Claim
+from sync_engine.engine.statements import Prepared
 from sync_engine.models import (
     AccountSettings,
     Activity,
@@ -144,10 +145,10 @@ _CLOSE_ATTEMPT = (
 )
 
 
-def contact_update(*names: str) -> sa.Update:
+def contact_update(*names: str) -> Prepared:
     """An UPDATE of the contact's ``names`` columns, bound as ``contact_id`` and ``set_<name>``
     (build it once, at import: a statement built per call costs more than running it)."""
-    return (
+    return Prepared(
         sa.update(CONTACT)
         .where(CONTACT.c.id == sa.bindparam("contact_id"))
         .values({name: sa.bindparam(f"set_{name}", type_=CONTACT.c[name].type) for name in names})
@@ -162,6 +163,12 @@ _PENDING_ACTIVITY = (
     )
     .limit(1)
 )
+
+# Run straight on the transaction's connection (:mod:`.statements`).
+WORK, RENEW = Prepared(_WORK_QUERY), Prepared(_RENEW)
+STORE_STEPS, PENDING_ACTIVITY = Prepared(_STORE_STEPS), Prepared(_PENDING_ACTIVITY)
+OPEN, OPEN_ATTEMPT = Prepared(_OPEN), Prepared(_OPEN_ATTEMPT)
+NEW_ATTEMPT, CLOSE_ATTEMPT = Prepared(_NEW_ATTEMPT), Prepared(_CLOSE_ATTEMPT)
 
 
 @dataclass
@@ -210,9 +217,10 @@ def open_work(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> W
     """
     now = clock()
     with db.transaction() as session:
-        row = session.execute(_WORK_QUERY, {"enrollment_id": claim.enrollment_id}).one_or_none()
-        if row is None or row.lease_owner != claim.token:
+        rows = WORK.run(session, {"enrollment_id": claim.enrollment_id})
+        if not rows or rows[0].lease_owner != claim.token:
             return None
+        row = rows[0]
         needs_sync = row.status == EnrollmentStatus.SYNCING
         work = Work(
             enrollment_id=claim.enrollment_id,
@@ -245,14 +253,14 @@ def open_work(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> W
         if needs_sync:
             params = {"open_id": claim.enrollment_id, "open_until": until,
                       "open_attempts": work.attempt, "open_now": now}  # fmt: skip
-            session.execute(_OPEN_ATTEMPT, params)
-            work.attempt_row_id = session.execute(
-                _NEW_ATTEMPT,
+            OPEN_ATTEMPT.run(session, params)
+            work.attempt_row_id = NEW_ATTEMPT.run(
+                session,
                 {"attempt_enrollment": work.enrollment_id, "attempt_account": work.account_id,
                  "attempt_now": now},
-            ).scalar_one()  # fmt: skip
+            )[0][0]  # fmt: skip
         else:
-            session.execute(_OPEN, {"open_id": claim.enrollment_id, "open_until": until})
+            OPEN.run(session, {"open_id": claim.enrollment_id, "open_until": until})
     work.renewed_at = now
     return work
 
@@ -272,7 +280,7 @@ def close_attempt(
     params = {"closed_id": work.attempt_row_id, "closed_at": now, "closed_outcome": str(outcome),
               "closed_reason": None if reason is None else str(reason),
               "closed_error": error[:500] if error else None}  # fmt: skip
-    session.execute(_CLOSE_ATTEMPT, params)
+    CLOSE_ATTEMPT.run(session, params)
 
 
 @contextmanager
@@ -305,12 +313,11 @@ def renew(session: Executor, claim: Claim, now: datetime) -> bool:
         "renewed_token": claim.token,
         "renewed_until": now + timedelta(seconds=claim.lease_seconds),
     }
-    return session.execute(_RENEW, params).scalar_one_or_none() is not None
+    return bool(RENEW.run(session, params))
 
 
 def has_pending_activities(session: Executor, enrollment_id: int) -> bool:
-    found = session.execute(_PENDING_ACTIVITY, {"enrollment_id": enrollment_id}).first()
-    return found is not None
+    return bool(PENDING_ACTIVITY.run(session, {"enrollment_id": enrollment_id}))
 
 
 def update_contact(session: Executor, work: Work, **values: object) -> None:
@@ -350,5 +357,5 @@ def store_steps(session: Executor, work: Work) -> None:
         "steps_position": work.position_attached,
         "steps_linkedin": work.linkedin_attached,
     }
-    session.execute(_STORE_STEPS, params)
+    STORE_STEPS.run(session, params)
     work.steps_unsaved = False
