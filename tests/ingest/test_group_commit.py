@@ -161,3 +161,34 @@ def test_concurrent_events_through_the_api_each_answered_as_alone(api: Api) -> N
     assert all(len(seen) == 1 for key, seen in by_key.items() if key.startswith("same"))
     with api.runtime.db.read() as session:
         assert session.exec(select(func.count()).select_from(Activity)).one() == 10
+
+
+def test_the_event_routes_answer_the_same_past_fastapi_as_through_it(sqlite_api: Api) -> None:
+    """``/v1/accounts/1/events`` is served by EventRoutesFirst, ``/v1/accounts/01/events`` (the
+    same account to FastAPI) by FastAPI's route: the same answers, refusals included."""
+    api = sqlite_api
+    assert api.put_sequence("seq-1").status_code == 201
+    assert api.call("POST", "/sequences/seq-1/contacts", {"email": "maya@example.com"}).is_success
+    headers = {"Authorization": f"Bearer {api.token}"}
+    fast, routed = f"/v1/accounts/{api.account_id}", f"/v1/accounts/0{api.account_id}"
+    cases: list[tuple[str, Any]] = [
+        ("/events", EVENT),
+        ("/events", {**EVENT, "email": "nobody@example.com"}),
+        ("/events", {**EVENT, "kind": "teleported"}),
+        ("/events/batch", {"events": [EVENT, {"kind": "sent"}]}),
+        ("/events/batch", {"events": []}),
+    ]
+    for path, body in cases:
+        one = api.client.post(fast + path, json=body, headers=headers)
+        other = api.client.post(routed + path, json=body, headers=headers)
+        assert one.status_code == other.status_code, (path, body, one.text, other.text)
+        if one.is_success:
+            assert one.json().keys() == other.json().keys()
+        else:
+            assert one.json() == other.json()
+    unknown = api.client.post(fast + "/events", json=EVENT, headers={"Authorization": "Bearer x"})
+    assert unknown.status_code == 401
+    too_big = api.client.post(
+        "/v1/accounts/9223372036854775808/events", json=EVENT, headers=headers
+    )
+    assert too_big.status_code == 422 and "account" in too_big.json()["error"]["message"]
