@@ -1,0 +1,93 @@
+"""Prepared statements run on the DBAPI cursor give what SQLAlchemy's own execution gives, on both
+backends: the same typed row values (booleans, aware datetimes), an INSERT's column defaults and
+literal values, and a clear error for a missing parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from clockwork_simulator import mock_transport
+from sync_engine.engine.statements import Prepared
+from sync_engine.engine.work import _WORK_QUERY, CONTACT, NEW_ATTEMPT, RENEW, SYNC_ATTEMPT, WORK
+from sync_engine.models import Enrollment
+from sync_engine.runtime import Runtime
+from tests.factories import (
+    FakeClock,
+    enroll,
+    make_connected_account,
+    make_runtime,
+    make_sequence,
+    make_sim_state,
+)
+
+
+@pytest.fixture
+def runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
+    rt = make_runtime(database_url, clock=clock, transport=mock_transport(make_sim_state()))
+    yield rt
+    rt.close()
+
+
+def _enrollment(rt: Runtime) -> Enrollment:
+    account_id = make_connected_account(rt)
+    enrollment_id = enroll(rt, make_sequence(rt, account_id), "ada@example.com")
+    with rt.db.read() as session:
+        enrollment = session.get(Enrollment, enrollment_id)
+    assert enrollment is not None
+    return enrollment
+
+
+def test_a_prepared_select_reads_the_same_typed_values_as_sqlalchemy(runtime: Runtime) -> None:
+    enrollment = _enrollment(runtime)
+    started = datetime(2026, 11, 2, 9, 30, 15, 250000, tzinfo=UTC)
+    with runtime.db.transaction() as connection:
+        connection.execute(
+            sa.update(CONTACT)
+            .where(CONTACT.c.id == enrollment.contact_id)
+            .values(person_creation_started_at=started, email_attached=True)
+        )
+    params = {"enrollment_id": enrollment.id}
+    with runtime.db.transaction() as connection:
+        expected = connection.execute(_WORK_QUERY, params).one()
+        (row,) = WORK.run(connection, params)
+    assert tuple(row) == tuple(expected)
+    assert [type(value) for value in row] == [type(value) for value in expected]
+    assert row.person_creation_started_at == started  # aware, as the type decorator returns it
+    assert row.email_attached is True and row.position_attached is False
+    assert row._fields == tuple(expected._fields)
+
+
+def test_an_insert_gets_its_column_defaults_and_literal_values(runtime: Runtime) -> None:
+    enrollment = _enrollment(runtime)
+    now = runtime.clock()
+    params = {"attempt_enrollment": enrollment.id, "attempt_account": enrollment.account_id,
+              "attempt_now": now}  # fmt: skip
+    with runtime.db.transaction() as connection:
+        ((attempt_id,),) = NEW_ATTEMPT.run(connection, params)
+    with runtime.db.transaction() as connection:
+        stored = connection.execute(
+            sa.select(SYNC_ATTEMPT).where(SYNC_ATTEMPT.c.id == attempt_id)
+        ).one()
+    assert (stored.calls, stored.outcome, stored.started_at) == (0, "started", now)
+
+
+def test_a_statement_runs_the_same_on_an_orm_session(runtime: Runtime) -> None:
+    enrollment = _enrollment(runtime)
+    params = {"renewed_id": enrollment.id, "renewed_token": "nobody", "renewed_until":
+              runtime.clock()}  # fmt: skip
+    with runtime.db.write() as session:
+        assert RENEW.run(session, params) == []
+    with runtime.db.transaction() as connection:
+        assert RENEW.run(connection, params) == []
+
+
+def test_a_missing_parameter_is_named() -> None:
+    statement = Prepared(sa.select(CONTACT.c.id).where(CONTACT.c.id == sa.bindparam("wanted")))
+    engine = sa.create_engine("sqlite://")
+    with engine.begin() as connection, pytest.raises(KeyError, match="wanted"):
+        statement.run(connection, {})
+    engine.dispose()
