@@ -1,6 +1,7 @@
 """Fixtures shared by every suite: the storage backends (SQLite and a real PostgreSQL).
 
-Also the simulator on a real socket (``sim_server``, ``sim``) and a fake ``clock``.
+Also the simulator on a real socket (``sim_server``, ``sim``), a fake ``clock``, and ``cli``:
+the command line run in this process.
 
 Storage tests take ``database_url``, which runs each test once per backend. PostgreSQL comes
 from ``CWSYNC_TEST_POSTGRES_URL`` (an admin URL; ``.ci/run`` starts a server and sets it). Without
@@ -10,19 +11,21 @@ CI), where a missing server fails the run. The summary prints which backends act
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
 from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.db import Database, migrate
 from sync_engine.demo import DemoSimulator
 from tests import postgres
-from tests.factories import FakeClock, make_settings, make_sim_state
+from tests.factories import FakeClock, make_settings, make_sim_state, run_cli
 
 _backends_ran: dict[str, int] = {}
 
@@ -106,6 +109,22 @@ def sim(sim_server: SimulatorServer) -> Iterator[SimulatorState]:
     sim_server.set_faults(None)
     yield state
     sim_server.set_faults(None)
+
+
+@pytest.fixture
+def cli(
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Callable[..., tuple[int, str, str]]:
+    """``cli(*args)`` runs ``cwsync ARGS`` in this process on this test's SQLite store, from an
+    empty working directory: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("CWSYNC_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("CWSYNC_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("CWSYNC_DEFAULT_MAX_RPS", "500")
+    monkeypatch.chdir(tmp_path)
+    return functools.partial(run_cli, capsys)
 
 
 # What the quick run (``-m "not slow"``) leaves to the full one: whatever boots something big

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
 from tests.alerts.receiver import Receiver
-from tests.factories import run_cli
 
 Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(
-    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Run:  # fmt: skip
-    monkeypatch.setenv("CWSYNC_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("CWSYNC_ENCRYPTION_KEY", Fernet.generate_key().decode())
-    monkeypatch.chdir(tmp_path)
-
-    return functools.partial(run_cli, capsys)
 
 
 def test_configure_a_webhook_list_it_and_send_a_test_alert(cli: Run, receiver: Receiver) -> None:

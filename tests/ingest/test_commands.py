@@ -3,33 +3,14 @@ signing secret, and serve's refusal of a non-loopback interface without --allow-
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 import pytest
-from cryptography.fernet import Fernet
 from sqlmodel import select
 
 from sync_engine.ingest.credentials import token_hash
 from sync_engine.ingest.models import IngestSecret, IngestToken
 from sync_engine.ingest.server import is_loopback
 from sync_engine.models import AuditEntry
-from tests.factories import make_runtime, run_cli
-
-
-@pytest.fixture
-def cli(
-    sqlite_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-):  # type: ignore[no-untyped-def]
-    key = Fernet.generate_key().decode()
-    monkeypatch.setenv("CWSYNC_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("CWSYNC_ENCRYPTION_KEY", key)
-    monkeypatch.chdir(tmp_path)
-
-    return functools.partial(run_cli, capsys)
+from tests.factories import make_runtime
 
 
 def test_a_token_is_printed_once_stored_hashed_listed_and_revoked(cli, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]

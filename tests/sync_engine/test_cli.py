@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
 from clockwork_simulator import SimulatorServer, SimulatorState
-from tests.factories import SIM_FIRM, SIM_KEYS, run_cli
-
-
-@pytest.fixture
-def cli(
-    sqlite_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("CWSYNC_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("CWSYNC_ENCRYPTION_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("CWSYNC_DEFAULT_MAX_RPS", "500")
-    monkeypatch.chdir(tmp_path)
-
-    return partial(run_cli, capsys)
+from tests.factories import SIM_FIRM, SIM_KEYS
 
 
 def test_help_lists_the_commands_of_spec_section_6(cli) -> None:  # type: ignore[no-untyped-def]

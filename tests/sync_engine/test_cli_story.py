@@ -13,16 +13,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 
 from clockwork_simulator import SimulatorServer, SimulatorState
 from clockwork_simulator.state import SEED_PROJECT_NAMES
-from tests.factories import SIM_FIRM, SIM_KEYS, run_cli
+from tests.factories import SIM_FIRM, SIM_KEYS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 README_PORT = "8765"
@@ -122,21 +120,6 @@ def test_the_readme_command_line_block_run_as_written_syncs_every_contact(
 
 
 # --- the CLI in-process --------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli(
-    sqlite_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("CWSYNC_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("CWSYNC_ENCRYPTION_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("CWSYNC_DEFAULT_MAX_RPS", "500")
-    monkeypatch.chdir(tmp_path)
-
-    return partial(run_cli, capsys)
 
 
 @pytest.fixture

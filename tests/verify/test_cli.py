@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -12,7 +10,7 @@ from cryptography.fernet import Fernet
 from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.demo import SimulatorAdmin
 from sync_engine.runtime import Runtime
-from tests.factories import SIM_FIRM, make_runtime, run_cli
+from tests.factories import SIM_FIRM, make_runtime
 from tests.verify.test_verify import _person, _synced_account
 
 Run = Callable[..., tuple[int, str, str]]
@@ -27,17 +25,11 @@ def rt(sqlite_url: str, sim: SimulatorState) -> Iterator[Runtime]:
 
 
 @pytest.fixture
-def cli(
-    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Run:  # fmt: skip
-    monkeypatch.setenv("CWSYNC_DATABASE_URL", sqlite_url)
+def cli(cli: Run, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """The shared ``cli``, with the key of ``rt`` and the simulator's plain-HTTP address allowed."""
     monkeypatch.setenv("CWSYNC_ENCRYPTION_KEY", KEY)
-    monkeypatch.setenv("CWSYNC_DEFAULT_MAX_RPS", "500")
     monkeypatch.setenv("CWSYNC_ALLOW_INSECURE_HTTP", "true")
-    monkeypatch.chdir(tmp_path)
-
-    return functools.partial(run_cli, capsys)
+    return cli
 
 
 def test_verify_finds_drift_and_repair_previews_then_queues_it(
