@@ -6,6 +6,9 @@ Commands that create something print only its id on stdout; everything for peopl
 from __future__ import annotations
 
 import getpass
+import os
+import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,6 +23,9 @@ class State:
 
     settings: Settings | None = None
     runtime: Runtime | None = None
+    started: float | None = None
+    """When the command started (``time.monotonic()``): the process's start for a command line
+    of its own, so a timeout counts the interpreter's start-up too; None in-process (now)."""
 
 
 state = State()
@@ -69,3 +75,16 @@ def resolve_project(account_id: int, ref: str, *, field: str) -> str:
     return projects.resolve_project(
         runtime(), account_id=account_id, ref=ref, field=field
     ).project_id
+
+
+def process_started() -> float:
+    """When this process started, on the ``time.monotonic()`` scale (Linux ``/proc``; now, where
+    that cannot be read): what the person who typed the command counts from."""
+    now = time.monotonic()
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        age = uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+    except (OSError, ValueError, IndexError):
+        return now
+    return now - max(age, 0.0)

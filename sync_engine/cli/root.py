@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from sync_engine.alerts.cli import alerts_app
 from sync_engine.cli import accounts, contacts, corrections, dashboard, demo, sequences, sync
-from sync_engine.cli.common import actor, fail, runtime, settings, state
+from sync_engine.cli.common import actor, fail, process_started, runtime, settings, state
 from sync_engine.config import get_settings
 from sync_engine.crypto import SecretKeyError
 from sync_engine.ingest.commands import register as register_ingest
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every expected failure into one line and exit code 2."""
     if argv is None:  # a process of its own, which ends with the command
         atexit.register(_end_quickly)
+        state.started = process_started()
     command = _command()
     try:
         code = command.main(args=argv, prog_name="cwsync", standalone_mode=False)

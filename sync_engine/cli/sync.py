@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sync_engine.cli.common import runtime
+from sync_engine.cli.common import runtime, state
 
 
 def sync(
@@ -23,8 +23,8 @@ def sync(
         typer.Option(
             min=0,
             max=86400,
-            help="With --until-idle: return within this many seconds whatever Clockwork does "
-            "(exit 3 if work remains).",
+            help="With --until-idle: return within this many seconds of the command's start "
+            "whatever Clockwork does (exit 3 if work remains).",
         ),
     ] = 300.0,
 ) -> None:
@@ -35,7 +35,8 @@ def sync(
     """
     from sync_engine.engine.passes import Engine
 
-    started = time.monotonic()  # the timeout counts opening the store (migrations) too
+    # The timeout counts the interpreter's start-up and opening the store (migrations) too.
+    started = time.monotonic() if state.started is None else state.started
     engine = Engine(runtime())
     engine.reap_leases()
     if until_idle:

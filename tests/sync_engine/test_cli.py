@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,6 +101,32 @@ def test_csv_import_syncs_end_to_end_and_status_json_shows_it(  # type: ignore[n
     assert rows["known@example.com"]["link"] == "linked"
     assert rows["known@example.com"]["exists_in_clockwork"] is True
     assert rows["known@example.com"]["project_id"] == project
+
+
+def test_a_command_lines_timeout_counts_from_the_process_start(  # type: ignore[no-untyped-def]
+    cli, sim: SimulatorState, sim_server: SimulatorServer
+) -> None:
+    """`cwsync sync --until-idle --timeout T` returns by T after the command was typed: the
+    interpreter's start-up counts (here 1.5 s of it, over a 1 s timeout: no pass is run)."""
+    cli("account", "add", "Acme")
+    assert cli(
+        "connect", "Acme", "--firm", SIM_FIRM, "--base-url", sim_server.base_url,
+        "--api-key", SIM_KEYS["api_key"], "--api-secret", SIM_KEYS["api_secret"],
+        "--firm-service-key", SIM_KEYS["firm_service_key"],
+    )[0] == 0  # fmt: skip
+    cli("sequence", "add", "Acme", "VP Eng")
+    assert cli("contact", "add", "1", "--email", "new@example.com")[0] == 0
+    slow_start = (
+        "import sys, time; time.sleep(1.5); "
+        "sys.argv = ['cwsync', 'sync', '--until-idle', '--timeout', '1']; "
+        "from sync_engine.cli import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", slow_start], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 3, done.stderr
+    assert json.loads(done.stdout) == {"remaining": 1, "timed_out": 1}
+    assert "timed out after 1s with 1 enrollment(s) still queued" in done.stderr
 
 
 def test_connect_with_rejected_keys_exits_nonzero_with_the_reason(  # type: ignore[no-untyped-def]
