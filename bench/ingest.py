@@ -2,8 +2,8 @@
 
 For each store (SQLite, and PostgreSQL when ``--postgres-url`` or ``CWSYNC_TEST_POSTGRES_URL`` is
 set) the bench seeds a fresh store with one connected account, one sequence and ``--contacts``
-enrolled contacts, starts ``cwsync serve`` (``--servers`` processes, each on its own port, clients
-spread over them; the rate limit lifted) and, for 1, 8 and 32 concurrent clients (asyncio, one
+enrolled contacts, starts ``cwsync serve`` (``--servers`` commands, each on its own port with
+``--workers`` processes, clients spread over the ports; the rate limit lifted) and, for 1, 8 and 32 concurrent clients (asyncio, one
 keep-alive connection each), posts single email events (``POST /v1/accounts/1/events``, a fresh
 ``Idempotency-Key`` each) for ``--seconds``. It reports events accepted per second, the p50 /
 p95 / max latency of each request as the client saw it, the server processes' CPU time per
@@ -15,7 +15,7 @@ Then, on SQLite, the engine runs on its scheduler (``--interval`` seconds) again
 on loopback (``--latency-ms`` per request) while ``--notes`` events are posted one at a time; for
 each, the time from the API's answer to its note appearing in the simulator is measured.
 
-    python bench/ingest.py [--seconds 5] [--contacts 2000] [--servers 1] [--clients 1,8,32]
+    python bench/ingest.py [--seconds 5] [--contacts 2000] [--workers 1] [--clients 1,8,32]
 
 Prints a table and a JSON line.
 """
@@ -97,12 +97,21 @@ def seed(runtime: Runtime, simulator_url: str, contacts: int) -> tuple[int, str]
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (Linux /proc)."""
+    """User + system CPU time of these processes and their children so far (Linux /proc)."""
     total = 0
-    for pid in pids:
+    for pid in _with_children(pids):
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def _with_children(pids: list[int]) -> list[int]:
+    """The processes and their running children (``cwsync serve --workers``'s processes)."""
+    found = list(pids)
+    for pid in pids:
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        found += [int(child) for child in children.read_text().split()]
+    return found
 
 
 @dataclass
@@ -114,8 +123,9 @@ class Served:
 
 
 @contextmanager
-def servers(url: str, key: str, count: int) -> Iterator[Served]:
-    """``count`` ``cwsync serve`` processes on the store; yields their URLs and process ids."""
+def servers(url: str, key: str, count: int, workers: int = 1) -> Iterator[Served]:
+    """``count`` ``cwsync serve`` processes on the store (each with ``workers`` processes on
+    its port); yields their URLs and process ids."""
     env = {**os.environ, "CWSYNC_DATABASE_URL": url, "CWSYNC_ENCRYPTION_KEY": key,
            "CWSYNC_DEMO": "false"}  # fmt: skip
     processes, urls = [], []
@@ -123,7 +133,7 @@ def servers(url: str, key: str, count: int) -> Iterator[Served]:
         for _ in range(count):
             port = _free_port()
             command = [sys.executable, "-m", "sync_engine", "serve", "--port", str(port),
-                       "--rate", "1000000", "--burst", "1000000"]  # fmt: skip
+                       "--rate", "1000000", "--burst", "1000000", "--workers", str(workers)]  # fmt: skip
             processes.append(
                 subprocess.Popen(
                     command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -334,14 +344,16 @@ def bench_store(
     try:
         account_id, token = seed(runtime, sim.base_url, args.contacts)
         rows = []
-        with servers(url, key, args.servers) as served:
+        with servers(url, key, args.servers, args.workers) as served:
             asyncio.run(load(served, account_id, token, args.contacts, 4, 1.0))  # warm-up
             for clients in args.clients:
                 row = asyncio.run(
                     load(served, account_id, token, args.contacts, clients, args.seconds,
                          args.batch)
                 )  # fmt: skip
-                rows.append({"store": label, "servers": args.servers, **row})
+                rows.append(
+                    {"store": label, "servers": args.servers, "workers": args.workers, **row}
+                )
                 print(_line(rows[-1]), flush=True)
             notes = (
                 note_latency(runtime, sim, served.urls, account_id, token, args.notes)
@@ -355,7 +367,8 @@ def bench_store(
 
 def _line(row: dict[str, Any]) -> str:
     return (
-        f"{row['store']:<10} {row['servers']:>7} {row['clients']:>7} {row['batch']:>5} "
+        f"{row['store']:<10} {row['servers']:>7} {row['workers']:>7} {row['clients']:>7} "
+        f"{row['batch']:>5} "
         f"{row['events_per_s']:>9} "
         f"{row['p50_ms']:>7} {row['p95_ms']:>7} {row['max_ms']:>8} {row['errors']:>6} "
         f"{row['server_cpu_ms_per_event']!s:>10} {row['client_cpu_ms_per_request']!s:>10} "
@@ -368,7 +381,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--contacts", type=int, default=2000)
-    parser.add_argument("--servers", type=int, default=1, help="cwsync serve processes")
+    parser.add_argument("--servers", type=int, default=1, help="cwsync serve commands")
+    parser.add_argument("--workers", type=int, default=1, help="cwsync serve --workers")
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--batch", type=int, default=1, help="events per request (events/batch)")
     parser.add_argument("--notes", type=int, default=10, help="0: skip the note latency")
@@ -383,7 +397,7 @@ def main() -> None:
     state.add_firm(FIRM, **KEYS)
     from clockwork_simulator import FaultConfig
 
-    print(f"{'store':<10} {'servers':>7} {'clients':>7} {'batch':>5} {'events/s':>9} {'p50 ms':>7} "
+    print(f"{'store':<10} {'servers':>7} {'workers':>7} {'clients':>7} {'batch':>5} {'events/s':>9} {'p50 ms':>7} "
           f"{'p95 ms':>7} {'max ms':>8} {'errors':>6} {'cpu ms/ev':>10} {'client ms':>10} {'load1':>6}")  # fmt: skip
     results: dict[str, Any] = {}
     with (

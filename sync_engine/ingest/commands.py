@@ -118,6 +118,14 @@ def register(
                 min=1, help="Failed authentications per minute per client address (burst 20)."
             ),
         ] = 10.0,
+        workers: Annotated[
+            int,
+            typer.Option(
+                min=1,
+                max=32,
+                help="Processes serving the port (rate limits are per process).",
+            ),
+        ] = 1,
     ) -> None:
         """Serve the ingest API (see README "Ingest API"); the engine syncs what it records."""
         from sync_engine.ingest.app import IngestConfig
@@ -134,5 +142,13 @@ def register(
         )  # fmt: skip
         rt = runtime()
         shown = f"[{host}]" if ":" in host else host
-        typer.echo(f"ingest API on http://{shown}:{port}/v1 (OpenAPI: /openapi.json)", err=True)
-        run_ingest(rt, host=host, port=port, config=config)
+        processes = f", {workers} processes" if workers > 1 else ""
+        typer.echo(
+            f"ingest API on http://{shown}:{port}/v1 (OpenAPI: /openapi.json){processes}", err=True
+        )
+        try:
+            stopped_badly = run_ingest(rt, host=host, port=port, config=config, workers=workers)
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            raise fail(f"cannot listen on {shown}:{port}: {exc.strerror or exc}") from None
+        if stopped_badly:
+            raise typer.Exit(code=1)

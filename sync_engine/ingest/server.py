@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
+import os
+import signal
+import socket
+from collections.abc import Iterable
 
 import uvicorn
 from fastapi import FastAPI
 
 from sync_engine.ingest.app import IngestConfig, create_app
 from sync_engine.runtime import Runtime
-from uvicorn_thread import ServedInThread, StartsAndStops, serve_in_thread
+from uvicorn_thread import ServedInThread, StartsAndStops, bind, serve_in_thread
+
+logger = logging.getLogger(__name__)
 
 
 def is_loopback(host: str) -> bool:
@@ -92,13 +99,76 @@ class IngestServer(StartsAndStops):
 
 
 def run_ingest(
-    runtime: Runtime, *, host: str, port: int, config: IngestConfig | None = None
-) -> None:
-    """Serve in the foreground until interrupted (Ctrl-C)."""
+    runtime: Runtime, *, host: str, port: int, config: IngestConfig | None = None,
+    workers: int = 1,
+) -> int:  # fmt: skip
+    """Serve in the foreground until interrupted (Ctrl-C or SIGTERM); 0 then. With ``workers``
+    > 1, that many processes serve the one socket, each with its own connections and rate
+    limits: 1 when a worker died (the others are stopped)."""
+    sock = bind(host, port)
+    if workers <= 1:
+        _serve(runtime, sock, config)
+        return 0
+    runtime.db.dispose()  # no pooled connection may be shared across fork
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child's coverage is not collected
+            code = 1
+            try:
+                _serve(runtime, sock, config)
+                code = 0
+            finally:
+                os._exit(code)
+        children.append(pid)
+    sock.close()
+    return _supervise(children)
+
+
+def _serve(runtime: Runtime, sock: socket.socket, config: IngestConfig | None) -> None:
     app = create_app(runtime, config)
-    server = uvicorn.Server(_uvicorn_config(app, host=host, port=port, log_level="info"))
+    server = uvicorn.Server(_uvicorn_config(app, log_level="info"))
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            server.run()
+            server.run(sockets=[sock])
     finally:
         app.state.ingest.close()
+
+
+def _supervise(children: list[int]) -> int:
+    """Wait for the worker processes: a stop asked of this one (SIGINT, SIGTERM) is passed on
+    to them; a worker that dies on its own stops the others."""
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        _signal_all(children, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = 0
+        running = set(children)
+        while running:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            running.discard(pid)
+            if not stopping:
+                code = 1
+                logger.error(
+                    "ingest worker %s stopped (status %s): stopping the others", pid, status
+                )
+                stopping = True
+                _signal_all(running, signal.SIGTERM)
+        return code
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _signal_all(pids: Iterable[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
