@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from sync_engine.cli.common import actor, fail, resolve_account, resolve_project, runtime
-from sync_engine.models import SyncMode
+from sync_engine.domain import SyncMode
 from sync_engine.services import accounts, projects
 
 account_app = typer.Typer(help="Customer accounts.", no_args_is_help=True)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from sync_engine.cli.common import EnrollmentId, SequenceId, fail, resolve_account, runtime
-from sync_engine.models import ActivityKind
+from sync_engine.domain import ActivityKind
 from sync_engine.services import accounts, contacts_csv, enrollments, events
 from sync_engine.services.status import iter_status
 
@@ -74,17 +73,9 @@ def contact_import(
         raise typer.Exit(code=1)
 
 
-class _EventKind(StrEnum):
-    sent = "sent"
-    opened = "opened"
-    clicked = "clicked"
-    replied = "replied"
-    bounced = "bounced"
-
-
 def event(
     enrollment_id: EnrollmentId,
-    kind: _EventKind,
+    kind: ActivityKind,
     at: Annotated[
         str | None, typer.Option(help="When it happened, ISO 8601 with a zone (default: now).")
     ] = None,
@@ -102,7 +93,7 @@ def event(
         activity = events.record_event(
             session=session,
             enrollment_id=enrollment_id,
-            kind=ActivityKind(kind.value),
+            kind=kind,
             at=moment,
             subject=subject,
         )
