@@ -1,7 +1,8 @@
 """Fixtures shared by every suite: the storage backends (SQLite and a real PostgreSQL).
 
-Also the simulator on a real socket (``sim_server``, ``sim``), a fake ``clock``, and ``cli``:
-the command line run in this process.
+Also the simulator on a real socket (``sim_server``, ``sim``), a fake ``clock``, ``runtime`` (a
+runtime on the test's store talking to ``sim_state`` through a MockTransport), and ``cli``: the
+command line run in this process.
 
 Storage tests take ``database_url``, which runs each test once per backend. PostgreSQL comes
 from ``CWSYNC_TEST_POSTGRES_URL`` (an admin URL; ``.ci/run`` starts a server and sets it). Without
@@ -21,11 +22,12 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from clockwork_simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import SimulatorServer, SimulatorState, mock_transport
 from sync_engine.db import Database, migrate
 from sync_engine.demo import DemoSimulator
+from sync_engine.runtime import Runtime
 from tests import postgres
-from tests.factories import FakeClock, make_settings, make_sim_state, run_cli
+from tests.factories import FakeClock, make_runtime, make_settings, make_sim_state, run_cli
 
 _backends_ran: dict[str, int] = {}
 
@@ -92,6 +94,21 @@ def sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
 def clock() -> FakeClock:
     """A clock that moves only when the test says so."""
     return FakeClock()
+
+
+@pytest.fixture
+def sim_state() -> SimulatorState:
+    """A fresh simulator store with one firm (``SIM_FIRM``), the Clockwork of ``runtime``."""
+    return make_sim_state()
+
+
+@pytest.fixture
+def runtime(database_url: str, sim_state: SimulatorState, clock: FakeClock) -> Iterator[Runtime]:
+    """A runtime on this test's store (each backend) on the fake ``clock``, reaching ``sim_state``
+    through a MockTransport (no socket)."""
+    rt = make_runtime(database_url, clock=clock, transport=mock_transport(sim_state))
+    yield rt
+    rt.close()
 
 
 @pytest.fixture(scope="session")

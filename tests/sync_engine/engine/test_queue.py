@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from clockwork_simulator import mock_transport
 from sync_engine import connections
 from sync_engine.engine.queue import Claim, claim_due, reap_expired_leases
 from sync_engine.engine.work import LeaseLost, leased
@@ -19,19 +17,10 @@ from tests.factories import (
     FakeClock,
     enroll,
     make_connected_account,
-    make_runtime,
     make_sequence,
-    make_sim_state,
 )
 
 LEASE = 60.0
-
-
-@pytest.fixture
-def runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, clock=clock, transport=mock_transport(make_sim_state()))
-    yield rt
-    rt.close()
 
 
 def _claim(rt: Runtime, token: str, limit: int = 100) -> list[Claim]:

@@ -4,32 +4,20 @@ literal values, and a clear error for a missing parameter."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
-from clockwork_simulator import mock_transport
 from sync_engine.engine.statements import Prepared
 from sync_engine.engine.work import _WORK_QUERY, CONTACT, NEW_ATTEMPT, RENEW, SYNC_ATTEMPT, WORK
 from sync_engine.models import Enrollment
 from sync_engine.runtime import Runtime
 from tests.factories import (
-    FakeClock,
     enroll,
     make_connected_account,
-    make_runtime,
     make_sequence,
-    make_sim_state,
 )
-
-
-@pytest.fixture
-def runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, clock=clock, transport=mock_transport(make_sim_state()))
-    yield rt
-    rt.close()
 
 
 def _enrollment(rt: Runtime) -> Enrollment:

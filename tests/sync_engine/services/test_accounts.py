@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -10,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from clockwork_simulator import SimulatorState, mock_transport
 from sync_engine import connections
 from sync_engine.audit import list_entries
 from sync_engine.models import ConnectionState, SyncMode
@@ -22,20 +20,7 @@ from tests.factories import (
     connection_fields,
     make_connected_account,
     make_runtime,
-    make_sim_state,
 )
-
-
-@pytest.fixture
-def sim_state() -> SimulatorState:
-    return make_sim_state()
-
-
-@pytest.fixture
-def runtime(database_url: str, sim_state: SimulatorState) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, transport=mock_transport(sim_state))
-    yield rt
-    rt.close()
 
 
 def _new_account(runtime: Runtime, name: str = "Acme Talent") -> int:

@@ -3,18 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from alembic import command
 
-from clockwork_simulator import mock_transport
 from sync_engine.db import Database, alembic_config
 from sync_engine.models import Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
 from sync_engine.services.queries import history
-from tests.factories import FakeClock, enroll, make_connected_account, make_runtime, make_sim_state
+from tests.factories import enroll, make_connected_account
 from tests.factories import make_sequence as sequence_of
 
 # (how the contact is added) -> (action, reason) stored, as R1 decides at add.
@@ -25,13 +21,6 @@ CASES = {
     "Disable Sync": ("skip", "sequence_sync_disabled"),
     "not connected": ("skip", "not_connected"),
 }
-
-
-@pytest.fixture
-def runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, clock=clock, transport=mock_transport(make_sim_state()))
-    yield rt
-    rt.close()
 
 
 def _one_of_each(runtime: Runtime) -> dict[str, int]:

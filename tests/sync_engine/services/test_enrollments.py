@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from clockwork_simulator import mock_transport
 from sync_engine.matching import normalize_email
 from sync_engine.models import ActivityKind, ActivityState, Reason
 from sync_engine.runtime import Runtime
@@ -18,17 +16,8 @@ from tests.factories import (
     FakeClock,
     enroll,
     make_connected_account,
-    make_runtime,
     make_sequence,
-    make_sim_state,
 )
-
-
-@pytest.fixture
-def runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, clock=clock, transport=mock_transport(make_sim_state()))
-    yield rt
-    rt.close()
 
 
 def _enrollment(runtime: Runtime, enrollment_id: int) -> dict[str, object]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -45,20 +44,7 @@ from tests.factories import (
     make_connected_account,
     make_runtime,
     make_sequence,
-    make_sim_state,
 )
-
-
-@pytest.fixture
-def sim_state() -> SimulatorState:
-    return make_sim_state()
-
-
-@pytest.fixture
-def runtime(database_url: str, sim_state: SimulatorState, clock: FakeClock) -> Iterator[Runtime]:
-    rt = make_runtime(database_url, clock=clock, transport=mock_transport(sim_state))
-    yield rt
-    rt.close()
 
 
 def _set(runtime: Runtime, enrollment_id: int, **columns: Any) -> None:
