@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from sqlmodel import select
 
 from clockwork_simulator import SimulatorState
 from sync_engine.cli import common as cli_common
 from sync_engine.cli import main as cli_main
 from sync_engine.config import Settings
+from sync_engine.models import ClockworkConnection, ConnectionState
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts, enrollments
 
@@ -108,6 +110,23 @@ def make_connected_account(
                 actor="test",
             )  # fmt: skip
     return account.id
+
+
+def set_connection_state(
+    runtime: Runtime, account_id: int, state: ConnectionState, *, last_error: str
+) -> None:
+    """Put the account's stored connection in ``state`` with ``last_error``, storing one with empty
+    secrets if it has none: a rejected connection without asking Clockwork."""
+    with runtime.db.write() as session:
+        row = session.exec(
+            select(ClockworkConnection).where(ClockworkConnection.account_id == account_id)
+        ).first() or ClockworkConnection(
+            account_id=account_id, firm=SIM_FIRM, base_url="http://127.0.0.1:1",
+            api_key_token="", api_secret_token="", firm_service_key_token="", api_key_hint="",
+        )  # fmt: skip
+        row.state = state
+        row.last_error = last_error
+        session.add(row)
 
 
 def make_sequence(runtime: Runtime, account_id: int, name: str = "VP Eng", **fields: object) -> int:

@@ -18,13 +18,13 @@ from sync_engine.alerts.destinations import (
 )
 from sync_engine.alerts.job import check_alerts
 from sync_engine.alerts.models import AlertDelivery, AlertDestination, DeliveryState
-from sync_engine.models import AuditEntry, ClockworkConnection, ConnectionState
+from sync_engine.models import AuditEntry, ConnectionState
 from sync_engine.runtime import Runtime
 from sync_engine.services.errors import InvalidInputError
 from sync_engine.signing import verify
 from tests.alerts.receiver import Receiver
 from tests.alerts.smtp_server import SmtpServer
-from tests.factories import FakeClock
+from tests.factories import FakeClock, set_connection_state
 
 
 def test_a_slack_destination_gets_slacks_incoming_webhook_format(
@@ -55,20 +55,7 @@ def test_an_email_destination_sends_a_plain_text_mail_over_smtp(
                 "email_to": "cs@example.com, lead@example.com",
             },
         )  # fmt: skip
-        with rt.db.write() as session:
-            session.add(
-                ClockworkConnection(
-                    account_id=account_id,
-                    firm="f",
-                    base_url="http://127.0.0.1:1",
-                    api_key_token="",
-                    api_secret_token="",
-                    firm_service_key_token="",
-                    api_key_hint="",
-                    state=ConnectionState.NEEDS_ATTENTION,
-                    last_error="401",
-                )
-            )
+        set_connection_state(rt, account_id, ConnectionState.NEEDS_ATTENTION, last_error="401")
         check_alerts(rt)
     (mail,) = smtp.mails
     assert mail.sender == "alerts@example.com"

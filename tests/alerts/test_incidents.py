@@ -16,7 +16,6 @@ from sync_engine.alerts.evaluate import evaluate
 from sync_engine.alerts.job import check_alerts
 from sync_engine.alerts.models import AlertDelivery, AlertRule, DeliveryState
 from sync_engine.models import (
-    ClockworkConnection,
     ConnectionState,
     EngineRun,
     Enrollment,
@@ -27,8 +26,9 @@ from sync_engine.services.enrollments import add_contact, parse_contact
 from sync_engine.signing import verify
 from sync_engine.verify.models import CheckStatus, ContactCheck
 from tests.alerts.receiver import Receiver
-from tests.factories import FakeClock, make_sequence
+from tests.factories import FakeClock, make_sequence, set_connection_state
 
+_REVOKED = "Clockwork answered 401: API key has been revoked"
 FAST = DeliveryPolicy(timeout_seconds=2, backoff_base_seconds=10, backoff_cap_seconds=60)
 
 
@@ -38,19 +38,6 @@ def _webhook(rt: Runtime, account_id: int, url: str) -> str:
     )
     assert added.signing_secret is not None
     return added.signing_secret
-
-
-def _connection(rt: Runtime, account_id: int, state: ConnectionState) -> None:
-    with rt.db.write() as session:
-        row = session.exec(
-            select(ClockworkConnection).where(ClockworkConnection.account_id == account_id)
-        ).first() or ClockworkConnection(
-            account_id=account_id, firm="northwind", base_url="http://127.0.0.1:1",
-            api_key_token="", api_secret_token="", firm_service_key_token="", api_key_hint="",
-        )  # fmt: skip
-        row.state = state
-        row.last_error = "Clockwork answered 401: API key has been revoked"
-        session.add(row)
 
 
 def _enrollment(rt: Runtime, account_id: int, email: str) -> int:
@@ -68,11 +55,11 @@ Setup = Callable[[Runtime, int, FakeClock], None]
 
 
 def _rejected_on(rt: Runtime, account_id: int, clock: FakeClock) -> None:
-    _connection(rt, account_id, ConnectionState.NEEDS_ATTENTION)
+    set_connection_state(rt, account_id, ConnectionState.NEEDS_ATTENTION, last_error=_REVOKED)
 
 
 def _rejected_off(rt: Runtime, account_id: int, clock: FakeClock) -> None:
-    _connection(rt, account_id, ConnectionState.CONNECTED)
+    set_connection_state(rt, account_id, ConnectionState.CONNECTED, last_error=_REVOKED)
 
 
 def _attempts(rt: Runtime, account_id: int, outcome: str, count: int) -> None:
@@ -102,7 +89,7 @@ def _failing_off(rt: Runtime, account_id: int, clock: FakeClock) -> None:
 
 
 def _stalled_on(rt: Runtime, account_id: int, clock: FakeClock) -> None:
-    _connection(rt, account_id, ConnectionState.CONNECTED)
+    set_connection_state(rt, account_id, ConnectionState.CONNECTED, last_error=_REVOKED)
     _enrollment(rt, account_id, "waiting@example.com")  # queued, due now
     clock.advance(901)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sync_engine.alerts.destinations import add_destination
 from sync_engine.alerts.job import check_alerts
-from sync_engine.models import ClockworkConnection, ConnectionState
+from sync_engine.models import ConnectionState
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
 from tests.alerts.receiver import Receiver
@@ -17,6 +17,7 @@ from tests.dashboard.conftest import (  # noqa: F401  (fixtures)
     store,
     texts,
 )
+from tests.factories import set_connection_state
 
 
 def _account(runtime: Runtime) -> int:
@@ -57,20 +58,9 @@ def test_a_raised_alert_and_the_log_are_shown_to_a_viewer_without_configuration(
     add_destination(
         store, account_id=account_id, fields={"kind": "slack", "url": receiver.url}, actor="t"
     )
-    with store.db.write() as session:
-        session.add(
-            ClockworkConnection(
-                account_id=account_id,
-                firm="f",
-                base_url="http://127.0.0.1:1",
-                api_key_token="",
-                api_secret_token="",
-                firm_service_key_token="",
-                api_key_hint="",
-                state=ConnectionState.NEEDS_ATTENTION,
-                last_error="Clockwork answered 401",
-            )
-        )
+    set_connection_state(
+        store, account_id, ConnectionState.NEEDS_ATTENTION, last_error="Clockwork answered 401"
+    )
     check_alerts(store)
     app = open_page("alerts", user=VIEWER)
     shown = texts(app)
