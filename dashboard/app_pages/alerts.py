@@ -10,6 +10,7 @@ from dashboard import identity, pager, process, sidebar, store, tables, times, w
 from dashboard.plain_text import plain
 from sync_engine.alerts import destinations
 from sync_engine.alerts.models import AlertRule, DeliveryState, DestinationKind
+from sync_engine.services import wording
 from sync_engine.services.errors import ServiceError
 
 NEW_SECRET_KEY = "_alerts_new_secret"
@@ -26,12 +27,8 @@ def _delivery(state: str, attempts: int) -> str:
     if state == DeliveryState.DELIVERED:
         return "Delivered"
     if state == DeliveryState.FAILED:
-        return f"Gave up after {attempts} attempt{'s' if attempts != 1 else ''}"
-    return (
-        f"Retrying ({attempts} attempt{'s' if attempts != 1 else ''} so far)"
-        if attempts
-        else ("Sending")
-    )
+        return f"Gave up after {wording.plural(attempts, 'attempt')}"
+    return f"Retrying ({wording.plural(attempts, 'attempt')} so far)" if attempts else "Sending"
 
 
 def now_section(account_id: int) -> None:

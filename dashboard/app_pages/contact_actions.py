@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dashboard import identity, store, widgets
 from dashboard.widgets import show_error
-from sync_engine.services import actions, contact_edits
+from sync_engine.services import actions, contact_edits, wording
 from sync_engine.services.errors import ServiceError
 
 
@@ -17,7 +17,7 @@ def retry(enrollment_ids: list[int]) -> None:
         done = actions.retry_enrollments(
             session=session, enrollment_ids=enrollment_ids, actor=actor,
         )  # fmt: skip
-    widgets.flash(f"{done} contact{'s' if done != 1 else ''} queued for retry.")
+    widgets.flash(f"{wording.plural(done, 'contact')} queued for retry.")
 
 
 def retry_all_failed(account_id: int) -> None:
@@ -25,7 +25,7 @@ def retry_all_failed(account_id: int) -> None:
     actor = identity.require_admin("retry contacts")
     with store.writing() as session:
         done = actions.retry_all_failed(session=session, account_id=account_id, actor=actor)
-    widgets.flash(f"{done} contact{'s' if done != 1 else ''} queued for retry.")
+    widgets.flash(f"{wording.plural(done, 'contact')} queued for retry.")
 
 
 def dismiss(enrollment_ids: list[int]) -> None:
@@ -35,7 +35,7 @@ def dismiss(enrollment_ids: list[int]) -> None:
         done = actions.dismiss_enrollments(
             session=session, enrollment_ids=enrollment_ids, actor=actor,
         )  # fmt: skip
-    widgets.flash(f"{done} contact{'s' if done != 1 else ''} dismissed.")
+    widgets.flash(f"{wording.plural(done, 'contact')} dismissed.")
 
 
 def choose_person(enrollment_id: int, person_id: str | None) -> bool:

@@ -4,8 +4,12 @@ but no configuration."""
 
 from __future__ import annotations
 
+import pytest
+
+from dashboard.app_pages import alerts as alerts_page
 from sync_engine.alerts.destinations import add_destination
 from sync_engine.alerts.job import check_alerts
+from sync_engine.alerts.models import DeliveryState
 from sync_engine.models import ConnectionState
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
@@ -72,3 +76,20 @@ def test_a_raised_alert_and_the_log_are_shown_to_a_viewer_without_configuration(
     assert list(log["What"]) == ["Alert"]
     assert list(log["Alert"]) == ["Clockwork rejected the credentials of Acme Talent"]
     assert "alerts-path-secret" not in " ".join(log["Sent to"])
+
+
+@pytest.mark.parametrize(
+    ("state", "attempts", "shown"),
+    [
+        (DeliveryState.DELIVERED, 1, "Delivered"),
+        (DeliveryState.PENDING, 0, "Sending"),
+        (DeliveryState.PENDING, 1, "Retrying (1 attempt so far)"),
+        (DeliveryState.PENDING, 2, "Retrying (2 attempts so far)"),
+        (DeliveryState.FAILED, 1, "Gave up after 1 attempt"),
+        (DeliveryState.FAILED, 8, "Gave up after 8 attempts"),
+    ],
+)
+def test_the_log_says_how_a_delivery_went_and_counts_its_attempts(
+    state: DeliveryState, attempts: int, shown: str
+) -> None:
+    assert alerts_page._delivery(state, attempts) == shown
