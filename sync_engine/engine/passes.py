@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import os
 import queue
 import socket
@@ -30,12 +29,12 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 
 from sync_engine.clockwork.client import CallRecord, ClockworkClient, Credentials
 from sync_engine.connections import connection_credentials, mark_needs_attention
 from sync_engine.crypto import SecretKeyError
 from sync_engine.engine.call_log import write_calls
+from sync_engine.engine.lanes import CLAIM_AHEAD, Lane
 from sync_engine.engine.members import Membership, member_name, time_to_live
 from sync_engine.engine.pacing import TokenBucket
 from sync_engine.engine.pipeline import PipelineConfig, process
@@ -67,53 +66,11 @@ TICK_SECONDS = 0.1
 READY_SECONDS = 0.5
 # After the stop time, how long the work in flight is given to put itself back in the queue.
 WIND_DOWN_SECONDS = 2.0
-# A firm's share of workers, as a multiple of the requests its pace keeps in flight.
-HEADROOM = 1.25
-# Before any answer is timed, a firm's latency is taken to be this (seconds).
-INITIAL_LATENCY = 0.2
-# How much of each new latency sample enters a firm's average.
-LATENCY_WEIGHT = 0.2
 
 
 def worker_name() -> str:
     """This process, as it appears in leases and run history."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-@dataclass
-class _Lane:
-    """One firm's share of the engine: its pacer, its client and the work it has in flight."""
-
-    account_id: int
-    pacer: TokenBucket
-    client: ClockworkClient | None = None
-    credentials_key: object = None
-    checked_in_pass: int = -1
-    in_flight: int = 0
-    latency: float = INITIAL_LATENCY
-    retired: list[ClockworkClient] = field(default_factory=list)
-
-    def capacity(self, ceiling: int) -> int:
-        """Enrollments this firm may have in flight: a little more than its pace keeps busy (more
-        would only add threads waiting on the pacer, and thread switching costs CPU)."""
-        wanted = math.ceil(self.pacer.rate * self.latency * HEADROOM) + 1
-        return max(1, min(ceiling, wanted))
-
-    def observe(self, call: CallRecord) -> None:
-        if call.status is not None and call.status < 400:
-            seconds = call.latency_ms / 1000
-            self.latency += LATENCY_WEIGHT * (seconds - self.latency)
-
-    def close_idle_clients(self, *, all_clients: bool = False) -> None:
-        if self.in_flight:
-            return
-        for client in self.retired:
-            client.close()
-        self.retired.clear()
-        if all_clients and self.client is not None:
-            self.client.close()
-            self.client = None
-            self.credentials_key = None
 
 
 class Engine:
@@ -145,9 +102,9 @@ class Engine:
             enabled=settings.partition_firms,
         )
         self.stop_at: float | None = None  # monotonic: no request is sent or awaited past it
-        self._lanes: dict[int, _Lane] = {}
+        self._lanes: dict[int, Lane] = {}
         self._pool: ThreadPoolExecutor | None = None
-        self._in_flight: dict[Future[str], _Lane] = {}
+        self._in_flight: dict[Future[str], Lane] = {}
         self._finished: queue.SimpleQueue[Future[str]] = queue.SimpleQueue()
         self._rotation = itertools.count()
         self._pass_number = 0
@@ -180,6 +137,7 @@ class Engine:
             error = f"{type(exc).__name__}: {exc}"[:1000]
             raise
         finally:
+            self._give_back_waiting()
             if not self._in_flight:
                 self._idle()
             self._flush_calls()
@@ -205,12 +163,15 @@ class Engine:
             self._collect(counts, timeout=0)
             if self._stopping() or time.monotonic() >= deadline:
                 return
-            if not self._in_flight or time.monotonic() - discovered_at >= DISCOVER_SECONDS:
+            # What is due is counted down as it is claimed and looked up again now and then,
+            # or when nothing is left to claim and nothing is in flight (idle, or more came due).
+            stale = time.monotonic() - discovered_at >= DISCOVER_SECONDS
+            if stale or (not due and not self._in_flight):
                 due = self._due()
                 discovered_at = time.monotonic()
             claimed, pacing = self._top_up(due, counts)
             counts["claimed"] += claimed
-            if not self._in_flight:
+            if not self._in_flight:  # lanes still holding claims wait for their pacer too
                 if pacing is None or time.monotonic() + pacing >= deadline:
                     return  # nothing in flight and nothing more could be taken: idle
                 time.sleep(pacing)  # work is due for a firm whose pacer is about to allow it
@@ -224,19 +185,20 @@ class Engine:
         return self.membership.mine(due)
 
     def _top_up(self, due: dict[int, int], counts: Counter[str]) -> tuple[int, float | None]:
-        """Claim work for each firm that has room and can send now, firms taken in turn.
+        """Start work for each firm that has room and can send now, firms taken in turn: first
+        what its lane holds already, then newly claimed work (some ahead, for its lane).
 
         Returns how many were claimed, and the soonest a firm passed over only for its pace
         can send (None if there was no such firm).
         """
         pacing: float | None = None
-        if not due:
+        accounts = sorted(due.keys() | {i for i, lane in self._lanes.items() if lane.backlog})
+        if not accounts:
             return 0, pacing
         settings = self.runtime.settings
         room = settings.workers - len(self._in_flight)
-        accounts = sorted(due)
         turn = next(self._rotation) % len(accounts)
-        wanted: list[tuple[_Lane, int]] = []
+        wanted: list[tuple[Lane, int, int]] = []  # lane, how many to claim, to start now
         for account_id in accounts[turn:] + accounts[:turn]:
             if room <= 0:
                 break
@@ -244,24 +206,30 @@ class Engine:
             if lane is None:
                 due.pop(account_id, None)
                 continue
-            free = min(lane.capacity(settings.account_concurrency) - lane.in_flight, room)
+            capacity = lane.capacity(settings.account_concurrency)
+            free = min(capacity - lane.in_flight, room)
             if free <= 0:
                 continue
             ready_in = lane.pacer.ready_in()
             if ready_in > READY_SECONDS:
                 pacing = ready_in if pacing is None else min(pacing, ready_in)
                 continue
-            take = min(free, due[account_id])
-            wanted.append((lane, take))
-            room -= take
+            while free and lane.backlog:
+                self._start(lane, lane.backlog.popleft())
+                free, room = free - 1, room - 1
+            if free and due.get(account_id):
+                wanted.append(
+                    (lane, min(free + capacity * (CLAIM_AHEAD - 1), due[account_id]), free)
+                )
+                room -= free
         if not wanted:
             return 0, pacing
         rt = self.runtime
         token = f"{self.worker}:{uuid.uuid4().hex[:8]}"
-        claimed: list[tuple[_Lane, Claim]] = []
+        claimed: list[tuple[Lane, list[Claim], int]] = []
         with rt.db.write() as session:
             now = rt.clock()
-            for lane, take in wanted:
+            for lane, take, start in wanted:
                 claims = claim_due(
                     session=session,
                     token=token,
@@ -273,16 +241,33 @@ class Engine:
                 due[lane.account_id] = max(0, due[lane.account_id] - len(claims))
                 if not due[lane.account_id]:
                     del due[lane.account_id]
-                claimed.extend((lane, claim) for claim in claims)
-        pool = self._executor()
-        for lane, claim in claimed:
-            client = lane.client
-            assert client is not None
-            lane.in_flight += 1
-            future = pool.submit(self._process_one, claim, client)
-            self._in_flight[future] = lane
-            future.add_done_callback(self._finished.put)
-        return len(claimed), pacing
+                claimed.append((lane, claims, start))
+        for lane, claims, start in claimed:
+            for claim in claims[:start]:
+                self._start(lane, claim)
+            lane.backlog.extend(claims[start:])
+        return sum(len(claims) for _, claims, _ in claimed), pacing
+
+    def _start(self, lane: Lane, claim: Claim) -> None:
+        client = lane.client
+        assert client is not None
+        lane.in_flight += 1
+        future = self._executor().submit(self._process_one, claim, client)
+        self._in_flight[future] = lane
+        future.add_done_callback(self._finished.put)
+
+    def _give_back_waiting(self) -> None:
+        """Claims still waiting in the lanes go back to the queue (the pass ends)."""
+        claims = [claim for lane in self._lanes.values() for claim in lane.backlog]
+        for lane in self._lanes.values():
+            lane.backlog.clear()
+        if not claims:
+            return
+        try:
+            with self.runtime.db.write() as session:
+                release_claims(session=session, claims=claims, now=self.runtime.clock())
+        except Exception:  # their leases expire and the reaper returns them
+            log.exception("could not give back %d claimed enrollments", len(claims))
 
     def _collect(self, counts: Counter[str], *, timeout: float) -> None:
         """Count the work that finished, waiting up to ``timeout`` for the first if none has."""
@@ -346,7 +331,7 @@ class Engine:
 
     # --- lanes -----------------------------------------------------------------------------------
 
-    def _lane_for(self, account_id: int, counts: Counter[str]) -> _Lane | None:
+    def _lane_for(self, account_id: int, counts: Counter[str]) -> Lane | None:
         """The firm's lane with a client for its current credentials; None (and the account
         marked *needs attention*) when they cannot be read. Credentials and settings are read
         once per pass."""
@@ -375,7 +360,7 @@ class Engine:
         rate = max_rps or rt.settings.default_max_rps
         if lane is None:
             pacer = TokenBucket(rate, adaptive=max_rps is None)
-            lane = self._lanes[account_id] = _Lane(account_id=account_id, pacer=pacer)
+            lane = self._lanes[account_id] = Lane(account_id=account_id, pacer=pacer)
         else:
             lane.pacer.set_rate(rate, adaptive=max_rps is None)
         key = (credentials.secrets(), credentials.base_url, credentials.firm)
@@ -387,7 +372,7 @@ class Engine:
         lane.checked_in_pass = self._pass_number
         return lane
 
-    def _client(self, credentials: Credentials, lane: _Lane) -> ClockworkClient:
+    def _client(self, credentials: Credentials, lane: Lane) -> ClockworkClient:
         def record(call: CallRecord) -> None:
             lane.observe(call)
             with self._calls_lock:
