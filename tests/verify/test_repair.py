@@ -11,14 +11,20 @@ from sqlmodel import select
 
 from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.demo import SimulatorAdmin
-from sync_engine.engine.passes import Engine
 from sync_engine.models import AuditEntry
 from sync_engine.runtime import Runtime
 from sync_engine.verify.models import CheckStatus, VerifyState
 from sync_engine.verify.repair import apply_repair, preview_repair
 from sync_engine.verify.runs import advance, request_verification
 from tests.factories import SIM_FIRM, make_runtime
-from tests.verify.test_verify import _checks, _person, _synced_account
+from tests.verify.test_verify import (
+    _checks,
+    _drift,
+    _person,
+    _remove_emails,
+    _sync,
+    _synced_account,
+)
 
 
 @pytest.fixture
@@ -33,30 +39,14 @@ def _verify(rt: Runtime, account_id: int) -> None:
     assert advance(rt, run.id or 0).state == VerifyState.DONE
 
 
-def _sync(rt: Runtime) -> None:
-    engine = Engine(rt)
-    try:
-        engine.run_until_idle(timeout=30)
-    finally:
-        engine.close()
-
-
 def test_drift_is_previewed_repaired_by_the_engine_and_verifies_clean(
     rt: Runtime, sim_server: SimulatorServer
 ) -> None:
     account_id = _synced_account(rt, sim_server)
     with SimulatorAdmin(sim_server.base_url) as admin:
-        state = admin.state(SIM_FIRM)
-        project_id = state["candidacies"][0]["projectId"]
-        admin.delete_person(SIM_FIRM, _person(rt, "person5@example.com"))
-        survivor = admin.seed_person(SIM_FIRM, first_name="Keep", last_name="Me")
-        admin.merge_person(SIM_FIRM, _person(rt, "person4@example.com"), into=survivor["id"])
-        admin.remove_candidacy(SIM_FIRM, project_id, _person(rt, "person3@example.com"))
-        admin.remove_candidacy(SIM_FIRM, project_id, survivor["id"])  # the merge kept it: undo
-        note = next(
-            n for n in state["notes"] if n["personId"] == _person(rt, "person0@example.com")
-        )
-        admin.delete_note(SIM_FIRM, note["id"])
+        survivor_id = _drift(rt, admin)
+        project_id = admin.projects(SIM_FIRM)[0]["id"]
+        admin.remove_candidacy(SIM_FIRM, project_id, survivor_id)  # the merge kept it: undo
     _verify(rt, account_id)
 
     with rt.db.read() as session:
@@ -85,7 +75,7 @@ def test_drift_is_previewed_repaired_by_the_engine_and_verifies_clean(
     assert {email: c.status for email, c in checks.items()} == {
         f"person{i}@example.com": CheckStatus.OK for i in range(6)
     }, {email: c.reason for email, c in checks.items()}
-    assert _person(rt, "person4@example.com") == survivor["id"]
+    assert _person(rt, "person4@example.com") == survivor_id
     with SimulatorAdmin(sim_server.base_url) as admin:
         state = admin.state(SIM_FIRM)
     per_person = Counter(n["personId"] for n in state["notes"])
@@ -100,9 +90,7 @@ def test_an_email_removed_from_a_person_we_created_is_put_back(
 ) -> None:
     account_id = _synced_account(rt, sim_server, count=1)
     person_id = _person(rt, "person0@example.com")
-    with sim_server.state._lock:  # no admin route edits an email: the test reaches in
-        person = sim_server.state._firms[SIM_FIRM].people[person_id]
-        person["emails"], person["preferredEmailAddress"] = [], None
+    _remove_emails(sim_server, person_id)
     _verify(rt, account_id)
     with rt.db.write() as session:
         assert apply_repair(session=session, account_id=account_id, actor="a") == 1

@@ -29,6 +29,15 @@ def rt(database_url: str, sim: SimulatorState) -> Iterator[Runtime]:
     runtime.close()
 
 
+def _sync(rt: Runtime) -> None:
+    """Run the engine until nothing is left to do."""
+    engine = Engine(rt)
+    try:
+        engine.run_until_idle(timeout=30)
+    finally:
+        engine.close()
+
+
 def _synced_account(rt: Runtime, sim_server: SimulatorServer, count: int = 6) -> int:
     """An account with ``count`` synced contacts in a project, the first two with a reply note."""
     account_id = make_connected_account(rt, base_url=sim_server.base_url)
@@ -44,11 +53,7 @@ def _synced_account(rt: Runtime, sim_server: SimulatorServer, count: int = 6) ->
                 session=session, enrollment_id=enrollment_id, kind=ActivityKind.REPLIED,
                 at=None, subject="Re: hello",
             )  # fmt: skip
-    engine = Engine(rt)
-    try:
-        engine.run_until_idle(timeout=30)
-    finally:
-        engine.close()
+    _sync(rt)
     return account_id
 
 
@@ -57,6 +62,27 @@ def _person(rt: Runtime, email: str) -> str:
         contact = session.exec(select(Contact).where(Contact.email == email)).one()
     assert contact.clockwork_person_id is not None
     return contact.clockwork_person_id
+
+
+def _drift(rt: Runtime, admin: SimulatorAdmin) -> str:
+    """Each kind of drift, through the simulator's admin routes: person5 deleted, person4 merged
+    into a new person (its id returned), person3 out of the project, person0's reply note gone."""
+    state = admin.state(SIM_FIRM)
+    project_id = state["candidacies"][0]["projectId"]
+    admin.delete_person(SIM_FIRM, _person(rt, "person5@example.com"))
+    survivor = admin.seed_person(SIM_FIRM, first_name="Keep", last_name="Me")
+    admin.merge_person(SIM_FIRM, _person(rt, "person4@example.com"), into=survivor["id"])
+    admin.remove_candidacy(SIM_FIRM, project_id, _person(rt, "person3@example.com"))
+    note = next(n for n in state["notes"] if n["personId"] == _person(rt, "person0@example.com"))
+    admin.delete_note(SIM_FIRM, note["id"])
+    return str(survivor["id"])
+
+
+def _remove_emails(sim_server: SimulatorServer, person_id: str) -> None:
+    """Take every email off the person in Clockwork (no admin route edits an email)."""
+    with sim_server.state._lock:
+        person = sim_server.state._firms[SIM_FIRM].people[person_id]
+        person["emails"], person["preferredEmailAddress"] = [], None
 
 
 def _checks(rt: Runtime) -> dict[str, ContactCheck]:
@@ -70,16 +96,7 @@ def test_each_kind_of_drift_is_found_and_nothing_is_written_to_clockwork(
 ) -> None:
     account_id = _synced_account(rt, sim_server)
     with SimulatorAdmin(sim_server.base_url) as admin:
-        state = admin.state(SIM_FIRM)
-        project_id = state["candidacies"][0]["projectId"]
-        admin.delete_person(SIM_FIRM, _person(rt, "person5@example.com"))
-        survivor = admin.seed_person(SIM_FIRM, first_name="Keep", last_name="Me")
-        admin.merge_person(SIM_FIRM, _person(rt, "person4@example.com"), into=survivor["id"])
-        admin.remove_candidacy(SIM_FIRM, project_id, _person(rt, "person3@example.com"))
-        note = next(
-            n for n in state["notes"] if n["personId"] == _person(rt, "person0@example.com")
-        )
-        admin.delete_note(SIM_FIRM, note["id"])
+        survivor_id = _drift(rt, admin)
         before = admin.state(SIM_FIRM)
         writes_before = {
             k: v for k, v in sim_server.state.request_counts(SIM_FIRM)["routes"].items()
@@ -97,7 +114,7 @@ def test_each_kind_of_drift_is_found_and_nothing_is_written_to_clockwork(
     drifts = {email: [f["drift"] for f in c.findings] for email, c in checks.items()}
     assert drifts["person5@example.com"] == ["person_missing"]
     assert drifts["person4@example.com"] == ["person_merged"]  # the email moved with the merge
-    assert checks["person4@example.com"].findings[0]["survivor_id"] == survivor["id"]
+    assert checks["person4@example.com"].findings[0]["survivor_id"] == survivor_id
     assert drifts["person3@example.com"] == ["candidacy_missing"]
     assert drifts["person0@example.com"] == ["notes_missing"]
     assert checks["person0@example.com"].reason == (
@@ -120,9 +137,7 @@ def test_an_email_removed_from_the_person_is_found(
 ) -> None:
     account_id = _synced_account(rt, sim_server, count=1)
     person_id = _person(rt, "person0@example.com")
-    with sim_server.state._lock:  # no admin route edits an email: the test reaches in
-        person = sim_server.state._firms[SIM_FIRM].people[person_id]
-        person["emails"], person["preferredEmailAddress"] = [], None
+    _remove_emails(sim_server, person_id)
     run = request_verification(rt, account_id=account_id, actor="ana")
     advance(rt, run.id or 0)
     (check,) = _checks(rt).values()
@@ -187,10 +202,6 @@ def test_contacts_synced_after_the_request_are_checked_and_counted_in_the_total(
         sequence_id = session.exec(select(Enrollment.sequence_id)).first()
     assert sequence_id is not None
     enroll(rt, sequence_id, "late@example.com")
-    engine = Engine(rt)
-    try:
-        engine.run_until_idle(timeout=30)
-    finally:
-        engine.close()
+    _sync(rt)
     run = advance(rt, run.id or 0)
     assert (run.state, run.checked, run.total) == (VerifyState.DONE, 3, 3)
