@@ -251,7 +251,8 @@ _REQUEUE_FOR_NOTE = (
     sa.update(_ENROLLMENT_ROWS)
     .where(
         _ENROLLMENT_ROWS.c.id == sa.bindparam("enrollment_id"),
-        _ENROLLMENT_ROWS.c.status.in_(_ENGINE_OWNED),
+        # Constants, not an expanding list: that is re-rendered (and re-parsed) on every run.
+        _ENROLLMENT_ROWS.c.status.in_([sa.literal(status.value) for status in _ENGINE_OWNED]),
         _ENROLLMENT_ROWS.c.next_attempt_at.is_(None),
     )
     .values(next_attempt_at=sa.bindparam("due", type_=_ENROLLMENT_ROWS.c.next_attempt_at.type))
