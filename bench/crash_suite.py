@@ -32,7 +32,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,7 +59,7 @@ from sync_engine.engine.pipeline import NOTE_KEY_PREFIX
 from sync_engine.models import Activity, ActivityKind, Contact, Enrollment
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import enrollments, events
-from tests import postgres
+from tests import loopback, postgres
 
 ACCOUNT = "Crash Suite"
 MOMENTS = (
@@ -110,18 +109,12 @@ class Suite:
 # --- processes -----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _cwsync(*args: str) -> list[str]:
     return [sys.executable, "-m", "sync_engine", *args]
 
 
 def _start_simulator(workdir: Path, latency_ms: float, jitter_ms: float) -> tuple[Any, str]:
-    port = _free_port()
+    port = loopback.free_port()
     with (workdir / "simulator.log").open("w") as log:  # the child keeps its own handle
         process = subprocess.Popen(
             _cwsync("simulator", "--port", str(port), "--latency-ms", str(latency_ms),
@@ -129,15 +122,14 @@ def _start_simulator(workdir: Path, latency_ms: float, jitter_ms: float) -> tupl
             cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/_admin/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"the simulator did not start; see {workdir / 'simulator.log'}")
+    try:
+        loopback.wait_until_answering(
+            f"{url}/_admin/health", process, seconds=20, log=workdir / "simulator.log"
+        )
+    except RuntimeError:
+        process.kill()
+        raise
+    return process, url
 
 
 def _spawn_sync(suite: Suite, run: int, timeout: float = 300) -> subprocess.Popen[bytes]:

@@ -44,7 +44,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,7 +56,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: bench, tests
@@ -66,7 +64,7 @@ from bench.dashboard_queries import source_revision
 from bench.generated_data import SEARCH_DOMAIN, load
 from bench.page_queries import PAGE_SIZE
 from sync_engine.services import auth
-from tests import postgres
+from tests import loopback, postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -144,12 +142,6 @@ class Target:
         return f"{size} ({self.backend})"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serve(target: Target, data: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``streamlit run dashboard/app.py`` over the target's store; yields its URL and process."""
@@ -173,41 +165,21 @@ def serve(target: Target, data: Path) -> Iterator[tuple[str, subprocess.Popen[by
             encoding="utf-8",
         )
         args = ["--secrets.files", str(secrets)]
-    port = _free_port()
-    log = (data / "streamlit.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-            "--server.port", str(port), "--server.address", "127.0.0.1",
-            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            # No reloading when a source file changes under a run (a shared checkout): a reload
-            # re-imports the models mid-run and the next page fails.
-            "--server.fileWatcherType", "none", *args,
-        ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    port = loopback.free_port()
+    command = [
+        sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        # No reloading when a source file changes under a run (a shared checkout): a reload
+        # re-imports the models mid-run and the next page fails.
+        "--server.fileWatcherType", "none", *args,
+    ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"streamlit exited early; see {data / 'streamlit.log'}")
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not become healthy within 120 s")
-            time.sleep(0.1)  # readiness of a subprocess, not a wait on the page
+    with loopback.running(
+        command, url=f"{url}/_stcore/health", log=data / "streamlit.log", seconds=120, cwd=ROOT,
+        env=env,
+    ) as process:  # fmt: skip
         yield url, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def rss_mb(pid: int) -> float:

@@ -4,12 +4,13 @@ answer an error status, and can be taken down and brought back on the same port.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests import loopback
 
 
 @dataclass(frozen=True)
@@ -25,17 +26,11 @@ class Received:
         return json.loads(self.body)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Receiver:
     """``with Receiver() as r: r.url`` — up until :meth:`down`, back with :meth:`up`."""
 
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+        self.port = port or loopback.free_port()
         self.received: list[Received] = []
         self.status = 200
         self.arrived = threading.Condition()

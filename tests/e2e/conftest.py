@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests import loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -45,12 +43,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Debian's chromium, or a skip (a failure when CI requires the browser)."""
@@ -68,37 +60,17 @@ def started(
 ) -> Iterator[str]:
     """``command`` (a dashboard on ``port``) run with ``env``, its output in ``log``; yields its
     base URL once ``/_stcore/health`` answers, and stops it after."""
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        try:
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"the dashboard exited early; see {log}")
-                try:
-                    if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("the dashboard did not become healthy within 60 s")
-                time.sleep(0.1)  # readiness polling of a subprocess, not a wait on the page
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    url = f"http://127.0.0.1:{port}"
+    with loopback.running(
+        command, url=f"{url}/_stcore/health", log=log, seconds=60, cwd=cwd, env=env
+    ):
+        yield url
 
 
 @contextmanager
 def serve(data: Path, env: dict[str, str], *args: str) -> Iterator[str]:
     """``streamlit run dashboard/app.py`` on a free port with ``env``; yields its base URL."""
-    port = _free_port()
+    port = loopback.free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
         "--server.port", str(port), "--server.headless", "true",

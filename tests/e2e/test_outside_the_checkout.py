@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import IDLE, ROOT, _free_port, started, store_env
+from tests import loopback
+from tests.e2e.conftest import IDLE, ROOT, started, store_env
 
 APP = ROOT / "dashboard" / "app.py"
 
@@ -57,7 +58,7 @@ def test_cwsync_dashboard_listens_on_loopback_only_from_any_directory(
     elsewhere: tuple[Path, dict[str, str]],
 ) -> None:
     cwd, env = elsewhere
-    port = _free_port()
+    port = loopback.free_port()
     cwsync = [sys.executable, "-m", "sync_engine", "dashboard", "--port", str(port)]
 
     with started(cwsync, cwd=cwd, env=env, port=port, log=cwd / "dashboard.log"):
@@ -68,7 +69,7 @@ def test_streamlit_run_from_another_directory_refuses_demo_mode(
     elsewhere: tuple[Path, dict[str, str]], browser: object
 ) -> None:
     cwd, env = elsewhere
-    port = _free_port()
+    port = loopback.free_port()
     plain = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port)]
 
     with started(plain, cwd=cwd, env=env, port=port, log=cwd / "dashboard.log") as url:

@@ -8,18 +8,16 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from clockwork_simulator import SimulatorServer, SimulatorState
 from clockwork_simulator.state import SEED_PROJECT_NAMES
+from tests import loopback
 from tests.factories import SIM_FIRM, SIM_KEYS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -44,42 +42,19 @@ def readme_commands() -> list[str]:
     return commands
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        assert process.poll() is None, "the background command exited"
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"{url} did not answer within {seconds}s"
-        time.sleep(0.1)  # readiness polling of a subprocess
-
-
 @pytest.fixture
 def background() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
     for process in started:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        loopback.stop(process, grace=10)
 
 
 def test_the_readme_command_line_block_run_as_written_syncs_every_contact(
     tmp_path: Path, background: list[subprocess.Popen[bytes]]
 ) -> None:
     commands = readme_commands()
-    port = str(_free_port())
+    port = str(loopback.free_port())
     data = tmp_path / "data"
     env = {
         key: value
@@ -101,7 +76,9 @@ def test_the_readme_command_line_block_run_as_written_syncs_every_contact(
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             background.append(process)
-            _wait_for(f"http://127.0.0.1:{port}/_admin/health", process)
+            loopback.wait_until_answering(
+                f"http://127.0.0.1:{port}/_admin/health", process, seconds=30
+            )
             continue
         done = subprocess.run(
             ["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
