@@ -11,6 +11,7 @@ sequence and email, and per-item results; the delivery record that makes a retry
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +37,12 @@ from sync_engine.models import (
 )
 from sync_engine.services import accounts, contacts_csv, enrollments
 from sync_engine.services.errors import InvalidInputError, NotFoundError
-from sync_engine.services.events import RecordedEvent, record_event
+from sync_engine.services.events import (
+    EnrollmentLookup,
+    RecordedEvent,
+    event_context_query,
+    record_event,
+)
 from sync_engine.services.queries.reason_texts import reason_message
 
 Clock = Callable[[], datetime]
@@ -279,6 +285,20 @@ _ENROLLMENT_BY_REF_AND_EMAIL = sa.select(
 _ENROLLMENT_ACCOUNT = sa.select(_ENROLLMENTS.c.account_id).where(
     _ENROLLMENTS.c.id == sa.bindparam("id")
 )
+# The same enrollment inside the statement that reads an event's context: one statement per
+# event instead of two; when it finds nothing, find_enrollment says what is missing.
+_EVENT_CONTEXT_BY_REF_AND_EMAIL = event_context_query(
+    sa.select(_ENROLLMENTS.c.id)
+    .where(
+        _ENROLLMENTS.c.contact_id == _CONTACT_BY_EMAIL,
+        _ENROLLMENTS.c.sequence_id
+        == sa.select(_REFS.c.sequence_id)
+        .where(_REFS.c.account_id == sa.bindparam("account_id"), _REFS.c.ref == sa.bindparam("ref"))
+        .scalar_subquery(),
+    )
+    .limit(1)
+    .scalar_subquery()
+)
 
 
 def find_enrollment(
@@ -347,10 +367,6 @@ def record_one_event(
 ) -> RecordedEvent:
     """Record one event (:class:`NotFoundError` / :class:`InvalidInputError` as the services
     raise them)."""
-    enrollment_id = find_enrollment(
-        session=session, account_id=account_id, sequence_ref=event.sequence, email=event.email,
-        enrollment_id=event.enrollment_id,
-    )  # fmt: skip
     at = event.occurred_at
     if at is not None:
         if at.tzinfo is None:
@@ -358,6 +374,18 @@ def record_one_event(
         now = clock()
         if now < at <= now + CLOCK_SKEW:
             at = now
+    if event.enrollment_id is None and event.sequence and event.email:
+        params = {"account_id": account_id, "ref": event.sequence,
+                  "email": normalize_email(event.email)}  # fmt: skip
+        with contextlib.suppress(NotFoundError):  # find_enrollment below says what is missing
+            return record_event(
+                session=session, kind=event.kind, at=at, subject=event.subject,
+                enrollment_id=EnrollmentLookup(_EVENT_CONTEXT_BY_REF_AND_EMAIL, params),
+            )  # fmt: skip
+    enrollment_id = find_enrollment(
+        session=session, account_id=account_id, sequence_ref=event.sequence, email=event.email,
+        enrollment_id=event.enrollment_id,
+    )  # fmt: skip
     return record_event(
         session=session, enrollment_id=enrollment_id, kind=event.kind, at=at,
         subject=event.subject,

@@ -79,35 +79,52 @@ def _logged_value_after(entity: str, field_name: str) -> sa.ScalarSelect[Any]:
     )
 
 
-# Built once: everything recording an event needs to know, in one statement (the ingest API's
-# hot path). The connection and tracking "then" columns are NULL when nothing changed since.
-_EVENT_CONTEXT = (
-    sa.select(
-        _ENROLLMENT_ROWS.c.account_id,
-        _ENROLLMENT_ROWS.c.status,
-        _ENROLLMENT_ROWS.c.reason,
-        _SETTINGS.c.account_id.label("has_settings"),
-        _SETTINGS.c.sync_mode,
-        _SETTINGS.c.deduplication,
-        _SETTINGS.c.default_project_id,
-        _SETTINGS.c.activity_tracking,
-        _CONNECTIONS.c.state.label("connection_state"),
-        sa.select(sa.func.min(_AUDIT.c.at))
-        .where(
-            _AUDIT.c.account_id == _ENROLLMENT_ROWS.c.account_id,
-            _AUDIT.c.entity == "connection",
-            _AUDIT.c.field == "state",
+def event_context_query(enrollment: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """Everything recording an event needs to know, in one statement, for the enrollment whose
+    id is ``enrollment``: a bound id, or a scalar subquery of the caller's (the ingest API finds
+    the enrollment by its sequence and email in the same statement). The connection and
+    tracking "then" columns are NULL when nothing changed since ``:at``."""
+    return (
+        sa.select(
+            _ENROLLMENT_ROWS.c.id,
+            _ENROLLMENT_ROWS.c.account_id,
+            _ENROLLMENT_ROWS.c.status,
+            _ENROLLMENT_ROWS.c.reason,
+            _SETTINGS.c.account_id.label("has_settings"),
+            _SETTINGS.c.sync_mode,
+            _SETTINGS.c.deduplication,
+            _SETTINGS.c.default_project_id,
+            _SETTINGS.c.activity_tracking,
+            _CONNECTIONS.c.state.label("connection_state"),
+            sa.select(sa.func.min(_AUDIT.c.at))
+            .where(
+                _AUDIT.c.account_id == _ENROLLMENT_ROWS.c.account_id,
+                _AUDIT.c.entity == "connection",
+                _AUDIT.c.field == "state",
+            )
+            .scalar_subquery()
+            .label("first_connected_at"),
+            _logged_value_after("connection", "state").label("connection_state_then"),
+            _logged_value_after("settings", "activity_tracking").label("tracking_then"),
         )
-        .scalar_subquery()
-        .label("first_connected_at"),
-        _logged_value_after("connection", "state").label("connection_state_then"),
-        _logged_value_after("settings", "activity_tracking").label("tracking_then"),
+        .select_from(_ENROLLMENT_ROWS)
+        .outerjoin(_SETTINGS, _SETTINGS.c.account_id == _ENROLLMENT_ROWS.c.account_id)
+        .outerjoin(_CONNECTIONS, _CONNECTIONS.c.account_id == _ENROLLMENT_ROWS.c.account_id)
+        .where(_ENROLLMENT_ROWS.c.id == enrollment)
     )
-    .select_from(_ENROLLMENT_ROWS)
-    .outerjoin(_SETTINGS, _SETTINGS.c.account_id == _ENROLLMENT_ROWS.c.account_id)
-    .outerjoin(_CONNECTIONS, _CONNECTIONS.c.account_id == _ENROLLMENT_ROWS.c.account_id)
-    .where(_ENROLLMENT_ROWS.c.id == sa.bindparam("id"))
-)
+
+
+# Built once: it runs for every event recorded (the ingest API's hot path).
+_EVENT_CONTEXT = event_context_query(sa.bindparam("id"))
+
+
+@dataclass(frozen=True)
+class EnrollmentLookup:
+    """An enrollment named another way than by its id: a statement built once with
+    :func:`event_context_query`, and its parameters (``at`` is added)."""
+
+    statement: sa.Select[Any]
+    params: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -115,6 +132,7 @@ class _EventContext:
     """An enrollment's account as an event at ``at`` finds it: the settings now and R5's
     verdict for that moment."""
 
+    enrollment_id: int
     account_id: int
     status: str
     reason: str | None
@@ -122,10 +140,17 @@ class _EventContext:
     untracked: Reason | None
 
 
-def _event_context(connection: sa.Connection, enrollment_id: int, at: datetime) -> _EventContext:
-    row = connection.execute(_EVENT_CONTEXT, {"id": enrollment_id, "at": at}).first()
+def _event_context(
+    connection: sa.Connection, enrollment: int | EnrollmentLookup, at: datetime
+) -> _EventContext:
+    if isinstance(enrollment, EnrollmentLookup):
+        row = connection.execute(enrollment.statement, {**enrollment.params, "at": at}).first()
+    else:
+        row = connection.execute(_EVENT_CONTEXT, {"id": enrollment, "at": at}).first()
     if row is None:
-        raise NotFoundError(f"no enrollment {enrollment_id}")
+        raise NotFoundError(
+            f"no enrollment {enrollment}" if isinstance(enrollment, int) else "no such enrollment"
+        )
     if row.has_settings is None:
         raise NotFoundError(f"no settings for account {row.account_id}")
     snapshot = AccountSnapshot(
@@ -137,8 +162,8 @@ def _event_context(connection: sa.Connection, enrollment_id: int, at: datetime) 
         activity_tracking=row.activity_tracking,
     )
     return _EventContext(
-        account_id=row.account_id, status=row.status, reason=row.reason, snapshot=snapshot,
-        untracked=_untracked_reason(row, at, snapshot),
+        enrollment_id=row.id, account_id=row.account_id, status=row.status, reason=row.reason,
+        snapshot=snapshot, untracked=_untracked_reason(row, at, snapshot),
     )  # fmt: skip
 
 
@@ -185,12 +210,14 @@ class RecordedEvent:
 def record_event(
     *,
     session: Session,
-    enrollment_id: int,
+    enrollment_id: int | EnrollmentLookup,
     kind: ActivityKind,
     at: datetime | None,
     subject: str,
 ) -> RecordedEvent:
-    """Record an email event; a reply is also the second trigger of R1.
+    """Record an email event; a reply is also the second trigger of R1. The enrollment is
+    named by its id, or by an :class:`EnrollmentLookup` (:class:`NotFoundError` when it finds
+    none, before anything is written).
 
     Core statements (one to read the context, one insert, one update), the ORM only for a
     reply's decision: the ingest API records hundreds of events a second through here.
@@ -204,6 +231,7 @@ def record_event(
     session.flush()  # the statements below go to the connection, past the session
     connection = session.connection()
     context = _event_context(connection, enrollment_id, at)
+    enrollment_id = context.enrollment_id
     if at > now:
         raise InvalidInputError("an event cannot happen in the future")
     status, enrollment_reason = context.status, context.reason

@@ -16,7 +16,12 @@ def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [plan, *(node for child in plan.get("Plans", []) for node in _nodes(child))]
 
 
-def test_an_events_enrollment_lookup_reads_the_contact_once_on_a_fresh_import(api: Api) -> None:
+@pytest.mark.parametrize(
+    "statement", ["_ENROLLMENT_BY_REF_AND_EMAIL", "_EVENT_CONTEXT_BY_REF_AND_EMAIL"]
+)
+def test_an_events_enrollment_lookup_reads_the_contact_once_on_a_fresh_import(
+    api: Api, statement: str
+) -> None:
     if api.runtime.db.engine.dialect.name != "postgresql":
         pytest.skip("a PostgreSQL plan (SQLite's statistics are refreshed at start-up)")
     assert api.put_sequence("seq-1").status_code == 201
@@ -25,10 +30,11 @@ def test_an_events_enrollment_lookup_reads_the_contact_once_on_a_fresh_import(ap
     assert added.json()["accepted"] == 200
 
     with api.runtime.db.engine.connect() as connection:
-        compiled = service._ENROLLMENT_BY_REF_AND_EMAIL.compile(dialect=connection.dialect)
+        compiled = getattr(service, statement).compile(dialect=connection.dialect)
         params = compiled.construct_params(
-            {"account_id": api.account_id, "ref": "seq-1", "email": "lead150@example.com"}
-        )
+            {"account_id": api.account_id, "ref": "seq-1", "email": "lead150@example.com",
+             "at": api.clock()}
+        )  # fmt: skip
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled.string}", params)
         (document,) = cursor.fetchone()
@@ -36,3 +42,5 @@ def test_an_events_enrollment_lookup_reads_the_contact_once_on_a_fresh_import(ap
     on_contacts = [node for node in _nodes(plan) if node.get("Relation Name") == "contact"]
     assert on_contacts
     assert [node["Actual Loops"] for node in on_contacts] == [1] * len(on_contacts), plan
+    on_enrollments = [node for node in _nodes(plan) if node.get("Relation Name") == "enrollment"]
+    assert all(node["Node Type"] != "Seq Scan" for node in on_enrollments), plan
