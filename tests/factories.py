@@ -14,7 +14,7 @@ from clockwork_simulator import SimulatorState
 from sync_engine.cli import common as cli_common
 from sync_engine.cli import main as cli_main
 from sync_engine.config import Settings
-from sync_engine.models import ClockworkConnection, ConnectionState
+from sync_engine.models import ClockworkConnection, ConnectionState, Enrollment
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts, enrollments
 
@@ -88,6 +88,14 @@ def connection_fields(base_url: str = "http://sim.test", **overrides: str) -> di
     return fields
 
 
+def make_account(runtime: Runtime, name: str = "Acme Talent") -> int:
+    """An account with no connection yet; returns its id."""
+    with runtime.db.write() as session:
+        account = accounts.create_account(session=session, name=name, actor="test")
+    assert account.id is not None
+    return account.id
+
+
 def make_connected_account(
     runtime: Runtime,
     name: str = "Acme Talent",
@@ -97,19 +105,31 @@ def make_connected_account(
 ) -> int:
     """An account connected to ``SIM_FIRM`` (at ``base_url``, or through ``runtime``'s transport);
     returns its id."""
-    with runtime.db.write() as session:
-        account = accounts.create_account(session=session, name=name, actor="test")
-    assert account.id is not None
+    account_id = make_account(runtime, name)
     accounts.connect(
-        runtime, account_id=account.id, fields=connection_fields(base_url), actor="test"
+        runtime, account_id=account_id, fields=connection_fields(base_url), actor="test"
     )
     if settings:
-        with runtime.db.write() as session:
-            accounts.update_settings(
-                session=session, account_id=account.id, changes=settings,
-                actor="test",
-            )  # fmt: skip
-    return account.id
+        set_settings(runtime, account_id, **settings)
+    return account_id
+
+
+def set_settings(runtime: Runtime, account_id: int, **changes: object) -> None:
+    """Change the account's sync settings through the service, as staff would."""
+    with runtime.db.write() as session:
+        accounts.update_settings(
+            session=session, account_id=account_id, changes=changes, actor="test"
+        )
+
+
+def set_enrollment(runtime: Runtime, enrollment_id: int, **columns: object) -> None:
+    """Write an enrollment's outcome columns (``status``, ``reason``...) as the engine would."""
+    with runtime.db.write() as session:
+        enrollment = session.get(Enrollment, enrollment_id)
+        assert enrollment is not None
+        for name, value in columns.items():
+            setattr(enrollment, name, value)
+        session.add(enrollment)
 
 
 def set_connection_state(

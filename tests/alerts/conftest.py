@@ -7,9 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts
 from tests.alerts.receiver import Receiver
-from tests.factories import FakeClock, make_runtime
+from tests.factories import FakeClock, make_account, make_runtime
 
 
 @pytest.fixture
@@ -27,7 +26,4 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def account_id(rt: Runtime) -> int:
-    with rt.db.write() as session:
-        account = accounts.create_account(session=session, name="Acme Talent", actor="test")
-    assert account.id is not None
-    return account.id
+    return make_account(rt)

@@ -12,7 +12,6 @@ from sync_engine.alerts.job import check_alerts
 from sync_engine.alerts.models import DeliveryState
 from sync_engine.models import ConnectionState
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts
 from tests.alerts.receiver import Receiver
 from tests.dashboard.conftest import (  # noqa: F401  (fixtures)
     VIEWER,
@@ -21,21 +20,14 @@ from tests.dashboard.conftest import (  # noqa: F401  (fixtures)
     store,
     texts,
 )
-from tests.factories import set_connection_state
-
-
-def _account(runtime: Runtime) -> int:
-    with runtime.db.write() as session:
-        account = accounts.create_account(session=session, name="Acme Talent", actor="test")
-    assert account.id is not None
-    return account.id
+from tests.factories import make_account, set_connection_state
 
 
 def test_an_admin_adds_a_webhook_and_a_test_alert_arrives(
     store: Runtime,  # noqa: F811
     receiver: Receiver,
 ) -> None:
-    _account(store)
+    make_account(store)
     app = open_page("alerts")
     assert "Nothing needs attention right now." in texts(app)
     url_box = next(box for box in app.text_input if box.label == "URL")
@@ -58,7 +50,7 @@ def test_a_raised_alert_and_the_log_are_shown_to_a_viewer_without_configuration(
     store: Runtime,  # noqa: F811
     receiver: Receiver,
 ) -> None:
-    account_id = _account(store)
+    account_id = make_account(store)
     add_destination(
         store, account_id=account_id, fields={"kind": "slack", "url": receiver.url}, actor="t"
     )

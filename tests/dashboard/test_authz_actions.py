@@ -21,12 +21,20 @@ from streamlit.testing.v1 import AppTest
 
 from clockwork_simulator import FaultConfig, SimulatorServer
 from dashboard import identity
-from sync_engine.models import ActivityKind, Enrollment
+from sync_engine.models import ActivityKind
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, events
 from sync_engine.services.errors import ServiceError
 from tests.dashboard.conftest import ADMIN, VIEWER, call_action, texts
-from tests.factories import SIM_FIRM, connection_fields, enroll, make_sequence
+from tests.factories import (
+    SIM_FIRM,
+    connection_fields,
+    enroll,
+    make_connected_account,
+    make_sequence,
+    set_enrollment,
+    set_settings,
+)
 
 REFUSED = "Only an admin can"
 
@@ -196,35 +204,24 @@ def _name(action: Action) -> str:
 def world(store: Runtime, simulator: SimulatorServer) -> World:
     """A connected account with a sequence, a failed enrollment, one needing review, and a queued
     one with an email opened while activity tracking was off (something to backfill)."""
-    with store.db.write() as session:
-        created = accounts.create_account(session=session, name="Acme Talent", actor="test")
-    assert created.id is not None
-    accounts.connect(
-        store, account_id=created.id, fields=connection_fields(simulator.base_url), actor="test"
-    )
-    sequence_id = make_sequence(store, created.id, "VP Engineering")
+    account_id = make_connected_account(store, base_url=simulator.base_url)
+    sequence_id = make_sequence(store, account_id, "VP Engineering")
     failed = enroll(store, sequence_id, "ada@lovelace.com")
     review = enroll(store, sequence_id, "ken@wingtip.com")
     queued = enroll(store, sequence_id, "grace@northwind.com")
+    set_settings(store, account_id, activity_tracking=False)
     with store.db.write() as session:
-        accounts.update_settings(
-            session=session, account_id=created.id, changes={"activity_tracking": False},
-            actor="test",
-        )  # fmt: skip
         events.record_event(
             session=session, enrollment_id=queued, kind=ActivityKind.OPENED, at=None,
             subject="Hello",
         )  # fmt: skip
-        row = session.get(Enrollment, failed)
-        assert row is not None
-        row.status, row.reason, row.next_attempt_at = "failed", "validation_error", None
-        other = session.get(Enrollment, review)
-        assert other is not None
-        other.status, other.reason = "needs_review", "ambiguous_linkedin_match"
-        other.next_attempt_at = None
-        other.review_candidates = [{"id": "p-a", "name": "Ken T.", "emails": [], "position": None}]
-        session.add_all([row, other])
-    return World(created.id, sequence_id, failed, review, simulator.base_url)
+    set_enrollment(store, failed, status="failed", reason="validation_error", next_attempt_at=None)
+    set_enrollment(
+        store, review, status="needs_review", reason="ambiguous_linkedin_match",
+        next_attempt_at=None,
+        review_candidates=[{"id": "p-a", "name": "Ken T.", "emails": [], "position": None}],
+    )  # fmt: skip
+    return World(account_id, sequence_id, failed, review, simulator.base_url)
 
 
 def _store(runtime: Runtime) -> dict[str, list[str]]:

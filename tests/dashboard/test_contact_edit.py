@@ -13,9 +13,9 @@ from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig
 from sync_engine.models import AuditEntry, Contact
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, actions, events
+from sync_engine.services import actions, events
 from tests.dashboard.conftest import ADMIN, VIEWER, by_label, open_page, texts
-from tests.factories import connection_fields, enroll, make_sequence
+from tests.factories import enroll, make_connected_account, make_sequence
 
 BAD_URL = "https://www.linkedin.com/in/frances allen"
 GOOD_URL = "https://www.linkedin.com/in/frances-allen"
@@ -29,14 +29,9 @@ def engine(store: Runtime) -> Engine:
 @pytest.fixture
 def refused(store: Runtime, simulator: SimulatorServer, engine: Engine) -> int:
     """An enrollment whose LinkedIn URL Clockwork refused (a 422), as in the demo."""
-    with store.db.write() as session:
-        account = accounts.create_account(session=session, name="Acme Talent", actor="test")
-    assert account.id is not None
-    accounts.connect(
-        store, account_id=account.id, fields=connection_fields(simulator.base_url), actor="test"
-    )
+    account_id = make_connected_account(store, base_url=simulator.base_url)
     enrollment_id = enroll(
-        store, make_sequence(store, account.id, "VP Engineering"), "frances.allen@litware.com",
+        store, make_sequence(store, account_id, "VP Engineering"), "frances.allen@litware.com",
         first_name="Frances", last_name="Allen", title="Engineering Manager", company="Litware",
         linkedin_url=BAD_URL,
     )  # fmt: skip

@@ -15,10 +15,9 @@ import pytest
 from dashboard import export_download
 from dashboard.export_download import ExportServer, ExportState
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts
 from sync_engine.services.queries import contact_table, csv_export
 from tests.dashboard.conftest import open_page
-from tests.factories import enroll, make_sequence
+from tests.factories import enroll, make_account, make_sequence
 
 
 class Clock:
@@ -32,13 +31,11 @@ class Clock:
 
 
 def _account(runtime: Runtime, contacts: int) -> contact_table.EnrollmentFilter:
-    with runtime.db.write() as session:
-        account = accounts.create_account(session=session, name="Acme Talent", actor="test")
-    assert account.id is not None
-    sequence_id = make_sequence(runtime, account.id, "=VP Engineering")
+    account_id = make_account(runtime)
+    sequence_id = make_sequence(runtime, account_id, "=VP Engineering")
     for number in range(contacts):
         enroll(runtime, sequence_id, f"person{number}@northwind.com", first_name=f"P{number}")
-    return contact_table.EnrollmentFilter(account_id=account.id)
+    return contact_table.EnrollmentFilter(account_id=account_id)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from sync_engine.ingest import credentials, delivery_log
 from sync_engine.ingest.models import DeliveryOutcome, IngestDelivery, IngestSecret, IngestToken
 from sync_engine.models import Activity, ActivityKind, AuditEntry
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts
 from tests.dashboard.conftest import (
     ADMIN,
     VIEWER,
@@ -22,7 +21,12 @@ from tests.dashboard.conftest import (
     open_page,
     texts,
 )
-from tests.factories import connection_fields, enroll, make_sequence
+from tests.factories import (
+    enroll,
+    make_account,
+    make_connected_account,
+    make_sequence,
+)
 
 
 def _tables(app: object) -> str:
@@ -30,15 +34,8 @@ def _tables(app: object) -> str:
     return "\n".join(frame.value.to_string() for frame in app.dataframe)  # type: ignore[attr-defined]
 
 
-def _account(runtime: Runtime) -> int:
-    with runtime.db.write() as session:
-        account = accounts.create_account(session=session, name="Acme Talent", actor="test")
-    assert account.id is not None
-    return account.id
-
-
 def test_integrations_shows_the_endpoint_and_creates_a_token_shown_once(store: Runtime) -> None:
-    account_id = _account(store)
+    account_id = make_account(store)
     app = open_page("integrations")
     assert f"http://127.0.0.1:8780/v1/accounts/{account_id}" in [c.value for c in app.code]
     by_label(app.text_input, "Token name").input("Instantly webhooks")
@@ -57,7 +54,7 @@ def test_integrations_shows_the_endpoint_and_creates_a_token_shown_once(store: R
 
 
 def test_integrations_revokes_a_token(store: Runtime) -> None:
-    account_id = _account(store)
+    account_id = make_account(store)
     with store.db.write() as session:
         credentials.create_token(
             session=session, account_id=account_id, name="Smartlead", actor="test",
@@ -71,7 +68,7 @@ def test_integrations_revokes_a_token(store: Runtime) -> None:
 
 
 def test_integrations_sets_a_signing_secret_shown_once(store: Runtime) -> None:
-    _account(store)
+    make_account(store)
     app = open_page("integrations")
     by_label(app.button, "Create a signing secret").click().run()
     shown = [c.value for c in app.code if str(c.value).startswith("whsec_")]
@@ -80,7 +77,7 @@ def test_integrations_sets_a_signing_secret_shown_once(store: Runtime) -> None:
 
 
 def test_integrations_lists_the_last_deliveries_with_their_reason(store: Runtime) -> None:
-    account_id = _account(store)
+    account_id = make_account(store)
     with store.db.write() as session:
         for outcome, status, reason in (
             (DeliveryOutcome.ACCEPTED, 201, None),
@@ -110,7 +107,7 @@ def test_integrations_lists_the_last_deliveries_with_their_reason(store: Runtime
 def test_a_viewer_calling_a_token_action_directly_is_refused(
     store: Runtime, handler: str, arguments: dict[str, object]
 ) -> None:
-    account_id = _account(store)
+    account_id = make_account(store)
     with store.db.write() as session:
         credentials.create_token(session=session, account_id=account_id, name="Kept", actor="test")
     app = call_action(
@@ -130,10 +127,7 @@ def test_a_viewer_calling_a_token_action_directly_is_refused(
 def test_in_demo_mode_the_demo_controls_send_events_through_the_ingest_api(
     store: Runtime, simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    account_id = _account(store)
-    accounts.connect(
-        store, account_id=account_id, fields=connection_fields(simulator.base_url), actor="test"
-    )
+    account_id = make_connected_account(store, base_url=simulator.base_url)
     enrollment_id = enroll(store, make_sequence(store, account_id), "ada@example.com")
     ingest = DemoIngest(store)
     monkeypatch.setattr(ingest_panel, "demo_ingest", lambda: ingest)

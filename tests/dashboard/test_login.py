@@ -16,7 +16,7 @@ from dashboard import identity, plain_text
 from sync_engine import audit
 from sync_engine.models import Enrollment
 from sync_engine.runtime import Runtime
-from sync_engine.services import accounts, auth
+from sync_engine.services import auth
 from tests.dashboard.conftest import (
     ADMIN,
     APP,
@@ -30,7 +30,12 @@ from tests.dashboard.conftest import (
     sent_to_browser,
     texts,
 )
-from tests.factories import connection_fields, enroll, make_sequence
+from tests.factories import (
+    enroll,
+    make_connected_account,
+    make_sequence,
+    set_enrollment,
+)
 
 ADMIN_PAGES = {"integrations", "sync_settings", "sequences"}
 VIEWER_PAGES = {"overview", "contacts", "activity", "sync_log", "alerts", "verify", "audit_log"}
@@ -67,32 +72,20 @@ def _navigation(app: AppTest) -> set[str]:
 @pytest.fixture
 def account(store: Runtime, simulator: SimulatorServer) -> dict[str, Any]:
     """A connected account with a sequence, one failed enrollment and one needing review."""
-    with store.db.write() as session:
-        created = accounts.create_account(session=session, name="Acme Talent", actor="test")
-    assert created.id is not None
-    accounts.connect(
-        store,
-        account_id=created.id,
-        fields=connection_fields(base_url=simulator.base_url),
-        actor="test",
-    )
-    sequence_id = make_sequence(store, created.id, "VP Engineering")
+    account_id = make_connected_account(store, base_url=simulator.base_url)
+    sequence_id = make_sequence(store, account_id, "VP Engineering")
     failed = enroll(store, sequence_id, "ada@lovelace.com")
     review = enroll(store, sequence_id, "ken@wingtip.com")
-    with store.db.write() as session:
-        row = session.get(Enrollment, failed)
-        assert row is not None
-        row.status, row.reason, row.next_attempt_at = "failed", "validation_error", None
-        other = session.get(Enrollment, review)
-        assert other is not None
-        other.status, other.reason = "needs_review", "ambiguous_linkedin_match"
-        other.next_attempt_at = None
-        other.review_candidates = [
+    set_enrollment(store, failed, status="failed", reason="validation_error", next_attempt_at=None)
+    set_enrollment(
+        store, review, status="needs_review", reason="ambiguous_linkedin_match",
+        next_attempt_at=None,
+        review_candidates=[
             {"id": "p-a", "name": "Ken T.", "emails": ["k@a.com"], "position": None},
             {"id": "p-b", "name": "Ken Thompson", "emails": [], "position": "CTO"},
-        ]
-        session.add_all([row, other])
-    return {"account_id": created.id, "failed": failed, "review": review}
+        ],
+    )  # fmt: skip
+    return {"account_id": account_id, "failed": failed, "review": review}
 
 
 # --- no login, no data ----------------------------------------------------------------------

@@ -22,41 +22,32 @@ from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, events
 from sync_engine.services.queries import contact_table
 from tests.dashboard.conftest import ADMIN, by_label, new_app, open_page, texts
-from tests.factories import SIM_FIRM, connection_fields, enroll, make_sequence
-
-
-def _account(runtime: Runtime, name: str = "Acme Talent") -> int:
-    with runtime.db.write() as session:
-        account = accounts.create_account(session=session, name=name, actor="test")
-    assert account.id is not None
-    return account.id
+from tests.factories import (
+    SIM_FIRM,
+    connection_fields,
+    enroll,
+    make_account,
+    make_connected_account,
+    make_sequence,
+    set_enrollment,
+)
 
 
 @pytest.fixture
 def connected(store: Runtime, simulator: SimulatorServer) -> dict[str, Any]:
     """An account connected to the live simulator, a sequence and three enrollments."""
-    account_id = _account(store)
-    accounts.connect(
-        store,
-        account_id=account_id,
-        fields=connection_fields(base_url=simulator.base_url),
-        actor="test",
-    )
+    account_id = make_connected_account(store, base_url=simulator.base_url)
     sequence_id = make_sequence(store, account_id, "VP Engineering")
     ids = [
         enroll(store, sequence_id, "grace@northwind.com", first_name="Grace", last_name="Hopper"),
         enroll(store, sequence_id, "ada@lovelace.com", first_name="Ada", last_name="Lovelace"),
         enroll(store, sequence_id, "ken@wingtip.com", first_name="Ken", last_name="Thompson"),
     ]
-    with store.db.write() as session:
-        failed = session.get(Enrollment, ids[1])
-        assert failed is not None
-        failed.status, failed.reason, failed.next_attempt_at = "failed", "validation_error", None
-        synced = session.get(Enrollment, ids[0])
-        assert synced is not None
-        synced.status, synced.link, synced.exists_in_clockwork = "synced", "linked", True
-        synced.clockwork_person_id, synced.next_attempt_at = "person-1", None
-        session.add_all([failed, synced])
+    set_enrollment(store, ids[1], status="failed", reason="validation_error", next_attempt_at=None)
+    set_enrollment(
+        store, ids[0], status="synced", link="linked", exists_in_clockwork=True,
+        clockwork_person_id="person-1", next_attempt_at=None,
+    )  # fmt: skip
     return {"account_id": account_id, "sequence_id": sequence_id, "ids": ids}
 
 
@@ -64,7 +55,7 @@ def connected(store: Runtime, simulator: SimulatorServer) -> dict[str, Any]:
 
 
 def test_overview_lists_accounts_and_counts_enrollments_by_status(store: Runtime) -> None:
-    account_id = _account(store)
+    account_id = make_account(store)
     enroll(store, make_sequence(store, account_id), "ada@example.com")
 
     app = open_page()
@@ -77,7 +68,7 @@ def test_overview_lists_accounts_and_counts_enrollments_by_status(store: Runtime
 def test_overview_puts_the_failing_account_first_with_its_reasons(
     store: Runtime, connected: dict[str, Any]
 ) -> None:
-    _account(store, "Aardvark Search")
+    make_account(store, "Aardvark Search")
     with store.db.write() as session:
         session.add(EngineRun(started_at=store.clock(), trigger="scheduler", worker="w", counts={}))
     app = open_page(account_id=connected["account_id"])
@@ -246,7 +237,7 @@ def test_integrations_creates_an_account(store: Runtime) -> None:
 def test_connecting_stores_masked_credentials_and_clears_the_secret_fields(
     store: Runtime, simulator: SimulatorServer
 ) -> None:
-    account_id = _account(store)
+    account_id = make_account(store)
     app = open_page("integrations")
     fields = connection_fields(base_url=simulator.base_url)
     _connect_form(
@@ -276,7 +267,7 @@ def test_connecting_stores_masked_credentials_and_clears_the_secret_fields(
 def test_rejected_credentials_are_reported_and_nothing_is_stored(
     store: Runtime, simulator: SimulatorServer
 ) -> None:
-    account_id = _account(store)
+    account_id = make_account(store)
     app = open_page("integrations")
     _connect_form(
         app,
@@ -524,7 +515,7 @@ def test_every_time_on_the_log_pages_names_its_zone(
 
 
 def test_one_account_is_not_counted_in_the_plural(store: Runtime) -> None:
-    _account(store)
+    make_account(store)
     assert "The account is healthy." in texts(open_page())
 
 

@@ -27,7 +27,13 @@ from tests.dashboard.conftest import (
     sent_to_browser,
     texts,
 )
-from tests.factories import SIM_KEYS, connection_fields, enroll, make_sequence
+from tests.factories import (
+    SIM_KEYS,
+    connection_fields,
+    enroll,
+    make_connected_account,
+    make_sequence,
+)
 
 SECRETS = [value.encode() for value in SIM_KEYS.values()]
 ADMIN_PAGES = [
@@ -125,12 +131,7 @@ def test_demo_mode_refuses_to_start_on_a_store_with_a_real_firm(
     store: Runtime, simulator: SimulatorServer, demo_env: Path
 ) -> None:
     claim_demo_store(store)  # even a demo store (a store that is not one: tests/demo/test_store.py)
-    with store.db.write() as session:
-        account = accounts.create_account(session=session, name="Real Customer", actor="test")
-    assert account.id is not None
-    accounts.connect(
-        store, account_id=account.id, fields=connection_fields(simulator.base_url), actor="test"
-    )
+    make_connected_account(store, "Real Customer", base_url=simulator.base_url)
     with store.db.write() as session:  # as if it had been connected to the real Clockwork
         row = session.exec(select(ClockworkConnection)).one()
         row.base_url = "https://api.clockworkrecruiting.com"

@@ -30,6 +30,7 @@ from tests.factories import (
     enroll,
     make_connected_account,
     make_sequence,
+    set_settings,
 )
 
 
@@ -62,11 +63,6 @@ def _event(rt: Runtime, enrollment_id: int, kind: ActivityKind, **kw: Any) -> in
         )  # fmt: skip
     assert activity.id is not None
     return activity.id
-
-
-def _set(rt: Runtime, account_id: int, **changes: object) -> None:
-    with rt.db.write() as session:
-        accounts.update_settings(session=session, account_id=account_id, changes=changes, actor="t")
 
 
 def _settle(engine: Engine, clock: FakeClock, *, passes: int = 10, step: float = 120) -> None:
@@ -207,9 +203,9 @@ def test_skipped_and_awaiting_enrollments_make_no_calls(
     account_id = _account(rt, sim_server, sync_mode="off")
     off = enroll(rt, make_sequence(rt, account_id, "A"), "off@example.com")
     disabled = enroll(rt, make_sequence(rt, account_id, "B", disable_sync=True), "dis@example.com")
-    _set(rt, account_id, sync_mode="on_reply")
+    set_settings(rt, account_id, sync_mode="on_reply")
     awaiting = enroll(rt, make_sequence(rt, account_id, "C"), "wait@example.com")
-    _set(rt, account_id, sync_mode="on_add")  # mode off -> on: no backfill
+    set_settings(rt, account_id, sync_mode="on_add")  # mode off -> on: no backfill
     before = _calls(sim)
     _settle(engine, rt.clock)  # type: ignore[arg-type]
     assert _calls(sim) == before
@@ -227,7 +223,7 @@ def test_reply_syncs_an_on_reply_enrollment_into_the_project_in_force_at_the_rep
     enrollment_id = enroll(rt, make_sequence(rt, account_id), "reply@example.com")
     engine.run_pass()
     assert _row(rt, enrollment_id).status == "awaiting_reply" and _people(sim) == []
-    _set(rt, account_id, default_project_id=p2)
+    set_settings(rt, account_id, default_project_id=p2)
     _event(rt, enrollment_id, ActivityKind.REPLIED, subject="Re: intro")
     engine.run_pass()
     row = _row(rt, enrollment_id)
@@ -271,10 +267,10 @@ def test_only_activity_tracked_at_its_time_becomes_a_note_once(
     _event(rt, enrollment_id, ActivityKind.SENT, subject="Hello <b>there</b>")
     _event(rt, enrollment_id, ActivityKind.OPENED, at=before_connection)
     clock.advance(10)
-    _set(rt, account_id, activity_tracking=False)
+    set_settings(rt, account_id, activity_tracking=False)
     clock.advance(10)
     _event(rt, enrollment_id, ActivityKind.CLICKED)
-    _set(rt, account_id, activity_tracking=True)
+    set_settings(rt, account_id, activity_tracking=True)
     clock.advance(10)
     engine.run_pass()
     _event(rt, enrollment_id, ActivityKind.REPLIED, subject="Re: hello")  # after sync
@@ -680,10 +676,10 @@ def test_dedup_turned_off_before_the_reply_that_queues_a_contact_added_while_dis
     with rt.db.write() as session:
         account = accounts.create_account(session=session, name="Later", actor="t")
     assert account.id is not None
-    _set(rt, account.id, deduplication=True)
+    set_settings(rt, account.id, deduplication=True)
     enrollment_id = enroll(rt, make_sequence(rt, account.id), "known@example.com")
     assert _row(rt, enrollment_id).reason == "not_connected"
-    _set(rt, account.id, deduplication=False)
+    set_settings(rt, account.id, deduplication=False)
     accounts.connect(
         rt, account_id=account.id, fields=connection_fields(sim_server.base_url), actor="t"
     )

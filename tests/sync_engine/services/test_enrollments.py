@@ -12,25 +12,13 @@ from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, contacts_csv, enrollments, events
 from sync_engine.services.errors import InvalidInputError
 from sync_engine.services.status import iter_status
-from tests.factories import (
-    FakeClock,
-    enroll,
-    make_connected_account,
-    make_sequence,
-)
+from tests.factories import FakeClock, enroll, make_connected_account, make_sequence, set_settings
 
 
 def _enrollment(runtime: Runtime, enrollment_id: int) -> dict[str, object]:
     with runtime.db.read() as session:
         enrollment = events.get_enrollment(session=session, enrollment_id=enrollment_id)
         return enrollment.model_dump()
-
-
-def _set(runtime: Runtime, account_id: int, **changes: object) -> None:
-    with runtime.db.write() as session:
-        accounts.update_settings(
-            session=session, account_id=account_id, changes=changes, actor="t",
-        )  # fmt: skip
 
 
 def _event(runtime: Runtime, enrollment_id: int, kind: ActivityKind, **kw: object) -> int:
@@ -76,7 +64,7 @@ def test_decision_is_snapshotted_at_add_and_later_changes_do_not_touch_it(
     account_id = make_connected_account(runtime, default_project_id="proj-a")
     sequence_id = make_sequence(runtime, account_id)
     queued = enroll(runtime, sequence_id, "q@example.com")
-    _set(runtime, account_id, sync_mode="off", default_project_id="proj-b")
+    set_settings(runtime, account_id, sync_mode="off", default_project_id="proj-b")
     skipped = enroll(runtime, sequence_id, "s@example.com")
     q, s = _enrollment(runtime, queued), _enrollment(runtime, skipped)
     assert (q["status"], q["project_id"], q["sync_mode_at_add"]) == ("queued", "proj-a", "on_add")
@@ -104,7 +92,7 @@ def test_reply_queues_an_awaiting_enrollment_with_the_project_in_force_then(
     sequence_id = make_sequence(runtime, account_id)
     enrollment_id = enroll(runtime, sequence_id, "r@example.com")
     assert _enrollment(runtime, enrollment_id)["status"] == "awaiting_reply"
-    _set(runtime, account_id, default_project_id="proj-later")
+    set_settings(runtime, account_id, default_project_id="proj-later")
     clock.advance(60)
     _event(runtime, enrollment_id, ActivityKind.REPLIED)
     row = _enrollment(runtime, enrollment_id)
@@ -115,7 +103,7 @@ def test_reply_queues_an_awaiting_enrollment_with_the_project_in_force_then(
 def test_mode_off_then_on_does_not_backfill(runtime: Runtime) -> None:
     account_id = make_connected_account(runtime, sync_mode="off")
     enrollment_id = enroll(runtime, make_sequence(runtime, account_id), "o@example.com")
-    _set(runtime, account_id, sync_mode="on_add")
+    set_settings(runtime, account_id, sync_mode="on_add")
     row = _enrollment(runtime, enrollment_id)
     assert (row["status"], row["reason"]) == ("skipped", "sync_off")
 
@@ -130,11 +118,11 @@ def test_activity_is_tracked_by_the_settings_of_its_own_time(
     clock.advance(60)
     tracked_time = clock.now
     clock.advance(60)
-    _set(runtime, account_id, activity_tracking=False)
+    set_settings(runtime, account_id, activity_tracking=False)
     clock.advance(60)
     untracked_time = clock.now
     clock.advance(60)
-    _set(runtime, account_id, activity_tracking=True)
+    set_settings(runtime, account_id, activity_tracking=True)
     clock.advance(60)
     ids = {
         "now": _event(runtime, enrollment_id, ActivityKind.SENT),

@@ -41,27 +41,12 @@ from sync_engine.services.queries import (
 from tests.factories import (
     FakeClock,
     enroll,
+    make_account,
     make_connected_account,
     make_runtime,
     make_sequence,
+    set_enrollment,
 )
-
-
-def _set(runtime: Runtime, enrollment_id: int, **columns: Any) -> None:
-    """Write outcome columns as the engine would."""
-    with runtime.db.write() as session:
-        enrollment = session.get(Enrollment, enrollment_id)
-        assert enrollment is not None
-        for name, value in columns.items():
-            setattr(enrollment, name, value)
-        session.add(enrollment)
-
-
-def _account(runtime: Runtime, name: str = "Acme Talent") -> int:
-    with runtime.db.write() as session:
-        account = accounts.create_account(session=session, name=name, actor="test")
-    assert account.id is not None
-    return account.id
 
 
 @pytest.fixture
@@ -82,13 +67,13 @@ def audit_data(runtime: Runtime, clock: FakeClock) -> dict[str, Any]:
         "queued": enroll(runtime, cfo, "bob_100%@wingtip.com", first_name="Bob", last_name="Evil"),
     }
     clock.advance(61.5)  # off the minute, as real sync times are
-    _set(runtime, ids["synced"], status="synced", link="created", clockwork_person_id="p-1",
+    set_enrollment(runtime, ids["synced"], status="synced", link="created", clockwork_person_id="p-1",
          synced_at=clock(), attempts=1, next_attempt_at=None)  # fmt: skip
-    _set(runtime, ids["flagged"], status="synced", link="linked", exists_in_clockwork=True,
+    set_enrollment(runtime, ids["flagged"], status="synced", link="linked", exists_in_clockwork=True,
          clockwork_person_id="p-2", synced_at=clock(), attempts=1, next_attempt_at=None)  # fmt: skip
-    _set(runtime, ids["failed"], status="failed", reason="validation_error", attempts=1,
+    set_enrollment(runtime, ids["failed"], status="failed", reason="validation_error", attempts=1,
          last_error="=HYPERLINK(\"http://evil\")", next_attempt_at=None)  # fmt: skip
-    _set(runtime, ids["retrying"], status="retrying", reason="rate_limited", attempts=2,
+    set_enrollment(runtime, ids["retrying"], status="retrying", reason="rate_limited", attempts=2,
          next_attempt_at=clock() + timedelta(seconds=30))  # fmt: skip
     return {"account_id": account_id, "vpe": vpe, "cfo": cfo, "ids": ids}
 
@@ -99,7 +84,7 @@ def audit_data(runtime: Runtime, clock: FakeClock) -> dict[str, Any]:
 def test_account_overview_puts_accounts_needing_attention_first(
     runtime: Runtime, audit_data: dict[str, Any]
 ) -> None:
-    quiet = _account(runtime, "Aardvark Search")  # healthy, alphabetically first
+    quiet = make_account(runtime, "Aardvark Search")  # healthy, alphabetically first
     with runtime.db.read() as session:
         rows = overview.account_overview(session=session)
     assert [row.name for row in rows] == ["Acme Talent", "Aardvark Search"]
@@ -241,7 +226,7 @@ def test_search_follows_renamed_contacts_and_takes_quotes_literally(
 ) -> None:
     from sync_engine.models import Contact
 
-    other = make_sequence(runtime, _account(runtime, "Other"), "Elsewhere")
+    other = make_sequence(runtime, make_account(runtime, "Other"), "Elsewhere")
     enroll(runtime, other, "lovelace@other.com", first_name="Ada", last_name="Lovelace")
     with runtime.db.write() as session:
         ada = session.exec(select(Contact).where(Contact.email == "ada@lovelace.com")).one()
@@ -318,8 +303,8 @@ def test_csv_export_reads_as_words_with_project_names_utc_times_and_yes_no(
     runtime: Runtime, audit_data: dict[str, Any], clock: FakeClock
 ) -> None:
     ids = audit_data["ids"]
-    _set(runtime, ids["synced"], project_id="proj-vpe")
-    _set(runtime, ids["flagged"], project_id="proj-gone")
+    set_enrollment(runtime, ids["synced"], project_id="proj-vpe")
+    set_enrollment(runtime, ids["flagged"], project_id="proj-gone")
     with runtime.db.read() as session:
         text = "".join(
             csv_export.export_enrollments_csv(
@@ -365,7 +350,7 @@ def test_attempts_count_every_round_in_the_table_the_label_and_the_export(
                     reason="rate_limited",
                 )
             )  # fmt: skip
-    _set(runtime, enrollment_id, attempts=1)  # the current round, after a Retry
+    set_enrollment(runtime, enrollment_id, attempts=1)  # the current round, after a Retry
     where = _where(audit_data, statuses=("retrying",))
     with runtime.db.read() as session:
         (row,) = contact_table.list_enrollments(session=session, where=where)
@@ -524,8 +509,8 @@ def test_engine_health_reports_last_pass_heartbeat_problem_and_queue(
                               trigger="job_missed", worker="w", error="missed"))  # fmt: skip
     # The queue is what still has to sync, by status: not a synced enrollment whose new notes
     # are due, nor a failed one with a stale due time.
-    _set(runtime, audit_data["ids"]["synced"], next_attempt_at=now)
-    _set(runtime, audit_data["ids"]["failed"], next_attempt_at=now)
+    set_enrollment(runtime, audit_data["ids"]["synced"], next_attempt_at=now)
+    set_enrollment(runtime, audit_data["ids"]["failed"], next_attempt_at=now)
     with runtime.db.read() as session:
         health = overview.engine_health(
             session=session, now=now, account_id=audit_data["account_id"]
@@ -596,8 +581,8 @@ def test_api_call_log_and_last_successful_call(
 
 
 def test_audit_entries_are_counted_per_account(runtime: Runtime) -> None:
-    first = _account(runtime, "One")
-    _account(runtime, "Two")
+    first = make_account(runtime, "One")
+    make_account(runtime, "Two")
     with runtime.db.read() as session:
         assert logs.count_audit_entries(session=session) == 2
         assert logs.count_audit_entries(session=session, account_id=first) == 1
@@ -612,7 +597,9 @@ def test_sequence_overview_shows_disabled_sync_and_effective_project(runtime: Ru
     first = make_sequence(runtime, account_id, "A", project_id="proj-a")
     make_sequence(runtime, account_id, "B", disable_sync=True)
     enroll(runtime, first, "one@a.com")
-    _set(runtime, enroll(runtime, first, "two@a.com"), status="failed", next_attempt_at=None)
+    set_enrollment(
+        runtime, enroll(runtime, first, "two@a.com"), status="failed", next_attempt_at=None
+    )
     with runtime.db.read() as session:
         rows = overview.sequence_overview(session=session, account_id=account_id)
         breakdown = overview.sequence_status_counts(session=session, sequence_id=first)
@@ -631,7 +618,7 @@ def test_settings_preview_explains_what_a_new_default_project_affects(
     override = make_sequence(runtime, account_id, "Override", project_id="proj-x")
     waiting = [enroll(runtime, plain, f"w{i}@a.com") for i in range(3)]
     enroll(runtime, override, "o@a.com")  # awaiting reply, but keeps its sequence's project
-    _set(runtime, waiting[0], status="synced", next_attempt_at=None)
+    set_enrollment(runtime, waiting[0], status="synced", next_attempt_at=None)
     with runtime.db.read() as session:
         preview = previews.preview_settings_change(
             session=session, account_id=account_id, changes={"default_project_id": "proj-new"}
@@ -693,7 +680,7 @@ def test_sequence_preview_warns_that_decided_contacts_keep_their_decision(
     sequence = make_sequence(runtime, account_id)
     queued = enroll(runtime, sequence, "q@a.com")
     synced = enroll(runtime, sequence, "s@a.com")
-    _set(runtime, synced, status="synced", next_attempt_at=None)
+    set_enrollment(runtime, synced, status="synced", next_attempt_at=None)
     with runtime.db.read() as session:
         preview = previews.preview_sequence_change(
             session=session, sequence_id=sequence,
@@ -719,7 +706,7 @@ def test_firm_projects_lists_the_connected_firms_projects_by_name(
 
 
 def test_firm_projects_of_an_unconnected_account_explains(runtime: Runtime) -> None:
-    account_id = _account(runtime)
+    account_id = make_account(runtime)
     with pytest.raises(ConnectionRejectedError, match="connect Clockwork first"):
         projects.firm_projects(runtime, account_id=account_id)
     with pytest.raises(ConnectionRejectedError, match="not connected"):
