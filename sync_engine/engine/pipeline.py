@@ -54,7 +54,7 @@ from sync_engine.engine.queue import (
     RELEASED,
     Claim,
 )
-from sync_engine.engine.statements import Prepared
+from sync_engine.engine.statements import Prepared, transaction
 from sync_engine.engine.work import (
     ACTIVITY,
     ENROLLMENT,
@@ -239,7 +239,7 @@ def _sync(
         client.add_candidacy(work.project_id, work.person_id)
         work.candidacy_done = True
     now = clock()
-    with db.transaction() as session:
+    with transaction(db) as session:
         hold(session, claim, work, now)
         if work.steps_unsaved:
             store_steps(session, work)
@@ -295,7 +295,7 @@ def _find_or_create(
             _link_adding_email(claim, work, db=db, client=client, clock=clock, person_id=person_id)
             work.match_rule = MatchRule.LINKEDIN
             return LinkKind.LINKED
-    with db.transaction() as session:
+    with transaction(db) as session:
         hold(session, claim, work, clock())  # the search above may be stale by now
         # Clockwork's time of the answer just before the create, to compare with its createdAt.
         work.creation_started_at = client.server_time() or clock()
@@ -415,7 +415,7 @@ def _store_person(
     }
     if created_by_us:
         params["set_person_created_by_enrollment_id"] = work.enrollment_id
-    with db.transaction() as session:
+    with transaction(db) as session:
         hold(session, claim, work, clock())
         (_PERSON_CREATED if created_by_us else _PERSON_FOUND).run(session, params)
     work.person_id = person_id

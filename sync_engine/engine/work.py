@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from sync_engine.db import Database
 from sync_engine.engine.queue import Claim
-from sync_engine.engine.statements import Prepared
+from sync_engine.engine.statements import Prepared, Transaction, transaction
 from sync_engine.models import (
     AccountSettings,
     Activity,
@@ -36,7 +36,8 @@ from sync_engine.models import (
     table_of,
 )
 
-Executor = Session | sa.Connection  # a transaction: an ORM session, or a bare connection
+# A transaction: a prepared statements' one, an ORM session, or a bare connection.
+Executor = Transaction | Session | sa.Connection
 
 
 # The steps read and write with Core statements on the tables, without the ORM's bookkeeping.
@@ -216,7 +217,7 @@ def open_work(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> W
     enrollment, and the new attempt row.
     """
     now = clock()
-    with db.transaction() as session:
+    with transaction(db) as session:
         rows = WORK.run(session, {"enrollment_id": claim.enrollment_id})
         if not rows or rows[0].lease_owner != claim.token:
             return None
@@ -320,10 +321,6 @@ def has_pending_activities(session: Executor, enrollment_id: int) -> bool:
     return bool(PENDING_ACTIVITY.run(session, {"enrollment_id": enrollment_id}))
 
 
-def update_contact(session: Executor, work: Work, **values: object) -> None:
-    session.execute(sa.update(CONTACT).where(CONTACT.c.id == work.contact_id).values(values))
-
-
 def hold(session: Executor, claim: Claim, work: Work, now: datetime) -> None:
     """Renew the lease within a step's own transaction, or raise :class:`LeaseLost`."""
     if not renew(session, claim, now):
@@ -344,7 +341,7 @@ def before_write(claim: Claim, work: Work, *, db: Database, clock: Callable[[], 
     fresh = timedelta(seconds=claim.lease_seconds * FRESH_SHARE)
     if work.renewed_at is not None and timedelta(0) <= now - work.renewed_at < fresh:
         return
-    with db.transaction() as session:
+    with transaction(db) as session:
         hold(session, claim, work, now)
         if work.steps_unsaved:
             store_steps(session, work)

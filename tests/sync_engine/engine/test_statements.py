@@ -1,21 +1,32 @@
 """Prepared statements run on the DBAPI cursor give what SQLAlchemy's own execution gives, on both
 backends: the same typed row values (booleans, aware datetimes), an INSERT's column defaults and
-literal values, and a clear error for a missing parameter."""
+literal values, and a clear error for a missing parameter; their transactions commit, roll back
+and, on SQLite, hold the write lock from their start."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
-from sync_engine.engine.statements import Prepared
-from sync_engine.engine.work import _WORK_QUERY, CONTACT, NEW_ATTEMPT, RENEW, SYNC_ATTEMPT, WORK
+from sync_engine.engine.statements import Prepared, transaction
+from sync_engine.engine.work import (
+    _WORK_QUERY,
+    CONTACT,
+    NEW_ATTEMPT,
+    RENEW,
+    STORE_STEPS,
+    SYNC_ATTEMPT,
+    WORK,
+)
 from sync_engine.models import Enrollment
 from sync_engine.runtime import Runtime
 from tests.factories import (
     enroll,
     make_connected_account,
+    make_runtime,
     make_sequence,
 )
 
@@ -79,3 +90,34 @@ def test_a_missing_parameter_is_named() -> None:
     with engine.begin() as connection, pytest.raises(KeyError, match="wanted"):
         statement.run(connection, {})
     engine.dispose()
+
+
+def _steps(rt: Runtime, contact_id: int) -> bool:
+    with rt.db.read() as session:
+        return session.execute(
+            sa.select(CONTACT.c.email_attached).where(CONTACT.c.id == contact_id)
+        ).scalar_one()
+
+
+def test_a_transaction_commits_or_rolls_back_as_a_whole(runtime: Runtime) -> None:
+    enrollment = _enrollment(runtime)
+    steps = {"steps_contact_id": enrollment.contact_id, "steps_email": True,
+             "steps_position": False, "steps_linkedin": False}  # fmt: skip
+    with pytest.raises(RuntimeError), transaction(runtime.db) as tx:
+        STORE_STEPS.run(tx, steps)
+        raise RuntimeError("the step after failed")
+    assert _steps(runtime, enrollment.contact_id) is False
+    with transaction(runtime.db) as tx:
+        STORE_STEPS.run(tx, steps)
+    assert _steps(runtime, enrollment.contact_id) is True
+
+
+def test_a_transaction_holds_sqlites_write_lock_from_its_start(sqlite_url: str) -> None:
+    rt = make_runtime(sqlite_url)
+    other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=0.1)
+    with transaction(rt.db), pytest.raises(sqlite3.OperationalError, match="locked"):
+        other.execute("BEGIN IMMEDIATE")
+    other.execute("BEGIN IMMEDIATE")  # free again once it committed
+    other.rollback()
+    other.close()
+    rt.close()
