@@ -33,6 +33,17 @@ ADMIN = "casey@cs"
 VIEWER = "victor@cs"
 PASSWORD = "a long test password"
 ROLES = {ADMIN: auth.Role.ADMIN, VIEWER: auth.Role.VIEWER}
+OIDC_ADMIN = "alice@example.com"
+OIDC = {  # single sign-on secrets: an identity provider, and who is admin or viewer
+    "auth": {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "not-a-real-secret",
+        "client_id": "client",
+        "client_secret": "client-secret",
+        "server_metadata_url": "https://idp.example.com/.well-known/openid-configuration",
+    },
+    "access": {"admins": [OIDC_ADMIN], "viewers": ["@example.com"]},
+}
 
 
 @cache
@@ -98,6 +109,15 @@ def new_app(*, user: str | None = ADMIN, secrets: dict[str, Any] | None = None) 
     app.secrets.update(login_secrets() if secrets is None else secrets)
     if user is not None:
         app.session_state[identity.USER_KEY] = signed_in(user)
+    return app
+
+
+def oidc_app(user: dict[str, Any]) -> AppTest:
+    """An AppTest of the dashboard with single sign-on (:data:`OIDC`), ``user`` being what the
+    provider says of the visitor (``st.user``)."""
+    app = AppTest.from_file(APP, default_timeout=30)
+    app.secrets.update(OIDC)
+    app.user = user
     return app
 
 

@@ -19,12 +19,12 @@ from sync_engine.runtime import Runtime
 from sync_engine.services import auth
 from tests.dashboard.conftest import (
     ADMIN,
-    APP,
     PASSWORD,
     VIEWER,
     by_label,
     login_secrets,
     new_app,
+    oidc_app,
     open_page,
     password_hash,
     sent_to_browser,
@@ -39,16 +39,6 @@ from tests.factories import (
 
 ADMIN_PAGES = {"integrations", "sync_settings", "sequences"}
 VIEWER_PAGES = {"overview", "contacts", "activity", "sync_log", "alerts", "verify", "audit_log"}
-OIDC = {
-    "auth": {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "not-a-real-secret",
-        "client_id": "client",
-        "client_secret": "client-secret",
-        "server_metadata_url": "https://idp.example.com/.well-known/openid-configuration",
-    },
-    "access": {"admins": ["alice@example.com"], "viewers": ["@example.com"]},
-}
 
 
 def _run(app: AppTest) -> AppTest:
@@ -342,23 +332,16 @@ def test_changes_are_audited_under_the_signed_in_user(
 # --- single sign-on (OIDC) ------------------------------------------------------------------
 
 
-def _oidc_app(user: dict[str, Any]) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=30)
-    app.secrets.update(OIDC)
-    app.user = user
-    return app
-
-
 def test_oidc_offers_single_sign_on_before_anything(
     store: Runtime, account: dict[str, Any]
 ) -> None:
-    app = _run(_oidc_app({"is_logged_in": False}))
+    app = _run(oidc_app({"is_logged_in": False}))
     assert "Log in with single sign-on" in {b.label for b in app.button}
     assert not app.text_input and not app.dataframe
 
 
 def test_oidc_and_passwords_can_be_offered_together(store: Runtime) -> None:
-    app = _oidc_app({"is_logged_in": False})
+    app = oidc_app({"is_logged_in": False})
     app.secrets.update(login_secrets())
     app = _run(app)
     assert {"Log in with single sign-on", "Sign in"} <= {b.label for b in app.button}
@@ -371,7 +354,7 @@ def test_oidc_and_passwords_can_be_offered_together(store: Runtime) -> None:
 def test_oidc_users_get_the_role_of_the_access_list(
     store: Runtime, account: dict[str, Any], email: str, pages: set[str]
 ) -> None:
-    app = _run(_oidc_app({"is_logged_in": True, "email": email, "email_verified": True}))
+    app = _run(oidc_app({"is_logged_in": True, "email": email, "email_verified": True}))
     assert _navigation(app) == pages
     assert app.dataframe
 
@@ -392,7 +375,7 @@ def test_oidc_users_get_the_role_of_the_access_list(
 def test_an_oidc_user_outside_the_access_list_is_refused(
     store: Runtime, account: dict[str, Any], user: dict[str, Any], message: str
 ) -> None:
-    app = _run(_oidc_app(user))
+    app = _run(oidc_app(user))
     assert not app.dataframe
     assert message in texts(app)
     assert "Log out" in {b.label for b in app.button}
@@ -400,7 +383,7 @@ def test_an_oidc_user_outside_the_access_list_is_refused(
 
 def test_an_oidc_admin_is_the_actor_in_the_audit_log(store: Runtime) -> None:
     app = _run(
-        _oidc_app({"is_logged_in": True, "email": "alice@example.com", "email_verified": True})
+        oidc_app({"is_logged_in": True, "email": "alice@example.com", "email_verified": True})
     )
     app.switch_page("app_pages/integrations.py")
     app = _run(app)

@@ -12,19 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
-from tests.dashboard.conftest import APP, texts
-
-ADMIN = "alice@example.com"
-OIDC = {
-    "auth": {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "not-a-real-secret",
-        "client_id": "client",
-        "client_secret": "client-secret",
-        "server_metadata_url": "https://idp.example.com/.well-known/openid-configuration",
-    },
-    "access": {"admins": [ADMIN], "viewers": ["@example.com"]},
-}
+from tests.dashboard.conftest import OIDC_ADMIN, oidc_app, texts
 
 
 @pytest.fixture
@@ -34,9 +22,7 @@ def acme(store: Runtime) -> None:
 
 
 def _run(user: dict[str, Any]) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=30)
-    app.secrets.update(OIDC)
-    app.user = user
+    app = oidc_app(user)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app
@@ -49,10 +35,15 @@ def _pages(app: AppTest) -> set[str]:
 @pytest.mark.parametrize(
     "user",
     [
-        {"is_logged_in": True, "name": ADMIN},
-        {"is_logged_in": True, "name": ADMIN, "email_verified": True},
-        {"is_logged_in": True, "email": "", "name": ADMIN, "email_verified": True},
-        {"is_logged_in": True, "email": "mallory@evil.com", "name": ADMIN, "email_verified": True},
+        {"is_logged_in": True, "name": OIDC_ADMIN},
+        {"is_logged_in": True, "name": OIDC_ADMIN, "email_verified": True},
+        {"is_logged_in": True, "email": "", "name": OIDC_ADMIN, "email_verified": True},
+        {
+            "is_logged_in": True,
+            "email": "mallory@evil.com",
+            "name": OIDC_ADMIN,
+            "email_verified": True,
+        },
     ],
     ids=["name-only", "name-only-verified", "empty-email", "other-email"],
 )
@@ -69,7 +60,7 @@ def test_a_display_name_that_is_an_admins_address_signs_nobody_in(
 def test_an_admins_address_the_provider_did_not_verify_is_refused(
     acme: None, verified: object
 ) -> None:
-    user: dict[str, Any] = {"is_logged_in": True, "email": ADMIN}
+    user: dict[str, Any] = {"is_logged_in": True, "email": OIDC_ADMIN}
     if verified is not None:
         user["email_verified"] = verified
     app = _run(user)
@@ -79,6 +70,6 @@ def test_an_admins_address_the_provider_did_not_verify_is_refused(
 
 
 def test_the_admins_verified_email_signs_in_as_admin(acme: None) -> None:
-    app = _run({"is_logged_in": True, "email": ADMIN, "email_verified": True, "name": "Alice"})
+    app = _run({"is_logged_in": True, "email": OIDC_ADMIN, "email_verified": True, "name": "Alice"})
     assert "integrations" in _pages(app)
     assert list(app.dataframe[0].value["Account"]) == ["Acme Talent"]
