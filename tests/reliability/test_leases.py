@@ -73,24 +73,33 @@ def _stalling_client(
     return client
 
 
-def test_worker_past_its_lease_does_not_create_a_second_person(
-    rt: Runtime, sim: SimulatorState, sim_server: SimulatorServer
-) -> None:
-    account_id = make_connected_account(rt, base_url=sim_server.base_url)
-    enroll(rt, make_sequence(rt, account_id), "stall@example.com", first_name="Stall")
+def _taken_over_while_stalled(rt: Runtime, account_id: int, method: str) -> Outcome:
+    """Worker A claims the one enrollment and stalls past its lease right after ``method``'s
+    request while another engine syncs the enrollment; worker A's outcome."""
     late = _claim(rt, "worker-a")
 
     def other_engine_takes_over() -> None:
         assert Engine(rt, config=CONFIG).run_pass()["synced"] == 1
 
-    client = _stalling_client(rt, account_id, "find_people_by_email", other_engine_takes_over)
-    with client:
-        outcome = process(late, db=rt.db, client=client, clock=rt.clock, config=CONFIG)
-    assert outcome == Outcome.LOST_LEASE
-    assert len(sim.snapshot(SIM_FIRM)["people"]) == 1
+    with _stalling_client(rt, account_id, method, other_engine_takes_over) as client:
+        return process(late, db=rt.db, client=client, clock=rt.clock, config=CONFIG)
+
+
+def _synced_by_the_other_engine(rt: Runtime) -> None:
+    """The store's one enrollment is synced, by a person created once, and no longer leased."""
     with rt.db.read() as session:
         (row,) = session.exec(Enrollment.__table__.select()).all()  # type: ignore[attr-defined]
     assert (row.status, row.link, row.lease_owner) == ("synced", "created", None)
+
+
+def test_worker_past_its_lease_does_not_create_a_second_person(
+    rt: Runtime, sim: SimulatorState, sim_server: SimulatorServer
+) -> None:
+    account_id = make_connected_account(rt, base_url=sim_server.base_url)
+    enroll(rt, make_sequence(rt, account_id), "stall@example.com", first_name="Stall")
+    assert _taken_over_while_stalled(rt, account_id, "find_people_by_email") == Outcome.LOST_LEASE
+    assert len(sim.snapshot(SIM_FIRM)["people"]) == 1
+    _synced_by_the_other_engine(rt)
 
 
 def test_a_worker_writing_a_long_run_of_notes_keeps_its_lease(
@@ -132,17 +141,7 @@ def test_a_create_answered_past_the_lease_writes_nothing_more_after_a_takeover(
         last_name="Answer", title="CTO", company="Initech",
         linkedin_url="https://www.linkedin.com/in/late-answer",
     )  # fmt: skip
-    late = _claim(rt, "worker-a")
-
-    def other_engine_takes_over() -> None:
-        assert Engine(rt, config=CONFIG).run_pass()["synced"] == 1
-
-    client = _stalling_client(rt, account_id, "create_person", other_engine_takes_over)
-    with client:
-        outcome = process(late, db=rt.db, client=client, clock=rt.clock, config=CONFIG)
-    assert outcome == Outcome.LOST_LEASE
+    assert _taken_over_while_stalled(rt, account_id, "create_person") == Outcome.LOST_LEASE
     (person,) = sim.snapshot(SIM_FIRM)["people"]
     assert [len(person[key] or []) for key in ("emails", "positions", "linkedinUrls")] == [1, 1, 1]
-    with rt.db.read() as session:
-        (row,) = session.exec(Enrollment.__table__.select()).all()  # type: ignore[attr-defined]
-    assert (row.status, row.link, row.lease_owner) == ("synced", "created", None)
+    _synced_by_the_other_engine(rt)
