@@ -21,8 +21,9 @@ from sqlmodel import Session, col, func, select
 
 from sync_engine.clockwork.client import CallRecord, ClockworkClient, Credentials
 from sync_engine.clockwork.errors import ClockworkAuthError, ClockworkError
+from sync_engine.connections import connection_credentials, get_connection
 from sync_engine.engine.pacing import PacingDeferred, TokenBucket
-from sync_engine.models import Account, AccountSettings, AuditEntry, ClockworkConnection
+from sync_engine.models import Account, AccountSettings, AuditEntry, ConnectionState
 from sync_engine.runtime import Runtime
 from sync_engine.verify.checker import Checker, Result, expectations, synced_contacts_query
 from sync_engine.verify.models import CheckStatus, ContactCheck, VerifyRun, VerifyState
@@ -97,19 +98,14 @@ class SharePacer:
 def stored_credentials(runtime: Runtime, account_id: int) -> Credentials:
     """The account's connection, decrypted for the client (a verification needs a live one)."""
     with runtime.db.read() as session:
-        row = session.exec(
-            select(ClockworkConnection).where(ClockworkConnection.account_id == account_id)
-        ).first()
-    if row is None or row.state != "connected":
-        raise VerifyError("the account is not connected to Clockwork: connect it first")
-    box = runtime.box
-    return Credentials(
-        firm=row.firm,
-        api_key=box.decrypt(row.api_key_token),
-        api_secret=box.decrypt(row.api_secret_token),
-        firm_service_key=box.decrypt(row.firm_service_key_token),
-        base_url=row.base_url,
-    )
+        row = get_connection(session=session, account_id=account_id)
+        if row is None or row.state != ConnectionState.CONNECTED:
+            raise VerifyError("the account is not connected to Clockwork: connect it first")
+        credentials = connection_credentials(
+            session=session, box=runtime.box, account_id=account_id
+        )
+    assert credentials is not None  # connected, so not disconnected
+    return credentials
 
 
 def firm_rate(runtime: Runtime, account_id: int) -> float:

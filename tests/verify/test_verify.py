@@ -14,12 +14,19 @@ from sync_engine.clockwork.client import ClockworkClient
 from sync_engine.clockwork.errors import ClockworkUnexpectedResponse
 from sync_engine.demo import SimulatorAdmin
 from sync_engine.engine.passes import Engine
-from sync_engine.models import ActivityKind, Contact, Enrollment
+from sync_engine.models import ActivityKind, ConnectionState, Contact, Enrollment
 from sync_engine.runtime import Runtime
 from sync_engine.services import events
 from sync_engine.verify.models import CheckStatus, ContactCheck, VerifyState
 from sync_engine.verify.runs import VerifyError, advance, plan, request_verification
-from tests.factories import SIM_FIRM, enroll, make_connected_account, make_runtime, make_sequence
+from tests.factories import (
+    SIM_FIRM,
+    enroll,
+    make_connected_account,
+    make_runtime,
+    make_sequence,
+    set_connection_state,
+)
 
 
 @pytest.fixture
@@ -168,6 +175,15 @@ def test_verifying_a_disconnected_account_is_refused_in_one_line(
         with rt.db.write() as session:
             account = accounts.create_account(session=session, name="Lone", actor="t")
         request_verification(rt, account_id=account.id or 0, actor="ana")
+
+
+def test_verifying_an_account_whose_credentials_clockwork_rejected_is_refused(
+    rt: Runtime, sim_server: SimulatorServer
+) -> None:
+    account_id = make_connected_account(rt, base_url=sim_server.base_url)
+    set_connection_state(rt, account_id, ConnectionState.NEEDS_ATTENTION, last_error="401")
+    with pytest.raises(VerifyError, match="not connected"):
+        request_verification(rt, account_id=account_id, actor="ana")
 
 
 def test_a_project_too_large_to_list_leaves_candidacies_unchecked_not_the_run_stopped(
