@@ -170,6 +170,19 @@ def enroll(runtime: Runtime, sequence_id: int, email: str, **fields: str) -> int
     return enrollment.id
 
 
+REFUSED_LINKEDIN_URL = "https://www.linkedin.com/in/frances allen"  # a space: Clockwork refuses it
+
+
+def enroll_refused_contact(runtime: Runtime, sequence_id: int) -> int:
+    """The demo's refused contact, Frances Allen, enrolled in the sequence: Clockwork creates her,
+    then refuses her LinkedIn URL (a 422), so the engine's pass fails her. The enrollment id."""
+    return enroll(
+        runtime, sequence_id, "frances.allen@litware.com", first_name="Frances",
+        last_name="Allen", title="Engineering Manager", company="Litware",
+        linkedin_url=REFUSED_LINKEDIN_URL,
+    )  # fmt: skip
+
+
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """``cwsync ARGS`` in this process, from a fresh start: (exit code, stdout, stderr)."""
     cli_common.state.runtime = None

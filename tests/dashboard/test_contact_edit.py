@@ -15,9 +15,13 @@ from sync_engine.models import AuditEntry, Contact
 from sync_engine.runtime import Runtime
 from sync_engine.services import actions, events
 from tests.dashboard.conftest import ADMIN, VIEWER, by_label, open_page, texts
-from tests.factories import enroll, make_connected_account, make_sequence
+from tests.factories import (
+    REFUSED_LINKEDIN_URL,
+    enroll_refused_contact,
+    make_connected_account,
+    make_sequence,
+)
 
-BAD_URL = "https://www.linkedin.com/in/frances allen"
 GOOD_URL = "https://www.linkedin.com/in/frances-allen"
 
 
@@ -30,11 +34,7 @@ def engine(store: Runtime) -> Engine:
 def refused(store: Runtime, simulator: SimulatorServer, engine: Engine) -> int:
     """An enrollment whose LinkedIn URL Clockwork refused (a 422), as in the demo."""
     account_id = make_connected_account(store, base_url=simulator.base_url)
-    enrollment_id = enroll(
-        store, make_sequence(store, account_id, "VP Engineering"), "frances.allen@litware.com",
-        first_name="Frances", last_name="Allen", title="Engineering Manager", company="Litware",
-        linkedin_url=BAD_URL,
-    )  # fmt: skip
+    enrollment_id = enroll_refused_contact(store, make_sequence(store, account_id))
     engine.run_pass()
     return enrollment_id
 
@@ -64,7 +64,7 @@ def test_the_refused_field_is_named_and_an_admin_fixes_it_then_retries(
     assert "**LinkedIn URL** was refused: url is not a LinkedIn URL" in texts(app)
     assert by_label(app.expander, "Fix the contact").proto.expanded
     field = app.text_input(key=f"fix_{refused}_linkedin_url")
-    assert field.value == BAD_URL
+    assert field.value == REFUSED_LINKEDIN_URL
 
     field.set_value(GOOD_URL)
     by_label(app.button, "Save the contact").click().run()
@@ -75,7 +75,7 @@ def test_the_refused_field_is_named_and_an_admin_fixes_it_then_retries(
         entries = session.exec(select(AuditEntry).where(AuditEntry.entity == "contact")).all()
     assert contact.linkedin_url == GOOD_URL
     assert [(e.actor, e.field, e.old_value, e.new_value) for e in entries] == [
-        (ADMIN, "linkedin_url", BAD_URL, GOOD_URL)
+        (ADMIN, "linkedin_url", REFUSED_LINKEDIN_URL, GOOD_URL)
     ]
 
     by_label(app.button, "Retry").click().run()
@@ -120,4 +120,4 @@ def test_a_refused_correction_says_why_and_saves_nothing(store: Runtime, refused
     shown = [str(error.value).replace("\\", "") for error in app.error]
     assert "LinkedIn URL: the LinkedIn URL must be a linkedin.com address" in shown
     with store.db.read() as session:
-        assert session.exec(select(Contact)).one().linkedin_url == BAD_URL
+        assert session.exec(select(Contact)).one().linkedin_url == REFUSED_LINKEDIN_URL

@@ -19,10 +19,17 @@ from sync_engine.services import actions, contact_edits, events
 from sync_engine.services.contact_edits import RefusedField, refused_field
 from sync_engine.services.errors import InvalidInputError
 from sync_engine.services.queries import history
-from tests.factories import SIM_FIRM, FakeClock, enroll, make_connected_account, make_runtime
+from tests.factories import (
+    REFUSED_LINKEDIN_URL,
+    SIM_FIRM,
+    FakeClock,
+    enroll,
+    enroll_refused_contact,
+    make_connected_account,
+    make_runtime,
+)
 from tests.factories import make_sequence as sequence_of
 
-BAD_URL = "https://www.linkedin.com/in/frances allen"  # the demo's: a space Clockwork refuses
 GOOD_URL = "https://www.linkedin.com/in/frances-allen"
 REFUSED = (
     "POST /people/{id}/linkedin_urls -> HTTP 422: Validation failed: url is not a LinkedIn URL"
@@ -107,10 +114,7 @@ def engine(rt: Runtime) -> Engine:
 def frances(rt: Runtime, engine: Engine, sim_server: SimulatorServer) -> int:
     """The demo's refused contact: created in Clockwork, then its LinkedIn URL refused (422)."""
     account_id = make_connected_account(rt, base_url=sim_server.base_url)
-    enrollment_id = enroll(
-        rt, sequence_of(rt, account_id), "frances.allen@litware.com", first_name="Frances",
-        last_name="Allen", title="Engineering Manager", company="Litware", linkedin_url=BAD_URL,
-    )  # fmt: skip
+    enrollment_id = enroll_refused_contact(rt, sequence_of(rt, account_id))
     engine.run_pass()
     assert _enrollment(rt, enrollment_id)["status"] == "failed"
     return enrollment_id
@@ -153,7 +157,7 @@ def test_the_refused_linkedin_url_is_shown_with_what_clockwork_already_has(
     with rt.db.read() as session:
         contact = contact_edits.contact_for_correction(session=session, enrollment_id=frances)
     assert contact.refused == RefusedField(("linkedin_url",), "url is not a LinkedIn URL")
-    assert contact.values["linkedin_url"] == BAD_URL
+    assert contact.values["linkedin_url"] == REFUSED_LINKEDIN_URL
     # The person was created with the name, email and position: only the URL is still to send.
     assert contact.sent == ("email", "first_name", "last_name", "title", "company")
     assert contact.enrollments == 1
@@ -164,9 +168,11 @@ def test_fixing_the_url_then_retrying_syncs_it_to_clockwork(
 ) -> None:
     changed = _correct(rt, frances, linkedin_url="linkedin.com/in/frances-allen")
 
-    assert changed == {"linkedin_url": (BAD_URL, "https://linkedin.com/in/frances-allen")}
+    assert changed == {
+        "linkedin_url": (REFUSED_LINKEDIN_URL, "https://linkedin.com/in/frances-allen")
+    }
     assert _contact_audit(rt) == [
-        ("Dana", "linkedin_url", BAD_URL, "https://linkedin.com/in/frances-allen")
+        ("Dana", "linkedin_url", REFUSED_LINKEDIN_URL, "https://linkedin.com/in/frances-allen")
     ]
     assert _enrollment(rt, frances)["status"] == "failed"  # Retry is the next, separate step
     _retry(rt, frances)
@@ -219,7 +225,10 @@ def test_a_correction_is_validated_like_an_import_row_and_changes_nothing_when_r
         _correct(rt, frances, **fields)
     with rt.db.read() as session:
         contact = session.exec(select(Contact)).one()
-    assert contact.linkedin_url == BAD_URL and contact.email == "frances.allen@litware.com"
+    assert (
+        contact.linkedin_url == REFUSED_LINKEDIN_URL
+        and contact.email == "frances.allen@litware.com"
+    )
     assert _contact_audit(rt) == []
     assert _enrollment(rt, frances) == before
 
@@ -238,7 +247,7 @@ def test_a_corrected_email_is_normalised_and_must_not_be_another_contacts(
 
 
 def test_an_unchanged_correction_is_not_audited(rt: Runtime, frances: int) -> None:
-    assert _correct(rt, frances, first_name=" Frances ", linkedin_url=BAD_URL) == {}
+    assert _correct(rt, frances, first_name=" Frances ", linkedin_url=REFUSED_LINKEDIN_URL) == {}
     assert _contact_audit(rt) == []
 
 
