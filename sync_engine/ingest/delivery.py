@@ -7,6 +7,9 @@ is validated (422, or 400 for what is not JSON), and the work and the delivery's
 one transaction (for the event routes, one shared with the deliveries that arrived with it:
 :mod:`sync_engine.ingest.grouped`). Refusals are recorded but not remembered as answers, so a
 platform's retry is judged afresh. A store that cannot take the write is a 503 with ``Retry-After``.
+
+Past 500 lines on purpose: the steps read top to bottom in one place and share the app's state
+(limiters, the writer lock, the group commit); split, each half would need the other's.
 """
 
 from __future__ import annotations
@@ -281,7 +284,10 @@ class IngestApp:
         transaction of ``session``; a key seen before gets its stored answer (True: replayed).
         A refusal is raised as :class:`Refused` before anything is written. ``shared`` is kept
         across the deliveries of one transaction (a group commit): a bearer token is looked up
-        once per transaction and its last use written once."""
+        once per transaction and its last use written once, and the key is not looked up before
+        the work: a delivery seen before then fails its record's unique key, and the group is
+        done again alone, where it is (a retry costs its group a second pass; a statement per
+        event is saved)."""
         try:
             connection = session.connection()
             verdict = self._verdict(connection, delivery, shared)
@@ -295,13 +301,23 @@ class IngestApp:
                 delivery.request, caller, delivery.body, adapter=delivery.adapter
             )
             payload = _parsed(delivery.body, delivery.parse)
-            if key is not None:
-                stored = delivery_log.stored_answer(
-                    connection, account_id=caller.account_id, delivery_key=key
-                )
-                if stored is not None:
-                    return Result(stored[0], stored[1]), True
-            result = _done(delivery.work, session, caller, payload)
+            if (
+                key is not None
+                and shared is None
+                and (stored := self._stored(connection, delivery))
+            ):
+                return stored, True
+            try:
+                result = _done(delivery.work, session, caller, payload)
+            except Refused:
+                # A delivery accepted before is answered as it was, even if it would fail now.
+                if (
+                    key is not None
+                    and shared is not None
+                    and (stored := self._stored(connection, delivery))
+                ):
+                    return stored, True
+                raise
         except Refused as refusal:
             refusal.token_id = delivery.caller.token_id if delivery.caller else None
             raise
@@ -319,6 +335,15 @@ class IngestApp:
         if verdict.touch and caller.token_id is not None:
             touch_token(connection, token_id=caller.token_id, now=now)
         return result, False
+
+    @staticmethod
+    def _stored(connection: sa.Connection | Session, delivery: Delivery) -> Result | None:
+        """The answer given to this delivery's key before, if it was accepted."""
+        assert delivery.caller is not None and delivery.key is not None
+        stored = delivery_log.stored_answer(
+            connection, account_id=delivery.caller.account_id, delivery_key=delivery.key
+        )
+        return Result(stored[0], stored[1]) if stored is not None else None
 
     def _verdict(
         self, connection: sa.Connection, delivery: Delivery, shared: dict[Any, Any] | None
@@ -350,11 +375,9 @@ class IngestApp:
             caller, key = delivery.caller, delivery.key
             if caller is not None and key is not None:
                 with self.runtime.db.read() as session:
-                    stored = delivery_log.stored_answer(
-                        session, account_id=caller.account_id, delivery_key=key
-                    )
+                    stored = self._stored(session, delivery)
                 if stored is not None:
-                    return Result(stored[0], stored[1]), True
+                    return stored, True
             conflict = Refused(
                 409, "conflict", "a concurrent request changed the same records; retry"
             )

@@ -8,6 +8,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import func, select
@@ -192,3 +193,21 @@ def test_the_event_routes_answer_the_same_past_fastapi_as_through_it(sqlite_api:
         "/v1/accounts/9223372036854775808/events", json=EVENT, headers=headers
     )
     assert too_big.status_code == 422 and "account" in too_big.json()["error"]["message"]
+
+
+def test_a_retry_is_answered_as_before_even_when_its_work_would_now_be_refused(api: Api) -> None:
+    """In a group the key is not looked up before the work: a retry whose work is refused now
+    (its event is in the future of a clock set back) still gets the stored 201."""
+    assert api.put_sequence("seq-1").status_code == 201
+    assert api.call("POST", "/sequences/seq-1/contacts", {"email": "maya@example.com"}).is_success
+    body = {**EVENT, "occurred_at": api.clock().isoformat()}
+    first = api.call("POST", "/events", body, headers={"Idempotency-Key": "k1"})
+    assert first.status_code == 201
+    api.clock.now -= timedelta(hours=1)
+    again = api.call("POST", "/events", body, headers={"Idempotency-Key": "k1"})
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert again.headers["idempotent-replayed"] == "true"
+    fresh = api.call("POST", "/events", body, headers={"Idempotency-Key": "k2"})
+    assert fresh.status_code == 422 and "future" in fresh.json()["error"]["message"]
+    with api.runtime.db.read() as session:
+        assert session.exec(select(func.count()).select_from(Activity)).one() == 1
