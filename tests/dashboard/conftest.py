@@ -26,7 +26,7 @@ from clockwork_simulator import SimulatorServer, SimulatorState
 from dashboard import identity
 from sync_engine.runtime import Runtime
 from sync_engine.services import auth
-from tests.factories import make_runtime, make_sim_state
+from tests.factories import make_account, make_runtime, make_sim_state
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 ADMIN = "casey@cs"
@@ -91,6 +91,12 @@ def store(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]
     runtime.close()
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+@pytest.fixture
+def account_id(store: Runtime) -> int:
+    """An account with no connection yet, in the store the dashboard under test opens."""
+    return make_account(store)
 
 
 @pytest.fixture

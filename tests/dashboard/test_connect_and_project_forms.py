@@ -25,14 +25,6 @@ from tests.dashboard.conftest import (
 from tests.factories import SIM_FIRM, SIM_KEYS, connection_fields, make_sequence
 
 
-@pytest.fixture
-def account_id(store: Runtime) -> int:
-    with store.db.write() as session:
-        account = accounts.create_account(session=session, name="Acme Talent", actor="test")
-    assert account.id is not None
-    return account.id
-
-
 def _submit(app: AppTest, **typed: str) -> None:
     for label, value in typed.items():
         by_label(app.text_input, label).input(value)

@@ -9,18 +9,8 @@ import pytest
 import streamlit as st
 
 from dashboard.plain_text import plain
-from sync_engine.runtime import Runtime
-from sync_engine.services import accounts
 from tests.dashboard.conftest import by_label, new_app, open_page
 from tests.factories import connection_fields
-
-
-@pytest.fixture
-def account_id(store: Runtime) -> int:
-    with store.db.write() as session:
-        account = accounts.create_account(session=session, name="Acme Talent", actor="test")
-    assert account.id is not None
-    return account.id
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from clockwork_simulator import SimulatorServer
 from dashboard import demo_mode
 from sync_engine.crypto import mask
 from sync_engine.demo import claim_demo_store
-from sync_engine.models import ClockworkConnection, Enrollment
+from sync_engine.models import ClockworkConnection
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
 from sync_engine.services.queries import contact_table, csv_export
@@ -31,8 +31,10 @@ from tests.factories import (
     SIM_KEYS,
     connection_fields,
     enroll,
+    make_account,
     make_connected_account,
     make_sequence,
+    set_enrollment,
 )
 
 SECRETS = [value.encode() for value in SIM_KEYS.values()]
@@ -53,9 +55,7 @@ def _assert_no_secret(app: object, where: str) -> None:
 @pytest.fixture
 def connected_through_the_page(store: Runtime, simulator: SimulatorServer) -> int:
     """An account connected by typing its keys into the Integrations page, with contacts."""
-    with store.db.write() as session:
-        account = accounts.create_account(session=session, name="Acme Talent", actor="test")
-    assert account.id is not None
+    account_id = make_account(store)
     app = open_page("integrations")
     fields = connection_fields(base_url=simulator.base_url)
     for label, name in (
@@ -66,15 +66,11 @@ def connected_through_the_page(store: Runtime, simulator: SimulatorServer) -> in
     by_label(app.button, "Save and test connection").click().run()
     assert not app.exception and not app.error
     _assert_no_secret(app, "the run that saved the credentials")
-    sequence_id = make_sequence(store, account.id, "VP Engineering")
+    sequence_id = make_sequence(store, account_id, "VP Engineering")
     synced = enroll(store, sequence_id, "grace@northwind.com", first_name="Grace")
     enroll(store, sequence_id, "ada@lovelace.com")
-    with store.db.write() as session:
-        row = session.get(Enrollment, synced)
-        assert row is not None
-        row.status, row.link, row.clockwork_person_id = "synced", "created", "person-1"
-        session.add(row)
-    return account.id
+    set_enrollment(store, synced, status="synced", link="created", clockwork_person_id="person-1")
+    return account_id
 
 
 def test_no_page_ever_sends_a_stored_credential_to_the_browser(
