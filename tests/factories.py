@@ -88,6 +88,13 @@ def connection_fields(base_url: str = "http://sim.test", **overrides: str) -> di
     return fields
 
 
+def connect_args(base_url: str, account: str = "Acme", **overrides: str) -> list[str]:
+    """The ``cwsync connect`` arguments that connect ``account`` to ``SIM_FIRM`` at ``base_url``."""
+    fields = connection_fields(base_url, **overrides)
+    options = [(f"--{name.replace('_', '-')}", value) for name, value in fields.items()]
+    return ["connect", account, *(word for option in options for word in option)]
+
+
 def make_account(runtime: Runtime, name: str = "Acme Talent") -> int:
     """An account with no connection yet; returns its id."""
     with runtime.db.write() as session:

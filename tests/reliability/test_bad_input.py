@@ -29,7 +29,7 @@ from sync_engine.cli import main
 from sync_engine.cli.common import state
 from sync_engine.db import Database
 from sync_engine.models import Contact
-from tests.factories import SIM_FIRM, SIM_KEYS
+from tests.factories import SIM_FIRM, connect_args
 
 HEADER = "email,first_name,last_name,title,company,linkedin_url"
 Run = Callable[..., tuple[int, str, str]]
@@ -317,11 +317,7 @@ def test_out_of_range_environment_settings_get_one_line(
 
 
 def _connect(cli: Run, server: SimulatorServer) -> None:
-    code, _, err = cli(
-        "connect", "Acme", "--firm", SIM_FIRM, "--base-url", server.base_url,
-        "--api-key", SIM_KEYS["api_key"], "--api-secret", SIM_KEYS["api_secret"],
-        "--firm-service-key", SIM_KEYS["firm_service_key"],
-    )  # fmt: skip
+    code, _, err = cli(*connect_args(server.base_url))
     assert code == 0, err
 
 

@@ -11,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from clockwork_simulator import SimulatorServer, SimulatorState
-from tests.factories import SIM_FIRM, SIM_KEYS
+from tests.factories import SIM_FIRM, SIM_KEYS, connect_args
 
 
 def test_help_lists_the_commands_of_spec_section_6(cli) -> None:  # type: ignore[no-untyped-def]
@@ -75,11 +75,7 @@ def test_csv_import_syncs_end_to_end_and_status_json_shows_it(  # type: ignore[n
     sim.seed_person(SIM_FIRM, first_name="Known", last_name="Person", emails=["known@example.com"])
     project = sim.snapshot(SIM_FIRM)["projects"][0]["id"]
     assert cli("account", "add", "Acme") == (0, "1\n", "")
-    code, _, err = cli(
-        "connect", "Acme", "--firm", SIM_FIRM, "--base-url", sim_server.base_url,
-        "--api-key", SIM_KEYS["api_key"], "--api-secret", SIM_KEYS["api_secret"],
-        "--firm-service-key", SIM_KEYS["firm_service_key"],
-    )  # fmt: skip
+    code, _, err = cli(*connect_args(sim_server.base_url))
     assert code == 0 and SIM_KEYS["api_secret"] not in err
     assert cli("sequence", "add", "Acme", "VP Eng", "--project", project)[1] == "1\n"
     csv = tmp_path / "contacts.csv"
@@ -109,11 +105,7 @@ def test_a_command_lines_timeout_counts_from_the_process_start(  # type: ignore[
     """`cwsync sync --until-idle --timeout T` returns by T after the command was typed: the
     interpreter's start-up counts (here 1.5 s of it, over a 1 s timeout: no pass is run)."""
     cli("account", "add", "Acme")
-    assert cli(
-        "connect", "Acme", "--firm", SIM_FIRM, "--base-url", sim_server.base_url,
-        "--api-key", SIM_KEYS["api_key"], "--api-secret", SIM_KEYS["api_secret"],
-        "--firm-service-key", SIM_KEYS["firm_service_key"],
-    )[0] == 0  # fmt: skip
+    assert cli(*connect_args(sim_server.base_url))[0] == 0
     cli("sequence", "add", "Acme", "VP Eng")
     assert cli("contact", "add", "1", "--email", "new@example.com")[0] == 0
     slow_start = (
@@ -133,11 +125,7 @@ def test_connect_with_rejected_keys_exits_nonzero_with_the_reason(  # type: igno
     cli, sim: SimulatorState, sim_server: SimulatorServer
 ) -> None:
     cli("account", "add", "Acme")
-    code, _out, err = cli(
-        "connect", "Acme", "--firm", SIM_FIRM, "--base-url", sim_server.base_url,
-        "--api-key", SIM_KEYS["api_key"], "--api-secret", "wrong-secret",
-        "--firm-service-key", SIM_KEYS["firm_service_key"],
-    )  # fmt: skip
+    code, _out, err = cli(*connect_args(sim_server.base_url, api_secret="wrong-secret"))
     assert code == 2 and "rejected the credentials" in err and "wrong-secret" not in err
 
 

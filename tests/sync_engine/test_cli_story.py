@@ -18,7 +18,7 @@ import pytest
 from clockwork_simulator import SimulatorServer, SimulatorState
 from clockwork_simulator.state import SEED_PROJECT_NAMES
 from tests import loopback
-from tests.factories import SIM_FIRM, SIM_KEYS
+from tests.factories import SIM_FIRM, SIM_KEYS, connect_args
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 README_PORT = "8765"
@@ -102,11 +102,7 @@ def test_the_readme_command_line_block_run_as_written_syncs_every_contact(
 @pytest.fixture
 def connected(cli, sim: SimulatorState, sim_server: SimulatorServer):  # type: ignore[no-untyped-def]
     cli("account", "add", "Acme")
-    code, out, err = cli(
-        "connect", "Acme", "--firm", SIM_FIRM, "--base-url", sim_server.base_url,
-        "--api-key", SIM_KEYS["api_key"], "--api-secret", SIM_KEYS["api_secret"],
-        "--firm-service-key", SIM_KEYS["firm_service_key"],
-    )  # fmt: skip
+    code, out, err = cli(*connect_args(sim_server.base_url))
     assert code == 0, err
     return cli, out, err
 
