@@ -399,6 +399,36 @@ class Crash(BaseException):
     """The process dies here (BaseException: nothing in the engine catches it)."""
 
 
+def _pass_dies_after(engine: Engine, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """Run a pass whose process dies right after the client's ``method`` reached Clockwork, so
+    nothing after it is recorded; the passes after it run as usual."""
+    original_process = pipeline.process
+
+    def crash_after(claim: Any, *, client: Any, **kwargs: Any) -> Any:
+        real = getattr(client, method)
+
+        def call_then_die(*a: Any, **k: Any) -> Any:
+            real(*a, **k)
+            raise Crash
+
+        setattr(client, method, call_then_die)
+        return original_process(claim, client=client, **kwargs)
+
+    monkeypatch.setattr("sync_engine.engine.passes.process", crash_after)
+    with pytest.raises(Crash):
+        engine.run_pass()
+    monkeypatch.setattr("sync_engine.engine.passes.process", original_process)
+
+
+def _added_since(sim: SimulatorState, before: dict[str, int]) -> dict[str, int]:
+    """The requests per route Clockwork got since ``before`` (from ``_calls``)."""
+    return {
+        route: n - before.get(route, 0)
+        for route, n in _calls(sim).items()
+        if n > before.get(route, 0)
+    }
+
+
 def test_crash_between_person_created_and_id_stored_creates_no_second_person(
     rt: Runtime, engine: Engine, clock: FakeClock, sim: SimulatorState,
     sim_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch,
@@ -436,30 +466,7 @@ def test_crash_after_a_note_is_written_does_not_write_it_twice(
     enrollment_id = enroll(rt, make_sequence(rt, account_id), "note@example.com")
     engine.run_pass()
     _event(rt, enrollment_id, ActivityKind.OPENED)
-    real_html = pipeline.note_html
-    calls = {"n": 0}
-
-    class CrashingClient:
-        pass
-
-    original_process = pipeline.process
-
-    def crash_after_note(claim: Any, *, client: Any, **kwargs: Any) -> Any:
-        real_create = client.create_note
-
-        def create_then_die(*a: Any, **k: Any) -> Any:
-            real_create(*a, **k)
-            calls["n"] += 1
-            raise Crash
-
-        client.create_note = create_then_die
-        return original_process(claim, client=client, **kwargs)
-
-    monkeypatch.setattr("sync_engine.engine.passes.process", crash_after_note)
-    with pytest.raises(Crash):
-        engine.run_pass()
-    monkeypatch.setattr("sync_engine.engine.passes.process", original_process)
-    assert real_html is pipeline.note_html and calls["n"] == 1
+    _pass_dies_after(engine, monkeypatch, "create_note")
     clock.advance(rt.settings.lease_seconds + 1)
     engine.run_pass()
     notes = sim.snapshot(SIM_FIRM)["notes"]
@@ -495,22 +502,7 @@ def test_a_crash_after_any_person_step_adds_nothing_twice(
         rt, make_sequence(rt, account_id, project_id=_projects(sim)[0]), "steps@example.com",
         title="VP", company="Initech", linkedin_url="https://linkedin.com/in/steps",
     )  # fmt: skip
-    original_process = pipeline.process
-
-    def crash_after_step(claim: Any, *, client: Any, **kwargs: Any) -> Any:
-        real = getattr(client, last_done)
-
-        def write_then_die(*a: Any, **k: Any) -> Any:
-            real(*a, **k)
-            raise Crash  # the step reached Clockwork; nothing after it was recorded
-
-        setattr(client, last_done, write_then_die)
-        return original_process(claim, client=client, **kwargs)
-
-    monkeypatch.setattr("sync_engine.engine.passes.process", crash_after_step)
-    with pytest.raises(Crash):
-        engine.run_pass()
-    monkeypatch.setattr("sync_engine.engine.passes.process", original_process)
+    _pass_dies_after(engine, monkeypatch, last_done)
     clock.advance(rt.settings.lease_seconds + 1)
     before = _calls(sim)
     assert engine.run_pass()["synced"] == 1
@@ -518,12 +510,11 @@ def test_a_crash_after_any_person_step_adds_nothing_twice(
     assert [len(person[key]) for key in ("emails", "positions", "linkedinUrls")] == [1, 1, 1]
     candidacies = sim.snapshot(SIM_FIRM)["candidacies"]
     assert [c["personId"] for c in candidacies] == [person["id"]]
-    added = {route: n - before.get(route, 0) for route, n in _calls(sim).items()}
     remaining = _STEPS[_STEPS.index(last_done) + 1 :]
     expected = {"GET /people/{id}": 1, **{_ROUTES[step]: 1 for step in remaining}}
     if last_done == "add_candidacy":  # sent again: Clockwork refuses it, the listing shows it
         expected.update({_ROUTES["add_candidacy"]: 1, "GET /projects/{id}/candidacies": 1})
-    assert {route: n for route, n in added.items() if n} == expected
+    assert _added_since(sim, before) == expected
     assert _row(rt, enrollment_id).status == "synced"
     assert _steps(rt, enrollment_id) == (True, True, True)
 
@@ -536,29 +527,13 @@ def test_crash_after_the_last_person_step_reads_the_person_back_and_adds_nothing
     enrollment_id = enroll(
         rt, make_sequence(rt, account_id), "last@example.com", title="VP", company="Initech"
     )
-    original_process = pipeline.process
-
-    def crash_after_position(claim: Any, *, client: Any, **kwargs: Any) -> Any:
-        real = client.add_position
-
-        def add_then_die(*a: Any, **k: Any) -> Any:
-            real(*a, **k)
-            raise Crash  # the position reached Clockwork; the sync was never recorded
-
-        client.add_position = add_then_die
-        return original_process(claim, client=client, **kwargs)
-
-    monkeypatch.setattr("sync_engine.engine.passes.process", crash_after_position)
-    with pytest.raises(Crash):
-        engine.run_pass()
-    monkeypatch.setattr("sync_engine.engine.passes.process", original_process)
+    _pass_dies_after(engine, monkeypatch, "add_position")
     clock.advance(rt.settings.lease_seconds + 1)
     before = _calls(sim)
     assert engine.run_pass()["synced"] == 1
     (person,) = _people(sim)
     assert len(person["emails"]) == 1 and len(person["positions"]) == 1
-    added = {route: n - before.get(route, 0) for route, n in _calls(sim).items()}
-    assert {route: n for route, n in added.items() if n} == {"GET /people/{id}": 1}
+    assert _added_since(sim, before) == {"GET /people/{id}": 1}
     assert _row(rt, enrollment_id).status == "synced"
     assert _steps(rt, enrollment_id) == (True, True, False)
 
