@@ -78,6 +78,7 @@ from sync_engine.models import (
     LinkKind,
     MatchRule,
     Reason,
+    UTCDateTime,
 )
 
 log = logging.getLogger(__name__)
@@ -96,9 +97,13 @@ _PERSON_FOUND = contact_update("clockwork_person_id", "person_created_by_us")
 _PERSON_CREATED = contact_update(
     "clockwork_person_id", "person_created_by_us", "person_created_by_enrollment_id"
 )
+# Recorded only under our lease (no row back: another worker has it), which it renews.
 _SYNCED_UPDATE = (
     sa.update(ENROLLMENT)
-    .where(ENROLLMENT.c.id == sa.bindparam("synced_id"))
+    .where(
+        ENROLLMENT.c.id == sa.bindparam("synced_id"),
+        ENROLLMENT.c.lease_owner == sa.bindparam("synced_token"),
+    )
     .values(
         clockwork_person_id=sa.bindparam("synced_person", type_=sa.String),
         link=sa.bindparam("synced_link", type_=ENROLLMENT.c.link.type),
@@ -111,8 +116,11 @@ _SYNCED_UPDATE = (
         last_error=None,
         synced_at=sa.bindparam("synced_at", type_=ENROLLMENT.c.synced_at.type),
     )
+    .returning(ENROLLMENT.c.id)
 )
-_SYNCED = Prepared(_SYNCED_UPDATE)
+_SYNCED = Prepared(
+    _SYNCED_UPDATE.values(lease_expires_at=sa.bindparam("synced_until", type_=UTCDateTime))
+)
 # With nothing more to deliver, the same update also releases the enrollment.
 _SYNCED_DONE = Prepared(_SYNCED_UPDATE.values({**RELEASED, "next_attempt_at": None}))
 
@@ -240,23 +248,26 @@ def _sync(
         work.candidacy_done = True
     now = clock()
     with transaction(db) as session:
-        hold(session, claim, work, now)
-        if work.steps_unsaved:
-            store_steps(session, work)
         # With no note to write, the enrollment is done: release it in this same transaction.
         done = not has_pending_activities(session, work.enrollment_id)
         params = {
             "synced_id": work.enrollment_id,
+            "synced_token": claim.token,
             "synced_person": work.person_id,
             "synced_link": link,
             "synced_rule": work.match_rule if link == LinkKind.LINKED else None,
             "synced_exists": work.dedup and not work.created_by_us,
             "synced_candidacy": work.candidacy_done,
             "synced_at": now,
+            "synced_until": now + timedelta(seconds=claim.lease_seconds),
         }
+        if not (_SYNCED_DONE if done else _SYNCED).run(session, params):
+            raise LeaseLost  # rolls the transaction back: the new owner records its own outcome
+        work.renewed_at = now
+        if work.steps_unsaved:
+            store_steps(session, work)
         if done:
             close_attempt(session, work, now, Outcome.SYNCED, None, None)
-        (_SYNCED_DONE if done else _SYNCED).run(session, params)
     return done
 
 

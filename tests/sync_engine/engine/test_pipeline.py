@@ -458,6 +458,40 @@ def test_crash_between_person_created_and_id_stored_creates_no_second_person(
     assert len(sim.snapshot(SIM_FIRM)["candidacies"]) == 1
 
 
+def test_a_sync_whose_lease_was_taken_meanwhile_records_nothing(
+    rt: Runtime, engine: Engine, sim: SimulatorState, sim_server: SimulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    account_id = _account(rt, sim_server)
+    enrollment_id = enroll(
+        rt, make_sequence(rt, account_id, project_id=_projects(sim)[0]), "taken@example.com"
+    )
+    original_process = pipeline.process
+
+    def lease_taken_after_candidacy(claim: Any, *, client: Any, **kwargs: Any) -> Any:
+        real = client.add_candidacy
+
+        def add_then_lose_the_lease(*a: Any, **k: Any) -> Any:
+            result = real(*a, **k)
+            with rt.db.write() as session:  # another worker claimed it after our lease expired
+                enrollment = session.get(Enrollment, enrollment_id)
+                assert enrollment is not None
+                enrollment.lease_owner = "another-engine:1"
+                session.add(enrollment)
+            return result
+
+        client.add_candidacy = add_then_lose_the_lease
+        return original_process(claim, client=client, **kwargs)
+
+    monkeypatch.setattr("sync_engine.engine.passes.process", lease_taken_after_candidacy)
+    assert engine.run_pass()["lost_lease"] == 1
+    row = _row(rt, enrollment_id)
+    assert (row.status, row.lease_owner, row.synced_at) == ("syncing", "another-engine:1", None)
+    with rt.db.read() as session:
+        contact = session.get(Contact, row.contact_id)
+    assert contact is not None and not contact.email_attached  # its steps are the new owner's
+
+
 def test_crash_after_a_note_is_written_does_not_write_it_twice(
     rt: Runtime, engine: Engine, clock: FakeClock, sim: SimulatorState,
     sim_server: SimulatorServer, monkeypatch: pytest.MonkeyPatch,
