@@ -243,7 +243,9 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
                     )  # fmt: skip
             return _batch_result(results)
 
-        return await state.deliver(request, account, "POST events/batch", parse, work, grouped=True)
+        # Not grouped: a batch is a group already, and a group of batches would hold every one
+        # of them until the last is done (seconds, for 64 batches of 1,000).
+        return await state.deliver(request, account, "POST events/batch", parse, work)
 
     @app.post(
         f"{base}/adapters/{{platform}}",

@@ -4,7 +4,7 @@ In order: the body is read up to the cap (413), the caller is authenticated (401
 answer whatever was wrong, the real reason recorded for staff), rate-limited (429 with
 ``Retry-After``), a delivery already accepted under the same key is answered as it was, the body
 is validated (422, or 400 for what is not JSON), and the work and the delivery's record commit in
-one transaction (for the event routes, one shared with the deliveries that arrived with it:
+one transaction (for single events, one shared with the deliveries that arrived with it:
 :mod:`sync_engine.ingest.grouped`). Refusals are recorded but not remembered as answers, so a
 platform's retry is judged afresh. A store that cannot take the write is a 503 with ``Retry-After``.
 
@@ -61,7 +61,7 @@ class IngestConfig:
     # which takes one writer at a time, so more threads only queue; a PostgreSQL request mostly
     # waits for its commit's WAL flush, so more of them run at once.
     threads: int | None = None
-    # Threads committing the event routes' deliveries in groups (grouped.py); None: 1 on SQLite
+    # Threads committing single events' deliveries in groups (grouped.py); None: 1 on SQLite
     # (one writer anyway), 4 on PostgreSQL, where a group mostly waits for its round trips.
     group_writers: int | None = None
 

@@ -6,7 +6,7 @@ other in one transaction and commits once; then every request of the group is an
 accepted event is still committed before its 2xx. Per request this saves a connection checkout,
 a ``BEGIN`` and a ``COMMIT`` (on PostgreSQL a WAL flush), and the hop through a thread pool.
 
-Only deliveries whose refusals come before any write are grouped (the event routes): a refused
+Only deliveries whose refusals come before any write are grouped (single events): a refused
 one (401, 404, 422, 429) leaves nothing in the transaction, and the rest of its group commits
 without it. When the store refuses the group itself (a concurrent duplicate's unique key, a lock
 timeout, a lost connection), the group is rolled back and each delivery is done again alone, the
