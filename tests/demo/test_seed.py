@@ -12,6 +12,7 @@ from sync_engine.demo import (
     seed_demo,
 )
 from sync_engine.models import EnrollmentStatus, Reason
+from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
 from sync_engine.services.queries import contact_table, overview, reason_texts
 from tests.factories import make_runtime, make_settings
@@ -45,30 +46,26 @@ def test_seed_demo_fills_an_empty_store_and_then_does_nothing(
 
 
 def test_seed_demo_puts_existing_people_in_clockwork_and_revokes_globex(
-    sqlite_url: str, demo_simulator: DemoSimulator
+    rt: Runtime, demo_simulator: DemoSimulator
 ) -> None:
-    runtime = make_runtime(sqlite_url)
-    seed_demo(runtime, demo_simulator.base_url)
+    seed_demo(rt, demo_simulator.base_url)
     people = demo_simulator.state.snapshot("demo")["people"]
     assert {p["name"] for p in people} >= {"Grace Hopper", "Linus Pauling", "Katherine Johnson"}
     with SimulatorAdmin(demo_simulator.base_url) as admin:
         assert admin.revoked("globex") and not admin.revoked("demo")
-    runtime.close()
 
 
 def test_seed_demo_reset_wipes_the_store_and_seeds_again(
-    sqlite_url: str, demo_simulator: DemoSimulator
+    rt: Runtime, demo_simulator: DemoSimulator
 ) -> None:
-    runtime = make_runtime(sqlite_url)
-    first = seed_demo(runtime, demo_simulator.base_url)
-    again = seed_demo(runtime, demo_simulator.base_url, reset=True)
+    first = seed_demo(rt, demo_simulator.base_url)
+    again = seed_demo(rt, demo_simulator.base_url, reset=True)
     assert again.seeded and again.enrollments == first.enrollments
-    with runtime.db.read() as session:
+    with rt.db.read() as session:
         assert len(accounts.list_accounts(session=session)) == 4
     # The three existing people, and the seeded drift's two (issue 16): Victor Lane, and the
     # duplicate Uma Patel was merged into (Wendy Shaw's person was deleted).
     assert len(demo_simulator.state.snapshot("demo")["people"]) == 3 + 2
-    runtime.close()
 
 
 def test_demo_simulator_keeps_its_state_and_port_across_restarts(tmp_path: Path) -> None:
@@ -98,10 +95,9 @@ def test_demo_simulator_keeps_its_state_and_port_across_restarts(tmp_path: Path)
 
 
 def test_connections_to_an_old_simulator_port_are_repointed(
-    sqlite_url: str, demo_simulator: DemoSimulator, tmp_path: Path
+    rt: Runtime, demo_simulator: DemoSimulator, tmp_path: Path
 ) -> None:
-    runtime = make_runtime(sqlite_url)
-    report = seed_demo(runtime, demo_simulator.base_url)
+    report = seed_demo(rt, demo_simulator.base_url)
     other = DemoSimulator(
         make_settings(
             "sqlite://", simulator_state_file=tmp_path / "other.json", simulator_latency_ms=0
@@ -110,8 +106,8 @@ def test_connections_to_an_old_simulator_port_are_repointed(
     other.state = demo_simulator.state
     other.start()
     try:
-        moved = repoint_demo_connections(runtime, other.base_url)
-        with runtime.db.read() as session:
+        moved = repoint_demo_connections(rt, other.base_url)
+        with rt.db.read() as session:
             acme = accounts.connection_summary(
                 session=session, account_id=report.accounts["Acme Talent"]
             )
@@ -119,7 +115,6 @@ def test_connections_to_an_old_simulator_port_are_repointed(
         assert acme is not None and acme.base_url == other.base_url
     finally:
         other.stop()
-        runtime.close()
 
 
 def test_untracked_reason_codes_have_plain_words() -> None:
@@ -129,17 +124,16 @@ def test_untracked_reason_codes_have_plain_words() -> None:
 
 
 def test_the_seeded_demo_tells_its_story_once_the_engine_runs(
-    sqlite_url: str, demo_simulator: DemoSimulator
+    rt: Runtime, demo_simulator: DemoSimulator
 ) -> None:
     from sync_engine.engine.passes import Engine
 
-    runtime = make_runtime(sqlite_url)
-    report = seed_demo(runtime, demo_simulator.base_url)
-    engine = Engine(runtime)
+    report = seed_demo(rt, demo_simulator.base_url)
+    engine = Engine(rt)
     for _ in range(10):
         if not engine.run_pass(trigger="manual").get("claimed"):
             break
-    with runtime.db.read() as session:
+    with rt.db.read() as session:
         health = {row.name: row for row in overview.account_overview(session=session)}
         failed = contact_table.list_enrollments(
             session=session,
@@ -153,4 +147,3 @@ def test_the_seeded_demo_tells_its_story_once_the_engine_runs(
     assert health["Globex Search"].problems == ["Credentials rejected"]
     assert health["Initech Partners"].counts[EnrollmentStatus.SYNCED] == 3
     assert health["Initech Partners"].counts[EnrollmentStatus.AWAITING_REPLY] == 3
-    runtime.close()
