@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from sqlmodel import select
 
 from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.models import Activity, Contact, utcnow
+from tests import loopback
 from tests.factories import make_connected_account, make_runtime
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -36,12 +36,6 @@ def _blocks() -> list[str]:
     return re.findall(r"```bash\n(.*?)```", section, re.S)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_the_readme_curl_examples_run_as_written(
     sqlite_url: str, sim_server: SimulatorServer, sim: SimulatorState, tmp_path: Path
 ) -> None:
@@ -52,7 +46,7 @@ def test_the_readme_curl_examples_run_as_written(
     assert account_id == 1
     key = runtime.settings.encryption_key
     assert key is not None
-    port = _free_port()
+    port = loopback.free_port()
     env = {
         **os.environ,
         "CWSYNC_DATABASE_URL": sqlite_url,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,15 +18,10 @@ from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.ingest import credentials
 from sync_engine.ingest.service import link_sequence
 from sync_engine.services import accounts, enrollments
+from tests import loopback
 from tests.factories import make_connected_account, make_runtime
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _children(pid: int) -> list[int]:
@@ -67,7 +61,7 @@ def served(sqlite_url: str, sim_server: SimulatorServer, sim: SimulatorState) ->
     key = runtime.settings.encryption_key
     assert key is not None
     runtime.close()
-    port = _free_port()
+    port = loopback.free_port()
     env = {**os.environ, "CWSYNC_DATABASE_URL": sqlite_url, "CWSYNC_DEMO": "false",
            "CWSYNC_ENCRYPTION_KEY": key.get_secret_value()}  # fmt: skip
     process = subprocess.Popen(
