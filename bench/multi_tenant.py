@@ -32,7 +32,6 @@ import csv
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,7 +53,7 @@ from sync_engine.config import Settings
 from sync_engine.models import ClockworkConnection, Enrollment, SyncAttempt
 from sync_engine.runtime import Runtime, build_runtime
 from sync_engine.services import accounts, contacts_csv, enrollments
-from tests import postgres
+from tests import loopback, postgres
 
 TROUBLED = ("throttled", "dripping", "revoked", "undecryptable")
 
@@ -78,33 +77,19 @@ class Firm:
         }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _start_simulator(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     """The simulator in its own process (its CPU is not the engine's), no firm registered yet."""
-    port = _free_port()
+    port = loopback.free_port()
     code = (
         "from clockwork_simulator import run_simulator; "
         f"run_simulator(port={port}, firms=(), log_level='warning')"
     )
-    log = (workdir / "simulator.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=log)
+    log = workdir / "simulator.log"
+    with log.open("wb") as output:  # the child keeps its own handle
+        process = subprocess.Popen([sys.executable, "-c", code], stdout=output, stderr=output)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/_admin/health", timeout=1)
-            return process, url
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the simulator did not start; see {workdir}/simulator.log"
-                ) from None
-            time.sleep(0.05)
+    loopback.wait_until_answering(f"{url}/_admin/health", process, seconds=30, log=log)
+    return process, url
 
 
 def _plan(args: argparse.Namespace) -> list[Firm]:
@@ -261,7 +246,9 @@ def _run_engines(workdir: Path, env: dict[str, str], args: argparse.Namespace,
         "cpu_seconds": cpu,
         "simulator_cpu_seconds": simulator_cpu,
         # Busy cores over the run, every process of the machine (engines, simulator, PostgreSQL).
-        "machine_busy_cores": (machine_after[0] - machine_before[0]) / elapsed * os.cpu_count()
+        "machine_busy_cores": (machine_after[0] - machine_before[0])
+        / elapsed
+        * (os.cpu_count() or 1)
         if elapsed
         else 0.0,
         "machine_samples": samples,
@@ -396,6 +383,7 @@ def _figures(args: argparse.Namespace, firms: list[Firm], after: dict[str, Any],
         "left_syncing": syncing, "synced": synced, "processed_twice": store["processed_twice"],
         "healthy_ok_requests_per_second": round(healthy_ok / healthy_done, 1) if healthy_done else None,
         "healthy_done_seconds": healthy_done,
+        "healthy_limits_per_second": sum(r["limit"] for r in rows if r["kind"] == "healthy"),
         "machine_busy_cores_healthy_phase": round(phase_cores, 2) if phase_cores is not None else None,
         "machine_busy_cores_run": round(engines["machine_busy_cores"], 2),
         "simulator_cpu_ms_per_ok_request": round(engines["simulator_cpu_seconds"] * 1000 / ok_total, 3) if ok_total else None,
@@ -436,8 +424,9 @@ def _print(result: dict[str, Any]) -> None:
           f"processed twice: {r['processed_twice']}")  # fmt: skip
     print(f"aggregate: {r['ok_requests_per_second']} successful req/s, {r['synced_per_second']} "
           "enrollments synced/s (over the slowest process's wall time)")  # fmt: skip
-    print(f"healthy firms: {r['healthy_ok_requests_per_second']} successful req/s together "
-          f"(their 2xx ÷ the last one's finish, {r['healthy_done_seconds']} s); the machine was "
+    print(f"healthy firms: {r['healthy_ok_requests_per_second']} successful req/s together, of "
+          f"the {r['healthy_limits_per_second']:g} their limits allow (their 2xx ÷ the last one's "
+          f"finish, {r['healthy_done_seconds']} s); the machine was "
           f"busy on {r['machine_busy_cores_healthy_phase']} of its {r['cores']} cores meanwhile "
           f"({r['machine_busy_cores_run']} over the whole run; every process: engines, simulator "
           f"at {r['simulator_cpu_ms_per_ok_request']} ms per successful request, PostgreSQL, "
