@@ -5,11 +5,35 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import col, select
 
 from sync_engine.clockwork.client import CallRecord
 from sync_engine.db import Database
-from sync_engine.models import ApiCall, ClockworkConnection, table_of
+from sync_engine.engine.statements import Prepared, transaction
+from sync_engine.models import ApiCall, ClockworkConnection, UTCDateTime, table_of
+
+_API_CALL, _CONNECTION = table_of(ApiCall), table_of(ClockworkConnection)
+
+# Plain rows in one executemany on the DBAPI cursor: a pass writes one per request it made.
+_INSERT = Prepared(
+    sa.insert(_API_CALL)
+    .inline()  # no primary key back (PostgreSQL would otherwise ask for it)
+    .values(
+        account_id=sa.bindparam("account_id", type_=sa.Integer),
+        at=sa.bindparam("at", type_=UTCDateTime),
+        method=sa.bindparam("method", type_=sa.String),
+        path=sa.bindparam("path", type_=sa.String),
+        status=sa.bindparam("status", type_=sa.Integer),
+        latency_ms=sa.bindparam("latency_ms", type_=sa.Float),
+        error=sa.bindparam("error", type_=sa.String),
+    )
+)
+_LAST_SUCCESS = Prepared(
+    sa.update(_CONNECTION)
+    .where(_CONNECTION.c.account_id == sa.bindparam("success_account"))
+    .values(last_success_at=sa.bindparam("success_at", type_=UTCDateTime))
+)
+_NEWEST = Prepared(sa.select(sa.func.max(_API_CALL.c.id)))
+_TRIM = Prepared(sa.delete(_API_CALL).where(_API_CALL.c.id <= sa.bindparam("cutoff")))
 
 
 def write_calls(db: Database, calls: list[tuple[int, CallRecord]], retention: int) -> None:
@@ -33,15 +57,13 @@ def write_calls(db: Database, calls: list[tuple[int, CallRecord]], retention: in
         )
         if call.status is not None and call.status < 400:
             last_success[account_id] = max(last_success.get(account_id, call.at), call.at)
-    with db.write() as session:
-        # Plain rows in one executemany: no ORM object and unit-of-work entry per call.
-        session.execute(sa.insert(table_of(ApiCall)), rows)
-        for account_id, at in last_success.items():
-            session.execute(
-                sa.update(ClockworkConnection)
-                .where(col(ClockworkConnection.account_id) == account_id)
-                .values(last_success_at=at)
+    with transaction(db) as tx:
+        _INSERT.run_many(tx, rows)
+        if last_success:
+            _LAST_SUCCESS.run_many(
+                tx,
+                [{"success_account": a, "success_at": at} for a, at in last_success.items()],
             )
-        session.flush()
-        newest = session.exec(select(sa.func.max(ApiCall.id))).one() or 0
-        session.execute(sa.delete(ApiCall).where(col(ApiCall.id) <= newest - retention))
+        ((newest,),) = _NEWEST.run(tx, {})
+        if newest is not None and newest > retention:
+            _TRIM.run(tx, {"cutoff": newest - retention})

@@ -169,3 +169,19 @@ class Prepared:
             return plan.rows(cursor.fetchall()) if plan.row is not None else []
         finally:
             cursor.close()
+
+    def run_many(
+        self, executor: Transaction | sa.Connection, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Execute once per row of parameters, in one DBAPI ``executemany`` (no rows back)."""
+        plan = self._plans.get(executor.dialect.name)
+        if plan is None:
+            plan = self._plans[executor.dialect.name] = _Plan(self.statement, executor.dialect)
+        if plan.row is not None:
+            raise ValueError("run_many is for statements that return no rows")
+        cursor = executor.connection.cursor()
+        try:
+            parameters: Any = [plan.parameters(row) for row in rows]  # all one shape
+            cursor.executemany(plan.sql, parameters)
+        finally:
+            cursor.close()
