@@ -23,6 +23,7 @@ successful request, whether ``--timeout`` held, the exit codes, enrollments left
 
     python bench/multi_tenant.py                       # 20 healthy firms, one process, SQLite
     python bench/multi_tenant.py --firms 60 --processes 3 --pg postgresql+psycopg://…/postgres
+    python bench/multi_tenant.py --firms 60 --processes 3 --workers 8 --pg …   # one process the bottleneck
 """
 
 from __future__ import annotations
@@ -314,6 +315,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 )  # fmt: skip
                 env = {**os.environ, "CWSYNC_DATABASE_URL": url, "CWSYNC_ENCRYPTION_KEY": key,
                        "CWSYNC_DEMO": "false", "CWSYNC_API_CALL_LOG_RETENTION": "1000000"}  # fmt: skip
+                if args.workers:
+                    env["CWSYNC_WORKERS"] = str(args.workers)
                 engines = _run_engines(workdir, env, args, revoker, simulator.pid)
                 revoker.join(5)
                 after = {f.name: admin.get(f"/firms/{f.name}/answers").json() for f in firms}
@@ -368,7 +371,7 @@ def _figures(args: argparse.Namespace, firms: list[Firm], after: dict[str, Any],
     syncing = sum(r["enrollments"].get("syncing", 0) for r in rows)
     synced = sum(r["enrollments"].get("synced", 0) for r in rows)
     return {
-        "firms": len(healthy), "processes": args.processes, "store": "postgresql" if args.pg else "sqlite",
+        "firms": len(healthy), "processes": args.processes, "workers": args.workers, "store": "postgresql" if args.pg else "sqlite",
         "rate": args.rate, "latency_ms": args.latency_ms, "contacts": args.contacts, "timeout": args.timeout,
         "rows": rows,
         "healthy_efficiency_min": min(healthy) if healthy else None,
@@ -397,7 +400,9 @@ def _print(result: dict[str, Any]) -> None:
     r = result
     print(f"{r['firms']} healthy firms at {r['rate']:g} req/s (not told to the engine) + "
           f"{', '.join(TROUBLED)}; {r['contacts']} new contacts each; {r['latency_ms']:g} ms "
-          f"latency; {r['processes']} engine process(es) on {r['store']}; --timeout {r['timeout']:g}")  # fmt: skip
+          f"latency; {r['processes']} engine process(es) on {r['store']}"
+          + (f", {r['workers']} workers each" if r["workers"] else "")
+          + f"; --timeout {r['timeout']:g}")  # fmt: skip
     print("firm | kind | limit | requests | 2xx | 429 share | bound s | finish s | bound/finish | "
           "enrollments | connection")  # fmt: skip
     for row in r["rows"]:
@@ -449,6 +454,8 @@ def main() -> None:
     parser.add_argument("--grace", type=float, default=30.0,
                         help="kill an engine still running this long after T + 5 s")  # fmt: skip
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--workers", type=int,
+                        help="CWSYNC_WORKERS of each engine process (default: the engine's own)")  # fmt: skip
     parser.add_argument("--pg", help="PostgreSQL admin URL: a fresh database instead of SQLite")
     args = parser.parse_args()
     if args.processes > 1 and not args.pg:
