@@ -121,8 +121,12 @@ _SYNCED_UPDATE = (
 _SYNCED = Prepared(
     _SYNCED_UPDATE.values(lease_expires_at=sa.bindparam("synced_until", type_=UTCDateTime))
 )
-# With nothing more to deliver, the same update also releases the enrollment.
-_SYNCED_DONE = Prepared(_SYNCED_UPDATE.values({**RELEASED, "next_attempt_at": None}))
+# With nothing more to deliver, the enrollment is then released in the same transaction.
+_RELEASE_SYNCED = Prepared(
+    sa.update(ENROLLMENT)
+    .where(ENROLLMENT.c.id == sa.bindparam("released_id"))
+    .values({**RELEASED, "next_attempt_at": None})
+)
 
 
 class _NeedsReview(Exception):
@@ -248,8 +252,6 @@ def _sync(
         work.candidacy_done = True
     now = clock()
     with transaction(db) as session:
-        # With no note to write, the enrollment is done: release it in this same transaction.
-        done = not has_pending_activities(session, work.enrollment_id)
         params = {
             "synced_id": work.enrollment_id,
             "synced_token": claim.token,
@@ -261,12 +263,16 @@ def _sync(
             "synced_at": now,
             "synced_until": now + timedelta(seconds=claim.lease_seconds),
         }
-        if not (_SYNCED_DONE if done else _SYNCED).run(session, params):
+        if not _SYNCED.run(session, params):
             raise LeaseLost  # rolls the transaction back: the new owner records its own outcome
         work.renewed_at = now
         if work.steps_unsaved:
             store_steps(session, work)
-        if done:
+        # Read under the row lock just taken: an event recorded concurrently is either seen here
+        # or its re-queue (next_attempt_at IS NULL) waits for our commit and then applies.
+        done = not has_pending_activities(session, work.enrollment_id)
+        if done:  # no note to write: released in this same transaction
+            _RELEASE_SYNCED.run(session, {"released_id": work.enrollment_id})
             close_attempt(session, work, now, Outcome.SYNCED, None, None)
     return done
 

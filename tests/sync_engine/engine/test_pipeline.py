@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.clockwork.client import ClockworkClient
 from sync_engine.engine import pipeline
 from sync_engine.engine.passes import Engine
+from sync_engine.engine.pipeline import PipelineConfig
 from sync_engine.models import (
     Activity,
     ActivityKind,
@@ -490,6 +492,39 @@ def test_a_sync_whose_lease_was_taken_meanwhile_records_nothing(
     with rt.db.read() as session:
         contact = session.get(Contact, row.contact_id)
     assert contact is not None and not contact.email_attached  # its steps are the new owner's
+
+
+def test_an_event_recorded_while_the_sync_is_stored_is_not_left_behind(
+    runtime: Runtime, clock: FakeClock, sim_state: SimulatorState,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # The ingest API records an event between the sync's read of pending notes and its UPDATE.
+    engine = Engine(runtime, config=PipelineConfig(max_attempts=3, backoff_base=2, backoff_cap=60))
+    account_id = make_connected_account(runtime)
+    enrollment_id = enroll(runtime, make_sequence(runtime, account_id), "race@example.com")
+    real = pipeline.has_pending_activities
+    recorder: list[threading.Thread] = []
+
+    def event_arrives_meanwhile(session: Any, enrollment: int) -> bool:
+        pending = real(session, enrollment)
+        if not recorder:
+            recorder.append(
+                threading.Thread(target=_event, args=(runtime, enrollment_id, ActivityKind.SENT))
+            )
+            recorder[0].start()
+            recorder[0].join(timeout=1.0)  # blocked by our row lock, unless there is none
+        return pending
+
+    monkeypatch.setattr(pipeline, "has_pending_activities", event_arrives_meanwhile)
+    engine.run_pass()
+    recorder[0].join()
+    monkeypatch.undo()
+    clock.advance(1)
+    engine.run_pass()
+    assert len(sim_state.snapshot(SIM_FIRM)["notes"]) == 1
+    with runtime.db.read() as session:
+        (activity,) = session.exec(select(Activity)).all()
+    assert activity.state == "synced"
 
 
 def test_crash_after_a_note_is_written_does_not_write_it_twice(
