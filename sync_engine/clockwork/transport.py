@@ -135,7 +135,7 @@ class Origin:
         """The origin of an ``http`` or ``https`` URL (ValueError for anything else)."""
         parts = urlsplit(url)
         if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-            raise ValueError(f"{url!r} is not an http(s) URL with a host")
+            raise ValueError(f"{_shown(url)!r} is not an http(s) URL with a host")
         host = (
             parts.hostname if parts.hostname.isascii() else parts.hostname.encode("idna").decode()
         )
@@ -194,7 +194,7 @@ class HTTPTransport:
         if proxy:
             self._proxy = Origin.of(proxy)
             if self._proxy.scheme != "http":
-                raise ValueError(f"only http:// proxies are supported here, not {proxy!r}")
+                raise ValueError(f"only http:// proxies are supported here, not {_shown(proxy)!r}")
             parts = urlsplit(proxy)
             if parts.username is not None:
                 pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
@@ -562,6 +562,12 @@ def _decoded(body: bytes, encoding: str, status: int, limit: int) -> bytes:
             body = expanded
             break
     return body
+
+
+def _shown(url: str) -> str:
+    """``url`` as a message may show it: without a ``user:password@`` (a proxy's credentials)."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _connect_target(origin: Origin) -> str:

@@ -524,6 +524,15 @@ def test_the_environments_proxy_is_used_unless_the_host_is_excluded(
     assert isinstance(_default_transport(credentials, httpx.Timeout(5.0)), httpx.HTTPTransport)
 
 
+@pytest.mark.parametrize(
+    "proxy", ["http://user:s3cret@", "http://user:s3cret@:3128", "socks5://user:s3cret@proxy:1080"]
+)
+def test_a_proxy_that_cannot_be_used_is_refused_without_its_password(proxy: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        HTTPTransport("http://clockwork.test", proxy=proxy, max_response_bytes=LIMIT)
+    assert "s3cret" not in str(refused.value) and "user" not in str(refused.value)
+
+
 # --- through the client ------------------------------------------------------------------------
 
 
