@@ -430,6 +430,8 @@ class HTTPTransport:
         if method == "HEAD" or status in (204, 304):
             body = b""
         elif "transfer-encoding" in headers:
+            # With a Content-Length too, the framing is suspect: not reused (RFC 9112 6.3).
+            keep = keep and "content-length" not in headers
             if _tokens(headers["transfer-encoding"])[-1:] == ["chunked"]:
                 body = self._read_chunked(conn, status, deadline)
             else:

@@ -234,6 +234,21 @@ def test_connection_close_is_honoured(serve: Callable[..., ScriptedServer]) -> N
     assert server.connections == 2
 
 
+def test_an_answer_framed_by_both_chunks_and_a_length_is_read_chunked_and_not_reused(
+    serve: Callable[..., ScriptedServer],
+) -> None:
+    # RFC 9112 6.3: the length is ignored, and the connection closed (a smuggling attempt).
+    reply = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n"
+        b'8\r\n{"a": 1}\r\n0\r\n\r\n'
+    )
+    server = serve(lambda request, n: reply)
+    transport = transport_to(server.url)
+    assert get(transport).body == b'{"a": 1}'
+    assert get(transport).body == b'{"a": 1}'
+    assert server.connections == 2
+
+
 @pytest.mark.parametrize(
     ("reply", "message"),
     [
