@@ -108,7 +108,10 @@ class TokenBucket:
     def answered(self) -> None:
         """Clockwork answered without asking to slow down."""
         with self._lock:
-            self._answered.append(self._clock())
+            now = self._clock()
+            self._answered.append(now)
+            while self._answered[0] < now - WINDOW:  # only the recent ones are ever counted
+                self._answered.popleft()
 
     def throttled(self, retry_after: float | None) -> None:
         """Clockwork answered 429: stop sending until Retry-After passes, and slow down if adapting."""

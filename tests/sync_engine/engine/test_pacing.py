@@ -134,3 +134,13 @@ def test_a_burst_of_429s_is_one_slow_down_signal() -> None:
     t.now += 1.5
     bucket.throttled(0.0)
     assert bucket.rate == pytest.approx(20.0 * CUT * CUT)
+
+
+def test_a_long_run_of_answers_keeps_only_the_recent_ones() -> None:
+    # The engine lives as long as the dashboard: a firm answering for days must not grow memory.
+    t = ManualTime()
+    bucket = TokenBucket(50.0, clock=t.clock, sleep=t.sleep)
+    for _ in range(5000):  # 100 s at 50/s
+        bucket.acquire()
+        bucket.answered()
+    assert len(bucket._answered) <= 50 * 4
