@@ -420,6 +420,17 @@ def test_https_is_verified_against_the_trusted_authorities(
         get(public_only)
 
 
+def test_https_refuses_a_trusted_certificate_for_another_name(
+    serve: Callable[..., ScriptedServer], tmp_path: Path
+) -> None:
+    ca_file, server_tls = _certificates(tmp_path)  # valid for 127.0.0.1 only
+    server = serve(lambda request, n: ok(), tls=server_tls)
+    context = ssl.create_default_context(cafile=ca_file)
+    other_name = transport_to(f"https://localhost:{server.port}", ssl_context=context)
+    with pytest.raises(ConnectError, match=r"certificate is not trusted.*(?i:hostname|localhost)"):
+        get(other_name)
+
+
 def test_an_https_origin_needs_a_tls_context() -> None:
     with pytest.raises(ValueError, match="SSL context"):
         HTTPTransport("https://clockwork.test", max_response_bytes=LIMIT)
