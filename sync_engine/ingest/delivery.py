@@ -87,6 +87,7 @@ def error_response(
 
 
 UNAUTHORIZED = "missing or invalid credentials"
+_RECORDS = "records"  # in a group's shared dict: (account, key) -> an accepted delivery's record
 
 
 @dataclass
@@ -136,7 +137,7 @@ class IngestApp:
         threads = self.config.threads or (4 if self.runtime.db.is_sqlite else 16)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="ingest")
         self.group = GroupCommit(
-            self._group_transaction, refusal=Refused,
+            self._group_transaction, refusal=Refused, finish=self._record_group,
             writers=self.config.group_writers or (1 if self.runtime.db.is_sqlite else 4),
         )  # fmt: skip
         self.limiter = RateLimiter(
@@ -307,6 +308,10 @@ class IngestApp:
                 and (stored := self._stored(connection, delivery))
             ):
                 return stored, True
+            if key is not None and shared is not None:
+                earlier = shared.get(_RECORDS, {}).get((caller.account_id, key))
+                if earlier is not None:  # the same delivery earlier in this group
+                    return Result(earlier.status_code, earlier.answer or {}), True
             try:
                 result = _done(delivery.work, session, caller, payload)
             except Refused:
@@ -323,15 +328,16 @@ class IngestApp:
             raise
         session.flush()  # the delivery's record goes to the connection, past the session
         now = self.runtime.clock()
-        delivery_log.record_delivery(
-            connection,
-            delivery_log.Delivery(
-                account_id=caller.account_id, route=delivery.route, outcome=result.outcome,
-                status_code=result.status, received_at=now, delivery_key=key,
-                token_id=caller.token_id, items=result.items,
-                answer=result.answer if key is not None else None,
-            ),
+        record = delivery_log.Delivery(
+            account_id=caller.account_id, route=delivery.route, outcome=result.outcome,
+            status_code=result.status, received_at=now, delivery_key=key,
+            token_id=caller.token_id, items=result.items,
+            answer=result.answer if key is not None else None,
         )  # fmt: skip
+        if shared is None:
+            delivery_log.record_delivery(connection, record)
+        else:  # written with the rest of the group's, before its commit (_record_group)
+            shared.setdefault(_RECORDS, {})[(caller.account_id, key or object())] = record
         if verdict.touch and caller.token_id is not None:
             touch_token(connection, token_id=caller.token_id, now=now)
         return result, False
@@ -383,6 +389,12 @@ class IngestApp:
             )
             conflict.token_id = caller.token_id if caller else None
             raise conflict from None
+
+    @staticmethod
+    def _record_group(session: Session, shared: dict[Any, Any]) -> None:
+        """The records of a group's accepted deliveries, in one statement before its commit."""
+        if records := shared.get(_RECORDS):
+            delivery_log.record_deliveries(session.connection(), list(records.values()))
 
     @contextmanager
     def _group_transaction(self) -> Iterator[Session]:

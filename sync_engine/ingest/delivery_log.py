@@ -64,6 +64,13 @@ def record_delivery(connection: sa.Connection | Session, delivery: Delivery) -> 
     bare_connection(connection).execute(_INSERT_DELIVERY, delivery.row())
 
 
+def record_deliveries(connection: sa.Connection, deliveries: list[Delivery]) -> None:
+    """Write the records of a group's deliveries in one statement (each unique key checked as
+    when written one by one)."""
+    if deliveries:
+        connection.execute(_INSERT_DELIVERY, [delivery.row() for delivery in deliveries])
+
+
 def bare_connection(connection: sa.Connection | Session) -> sa.Connection:
     """The bare connection under a session (flushed first, so it sees the session's changes):
     Core statements skip the ORM's execute path."""

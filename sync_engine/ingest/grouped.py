@@ -49,7 +49,8 @@ class GroupCommit:
     group's transaction (``shared`` is one dict per group, for what its deliveries may share,
     such as a token already looked up in this transaction); ``alone()`` does it in a transaction
     of its own when the group failed. ``refusal`` is the exception that refuses a delivery
-    before it writes anything; any other one fails the group.
+    before it writes anything; any other one fails the group. ``finish(session, shared)`` runs
+    after the group's deliveries, before its commit (to write together what they left there).
     """
 
     def __init__(
@@ -57,12 +58,14 @@ class GroupCommit:
         transaction: Callable[[], AbstractContextManager[Session]],
         *,
         refusal: type[Exception],
+        finish: Callable[[Session, dict[Any, Any]], None] | None = None,
         max_group: int = 64,
         writers: int = 1,
         name: str = "ingest-writer",
     ) -> None:
         self._transaction = transaction
         self._refusal = refusal
+        self._finish = finish
         self.max_group = max_group
         self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._threads = [
@@ -122,6 +125,8 @@ class GroupCommit:
                         job.outcome = (True, job.in_group(session, shared))
                     except self._refusal as refused:
                         job.outcome = (False, refused)
+                if self._finish is not None:
+                    self._finish(session, shared)
         except Exception:
             self.fallbacks += 1
             if len(group) > 1:

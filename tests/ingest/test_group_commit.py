@@ -113,6 +113,47 @@ def test_a_group_the_store_refuses_is_rolled_back_and_done_one_by_one() -> None:
     assert group.fallbacks == 1
 
 
+def test_what_a_group_leaves_to_write_together_is_written_before_its_commit() -> None:
+    store = Store()
+    finished: list[list[str]] = []
+
+    def finish(written: list[str], shared: dict[Any, Any]) -> None:
+        finished.append(list(written))
+        written.append(f"records of {sorted(shared.get('names', []))}")
+
+    def names(name: str) -> Any:
+        def in_group(written: list[str], shared: dict[Any, Any]) -> str:
+            shared.setdefault("names", []).append(name)
+            return _writes(name)(written, shared)
+
+        return in_group
+
+    group = GroupCommit(store.transaction, refusal=Refusal, finish=finish)  # type: ignore[arg-type]
+    try:
+        jobs = [(names("a"), lambda: "alone"), (names("b"), lambda: "alone")]
+        asyncio.run(_submit_while_held(group, store, jobs))
+    finally:
+        group.close()
+    assert store.committed[-1] == ["a", "b", "records of ['a', 'b']"]
+    assert finished[-1] == ["a", "b"]
+
+
+def test_a_group_whose_writing_together_fails_is_done_one_by_one() -> None:
+    store = Store()
+
+    def finish(written: list[str], shared: dict[Any, Any]) -> None:
+        raise RuntimeError("a unique key taken")
+
+    group = GroupCommit(store.transaction, refusal=Refusal, finish=finish)  # type: ignore[arg-type]
+    try:
+        jobs = [(_writes("a"), lambda: "a alone"), (_writes("b"), lambda: "b alone")]
+        answers = asyncio.run(_submit_while_held(group, store, jobs))
+    finally:
+        group.close()
+    assert answers == ["first", "a alone", "b alone"]
+    assert store.committed == [] and group.fallbacks == 2
+
+
 def test_close_answers_what_was_handed_in() -> None:
     store = Store()
     group = GroupCommit(store.transaction, refusal=Refusal, writers=2)  # type: ignore[arg-type]
