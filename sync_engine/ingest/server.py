@@ -14,6 +14,8 @@ import logging
 import os
 import signal
 import socket
+import threading
+import time
 from collections.abc import Iterable
 
 import uvicorn
@@ -119,7 +121,7 @@ def run_ingest(
         if pid == 0:  # pragma: no cover - the child's coverage is not collected
             code = 1
             try:
-                _serve(runtime, sock, config)
+                _serve(runtime, sock, config, parent=os.getppid())
                 code = 0
             finally:
                 os._exit(code)
@@ -128,14 +130,29 @@ def run_ingest(
     return _supervise(children)
 
 
-def _serve(runtime: Runtime, sock: socket.socket, config: IngestConfig | None) -> None:
+def _serve(
+    runtime: Runtime, sock: socket.socket, config: IngestConfig | None, *, parent: int | None = None
+) -> None:
+    """Serve on ``sock``; a worker (``parent``: its supervisor's pid) also stops when its
+    supervisor is gone (killed outright, it could not pass the stop on)."""
     app = create_app(runtime, config)
     server = uvicorn.Server(_uvicorn_config(app, log_level="info"))
+    if parent is not None:
+        threading.Thread(
+            target=_stop_when_orphaned, args=(server, parent), name="ingest-parent", daemon=True
+        ).start()
     try:
         with contextlib.suppress(KeyboardInterrupt):
             server.run(sockets=[sock])
     finally:
         app.state.ingest.close()
+
+
+def _stop_when_orphaned(server: uvicorn.Server, parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    logger.error("the ingest supervisor %s is gone: this worker stops", parent)
+    server.should_exit = True
 
 
 def _supervise(children: list[int]) -> int:

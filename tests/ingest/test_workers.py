@@ -83,8 +83,12 @@ def served(sqlite_url: str, sim_server: SimulatorServer, sim: SimulatorState) ->
         yield Served(process, f"{base_url}/v1/accounts/{account_id}", token)
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait(10)
+            process.terminate()  # the supervisor stops its workers
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
         if process.stderr is not None:
             process.stderr.close()
 
@@ -112,6 +116,16 @@ def test_a_worker_that_dies_stops_the_others_and_the_command_fails(served: Serve
     assert not _alive(second)
     assert served.process.stderr is not None
     assert b"stopping the others" in served.process.stderr.read()
+
+
+def test_workers_whose_supervisor_is_killed_outright_stop(served: Served) -> None:
+    workers = _children(served.process.pid)
+    served.process.kill()
+    served.process.wait(10)
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers)
 
 
 def test_a_port_already_taken_is_one_line(served: Served) -> None:
