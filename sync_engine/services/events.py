@@ -281,9 +281,13 @@ _REQUEUE_FOR_NOTE = (
         _ENROLLMENT_ROWS.c.id == sa.bindparam("enrollment_id"),
         # Constants, not an expanding list: that is re-rendered (and re-parsed) on every run.
         _ENROLLMENT_ROWS.c.status.in_([sa.literal(status.value) for status in _ENGINE_OWNED]),
+        # A leased row matches too, to wait for the engine's lock and then see its release (an
+        # unleased one cannot be claimed before our commit: the claim skips the activity's FK lock).
+        sa.or_(
+            _ENROLLMENT_ROWS.c.next_attempt_at.is_(None),
+            _ENROLLMENT_ROWS.c.lease_owner.is_not(None),
+        ),
     )
-    # Not "WHERE next_attempt_at IS NULL": the row must match to wait for an engine's lock on it,
-    # then see the engine's release (NULL) instead of an earlier version's due time.
     .values(
         next_attempt_at=sa.func.coalesce(
             _ENROLLMENT_ROWS.c.next_attempt_at,
