@@ -668,7 +668,7 @@ def _default_transport(
     proxy = proxies.get(url.scheme) or proxies.get("all")
     if proxy and proxy_bypass(url.host):
         proxy = None
-    if proxy and not proxy.startswith("http://"):
+    if proxy and not proxy.lower().startswith("http://"):
         return deadline_transport(verify=_ssl_context(), proxy=proxy)
     return HTTPTransport(
         credentials.base_url,

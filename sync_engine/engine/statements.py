@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import sqlalchemy as sa
@@ -138,7 +138,8 @@ def transaction(db: Database) -> Iterator[Transaction]:
         yield Transaction(connection, db.engine.dialect)
         connection.commit()
     except BaseException:
-        connection.rollback()
+        with suppress(Exception):  # a broken connection: the first error is the one to see
+            connection.rollback()
         raise
     finally:
         connection.close()
@@ -153,6 +154,13 @@ class Prepared:
         self.statement = statement
         self._plans: dict[str, _Plan] = {}
 
+    def _plan(self, dialect: Dialect) -> _Plan:
+        key = f"{dialect.name}+{dialect.driver}"  # their SQL and paramstyle
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = _Plan(self.statement, dialect)
+        return plan
+
     def run(
         self, executor: Transaction | Session | sa.Connection, params: Mapping[str, Any]
     ) -> list[Any]:
@@ -160,9 +168,7 @@ class Prepared:
         if isinstance(executor, Session):
             result = executor.execute(self.statement, params)  # type: ignore[arg-type]
             return list(result) if result.returns_rows else []  # type: ignore[attr-defined]
-        plan = self._plans.get(executor.dialect.name)
-        if plan is None:
-            plan = self._plans[executor.dialect.name] = _Plan(self.statement, executor.dialect)
+        plan = self._plan(executor.dialect)
         cursor = executor.connection.cursor()
         try:
             cursor.execute(plan.sql, plan.parameters(params))
@@ -174,9 +180,7 @@ class Prepared:
         self, executor: Transaction | sa.Connection, rows: Sequence[Mapping[str, Any]]
     ) -> None:
         """Execute once per row of parameters, in one DBAPI ``executemany`` (no rows back)."""
-        plan = self._plans.get(executor.dialect.name)
-        if plan is None:
-            plan = self._plans[executor.dialect.name] = _Plan(self.statement, executor.dialect)
+        plan = self._plan(executor.dialect)
         if plan.row is not None:
             raise ValueError("run_many is for statements that return no rows")
         cursor = executor.connection.cursor()

@@ -546,6 +546,8 @@ def test_the_environments_proxy_is_used_unless_the_host_is_excluded(
     transport = _default_transport(credentials, httpx.Timeout(5.0))
     assert isinstance(transport, HTTPTransport) and transport._proxy is None
     monkeypatch.delenv("NO_PROXY")
+    monkeypatch.setenv("HTTPS_PROXY", "HTTP://proxy.internal:3128")  # a scheme in capitals
+    assert isinstance(_default_transport(credentials, httpx.Timeout(5.0)), HTTPTransport)
     monkeypatch.setenv("HTTPS_PROXY", "https://proxy.internal:3129")  # not ours to speak: httpx
     assert isinstance(_default_transport(credentials, httpx.Timeout(5.0)), httpx.HTTPTransport)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -121,3 +123,24 @@ def test_a_transaction_holds_sqlites_write_lock_from_its_start(sqlite_url: str) 
     other.rollback()
     other.close()
     rt.close()
+
+
+class _BrokenConnection:
+    """A DBAPI connection that cannot even roll back (the server went away)."""
+
+    closed = False
+
+    def rollback(self) -> None:
+        raise ConnectionError("server closed the connection unexpectedly")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_failed_rollback_does_not_hide_the_error_that_caused_it() -> None:
+    connection = _BrokenConnection()
+    engine = SimpleNamespace(raw_connection=lambda: connection, dialect=None)
+    store: Any = SimpleNamespace(engine=engine, is_sqlite=False)
+    with pytest.raises(ValueError, match="the real problem"), transaction(store):
+        raise ValueError("the real problem")
+    assert connection.closed
