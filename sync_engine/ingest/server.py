@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from sync_engine.ingest.app import IngestConfig, create_app
 from sync_engine.runtime import Runtime
@@ -38,6 +39,33 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+MAX_HEAD_BYTES = 16_384
+"""A request's line and headers, together: h11's default cap, which httptools does not have."""
+
+
+class _HeadCappedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol, refusing (400, closed) a request whose head passes
+    ``MAX_HEAD_BYTES``: httptools would keep buffering headers as long as they come."""
+
+    _in_head = True
+    _head_bytes = 0
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self._in_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+            self.send_400_response("Request line and headers too large.")
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._head_bytes = False, 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_head = True
+        super().on_message_complete()
+
+
 def _uvicorn_config(app: FastAPI, **options: object) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -46,7 +74,7 @@ def _uvicorn_config(app: FastAPI, **options: object) -> uvicorn.Config:
         lifespan="off",
         timeout_graceful_shutdown=2,
         server_header=False,
-        http="httptools",  # C parsing: h11 took more CPU per event than the store work
+        http=_HeadCappedHttpTools,  # C parsing: h11 took more CPU per event than the store work
         loop="uvloop",
         **options,  # type: ignore[arg-type]
     )

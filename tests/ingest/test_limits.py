@@ -3,8 +3,10 @@ what is not valid, and never a 500 whatever the body, path or headers."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -159,6 +161,21 @@ def test_headers_that_are_nonsense_get_a_401_not_a_500(sqlite_api: Api) -> None:
             headers={k: v.encode() if isinstance(v, str) else v for k, v in headers.items()},  # type: ignore[misc]
         )
         assert answer.status_code == 401, (headers, answer.text)
+
+
+def test_a_request_whose_headers_never_end_is_cut_off_at_the_cap(sqlite_api: Api) -> None:
+    # httptools keeps every header however long; the server must not buffer megabytes of them.
+    host, port = sqlite_api.base_url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(b"POST /v1/accounts/1/events HTTP/1.1\r\nHost: x\r\n")
+        with contextlib.suppress(OSError):  # the server may close while we still send
+            for n in range(1_000):
+                conn.sendall(b"X-Pad-%d: %s\r\n" % (n, b"a" * 1_000))
+        try:
+            answer = conn.recv(200)
+        except ConnectionResetError:  # closed with our bytes unread: cut off too
+            answer = b""
+    assert answer.startswith(b"HTTP/1.1 400 ") or answer == b""
 
 
 def test_an_idempotency_key_too_long_is_refused(sqlite_api: Api) -> None:
