@@ -297,6 +297,9 @@ class AuditEntry(SQLModel, table=True):
     """A settings or credential change (SPEC B11): who, when, old → new, secrets masked."""
 
     __tablename__ = "audit_entry"
+    # A field's history in one account (what recording an event reads three times, to judge it
+    # by the connection state and tracking setting of its own moment): one index range.
+    __table_args__ = (sa.Index("ix_audit_entry_history", "account_id", "entity", "field", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _ts(index=True)

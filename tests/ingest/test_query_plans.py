@@ -44,3 +44,33 @@ def test_an_events_enrollment_lookup_reads_the_contact_once_on_a_fresh_import(
     assert [node["Actual Loops"] for node in on_contacts] == [1] * len(on_contacts), plan
     on_enrollments = [node for node in _nodes(plan) if node.get("Relation Name") == "enrollment"]
     assert all(node["Node Type"] != "Seq Scan" for node in on_enrollments), plan
+
+
+def test_an_events_context_reads_the_audit_history_through_its_index(api: Api) -> None:
+    """The connection state and tracking setting at the event's moment come from the audit log:
+    three lookups of one field's history in one account, each an index range, never a walk over
+    the account's whole audit log (which grows with every change staff make)."""
+    assert api.put_sequence("seq-1").status_code == 201
+    with api.runtime.db.engine.connect() as connection:
+        compiled = service._EVENT_CONTEXT_BY_REF_AND_EMAIL.compile(dialect=connection.dialect)
+        params = compiled.construct_params(
+            {"account_id": api.account_id, "ref": "seq-1", "email": "lead@example.com",
+             "at": api.clock()}
+        )  # fmt: skip
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        if connection.dialect.name == "sqlite":
+            values = [str(params[name]) for name in compiled.positiontup or ()]
+            cursor.execute(f"EXPLAIN QUERY PLAN {compiled.string}", values)
+            steps = [row[-1] for row in cursor.fetchall() if "audit_entry" in row[-1]]
+        else:
+            cursor.execute("SET enable_seqscan = off")  # a tiny table: ask which index serves
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {compiled.string}", params)
+            (document,) = cursor.fetchone()
+            plan = (document if isinstance(document, list) else json.loads(document))[0]["Plan"]
+            steps = [
+                json.dumps(node)
+                for node in _nodes(plan)
+                if node.get("Relation Name") == "audit_entry"
+            ]
+    assert len(steps) == 3, steps
+    assert all("ix_audit_entry_history" in step for step in steps), steps
