@@ -112,6 +112,7 @@ class ClockworkAuth(httpx.Auth):
 
 _FIRM_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces: safe in a header
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")  # C0, DEL and C1
 
 
 @dataclass(frozen=True, repr=False)
@@ -588,7 +589,7 @@ class ClockworkClient:
             parts.append(" ".join(text.split()))
         message = "; ".join(parts) or f"HTTP {answer.status} {answer.reason}".rstrip()
         redacted_fields = {
-            name: [self._redact(message) for message in messages]
+            self._redact(name): [self._redact(message) for message in messages]
             for name, messages in field_errors.items()
         }
         return self._redact(message), redacted_fields
@@ -598,9 +599,11 @@ class ClockworkClient:
         return self._redact(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
 
     def _redact(self, text: str) -> str:
-        """``text`` without any credential, cut to ``MAX_MESSAGE_CHARS``."""
+        """``text`` without any credential or control character (a hostile answer's terminal
+        escapes or line breaks would rewrite a log line), cut to ``MAX_MESSAGE_CHARS``."""
         for secret in self._secrets:
             text = text.replace(secret, "****")
+        text = _CONTROL_CHARACTERS.sub(" ", text).strip()
         if len(text) > MAX_MESSAGE_CHARS:
             text = text[: MAX_MESSAGE_CHARS - 1] + "…"
         return text

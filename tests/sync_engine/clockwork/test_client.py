@@ -657,6 +657,25 @@ def test_error_message_falls_back_to_the_status_or_a_body_excerpt(
         ).check_credentials()
 
 
+def test_control_characters_in_clockworks_words_never_reach_the_message(
+    make_client: Callable[..., ClockworkClient],
+) -> None:
+    """A hostile answer's terminal escapes, NULs or line breaks would rewrite a log line or a
+    terminal showing ``cwsync status``: every error message Clockwork's words go into is plain."""
+    hostile = "denied\x1b[2J\x1b]0;pwned\x07\x00\r\nFAKE LOG LINE\x85"
+    with pytest.raises(ClockworkValidationError) as raised:
+        make_client(
+            reply(422, {"error": hostile, "errors": {"x\x1b": [hostile]}})
+        ).check_credentials()
+    shown = [raised.value.message, str(raised.value), *raised.value.field_errors["x"]]
+    for text in shown:
+        assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in text), repr(text)
+        assert "denied" in text and "FAKE LOG LINE" in text
+    with pytest.raises(ClockworkServerError) as raised_too:
+        make_client(lambda request: httpx.Response(500, text=hostile)).check_credentials()
+    assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in str(raised_too.value))
+
+
 def test_error_message_is_cut_to_about_300_characters(
     make_client: Callable[..., ClockworkClient],
 ) -> None:
