@@ -8,6 +8,7 @@ all import it without depending on one another.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -135,3 +136,13 @@ class ActivityState(StrEnum):
     SYNCED = "synced"
     SKIPPED = "skipped"
     FAILED = "failed"
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")  # C0, DEL and C1
+
+
+def printable(text: str) -> str:
+    """Words from outside (Clockwork's answers, an alert destination's) with each run of control
+    characters made one space: a hostile answer's terminal escapes or line breaks cannot rewrite
+    a log line, a stored error or the terminal that shows it."""
+    return _CONTROL_CHARACTERS.sub(" ", text).strip()

@@ -41,6 +41,7 @@ from sync_engine.alerts.models import (
     DestinationKind,
 )
 from sync_engine.crypto import SecretBox
+from sync_engine.domain import printable
 from sync_engine.engine.backoff import retry_delay
 from sync_engine.models import table_of
 from sync_engine.runtime import Runtime
@@ -122,7 +123,7 @@ def _scrub(text: str, *secrets: str) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "****")
-    return text[:500]
+    return printable(text)[:500]
 
 
 def _http_post(

@@ -79,7 +79,7 @@ from sync_engine.clockwork.transport import (
     TransportTimeout,
 )
 from sync_engine.crypto import mask
-from sync_engine.domain import CLOCKWORK_API_URL
+from sync_engine.domain import CLOCKWORK_API_URL, printable
 from sync_engine.matching import email_spellings, normalize_email
 
 T = TypeVar("T")
@@ -112,7 +112,6 @@ class ClockworkAuth(httpx.Auth):
 
 _FIRM_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces: safe in a header
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")  # C0, DEL and C1
 
 
 @dataclass(frozen=True, repr=False)
@@ -603,7 +602,7 @@ class ClockworkClient:
         escapes or line breaks would rewrite a log line), cut to ``MAX_MESSAGE_CHARS``."""
         for secret in self._secrets:
             text = text.replace(secret, "****")
-        text = _CONTROL_CHARACTERS.sub(" ", text).strip()
+        text = printable(text)
         if len(text) > MAX_MESSAGE_CHARS:
             text = text[: MAX_MESSAGE_CHARS - 1] + "…"
         return text

@@ -33,6 +33,7 @@ class Receiver:
         self.port = port or loopback.free_port()
         self.received: list[Received] = []
         self.status = 200
+        self.body = b"ok"
         self.arrived = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -60,9 +61,9 @@ class Receiver:
                         )
                     receiver.arrived.notify_all()
                 self.send_response(receiver.status)
-                self.send_header("content-length", "2")
+                self.send_header("content-length", str(len(receiver.body)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(receiver.body)
 
             def log_message(self, *args: object) -> None:
                 pass

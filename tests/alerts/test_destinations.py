@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import email
 import email.policy
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
 
+from sync_engine.alerts.delivery import DeliveryPolicy, send_webhook
 from sync_engine.alerts.destinations import (
     add_destination,
     alert_log,
@@ -152,3 +154,18 @@ def test_removing_a_destination_keeps_its_log_and_stops_its_retries(
 def test_a_test_alert_without_a_destination_says_to_add_one(rt: Runtime, account_id: int) -> None:
     with pytest.raises(InvalidInputError, match="no alert destination"):
         send_test(rt, account_id=account_id, actor="ana")
+
+
+def test_a_destinations_refusal_is_kept_without_its_control_characters() -> None:
+    """What a failing destination answers goes into the delivery's reason (the log, the Alerts
+    page): its terminal escapes and line breaks cannot rewrite them."""
+    with Receiver() as receiver:
+        receiver.status = 500
+        receiver.body = b"down\x1b[2J\x1b]0;pwned\x07\r\nFAKE LOG LINE\xc2\x85"
+        sent = send_webhook(
+            receiver.url, "whsec_" + "a" * 32, {"alert": "test"}, message_id="msg_1",
+            at=datetime(2026, 12, 1, tzinfo=UTC), policy=DeliveryPolicy(timeout_seconds=5),
+        )  # fmt: skip
+    assert not sent.delivered and sent.error is not None
+    assert "down" in sent.error and "FAKE LOG LINE" in sent.error
+    assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in sent.error), sent.error
