@@ -113,6 +113,7 @@ class Delivery:
     caller: Caller | None = None
     key: str | None = None
     throttled: bool = False
+    failure_counted: bool = False
 
 
 @dataclass
@@ -214,9 +215,11 @@ class IngestApp:
                 {"Retry-After": retry_after_header(wait)},
             )  # fmt: skip
 
-    def unauthorized(self, request: Request, problem: str | None) -> Refused:
-        """A failed authentication, counted against the client's address."""
-        self.failures.acquire(client_address(request))
+    def unauthorized(self, request: Request, problem: str | None, *, count: bool = True) -> Refused:
+        """A failed authentication, counted against the client's address (unless ``count`` is
+        False: the same delivery was counted already)."""
+        if count:
+            self.failures.acquire(client_address(request))
         return Refused(
             401, "unauthorized", UNAUTHORIZED, {"WWW-Authenticate": "Bearer"},
             reason=f"unauthorized: {problem}",
@@ -292,8 +295,12 @@ class IngestApp:
         try:
             connection = session.connection()
             verdict = self._verdict(connection, delivery, shared)
-            if verdict.caller is None:
-                raise self.unauthorized(delivery.request, verdict.problem)
+            if verdict.caller is None:  # done again alone after a failed group: counted once
+                refusal = self.unauthorized(
+                    delivery.request, verdict.problem, count=not delivery.failure_counted
+                )
+                delivery.failure_counted = True
+                raise refusal
             caller = delivery.caller = verdict.caller
             if not delivery.throttled:  # done again alone after a failed group: counted once
                 self.throttle(caller)

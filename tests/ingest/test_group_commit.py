@@ -11,8 +11,11 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlmodel import func, select
+from starlette.requests import Request
 
+from sync_engine.ingest.delivery import Delivery, IngestApp, IngestConfig, Refused, Result
 from sync_engine.ingest.grouped import GroupCommit
 from sync_engine.models import Activity
 from tests.ingest.conftest import Api
@@ -252,3 +255,28 @@ def test_a_retry_is_answered_as_before_even_when_its_work_would_now_be_refused(a
     assert fresh.status_code == 422 and "future" in fresh.json()["error"]["message"]
     with api.runtime.db.read() as session:
         assert session.exec(select(func.count()).select_from(Activity)).one() == 1
+
+
+def test_a_failed_authentication_done_again_after_its_group_failed_is_counted_once(
+    sqlite_api: Api,
+) -> None:
+    """A group the store refuses is done again delivery by delivery, refused ones included: a
+    wrong token counts once against its address, not once per pass (else an address reaches its
+    allowance of failures in half the guesses)."""
+    app = IngestApp(
+        sqlite_api.runtime, IngestConfig(auth_failures_per_minute=1, auth_failure_burst=2)
+    )
+    scope = {
+        "type": "http", "method": "POST", "path": "/", "query_string": b"",
+        "headers": [(b"authorization", b"Bearer cwk_wrong")], "client": ("10.0.0.9", 40000),
+    }  # fmt: skip
+    delivery = Delivery(
+        request=Request(scope), account_id=sqlite_api.account_id, route="events", body=b"{}",
+        parse=lambda payload: payload, work=lambda session, caller, payload: Result(201, {}),
+    )  # fmt: skip
+    with sqlite_api.runtime.db.write() as session:
+        for shared in ({}, None):  # in its group, then alone after the group failed
+            with pytest.raises(Refused) as refused:
+                app.steps(session, delivery, shared)
+            assert refused.value.status == 401
+    assert app.failures.wait("10.0.0.9") == 0  # one of its two failures left
