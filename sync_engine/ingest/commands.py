@@ -123,7 +123,8 @@ def register(
             typer.Option(
                 min=1,
                 max=32,
-                help="Processes serving the port (rate limits are per process).",
+                help="Processes serving the port (rate limits and the failed-authentication "
+                "allowance are per process).",
             ),
         ] = 1,
     ) -> None:
