@@ -1,7 +1,7 @@
 """HTTP/1.1 to one Clockwork origin on plain sockets, each request within one overall deadline.
 
 :class:`HTTPTransport` keeps a small pool of keep-alive connections and sends each request and
-reads its whole answer (connect, TLS, proxy tunnel, headers and body) by a deadline, not per
+reads its whole answer (name lookup, connect, TLS, proxy tunnel, headers and body) by a deadline, not per
 read, so a server that drips or hangs ends as :class:`TransportTimeout`. It speaks only what the
 client needs: one request at a time per connection, ``Content-Length`` or chunked or
 read-until-close framing, gzip/deflate answers, TLS verified with the given context, and an
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import re
 import select
 import socket
@@ -287,17 +288,9 @@ class HTTPTransport:
     def _connect(self, deadline: float) -> _Connection:
         peer = self._proxy or self.origin
         timeout = self._step_timeout(deadline, self._connect_timeout, ConnectTimeout)
+        conn = _Connection(_open_socket(peer, time.monotonic() + timeout, timeout))
         try:
-            sock = socket.create_connection((peer.host, peer.port), timeout=timeout)
-        except TimeoutError:
-            raise ConnectTimeout(
-                f"connecting to {peer.authority} took over {timeout:.3g} s"
-            ) from None
-        except OSError as exc:
-            raise ConnectError(f"cannot connect to {peer.authority}: {_reason(exc)}") from None
-        conn = _Connection(sock)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._proxy is not None and self.origin.scheme == "https":
                 self._tunnel(conn, deadline)
             if self.origin.scheme == "https":
@@ -504,6 +497,53 @@ def _has_input(sock: socket.socket) -> bool:
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
+
+
+def _open_socket(peer: Origin, until: float, timeout: float) -> socket.socket:
+    """A TCP connection to ``peer`` by ``until`` (``timeout`` seconds from now): its name looked
+    up within that time, then each of its addresses tried in the time left."""
+    error: OSError | None = None
+    for address in _resolve(peer, until, timeout):
+        left = until - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            return socket.create_connection(address, timeout=left)
+        except OSError as exc:
+            error = exc
+    if error is None or isinstance(error, TimeoutError):
+        raise ConnectTimeout(f"connecting to {peer.authority} took over {timeout:.3g} s")
+    raise ConnectError(f"cannot connect to {peer.authority}: {_reason(error)}")
+
+
+def _resolve(peer: Origin, until: float, timeout: float) -> list[tuple[str, int]]:
+    """The addresses of ``peer``'s host, looked up in a thread of its own: the system's resolver
+    takes no timeout, so one that hangs holds that thread, not the request past ``until``."""
+    try:
+        ipaddress.ip_address(peer.host)
+    except ValueError:
+        pass
+    else:
+        return [(peer.host, peer.port)]
+    found: list[tuple[str, int]] = []
+    failed: list[OSError] = []
+    done = threading.Event()
+
+    def look_up() -> None:
+        try:
+            infos = socket.getaddrinfo(peer.host, peer.port, type=socket.SOCK_STREAM)
+            found.extend((str(info[4][0]), peer.port) for info in infos)
+        except OSError as exc:
+            failed.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=look_up, name="cwsync-resolve", daemon=True).start()
+    if not done.wait(max(0.0, until - time.monotonic())):
+        raise ConnectTimeout(f"looking up {peer.host} took over {timeout:.3g} s")
+    if failed:
+        raise ConnectError(f"cannot connect to {peer.authority}: {_reason(failed[0])}")
+    return found
 
 
 def _parse_head(head: bytes) -> tuple[int, str, dict[str, str], bytes]:

@@ -31,6 +31,7 @@ from sync_engine.clockwork.errors import ClockworkNetworkError, ClockworkUnexpec
 from sync_engine.clockwork.transport import (
     AnswerTooLarge,
     ConnectError,
+    ConnectTimeout,
     HTTPTransport,
     ProtocolError,
     ReadTimeout,
@@ -356,6 +357,37 @@ def test_a_dripping_chunked_answer_ends_at_the_deadline(
         get(transport, seconds=1.0)
     assert 0.9 <= time.monotonic() - started < 1.6
     stop.set()
+
+
+def test_a_name_lookup_that_hangs_ends_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A resolver that never answers (a dead DNS server) holds only this request, up to its
+    deadline: the lookup is part of connecting, which the deadline bounds."""
+    released = threading.Event()
+
+    def hanging_lookup(*args: object, **kwargs: object) -> list[object]:
+        released.wait(10)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_lookup)
+    transport = transport_to("http://clockwork.invalid:8080")
+    started = time.monotonic()
+    with pytest.raises(ConnectTimeout, match=r"looking up clockwork\.invalid"):
+        get(transport, seconds=0.5)
+    assert time.monotonic() - started < 1.5
+    released.set()
+
+
+def test_a_name_that_does_not_resolve_is_a_connect_error_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_such_name(*args: object, **kwargs: object) -> list[object]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    with pytest.raises(ConnectError, match=r"clockwork\.invalid.*Name or service not known"):
+        get(transport_to("http://clockwork.invalid:8080"))
 
 
 # --- TLS ---------------------------------------------------------------------------------------
