@@ -23,19 +23,21 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sync_engine.ingest import adapters, docs_page, service
+from sync_engine.ingest import adapters, docs_page, event_batch, service
 from sync_engine.ingest.credentials import Caller
 from sync_engine.ingest.delivery import (
     IngestApp,
     IngestConfig,
     Refused,
     Result,
+    Together,
     error_response,
 )
 from sync_engine.ingest.models import DeliveryOutcome
 from sync_engine.runtime import Runtime
 from sync_engine.services.accounts import MAX_RECORD_ID
 from sync_engine.services.errors import InvalidInputError, invalid_input
+from sync_engine.services.events import RecordedEvent
 
 __all__ = ["IngestConfig", "create_app"]
 
@@ -80,6 +82,37 @@ def _all_refused(results: list[service.ItemResult]) -> str:
     first = results[0]
     more = f" (and {len(results) - 1} more refused)" if len(results) > 1 else ""
     return f"item {first.index}: {first.error}{more}"
+
+
+def event_work(
+    clock: Callable[[], datetime],
+) -> tuple[Callable[[Session, Caller, service.EventIn], Result], Together]:
+    """The work of ``POST …/events``: one event alone, and the events of a group together."""
+
+    def answer(activity: RecordedEvent) -> Result:
+        return Result(
+            201,
+            {"result": "recorded", "activity_id": activity.id,
+             "enrollment_id": activity.enrollment_id, "state": activity.state},
+        )  # fmt: skip
+
+    def one(session: Session, caller: Caller, event: service.EventIn) -> Result:
+        return answer(
+            service.record_one_event(
+                session=session, account_id=caller.account_id, event=event, clock=clock
+            )
+        )
+
+    def several(
+        session: Session, items: list[tuple[Caller, service.EventIn]]
+    ) -> list[Result | Exception]:
+        recorded = event_batch.record_together(
+            session=session, events=[(caller.account_id, event) for caller, event in items],
+            clock=clock,
+        )  # fmt: skip
+        return [answer(r) if isinstance(r, RecordedEvent) else r for r in recorded]
+
+    return one, Together(event_batch.batchable, several)
 
 
 def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
@@ -176,6 +209,8 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
             work,
         )  # fmt: skip
 
+    record_one, events_together = event_work(runtime.clock)
+
     @app.post(
         f"{base}/events",
         summary="Record one email event (sent, opened, clicked, replied, bounced)",
@@ -183,19 +218,10 @@ def create_app(runtime: Runtime, config: IngestConfig | None = None) -> FastAPI:
         responses=_responses("The recorded activity (201)"),
     )
     async def record_event(account: AccountId, request: Request) -> Response:
-        def work(session: Session, caller: Caller, event: service.EventIn) -> Result:
-            activity = service.record_one_event(
-                session=session, account_id=caller.account_id, event=event, clock=runtime.clock
-            )
-            return Result(
-                201,
-                {"result": "recorded", "activity_id": activity.id,
-                 "enrollment_id": activity.enrollment_id, "state": activity.state},
-            )  # fmt: skip
-
         return await state.deliver(
-            request, account, "POST events", service.EventIn.model_validate, work, grouped=True
-        )
+            request, account, "POST events", service.EventIn.model_validate, record_one,
+            grouped=True, together=events_together,
+        )  # fmt: skip
 
     @app.post(
         f"{base}/events/batch",

@@ -36,7 +36,7 @@ from sqlmodel import Session
 
 from sync_engine.ingest import delivery_log
 from sync_engine.ingest.credentials import Caller, Verdict, authenticate, touch_token
-from sync_engine.ingest.grouped import GroupCommit
+from sync_engine.ingest.grouped import GroupCommit, Later
 from sync_engine.ingest.models import DeliveryOutcome
 from sync_engine.ingest.ratelimit import RateLimiter, retry_after_header
 from sync_engine.runtime import Runtime
@@ -88,6 +88,7 @@ def error_response(
 
 UNAUTHORIZED = "missing or invalid credentials"
 _RECORDS = "records"  # in a group's shared dict: (account, key) -> an accepted delivery's record
+_STAGED = "staged"  # in a group's shared dict: the deliveries done together at its end
 
 
 @dataclass
@@ -96,6 +97,28 @@ class Result:
     answer: dict[str, Any]
     outcome: DeliveryOutcome = DeliveryOutcome.ACCEPTED
     items: int = 1
+
+
+@dataclass(frozen=True)
+class Together:
+    """How a grouped route's deliveries are done with the others of their group, at its end:
+    which inputs may be (``accepts``), and the work of several at once (``work``: per input,
+    in order, its :class:`Result` or the exception refusing it, nothing written for that one)."""
+
+    accepts: Callable[[Any], bool]
+    work: Callable[[Session, list[tuple[Caller, Any]]], list[Any]]
+
+
+@dataclass(eq=False)
+class _Staged:
+    """A delivery left to the end of its group (:class:`Together`)."""
+
+    delivery: Delivery
+    caller: Caller
+    key: str | None
+    payload: Any
+    touch: bool
+    later: Later
 
 
 @dataclass(eq=False)
@@ -110,6 +133,7 @@ class Delivery:
     parse: Callable[[Any], Any]
     work: Callable[[Session, Caller, Any], Result]
     adapter: bool = False
+    together: Together | None = None
     caller: Caller | None = None
     key: str | None = None
     throttled: bool = False
@@ -138,7 +162,7 @@ class IngestApp:
         threads = self.config.threads or (4 if self.runtime.db.is_sqlite else 16)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="ingest")
         self.group = GroupCommit(
-            self._group_transaction, refusal=Refused, finish=self._record_group,
+            self._group_transaction, refusal=Refused, finish=self._finish_group,
             writers=self.config.group_writers or (1 if self.runtime.db.is_sqlite else 4),
         )  # fmt: skip
         self.limiter = RateLimiter(
@@ -283,7 +307,7 @@ class IngestApp:
 
     def steps(
         self, session: Session, delivery: Delivery, shared: dict[Any, Any] | None = None
-    ) -> tuple[Result, bool]:
+    ) -> tuple[Result, bool] | Later:
         """Authenticate, throttle, parse, and do the work with the delivery's record in the
         transaction of ``session``; a key seen before gets its stored answer (True: replayed).
         A refusal is raised as :class:`Refused` before anything is written. ``shared`` is kept
@@ -291,7 +315,8 @@ class IngestApp:
         once per transaction and its last use written once, and the key is not looked up before
         the work: a delivery seen before then fails its record's unique key, and the group is
         done again alone, where it is (a retry costs its group a second pass; a statement per
-        event is saved)."""
+        event is saved). In a group, an input its route's :class:`Together` accepts is left to the
+        group's end (a :class:`Later`)."""
         try:
             connection = session.connection()
             verdict = self._verdict(connection, delivery, shared)
@@ -319,6 +344,12 @@ class IngestApp:
                 earlier = shared.get(_RECORDS, {}).get((caller.account_id, key))
                 if earlier is not None:  # the same delivery earlier in this group
                     return Result(earlier.status_code, earlier.answer or {}), True
+            if shared is not None and delivery.together and delivery.together.accepts(payload):
+                later = Later()
+                shared.setdefault(_STAGED, []).append(
+                    _Staged(delivery, caller, key, payload, verdict.touch, later)
+                )
+                return later
             try:
                 result = _done(delivery.work, session, caller, payload)
             except Refused:
@@ -334,20 +365,28 @@ class IngestApp:
             refusal.token_id = delivery.caller.token_id if delivery.caller else None
             raise
         session.flush()  # the delivery's record goes to the connection, past the session
+        self._accepted(connection, shared, delivery.route, caller, key, result, verdict.touch)
+        return result, False
+
+    def _accepted(
+        self, connection: sa.Connection, shared: dict[Any, Any] | None, route: str,
+        caller: Caller, key: str | None, result: Result, touch: bool,
+    ) -> None:  # fmt: skip
+        """Record an accepted delivery (in a group, with the rest of the group's records, before
+        its commit: :meth:`_finish_group`), and the token's last use when due."""
         now = self.runtime.clock()
         record = delivery_log.Delivery(
-            account_id=caller.account_id, route=delivery.route, outcome=result.outcome,
+            account_id=caller.account_id, route=route, outcome=result.outcome,
             status_code=result.status, received_at=now, delivery_key=key,
             token_id=caller.token_id, items=result.items,
             answer=result.answer if key is not None else None,
         )  # fmt: skip
         if shared is None:
             delivery_log.record_delivery(connection, record)
-        else:  # written with the rest of the group's, before its commit (_record_group)
+        else:
             shared.setdefault(_RECORDS, {})[(caller.account_id, key or object())] = record
-        if verdict.touch and caller.token_id is not None:
+        if touch and caller.token_id is not None:
             touch_token(connection, token_id=caller.token_id, now=now)
-        return result, False
 
     @staticmethod
     def _stored(connection: sa.Connection | Session, delivery: Delivery) -> Result | None:
@@ -382,7 +421,9 @@ class IngestApp:
         """:meth:`steps` in a transaction of its own (one connection, one commit)."""
         try:
             with self.writing(), self.runtime.db.write() as session:
-                return self.steps(session, delivery)
+                done = self.steps(session, delivery)
+                assert not isinstance(done, Later)  # only a group's deliveries are left to later
+                return done
         except sa.exc.IntegrityError:
             # The same key committed by a concurrent request: answer as it was answered.
             caller, key = delivery.caller, delivery.key
@@ -397,11 +438,60 @@ class IngestApp:
             conflict.token_id = caller.token_id if caller else None
             raise conflict from None
 
-    @staticmethod
-    def _record_group(session: Session, shared: dict[Any, Any]) -> None:
-        """The records of a group's accepted deliveries, in one statement before its commit."""
+    def _finish_group(self, session: Session, shared: dict[Any, Any]) -> None:
+        """At a group's end, before its commit: the deliveries left to it, done together, then
+        the records of the group's accepted deliveries, in one statement."""
+        if staged := shared.pop(_STAGED, None):
+            self._do_staged(session, shared, staged)
         if records := shared.get(_RECORDS):
             delivery_log.record_deliveries(session.connection(), list(records.values()))
+
+    def _do_staged(self, session: Session, shared: dict[Any, Any], staged: list[_Staged]) -> None:
+        """The group's staged deliveries: a key accepted before (one look-up for all) or earlier
+        in the group is answered as it was; of several with one key, the first is done and the
+        others answered as it was (or, when it was refused, judged afresh in a next round)."""
+        connection = delivery_log.bare_connection(session)
+        keys = [(s.caller.account_id, s.key) for s in staged if s.key is not None]
+        stored = delivery_log.stored_answers(connection, list(dict.fromkeys(keys)))
+        records = shared.setdefault(_RECORDS, {})
+        pending = staged
+        while pending:
+            now: list[_Staged] = []
+            waiting: list[_Staged] = []
+            first: set[tuple[int, str]] = set()
+            for item in pending:
+                seen = (item.caller.account_id, item.key) if item.key is not None else None
+                if seen is not None and (earlier := records.get(seen)) is not None:
+                    answer = Result(earlier.status_code, earlier.answer or {})
+                    item.later.settle(True, (answer, True))
+                elif seen is not None and seen in stored:
+                    item.later.settle(True, (Result(*stored[seen]), True))
+                elif seen is not None and seen in first:
+                    waiting.append(item)
+                else:
+                    if seen is not None:
+                        first.add(seen)
+                    now.append(item)
+            by_work: dict[int, list[_Staged]] = {}
+            for item in now:
+                assert item.delivery.together is not None
+                by_work.setdefault(id(item.delivery.together.work), []).append(item)
+            for items in by_work.values():
+                together = items[0].delivery.together
+                assert together is not None
+                outcomes = together.work(session, [(item.caller, item.payload) for item in items])
+                for item, outcome in zip(items, outcomes, strict=True):
+                    if isinstance(outcome, Result):
+                        self._accepted(
+                            connection, shared, item.delivery.route, item.caller, item.key,
+                            outcome, item.touch,
+                        )  # fmt: skip
+                        item.later.settle(True, (outcome, False))
+                    else:
+                        refusal = _as_refusal(outcome)
+                        refusal.token_id = item.caller.token_id
+                        item.later.settle(False, refusal)
+            pending = waiting
 
     @contextmanager
     def _group_transaction(self) -> Iterator[Session]:
@@ -418,16 +508,20 @@ class IngestApp:
         *,
         adapter: bool = False,
         grouped: bool = False,
+        together: Together | None = None,
     ) -> Response:
         """Handle one write: ``parse`` turns the JSON into the work's input (raising
         ``ValidationError`` / ``InvalidInputError`` for a 422), ``work`` does it in the
         transaction (``NotFoundError`` → 404, ``InvalidInputError`` → 422). ``grouped``: the
         work refuses only before it writes, so it may share a transaction with others
-        (:mod:`sync_engine.ingest.grouped`)."""
+        (:mod:`sync_engine.ingest.grouped`); ``together``: how its deliveries are done with
+        the others of their group."""
         try:
             self.check_address(request)
             body = await self.read_body(request)
-            delivery = Delivery(request, account_id, route, body, parse, work, adapter=adapter)
+            delivery = Delivery(
+                request, account_id, route, body, parse, work, adapter=adapter, together=together
+            )
             if grouped:
                 result, replayed = await self.group.submit(
                     lambda session, shared: self.steps(session, delivery, shared),
@@ -535,9 +629,19 @@ def _done(
     """The work's result, its refusals as :class:`Refused` (404 unknown, 422 invalid)."""
     try:
         return work(session, caller, payload)
-    except NotFoundError as exc:
-        raise Refused(404, "not_found", str(exc)) from None
-    except InvalidInputError as exc:
-        raise Refused(422, "invalid", str(exc)) from None
-    except ValidationError as exc:  # a value the services' models refuse
-        raise Refused(422, "invalid", invalid_input(exc).args[0]) from None
+    except (NotFoundError, InvalidInputError, ValidationError) as exc:
+        raise _as_refusal(exc) from None
+
+
+def _as_refusal(exc: BaseException) -> Refused:
+    """A work's refusal as the answer it gets (404 unknown, 422 invalid); anything else is
+    raised again (it fails the transaction)."""
+    if isinstance(exc, Refused):
+        return exc
+    if isinstance(exc, NotFoundError):
+        return Refused(404, "not_found", str(exc))
+    if isinstance(exc, InvalidInputError):
+        return Refused(422, "invalid", str(exc))
+    if isinstance(exc, ValidationError):  # a value the services' models refuse
+        return Refused(422, "invalid", invalid_input(exc).args[0])
+    raise exc

@@ -4,6 +4,7 @@ delivery its answer, so a platform's retry is answered as it was (:func:`stored_
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from sync_engine.engine.statements import Prepared
 from sync_engine.ingest.models import DeliveryOutcome, IngestDelivery
 from sync_engine.models import table_of
 
@@ -92,6 +94,39 @@ def stored_answer(
     if row is None:
         return None
     return int(row.status_code), dict(row.answer or {})
+
+
+@functools.cache
+def _answers_by_keys(size: int) -> Prepared:
+    return Prepared(
+        sa.select(_DELIVERIES.c.account_id, _DELIVERIES.c.delivery_key, _DELIVERIES.c.status_code,
+                  _DELIVERIES.c.answer)
+        .where(sa.or_(*(
+            sa.and_(_DELIVERIES.c.account_id == sa.bindparam(f"account_id_{n}"),
+                    _DELIVERIES.c.delivery_key == sa.bindparam(f"delivery_key_{n}"))
+            for n in range(size)
+        )))
+    )  # fmt: skip
+
+
+def stored_answers(
+    connection: sa.Connection, keys: list[tuple[int, str]]
+) -> dict[tuple[int, str], tuple[int, dict[str, Any]]]:
+    """:func:`stored_answer` of several ``(account id, key)`` pairs, in one statement per 64."""
+    found: dict[tuple[int, str], tuple[int, dict[str, Any]]] = {}
+    for start in range(0, len(keys), 64):
+        chunk = keys[start : start + 64]
+        size = 1 << (len(chunk) - 1).bit_length()  # a power of two: few statements are built
+        params: dict[str, Any] = {}
+        for n in range(size):
+            account_id, key = chunk[min(n, len(chunk) - 1)]
+            params[f"account_id_{n}"], params[f"delivery_key_{n}"] = account_id, key
+        for row in _answers_by_keys(size).run(connection, params):
+            found[(row.account_id, row.delivery_key)] = (
+                int(row.status_code),
+                dict(row.answer or {}),
+            )
+    return found
 
 
 def prune_deliveries(connection: sa.Connection, *, now: datetime) -> int:

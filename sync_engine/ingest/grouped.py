@@ -34,11 +34,25 @@ T = TypeVar("T")
 
 @dataclass(eq=False)
 class _Job(Generic[T]):
-    in_group: Callable[[Session, dict[Any, Any]], T]
+    in_group: Callable[[Session, dict[Any, Any]], T | Later]
     alone: Callable[[], T]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[T]
     outcome: tuple[bool, Any] = field(default=(False, None))
+
+
+class Later:
+    """What ``in_group`` returns for a delivery that ``finish`` does with others of its group:
+    its outcome, settled there (a group left with one unsettled fails)."""
+
+    __slots__ = ("outcome",)
+
+    def __init__(self) -> None:
+        self.outcome: tuple[bool, Any] | None = None
+
+    def settle(self, ok: bool, value: Any) -> None:
+        """The delivery's result (``ok``) or exception."""
+        self.outcome = (ok, value)
 
 
 class GroupCommit:
@@ -50,7 +64,8 @@ class GroupCommit:
     such as a token already looked up in this transaction); ``alone()`` does it in a transaction
     of its own when the group failed. ``refusal`` is the exception that refuses a delivery
     before it writes anything; any other one fails the group. ``finish(session, shared)`` runs
-    after the group's deliveries, before its commit (to write together what they left there).
+    after the group's deliveries, before its commit (to write together what they left there,
+    and settle the deliveries that returned a :class:`Later`).
     """
 
     def __init__(
@@ -79,7 +94,7 @@ class GroupCommit:
         self.fallbacks = 0
 
     async def submit(
-        self, in_group: Callable[[Session, dict[Any, Any]], T], alone: Callable[[], T]
+        self, in_group: Callable[[Session, dict[Any, Any]], T | Later], alone: Callable[[], T]
     ) -> T:
         """Do a delivery in the next group; its result once that group has committed (or its
         exception)."""
@@ -127,6 +142,12 @@ class GroupCommit:
                         job.outcome = (False, refused)
                 if self._finish is not None:
                     self._finish(session, shared)
+                for job in group:
+                    ok, value = job.outcome
+                    if ok and isinstance(value, Later):
+                        if value.outcome is None:
+                            raise RuntimeError("a delivery of the group was left unsettled")
+                        job.outcome = value.outcome
         except Exception:
             self.fallbacks += 1
             if len(group) > 1:

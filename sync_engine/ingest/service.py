@@ -287,7 +287,7 @@ _ENROLLMENT_ACCOUNT = sa.select(_ENROLLMENTS.c.account_id).where(
 )
 # The same enrollment inside the statement that reads an event's context: one statement per
 # event instead of two; when it finds nothing, find_enrollment says what is missing.
-_EVENT_CONTEXT_BY_REF_AND_EMAIL = event_context_query(
+EVENT_CONTEXT_BY_REF_AND_EMAIL = event_context_query(
     sa.select(_ENROLLMENTS.c.id)
     .where(
         _ENROLLMENTS.c.contact_id == _CONTACT_BY_EMAIL,
@@ -380,7 +380,7 @@ def record_one_event(
         with contextlib.suppress(NotFoundError):  # find_enrollment below says what is missing
             return record_event(
                 session=session, kind=event.kind, at=at, subject=event.subject,
-                enrollment_id=EnrollmentLookup(_EVENT_CONTEXT_BY_REF_AND_EMAIL, params),
+                enrollment_id=EnrollmentLookup(EVENT_CONTEXT_BY_REF_AND_EMAIL, params),
             )  # fmt: skip
     enrollment_id = find_enrollment(
         session=session, account_id=account_id, sequence_ref=event.sequence, email=event.email,

@@ -128,7 +128,7 @@ class EnrollmentLookup:
 
 
 @dataclass(frozen=True)
-class _EventContext:
+class EventContext:
     """An enrollment's account as an event at ``at`` finds it: the settings now and R5's
     verdict for that moment."""
 
@@ -142,7 +142,7 @@ class _EventContext:
 
 def _event_context(
     connection: sa.Connection, enrollment: int | EnrollmentLookup, at: datetime
-) -> _EventContext:
+) -> EventContext:
     if isinstance(enrollment, EnrollmentLookup):
         row = connection.execute(enrollment.statement, {**enrollment.params, "at": at}).first()
     else:
@@ -151,6 +151,12 @@ def _event_context(
         raise NotFoundError(
             f"no enrollment {enrollment}" if isinstance(enrollment, int) else "no such enrollment"
         )
+    return event_context_from_row(row, at)
+
+
+def event_context_from_row(row: Any, at: datetime) -> EventContext:
+    """The context of an event at ``at`` from a row of :func:`event_context_query`
+    (:class:`NotFoundError` when the account has no settings)."""
     if row.has_settings is None:
         raise NotFoundError(f"no settings for account {row.account_id}")
     snapshot = AccountSnapshot(
@@ -161,7 +167,7 @@ def _event_context(
         default_project_id=row.default_project_id,
         activity_tracking=row.activity_tracking,
     )
-    return _EventContext(
+    return EventContext(
         enrollment_id=row.id, account_id=row.account_id, status=row.status, reason=row.reason,
         snapshot=snapshot, untracked=_untracked_reason(row, at, snapshot),
     )  # fmt: skip
@@ -240,14 +246,33 @@ def record_event(
         _on_reply(session=session, enrollment=enrollment, snapshot=context.snapshot, now=now)
         session.flush()
         status, enrollment_reason = enrollment.status, enrollment.reason
+    columns = activity_columns(context, kind, at, subject, status, enrollment_reason)
+    activity_id = connection.execute(_INSERT_ACTIVITY, columns).scalar_one()
+    if columns["state"] == ActivityState.PENDING:
+        # The engine has a note to deliver; a synced enrollment goes back in the queue for it.
+        connection.execute(REQUEUE_FOR_NOTE, {"enrollment_id": enrollment_id, "due": now})
+        loaded = session.identity_map.get(session.identity_key(Enrollment, enrollment_id))
+        if loaded is not None:  # the update went past the session
+            session.expire(loaded, ["next_attempt_at"])
+    return RecordedEvent(id=activity_id, **columns)
+
+
+def activity_columns(
+    context: EventContext, kind: ActivityKind, at: datetime, subject: str,
+    status: str | None = None, enrollment_reason: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The row of an activity recorded in ``context`` (pending, or skipped with R5's reason or
+    the skipped enrollment's); ``status`` and ``enrollment_reason`` default to the context's."""
+    if status is None:
+        status, enrollment_reason = context.status, context.reason
     state = ActivityState.PENDING
     reason: str | None = None
     if context.untracked is not None:
         state, reason = ActivityState.SKIPPED, context.untracked
     elif status == EnrollmentStatus.SKIPPED:
         state, reason = ActivityState.SKIPPED, enrollment_reason
-    columns: dict[str, Any] = {
-        "enrollment_id": enrollment_id,
+    return {
+        "enrollment_id": context.enrollment_id,
         "account_id": context.account_id,
         "kind": kind,
         "occurred_at": at,
@@ -258,14 +283,6 @@ def record_event(
         "reason": reason,
         "attempts": 0,
     }
-    activity_id = connection.execute(_INSERT_ACTIVITY, columns).scalar_one()
-    if state == ActivityState.PENDING:
-        # The engine has a note to deliver; a synced enrollment goes back in the queue for it.
-        connection.execute(_REQUEUE_FOR_NOTE, {"enrollment_id": enrollment_id, "due": now})
-        loaded = session.identity_map.get(session.identity_key(Enrollment, enrollment_id))
-        if loaded is not None:  # the update went past the session
-            session.expire(loaded, ["next_attempt_at"])
-    return RecordedEvent(id=activity_id, **columns)
 
 
 _ENGINE_OWNED = (
@@ -275,7 +292,7 @@ _ENGINE_OWNED = (
     EnrollmentStatus.SYNCED,
 )
 _INSERT_ACTIVITY = sa.insert(_ACTIVITIES).returning(_ACTIVITIES.c.id)
-_REQUEUE_FOR_NOTE = (
+REQUEUE_FOR_NOTE = (
     sa.update(_ENROLLMENT_ROWS)
     .where(
         _ENROLLMENT_ROWS.c.id == sa.bindparam("enrollment_id"),

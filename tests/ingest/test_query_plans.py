@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sync_engine.ingest import service
+from sync_engine.ingest import event_batch, service
 from tests.ingest.conftest import Api
 
 
@@ -17,7 +17,7 @@ def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "statement", ["_ENROLLMENT_BY_REF_AND_EMAIL", "_EVENT_CONTEXT_BY_REF_AND_EMAIL"]
+    "statement", ["_ENROLLMENT_BY_REF_AND_EMAIL", "EVENT_CONTEXT_BY_REF_AND_EMAIL", "group of 4"]
 )
 def test_an_events_enrollment_lookup_reads_the_contact_once_on_a_fresh_import(
     api: Api, statement: str
@@ -30,11 +30,19 @@ def test_an_events_enrollment_lookup_reads_the_contact_once_on_a_fresh_import(
     assert added.json()["accepted"] == 200
 
     with api.runtime.db.engine.connect() as connection:
-        compiled = getattr(service, statement).compile(dialect=connection.dialect)
-        params = compiled.construct_params(
-            {"account_id": api.account_id, "ref": "seq-1", "email": "lead150@example.com",
-             "at": api.clock()}
-        )  # fmt: skip
+        values = {"account_id": api.account_id, "ref": "seq-1", "at": api.clock()}
+        if statement == "group of 4":  # a group commit's events, looked up in one statement
+            query = event_batch._lookup(4).statement
+            values = {
+                f"{name}_{n}": value
+                for n in range(4)
+                for name, value in {**values, "email": f"lead{150 + n}@example.com"}.items()
+            }
+        else:
+            query = getattr(service, statement)
+            values["email"] = "lead150@example.com"
+        compiled = query.compile(dialect=connection.dialect)
+        params = compiled.construct_params(values)
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled.string}", params)
         (document,) = cursor.fetchone()
@@ -52,7 +60,7 @@ def test_an_events_context_reads_the_audit_history_through_its_index(api: Api) -
     the account's whole audit log (which grows with every change staff make)."""
     assert api.put_sequence("seq-1").status_code == 201
     with api.runtime.db.engine.connect() as connection:
-        compiled = service._EVENT_CONTEXT_BY_REF_AND_EMAIL.compile(dialect=connection.dialect)
+        compiled = service.EVENT_CONTEXT_BY_REF_AND_EMAIL.compile(dialect=connection.dialect)
         params = compiled.construct_params(
             {"account_id": api.account_id, "ref": "seq-1", "email": "lead@example.com",
              "at": api.clock()}

@@ -1,0 +1,208 @@
+"""The single email events of one group commit, recorded together: a statement per table.
+
+One event alone is three round trips to the store (its context, its activity, its enrollment's
+re-queue); a group's plain events (by sequence and email, not a reply) are looked up in one
+SELECT (the service's own context query once per event, joined with UNION ALL), inserted in one
+multi-row INSERT and re-queued in one ``executemany`` (pipelined by psycopg). The statements are
+built once per group size and compiled once per dialect
+(:class:`~sync_engine.engine.statements.Prepared`). Each event is judged as
+:func:`service.record_one_event` judges it, with the same refusals and messages; a reply or an
+event by enrollment id goes that ordinary way.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.visitors import replacement_traverse
+from sqlmodel import Session
+
+from sync_engine.engine.statements import Prepared
+from sync_engine.ingest import service
+from sync_engine.ingest.delivery_log import bare_connection
+from sync_engine.matching import normalize_email
+from sync_engine.models import Activity, ActivityKind, ActivityState, Enrollment, table_of
+from sync_engine.services.errors import InvalidInputError, NotFoundError
+from sync_engine.services.events import (
+    REQUEUE_FOR_NOTE,
+    RecordedEvent,
+    activity_columns,
+    event_context_from_row,
+    record_event,
+)
+
+Clock = Callable[[], datetime]
+
+MAX_STATEMENT_ROWS = 64  # a group's size (GroupCommit.max_group); more are done in chunks
+_ACTIVITIES = table_of(Activity)
+_COLUMNS = (
+    "enrollment_id", "account_id", "kind", "occurred_at", "subject", "tracked", "activity_key",
+    "state", "reason", "attempts",
+)  # fmt: skip
+_REQUEUE = Prepared(REQUEUE_FOR_NOTE)
+
+
+def batchable(event: Any) -> bool:
+    """Whether an event can be recorded with the others of its group (not a reply, whose R1
+    decision goes through the ORM, nor one named by enrollment id)."""
+    return (
+        isinstance(event, service.EventIn)
+        and event.enrollment_id is None
+        and bool(event.sequence)
+        and bool(event.email)
+        and event.kind != ActivityKind.REPLIED
+    )
+
+
+def _bucket(count: int) -> int:
+    """The lookup's size for ``count`` events: a power of two, so few statements are built."""
+    size = 1
+    while size < count:
+        size *= 2
+    return size
+
+
+@functools.cache
+def _lookup(size: int) -> Prepared:
+    """The context query of ``size`` events in one statement; row ``n`` is the n-th event's."""
+    parts = []
+    for n in range(size):
+        query = replacement_traverse(service.EVENT_CONTEXT_BY_REF_AND_EMAIL, {}, _renamer(n))
+        assert isinstance(query, sa.Select)
+        parts.append(query.add_columns(sa.literal_column(str(n)).label("n")))
+    return Prepared(parts[0] if size == 1 else sa.union_all(*parts))
+
+
+def _renamer(n: int) -> Callable[..., Any]:
+    """For ``replacement_traverse``: the query's named parameters, suffixed with ``_n``."""
+    renamed: dict[str, BindParameter[Any]] = {}
+
+    def rename(element: Any, **_kw: Any) -> Any:
+        if isinstance(element, BindParameter) and not element.unique:  # not a literal's
+            if element.key not in renamed:
+                renamed[element.key] = sa.bindparam(f"{element.key}_{n}", type_=element.type)
+            return renamed[element.key]
+        return None
+
+    return rename
+
+
+@functools.cache
+def _insert(count: int) -> Prepared:
+    """One INSERT of ``count`` activities, returning their ids by their keys."""
+    rows = [
+        {name: sa.bindparam(f"{name}_{n}", type_=_ACTIVITIES.c[name].type) for name in _COLUMNS}
+        for n in range(count)
+    ]
+    return Prepared(
+        sa.insert(_ACTIVITIES).values(rows).returning(_ACTIVITIES.c.id, _ACTIVITIES.c.activity_key)
+    )
+
+
+def record_together(
+    *, session: Session, events: list[tuple[int, service.EventIn]], clock: Clock
+) -> list[RecordedEvent | NotFoundError | InvalidInputError]:
+    """Record ``(account id, event)`` pairs of :func:`batchable` events in the transaction of
+    ``session``; per event its record, or why it was refused (nothing written for it)."""
+    results: list[RecordedEvent | NotFoundError | InvalidInputError] = []
+    for start in range(0, len(events), MAX_STATEMENT_ROWS):
+        results += _record_chunk(session, events[start : start + MAX_STATEMENT_ROWS], clock)
+    return results
+
+
+def _record_chunk(
+    session: Session, events: list[tuple[int, service.EventIn]], clock: Clock
+) -> list[RecordedEvent | NotFoundError | InvalidInputError]:
+    connection = bare_connection(session)  # flushed: the statements go past the session
+    now = clock()
+    outcome: dict[int, RecordedEvent | NotFoundError | InvalidInputError] = {}
+    wanted: dict[int, dict[str, Any]] = {}
+    for n, (account_id, event) in enumerate(events):
+        at = event.occurred_at
+        if at is not None and at.tzinfo is None:
+            outcome[n] = InvalidInputError(
+                "occurred_at needs a timezone, e.g. 2026-11-28T09:30:00Z"
+            )
+            continue
+        if at is not None and now < at <= now + service.CLOCK_SKEW:
+            at = now
+        if len(event.subject) > 500:
+            outcome[n] = InvalidInputError("subject is longer than 500 characters")
+            continue
+        assert event.email is not None
+        wanted[n] = {"account_id": account_id, "ref": event.sequence,
+                     "email": normalize_email(event.email), "at": at or now}  # fmt: skip
+    rows = _context_rows(connection, wanted) if wanted else {}
+    inserts: list[tuple[int, dict[str, Any]]] = []
+    for n, params in wanted.items():
+        account_id, event = events[n]
+        at = params["at"]
+        row = rows.get(n)
+        try:
+            if row is None:  # find_enrollment says what is missing
+                enrollment_id = service.find_enrollment(
+                    session=session, account_id=account_id, sequence_ref=event.sequence,
+                    email=event.email, enrollment_id=None,
+                )  # fmt: skip
+                outcome[n] = record_event(
+                    session=session, enrollment_id=enrollment_id, kind=event.kind, at=at,
+                    subject=event.subject,
+                )  # fmt: skip
+                continue
+            context = event_context_from_row(row, at)
+            if at > now:
+                raise InvalidInputError("an event cannot happen in the future")
+        except (NotFoundError, InvalidInputError) as refused:
+            outcome[n] = refused
+            continue
+        inserts.append((n, activity_columns(context, event.kind, at, event.subject)))
+    if inserts:
+        _write(session, connection, inserts, now, outcome)
+    return [outcome[n] for n in range(len(events))]
+
+
+def _context_rows(connection: sa.Connection, wanted: dict[int, dict[str, Any]]) -> dict[int, Any]:
+    """Each wanted event's context row, by its place in the chunk, in one statement."""
+    slots = list(wanted.items())
+    size = _bucket(len(slots))
+    params: dict[str, Any] = {}
+    for slot in range(size):
+        _n, values = slots[min(slot, len(slots) - 1)]  # the last one again, to fill the bucket
+        params.update({f"{name}_{slot}": value for name, value in values.items()})
+    found: dict[int, Any] = {}
+    for row in _lookup(size).run(connection, params):
+        if row.n < len(slots) and row.id is not None:
+            found[slots[row.n][0]] = row
+    return found
+
+
+def _write(
+    session: Session, connection: sa.Connection, inserts: list[tuple[int, dict[str, Any]]],
+    now: datetime, outcome: dict[int, Any],
+) -> None:  # fmt: skip
+    """Insert the activities in one statement and re-queue their enrollments in one more."""
+    params = {
+        f"{name}_{slot}": columns[name]
+        for slot, (_n, columns) in enumerate(inserts)
+        for name in _COLUMNS
+    }
+    ids = {row.activity_key: row.id for row in _insert(len(inserts)).run(connection, params)}
+    requeue: set[int] = set()
+    for n, columns in inserts:
+        outcome[n] = RecordedEvent(id=ids[columns["activity_key"]], **columns)
+        if columns["state"] == ActivityState.PENDING:
+            requeue.add(columns["enrollment_id"])
+    if requeue:
+        _REQUEUE.run_many(
+            connection,
+            [{"enrollment_id": enrollment_id, "due": now} for enrollment_id in sorted(requeue)],
+        )
+        for enrollment_id in requeue:
+            loaded = session.identity_map.get(session.identity_key(Enrollment, enrollment_id))
+            if loaded is not None:  # the update went past the session
+                session.expire(loaded, ["next_attempt_at"])
