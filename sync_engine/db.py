@@ -11,6 +11,7 @@ Schema changes go through Alembic only (:func:`migrate`), never ``create_all``.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import cache
@@ -30,6 +31,8 @@ from sync_engine.domain import Clock, utcnow
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_ANALYSIS_ROWS = 1000  # rows ANALYZE samples per index at start-up
+# A pooled PostgreSQL connection idle longer than this is pinged before use (see _ping_after_idle).
+PING_AFTER_IDLE_SECONDS = 2.0
 
 
 class Database:
@@ -92,7 +95,9 @@ def clock_of(session: Session) -> Clock:
 def _create_engine(url: str, *, echo: bool) -> sa.Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        engine = sa.create_engine(url, echo=echo, pool_size=10, max_overflow=10)
+        _ping_after_idle(engine)
+        return engine
 
     database = parsed.database
     # A URI (uri=true) is SQLite's to open: it is not a path, and mode=ro must create nothing.
@@ -119,6 +124,36 @@ def _create_engine(url: str, *, echo: bool) -> sa.Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _ping_after_idle(engine: sa.Engine) -> None:
+    """Check a pooled connection with a round trip only when it sat idle in the pool longer than
+    ``PING_AFTER_IDLE_SECONDS`` (a server restart or an idle timeout may have closed it): the
+    engine checks connections out several times per request, and a ping each time cost more
+    than the statements they ran. A connection dropped within that window fails its statement
+    once and is then discarded (:func:`sync_engine.engine.statements.transaction`, SQLAlchemy's
+    own disconnect handling)."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get(_CHECKED_IN)
+        if checked_in is not None and time.monotonic() - checked_in < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            if not engine.dialect.is_disconnect(exc, dbapi_connection, None):  # type: ignore[arg-type]
+                raise
+            alive = False
+        if not alive:  # the pool discards it and connects again
+            raise sa.exc.DisconnectionError("the pooled connection was closed")
+
+
+_CHECKED_IN = "cwsync_checked_in"
 
 
 def _create_private_file(path: Path) -> None:

@@ -119,11 +119,23 @@ def _default_factory(column: sa.Column[Any], default: Any) -> Callable[[], Any]:
 class Transaction:
     """A write transaction on a pooled DBAPI connection, for :class:`Prepared` statements."""
 
-    __slots__ = ("connection", "dialect")
+    __slots__ = ("_cursor", "connection", "dialect")
 
     def __init__(self, connection: PoolProxiedConnection, dialect: Dialect) -> None:
         self.connection = connection
         self.dialect = dialect
+        self._cursor: Any = None
+
+    def cursor(self) -> Any:
+        """The transaction's one cursor (a cursor per statement costs more than some of them)."""
+        if self._cursor is None:
+            self._cursor = self.connection.cursor()
+        return self._cursor
+
+    def close(self) -> None:
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
 
 
 @contextmanager
@@ -132,17 +144,35 @@ def transaction(db: Database) -> Iterator[Transaction]:
     error, its connection back in the store's pool either way. On SQLite it takes the write lock
     up front, as the store's own write transactions do."""
     connection = db.engine.raw_connection()
+    dialect = db.engine.dialect
+    tx = Transaction(connection, dialect)
     try:
         if db.is_sqlite:  # its connections are in autocommit mode: BEGIN is ours to send
             connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
-        yield Transaction(connection, db.engine.dialect)
+        yield tx
+        tx.close()
         connection.commit()
-    except BaseException:
+    except BaseException as exc:
         with suppress(Exception):  # a broken connection: the first error is the one to see
+            tx.close()
+        with suppress(Exception):
             connection.rollback()
+        if _is_disconnect(dialect, exc, connection):
+            connection.invalidate(exc)  # not back to the pool: the next checkout connects anew
         raise
     finally:
         connection.close()
+
+
+def _is_disconnect(dialect: Dialect, error: BaseException, connection: Any) -> bool:
+    """Whether ``error`` says the server closed the connection (SQLAlchemy's test, which its own
+    connections apply; a raw one must ask)."""
+    try:
+        return isinstance(error, dialect.loaded_dbapi.Error) and bool(
+            dialect.is_disconnect(error, connection.dbapi_connection, None)
+        )
+    except Exception:
+        return False
 
 
 class Prepared:
@@ -169,6 +199,10 @@ class Prepared:
             result = executor.execute(self.statement, params)  # type: ignore[arg-type]
             return list(result) if result.returns_rows else []  # type: ignore[attr-defined]
         plan = self._plan(executor.dialect)
+        if isinstance(executor, Transaction):
+            cursor = executor.cursor()
+            cursor.execute(plan.sql, plan.parameters(params))
+            return plan.rows(cursor.fetchall()) if plan.row is not None else []
         cursor = executor.connection.cursor()
         try:
             cursor.execute(plan.sql, plan.parameters(params))

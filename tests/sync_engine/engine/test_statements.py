@@ -6,13 +6,16 @@ and, on SQLite, hold the write lock from their start."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
+from sync_engine import db as db_module
 from sync_engine.engine.statements import Prepared, transaction
 from sync_engine.engine.work import (
     _WORK_QUERY,
@@ -25,6 +28,7 @@ from sync_engine.engine.work import (
 )
 from sync_engine.models import Enrollment
 from sync_engine.runtime import Runtime
+from tests import postgres
 from tests.factories import (
     enroll,
     make_connected_account,
@@ -144,3 +148,63 @@ def test_a_failed_rollback_does_not_hide_the_error_that_caused_it() -> None:
     with pytest.raises(ValueError, match="the real problem"), transaction(store):
         raise ValueError("the real problem")
     assert connection.closed
+
+
+@pytest.fixture
+def postgres_url(_postgres_template: tuple[str, str]) -> Iterator[tuple[str, str]]:
+    """(admin URL, URL of a fresh migrated PostgreSQL store)."""
+    admin_url, template = _postgres_template
+    with postgres.fresh_database(admin_url, "cwsync_t", template=template) as url:
+        yield admin_url, url
+
+
+def _backend_pid(rt: Runtime) -> int:
+    with transaction(rt.db) as tx:
+        cursor = tx.cursor()
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.postgres
+def test_a_pooled_connection_is_pinged_only_after_sitting_idle(
+    postgres_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = make_runtime(postgres_url[1])
+    pings: list[object] = []
+    real_ping = rt.db.engine.dialect.do_ping
+
+    def counted_ping(conn: object) -> bool:
+        pings.append(conn)
+        return real_ping(conn)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rt.db.engine.dialect, "do_ping", counted_ping)
+    first = _backend_pid(rt)
+    pinged = len(pings)  # a new connection's first checkout
+    for _ in range(5):
+        assert _backend_pid(rt) == first
+    assert len(pings) == pinged  # just used: no round trip before the statement
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    assert _backend_pid(rt) == first
+    assert len(pings) == pinged + 1
+    rt.close()
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_closed_is_replaced(
+    postgres_url: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin_url, _ = postgres_url
+    rt = make_runtime(postgres_url[1])
+    first = _backend_pid(rt)
+    postgres.admin_sql(admin_url, f"SELECT pg_terminate_backend({first})")
+    # Idle long enough: the checkout's ping finds it closed and connects anew.
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    second = _backend_pid(rt)
+    assert second != first
+    # Used moments ago: the statement fails once, and the connection is not pooled again.
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 60.0)
+    postgres.admin_sql(admin_url, f"SELECT pg_terminate_backend({second})")
+    with pytest.raises(psycopg.OperationalError):
+        _backend_pid(rt)
+    assert _backend_pid(rt) not in (first, second)
+    rt.close()
