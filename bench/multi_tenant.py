@@ -50,6 +50,7 @@ from pydantic import SecretStr
 from sqlmodel import col, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.postgres
+from bench.engine_trace import timeline
 from sync_engine.config import Settings
 from sync_engine.models import ClockworkConnection, Enrollment, SyncAttempt
 from sync_engine.runtime import Runtime, build_runtime
@@ -171,8 +172,16 @@ def _revoke_midway(
         out["revoked_at"] = round(time.monotonic() - started, 2)
 
 
-def _sync_command(timeout: float) -> list[str]:
-    return [sys.executable, "-m", "sync_engine", "sync", "--until-idle", "--timeout", str(timeout)]
+def _sync_command(timeout: float, trace: Path | None = None) -> list[str]:
+    arguments = ["sync", "--until-idle", "--timeout", str(timeout)]
+    if trace is None:
+        return [sys.executable, "-m", "sync_engine", *arguments]
+    return [
+        sys.executable,
+        str(Path(__file__).with_name("engine_trace.py")),
+        str(trace),
+        *arguments,
+    ]
 
 
 def _cpu_of_children() -> float:
@@ -206,13 +215,13 @@ def _run_engines(workdir: Path, env: dict[str, str], args: argparse.Namespace,
                  revoker: threading.Thread, simulator_pid: int) -> dict[str, Any]:  # fmt: skip
     """Start the engine processes, kill any still running at T + 5 + grace; CPU of theirs only,
     and the machine's and the simulator's over the same time (what one process leaves free)."""
-    command = _sync_command(args.timeout)
     cpu_before = _cpu_of_children()
     machine_before, simulator_before = _machine_cpu(), _process_cpu(simulator_pid)
     started_wall, started = time.time(), time.monotonic()
     processes = []
     for i in range(args.processes):
         log = (workdir / f"engine-{i}.log").open("wb")
+        command = _sync_command(args.timeout, workdir / f"trace-{i}.jsonl" if args.trace else None)
         processes.append(subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=log))
     revoker.start()
     ended: dict[int, float] = {}
@@ -255,7 +264,16 @@ def _run_engines(workdir: Path, env: dict[str, str], args: argparse.Namespace,
         "machine_samples": samples,
         "idle_cpu_seconds": _idle_cpu(workdir, env),
         "log_tails": tails,
+        "traces": [_read_trace(workdir / f"trace-{i}.jsonl") for i in range(len(processes))]
+        if args.trace
+        else None,
     }
+
+
+def _read_trace(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _store_figures(rt: Runtime) -> dict[str, Any]:
@@ -393,6 +411,8 @@ def _figures(args: argparse.Namespace, firms: list[Firm], after: dict[str, Any],
         "cores": os.cpu_count(),
         "ok_requests_per_second": round(ok_total / wall, 2), "synced_per_second": round(synced / wall, 2),
         "revoked_after_seconds": revocation.get("revoked_at"), "log_tails": engines["log_tails"],
+        "timeline": timeline(engines["traces"], {f.account_id: f.name for f in firms},
+                             engines["started_wall"]) if engines["traces"] else None,
     }  # fmt: skip
 
 
@@ -436,6 +456,8 @@ def _print(result: dict[str, Any]) -> None:
           f"({r['machine_busy_cores_run']} over the whole run; every process: engines, simulator "
           f"at {r['simulator_cpu_ms_per_ok_request']} ms per successful request, PostgreSQL, "
           "anything else running)")  # fmt: skip
+    for line in r.pop("timeline", None) or []:
+        print(f"trace: {line}")
     for i, tail in enumerate(r["log_tails"]):
         print(f"engine {i} said: {' / '.join(line[:200] for line in tail) or '(nothing)'}")
     print(json.dumps(r))
@@ -456,6 +478,8 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--workers", type=int,
                         help="CWSYNC_WORKERS of each engine process (default: the engine's own)")  # fmt: skip
+    parser.add_argument("--trace", action="store_true",
+                        help="print each engine process's time line (bench/engine_trace.py)")  # fmt: skip
     parser.add_argument("--pg", help="PostgreSQL admin URL: a fresh database instead of SQLite")
     args = parser.parse_args()
     if args.processes > 1 and not args.pg:
