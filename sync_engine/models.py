@@ -278,6 +278,18 @@ class EngineMember(SQLModel, table=True):
     beat_at: datetime = _ts()
 
 
+class FirmPace(SQLModel, table=True):
+    """The pace an engine learned for an account's Clockwork firm from its 429s (its limit is
+    not told): the engine that takes the firm over starts there instead of learning it again."""
+
+    __tablename__ = "firm_pace"
+
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    rate: float = Field(description="Requests/s the engine was sending at")
+    ceiling: float = Field(description="The pace that last drew 429s, where probing starts")
+    updated_at: datetime = _ts()
+
+
 class ApiCall(SQLModel, table=True):
     """One Clockwork request (SPEC B7), secrets never recorded; retention is bounded."""
 

@@ -145,6 +145,24 @@ class TokenBucket:
         first = min(times[0] for times in (self._answered, self._refused) if times)
         return len(self._answered) / max(now - first, 1.0)
 
+    def learned(self) -> tuple[float, float] | None:
+        """(rate, ceiling) once an adaptive pace has drawn a 429: what another engine taking
+        the firm over should start from (None while told, or before the first 429)."""
+        with self._lock:
+            if not self.adaptive or self._ceiling is None:
+                return None
+            return self.rate, self._ceiling
+
+    def adopt(self, rate: float, ceiling: float) -> None:
+        """Start from a pace learned elsewhere (another engine held the firm), as if this
+        bucket had drawn that 429 itself; a told budget ignores it."""
+        with self._lock:
+            if not self.adaptive:
+                return
+            self.rate = max(self.min_rate, min(_clamp(rate), self.max_rate))
+            self._ceiling = max(self.min_rate, min(_clamp(ceiling), self.max_rate))
+            self._last_raise = self._clock()
+
     def set_rate(self, rate: float, *, adaptive: bool) -> None:
         """Change the budget (settings changed between passes)."""
         with self._lock:

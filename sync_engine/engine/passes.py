@@ -36,6 +36,7 @@ from sync_engine.crypto import SecretKeyError
 from sync_engine.engine.call_log import write_calls
 from sync_engine.engine.lanes import CLAIM_AHEAD, Lane
 from sync_engine.engine.members import Membership, member_name, time_to_live
+from sync_engine.engine.paces import PaceBook, recall
 from sync_engine.engine.pacing import TokenBucket
 from sync_engine.engine.pipeline import PipelineConfig, process
 from sync_engine.engine.queue import (
@@ -47,10 +48,7 @@ from sync_engine.engine.queue import (
     release_claims,
     remaining_work,
 )
-from sync_engine.models import (
-    AccountSettings,
-    EngineRun,
-)
+from sync_engine.models import AccountSettings, EngineRun
 from sync_engine.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -101,6 +99,7 @@ class Engine:
             ttl_seconds=time_to_live(settings.sync_interval_seconds),
             enabled=settings.partition_firms,
         )
+        self.paces = PaceBook(runtime.db)  # what this engine's pacers learned, for the next
         self.stop_at: float | None = None  # monotonic: no request is sent or awaited past it
         self._lanes: dict[int, Lane] = {}
         self._pool: ThreadPoolExecutor | None = None
@@ -138,6 +137,7 @@ class Engine:
             raise
         finally:
             self._give_back_waiting()
+            self.paces.save(self._lanes, now=True)
             if not self._in_flight:
                 self._idle()
             self._flush_calls()
@@ -161,6 +161,7 @@ class Engine:
         discovered_at = float("-inf")
         while True:
             self._collect(counts, timeout=0)
+            self.paces.save(self._lanes)
             if self._stopping() or time.monotonic() >= deadline:
                 return
             # What is due is counted down as it is claimed and looked up again now and then,
@@ -349,6 +350,9 @@ class Engine:
                     session=session, box=rt.box, account_id=account_id
                 )
                 settings = session.get(AccountSettings, account_id)
+                max_rps = settings.max_rps if settings else None
+                # A firm new to this engine starts at the pace another engine learned for it.
+                learned = recall(session, account_id) if lane is None and max_rps is None else None
         except Exception as exc:  # undecryptable secrets, a stored value no longer valid
             log.warning("account %s: credentials unusable: %s", account_id, type(exc).__name__)
             self._needs_attention(account_id, exc)
@@ -356,10 +360,11 @@ class Engine:
             return None
         if credentials is None:  # disconnected meanwhile
             return None
-        max_rps = settings.max_rps if settings else None
         rate = max_rps or rt.settings.default_max_rps
         if lane is None:
             pacer = TokenBucket(rate, adaptive=max_rps is None)
+            if learned is not None:
+                pacer.adopt(*learned)
             lane = self._lanes[account_id] = Lane(account_id=account_id, pacer=pacer)
         else:
             lane.pacer.set_rate(rate, adaptive=max_rps is None)

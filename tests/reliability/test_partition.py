@@ -18,7 +18,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlmodel import func, select
 
-from clockwork_simulator import SimulatorServer, SimulatorState
+from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.engine.members import owner, time_to_live
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig
@@ -128,3 +128,30 @@ def test_two_engines_split_the_firms_and_take_over_a_stopped_or_dead_ones_accoun
     assert len(attempts) == 3 * ACCOUNTS * CONTACTS
     assert set(attempts.values()) == {1}  # nothing processed twice
     a.close()
+
+
+def test_the_engine_that_takes_a_throttled_firm_over_starts_at_the_pace_learned_for_it(
+    runtimes: tuple[Runtime, Runtime], sim_server: SimulatorServer, sim: SimulatorState
+) -> None:
+    one, two = runtimes
+    account_id = make_connected_account(one, "Throttled", base_url=sim_server.base_url)
+    sequence_id = make_sequence(one, account_id)
+    for i in range(6):
+        enroll(one, sequence_id, f"t{i}@example.com", first_name="T")
+    # Its limit is not told: the engine starts at default_max_rps (200) and learns from 429s.
+    sim_server.set_faults(FaultConfig(rate_limit_rps=2, burst=2, retry_after="seconds"))
+    first = Engine(one, config=CONFIG, member="engine-a")
+    first.run_pass()  # everything ends in back-off after the 429s; the pace is learned
+    learned = first.pacer_for(account_id)
+    assert learned is not None and learned.learned() is not None
+    rate, ceiling = learned.learned() or (0.0, 0.0)
+    assert rate < 200
+    first.close()  # a clean stop: the firm goes to the other engine
+
+    second = Engine(two, config=CONFIG, member="engine-b")
+    second.membership.beat()
+    lane = second._lane_for(account_id, Counter())  # the lane its next pass sends through
+    assert lane is not None
+    assert lane.pacer.learned() == pytest.approx((rate, ceiling), rel=0.05)  # written now and then
+    assert lane.pacer.rate < two.settings.default_max_rps
+    second.close()
