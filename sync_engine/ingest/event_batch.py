@@ -15,9 +15,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 from sqlmodel import Session
@@ -25,13 +26,22 @@ from sqlmodel import Session
 from sync_engine.engine.statements import Prepared
 from sync_engine.ingest import service
 from sync_engine.ingest.delivery_log import bare_connection
+from sync_engine.ingest.models import IngestSequenceRef
 from sync_engine.matching import normalize_email
-from sync_engine.models import Activity, ActivityKind, ActivityState, Enrollment, table_of
+from sync_engine.models import (
+    Activity,
+    ActivityKind,
+    ActivityState,
+    Contact,
+    Enrollment,
+    table_of,
+)
 from sync_engine.services.errors import InvalidInputError, NotFoundError
 from sync_engine.services.events import (
     REQUEUE_FOR_NOTE,
     RecordedEvent,
     activity_columns,
+    event_context_from,
     event_context_from_row,
     record_event,
 )
@@ -45,6 +55,68 @@ _COLUMNS = (
     "state", "reason", "attempts",
 )  # fmt: skip
 _REQUEUE = Prepared(REQUEUE_FOR_NOTE)
+
+
+def _arrays(*columns: tuple[str, sa.types.TypeEngine[Any]]) -> Any:
+    """PostgreSQL: a table of the rows given as one array parameter per column (``<name>s``)."""
+    return sa.func.unnest(
+        *(sa.bindparam(f"{name}s", type_=ARRAY(kind)) for name, kind in columns)
+    ).table_valued(*(sa.column(name, kind) for name, kind in columns))
+
+
+# PostgreSQL: the statements take the group's rows as arrays, so each is one fixed statement
+# (prepared by psycopg once) whatever the group's size; SQLite gets a statement per size.
+_WANTED = _arrays(
+    ("n", sa.Integer()), ("account_id", sa.Integer()), ("ref", sa.String()),
+    ("email", sa.String()), ("at", sa.DateTime(timezone=True)),
+).render_derived(name="wanted")  # fmt: skip
+_REFS, _CONTACTS, _ENROLLMENTS = (
+    table_of(IngestSequenceRef), table_of(Contact), table_of(Enrollment)
+)  # fmt: skip
+# Driven by the group's rows, each an index lookup of its sequence, contact and enrollment.
+_PG_LOOKUP = Prepared(
+    event_context_from(
+        _WANTED.join(
+            _REFS, sa.and_(_REFS.c.account_id == _WANTED.c.account_id, _REFS.c.ref == _WANTED.c.ref)
+        )
+        .join(
+            _CONTACTS,
+            sa.and_(
+                _CONTACTS.c.account_id == _WANTED.c.account_id,
+                _CONTACTS.c.email == _WANTED.c.email,
+            ),
+        )
+        .join(
+            _ENROLLMENTS,
+            sa.and_(
+                _ENROLLMENTS.c.contact_id == _CONTACTS.c.id,
+                _ENROLLMENTS.c.sequence_id == _REFS.c.sequence_id,
+            ),
+        ),
+        _WANTED.c.at,
+    ).add_columns(_WANTED.c.n)
+)
+_PG_INSERT = Prepared(
+    sa.insert(_ACTIVITIES)
+    .from_select(
+        _COLUMNS,
+        sa.select(
+            _arrays(*((name, _ACTIVITIES.c[name].type) for name in _COLUMNS)).render_derived(
+                name="given"
+            )
+        ),
+    )
+    .returning(_ACTIVITIES.c.id, _ACTIVITIES.c.activity_key)
+)
+
+
+def _any_id(element: Any, **_kw: Any) -> Any:
+    if isinstance(element, BindParameter) and element.key == "enrollment_id":
+        return sa.any_(sa.bindparam("enrollment_ids", type_=ARRAY(sa.Integer())))
+    return None
+
+
+_PG_REQUEUE = Prepared(cast(sa.Update, replacement_traverse(REQUEUE_FOR_NOTE, {}, _any_id)))
 
 
 def batchable(event: Any) -> bool:
@@ -168,13 +240,22 @@ def _record_chunk(
 
 def _context_rows(connection: sa.Connection, wanted: dict[int, dict[str, Any]]) -> dict[int, Any]:
     """Each wanted event's context row, by its place in the chunk, in one statement."""
+    if connection.dialect.name == "postgresql":
+        arrays: dict[str, list[Any]] = {"ns": list(wanted)}
+        for values in wanted.values():
+            for name, value in values.items():
+                arrays.setdefault(f"{name}s", []).append(value)
+        found: dict[int, Any] = {}
+        for row in _PG_LOOKUP.run(connection, arrays):
+            found.setdefault(row.n, row)  # one enrollment per contact and sequence, as alone
+        return found
     slots = list(wanted.items())
     size = _bucket(len(slots))
     params: dict[str, Any] = {}
     for slot in range(size):
         _n, values = slots[min(slot, len(slots) - 1)]  # the last one again, to fill the bucket
         params.update({f"{name}_{slot}": value for name, value in values.items()})
-    found: dict[int, Any] = {}
+    found = {}
     for row in _lookup(size).run(connection, params):
         if row.n < len(slots) and row.id is not None:
             found[slots[row.n][0]] = row
@@ -186,23 +267,31 @@ def _write(
     now: datetime, outcome: dict[int, Any],
 ) -> None:  # fmt: skip
     """Insert the activities in one statement and re-queue their enrollments in one more."""
-    params = {
-        f"{name}_{slot}": columns[name]
-        for slot, (_n, columns) in enumerate(inserts)
-        for name in _COLUMNS
-    }
-    ids = {row.activity_key: row.id for row in _insert(len(inserts)).run(connection, params)}
+    postgresql = connection.dialect.name == "postgresql"
+    if postgresql:
+        insert = _PG_INSERT
+        params = {f"{name}s": [columns[name] for _n, columns in inserts] for name in _COLUMNS}
+    else:
+        insert = _insert(len(inserts))
+        params = {
+            f"{name}_{slot}": columns[name]
+            for slot, (_n, columns) in enumerate(inserts)
+            for name in _COLUMNS
+        }
+    ids = {row.activity_key: row.id for row in insert.run(connection, params)}
     requeue: set[int] = set()
     for n, columns in inserts:
         outcome[n] = RecordedEvent(id=ids[columns["activity_key"]], **columns)
         if columns["state"] == ActivityState.PENDING:
             requeue.add(columns["enrollment_id"])
-    if requeue:
+    if requeue and postgresql:
+        _PG_REQUEUE.run(connection, {"enrollment_ids": sorted(requeue), "due": now})
+    elif requeue:
         _REQUEUE.run_many(
             connection,
             [{"enrollment_id": enrollment_id, "due": now} for enrollment_id in sorted(requeue)],
         )
-        for enrollment_id in requeue:
-            loaded = session.identity_map.get(session.identity_key(Enrollment, enrollment_id))
-            if loaded is not None:  # the update went past the session
-                session.expire(loaded, ["next_attempt_at"])
+    for enrollment_id in requeue:
+        loaded = session.identity_map.get(session.identity_key(Enrollment, enrollment_id))
+        if loaded is not None:  # the update went past the session
+            session.expire(loaded, ["next_attempt_at"])

@@ -62,8 +62,10 @@ _CONNECTIONS = table_of(ClockworkConnection)
 _AUDIT = table_of(AuditEntry)
 
 
-def _logged_value_after(entity: str, field_name: str) -> sa.ScalarSelect[Any]:
-    """The value a logged field had at ``:at``: the old value of its first change after then
+def _logged_value_after(
+    entity: str, field_name: str, at: sa.ColumnElement[Any]
+) -> sa.ScalarSelect[Any]:
+    """The value a logged field had at ``at``: the old value of its first change after then
     (NULL with no later change: the value is still the current one)."""
     return (
         sa.select(_AUDIT.c.old_value)
@@ -71,7 +73,7 @@ def _logged_value_after(entity: str, field_name: str) -> sa.ScalarSelect[Any]:
             _AUDIT.c.account_id == _ENROLLMENT_ROWS.c.account_id,
             _AUDIT.c.entity == entity,
             _AUDIT.c.field == field_name,
-            _AUDIT.c.at > sa.bindparam("at", type_=_AUDIT.c.at.type),
+            _AUDIT.c.at > at,
         )
         .order_by(_AUDIT.c.at, _AUDIT.c.id)
         .limit(1)
@@ -84,33 +86,38 @@ def event_context_query(enrollment: sa.ColumnElement[Any]) -> sa.Select[Any]:
     id is ``enrollment``: a bound id, or a scalar subquery of the caller's (the ingest API finds
     the enrollment by its sequence and email in the same statement). The connection and
     tracking "then" columns are NULL when nothing changed since ``:at``."""
-    return (
-        sa.select(
-            _ENROLLMENT_ROWS.c.id,
-            _ENROLLMENT_ROWS.c.account_id,
-            _ENROLLMENT_ROWS.c.status,
-            _ENROLLMENT_ROWS.c.reason,
-            _SETTINGS.c.account_id.label("has_settings"),
-            _SETTINGS.c.sync_mode,
-            _SETTINGS.c.deduplication,
-            _SETTINGS.c.default_project_id,
-            _SETTINGS.c.activity_tracking,
-            _CONNECTIONS.c.state.label("connection_state"),
-            sa.select(sa.func.min(_AUDIT.c.at))
-            .where(
-                _AUDIT.c.account_id == _ENROLLMENT_ROWS.c.account_id,
-                _AUDIT.c.entity == "connection",
-                _AUDIT.c.field == "state",
-            )
-            .scalar_subquery()
-            .label("first_connected_at"),
-            _logged_value_after("connection", "state").label("connection_state_then"),
-            _logged_value_after("settings", "activity_tracking").label("tracking_then"),
+    at = sa.bindparam("at", type_=_AUDIT.c.at.type)
+    return event_context_from(_ENROLLMENT_ROWS, at).where(_ENROLLMENT_ROWS.c.id == enrollment)
+
+
+def event_context_from(source: sa.FromClause, at: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """:func:`event_context_query`'s columns for each enrollment row of ``source`` (the
+    enrollment table, or a join holding it), judged at ``at`` (a parameter, or a column)."""
+    return sa.select(
+        _ENROLLMENT_ROWS.c.id,
+        _ENROLLMENT_ROWS.c.account_id,
+        _ENROLLMENT_ROWS.c.status,
+        _ENROLLMENT_ROWS.c.reason,
+        _SETTINGS.c.account_id.label("has_settings"),
+        _SETTINGS.c.sync_mode,
+        _SETTINGS.c.deduplication,
+        _SETTINGS.c.default_project_id,
+        _SETTINGS.c.activity_tracking,
+        _CONNECTIONS.c.state.label("connection_state"),
+        sa.select(sa.func.min(_AUDIT.c.at))
+        .where(
+            _AUDIT.c.account_id == _ENROLLMENT_ROWS.c.account_id,
+            _AUDIT.c.entity == "connection",
+            _AUDIT.c.field == "state",
         )
-        .select_from(_ENROLLMENT_ROWS)
-        .outerjoin(_SETTINGS, _SETTINGS.c.account_id == _ENROLLMENT_ROWS.c.account_id)
-        .outerjoin(_CONNECTIONS, _CONNECTIONS.c.account_id == _ENROLLMENT_ROWS.c.account_id)
-        .where(_ENROLLMENT_ROWS.c.id == enrollment)
+        .scalar_subquery()
+        .label("first_connected_at"),
+        _logged_value_after("connection", "state", at).label("connection_state_then"),
+        _logged_value_after("settings", "activity_tracking", at).label("tracking_then"),
+    ).select_from(
+        source.outerjoin(
+            _SETTINGS, _SETTINGS.c.account_id == _ENROLLMENT_ROWS.c.account_id
+        ).outerjoin(_CONNECTIONS, _CONNECTIONS.c.account_id == _ENROLLMENT_ROWS.c.account_id)
     )
 
 
