@@ -376,6 +376,20 @@ def _line(row: dict[str, Any]) -> str:
     )
 
 
+STORES = ("sqlite", "postgresql")
+
+
+def _stores(given: str) -> list[str]:
+    """``--stores``: known store names only (a typo would otherwise print an empty table)."""
+    names = [name.strip() for name in given.split(",") if name.strip()]
+    unknown = [name for name in names if name not in STORES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown store {', '.join(unknown) or '(none given)'}: choose from {', '.join(STORES)}"
+        )
+    return names
+
+
 def main() -> None:
     """Run the bench and print its table and a JSON line."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -390,7 +404,10 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=80.0, help="simulator latency")
     parser.add_argument("--max-rps", type=float, default=10.0, help="the firm's pace")
     parser.add_argument("--postgres-url", default=os.environ.get("CWSYNC_TEST_POSTGRES_URL"))
-    parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument(
+        "--stores", default="sqlite,postgresql", type=_stores,
+        help=f"comma-separated, of: {', '.join(STORES)}",
+    )  # fmt: skip
     args = parser.parse_args()
     args.clients = [int(n) for n in args.clients.split(",")]
     state = SimulatorState()
@@ -404,7 +421,7 @@ def main() -> None:
         SimulatorServer(state, faults=FaultConfig(latency_ms=args.latency_ms)) as sim,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        stores = args.stores.split(",")
+        stores = args.stores
         if "sqlite" in stores:
             results["sqlite"] = bench_store(
                 "sqlite", f"sqlite:///{Path(tmp) / 'ingest.db'}", args, sim
