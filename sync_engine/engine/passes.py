@@ -228,11 +228,11 @@ class Engine:
         rt = self.runtime
         token = f"{self.worker}:{uuid.uuid4().hex[:8]}"
         claimed: list[tuple[Lane, list[Claim], int]] = []
-        with rt.db.write() as session:
+        with rt.db.transaction() as connection:  # Core statements only: no ORM session
             now = rt.clock()
             for lane, take, start in wanted:
                 claims = claim_due(
-                    session=session,
+                    session=connection,
                     token=token,
                     now=now,
                     lease_seconds=settings.lease_seconds,

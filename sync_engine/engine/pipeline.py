@@ -63,7 +63,7 @@ from sync_engine.engine.work import (
     before_write,
     close_attempt,
     contact_update,
-    has_pending_activities,
+    guard,
     hold,
     open_work,
     store_steps,
@@ -121,11 +121,20 @@ _SYNCED_UPDATE = (
 _SYNCED = Prepared(
     _SYNCED_UPDATE.values(lease_expires_at=sa.bindparam("synced_until", type_=UTCDateTime))
 )
-# With nothing more to deliver, the enrollment is then released in the same transaction.
-_RELEASE_SYNCED = Prepared(
+# With no note to deliver, the enrollment is then released in the same transaction. A statement
+# of its own, after the one above took the row lock: its snapshot sees an event recorded
+# concurrently, or that event's re-queue (next_attempt_at IS NULL) waits for our commit.
+_RELEASE_IF_DONE = Prepared(
     sa.update(ENROLLMENT)
-    .where(ENROLLMENT.c.id == sa.bindparam("released_id"))
+    .where(
+        ENROLLMENT.c.id == sa.bindparam("released_id"),
+        ~sa.exists().where(
+            ACTIVITY.c.enrollment_id == sa.bindparam("released_id"),
+            ACTIVITY.c.state == ActivityState.PENDING,
+        ),
+    )
     .values({**RELEASED, "next_attempt_at": None})
+    .returning(ENROLLMENT.c.id)
 )
 
 
@@ -268,11 +277,8 @@ def _sync(
         work.renewed_at = now
         if work.steps_unsaved:
             store_steps(session, work)
-        # Read under the row lock just taken: an event recorded concurrently is either seen here
-        # or its re-queue (next_attempt_at IS NULL) waits for our commit and then applies.
-        done = not has_pending_activities(session, work.enrollment_id)
-        if done:  # no note to write: released in this same transaction
-            _RELEASE_SYNCED.run(session, {"released_id": work.enrollment_id})
+        done = bool(_RELEASE_IF_DONE.run(session, {"released_id": work.enrollment_id}))
+        if done:
             close_attempt(session, work, now, Outcome.SYNCED, None, None)
     return done
 
@@ -313,7 +319,7 @@ def _find_or_create(
             work.match_rule = MatchRule.LINKEDIN
             return LinkKind.LINKED
     with transaction(db) as session:
-        hold(session, claim, work, clock())  # the search above may be stale by now
+        guard(session, claim, work, clock())  # the search above may have outlasted the lease
         # Clockwork's time of the answer just before the create, to compare with its createdAt.
         work.creation_started_at = client.server_time() or clock()
         params = {"contact_id": work.contact_id,
@@ -433,7 +439,7 @@ def _store_person(
     if created_by_us:
         params["set_person_created_by_enrollment_id"] = work.enrollment_id
     with transaction(db) as session:
-        hold(session, claim, work, clock())
+        guard(session, claim, work, clock())
         (_PERSON_CREATED if created_by_us else _PERSON_FOUND).run(session, params)
     work.person_id = person_id
     work.created_by_us = created_by_us

@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from sync_engine.models import (
-    SYNC_PENDING,
     Account,
     ClockworkConnection,
     ConnectionState,
@@ -84,16 +83,14 @@ _BUSY_CONTACTS = sa.select(_ENROLLMENT.c.contact_id).where(
     _ENROLLMENT.c.contact_id.in_(sa.bindparam("contact_ids", expanding=True)),
     _ENROLLMENT.c.lease_expires_at >= sa.bindparam("now"),
 )
+# The lease only: the status turns *syncing* when the attempt starts (engine/work.py), so work
+# claimed ahead shows as the queued work it still is.
 _LEASE = (
     sa.update(_ENROLLMENT)
     .where(_ENROLLMENT.c.id.in_(sa.bindparam("enrollment_ids", expanding=True)))
     .values(
         lease_owner=sa.bindparam("token", type_=sa.String),
         lease_expires_at=sa.bindparam("expires", type_=UTCDateTime),
-        status=sa.case(
-            (_ENROLLMENT.c.status.in_(SYNC_PENDING), EnrollmentStatus.SYNCING.value),
-            else_=_ENROLLMENT.c.status,
-        ),
     )
 )
 
@@ -108,7 +105,7 @@ def due_by_account(*, session: Session, now: datetime) -> dict[int, int]:
 
 def claim_due(
     *,
-    session: Session,
+    session: Session | sa.Connection,
     token: str,
     now: datetime,
     lease_seconds: float,

@@ -23,6 +23,7 @@ from sync_engine.db import Database
 from sync_engine.engine.queue import Claim
 from sync_engine.engine.statements import Prepared, Transaction, transaction
 from sync_engine.models import (
+    SYNC_PENDING,
     AccountSettings,
     Activity,
     ActivityState,
@@ -120,9 +121,12 @@ _OPEN = (
     .where(ENROLLMENT.c.id == sa.bindparam("open_id"))
     .values(lease_expires_at=sa.bindparam("open_until", type_=UTCDateTime))
 )
+# A sync attempt starts here: the enrollment shows *syncing* from now, not from its claim (work
+# claimed ahead waits in its lane still queued or retrying, as it was).
 _OPEN_ATTEMPT = _OPEN.values(
     attempts=sa.bindparam("open_attempts", type_=sa.Integer),
     last_attempt_at=sa.bindparam("open_now", type_=UTCDateTime),
+    status=EnrollmentStatus.SYNCING.value,
 )
 _NEW_ATTEMPT = (
     sa.insert(SYNC_ATTEMPT)
@@ -222,7 +226,7 @@ def open_work(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> W
         if not rows or rows[0].lease_owner != claim.token:
             return None
         row = rows[0]
-        needs_sync = row.status == EnrollmentStatus.SYNCING
+        needs_sync = row.status in SYNC_PENDING  # queued, retrying, or an attempt cut short
         work = Work(
             enrollment_id=claim.enrollment_id,
             account_id=row.account_id,
@@ -328,6 +332,20 @@ def hold(session: Executor, claim: Claim, work: Work, now: datetime) -> None:
     work.renewed_at = now
 
 
+def _fresh(claim: Claim, work: Work, now: datetime) -> bool:
+    """Whether this worker extended the lease less than ``FRESH_SHARE`` of a lease ago (by the
+    clock claims compare with): then no claim can have taken it since."""
+    fresh = timedelta(seconds=claim.lease_seconds * FRESH_SHARE)
+    return work.renewed_at is not None and timedelta(0) <= now - work.renewed_at < fresh
+
+
+def guard(session: Executor, claim: Claim, work: Work, now: datetime) -> None:
+    """Within a step's transaction: go on only under our lease, renewing it unless it is fresh
+    (:func:`_fresh`: known to be ours without a statement); :class:`LeaseLost` if it is gone."""
+    if not _fresh(claim, work, now):
+        hold(session, claim, work, now)
+
+
 def before_write(claim: Claim, work: Work, *, db: Database, clock: Callable[[], datetime]) -> None:
     """Before a Clockwork write: make sure the lease is still ours (:class:`LeaseLost` if another
     worker has the enrollment now).
@@ -338,8 +356,7 @@ def before_write(claim: Claim, work: Work, *, db: Database, clock: Callable[[], 
     reads the person back before its next write.
     """
     now = clock()
-    fresh = timedelta(seconds=claim.lease_seconds * FRESH_SHARE)
-    if work.renewed_at is not None and timedelta(0) <= now - work.renewed_at < fresh:
+    if _fresh(claim, work, now):
         return
     with transaction(db) as session:
         hold(session, claim, work, now)

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col, select
 
 from clockwork_simulator import SimulatorState
 from clockwork_simulator.mock import mock_transport
-from sync_engine.engine import passes
+from sync_engine.engine import passes, pipeline
 from sync_engine.engine.lanes import Lane
 from sync_engine.engine.passes import Engine
 from sync_engine.models import Enrollment, EnrollmentStatus
@@ -43,6 +44,13 @@ def _statuses(rt: Runtime) -> dict[str, int]:
             sa.select(Enrollment.status, sa.func.count()).group_by(Enrollment.status)  # type: ignore[call-overload]
         ).all()
     return dict(rows)
+
+
+def _leased(rt: Runtime) -> int:
+    with rt.db.read() as session:
+        return session.execute(
+            sa.select(sa.func.count()).where(Enrollment.lease_owner.is_not(None))  # type: ignore[union-attr]
+        ).scalar_one()
 
 
 def test_one_claim_feeds_several_enrollments_one_at_a_time(
@@ -98,13 +106,47 @@ def test_claims_still_waiting_in_a_lane_go_back_to_the_queue_when_the_pass_ends(
     engine.run_pass(budget_seconds=0.3)  # one enrollment in flight, one waiting in the lane
 
     statuses = _statuses(rt)
-    assert statuses == {EnrollmentStatus.SYNCING: 1, EnrollmentStatus.QUEUED: 4}, statuses
-    with rt.db.read() as session:
-        leased = session.execute(
-            sa.select(sa.func.count()).where(Enrollment.lease_owner.is_not(None))  # type: ignore[union-attr]
-        ).scalar_one()
-    assert leased == 1
+    assert statuses == {EnrollmentStatus.QUEUED: 5}, statuses  # no attempt has started yet
+    assert _leased(rt) == 1
     release.set()
     engine.run_until_idle(timeout=30)
     engine.close()
     assert _statuses(rt) == {EnrollmentStatus.SYNCED: 5}
+
+
+def test_work_claimed_ahead_shows_as_queued_until_its_attempt_starts(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _enroll(rt, 4)
+    with rt.db.write() as session:  # the second in line waits for a retry, and shows it
+        second = session.exec(select(Enrollment).order_by(col(Enrollment.id))).all()[1]
+        second.status, second.attempts = EnrollmentStatus.RETRYING, 1
+        session.add(second)
+    started, release = threading.Event(), threading.Event()
+    sync = pipeline._sync
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        started.set()  # the attempt has started: the enrollment is being synced
+        release.wait(10)
+        return sync(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_sync", held)
+    engine = Engine(rt)
+    running = threading.Thread(target=engine.run_pass, kwargs={"budget_seconds": 10})
+    running.start()
+    assert started.wait(10)
+    statuses, leased = _statuses(rt), _leased(rt)
+    release.set()
+    running.join(10)
+    engine.run_until_idle(timeout=30)
+    engine.close()
+
+    # The firm's share is one worker and it claims twice that: one started, one waiting.
+    assert leased == 2
+    expected = {
+        EnrollmentStatus.SYNCING: 1,
+        EnrollmentStatus.RETRYING: 1,
+        EnrollmentStatus.QUEUED: 2,
+    }
+    assert statuses == expected, statuses
+    assert _statuses(rt) == {EnrollmentStatus.SYNCED: 4}

@@ -498,24 +498,27 @@ def test_an_event_recorded_while_the_sync_is_stored_is_not_left_behind(
     runtime: Runtime, clock: FakeClock, sim_state: SimulatorState,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    # The ingest API records an event between the sync's read of pending notes and its UPDATE.
+    # The ingest API records an event between the sync's UPDATE and its release if nothing is
+    # pending (the statement that looks for pending notes).
     engine = Engine(runtime, config=PipelineConfig(max_attempts=3, backoff_base=2, backoff_cap=60))
     account_id = make_connected_account(runtime)
     enrollment_id = enroll(runtime, make_sequence(runtime, account_id), "race@example.com")
-    real = pipeline.has_pending_activities
+    real = pipeline._RELEASE_IF_DONE
     recorder: list[threading.Thread] = []
 
-    def event_arrives_meanwhile(session: Any, enrollment: int) -> bool:
-        pending = real(session, enrollment)
-        if not recorder:
-            recorder.append(
-                threading.Thread(target=_event, args=(runtime, enrollment_id, ActivityKind.SENT))
-            )
-            recorder[0].start()
-            recorder[0].join(timeout=1.0)  # blocked by our row lock, unless there is none
-        return pending
+    class EventArrivesMeanwhile:
+        def run(self, session: Any, params: Any) -> list[Any]:
+            if not recorder:
+                recorder.append(
+                    threading.Thread(
+                        target=_event, args=(runtime, enrollment_id, ActivityKind.SENT)
+                    )
+                )
+                recorder[0].start()
+                recorder[0].join(timeout=1.0)  # blocked by our row lock, unless there is none
+            return real.run(session, params)
 
-    monkeypatch.setattr(pipeline, "has_pending_activities", event_arrives_meanwhile)
+    monkeypatch.setattr(pipeline, "_RELEASE_IF_DONE", EventArrivesMeanwhile())
     engine.run_pass()
     recorder[0].join()
     monkeypatch.undo()
