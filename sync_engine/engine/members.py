@@ -2,10 +2,16 @@
 
 Each engine beats in ``engine_member`` while it runs passes; the members whose beat is younger
 than the time to live are alive. An account belongs to the live member that ranks first for it
-by rendezvous hashing, so a member joining or leaving moves only the accounts it wins or held.
+by rendezvous hashing among those still under their share of the connected accounts (bounded
+loads: plain rendezvous gave one of three engines 26 of 63 firms and another 17), so a member
+joining or leaving moves mostly the accounts it wins or held.
 An engine takes work only for its own accounts; a member that stops cleanly leaves at once, one
 that died on this machine (its process is gone) is dropped at the next beat, and any other dead
 one's accounts go to the others once its heartbeat is older than the time to live.
+
+Engines started together agree on who is alive before either claims anything: a joining member
+beats until two views a moment apart are the same (a member that claimed every firm before it
+saw the others would pace them beside their owners, and draw their 429s, until its work ended).
 
 The split is a preference for pacing, not a lock: claims still lease each enrollment
 (``FOR UPDATE SKIP LOCKED``), so two engines briefly disagreeing about a firm (one's view of the
@@ -16,17 +22,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from sync_engine.db import Database
-from sync_engine.models import EngineMember, UTCDateTime, table_of
+from sync_engine.models import ClockworkConnection, EngineMember, UTCDateTime, table_of
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,7 @@ _JOIN = sa.insert(_MEMBER).values(
 _ALIVE = sa.select(_MEMBER.c.member).where(
     _MEMBER.c.beat_at >= sa.bindparam("since", type_=UTCDateTime)
 )
+_CONNECTED = sa.select(table_of(ClockworkConnection).c.account_id)
 
 
 def time_to_live(sync_interval_seconds: float) -> float:
@@ -66,13 +74,29 @@ def member_name(worker: str) -> str:
     return f"{worker[:54]}:{uuid.uuid4().hex[:8]}"
 
 
+def _rank(member: str, account_id: int) -> bytes:
+    return hashlib.blake2b(f"{member}|{account_id}".encode(), digest_size=8).digest()
+
+
 def owner(members: Iterable[str], account_id: int) -> str:
-    """The member an account belongs to: the highest rendezvous hash of (member, account)."""
+    """The member an account belongs to by plain rendezvous hashing: the highest hash of
+    (member, account) (for an account not yet in :func:`split`'s list)."""
+    return max(members, key=lambda member: _rank(member, account_id))
 
-    def rank(member: str) -> bytes:
-        return hashlib.blake2b(f"{member}|{account_id}".encode(), digest_size=8).digest()
 
-    return max(members, key=rank)
+def split(members: Collection[str], accounts: Iterable[int]) -> dict[int, str]:
+    """Each account's member, no member over its share (the accounts ÷ the members, rounded up):
+    accounts taken in the order of their own hash, each by its highest-ranked member with room."""
+    ordered = sorted(set(accounts), key=lambda a: hashlib.blake2b(str(a).encode()).digest())
+    share = math.ceil(len(ordered) / max(len(members), 1))
+    load = dict.fromkeys(members, 0)
+    owners = {}
+    for account_id in ordered:
+        ranked = sorted(members, key=lambda member: _rank(member, account_id), reverse=True)
+        chosen = next(member for member in ranked if load[member] < share)
+        owners[account_id] = chosen
+        load[chosen] += 1
+    return owners
 
 
 def _died_here(member: str) -> bool:
@@ -102,15 +126,20 @@ class Membership:
         member: str,
         ttl_seconds: float,
         enabled: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.db = db
         self.clock = clock
         self.member = member
         self.ttl = timedelta(seconds=ttl_seconds)
         self.enabled = enabled
+        self._sleep = sleep
+        self._settled = False
         self._beaten_at = float("-inf")
         self._joined_at: float | None = None
         self._alive: tuple[str, ...] = (member,)
+        self._accounts: frozenset[int] = frozenset()
+        self._owners: dict[int, str] = {}
 
     def alive(self) -> tuple[str, ...]:
         """The live members, this one included (beats and reads at most every BEAT_SECONDS, more
@@ -137,22 +166,47 @@ class Membership:
                 if gone:
                     connection.execute(sa.delete(_MEMBER).where(_MEMBER.c.member.in_(gone)))
                     alive = [m for m in alive if m not in gone]
+                accounts = frozenset(connection.execute(_CONNECTED).scalars().all())
         except Exception:  # the store's trouble shows in the pass; keep the last view meanwhile
             log.exception("could not write the engine's heartbeat")
             return
-        self._alive = tuple(sorted({*alive, self.member}))
+        members = tuple(sorted({*alive, self.member}))
+        if (members, accounts) != (self._alive, self._accounts):
+            self._owners = split(members, accounts)
+        self._alive, self._accounts = members, accounts
         self._beaten_at = time.monotonic()
         if self._joined_at is None:
             self._joined_at = self._beaten_at
+
+    def settle(self) -> None:
+        """Once after joining: beat until two views ``JOINING_BEAT_SECONDS`` apart agree (at
+        most ``JOINING_SECONDS``), so members started together see each other before claiming."""
+        if self._settled:
+            return
+        started = time.monotonic()
+        self.beat()
+        while time.monotonic() - started < JOINING_SECONDS:
+            seen = self._alive
+            self._sleep(JOINING_BEAT_SECONDS)
+            self.beat()
+            if self._alive == seen:
+                break
+        self._settled = True
 
     def mine(self, due: dict[int, int]) -> dict[int, int]:
         """The part of ``due`` (account → count) that belongs to this member."""
         if not self.enabled or not due:
             return due
+        self.settle()
         members = self.alive()
         if len(members) == 1:
             return due
-        return {account: n for account, n in due.items() if owner(members, account) == self.member}
+        owners = self._owners
+        return {
+            account: n
+            for account, n in due.items()
+            if (owners.get(account) or owner(members, account)) == self.member
+        }
 
     def leave(self) -> None:
         """Stop counting as alive (a clean stop: the others take this member's accounts now)."""
@@ -165,4 +219,5 @@ class Membership:
             log.exception("could not remove the engine's heartbeat")
         self._beaten_at = float("-inf")
         self._joined_at = None
+        self._settled = False
         self._alive = (self.member,)

@@ -19,7 +19,7 @@ from cryptography.fernet import Fernet
 from sqlmodel import func, select
 
 from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
-from sync_engine.engine.members import owner, time_to_live
+from sync_engine.engine.members import split, time_to_live
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig
 from sync_engine.models import Enrollment, SyncAttempt
@@ -92,15 +92,16 @@ def test_two_engines_split_the_firms_and_take_over_a_stopped_or_dead_ones_accoun
     a, b = _engine(one, "engine-a", seen), _engine(two, "engine-b", seen)
     for engine in (a, b, a):  # each has beaten and seen the other
         engine.membership.beat()
-    split = {m: {i for i in sequences if owner(("engine-a", "engine-b"), i) == m} for m in seen}
-    assert split["engine-a"] and split["engine-b"]  # both really take part
+    owners = split(("engine-a", "engine-b"), sequences)
+    shares = {m: {i for i in sequences if owners[i] == m} for m in seen}
+    assert shares["engine-a"] and shares["engine-b"]  # both really take part
 
     threads = [threading.Thread(target=engine.run_pass) for engine in (a, b)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert seen == split  # disjoint: each firm worked by one engine
+    assert seen == shares  # disjoint: each firm worked by one engine
 
     # A clean stop: the other engine takes every account in its next pass.
     b.close()
@@ -117,7 +118,8 @@ def test_two_engines_split_the_firms_and_take_over_a_stopped_or_dead_ones_accoun
     _enroll_wave(one, sequences, 2)
     seen["engine-a"].clear()
     a.run_pass()
-    mine = {i for i in sequences if owner(("engine-a", "engine-c"), i) == "engine-a"}
+    owners = split(("engine-a", "engine-c"), sequences)
+    mine = {i for i in sequences if owners[i] == "engine-a"}
     assert seen["engine-a"] == mine != set(sequences)
     clock.advance(time_to_live(one.settings.sync_interval_seconds) + 1)
     a.membership.beat()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from collections import Counter
 
-from sync_engine.engine.members import Membership, owner, time_to_live
+from clockwork_simulator import SimulatorServer, SimulatorState
+from sync_engine.engine.members import Membership, owner, split, time_to_live
 from sync_engine.runtime import Runtime
-from tests.factories import FakeClock, make_runtime
+from tests.factories import FakeClock, make_connected_account, make_runtime
 
 
 def _membership(rt: Runtime, member: str) -> Membership:
@@ -41,4 +43,41 @@ def test_members_alive_by_heartbeat_and_a_dead_process_of_this_machine_dropped_a
     me.beat()
     assert me.alive() == (f"{here}:1:me",)
     assert me.mine({1: 2, 2: 3}) == {1: 2, 2: 3}
+    rt.close()
+
+
+def test_no_member_holds_more_than_its_share_and_a_leaver_moves_little() -> None:
+    members = ("host:1:5f0c2a91", "host:2:0b7d33e4", "host:3:c2a8e610")
+    accounts = range(1, 65)  # 60 firms and four troubled ones, as the many-firms bench
+    plain = Counter(owner(members, a) for a in accounts)
+    balanced = split(members, accounts)
+    assert max(plain.values()) > 22  # plain rendezvous: one member well over its share
+    assert max(Counter(balanced.values()).values()) == 22  # 64 ÷ 3, rounded up
+    assert split(tuple(reversed(members)), accounts) == balanced  # every member computes the same
+    two = split(members[:2], accounts)
+    moved = {a for a in accounts if balanced[a] != members[2] and two[a] != balanced[a]}
+    assert len(moved) <= 4  # besides the leaver's own
+
+
+def test_engines_started_together_see_each_other_before_the_first_claim(
+    sqlite_url: str, clock: FakeClock, sim: SimulatorState, sim_server: SimulatorServer
+) -> None:
+    rt = make_runtime(sqlite_url, clock=clock)
+    url = sim_server.base_url
+    accounts = [make_connected_account(rt, f"Firm {n}", base_url=url) for n in range(12)]
+    late = _membership(rt, "b")
+    joined: list[float] = []
+
+    def others_join(seconds: float) -> None:  # b's first beat comes just after a's
+        if not joined:
+            late.beat()
+        joined.append(seconds)
+
+    first = Membership(rt.db, rt.clock, member="a", ttl_seconds=time_to_live(5), sleep=others_join)
+    due = dict.fromkeys(accounts, 1)
+    mine = first.mine(due)
+    late.beat()
+    assert set(mine).isdisjoint(late.mine(due))  # a took only its own: it saw b first
+    assert set(mine) | set(late.mine(due)) == set(due)
+    assert 0 < len(mine) < len(due)
     rt.close()
