@@ -131,7 +131,8 @@ def timeline(
     lines.append(
         f"firms claimed by more than one process: {len(moved)} of {len(claimed_by)}"
         + "".join(
-            f"; {names.get(a, a)}: " + " then ".join(f"p{i} at {t:.1f} s" for t, i in sorted(c))
+            f"; {names.get(a, a)}: "
+            + " then ".join(f"p{i} {t:.1f}-{last:.1f} s" for t, i, last in sorted(c))
             for a, c in sorted(moved.items())[:8]
         )
     )
