@@ -113,18 +113,19 @@ def register(
             int, typer.Option(min=1024, help="Largest request body, in bytes.")
         ] = 1_048_576,
         auth_failures: Annotated[
-            float,
+            int,
             typer.Option(
-                min=1, help="Failed authentications per minute per client address (burst 20)."
+                min=1,
+                help="Failed authentications per client address before a 2-minute lockout "
+                "(counted in the store: every process sharing it counts together).",
             ),
-        ] = 10.0,
+        ] = 20,
         workers: Annotated[
             int,
             typer.Option(
                 min=1,
                 max=32,
-                help="Processes serving the port (rate limits and the failed-authentication "
-                "allowance are per process).",
+                help="Processes serving the port (the per-token rate limit is per process).",
             ),
         ] = 1,
     ) -> None:
@@ -139,7 +140,7 @@ def register(
             )
         config = IngestConfig(
             max_body_bytes=max_body, rate_per_second=rate, burst=burst,
-            auth_failures_per_minute=auth_failures,
+            auth_failures=auth_failures,
         )  # fmt: skip
         rt = runtime()
         shown = f"[{host}]" if ":" in host else host

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +41,7 @@ from sync_engine.ingest.grouped import GroupCommit, Later
 from sync_engine.ingest.models import DeliveryOutcome
 from sync_engine.ingest.ratelimit import RateLimiter, retry_after_header
 from sync_engine.runtime import Runtime
+from sync_engine.services import login_throttle
 from sync_engine.services.errors import InvalidInputError, NotFoundError, invalid_input
 
 logger = logging.getLogger(__name__)
@@ -52,10 +54,11 @@ class IngestConfig:
     max_body_bytes: int = 1_048_576  # a batch of 1,000 contacts is ~250 KB
     rate_per_second: float = 100.0  # per token (or per account's signing secret)
     burst: int = 200
-    # Failed authentications per client address: a burst of 20, then one every 6 s; past that
-    # the address gets 429s, without a store lookup, until its bucket refills (bounds guessing).
-    auth_failures_per_minute: float = 10.0
-    auth_failure_burst: int = 20
+    # Failed authentications per client address, counted in the store (login_throttle) so every
+    # process sharing it counts together: this many, each within the lockout of the one before,
+    # lock the address for the lockout; a process that saw the lock answers 429 without the store.
+    auth_failures: int = 20
+    auth_lockout_seconds: float = 120.0
     prune_every_seconds: float = 60.0
     # Threads doing the other routes' store work; None: 4 on SQLite, 16 on PostgreSQL. Few on SQLite,
     # which takes one writer at a time, so more threads only queue; a PostgreSQL request mostly
@@ -78,6 +81,7 @@ class Refused(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
         self.reason = reason
         self.token_id: int | None = None
+        self.failed_from: str | None = None  # a failed authentication's address, to count
 
 
 def error_response(
@@ -137,7 +141,6 @@ class Delivery:
     caller: Caller | None = None
     key: str | None = None
     throttled: bool = False
-    failure_counted: bool = False
 
 
 @dataclass
@@ -148,7 +151,7 @@ class IngestApp:
     config: IngestConfig = field(default_factory=IngestConfig)
     monotonic: Callable[[], float] = time.monotonic
     limiter: RateLimiter = field(init=False)
-    failures: RateLimiter = field(init=False)
+    _locked: dict[str, float] = field(default_factory=dict, init=False)  # address -> until
     _next_prune: float = field(default=0.0, init=False)
     _sqlite_writer: threading.Lock = field(default_factory=threading.Lock, init=False)
     _executor: ThreadPoolExecutor = field(init=False)
@@ -168,10 +171,6 @@ class IngestApp:
         self.limiter = RateLimiter(
             self.config.rate_per_second, self.config.burst, clock=self.monotonic
         )
-        self.failures = RateLimiter(
-            self.config.auth_failures_per_minute / 60, self.config.auth_failure_burst,
-            clock=self.monotonic,
-        )  # fmt: skip
 
     def close(self) -> None:
         """Let the ingest threads go (the server has stopped)."""
@@ -230,8 +229,9 @@ class IngestApp:
         )  # fmt: skip
 
     def check_address(self, request: Request) -> None:
-        """Refuse with 429 and Retry-After an address whose authentications keep failing."""
-        wait = self.failures.wait(client_address(request))
+        """Refuse with 429 and Retry-After an address this process saw locked (its failed
+        authentications reached the allowance), without asking the store."""
+        wait = self._locked.get(client_address(request), 0.0) - self.monotonic()
         if wait > 0:
             raise Refused(
                 429, "rate_limited",
@@ -239,15 +239,35 @@ class IngestApp:
                 {"Retry-After": retry_after_header(wait)},
             )  # fmt: skip
 
-    def unauthorized(self, request: Request, problem: str | None, *, count: bool = True) -> Refused:
-        """A failed authentication, counted against the client's address (unless ``count`` is
-        False: the same delivery was counted already)."""
-        if count:
-            self.failures.acquire(client_address(request))
-        return Refused(
+    def unauthorized(self, request: Request, problem: str | None) -> Refused:
+        """A failed authentication, counted against the client's address when it is answered
+        (:meth:`count_failure`): once, though a failed group does its deliveries twice."""
+        refusal = Refused(
             401, "unauthorized", UNAUTHORIZED, {"WWW-Authenticate": "Bearer"},
             reason=f"unauthorized: {problem}",
         )  # fmt: skip
+        refusal.failed_from = client_address(request)
+        return refusal
+
+    def count_failure(self, address: str) -> None:
+        """Count a failed authentication from ``address`` in the store, in a transaction of its
+        own (not the group's, which may be rolled back); a lock it reports is remembered."""
+        now = self.runtime.clock()
+        try:
+            with self.writing(), self.runtime.db.write() as session:
+                until = login_throttle.count_failure(
+                    session=session, subject=f"ingest:{address}",
+                    limit=self.config.auth_failures,
+                    lockout=timedelta(seconds=self.config.auth_lockout_seconds), now=now,
+                )  # fmt: skip
+        except sa.exc.SQLAlchemyError:
+            logger.warning("could not count a failed ingest authentication", exc_info=True)
+            return
+        if until is not None:
+            with self._lock:
+                if len(self._locked) > 10_000:
+                    self._locked.clear()
+                self._locked[address] = self.monotonic() + (until - now).total_seconds()
 
     def throttle(self, caller: Caller) -> None:
         """Refuse with 429 and Retry-After when the caller is over its rate."""
@@ -320,12 +340,8 @@ class IngestApp:
         try:
             connection = session.connection()
             verdict = self._verdict(connection, delivery, shared)
-            if verdict.caller is None:  # done again alone after a failed group: counted once
-                refusal = self.unauthorized(
-                    delivery.request, verdict.problem, count=not delivery.failure_counted
-                )
-                delivery.failure_counted = True
-                raise refusal
+            if verdict.caller is None:  # counted once answered, whichever pass answers it
+                raise self.unauthorized(delivery.request, verdict.problem)
             caller = delivery.caller = verdict.caller
             if not delivery.throttled:  # done again alone after a failed group: counted once
                 self.throttle(caller)
@@ -530,6 +546,8 @@ class IngestApp:
             else:
                 result, replayed = await self.in_thread(self.process, delivery)
         except Refused as refusal:
+            if refusal.failed_from is not None:
+                await self.in_thread(self.count_failure, refusal.failed_from)
             if refusal.status != 429:  # a flood of 429s is not written to the store one by one
                 await self.in_thread(
                     self.log_refusal, account_id, route, refusal, refusal.token_id,
@@ -570,6 +588,8 @@ class IngestApp:
             self.check_address(request)
             return await self.in_thread(run)
         except Refused as refusal:
+            if refusal.failed_from is not None:
+                await self.in_thread(self.count_failure, refusal.failed_from)
             return error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
         except NotFoundError as exc:
             return error_response(404, "not_found", str(exc))

@@ -5,7 +5,8 @@ Every attempt is counted *before* its password is checked, in one write transact
 so attempts sent in parallel cannot all pass a check made before any of them is counted: at most
 the allowed number of passwords is ever checked. Counts are kept per username and per client
 address; either reaching its limit locks that name or that client for a while, in every process
-sharing the store and across restarts. A right password gives its attempt back.
+sharing the store and across restarts. A right password gives its attempt back. The ingest
+API counts its failed authentications per client address here too (:func:`count_failure`).
 
 Functions take ``*, session`` (a write session) and never open one.
 """
@@ -90,13 +91,34 @@ def begin_attempt(
     if locks:
         return max(locks, key=lambda lock: lock.left)
     for row in rows:
-        stale = row.last_failure_at is None or now - row.last_failure_at >= policy.lockout
-        row.failures = 1 if stale or row.locked_until is not None else row.failures + 1
-        row.last_failure_at = now
-        row.locked_until = now + policy.lockout if row.failures >= limits[row.subject] else None
+        _count(row, limits[row.subject], policy.lockout, now)
         session.add(row)
     session.flush()
     return None
+
+
+def _count(row: LoginFailure, limit: int, lockout: timedelta, now: datetime) -> None:
+    """One more failure on ``row``: a count older than ``lockout`` (or ended by a lock) starts
+    again; reaching ``limit`` locks the subject for ``lockout``."""
+    stale = row.last_failure_at is None or now - row.last_failure_at >= lockout
+    row.failures = 1 if stale or row.locked_until is not None else row.failures + 1
+    row.last_failure_at = now
+    row.locked_until = now + lockout if row.failures >= limit else None
+
+
+def count_failure(
+    *, session: Session, subject: str, limit: int, lockout: timedelta, now: datetime
+) -> datetime | None:
+    """Count one failed authentication of ``subject`` (another door than the dashboard's login,
+    e.g. ``ingest:ADDRESS``) after it was checked; until when the subject is locked (None: it
+    is not). The count is the store's, the same for every process sharing it."""
+    (row,) = _locked_rows(session, [subject[:200]])
+    if row.locked_until is not None and row.locked_until > now:
+        return row.locked_until
+    _count(row, limit, lockout, now)
+    session.add(row)
+    session.flush()
+    return row.locked_until
 
 
 def attempt_succeeded(

@@ -8,6 +8,7 @@ import json
 import random
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -218,7 +219,7 @@ def test_a_flood_of_bad_requests_is_recorded_once_a_second_not_once_each(sqlite_
         for _ in range(50)
     ]
     seconds = time.monotonic() - started
-    burst = IngestConfig().auth_failure_burst
+    burst = IngestConfig().auth_failures
     assert statuses == [401] * burst + [429] * (50 - burst)  # then the address is held off
     with sqlite_api.runtime.db.read() as session:
         recorded = session.exec(select(func.count()).select_from(IngestDelivery)).one()
@@ -227,10 +228,9 @@ def test_a_flood_of_bad_requests_is_recorded_once_a_second_not_once_each(sqlite_
 
 @pytest.fixture
 def guarded_api(sqlite_url: str, sim_server: SimulatorServer, sim: SimulatorState) -> Iterator[Api]:
-    """The API allowing 3 failed authentications per address, then one a second."""
+    """The API allowing 3 failed authentications per address, then a lockout of a second."""
     yield from start_api(
-        sqlite_url, sim_server,
-        IngestConfig(auth_failures_per_minute=60, auth_failure_burst=3),
+        sqlite_url, sim_server, IngestConfig(auth_failures=3, auth_lockout_seconds=1),
     )  # fmt: skip
 
 
@@ -258,7 +258,9 @@ def test_an_address_whose_authentications_keep_failing_gets_429_without_a_store_
     assert blocked.json()["error"]["code"] == "rate_limited"
     assert statements == []  # refused before the store is asked anything
 
-    time.sleep(1.1)  # one failure's worth refilled
+    time.sleep(1.1)  # the lockout is over: a new allowance
+    api.clock.now += timedelta(seconds=1.1)
     assert api.put_sequence("s").status_code == 201
-    assert api.put_sequence("s", token="cwk_guess6").status_code == 401
-    assert api.put_sequence("s", token="cwk_guess7").status_code == 429
+    assert [api.put_sequence("s", token=f"cwk_again{i}").status_code for i in range(4)] == [
+        401, 401, 401, 429,
+    ]  # fmt: skip
