@@ -318,7 +318,7 @@ def _find_or_create(
             _link_adding_email(claim, work, db=db, client=client, clock=clock, person_id=person_id)
             work.match_rule = MatchRule.LINKEDIN
             return LinkKind.LINKED
-    with transaction(db) as session:
+    with transaction(db, atomic=False) as session:  # the write is under the lease guarded
         guard(session, claim, work, clock())  # the search above may have outlasted the lease
         # Clockwork's time of the answer just before the create, to compare with its createdAt.
         work.creation_started_at = client.server_time() or clock()
@@ -438,7 +438,7 @@ def _store_person(
     }
     if created_by_us:
         params["set_person_created_by_enrollment_id"] = work.enrollment_id
-    with transaction(db) as session:
+    with transaction(db, atomic=False) as session:  # the write is under the lease guarded
         guard(session, claim, work, clock())
         (_PERSON_CREATED if created_by_us else _PERSON_FOUND).run(session, params)
     work.person_id = person_id

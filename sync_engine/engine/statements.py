@@ -139,16 +139,24 @@ class Transaction:
 
 
 @contextmanager
-def transaction(db: Database) -> Iterator[Transaction]:
+def transaction(db: Database, *, atomic: bool = True) -> Iterator[Transaction]:
     """A short write transaction for prepared statements: committed on success, rolled back on
     error, its connection back in the store's pool either way. On SQLite it takes the write lock
-    up front, as the store's own write transactions do."""
+    up front, as the store's own write transactions do.
+
+    ``atomic=False`` is for statements that each stand alone (a lease renewal, then a write
+    under the lease it renewed): each commits as it runs, which spares PostgreSQL's BEGIN and
+    COMMIT, a round trip each.
+    """
     connection = db.engine.raw_connection()
     dialect = db.engine.dialect
     tx = Transaction(connection, dialect)
+    autocommit = not atomic and not db.is_sqlite
     try:
-        if db.is_sqlite:  # its connections are in autocommit mode: BEGIN is ours to send
+        if db.is_sqlite and atomic:  # its connections are in autocommit mode: BEGIN is ours
             connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        if autocommit:
+            connection.driver_connection.autocommit = True  # type: ignore[union-attr]
         yield tx
         tx.close()
         connection.commit()
@@ -161,6 +169,9 @@ def transaction(db: Database) -> Iterator[Transaction]:
             connection.invalidate(exc)  # not back to the pool: the next checkout connects anew
         raise
     finally:
+        if autocommit:
+            with suppress(Exception):  # the pool's other users expect transactions
+                connection.driver_connection.autocommit = False  # type: ignore[union-attr]
         connection.close()
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -150,6 +151,51 @@ _CLOSE_ATTEMPT = (
 )
 
 
+# On PostgreSQL the opening is one statement run on its own (no BEGIN, no COMMIT): the update that
+# checks and renews the lease and starts a sync's attempt feeds the attempt row and the read.
+_WAS_PENDING = sa.or_(*(ENROLLMENT.c.status == status.value for status in SYNC_PENDING))
+_OPEN_NOW = sa.bindparam("open_now", type_=UTCDateTime)
+_OPENED_COLUMNS = ("account_id", "contact_id", "status", "attempts", "project_id",
+                   "dedup_at_add", "candidacy_done", "review_choice")  # fmt: skip
+_OPENED = (
+    sa.update(ENROLLMENT)
+    .where(
+        ENROLLMENT.c.id == sa.bindparam("open_id"),
+        ENROLLMENT.c.lease_owner == sa.bindparam("open_token"),
+    )
+    .values(
+        lease_expires_at=sa.bindparam("open_until", type_=UTCDateTime),
+        attempts=sa.case((_WAS_PENDING, ENROLLMENT.c.attempts + 1), else_=ENROLLMENT.c.attempts),
+        last_attempt_at=sa.case((_WAS_PENDING, _OPEN_NOW), else_=ENROLLMENT.c.last_attempt_at),
+        status=sa.case((_WAS_PENDING, EnrollmentStatus.SYNCING.value), else_=ENROLLMENT.c.status),
+    )
+    .returning(*(ENROLLMENT.c[name] for name in ("id", "sequence_id", *_OPENED_COLUMNS)))
+    .cte("opened")
+)
+_STARTED = (
+    sa.insert(SYNC_ATTEMPT)
+    .from_select(
+        ["enrollment_id", "account_id", "started_at", "outcome", "calls"],
+        sa.select(
+            _OPENED.c.id, _OPENED.c.account_id, _OPEN_NOW, sa.literal("started"), sa.literal(0)
+        ).where(_OPENED.c.status == EnrollmentStatus.SYNCING.value),
+    )
+    .returning(SYNC_ATTEMPT.c.id)
+    .cte("started")
+)
+_OPEN_WORK = sa.select(
+    *(_OPENED.c[name] for name in _OPENED_COLUMNS),
+    *(c for c in _WORK_QUERY.selected_columns if getattr(c, "table", None) is CONTACT),
+    SEQUENCE.c.name.label("sequence_name"),
+    ACCOUNT_SETTINGS.c.link_by_linkedin,
+    sa.select(_STARTED.c.id).scalar_subquery().label("attempt_id"),
+).select_from(
+    _OPENED.join(CONTACT, CONTACT.c.id == _OPENED.c.contact_id)
+    .join(SEQUENCE, SEQUENCE.c.id == _OPENED.c.sequence_id)
+    .outerjoin(ACCOUNT_SETTINGS, ACCOUNT_SETTINGS.c.account_id == _OPENED.c.account_id)
+)
+
+
 def contact_update(*names: str) -> Prepared:
     """An UPDATE of the contact's ``names`` columns, bound as ``contact_id`` and ``set_<name>``
     (build it once, at import: a statement built per call costs more than running it)."""
@@ -174,6 +220,7 @@ WORK, RENEW = Prepared(_WORK_QUERY), Prepared(_RENEW)
 STORE_STEPS, PENDING_ACTIVITY = Prepared(_STORE_STEPS), Prepared(_PENDING_ACTIVITY)
 OPEN, OPEN_ATTEMPT = Prepared(_OPEN), Prepared(_OPEN_ATTEMPT)
 NEW_ATTEMPT, CLOSE_ATTEMPT = Prepared(_NEW_ATTEMPT), Prepared(_CLOSE_ATTEMPT)
+OPEN_WORK = Prepared(_OPEN_WORK)
 
 
 @dataclass
@@ -215,47 +262,35 @@ class LeaseLost(Exception):
 
 
 def open_work(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> Work | None:
-    """Renew the lease, read what the steps need in one query and, for a sync, count the attempt.
+    """Renew the lease, read what the steps need and, for a sync, start the attempt (the
+    enrollment shows *syncing* from now, and the attempt is counted). None if the lease is gone.
 
-    Three statements: the joined read that also locks the enrollment row, one update of the
-    enrollment, and the new attempt row.
+    On PostgreSQL one statement (:data:`OPEN_WORK`); on SQLite three in a transaction: the joined
+    read, one update of the enrollment, and the new attempt row.
     """
     now = clock()
+    # Time spent waiting for a worker is not lost: the lease runs from now.
+    until = now + timedelta(seconds=claim.lease_seconds)
+    if not db.is_sqlite:
+        params = {"open_id": claim.enrollment_id, "open_token": claim.token,
+                  "open_until": until, "open_now": now}  # fmt: skip
+        with transaction(db, atomic=False) as session:
+            rows = OPEN_WORK.run(session, params)
+        if not rows:
+            return None
+        row = rows[0]
+        work = _work(claim, row, needs_sync=row.status == EnrollmentStatus.SYNCING)
+        work.attempt, work.attempt_row_id = row.attempts, row.attempt_id
+        work.renewed_at = now
+        return work
     with transaction(db) as session:
         rows = WORK.run(session, {"enrollment_id": claim.enrollment_id})
         if not rows or rows[0].lease_owner != claim.token:
             return None
         row = rows[0]
-        needs_sync = row.status in SYNC_PENDING  # queued, retrying, or an attempt cut short
-        work = Work(
-            enrollment_id=claim.enrollment_id,
-            account_id=row.account_id,
-            contact_id=row.contact_id,
-            email=row.email,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            title=row.title,
-            company=row.company,
-            linkedin_url=row.linkedin_url,
-            sequence_name=row.sequence_name,
-            project_id=row.project_id,
-            dedup=row.dedup_at_add,
-            needs_sync=needs_sync,
-            candidacy_done=row.candidacy_done,
-            attempt=row.attempts + (1 if needs_sync else 0),
-            person_id=row.clockwork_person_id,
-            created_by_us=row.person_created_by_us,
-            created_by_this_enrollment=row.person_created_by_enrollment_id == claim.enrollment_id,
-            creation_started_at=row.person_creation_started_at,
-            email_attached=row.email_attached,
-            position_attached=row.position_attached,
-            linkedin_attached=row.linkedin_attached,
-            link_by_linkedin=bool(row.link_by_linkedin),
-            review_choice=row.review_choice,
-        )
-        # Time spent waiting for a worker is not lost: the lease runs from now.
-        until = now + timedelta(seconds=claim.lease_seconds)
-        if needs_sync:
+        work = _work(claim, row, needs_sync=row.status in SYNC_PENDING)
+        if work.needs_sync:
+            work.attempt = row.attempts + 1
             params = {"open_id": claim.enrollment_id, "open_until": until,
                       "open_attempts": work.attempt, "open_now": now}  # fmt: skip
             OPEN_ATTEMPT.run(session, params)
@@ -268,6 +303,36 @@ def open_work(claim: Claim, *, db: Database, clock: Callable[[], datetime]) -> W
             OPEN.run(session, {"open_id": claim.enrollment_id, "open_until": until})
     work.renewed_at = now
     return work
+
+
+def _work(claim: Claim, row: Any, *, needs_sync: bool) -> Work:
+    """The claim's :class:`Work` from its opening row (either backend's)."""
+    return Work(
+        enrollment_id=claim.enrollment_id,
+        account_id=row.account_id,
+        contact_id=row.contact_id,
+        email=row.email,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        title=row.title,
+        company=row.company,
+        linkedin_url=row.linkedin_url,
+        sequence_name=row.sequence_name,
+        project_id=row.project_id,
+        dedup=row.dedup_at_add,
+        needs_sync=needs_sync,
+        candidacy_done=row.candidacy_done,
+        attempt=row.attempts,
+        person_id=row.clockwork_person_id,
+        created_by_us=row.person_created_by_us,
+        created_by_this_enrollment=row.person_created_by_enrollment_id == claim.enrollment_id,
+        creation_started_at=row.person_creation_started_at,
+        email_attached=row.email_attached,
+        position_attached=row.position_attached,
+        linkedin_attached=row.linkedin_attached,
+        link_by_linkedin=bool(row.link_by_linkedin),
+        review_choice=row.review_choice,
+    )
 
 
 def close_attempt(

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import psycopg
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
 
 from sync_engine import db as db_module
+from sync_engine.engine.queue import claim_due
 from sync_engine.engine.statements import Prepared, transaction
 from sync_engine.engine.work import (
     _WORK_QUERY,
@@ -25,11 +28,13 @@ from sync_engine.engine.work import (
     STORE_STEPS,
     SYNC_ATTEMPT,
     WORK,
+    open_work,
 )
-from sync_engine.models import Enrollment
+from sync_engine.models import Enrollment, EnrollmentStatus, SyncAttempt
 from sync_engine.runtime import Runtime
 from tests import postgres
 from tests.factories import (
+    FakeClock,
     enroll,
     make_connected_account,
     make_runtime,
@@ -208,3 +213,48 @@ def test_a_connection_the_server_closed_is_replaced(
         _backend_pid(rt)
     assert _backend_pid(rt) not in (first, second)
     rt.close()
+
+
+def test_opening_a_claim_starts_its_attempt_the_same_way_on_each_backend(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    enrollment = _enrollment(runtime)
+    with runtime.db.write() as session:
+        (claim,) = claim_due(session=session, token="w", now=clock(), lease_seconds=60, limit=5)
+    assert _status(runtime, enrollment) == ("queued", 0)  # claimed, not started
+    clock.advance(5)
+    work = open_work(claim, db=runtime.db, clock=clock)
+    assert work is not None and work.needs_sync and work.attempt == 1
+    assert (work.email, work.sequence_name, work.link_by_linkedin) == (
+        "ada@example.com",
+        "VP Eng",
+        False,
+    )
+    assert _status(runtime, enrollment) == ("syncing", 1)
+    with runtime.db.read() as session:
+        (attempt,) = session.exec(select(SyncAttempt)).all()
+        row = session.get(Enrollment, enrollment.id)
+    assert (attempt.id, attempt.outcome, attempt.started_at) == (
+        work.attempt_row_id,
+        "started",
+        clock(),
+    )
+    assert row is not None and row.lease_expires_at == clock() + timedelta(seconds=60)
+    assert row.last_attempt_at == clock()
+    # Another token's claim opens nothing; a synced enrollment (notes only) opens no attempt.
+    assert open_work(replace(claim, token="other"), db=runtime.db, clock=clock) is None
+    with runtime.db.write() as session:
+        stored = session.get(Enrollment, enrollment.id)
+        assert stored is not None
+        stored.status = EnrollmentStatus.SYNCED
+        session.add(stored)
+    again = open_work(claim, db=runtime.db, clock=clock)
+    assert again is not None and not again.needs_sync and again.attempt_row_id is None
+    assert again.attempt == 1 and _status(runtime, enrollment) == ("synced", 1)
+
+
+def _status(rt: Runtime, enrollment: Enrollment) -> tuple[str, int]:
+    with rt.db.read() as session:
+        row = session.get(Enrollment, enrollment.id)
+    assert row is not None
+    return row.status, row.attempts
