@@ -95,7 +95,9 @@ def clock_of(session: Session) -> Clock:
 def _create_engine(url: str, *, echo: bool) -> sa.Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = sa.create_engine(url, echo=echo, pool_size=10, max_overflow=10)
+        # At most 20 connections, all kept open: an overflow connection is closed on return, and
+        # the engine's workers, more than 10 at once, then paid a new connection over and over.
+        engine = sa.create_engine(url, echo=echo, pool_size=20, max_overflow=0)
         _ping_after_idle(engine)
         return engine
 
