@@ -347,10 +347,16 @@ def close_attempt(
         store_steps(session, work)
     if work.attempt_row_id is None:
         return
-    params = {"closed_id": work.attempt_row_id, "closed_at": now, "closed_outcome": str(outcome),
-              "closed_reason": None if reason is None else str(reason),
-              "closed_error": error[:500] if error else None}  # fmt: skip
-    CLOSE_ATTEMPT.run(session, params)
+    CLOSE_ATTEMPT.run(session, close_params(work, now, outcome, reason, error))
+
+
+def close_params(
+    work: Work, now: datetime, outcome: str, reason: str | None, error: str | None
+) -> dict[str, object]:
+    """:data:`CLOSE_ATTEMPT`'s parameters."""
+    return {"closed_id": work.attempt_row_id, "closed_at": now, "closed_outcome": str(outcome),
+            "closed_reason": None if reason is None else str(reason),
+            "closed_error": error[:500] if error else None}  # fmt: skip
 
 
 @contextmanager
@@ -430,11 +436,15 @@ def before_write(claim: Claim, work: Work, *, db: Database, clock: Callable[[], 
 
 
 def store_steps(session: Executor, work: Work) -> None:
-    params = {
+    STORE_STEPS.run(session, steps_params(work))
+    work.steps_unsaved = False
+
+
+def steps_params(work: Work) -> dict[str, object]:
+    """:data:`STORE_STEPS`'s parameters."""
+    return {
         "steps_contact_id": work.contact_id,
         "steps_email": work.email_attached,
         "steps_position": work.position_attached,
         "steps_linkedin": work.linkedin_attached,
     }
-    STORE_STEPS.run(session, params)
-    work.steps_unsaved = False

@@ -21,6 +21,7 @@ from sync_engine.models import (
     Contact,
     Enrollment,
     EnrollmentStatus,
+    SyncAttempt,
 )
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts, actions, events
@@ -503,10 +504,12 @@ def test_an_event_recorded_while_the_sync_is_stored_is_not_left_behind(
     engine = Engine(runtime, config=PipelineConfig(max_attempts=3, backoff_base=2, backoff_cap=60))
     account_id = make_connected_account(runtime)
     enrollment_id = enroll(runtime, make_sequence(runtime, account_id), "race@example.com")
-    real = pipeline._RELEASE_IF_DONE
     recorder: list[threading.Thread] = []
 
     class EventArrivesMeanwhile:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
         def run(self, session: Any, params: Any) -> list[Any]:
             if not recorder:
                 recorder.append(
@@ -516,9 +519,10 @@ def test_an_event_recorded_while_the_sync_is_stored_is_not_left_behind(
                 )
                 recorder[0].start()
                 recorder[0].join(timeout=1.0)  # blocked by our row lock, unless there is none
-            return real.run(session, params)
+            return self.real.run(session, params)
 
-    monkeypatch.setattr(pipeline, "_RELEASE_IF_DONE", EventArrivesMeanwhile())
+    for name in ("_RELEASE_IF_DONE", "_RELEASE_AND_CLOSE"):  # SQLite's, PostgreSQL's
+        monkeypatch.setattr(pipeline, name, EventArrivesMeanwhile(getattr(pipeline, name)))
     engine.run_pass()
     recorder[0].join()
     monkeypatch.undo()
@@ -734,3 +738,23 @@ def test_dedup_turned_off_before_the_reply_that_queues_a_contact_added_while_dis
     engine.run_pass()
     row = _row(rt, enrollment_id)
     assert (row.status, row.link, row.exists_in_clockwork) == ("synced", "linked", False)
+
+
+def test_a_sync_stores_its_steps_closes_its_attempt_and_releases_on_each_backend(
+    runtime: Runtime, sim_state: SimulatorState
+) -> None:
+    account_id = make_connected_account(runtime)
+    enrollment_id = enroll(
+        runtime, make_sequence(runtime, account_id), "steps@example.com", first_name="Step",
+        title="CTO", company="Initech", linkedin_url="https://www.linkedin.com/in/steps",
+    )  # fmt: skip
+    engine = Engine(runtime, config=PipelineConfig(max_attempts=3, backoff_base=2, backoff_cap=60))
+    assert engine.run_pass()["synced"] == 1
+    row = _row(runtime, enrollment_id)
+    assert (row.status, row.lease_owner, row.next_attempt_at) == ("synced", None, None)
+    assert _steps(runtime, enrollment_id) == (True, True, True)
+    with runtime.db.read() as session:
+        (attempt,) = session.exec(select(SyncAttempt)).all()
+    assert (attempt.outcome, attempt.finished_at is not None) == ("synced", True)
+    (person,) = sim_state.snapshot(SIM_FIRM)["people"]
+    assert [len(person[key] or []) for key in ("emails", "positions", "linkedinUrls")] == [1, 1, 1]
