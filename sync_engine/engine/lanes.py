@@ -2,7 +2,8 @@
 
 A lane's share of workers follows its pace and its answers' latency (a little more than the
 requests its pace keeps in flight); work claimed for it ahead of a free worker waits in its
-backlog, so one claim transaction feeds several enrollments.
+backlog, so one claim transaction feeds several enrollments. Waiting there it keeps the status it
+had (queued or retrying): it shows *syncing* once a worker starts its attempt.
 """
 
 from __future__ import annotations
