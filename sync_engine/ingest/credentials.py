@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -93,8 +96,8 @@ def list_tokens(*, session: Session, account_id: int) -> list[IngestToken]:
 
 
 def revoke_token(*, session: Session, account_id: int, token_id: int, actor: str) -> IngestToken:
-    """Revoke a token of an account (from the next request on), audited; revoking twice is a
-    no-op."""
+    """Revoke a token of an account (refused within the serve processes' token cache time, 5 s),
+    audited; revoking twice is a no-op."""
     row = session.get(IngestToken, token_id)
     if row is None or row.account_id != account_id:
         raise NotFoundError(f"no token {token_id} for this account")
@@ -151,6 +154,54 @@ class Verdict:
     touch: bool = False  # the token's last use is due to be written
 
 
+@dataclass
+class _KnownToken:
+    id: int
+    account_id: int
+    name: str
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    read_at: float
+
+
+class TokenCache:
+    """The bearer tokens this process read from the store in the last ``ttl`` seconds: a busy
+    token is looked up once per ``ttl``, not once per request, and a revocation (made by any
+    process) is seen within ``ttl`` seconds. Unknown tokens are not kept, so a token just created
+    works at once."""
+
+    def __init__(
+        self, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic, size: int = 10_000
+    ) -> None:
+        self.ttl, self._clock, self._size = ttl, clock, size
+        self._by_hash: dict[str, _KnownToken] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, connection: sa.Connection, hashed: str) -> _KnownToken | None:
+        """The token with this hash, from memory if read less than ``ttl`` seconds ago."""
+        now = self._clock()
+        known = self._by_hash.get(hashed)
+        if known is not None and now - known.read_at < self.ttl:
+            return known
+        row = connection.execute(_TOKEN_BY_HASH, {"hash": hashed}).first()
+        if row is None:
+            self._by_hash.pop(hashed, None)
+            return None
+        known = _KnownToken(row.id, row.account_id, row.name, row.revoked_at, row.last_used_at, now)
+        if self.ttl > 0:
+            with self._lock:
+                if len(self._by_hash) >= self._size:
+                    self._by_hash.clear()
+                self._by_hash[hashed] = known
+        return known
+
+    def touched(self, token_id: int, now: datetime) -> None:
+        """The token's last use was just written: not due again before the granularity."""
+        for known in list(self._by_hash.values()):
+            if known.id == token_id:
+                known.last_used_at = now
+
+
 def authenticate(
     connection: sa.Connection,
     *,
@@ -160,12 +211,19 @@ def authenticate(
     body: bytes,
     box: SecretBox,
     now: datetime,
+    tokens: TokenCache | None = None,
 ) -> Verdict:
     """Who a request to ``account_id`` is from: a bearer token of that account that is not
-    revoked, or a valid Standard Webhooks signature with the account's secret."""
+    revoked, or a valid Standard Webhooks signature with the account's secret. ``tokens``: read
+    tokens through that cache (a revocation then takes up to its ``ttl`` to be seen)."""
     scheme, _, credential = (authorization or "").partition(" ")
     if scheme.lower() == "bearer" and credential.strip():
-        row = connection.execute(_TOKEN_BY_HASH, {"hash": token_hash(credential.strip())}).first()
+        hashed = token_hash(credential.strip())
+        row: Any = (
+            tokens.lookup(connection, hashed)
+            if tokens is not None
+            else connection.execute(_TOKEN_BY_HASH, {"hash": hashed}).first()
+        )
         if row is None:
             return Verdict(None, "unknown token")
         if row.account_id != account_id:

@@ -36,7 +36,13 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from sync_engine.ingest import delivery_log
-from sync_engine.ingest.credentials import Caller, Verdict, authenticate, touch_token
+from sync_engine.ingest.credentials import (
+    Caller,
+    TokenCache,
+    Verdict,
+    authenticate,
+    touch_token,
+)
 from sync_engine.ingest.grouped import GroupCommit, Later
 from sync_engine.ingest.models import DeliveryOutcome
 from sync_engine.ingest.ratelimit import RateLimiter, retry_after_header
@@ -59,6 +65,9 @@ class IngestConfig:
     # lock the address for the lockout; a process that saw the lock answers 429 without the store.
     auth_failures: int = 20
     auth_lockout_seconds: float = 120.0
+    # A bearer token is read from the store at most this often per process: a revoked token is
+    # refused within this many seconds (0: read on every request).
+    token_cache_seconds: float = 5.0
     prune_every_seconds: float = 60.0
     # Threads doing the other routes' store work; None: 4 on SQLite, 16 on PostgreSQL. Few on SQLite,
     # which takes one writer at a time, so more threads only queue; a PostgreSQL request mostly
@@ -152,6 +161,7 @@ class IngestApp:
     monotonic: Callable[[], float] = time.monotonic
     limiter: RateLimiter = field(init=False)
     _locked: dict[str, float] = field(default_factory=dict, init=False)  # address -> until
+    tokens: TokenCache = field(init=False)
     _next_prune: float = field(default=0.0, init=False)
     _sqlite_writer: threading.Lock = field(default_factory=threading.Lock, init=False)
     _executor: ThreadPoolExecutor = field(init=False)
@@ -168,6 +178,7 @@ class IngestApp:
             self._group_transaction, refusal=Refused, finish=self._finish_group,
             writers=self.config.group_writers or (1 if self.runtime.db.is_sqlite else 4),
         )  # fmt: skip
+        self.tokens = TokenCache(self.config.token_cache_seconds, clock=self.monotonic)
         self.limiter = RateLimiter(
             self.config.rate_per_second, self.config.burst, clock=self.monotonic
         )
@@ -226,6 +237,7 @@ class IngestApp:
         return authenticate(
             connection, account_id=account_id, authorization=authorization,
             webhook_headers=headers, body=body, box=self.runtime.box, now=self.runtime.clock(),
+            tokens=self.tokens,
         )  # fmt: skip
 
     def check_address(self, request: Request) -> None:
@@ -403,6 +415,7 @@ class IngestApp:
             shared.setdefault(_RECORDS, {})[(caller.account_id, key or object())] = record
         if touch and caller.token_id is not None:
             touch_token(connection, token_id=caller.token_id, now=now)
+            self.tokens.touched(caller.token_id, now)
 
     @staticmethod
     def _stored(connection: sa.Connection | Session, delivery: Delivery) -> Result | None:
@@ -578,10 +591,10 @@ class IngestApp:
                 self.throttle(verdict.caller)
                 answer = work(session)
             if verdict.touch and verdict.caller.token_id is not None:
+                now = self.runtime.clock()
                 with self.writing(), self.runtime.db.transaction() as connection:
-                    touch_token(
-                        connection, token_id=verdict.caller.token_id, now=self.runtime.clock()
-                    )
+                    touch_token(connection, token_id=verdict.caller.token_id, now=now)
+                self.tokens.touched(verdict.caller.token_id, now)
             return JSONResponse(answer)
 
         try:

@@ -3,15 +3,21 @@ Every refusal is the same 401, recorded with its real reason for staff."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
+from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.ingest import credentials
+from sync_engine.ingest.app import IngestConfig
 from sync_engine.ingest.models import IngestDelivery, IngestToken
 from sync_engine.models import AuditEntry
 from sync_engine.services import accounts
 from sync_engine.signing import new_secret
-from tests.ingest.conftest import Api
+from tests.ingest.conftest import Api, start_api
 
 UNAUTHORIZED = {"error": {"code": "unauthorized", "message": "missing or invalid credentials"}}
 
@@ -62,20 +68,42 @@ def test_every_wrong_credential_gets_the_same_401_and_staff_see_why(api: Api) ->
     assert all(api.token not in r and other not in r for r in reasons)
 
 
-def test_a_revoked_token_is_refused_from_the_next_request_and_the_revocation_audited(
-    api: Api,
+@pytest.fixture
+def quick_revocation_api(
+    database_url: str, sim_server: SimulatorServer, sim: SimulatorState
+) -> Iterator[Api]:
+    """The API keeping a token read from the store for 1 s."""
+    yield from start_api(database_url, sim_server, IngestConfig(token_cache_seconds=1.0))
+
+
+def test_a_revoked_token_is_refused_within_the_token_cache_time_and_the_revocation_audited(
+    quick_revocation_api: Api,
 ) -> None:
-    assert api.put_sequence().status_code == 201
+    api = quick_revocation_api
+    assert api.put_sequence().status_code == 201  # the token is now in the process's cache
     with api.runtime.db.write() as session:
         credentials.revoke_token(
             session=session, account_id=api.account_id, token_id=api.token_id, actor="admin",
         )  # fmt: skip
+    time.sleep(1.2)  # the stated bound (token_cache_seconds), and a little more
     answer = api.put_sequence()
     assert answer.status_code == 401 and answer.json() == UNAUTHORIZED
     with api.runtime.db.read() as session:
         entries = session.exec(select(AuditEntry).where(AuditEntry.entity == "ingest_token")).all()
     assert [(e.field, e.actor) for e in entries] == [("created", "test"), ("revoked", "admin")]
     assert all(api.token not in (e.new_value or "") for e in entries)
+
+
+def test_a_busy_token_is_read_from_the_store_once_per_cache_time(api: Api) -> None:
+    assert api.put_sequence("s0").status_code == 201
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    sa.event.listen(api.runtime.db.engine, "before_cursor_execute", listen)
+    try:
+        assert api.put_sequence("s1").status_code == 201  # within the 5 s of the first
+    finally:
+        sa.event.remove(api.runtime.db.engine, "before_cursor_execute", listen)
+    assert statements and not any("token_hash" in sql for sql in statements), statements
 
 
 def test_tokens_are_stored_as_their_hash_only(api: Api) -> None:
