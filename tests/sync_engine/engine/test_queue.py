@@ -6,11 +6,12 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlmodel import select
 
 from sync_engine import connections
 from sync_engine.engine.queue import Claim, claim_due, reap_expired_leases
-from sync_engine.engine.work import LeaseLost, leased
-from sync_engine.models import Enrollment
+from sync_engine.engine.work import LeaseLost, leased, open_work
+from sync_engine.models import Enrollment, EnrollmentStatus, SyncAttempt
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
 from tests.factories import (
@@ -132,3 +133,30 @@ def test_next_due_counts_leased_work_from_its_lease_expiry(
     _claim(runtime, "w")
     with runtime.db.read() as session:
         assert next_due_at(session=session) == clock() + timedelta(seconds=LEASE)
+
+
+def test_a_dead_engines_claimed_ahead_work_returns_as_it_was_and_started_work_as_retrying(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    waiting, started, retrying = _queue(runtime, 3)
+    with runtime.db.write() as session:
+        row = session.get(Enrollment, retrying)
+        assert row is not None
+        row.status, row.attempts = EnrollmentStatus.RETRYING, 2
+        session.add(row)
+    claims = {c.enrollment_id: c for c in _claim(runtime, "dead-worker")}
+    assert open_work(claims[started], db=runtime.db, clock=clock) is not None
+    assert _statuses(runtime, [waiting, started, retrying]) == ["queued", "syncing", "retrying"]
+    clock.advance(LEASE + 1)
+    with runtime.db.write() as session:
+        assert reap_expired_leases(session=session, now=clock()) == 3
+    assert _statuses(runtime, [waiting, started, retrying]) == ["queued", "retrying", "retrying"]
+    with runtime.db.read() as session:
+        (attempt,) = session.exec(select(SyncAttempt)).all()
+    assert (attempt.enrollment_id, attempt.outcome) == (started, "abandoned")
+
+
+def _statuses(rt: Runtime, ids: list[int]) -> list[str]:
+    with rt.db.read() as session:
+        rows = {e.id: e for e in session.exec(select(Enrollment)).all()}
+    return [rows[i].status for i in ids]
