@@ -4,12 +4,12 @@ delivery its answer, so a platform's retry is answered as it was (:func:`stored_
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, select
 
 from sync_engine.engine.statements import Prepared
@@ -96,37 +96,62 @@ def stored_answer(
     return int(row.status_code), dict(row.answer or {})
 
 
-@functools.cache
-def _answers_by_keys(size: int) -> Prepared:
-    return Prepared(
-        sa.select(_DELIVERIES.c.account_id, _DELIVERIES.c.delivery_key, _DELIVERIES.c.status_code,
-                  _DELIVERIES.c.answer)
-        .where(sa.or_(*(
-            sa.and_(_DELIVERIES.c.account_id == sa.bindparam(f"account_id_{n}"),
-                    _DELIVERIES.c.delivery_key == sa.bindparam(f"delivery_key_{n}"))
-            for n in range(size)
-        )))
-    )  # fmt: skip
+# PostgreSQL: the keys as two arrays, one fixed statement whatever their number.
+_WANTED_KEYS = (
+    sa.func.unnest(
+        sa.bindparam("account_ids", type_=ARRAY(sa.Integer())),
+        sa.bindparam("delivery_keys", type_=ARRAY(sa.String())),
+    )
+    .table_valued(sa.column("account_id", sa.Integer()), sa.column("delivery_key", sa.String()))
+    .render_derived(name="wanted")
+)
+_ANSWERS_BY_KEYS = Prepared(
+    sa.select(
+        _DELIVERIES.c.account_id, _DELIVERIES.c.delivery_key, _DELIVERIES.c.status_code,
+        _DELIVERIES.c.answer,
+    ).join(
+        _WANTED_KEYS,
+        sa.and_(
+            _DELIVERIES.c.account_id == _WANTED_KEYS.c.account_id,
+            _DELIVERIES.c.delivery_key == _WANTED_KEYS.c.delivery_key,
+        ),
+    )
+)  # fmt: skip
+_ANSWER_OF_KEY = Prepared(
+    sa.select(
+        _DELIVERIES.c.account_id, _DELIVERIES.c.delivery_key, _DELIVERIES.c.status_code,
+        _DELIVERIES.c.answer,
+    ).where(
+        _DELIVERIES.c.account_id == sa.bindparam("account_id"),
+        _DELIVERIES.c.delivery_key == sa.bindparam("delivery_key"),
+    )
+)  # fmt: skip
 
 
 def stored_answers(
     connection: sa.Connection, keys: list[tuple[int, str]]
 ) -> dict[tuple[int, str], tuple[int, dict[str, Any]]]:
-    """:func:`stored_answer` of several ``(account id, key)`` pairs, in one statement per 64."""
-    found: dict[tuple[int, str], tuple[int, dict[str, Any]]] = {}
-    for start in range(0, len(keys), 64):
-        chunk = keys[start : start + 64]
-        size = 1 << (len(chunk) - 1).bit_length()  # a power of two: few statements are built
-        params: dict[str, Any] = {}
-        for n in range(size):
-            account_id, key = chunk[min(n, len(chunk) - 1)]
-            params[f"account_id_{n}"], params[f"delivery_key_{n}"] = account_id, key
-        for row in _answers_by_keys(size).run(connection, params):
-            found[(row.account_id, row.delivery_key)] = (
-                int(row.status_code),
-                dict(row.answer or {}),
+    """:func:`stored_answer` of several ``(account id, key)`` pairs: one statement on
+    PostgreSQL, one per key on SQLite (in-process, where a statement costs no round trip)."""
+    if not keys:
+        return {}
+    if connection.dialect.name == "postgresql":
+        rows = _ANSWERS_BY_KEYS.run(
+            connection,
+            {"account_ids": [a for a, _k in keys], "delivery_keys": [k for _a, k in keys]},
+        )
+    else:
+        rows = [
+            row
+            for account_id, key in keys
+            for row in _ANSWER_OF_KEY.run(
+                connection, {"account_id": account_id, "delivery_key": key}
             )
-    return found
+        ]
+    return {
+        (row.account_id, row.delivery_key): (int(row.status_code), dict(row.answer or {}))
+        for row in rows
+    }
 
 
 def prune_deliveries(connection: sa.Connection, *, now: datetime) -> int:

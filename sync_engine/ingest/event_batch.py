@@ -1,18 +1,17 @@
 """The single email events of one group commit, recorded together: a statement per table.
 
 One event alone is three round trips to the store (its context, its activity, its enrollment's
-re-queue); a group's plain events (by sequence and email, not a reply) are looked up in one
-SELECT (the service's own context query once per event, joined with UNION ALL), inserted in one
-multi-row INSERT and re-queued in one ``executemany`` (pipelined by psycopg). The statements are
-built once per group size and compiled once per dialect
-(:class:`~sync_engine.engine.statements.Prepared`). Each event is judged as
+re-queue). On PostgreSQL a group's plain events (by sequence and email, not a reply) are looked
+up in one SELECT, inserted in one INSERT and re-queued in one UPDATE, their rows passed as arrays
+(``unnest``): fixed statements, compiled once (:class:`~sync_engine.engine.statements.Prepared`)
+and prepared by psycopg once, whatever the group's size. On SQLite, in-process, where a statement
+costs no round trip, each event keeps its own prepared statements. Each event is judged as
 :func:`service.record_one_event` judges it, with the same refusals and messages; a reply or an
 event by enrollment id goes that ordinary way.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
@@ -48,7 +47,7 @@ from sync_engine.services.events import (
 
 Clock = Callable[[], datetime]
 
-MAX_STATEMENT_ROWS = 64  # a group's size (GroupCommit.max_group); more are done in chunks
+MAX_STATEMENT_ROWS = 1000  # rows per statement (a group holds at most 64)
 _ACTIVITIES = table_of(Activity)
 _COLUMNS = (
     "enrollment_id", "account_id", "kind", "occurred_at", "subject", "tracked", "activity_key",
@@ -65,7 +64,7 @@ def _arrays(*columns: tuple[str, sa.types.TypeEngine[Any]]) -> Any:
 
 
 # PostgreSQL: the statements take the group's rows as arrays, so each is one fixed statement
-# (prepared by psycopg once) whatever the group's size; SQLite gets a statement per size.
+# (prepared by psycopg once) whatever the group's size.
 _WANTED = _arrays(
     ("n", sa.Integer()), ("account_id", sa.Integer()), ("ref", sa.String()),
     ("email", sa.String()), ("at", sa.DateTime(timezone=True)),
@@ -131,49 +130,13 @@ def batchable(event: Any) -> bool:
     )
 
 
-def _bucket(count: int) -> int:
-    """The lookup's size for ``count`` events: a power of two, so few statements are built."""
-    size = 1
-    while size < count:
-        size *= 2
-    return size
-
-
-@functools.cache
-def _lookup(size: int) -> Prepared:
-    """The context query of ``size`` events in one statement; row ``n`` is the n-th event's."""
-    parts = []
-    for n in range(size):
-        query = replacement_traverse(service.EVENT_CONTEXT_BY_REF_AND_EMAIL, {}, _renamer(n))
-        assert isinstance(query, sa.Select)
-        parts.append(query.add_columns(sa.literal_column(str(n)).label("n")))
-    return Prepared(parts[0] if size == 1 else sa.union_all(*parts))
-
-
-def _renamer(n: int) -> Callable[..., Any]:
-    """For ``replacement_traverse``: the query's named parameters, suffixed with ``_n``."""
-    renamed: dict[str, BindParameter[Any]] = {}
-
-    def rename(element: Any, **_kw: Any) -> Any:
-        if isinstance(element, BindParameter) and not element.unique:  # not a literal's
-            if element.key not in renamed:
-                renamed[element.key] = sa.bindparam(f"{element.key}_{n}", type_=element.type)
-            return renamed[element.key]
-        return None
-
-    return rename
-
-
-@functools.cache
-def _insert(count: int) -> Prepared:
-    """One INSERT of ``count`` activities, returning their ids by their keys."""
-    rows = [
-        {name: sa.bindparam(f"{name}_{n}", type_=_ACTIVITIES.c[name].type) for name in _COLUMNS}
-        for n in range(count)
-    ]
-    return Prepared(
-        sa.insert(_ACTIVITIES).values(rows).returning(_ACTIVITIES.c.id, _ACTIVITIES.c.activity_key)
-    )
+# SQLite (in-process: a statement costs no round trip): the single event's statements, once each.
+_LOOKUP_ONE = Prepared(service.EVENT_CONTEXT_BY_REF_AND_EMAIL)
+_INSERT_ONE = Prepared(
+    sa.insert(_ACTIVITIES)
+    .values({name: sa.bindparam(name, type_=_ACTIVITIES.c[name].type) for name in _COLUMNS})
+    .returning(_ACTIVITIES.c.id, _ACTIVITIES.c.activity_key)
+)
 
 
 def record_together(
@@ -249,16 +212,10 @@ def _context_rows(connection: sa.Connection, wanted: dict[int, dict[str, Any]]) 
         for row in _PG_LOOKUP.run(connection, arrays):
             found.setdefault(row.n, row)  # one enrollment per contact and sequence, as alone
         return found
-    slots = list(wanted.items())
-    size = _bucket(len(slots))
-    params: dict[str, Any] = {}
-    for slot in range(size):
-        _n, values = slots[min(slot, len(slots) - 1)]  # the last one again, to fill the bucket
-        params.update({f"{name}_{slot}": value for name, value in values.items()})
     found = {}
-    for row in _lookup(size).run(connection, params):
-        if row.n < len(slots) and row.id is not None:
-            found[slots[row.n][0]] = row
+    for n, params in wanted.items():
+        for row in _LOOKUP_ONE.run(connection, params):
+            found.setdefault(n, row)
     return found
 
 
@@ -269,16 +226,11 @@ def _write(
     """Insert the activities in one statement and re-queue their enrollments in one more."""
     postgresql = connection.dialect.name == "postgresql"
     if postgresql:
-        insert = _PG_INSERT
         params = {f"{name}s": [columns[name] for _n, columns in inserts] for name in _COLUMNS}
+        rows = _PG_INSERT.run(connection, params)
     else:
-        insert = _insert(len(inserts))
-        params = {
-            f"{name}_{slot}": columns[name]
-            for slot, (_n, columns) in enumerate(inserts)
-            for name in _COLUMNS
-        }
-    ids = {row.activity_key: row.id for row in insert.run(connection, params)}
+        rows = [row for _n, columns in inserts for row in _INSERT_ONE.run(connection, columns)]
+    ids = {row.activity_key: row.id for row in rows}
     requeue: set[int] = set()
     for n, columns in inserts:
         outcome[n] = RecordedEvent(id=ids[columns["activity_key"]], **columns)
