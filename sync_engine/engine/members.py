@@ -201,12 +201,13 @@ class Membership:
         members = self.alive()
         if len(members) == 1:
             return due
-        owners = self._owners
-        return {
-            account: n
-            for account, n in due.items()
-            if (owners.get(account) or owner(members, account)) == self.member
-        }
+        return {account: n for account, n in due.items() if self.owns(account)}
+
+    def owns(self, account_id: int) -> bool:
+        """Whether the account is this member's by the last view of the members."""
+        if not self.enabled or len(self._alive) == 1:
+            return True
+        return (self._owners.get(account_id) or owner(self._alive, account_id)) == self.member
 
     def leave(self) -> None:
         """Stop counting as alive (a clean stop: the others take this member's accounts now)."""

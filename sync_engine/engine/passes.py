@@ -170,6 +170,7 @@ class Engine:
             if stale or (not due and not self._in_flight):
                 due = self._due()
                 discovered_at = time.monotonic()
+                self._give_back_waiting(others_only=True)  # firms that moved to another engine
             claimed, pacing = self._top_up(due, counts)
             counts["claimed"] += claimed
             if not self._in_flight:  # lanes still holding claims wait for their pacer too
@@ -257,10 +258,13 @@ class Engine:
         self._in_flight[future] = lane
         future.add_done_callback(self._finished.put)
 
-    def _give_back_waiting(self) -> None:
-        """Claims still waiting in the lanes go back to the queue (the pass ends)."""
-        claims = [claim for lane in self._lanes.values() for claim in lane.backlog]
-        for lane in self._lanes.values():
+    def _give_back_waiting(self, *, others_only: bool = False) -> None:
+        """Claims still waiting in the lanes go back to the queue: all (the pass ends), or those
+        of the firms that are now another engine's."""
+        keep = self.membership.owns if others_only else (lambda _account: False)
+        lanes = [lane for lane in self._lanes.values() if not keep(lane.account_id)]
+        claims = [claim for lane in lanes for claim in lane.backlog]
+        for lane in lanes:
             lane.backlog.clear()
         if not claims:
             return

@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from clockwork_simulator import FaultConfig, SimulatorServer, SimulatorState
 from sync_engine.engine.members import split, time_to_live
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig
+from sync_engine.engine.queue import claim_due
 from sync_engine.models import Enrollment, SyncAttempt
 from sync_engine.runtime import Runtime
 from tests.factories import FakeClock, enroll, make_connected_account, make_runtime, make_sequence
@@ -157,3 +158,37 @@ def test_the_engine_that_takes_a_throttled_firm_over_starts_at_the_pace_learned_
     assert lane.pacer.learned() == pytest.approx((rate, ceiling), rel=0.05)  # written now and then
     assert lane.pacer.rate < two.settings.default_max_rps
     second.close()
+
+
+def test_an_engine_gives_back_the_waiting_work_of_the_firms_a_new_member_takes(
+    runtimes: tuple[Runtime, Runtime], sim_server: SimulatorServer, sim: SimulatorState
+) -> None:
+    one, two = runtimes
+    accounts = [make_connected_account(one, f"Firm {n}", base_url=sim_server.base_url)
+                for n in range(4)]  # fmt: skip
+    for account_id in accounts:
+        sequence_id = make_sequence(one, account_id)
+        for i in range(3):
+            enroll(one, sequence_id, f"a{account_id}-{i}@example.com", first_name="W")
+    first = Engine(one, config=CONFIG, member="engine-a")
+    first.membership.settle()  # alone: every firm is its own, and it claims work for each
+    with one.db.write() as session:
+        for account_id in accounts:
+            lane = first._lane_for(account_id, Counter())
+            assert lane is not None
+            lane.backlog.extend(claim_due(session=session, token="engine-a:t", now=one.clock(),
+                                          lease_seconds=60, limit=3, account_id=account_id))  # fmt: skip
+    second = Engine(two, config=CONFIG, member="engine-b")
+    second.membership.settle()
+    first.membership.beat()  # it sees the new member: some of its firms are the other's now
+    theirs = {a for a in accounts if not first.membership.owns(a)}
+    assert theirs and theirs == {a for a in accounts if second.membership.owns(a)}
+
+    first._give_back_waiting(others_only=True)
+    assert {a for a, lane in first._lanes.items() if lane.backlog} == set(accounts) - theirs
+    with one.db.read() as session:
+        leased = session.exec(select(Enrollment.account_id).where(
+            col(Enrollment.lease_owner).is_not(None))).all()  # fmt: skip
+    assert set(leased) == set(accounts) - theirs  # the new member can claim its firms' work now
+    first.membership.leave()
+    second.membership.leave()
