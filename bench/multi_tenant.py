@@ -33,6 +33,7 @@ import csv
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -273,6 +274,8 @@ def _run_engines(workdir: Path, env: dict[str, str], args: argparse.Namespace,
 def _read_trace(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
+    if keep := os.environ.get("CWSYNC_BENCH_KEEP_TRACES"):  # a directory, to look further
+        shutil.copy(path, Path(keep) / path.name)
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
