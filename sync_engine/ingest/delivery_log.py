@@ -66,11 +66,40 @@ def record_delivery(connection: sa.Connection | Session, delivery: Delivery) -> 
     bare_connection(connection).execute(_INSERT_DELIVERY, delivery.row())
 
 
+_DELIVERY_COLUMNS = (
+    "account_id", "route", "outcome", "status_code", "received_at", "delivery_key", "token_id",
+    "reason", "items", "answer",
+)  # fmt: skip
+# PostgreSQL: a group's records as one array per column, one fixed statement whatever their number.
+_INSERT_DELIVERIES = Prepared(
+    sa.insert(_DELIVERIES).from_select(
+        _DELIVERY_COLUMNS,
+        sa.select(
+            sa.func.unnest(
+                *(
+                    sa.bindparam(f"{name}s", type_=ARRAY(_DELIVERIES.c[name].type))
+                    for name in _DELIVERY_COLUMNS
+                )
+            )
+            .table_valued(*(sa.column(name) for name in _DELIVERY_COLUMNS))
+            .render_derived(name="given")
+        ),
+    )
+)
+
+
 def record_deliveries(connection: sa.Connection, deliveries: list[Delivery]) -> None:
     """Write the records of a group's deliveries in one statement (each unique key checked as
     when written one by one)."""
-    if deliveries:
-        connection.execute(_INSERT_DELIVERY, [delivery.row() for delivery in deliveries])
+    if not deliveries:
+        return
+    rows = [delivery.row() for delivery in deliveries]
+    if connection.dialect.name == "postgresql":
+        _INSERT_DELIVERIES.run(
+            connection, {f"{name}s": [row[name] for row in rows] for name in _DELIVERY_COLUMNS}
+        )
+    else:
+        connection.execute(_INSERT_DELIVERY, rows)
 
 
 def bare_connection(connection: sa.Connection | Session) -> sa.Connection:
