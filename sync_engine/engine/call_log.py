@@ -32,6 +32,9 @@ _LAST_SUCCESS = Prepared(
     .where(_CONNECTION.c.account_id == sa.bindparam("success_account"))
     .values(last_success_at=sa.bindparam("success_at", type_=UTCDateTime))
 )
+# On PostgreSQL the rows go in by COPY: a fraction of an INSERT's client work per row.
+_COLUMNS = ("account_id", "at", "method", "path", "status", "latency_ms", "error")
+_COPY = f"COPY api_call ({', '.join(_COLUMNS)}) FROM STDIN"
 _NEWEST = Prepared(sa.select(sa.func.max(_API_CALL.c.id)))
 _TRIM = Prepared(sa.delete(_API_CALL).where(_API_CALL.c.id <= sa.bindparam("cutoff")))
 
@@ -42,23 +45,22 @@ def write_calls(db: Database, calls: list[tuple[int, CallRecord]], retention: in
     if not calls:
         return
     last_success: dict[int, datetime] = {}
-    rows: list[dict[str, object]] = []
+    rows: list[tuple[object, ...]] = []  # in _COLUMNS' order
     for account_id, call in calls[-retention:]:
-        rows.append(
-            {
-                "account_id": account_id,
-                "at": call.at,
-                "method": call.method,
-                "path": call.path_template,
-                "status": call.status,
-                "latency_ms": call.latency_ms,
-                "error": call.error[:500] if call.error else None,
-            }
-        )
+        if call.at.tzinfo is None:  # COPY would read it in the server's zone
+            raise ValueError("naive call time: pass an aware datetime")
+        error = call.error[:500] if call.error else None
+        rows.append((account_id, call.at, call.method, call.path_template, call.status,
+                     call.latency_ms, error))  # fmt: skip
         if call.status is not None and call.status < 400:
             last_success[account_id] = max(last_success.get(account_id, call.at), call.at)
     with transaction(db) as tx:
-        _INSERT.run_many(tx, rows)
+        if db.is_sqlite:
+            _INSERT.run_many(tx, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
+        else:
+            with tx.cursor().copy(_COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
         if last_success:
             _LAST_SUCCESS.run_many(
                 tx,
