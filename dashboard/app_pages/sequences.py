@@ -79,6 +79,7 @@ def create_sequence(account_id: int, name: str, disable_sync: bool, project_id: 
     except ServiceError as exc:
         show_error(exc)
         return False
+    st.session_state[f"sequence_pick_{account_id}"] = sequence.id  # its settings show next
     widgets.flash(f"Sequence {plain(sequence.name)} created.")
     return True
 

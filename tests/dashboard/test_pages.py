@@ -373,6 +373,24 @@ def test_sequences_mark_disabled_sync_and_save_the_syncing_tab(
     assert sequence.disable_sync
 
 
+def test_a_created_sequence_is_the_one_whose_settings_show(
+    store: Runtime, connected: dict[str, Any]
+) -> None:
+    account_id = connected["account_id"]
+    app = open_page("sequences")  # "VP Engineering" is chosen: the account's only sequence
+    by_label(app.text_input, "Name").input("Head of Product")
+    by_label(app.button, "Create sequence").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    picker = app.selectbox(key=f"sequence_pick_{account_id}")
+    with store.db.read() as session:
+        created = [
+            s.id
+            for s in accounts.list_sequences(session=session, account_id=account_id)
+            if s.name == "Head of Product"
+        ]
+    assert picker.value == created[0], picker.value  # its settings, not another sequence's
+
+
 # --- Activity, Sync log, Audit log ----------------------------------------------------------
 
 
