@@ -4,6 +4,10 @@ directory (demo mode, fast scheduler), and Playwright driving Debian's chromium.
 Without chromium the e2e tests are skipped with the reason, unless ``CWSYNC_REQUIRE_BROWSER=1``
 (set by CI), where a missing browser fails the run. Waits are on Streamlit's DOM state, never on
 fixed sleeps; screenshots of each page land in ``test-artifacts/``.
+
+Every test passes alone, in any module, and on any pytest-xdist worker: a tab a fixture hands
+out already shows the dashboard, drawn (:func:`open_dashboard`), and a test that needs data of
+its own (an account, a contact) makes it, rather than counting on an earlier test's.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from tests import loopback
 
@@ -30,6 +35,25 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+FIRST_DRAW_SECONDS = 60  # a fresh demo server's first run took 13 s at a load of 8
+
+
+def idle(page: Page) -> None:
+    """Wait until Streamlit has finished the script run and dropped the previous run's elements."""
+    expect(page.locator(IDLE)).to_be_attached(timeout=30_000)
+    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=30_000)
+
+
+def open_dashboard(page: Page, url: str, *, heading: str = "Overview", text: str = "") -> None:
+    """Load ``url`` in ``page`` (a new Streamlit session) and wait until its first run has drawn
+    ``heading`` (or ``text``, when given) and finished: the first load of a fresh server draws
+    nothing for seconds while its first run seeds the demo, longer than ``idle`` waits."""
+    page.goto(url)
+    drawn = (
+        page.get_by_text(text) if text else page.get_by_role("heading", name=heading, exact=True)
+    )
+    expect(drawn).to_be_visible(timeout=FIRST_DRAW_SECONDS * 1000)
+    idle(page)
 
 
 def _require_browser() -> bool:
@@ -123,11 +147,13 @@ def browser(chromium_path: str) -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def page(browser: object, dashboard_url: str) -> Iterator[object]:
-    """One tab (one Streamlit session) shared by the tests of a module, in order."""
+def page(browser: object, dashboard_url: str) -> Iterator[Page]:
+    """One tab (one Streamlit session) shared by the tests of a module, in order; it shows
+    Overview, drawn, before the module's first test, whichever test that is."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000})  # type: ignore[attr-defined]
     context.set_default_timeout(20_000)
     tab = context.new_page()
+    open_dashboard(tab, dashboard_url)
     yield tab
     context.close()
 

@@ -1,6 +1,9 @@
-"""The dashboard in a real browser, in order, as staff would use it in a demo: connect a firm,
-change its settings, add contacts and watch them sync (one flagged Exists in Clockwork), break
-Clockwork to make a failure, heal it and retry. Each page is screenshotted to ``test-artifacts/``.
+"""The dashboard in a real browser, as staff would use it in a demo: connect a firm, change its
+settings, add contacts and watch them sync (one flagged Exists in Clockwork), break Clockwork to
+make a failure, heal it and retry. Each page is screenshotted to ``test-artifacts/``.
+
+The tests share one tab but not their data: those that add contacts do it in an account of the
+module's own (``staffed``: connected, with a sequence), so each passes alone too.
 """
 
 from __future__ import annotations
@@ -8,24 +11,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, IDLE
+from tests.e2e.conftest import ARTIFACTS, idle
 
 ACCOUNT = "E2E Recruiting"
 SEQUENCE = "E2E Head of Product"
+STAFFED = "E2E Staffing"  # the account the contact tests add to
 
 
 def type_into(field: Any, value: str) -> None:
     """Type into a text input and leave it, so Streamlit commits the value before any click."""
     field.fill(value)
     field.press("Tab")
-
-
-def idle(page: Page) -> None:
-    """Wait until Streamlit has finished the script run and dropped the previous run's elements."""
-    expect(page.locator(IDLE)).to_be_attached(timeout=30_000)
-    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=30_000)
 
 
 def open_page(page: Page, title: str) -> None:
@@ -51,6 +50,50 @@ def choose_account(page: Page, name: str) -> None:
     page.get_by_role("option", name=name, exact=True).click()
     expect(account_picker(page)).to_have_value(name)
     idle(page)
+
+
+def create_account(page: Page, name: str) -> None:
+    """Create an account on Integrations; it is then the chosen one."""
+    open_page(page, "Integrations")
+    page.get_by_text("New account").click()
+    type_into(page.get_by_label("Account name", exact=True), name)
+    page.get_by_role("button", name="Create account", exact=True).click()
+    expect(account_picker(page)).to_have_value(name)
+    expect(page.get_by_text("Not connected to Clockwork yet")).to_be_visible()
+    idle(page)
+
+
+def connect_demo_firm(page: Page) -> None:
+    """Connect the chosen account, on Integrations, to the embedded simulator's firm ``demo``."""
+    type_into(page.get_by_label("Firm name", exact=True), "demo")
+    type_into(page.get_by_label("API key", exact=True), "sim-api-key")
+    type_into(page.get_by_label("API secret", exact=True), "sim-api-secret")
+    type_into(page.get_by_label("Firm service key", exact=True), "sim-firm-service-key")
+    page.get_by_role("button", name="Save and test connection", exact=True).click()
+    state = page.get_by_test_id("stMarkdownContainer").filter(has_text=re.compile("^State"))
+    expect(state).to_contain_text("Connected")
+
+
+def create_sequence(page: Page, name: str) -> None:
+    """Create a sequence in the chosen account, on Sequences."""
+    open_page(page, "Sequences")
+    page.get_by_text("New sequence").click()
+    form = page.get_by_test_id("stForm").filter(has_text="Create sequence")
+    type_into(form.get_by_label("Name", exact=True), name)
+    form.get_by_role("button", name="Create sequence", exact=True).click()
+    expect(page.get_by_role("combobox", name="Sequence settings")).to_have_value(name)
+
+
+@pytest.fixture(scope="module")
+def staffed(page: Page) -> str:
+    """An account of this module's own, connected to the demo firm and with one sequence, made
+    from the pages as staff would; its name."""
+    create_account(page, STAFFED)
+    connect_demo_firm(page)
+    idle(page)
+    create_sequence(page, f"{STAFFED} sequence")
+    idle(page)
+    return STAFFED
 
 
 def add_contact(page: Page, email: str, *, exists: bool = False) -> int:
@@ -98,21 +141,8 @@ def test_overview_opens_on_the_seeded_demo(page: Page, dashboard_url: str) -> No
 
 
 def test_connect_a_firm(page: Page) -> None:
-    open_page(page, "Integrations")
-    page.get_by_text("New account").click()
-    type_into(page.get_by_label("Account name", exact=True), ACCOUNT)
-    page.get_by_role("button", name="Create account", exact=True).click()
-    expect(account_picker(page)).to_have_value(ACCOUNT)
-    expect(page.get_by_text("Not connected to Clockwork yet")).to_be_visible()
-    idle(page)
-
-    type_into(page.get_by_label("Firm name", exact=True), "demo")
-    type_into(page.get_by_label("API key", exact=True), "sim-api-key")
-    type_into(page.get_by_label("API secret", exact=True), "sim-api-secret")
-    type_into(page.get_by_label("Firm service key", exact=True), "sim-firm-service-key")
-    page.get_by_role("button", name="Save and test connection", exact=True).click()
-    state = page.get_by_test_id("stMarkdownContainer").filter(has_text=re.compile("^State"))
-    expect(state).to_contain_text("Connected")
+    create_account(page, ACCOUNT)
+    connect_demo_firm(page)
     expect(page.get_by_text("****ey", exact=True)).to_be_visible()  # only a masked hint
     for label in ("API key", "API secret", "Firm service key"):
         field = page.get_by_label(label, exact=True)
@@ -139,20 +169,16 @@ def test_change_settings_with_a_preview(page: Page) -> None:
     page.get_by_role("button", name="Save changes", exact=True).click()
     expect(page.get_by_text("No unsaved changes.")).to_be_visible()
 
-    open_page(page, "Sequences")
-    page.get_by_text("New sequence").click()
-    form = page.get_by_test_id("stForm").filter(has_text="Create sequence")
-    type_into(form.get_by_label("Name", exact=True), SEQUENCE)
-    form.get_by_role("button", name="Create sequence", exact=True).click()
-    expect(page.get_by_role("combobox", name="Sequence settings")).to_have_value(SEQUENCE)
+    create_sequence(page, SEQUENCE)
     expect(page.get_by_role("tab", name="Syncing")).to_be_visible()
     shot(page, "sequences")
 
 
 def test_added_contact_becomes_synced_and_one_exists_in_clockwork(
-    page: Page, dashboard_url: str
+    page: Page, dashboard_url: str, staffed: str
 ) -> None:
     open_page(page, "Demo controls")
+    choose_account(page, staffed)
     fresh = add_contact(page, "ada.e2e@lovelace-analytics.com")
     existing = add_contact(page, "grace.e2e@northwind-traders.com", exists=True)
     shot(page, "demo-controls")
@@ -178,10 +204,10 @@ def test_added_contact_becomes_synced_and_one_exists_in_clockwork(
 
 
 def test_a_failure_is_explained_and_retried_after_clockwork_recovers(
-    page: Page, dashboard_url: str
+    page: Page, dashboard_url: str, staffed: str
 ) -> None:
     open_page(page, "Demo controls")
-    choose_account(page, ACCOUNT)
+    choose_account(page, staffed)
     faults = page.get_by_test_id("stForm").filter(has_text="Apply faults")
     thumb = faults.get_by_test_id("stSlider").filter(has_text="server errors").get_by_role("slider")
     thumb.focus()
@@ -213,23 +239,28 @@ def _download_csv(page: Page, label: str) -> list[str]:
     return download_info.value.path().read_text(encoding="utf-8").splitlines()
 
 
-def test_csv_export_downloads_the_filtered_view(page: Page) -> None:
-    open_page(page, "Contacts")
-    lines = _download_csv(page, "Export 3 as CSV")
-    assert lines[0].startswith("Enrollment ID,Email,Name,Sequence,Status,Reason")
-    assert sorted(line.split(",")[1] for line in lines[1:]) == [
-        "ada.e2e@lovelace-analytics.com",
-        "grace.e2e@northwind-traders.com",
-        "ken.e2e@wingtip-toys.com",
-    ]
+def test_csv_export_downloads_the_filtered_view(page: Page, staffed: str) -> None:
+    open_page(page, "Demo controls")
+    choose_account(page, staffed)
+    mine = ["ada.csvcheck@lovelace-analytics.com", "grace.csvcheck@northwind-traders.com"]
+    for email in mine:
+        add_contact(page, email)
 
-    type_into(page.get_by_role("textbox", name="Search", exact=True), "grace.e2e")
+    open_page(page, "Contacts")
+    type_into(page.get_by_role("textbox", name="Search", exact=True), "csvcheck")
     # Wait for the button of the filtered run: the one drawn before the search is revoked by
     # the rerun, and a click on it would download nothing.
+    expect(page.get_by_role("button", name="Export 2 as CSV", exact=True)).to_be_visible()
+    idle(page)
+    lines = _download_csv(page, "Export 2 as CSV")
+    assert lines[0].startswith("Enrollment ID,Email,Name,Sequence,Status,Reason")
+    assert sorted(line.split(",")[1] for line in lines[1:]) == mine
+
+    type_into(page.get_by_role("textbox", name="Search", exact=True), "grace.csvcheck")
     expect(page.get_by_role("button", name="Export 1 as CSV", exact=True)).to_be_visible()
     idle(page)
     lines = _download_csv(page, "Export 1 as CSV")
-    assert [line.split(",")[1] for line in lines[1:]] == ["grace.e2e@northwind-traders.com"]
+    assert [line.split(",")[1] for line in lines[1:]] == [mine[1]]
 
 
 def test_logs_and_audit_pages_render(page: Page) -> None:

@@ -14,12 +14,13 @@ from playwright.sync_api import Page, expect
 from sync_engine.config import Settings
 from sync_engine.runtime import build_runtime
 from sync_engine.services import auth
-from tests.e2e.conftest import serve, store_env
+from tests.e2e.conftest import open_dashboard, serve, store_env
 from tests.e2e.test_dashboard import idle, open_page, shot, type_into
 from tests.factories import enroll, make_sequence
 
 ADMIN, VIEWER = "alice", "victor"
 PASSWORD = "e2e password, long enough"
+SIGN_IN = "Sign in to see customer accounts."
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +56,13 @@ def login_url(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> I
 
 @pytest.fixture(scope="module")
 def tab(browser: Any, login_url: str) -> Iterator[Page]:
-    """One browser session for the module's tests, in order."""
+    """One browser session for the module's tests, in order; it shows the login form before the
+    module's first test, whichever test that is."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     context.set_default_timeout(20_000)
-    yield context.new_page()
+    page = context.new_page()
+    open_dashboard(page, login_url, text=SIGN_IN)
+    yield page
     context.close()
 
 
@@ -78,8 +82,7 @@ def nav_links(page: Page) -> list[str]:
 
 
 def test_nothing_shows_before_signing_in(tab: Page, login_url: str) -> None:
-    tab.goto(login_url)
-    expect(tab.get_by_text("Sign in to see customer accounts.")).to_be_visible(timeout=60_000)
+    open_dashboard(tab, login_url, text=SIGN_IN)
     expect(tab.get_by_test_id("stSidebarNav")).to_have_count(0)
     expect(tab.get_by_text("Acme Talent")).to_have_count(0)
     shot(tab, "login")
@@ -110,12 +113,14 @@ def test_a_viewer_audits_but_changes_nothing(tab: Page) -> None:
     expect(tab.get_by_role("button", name=re.compile(r"^(Retry|Dismiss)"))).to_have_count(0)
     shot(tab, "contacts-viewer")
     tab.get_by_role("button", name="Log out").click()
-    expect(tab.get_by_text("Sign in to see customer accounts.")).to_be_visible()
+    expect(tab.get_by_text(SIGN_IN)).to_be_visible()
 
 
-def test_an_admin_configures(tab: Page) -> None:
-    sign_in(tab, ADMIN, PASSWORD)  # back on the page the address names (Contacts)
+def test_an_admin_configures(tab: Page, login_url: str) -> None:
+    open_dashboard(tab, login_url, text=SIGN_IN)
+    sign_in(tab, ADMIN, PASSWORD)
     expect(tab.get_by_text(f"Signed in as {ADMIN} · admin")).to_be_visible()
+    open_page(tab, "Contacts")
     expect(tab.get_by_role("button", name="Retry all failed (0)", exact=True)).to_be_visible()
     assert {"Integrations", "Sync settings", "Sequences"} <= set(nav_links(tab))
     open_page(tab, "Sync settings")
@@ -129,5 +134,4 @@ def test_an_admin_configures(tab: Page) -> None:
 
 
 def test_a_new_browser_session_signs_in_again(tab: Page, login_url: str) -> None:
-    tab.goto(login_url)
-    expect(tab.get_by_text("Sign in to see customer accounts.")).to_be_visible(timeout=30_000)
+    open_dashboard(tab, login_url, text=SIGN_IN)

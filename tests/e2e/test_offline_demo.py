@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.e2e.conftest import ARTIFACTS, serve, store_env
+from tests.e2e.conftest import ARTIFACTS, open_dashboard, serve, store_env
 from tests.e2e.test_dashboard import choose_account, idle, open_page, type_into
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
@@ -54,6 +54,7 @@ def page(browser: Any, offline_url: str, outside: list[str]) -> Iterator[Page]:
 
     context.route("**/*", only_this_machine)
     tab = context.new_page()
+    open_dashboard(tab, offline_url)
     yield tab
     context.close()
 

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.alerts.receiver import Receiver
-from tests.e2e.conftest import serve, store_env
+from tests.e2e.conftest import open_dashboard, serve, store_env
 from tests.e2e.test_dashboard import idle
 
 
@@ -28,8 +28,7 @@ def tab(browser: Any, demo: str) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     context.set_default_timeout(30_000)
     page = context.new_page()
-    page.goto(demo)
-    idle(page)
+    open_dashboard(page, demo)
     yield page
     context.close()
 
