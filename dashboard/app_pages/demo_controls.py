@@ -176,7 +176,7 @@ def fault_summary(config: FaultConfig) -> str:
     if config.drop_rate:
         parts.append(f"{config.drop_rate:.0%} dropped connections")
     if config.rate_limit_rps is not None:
-        parts.append(f"429 above {config.rate_limit_rps:g} requests/s")
+        parts.append(f"too busy above {config.rate_limit_rps:g} requests per second")
     parts.append(f"{config.latency_ms:g} ms latency")
     return ", ".join(parts) if len(parts) > 1 else f"no faults ({parts[0]})"
 
@@ -197,12 +197,16 @@ def faults(account_id: int, base_url: str) -> None:
     with st.form("demo_faults"):
         latency = st.slider("Added latency (ms)", 0, 3000, int(current.latency_ms), step=50)
         limit_on = st.toggle(
-            "Rate limit (answer 429 above a rate)", value=current.rate_limit_rps is not None
+            'Rate limit (Clockwork answers "too busy" above a rate)',
+            value=current.rate_limit_rps is not None,
         )
-        rps = st.slider("Requests per second before 429", 1, 20, int(current.rate_limit_rps or 5))
-        errors = st.slider(
-            "Share of server errors (5xx)", 0.0, 1.0, float(current.error_rate), 0.05
+        rps = st.slider(
+            "Requests per second before Clockwork is too busy",
+            1,
+            20,
+            int(current.rate_limit_rps or 5),
         )
+        errors = st.slider("Share of server errors", 0.0, 1.0, float(current.error_rate), 0.05)
         drops = st.slider("Share of dropped connections", 0.0, 0.5, float(current.drop_rate), 0.05)
         apply = st.form_submit_button("Apply faults", type="primary")
     if apply:

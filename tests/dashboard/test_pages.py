@@ -582,6 +582,17 @@ def test_demo_mode_seeds_accounts_and_adds_a_contact_already_in_clockwork(
     ]
 
 
+def test_demo_faults_speak_of_clockwork_not_of_http_codes(demo_store: Runtime) -> None:
+    app = open_page("demo_controls")
+    app.toggle[0].set_value(True)  # the rate limit
+    by_label(app.button, "Apply faults").click().run()
+    assert not app.exception and not app.error
+    labels = [w.label for group in (app.toggle, app.slider) for w in group]
+    shown = " ".join([*labels, texts(app)])
+    assert "In force:" in shown and "requests per second" in shown, shown
+    assert not re.search(r"\b[45]\d\d\b|\b[45]xx\b", shown), shown  # e.g. 429, 5xx
+
+
 # --- Beyond the seed: B2 review, B3 re-sync, B4 backfill ------------------------------------
 
 
