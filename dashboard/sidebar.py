@@ -1,9 +1,10 @@
 """The sidebar: who is signed in (or the demo's "Acting as" box) first, the account the pages are
 about in between, and last whether the scheduler runs, whether this is a demo, and the timezone.
 
-The chosen account is kept across pages in session state of its own (the selector's value is
-dropped by Streamlit when a page does not draw it); pages change it only through
-:func:`choose_account` and :func:`forget_account`.
+The chosen account is kept across pages: the selector keeps its value for the session (by
+default Streamlit resets a widget on a page switch), and session state of its own holds the
+account a page chose; pages change it only through :func:`choose_account` and
+:func:`forget_account`.
 """
 
 from __future__ import annotations
@@ -72,7 +73,11 @@ def select_account(label: str = "Account") -> int | None:
     if st.session_state.get(_ACCOUNT_SELECT) not in ids:
         st.session_state[_ACCOUNT_SELECT] = current if current in ids else ids[0]
     chosen = st.sidebar.selectbox(
-        label, ids, format_func=lambda i: choices.get(i, str(i)), key=_ACCOUNT_SELECT
+        label,
+        ids,
+        format_func=lambda i: choices.get(i, str(i)),
+        key=_ACCOUNT_SELECT,
+        persist_state="session",  # by default a page switch puts it back on the first account
     )
     st.session_state[_ACCOUNT_KEY] = chosen
     return cast(int, chosen)

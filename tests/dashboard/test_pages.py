@@ -51,6 +51,24 @@ def connected(store: Runtime, simulator: SimulatorServer) -> dict[str, Any]:
     return {"account_id": account_id, "sequence_id": sequence_id, "ids": ids}
 
 
+# --- Sidebar --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("then", ["overview", "contacts", "sync_log", "alerts"])
+def test_the_account_chosen_in_the_sidebar_stays_chosen_on_the_next_page(
+    store: Runtime, then: str
+) -> None:
+    first = make_account(store, "Alpha Talent")
+    chosen = make_account(store, "Beta Search")
+    enroll(store, make_sequence(store, first), "ada@example.com")
+    app = open_page("integrations")
+    app.sidebar.selectbox(key="_account_select").set_value(chosen).run()
+    app.switch_page(f"app_pages/{then}.py")
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.sidebar.selectbox(key="_account_select").value == chosen  # not back to the first
+
+
 # --- Overview -------------------------------------------------------------------------------
 
 
