@@ -235,9 +235,11 @@ def rules_section(account_id: int) -> None:
             enabled = left.checkbox(rule.label, value=rule.enabled, key=f"rule_{rule.rule}")
             threshold = None
             if rule.threshold_label:
+                share = rule.rule == AlertRule.FAILURE_RATE
                 threshold = right.number_input(
                     rule.threshold_label, min_value=0.0, value=float(rule.threshold or 0),
-                    max_value=1.0 if rule.rule == AlertRule.FAILURE_RATE else None,
+                    max_value=1.0 if share else None, step=0.05 if share else 1.0,
+                    format="%g",  # "900" seconds as the table above says, not "900.00"
                     key=f"threshold_{rule.rule}",
                 )  # fmt: skip
             changes[rule.rule.value] = (enabled, threshold)

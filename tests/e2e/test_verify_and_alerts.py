@@ -60,3 +60,13 @@ def test_a_test_alert_reaches_a_receiver(tab: Page) -> None:
         tab.get_by_role("button", name="Send a test alert").first.click()
         expect(tab.get_by_text("The test alert arrived.")).to_be_visible()
         assert [r.json()["type"] for r in receiver.received] == ["alert.test"]
+
+
+def test_the_thresholds_read_as_the_rules_table_shows_them(tab: Page) -> None:
+    _go(tab, "Alerts", "Alerts")
+    for label, shown in (
+        ("seconds the oldest due contact may wait", "900"),  # not "900.00"
+        ("drifted contacts before it alerts", "1"),
+        ("share of the last hour's syncs that failed (0 to 1)", "0.25"),
+    ):
+        expect(tab.get_by_role("spinbutton", name=label)).to_have_value(shown)
