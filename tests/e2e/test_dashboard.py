@@ -233,10 +233,15 @@ def test_a_failure_is_explained_and_retried_after_clockwork_recovers(
 
 
 def _download_csv(page: Page, label: str) -> list[str]:
-    """Click an export button and return the lines of the CSV it downloads."""
+    """Click an export button and return the lines of the CSV it downloads, once the page says
+    the export ended (that rerun of the whole page, racing a click on the sidebar, would win
+    and leave the next test on Contacts)."""
     with page.expect_download() as download_info:
         page.get_by_role("button", name=label, exact=True).click()
-    return download_info.value.path().read_text(encoding="utf-8").splitlines()
+    lines = download_info.value.path().read_text(encoding="utf-8").splitlines()
+    expect(page.get_by_text(re.compile(r"Exported [\d,]+ contacts? \("))).to_be_visible()
+    idle(page)
+    return lines
 
 
 def test_csv_export_downloads_the_filtered_view(page: Page, staffed: str) -> None:
