@@ -269,6 +269,7 @@ def test_csv_export_downloads_the_filtered_view(page: Page, staffed: str) -> Non
 
 
 def test_logs_and_audit_pages_render(page: Page) -> None:
+    choose_account(page, "Acme Talent")  # the seeded account, with failures, skips and activity
     for title, name in (
         ("Activity", "activity"),
         ("Sync log", "sync-log"),
