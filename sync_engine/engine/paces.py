@@ -2,15 +2,16 @@
 
 A firm that moves to another engine (a member joined or left) starts there at the pace its
 previous engine learned from its 429s instead of learning it again, drawing 429s meanwhile.
-An engine writes what its pacers learned at most every ``SAVE_SECONDS`` and only the paces that
-moved by more than ``CHANGE`` since it last wrote them, never per request.
+An engine writes a firm's pace as soon as it is first learned (the firm may be moving to
+another engine just then), then at most every ``SAVE_SECONDS`` and only when it moved by more
+than ``CHANGE``, never per request.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,6 +24,7 @@ from sync_engine.models import FirmPace, UTCDateTime, table_of
 log = logging.getLogger(__name__)
 
 SAVE_SECONDS = 3.0
+LOOK_SECONDS = 0.5  # how often the lanes are looked at for paces to write
 CHANGE = 0.02  # a pace within this share of the one last written is not written again
 
 _PACE = table_of(FirmPace)
@@ -37,21 +39,26 @@ def recall(session: Session, account_id: int) -> tuple[float, float] | None:
 class PaceBook:
     """Writes one engine's learned paces to the store, now and then."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.db = db
-        self._written: dict[int, tuple[float, float]] = {}
-        self._written_at = float("-inf")
+        self._clock = clock
+        self._written: dict[int, tuple[float, float, float]] = {}  # rate, ceiling, when
+        self._looked_at = float("-inf")
 
     def save(self, lanes: Mapping[int, Lane], *, now: bool = False) -> None:
-        """Write the paces that changed, unless the last write was under ``SAVE_SECONDS`` ago
-        (``now``: whatever the time, e.g. as the pass ends)."""
-        if not now and time.monotonic() - self._written_at < SAVE_SECONDS:
+        """Write the paces learned since the last look: a firm's first at once, a change once
+        its last write is ``SAVE_SECONDS`` old (``now``: whatever the time, as the pass ends)."""
+        at = self._clock()
+        if not now and at - self._looked_at < LOOK_SECONDS:
             return
-        self._written_at = time.monotonic()
+        self._looked_at = at
         changed = {}
         for account_id, lane in lanes.items():
             learned = lane.pacer.learned()
-            if learned is not None and _moved(self._written.get(account_id), learned):
+            before = self._written.get(account_id)
+            if learned is None or (before is not None and not _moved(before, learned)):
+                continue
+            if before is None or now or at - before[2] >= SAVE_SECONDS:
                 changed[account_id] = learned
         if not changed:
             return
@@ -64,13 +71,11 @@ class PaceBook:
         except Exception:  # a pace is an optimisation: the next write tries again
             log.exception("could not store the learned paces of %d firms", len(changed))
             return
-        self._written.update(changed)
+        self._written.update({a: (*pace, at) for a, pace in changed.items()})
 
 
-def _moved(before: tuple[float, float] | None, after: tuple[float, float]) -> bool:
-    if before is None:
-        return True
-    return any(abs(a - b) > CHANGE * b for a, b in zip(after, before, strict=True))
+def _moved(before: tuple[float, float, float], after: tuple[float, float]) -> bool:
+    return any(abs(a - b) > CHANGE * b for a, b in zip(after, before[:2], strict=True))
 
 
 def _upsert(dialect: str) -> sa.Insert:
