@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from sync_engine.audit import record_change
 from sync_engine.clockwork.client import Credentials
-from sync_engine.crypto import SecretBox
+from sync_engine.crypto import SecretBox, SecretKeyError
 from sync_engine.db import clock_of
 from sync_engine.models import ClockworkConnection, ConnectionState
 
@@ -36,6 +36,22 @@ def connection_credentials(
         firm_service_key=box.decrypt(row.firm_service_key_token),
         base_url=row.base_url,
     )
+
+
+def credentials_change(
+    *, box: SecretBox, row: ClockworkConnection | None, given: Credentials
+) -> str | None:
+    """What connecting with ``given`` does to the stored keys, for the audit log: "set" when none
+    are stored, "updated" when they differ (or cannot be read), None when they are the same."""
+    if row is None or not row.api_key_token:
+        return "set"
+    try:
+        tokens = (row.api_key_token, row.api_secret_token, row.firm_service_key_token)
+        stored = tuple(box.decrypt(token) for token in tokens)
+    except SecretKeyError:
+        return "updated"
+    same = stored == (given.api_key, given.api_secret, given.firm_service_key)
+    return None if same else "updated"
 
 
 def mark_needs_attention(*, session: Session, account_id: int, error: str) -> None:

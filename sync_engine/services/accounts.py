@@ -23,7 +23,7 @@ from sync_engine.clockwork.errors import (
     ClockworkNotFound,
     ClockworkTransientError,
 )
-from sync_engine.connections import connection_credentials, get_connection
+from sync_engine.connections import connection_credentials, credentials_change, get_connection
 from sync_engine.crypto import mask
 from sync_engine.db import clock_of
 from sync_engine.domain import CLOCKWORK_API_URL
@@ -428,6 +428,7 @@ def connect(
         old_state = row.state if row else None
         old_hint = row.api_key_hint if row else None
         old_firm = row.firm if row else None
+        keys = credentials_change(box=box, row=row, given=credentials)
         if row is None:
             row = ClockworkConnection(
                 account_id=account_id, firm=given.firm, base_url=given.base_url,
@@ -449,7 +450,7 @@ def connect(
             ("state", old_state, ConnectionState.CONNECTED.value),
             ("firm", old_firm, given.firm),
             ("api_key", old_hint, row.api_key_hint),
-            ("credentials", None, "updated"),
+            ("credentials", None, keys),
         ):
             record_change(
                 session=session, at=now, actor=actor, account_id=account_id,

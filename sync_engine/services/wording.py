@@ -238,8 +238,8 @@ def audit_words(
             return f"{plural(int(queued[1]), 'activity')} queued"
         if field == "review_choice":  # the person's Clockwork id is in Technical details
             return "Link the chosen person" if text.startswith("link person") else "New person"
-        if entity == "connection" and field == "credentials" and text == "updated":
-            return "Replaced"
+        if entity == "connection" and field == "credentials":
+            return {"set": "Saved", "updated": "Replaced"}.get(text, text)
         return text
 
     return AuditWords(

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 
 from sync_engine import connections
 from sync_engine.audit import list_entries
+from sync_engine.clockwork.client import Credentials
 from sync_engine.models import ConnectionState, SyncMode
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
@@ -90,6 +91,29 @@ def test_connect_verifies_then_stores_credentials_masked(runtime: Runtime) -> No
     audited = " ".join(f"{e.old_value} {e.new_value}" for e in audit)
     for secret in SIM_KEYS.values():
         assert secret not in audited
+
+
+def test_the_audit_says_keys_saved_then_replaced_and_not_when_they_stay(runtime: Runtime) -> None:
+    account_id = _new_account(runtime)
+
+    def connect_and_read_keys_entries(**override: str) -> list[str | None]:
+        fields = connection_fields(**override)
+        accounts.connect(runtime, account_id=account_id, fields=fields, actor="alice")
+        with runtime.db.read() as session:
+            audit = list_entries(session=session, account_id=account_id)
+        return [e.new_value for e in audit if e.field == "credentials"]
+
+    assert connect_and_read_keys_entries() == ["set"]  # a first connection saves keys
+    assert connect_and_read_keys_entries() == ["set"]  # the same keys again: nothing replaced
+    accounts.reverify(runtime, account_id=account_id, actor="alice")
+    with runtime.db.write() as session:
+        accounts.disconnect(session=session, account_id=account_id, actor="alice")
+    assert sorted(connect_and_read_keys_entries(), key=str) == ["set", "set"]
+    with runtime.db.read() as session:
+        row = connections.get_connection(session=session, account_id=account_id)
+    assert row is not None
+    given = Credentials(**{**connection_fields(), "api_secret": "other"})
+    assert connections.credentials_change(box=runtime.box, row=row, given=given) == "updated"
 
 
 @pytest.mark.parametrize(

@@ -88,5 +88,7 @@ def test_an_audit_entry_names_settings_projects_and_statuses_in_words() -> None:
     assert named.new == "3 contacts added to VP Engineering — Northwind, 0 already there"
     choice = _audit("enrollment", "review_choice", None, "link person 0b8f5a9e-6c1d", "a@b.c")
     assert (choice.field, choice.new) == ("Clockwork person chosen", "Link the chosen person")
+    assert _audit("connection", "credentials", None, "set").new == "Saved"
+    assert _audit("connection", "credentials", None, "updated").new == "Replaced"
     state = _audit("connection", "state", "connected", "needs_attention")
     assert (state.what, state.new) == ("Connection", "Needs attention")
