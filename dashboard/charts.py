@@ -46,7 +46,7 @@ def has_activity(points: Sequence[overview.TimelinePoint]) -> bool:
 def sync_chart(
     points: Sequence[overview.TimelinePoint], bucket_seconds: int, *, zone: str | None = None
 ) -> alt.Chart:
-    """Stacked bars of synced and failed-or-retried contacts per bucket."""
+    """Stacked bars of the syncs that succeeded and those that failed or will retry, per bucket."""
     data = frame(points, bucket_seconds)
     time_format = axis_format(bucket_seconds)
     title = f"Time ({zone})" if zone else "Time (your timezone)"
@@ -62,7 +62,7 @@ def sync_chart(
             x2="end:T",
             y=alt.Y(
                 "sum(count):Q",
-                title="Contacts",
+                title="Syncs",  # a contact's sync may fail twice: these are syncs, not contacts
                 stack="zero",
                 axis=alt.Axis(format="d", tickMinStep=1),
             ),
@@ -76,7 +76,7 @@ def sync_chart(
             tooltip=[
                 alt.Tooltip("start:T", title="From", format="%a %d %b, %H:%M"),
                 alt.Tooltip("series:N", title="What"),
-                alt.Tooltip("sum(count):Q", title="Contacts", format=",d"),
+                alt.Tooltip("sum(count):Q", title="Syncs", format=",d"),
             ],
         )
     )

@@ -145,7 +145,7 @@ def render_account(account_id: int, window: str, counts: dict[str, int]) -> None
             },
         )
     else:
-        st.success("No failed or retrying contacts.", icon=":material/check_circle:")
+        st.success("No contact is failed or retrying now.", icon=":material/check_circle:")
 
     st.markdown("**Engine**")
     a, b, c, d = st.columns(4)

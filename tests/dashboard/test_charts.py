@@ -34,6 +34,7 @@ def test_one_time_format_per_window_and_bars_that_span_their_bucket(
     assert x["title"] == "Time (Europe/Paris)"
     assert spec["encoding"]["x2"]["field"] == "end"
     assert spec["encoding"]["y"]["axis"]["format"] == "d"  # no "0.000000"
+    assert spec["encoding"]["y"]["title"] == "Syncs"  # failures count attempts, not contacts
     frame = charts.frame(timeline, bucket)
     assert len(frame) == 2 * count  # synced and failed for every bucket
     widths = {(row.end - row.start).total_seconds() for row in frame.itertuples()}
