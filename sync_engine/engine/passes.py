@@ -141,17 +141,12 @@ class Engine:
             if not self._in_flight:
                 self._idle()
             self._flush_calls()
+            run = EngineRun(
+                started_at=started, finished_at=rt.clock(), trigger=trigger,
+                worker=self.worker, counts=dict(counts), error=error,
+            )  # fmt: skip
             with rt.db.write() as session:
-                session.add(
-                    EngineRun(
-                        started_at=started,
-                        finished_at=rt.clock(),
-                        trigger=trigger,
-                        worker=self.worker,
-                        counts=dict(counts),
-                        error=error,
-                    )
-                )
+                session.add(run)
         return counts
 
     def _drain(self, counts: Counter[str], *, deadline: float) -> None:
@@ -310,14 +305,9 @@ class Engine:
             self._pool = None
 
     def _process_one(self, claim: Claim, client: ClockworkClient) -> str:
+        rt = self.runtime
         try:
-            return process(
-                claim,
-                db=self.runtime.db,
-                client=client,
-                clock=self.runtime.clock,
-                config=self.config,
-            ).value
+            return process(claim, db=rt.db, client=client, clock=rt.clock, config=self.config).value
         except Exception as exc:
             # The store failed under the pipeline (its own errors end inside it): give the work
             # back now rather than at lease expiry, if the store lets us.
