@@ -80,6 +80,7 @@ def create_sequence(page: Page, name: str) -> None:
     page.get_by_text("New sequence").click()
     form = page.get_by_test_id("stForm").filter(has_text="Create sequence")
     type_into(form.get_by_label("Name", exact=True), name)
+    idle(page)  # a click while a run is still drawing the page was lost once in CI
     form.get_by_role("button", name="Create sequence", exact=True).click()
     expect(page.get_by_role("combobox", name="Sequence settings")).to_have_value(name)
 
