@@ -9,6 +9,7 @@ than ``CHANGE``, never per request.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -78,6 +79,7 @@ def _moved(before: tuple[float, float, float], after: tuple[float, float]) -> bo
     return any(abs(a - b) > CHANGE * b for a, b in zip(after, before[:2], strict=True))
 
 
+@functools.cache  # one statement per dialect, built once
 def _upsert(dialect: str) -> sa.Insert:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(_PACE).values(
