@@ -5,7 +5,8 @@ transaction with ``BEGIN IMMEDIATE`` (Python 3.11's sqlite3 needs SQLAlchemy's e
 the driver's own transaction handling is switched off and the ``begin`` event emits BEGIN itself).
 A new SQLite file is created readable by its owner only (0600, in a 0700 directory when that is
 new too); SQLite gives its ``-wal`` and ``-shm`` files the same mode.
-Schema changes go through Alembic only (:func:`migrate`), never ``create_all``.
+Schema changes go through Alembic only (:func:`migrate`), never ``create_all``; Alembic is imported
+only when a migration must run (a store at head is told by one query, at every start-up).
 """
 
 from __future__ import annotations
@@ -14,21 +15,22 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from sync_engine.domain import Clock, utcnow
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# The newest migration's revision (a test holds it to the scripts' head): a store at it needs no
+# migration, and start-up learns that without importing Alembic or parsing the scripts.
+HEAD_REVISION = "0012_firm_pace"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_ANALYSIS_ROWS = 1000  # rows ANALYZE samples per index at start-up
 # A pooled PostgreSQL connection idle longer than this is pinged before use (see _ping_after_idle).
@@ -167,6 +169,8 @@ def _create_private_file(path: Path) -> None:
 
 def alembic_config(url: str) -> Config:
     """An Alembic config pointing at the packaged migrations and at ``url``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(resources.files("sync_engine") / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -188,21 +192,20 @@ def outside_the_models(
     return not (reflected and compare_to is None and (name or "").startswith(SEARCH_OBJECTS))
 
 
-@cache
-def _head_revision() -> str | None:
-    """The newest migration's revision, read from the packaged scripts once per process."""
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+def stored_revision(connection: sa.Connection) -> str | None:
+    """The revision the store is at, from Alembic's ``alembic_version`` table (None when the
+    store was never migrated)."""
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
 def migrate(database: Database) -> None:
     """Bring the schema to the newest revision and refresh SQLite's planner statistics
     (idempotent; run at every start-up)."""
-    config = alembic_config(database.url)
     with database.engine.begin() as connection:
-        # A store already at head is not handed to Alembic, which would load every script again.
-        if MigrationContext.configure(connection).get_current_revision() != _head_revision():
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        if stored_revision(connection) != HEAD_REVISION:
+            _upgrade(connection, database.url)
     if database.is_sqlite:
         # SQLite keeps no statistics by itself and without them plans full scans for the
         # dashboard's paged queries; a sampled ANALYZE (analysis_limit) gives the same plans as a
@@ -220,3 +223,12 @@ def migrate(database: Database) -> None:
                 connection.exec_driver_sql(
                     "DELETE FROM sqlite_stat1 WHERE tbl LIKE 'contact\\_search%' ESCAPE '\\'"
                 )
+
+
+def _upgrade(connection: sa.Connection, url: str) -> None:
+    """Run Alembic's upgrade to head on ``connection`` (in the caller's transaction)."""
+    from alembic import command
+
+    config = alembic_config(url)
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import alembic.command
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -39,10 +40,48 @@ def test_migrate_brings_an_empty_store_to_head_and_leaves_a_store_at_head_to_its
     with database.engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == head
     upgrades: list[object] = []
-    monkeypatch.setattr(db_module.command, "upgrade", lambda *args: upgrades.append(args))
+    monkeypatch.setattr(alembic.command, "upgrade", lambda *args: upgrades.append(args))
     migrate(database)  # every start-up: nothing for Alembic to do, so it is not asked
     database.dispose()
     assert upgrades == []
+
+
+def test_the_head_revision_in_code_is_the_newest_migration() -> None:
+    # A new migration must bump HEAD_REVISION, or start-up would take a store at the old head
+    # for one at head and never migrate it.
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert scripts.get_current_head() == db_module.HEAD_REVISION
+
+
+def test_a_store_at_head_is_told_by_its_version_row_on_both_backends(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = Database(database_url)  # migrated by the fixture
+    with database.engine.connect() as conn:
+        assert db_module.stored_revision(conn) == db_module.HEAD_REVISION
+    upgrades: list[object] = []
+    monkeypatch.setattr(alembic.command, "upgrade", lambda *args: upgrades.append(args))
+    migrate(database)
+    database.dispose()
+    assert upgrades == []
+
+
+def test_a_store_behind_head_is_upgraded_and_its_revision_read_with_plain_sql(
+    tmp_path: Path,
+) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    with database.engine.begin() as conn:
+        assert db_module.stored_revision(conn) is None  # never migrated
+        config = alembic_config(database.url)
+        config.attributes["connection"] = conn
+        alembic.command.upgrade(config, "0011_audit_history_index")
+    with database.engine.connect() as conn:
+        assert db_module.stored_revision(conn) == "0011_audit_history_index"
+    migrate(database)
+    with database.engine.connect() as conn:
+        assert db_module.stored_revision(conn) == db_module.HEAD_REVISION
+        assert MigrationContext.configure(conn).get_current_revision() == db_module.HEAD_REVISION
+    database.dispose()
 
 
 def test_timestamps_are_stored_in_utc_and_read_back_aware(database_url: str) -> None:
