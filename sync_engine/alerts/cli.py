@@ -2,7 +2,8 @@
 
 A thin Typer layer over :mod:`sync_engine.alerts.destinations`, added to the CLI by
 :mod:`sync_engine.cli.root`; it shares the CLI's runtime, one-line failures and actor
-(:mod:`sync_engine.cli.common`).
+(:mod:`sync_engine.cli.common`). The alerts' modules are imported inside the commands, so
+that the other commands (``cwsync sync``) start without them.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from typing import Annotated, Any
 
 import typer
 
-from sync_engine.alerts import destinations
-from sync_engine.alerts.job import check_alerts
 from sync_engine.alerts.models import AlertRule, DestinationKind
 from sync_engine.cli.common import actor, fail, resolve_account, runtime
 from sync_engine.services.accounts import MAX_RECORD_ID
@@ -43,6 +42,8 @@ def add(
     """Add a destination; prints its id (a webhook's signing secret goes to stderr, once).
 
     The SMTP password, if any, is read from CWSYNC_SMTP_PASSWORD (kept out of shell history)."""
+    from sync_engine.alerts import destinations
+
     rt = runtime()
     fields: dict[str, Any] = {
         "kind": kind, "url": url, "label": label, "smtp_host": smtp_host,
@@ -67,6 +68,8 @@ def remove(
     destination_id: Annotated[int, typer.Argument(min=1, max=MAX_RECORD_ID)],
 ) -> None:
     """Remove a destination (its log stays)."""
+    from sync_engine.alerts import destinations
+
     rt = runtime()
     with rt.db.write() as session:
         destinations.remove_destination(
@@ -80,6 +83,8 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """The account's destinations and rules, with the incidents open now."""
+    from sync_engine.alerts import destinations
+
     rt = runtime()
     account_id = resolve_account(account)
     with rt.db.read() as session:
@@ -130,6 +135,8 @@ def rule_command(
     threshold: Annotated[float | None, typer.Option(help="Its threshold.")] = None,
 ) -> None:
     """Switch a rule on or off for the account, or set its threshold."""
+    from sync_engine.alerts import destinations
+
     rt = runtime()
     if enabled is None and threshold is None:
         raise fail("say --on, --off or --threshold")
@@ -148,6 +155,8 @@ def test_command(
     ] = None,
 ) -> None:
     """Send a test alert now; exit 1 if a destination did not get it (it is retried later)."""
+    from sync_engine.alerts import destinations
+
     counts = destinations.send_test(
         runtime(), account_id=resolve_account(account), destination_id=destination,
         actor=actor(),
@@ -165,6 +174,8 @@ def log_command(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
 ) -> None:
     """The account's newest alert messages: when, what, to where, and whether they arrived."""
+    from sync_engine.alerts import destinations
+
     rt = runtime()
     with rt.db.read() as session:
         rows = destinations.alert_log(
@@ -180,6 +191,8 @@ def log_command(
 @alerts_app.command("check")
 def check() -> None:
     """Evaluate every rule once and send what is due (the scheduler does this every interval)."""
+    from sync_engine.alerts.job import check_alerts
+
     transitions, counts = check_alerts(runtime())
     for t in transitions:
         typer.echo(f"{t.event.value}\taccount {t.account_id}\t{t.rule.value}\t{t.title}", err=True)

@@ -8,12 +8,14 @@ the alert that the heartbeat is stale.
 from __future__ import annotations
 
 import logging
-
-from apscheduler.schedulers.base import BaseScheduler
+from typing import TYPE_CHECKING
 
 from sync_engine.alerts.delivery import DeliveryCounts, DeliveryPolicy, deliver_due
 from sync_engine.alerts.evaluate import Transition, evaluate
 from sync_engine.runtime import Runtime
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
 """``cwsync contact …``, ``event`` and ``status``: contacts enrolled in a sequence, their email
-events, and the sync status of each enrollment."""
+events, and the sync status of each enrollment. The services are imported inside the commands, so
+that the other commands (``cwsync sync``) start without them."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ import typer
 
 from sync_engine.cli.common import EnrollmentId, SequenceId, fail, resolve_account, runtime
 from sync_engine.domain import ActivityKind
-from sync_engine.services import accounts, contacts_csv, enrollments, events
-from sync_engine.services.status import iter_status
+from sync_engine.services import accounts, contacts_csv
 
 contact_app = typer.Typer(help="Contacts: add one, or import a CSV.", no_args_is_help=True)
 
@@ -30,6 +30,8 @@ def contact_add(
     linkedin_url: str = "",
 ) -> None:
     """Add a contact to a sequence (the *add* trigger); prints the enrollment id."""
+    from sync_engine.services import enrollments
+
     contact = enrollments.parse_contact(
         {
             "email": email,
@@ -54,6 +56,8 @@ def contact_import(
     file: Annotated[Path, typer.Argument(help="CSV with " + ",".join(contacts_csv.CSV_COLUMNS))],
 ) -> None:
     """Import a CSV: good rows are enrolled, bad rows are listed by line; exit 1 if any were bad."""
+    from sync_engine.services import enrollments
+
     _header, rows, total = contacts_csv.read_contacts_csv(file)
     rt = runtime()
     with rt.db.read() as session:
@@ -82,6 +86,8 @@ def event(
     subject: Annotated[str, typer.Option(help="The email's subject.")] = "",
 ) -> None:
     """Record an email event of an enrollment (a reply is a sync trigger); prints its id."""
+    from sync_engine.services import events
+
     moment: datetime | None = None
     if at:
         try:
@@ -107,6 +113,8 @@ def status(
     ] = False,
 ) -> None:
     """Per-enrollment sync status of an account (SPEC §4)."""
+    from sync_engine.services.status import iter_status
+
     rt = runtime()
     account_id = resolve_account(account)
     with rt.db.read() as session:

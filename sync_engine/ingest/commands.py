@@ -1,6 +1,7 @@
 """``cwsync serve`` and ``cwsync token …``: the ingest API's commands, registered on the CLI by
 :func:`register` (the CLI passes its runtime, actor and error helpers, so this module does not
-import it). FastAPI is imported only when ``serve`` runs."""
+import it). FastAPI is imported only when ``serve`` runs, the credentials when a ``token``
+command does."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from sync_engine.ingest import credentials
 from sync_engine.runtime import Runtime
 from sync_engine.services import accounts
 
@@ -42,6 +42,8 @@ def register(
         name: Annotated[str, typer.Option(help="What the token is for, e.g. 'Instantly'.")],
     ) -> None:
         """Create an API token; prints it once on stdout (only its hash is kept)."""
+        from sync_engine.ingest import credentials
+
         rt = runtime()
         owner = account_id(account)
         with rt.db.write() as session:
@@ -54,6 +56,8 @@ def register(
     @token_app.command("list")
     def token_list(account: str) -> None:
         """List an account's tokens: id, name, hint, created, last used, revoked."""
+        from sync_engine.ingest import credentials
+
         rt = runtime()
         owner = account_id(account)
         with rt.db.read() as session:
@@ -72,6 +76,8 @@ def register(
         account: str, token_id: Annotated[int, typer.Argument(min=1, max=accounts.MAX_RECORD_ID)]
     ) -> None:
         """Revoke a token: refused from the next request on."""
+        from sync_engine.ingest import credentials
+
         rt = runtime()
         owner = account_id(account)
         with rt.db.write() as session:
@@ -83,6 +89,8 @@ def register(
     @token_app.command("secret")
     def token_secret(account: str) -> None:
         """Create or replace the account's Standard Webhooks signing secret; prints it once."""
+        from sync_engine.ingest import credentials
+
         rt = runtime()
         owner = account_id(account)
         with rt.db.write() as session:

@@ -1,5 +1,6 @@
 """``cwsync verify`` and ``cwsync repair``: check an account's synced contacts against Clockwork,
-and queue the repair of what drifted (registered in :mod:`sync_engine.cli.root`)."""
+and queue the repair of what drifted (registered in :mod:`sync_engine.cli.root`). The verify
+modules are imported inside the commands, so that the other commands start without them."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ import typer
 from sync_engine.cli.common import actor, fail, resolve_account, runtime
 from sync_engine.services.accounts import MAX_RECORD_ID, get_sequence
 from sync_engine.services.errors import InvalidInputError
-from sync_engine.verify import repair as repairs
 from sync_engine.verify.models import VerifyRun, VerifyState
-from sync_engine.verify.runs import VerifyError, advance, plan, request_verification
 
 
 def verify(
@@ -32,6 +31,9 @@ def verify(
 ) -> None:
     """Check that the account's synced contacts are really in Clockwork (nothing is changed
     there); prints the run's id, progress on stderr, and each drifted contact."""
+    from sync_engine.verify import repair as repairs
+    from sync_engine.verify.runs import VerifyError, advance, plan, request_verification
+
     rt = runtime()
     account_id = resolve_account(account)
     if sequence is not None:
@@ -89,6 +91,8 @@ def repair(
 ) -> None:
     """Preview the repair of the drift the last verification found; with --apply queue it for
     the engine (the next sync carries it out)."""
+    from sync_engine.verify import repair as repairs
+
     rt = runtime()
     account_id = resolve_account(account)
     with rt.db.read() as session:
