@@ -10,8 +10,11 @@ that died on this machine (its process is gone) is dropped at the next beat, and
 one's accounts go to the others once its heartbeat is older than the time to live.
 
 Engines started together agree on who is alive before either claims anything: a joining member
-beats until two views a moment apart are the same (a member that claimed every firm before it
-saw the others would pace them beside their owners, and draw their 429s, until its work ended).
+writes its beat, then looks until two views a moment apart are the same (a member that claimed
+every firm before it saw the others would pace them beside their owners, and draw their 429s).
+Looking only reads: in its first seconds a member looks often, so it soon sees one that started
+just after it, but writes its beat no more often than later, never taking SQLite's write lock
+from the workers for it.
 
 The split is a preference for pacing, not a lock: claims still lease each enrollment
 (``FOR UPDATE SKIP LOCKED``), so two engines briefly disagreeing about a firm (one's view of the
@@ -39,8 +42,9 @@ log = logging.getLogger(__name__)
 
 # How often a member writes its beat, and reads who else is alive (monotonic seconds).
 BEAT_SECONDS = 2.0
-# Engines started together see each other within a beat: until then, each looks again this often.
-JOINING_BEAT_SECONDS = 0.25
+# In its first JOINING_SECONDS a member looks (reads only) who is alive this often: engines
+# started together see each other within a look. A lone member waits one look before claiming.
+JOINING_LOOK_SECONDS = 0.1
 JOINING_SECONDS = 5.0
 # A member whose beat is older than this is taken to be gone (at least this; see time_to_live).
 MIN_TIME_TO_LIVE = 15.0
@@ -136,18 +140,21 @@ class Membership:
         self._sleep = sleep
         self._settled = False
         self._beaten_at = float("-inf")
+        self._looked_at = float("-inf")
         self._joined_at: float | None = None
         self._alive: tuple[str, ...] = (member,)
         self._accounts: frozenset[int] = frozenset()
         self._owners: dict[int, str] = {}
 
     def alive(self) -> tuple[str, ...]:
-        """The live members, this one included (beats and reads at most every BEAT_SECONDS, more
-        often just after joining)."""
+        """The live members, this one included (beats at most every BEAT_SECONDS; just after
+        joining it also looks, reading only, every JOINING_LOOK_SECONDS)."""
         now = time.monotonic()
         joining = self._joined_at is None or now - self._joined_at < JOINING_SECONDS
-        if now - self._beaten_at >= (JOINING_BEAT_SECONDS if joining else BEAT_SECONDS):
+        if now - self._beaten_at >= BEAT_SECONDS:
             self.beat()
+        elif joining and now - self._looked_at >= JOINING_LOOK_SECONDS:
+            self.look()
         return self._alive
 
     def beat(self) -> None:
@@ -170,25 +177,43 @@ class Membership:
         except Exception:  # the store's trouble shows in the pass; keep the last view meanwhile
             log.exception("could not write the engine's heartbeat")
             return
+        self._see(alive, accounts)
+        self._beaten_at = self._looked_at
+        if self._joined_at is None:
+            self._joined_at = self._beaten_at
+
+    def look(self) -> None:
+        """Read who is alive, writing nothing (a member that died here is left out of the view;
+        the next beat deletes it)."""
+        try:
+            with self.db.engine.connect() as connection:
+                since = self.clock() - self.ttl
+                alive = connection.execute(_ALIVE, {"since": since}).scalars().all()
+                accounts = frozenset(connection.execute(_CONNECTED).scalars().all())
+        except Exception:
+            log.exception("could not read the engines' heartbeats")
+            return
+        self._see([m for m in alive if m == self.member or not _died_here(m)], accounts)
+
+    def _see(self, alive: Iterable[str], accounts: frozenset[int]) -> None:
         members = tuple(sorted({*alive, self.member}))
         if (members, accounts) != (self._alive, self._accounts):
             self._owners = split(members, accounts)
         self._alive, self._accounts = members, accounts
-        self._beaten_at = time.monotonic()
-        if self._joined_at is None:
-            self._joined_at = self._beaten_at
+        self._looked_at = time.monotonic()
 
     def settle(self) -> None:
-        """Once after joining: beat until two views ``JOINING_BEAT_SECONDS`` apart agree (at
-        most ``JOINING_SECONDS``), so members started together see each other before claiming."""
+        """Once after joining: beat, then look until two views ``JOINING_LOOK_SECONDS`` apart
+        agree (at most ``JOINING_SECONDS``), so members started together see each other before
+        claiming."""
         if self._settled:
             return
         started = time.monotonic()
         self.beat()
         while time.monotonic() - started < JOINING_SECONDS:
             seen = self._alive
-            self._sleep(JOINING_BEAT_SECONDS)
-            self.beat()
+            self._sleep(JOINING_LOOK_SECONDS)
+            self.look()
             if self._alive == seen:
                 break
         self._settled = True
@@ -218,7 +243,7 @@ class Membership:
                 connection.execute(sa.delete(_MEMBER).where(_MEMBER.c.member == self.member))
         except Exception:
             log.exception("could not remove the engine's heartbeat")
-        self._beaten_at = float("-inf")
+        self._beaten_at = self._looked_at = float("-inf")
         self._joined_at = None
         self._settled = False
         self._alive = (self.member,)

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 
 from clockwork_simulator import SimulatorServer, SimulatorState
-from sync_engine.engine.members import Membership, owner, split, time_to_live
+from sync_engine.engine.members import (
+    JOINING_LOOK_SECONDS,
+    Membership,
+    owner,
+    split,
+    time_to_live,
+)
 from sync_engine.runtime import Runtime
 from tests.factories import FakeClock, make_connected_account, make_runtime
 
@@ -80,4 +89,29 @@ def test_engines_started_together_see_each_other_before_the_first_claim(
     assert set(mine).isdisjoint(late.mine(due))  # a took only its own: it saw b first
     assert set(mine) | set(late.mine(due)) == set(due)
     assert 0 < len(mine) < len(due)
+    rt.close()
+
+
+def test_a_joining_member_looks_often_without_taking_the_write_lock(
+    sqlite_url: str, clock: FakeClock
+) -> None:
+    """The looks of a member's first seconds only read: SQLite's write lock, held by a worker
+    (here a bare connection), does not hold them up, and they still see a member that joined."""
+    rt = make_runtime(sqlite_url, clock=clock)
+    me, other = _membership(rt, "a"), _membership(rt, "b")
+    me.settle()
+    other.beat()
+    holder = sqlite3.connect(rt.db.engine.url.database or "", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    time.sleep(JOINING_LOOK_SECONDS)  # the next look is due
+    seen: list[tuple[str, ...]] = []
+    looking = threading.Thread(target=lambda: seen.append(me.alive()))
+    looking.start()
+    looking.join(timeout=5)
+    held = looking.is_alive()
+    holder.execute("ROLLBACK")
+    looking.join()
+    holder.close()
+    assert not held, "a joining member's look waited for the write lock"
+    assert seen == [("a", "b")]
     rt.close()
