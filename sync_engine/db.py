@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from importlib import resources
 from pathlib import Path
@@ -27,6 +27,7 @@ from sync_engine.domain import Clock, utcnow
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.dialects import postgresql, sqlite
 
 # The newest migration's revision (a test holds it to the scripts' head): a store at it needs no
 # migration, and start-up learns that without importing Alembic or parsing the scripts.
@@ -92,6 +93,18 @@ def clock_of(session: Session) -> Clock:
     """The clock of the store ``session`` belongs to (real time for a session of no
     :class:`Database`)."""
     return cast(Clock, session.info.get(_CLOCK, utcnow))
+
+
+def upsert_insert(dialect: str) -> Callable[[sa.Table], postgresql.Insert | sqlite.Insert]:
+    """The INSERT of ``dialect`` (PostgreSQL's, else SQLite's) that takes ON CONFLICT clauses;
+    only that dialect's module is imported (PostgreSQL's takes tens of ms, at every start-up)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def _create_engine(url: str, *, echo: bool) -> sa.Engine:

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 
 from sync_engine.crypto import SecretBox, SecretKeyError
-from sync_engine.db import Database
+from sync_engine.db import Database, upsert_insert
 from sync_engine.models import Account, ClockworkConnection, ConnectionState, StoreMeta, table_of
 
 KIND = "kind"
@@ -41,7 +40,7 @@ def get_meta(*, session: Session, key: str) -> str | None:
 def set_meta(*, session: Session, key: str, value: str, at: datetime) -> None:
     """Record ``value`` under ``key`` (an upsert: concurrent writers do not collide)."""
     table = table_of(StoreMeta)
-    insert = postgresql.insert if _on_postgres(session) else sqlite.insert
+    insert = upsert_insert(session.get_bind().dialect.name)
     statement = insert(table).values(key=key, value=value, updated_at=at)
     session.execute(
         statement.on_conflict_do_update(

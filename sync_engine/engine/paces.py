@@ -15,10 +15,9 @@ import time
 from collections.abc import Callable, Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from sync_engine.db import Database
+from sync_engine.db import Database, upsert_insert
 from sync_engine.engine.lanes import Lane
 from sync_engine.models import FirmPace, UTCDateTime, table_of
 
@@ -81,7 +80,7 @@ def _moved(before: tuple[float, float, float], after: tuple[float, float]) -> bo
 
 @functools.cache  # one statement per dialect, built once
 def _upsert(dialect: str) -> sa.Insert:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     statement = insert(_PACE).values(
         account_id=sa.bindparam("account_id"),
         rate=sa.bindparam("rate"),

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from sync_engine.db import upsert_insert
 from sync_engine.models import LoginFailure, table_of
 from sync_engine.services.auth import normalize_username
 
@@ -55,7 +55,7 @@ def _subjects(username: str, client: str | None, policy: LockoutPolicy) -> dict[
 def _locked_rows(session: Session, subjects: list[str]) -> list[LoginFailure]:
     """The rows of ``subjects`` (created at zero if absent), locked for this transaction."""
     table = table_of(LoginFailure)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(session.get_bind().dialect.name)
     session.execute(
         insert(table)
         .values([{"subject": subject, "failures": 0} for subject in subjects])
