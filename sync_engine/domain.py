@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
 
-from email_validator import EmailNotValidError, validate_email
-
 from sync_engine.matching import normalize_email
 
 Clock = Callable[[], datetime]
@@ -39,6 +37,10 @@ CREATE_NEW_PERSON: Final = "new"
 def check_email(raw: str) -> str:
     """The normalised email (:func:`~sync_engine.matching.normalize_email`) if it is an address;
     :class:`ValueError` saying why not."""
+    # Imported on first use: email_validator compiles its grammar on import (tens of ms), which
+    # every process importing the models paid at start-up; only a new contact's email is checked.
+    from email_validator import EmailNotValidError, validate_email
+
     email = normalize_email(raw)
     if not email:
         raise ValueError("email is empty")

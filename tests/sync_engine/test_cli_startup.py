@@ -28,6 +28,7 @@ NOT_FOR_A_SYNC = (
     "httpx._main", "rich", "pygments", "click",  # httpx's own command line
     "trio",  # httpcore's check for a trio event loop
     "sqlalchemy.dialects.postgresql",  # on SQLite: the other backend's upserts
+    "email_validator",  # checks a new contact's email
     "sync_engine.alerts.destinations", "sync_engine.alerts.delivery", "sync_engine.alerts.job",
     "sync_engine.verify.runs", "sync_engine.verify.repair", "sync_engine.ingest.credentials",
     "sync_engine.services.enrollments", "sync_engine.services.status", "sync_engine.demo",
