@@ -107,18 +107,21 @@ def findings(account_id: int) -> None:
     )
     if not identity.is_admin():
         return
-    with st.expander("Repair: preview"):
-        with store.reading() as session:
-            steps = repairs.preview_repair(session=session, account_id=account_id)
-        st.dataframe(
-            tables.frame(
-                [{"Contact": s.email, "What the repair does": "; ".join(s.actions)} for s in steps],
-                ["Contact", "What the repair does"],
-            ),
-            hide_index=True,
-        )
-        if st.button("Repair these contacts", type="primary") and apply_repair(account_id):
-            st.rerun()
+    # The preview is shown, not folded away: a click on the button while a folded preview was
+    # still opening was lost (the e2e test clicked both in a row, and failed under load).
+    st.subheader("Repair")
+    with store.reading() as session:
+        steps = repairs.preview_repair(session=session, account_id=account_id)
+    st.caption("What the repair will do; the next sync carries it out.")
+    st.dataframe(
+        tables.frame(
+            [{"Contact": s.email, "What the repair does": "; ".join(s.actions)} for s in steps],
+            ["Contact", "What the repair does"],
+        ),
+        hide_index=True,
+    )
+    if st.button("Repair these contacts", type="primary") and apply_repair(account_id):
+        st.rerun()
 
 
 def render() -> None:

@@ -45,7 +45,7 @@ def test_verify_finds_the_demos_drift_and_queues_the_repair(tab: Page) -> None:
     progress = tab.get_by_text(re.compile(r"^Finished: (\d+) of \1 contacts checked, 3 drifted$"))
     expect(progress).to_be_visible(timeout=60_000)
     idle(tab)
-    tab.get_by_text("Repair: preview").click()
+    expect(tab.get_by_role("heading", name="Repair", exact=True)).to_be_visible()
     tab.get_by_role("button", name="Repair these contacts").click()
     expect(tab.get_by_text("3 contacts queued for repair")).to_be_visible()
 
