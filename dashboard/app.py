@@ -46,6 +46,7 @@ if user.is_admin:
 else:  # a viewer audits: no configuration pages at all
     pages = {"Health": [*health, audit_log]}
 page = st.navigation(pages)
+login.open_remembered_page([p for section in pages.values() for p in section], page)
 sidebar.identity_part()  # before the page: see its docstring
 widgets.show_flash()
 page.run()

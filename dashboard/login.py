@@ -10,7 +10,11 @@ across restarts, and parallel attempts cannot slip past the count.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
 from dashboard import identity, process, store
 from dashboard.plain_text import plain
@@ -60,6 +64,7 @@ def require_login() -> identity.SignedIn:
     if user is not None:
         return user
     identity.forget()  # a removed user or a changed password
+    remember_destination()
     _header()
     if not config.enabled:
         not_configured()
@@ -67,6 +72,30 @@ def require_login() -> identity.SignedIn:
         login_screen(config)
     st.stop()
     raise AssertionError("st.stop() returned")  # pragma: no cover - only outside a script run
+
+
+RETURN_TO = "_login_return_to"
+
+
+def remember_destination() -> None:
+    """The page and query a signed-out visitor asked for (a shared link to one contact), to
+    open once they are in: until then no page is known, and the sign-in ends on the Overview."""
+    if RETURN_TO not in st.session_state:
+        path = urlsplit(st.context.url or "").path.rstrip("/").rpartition("/")[2]
+        st.session_state[RETURN_TO] = (path, st.query_params.to_dict())
+
+
+def open_remembered_page(pages: Iterable[StreamlitPage], current: StreamlitPage) -> None:
+    """Just after signing in: switch to the page remembered by :func:`remember_destination`
+    when it is one this user may see and not the page shown already."""
+    remembered = st.session_state.pop(RETURN_TO, None)
+    if remembered is None:
+        return
+    path, query = remembered
+    target = next((page for page in pages if page.url_path == path), None)
+    if target is None or (target.url_path == current.url_path and not query):
+        return
+    st.switch_page(target, query_params=query)
 
 
 def _header() -> None:

@@ -135,3 +135,16 @@ def test_an_admin_configures(tab: Page, login_url: str) -> None:
 
 def test_a_new_browser_session_signs_in_again(tab: Page, login_url: str) -> None:
     open_dashboard(tab, login_url, text=SIGN_IN)
+
+
+def test_a_link_opened_signed_out_leads_to_its_page_after_signing_in(
+    tab: Page, login_url: str
+) -> None:
+    """A shared link to one contact (``/contacts?enrollment=N``) opened in a new session shows the
+    login form, then that contact, not the Overview."""
+    open_dashboard(tab, f"{login_url}/contacts?enrollment=1", text=SIGN_IN)
+    sign_in(tab, VIEWER, PASSWORD)
+    expect(tab.get_by_role("heading", name="Contacts", exact=True)).to_be_visible()
+    idle(tab)
+    assert tab.url.endswith("/contacts?enrollment=1")
+    expect(tab.get_by_text("Select one row to see its timeline")).to_have_count(0)
