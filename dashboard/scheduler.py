@@ -30,7 +30,9 @@ class EngineStatus:
 def engine() -> EngineStatus:
     """Start the sync scheduler once per process (unless ``CWSYNC_SCHEDULER=false``)."""
     if not process.settings().scheduler:
-        return EngineStatus(None, "The scheduler is turned off (CWSYNC_SCHEDULER=false).")
+        return EngineStatus(  # the setting is CWSYNC_SCHEDULER=false: staff need not know its name
+            None, "This dashboard does not run syncs: another engine process must run them."
+        )
     handle = start_engine(process.runtime())
     atexit.register(handle.shutdown, wait=False)
     return EngineStatus(handle)

@@ -69,6 +69,9 @@ def log_section(account_id: int) -> None:
     st.subheader("Alert log")
     with store.reading() as session:
         total = destinations.count_log(session=session, account_id=account_id)
+    if not total:
+        st.caption("No alert has been sent for this account yet.")
+        return
     limit, offset = pager.pager(total, key="alerts_log_page")
     with store.reading() as session:
         rows = destinations.alert_log(

@@ -30,6 +30,8 @@ def test_an_admin_adds_a_webhook_and_a_test_alert_arrives(
     make_account(store)
     app = open_page("alerts")
     assert "Nothing needs attention right now." in texts(app)
+    assert "No alert has been sent for this account yet." in texts(app)
+    assert "Nothing matches." not in texts(app)  # no pager over an empty log
     url_box = next(box for box in app.text_input if box.label == "URL")
     url_box.input(receiver.url)
     next(b for b in app.button if b.label == "Add destination").click()

@@ -41,5 +41,5 @@ def test_without_a_scheduler_there_is_no_pass_to_run_and_the_reason_is_given(
     store: Runtime,
 ) -> None:
     assert _run() == (
-        "running=False message=The scheduler is turned off (CWSYNC_SCHEDULER=false). counts=None"
+        "running=False message=This dashboard does not run syncs: another engine process must run them. counts=None"
     )
