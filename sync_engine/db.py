@@ -205,6 +205,10 @@ def outside_the_models(
     return not (reflected and compare_to is None and (name or "").startswith(SEARCH_OBJECTS))
 
 
+# The key of the PostgreSQL advisory lock that migrating processes take (any constant of ours).
+MIGRATION_LOCK = 0x6377_7379_6E63  # "cwsync"
+
+
 def stored_revision(connection: sa.Connection) -> str | None:
     """The revision the store is at, from Alembic's ``alembic_version`` table (None when the
     store was never migrated)."""
@@ -216,14 +220,23 @@ def stored_revision(connection: sa.Connection) -> str | None:
 def migrate(database: Database) -> None:
     """Bring the schema to the newest revision and refresh SQLite's planner statistics
     (idempotent; run at every start-up)."""
-    with database.engine.begin() as connection:
-        if stored_revision(connection) != HEAD_REVISION:
-            _upgrade(connection, database.url)
+    with database.engine.connect() as connection:
+        at_head = stored_revision(connection) == HEAD_REVISION
+    if not at_head:
+        # Write transactions from the start (SQLite's lock taken up front, PostgreSQL's advisory
+        # lock): processes starting together on one store wait for each other instead of failing
+        # with "database is locked" or both creating the tables; the one that waited finds the
+        # store migrated.
+        with database.transaction() as connection:
+            if not database.is_sqlite:
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+            if stored_revision(connection) != HEAD_REVISION:
+                _upgrade(connection, database.url)
     if database.is_sqlite:
         # SQLite keeps no statistics by itself and without them plans full scans for the
         # dashboard's paged queries; a sampled ANALYZE (analysis_limit) gives the same plans as a
         # full one. Not on the FTS5 tables: statistics there make FTS5's own lookups scan.
-        with database.engine.begin() as connection:
+        with database.transaction() as connection:
             connection.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_ROWS}")
             tables = connection.exec_driver_sql(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"

@@ -18,6 +18,7 @@ import sync_engine.db as db_module
 from sync_engine.db import Database, alembic_config, clock_of, migrate, outside_the_models
 from sync_engine.models import Account, AuditEntry
 from sync_engine.services.accounts import create_account
+from tests import postgres
 
 
 def test_migrations_produce_exactly_the_models_schema(database_url: str) -> None:
@@ -82,6 +83,52 @@ def test_a_store_behind_head_is_upgraded_and_its_revision_read_with_plain_sql(
         assert db_module.stored_revision(conn) == db_module.HEAD_REVISION
         assert MigrationContext.configure(conn).get_current_revision() == db_module.HEAD_REVISION
     database.dispose()
+
+
+def _open_together(url: str, *, processes: int = 4) -> list[BaseException]:
+    """``migrate`` run at once by several stores on ``url`` (threads with their own pools, as
+    processes starting together); what each raised."""
+    stores = [Database(url) for _ in range(processes)]
+    start = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def open_store(database: Database) -> None:
+        start.wait()
+        try:
+            migrate(database)
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store, args=(d,)) for d in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for database in stores:
+        database.dispose()
+    return errors
+
+
+def test_engines_starting_together_on_one_sqlite_store_all_open_it(tmp_path: Path) -> None:
+    """A dashboard and ``cwsync sync`` runs starting at once on one SQLite file, new or at head:
+    none fails with "database is locked" (a read transaction that then writes cannot wait for
+    the lock: SQLite refuses it at once)."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    for _round in range(3):  # the first round migrates a new store, the others one at head
+        assert _open_together(url) == []
+
+
+@pytest.mark.postgres
+def test_engines_starting_together_on_a_new_postgresql_store_migrate_it_once(
+    _postgres_template: tuple[str, str],
+) -> None:
+    admin_url, _template = _postgres_template
+    with postgres.fresh_database(admin_url, "cwsync_together") as url:
+        assert _open_together(url) == []
+        database = Database(url)
+        with database.engine.connect() as connection:
+            assert db_module.stored_revision(connection) == db_module.HEAD_REVISION
+        database.dispose()
 
 
 def test_timestamps_are_stored_in_utc_and_read_back_aware(database_url: str) -> None:
