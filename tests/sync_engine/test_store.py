@@ -51,7 +51,8 @@ def test_the_head_revision_in_code_is_the_newest_migration() -> None:
     # A new migration must bump HEAD_REVISION, or start-up would take a store at the old head
     # for one at head and never migrate it.
     scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    assert scripts.get_current_head() == db_module.HEAD_REVISION
+    head = scripts.get_current_head()
+    assert head == db_module.HEAD_REVISION, f"set HEAD_REVISION in sync_engine/db.py to {head!r}"
 
 
 def test_a_store_at_head_is_told_by_its_version_row_on_both_backends(
