@@ -5,10 +5,10 @@ them gains a guesser at most one more guess per process, not a second allowance.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,7 +24,7 @@ ALLOWANCE = 4
 
 @pytest.fixture
 def two_servers(
-    sqlite_url: str, sim_server: SimulatorServer, sim: SimulatorState
+    sqlite_url: str, sim_server: SimulatorServer, sim: SimulatorState, tmp_path: Path
 ) -> Iterator[tuple[str, str, int]]:
     runtime = make_runtime(sqlite_url)
     account_id = make_connected_account(runtime, "Acme Talent", base_url=sim_server.base_url)
@@ -33,34 +33,17 @@ def two_servers(
     runtime.close()
     env = {**os.environ, "CWSYNC_DATABASE_URL": sqlite_url, "CWSYNC_DEMO": "false",
            "CWSYNC_ENCRYPTION_KEY": key.get_secret_value()}  # fmt: skip
-    processes, urls = [], []
-    try:
-        for _ in range(2):
+    urls = []
+    with ExitStack() as servers:
+        for n in range(2):
             port = loopback.free_port()
+            urls.append(f"http://127.0.0.1:{port}")
             command = [sys.executable, "-m", "sync_engine", "serve", "--port", str(port),
                        "--auth-failures", str(ALLOWANCE)]  # fmt: skip
-            processes.append(
-                subprocess.Popen(
-                    command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-                )
-            )
-            urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 60
-        for url in urls:
-            while True:
-                try:
-                    if httpx.get(f"{url}/openapi.json", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "cwsync serve did not start"
-                time.sleep(0.1)
+            log = tmp_path / f"serve-{n}.log"
+            url = f"{urls[-1]}/openapi.json"
+            servers.enter_context(loopback.running(command, url=url, log=log, seconds=60, env=env))
         yield urls[0], urls[1], account_id
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(20)
 
 
 def test_two_serve_processes_on_one_store_share_the_failed_authentication_allowance(

@@ -37,12 +37,16 @@ def _alive(pid: int) -> bool:
 
 
 class Served:
-    def __init__(self, process: subprocess.Popen[bytes], base_url: str, token: str) -> None:
-        self.process, self.base_url, self.token = process, base_url, token
+    def __init__(
+        self, process: subprocess.Popen[bytes], base_url: str, token: str, log: Path
+    ) -> None:
+        self.process, self.base_url, self.token, self.log = process, base_url, token, log
 
 
 @pytest.fixture
-def served(sqlite_url: str, sim_server: SimulatorServer, sim: SimulatorState) -> Iterator[Served]:
+def served(
+    sqlite_url: str, sim_server: SimulatorServer, sim: SimulatorState, tmp_path: Path
+) -> Iterator[Served]:
     runtime = make_runtime(sqlite_url)
     account_id = make_connected_account(runtime, "Acme Talent", base_url=sim_server.base_url)
     with runtime.db.write() as session:
@@ -64,33 +68,12 @@ def served(sqlite_url: str, sim_server: SimulatorServer, sim: SimulatorState) ->
     port = loopback.free_port()
     env = {**os.environ, "CWSYNC_DATABASE_URL": sqlite_url, "CWSYNC_DEMO": "false",
            "CWSYNC_ENCRYPTION_KEY": key.get_secret_value()}  # fmt: skip
-    process = subprocess.Popen(
+    base_url, log = f"http://127.0.0.1:{port}", tmp_path / "serve.log"
+    with loopback.running(
         [sys.executable, "-m", "sync_engine", "serve", "--port", str(port), "--workers", "2"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base_url}/openapi.json", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        assert time.monotonic() < deadline, "cwsync serve --workers 2 did not start"
-        time.sleep(0.1)
-    try:
-        yield Served(process, f"{base_url}/v1/accounts/{account_id}", token)
-    finally:
-        if process.poll() is None:
-            process.terminate()  # the supervisor stops its workers
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        if process.stderr is not None:
-            process.stderr.close()
+        url=f"{base_url}/openapi.json", log=log, seconds=60, env=env,
+    ) as process:  # fmt: skip
+        yield Served(process, f"{base_url}/v1/accounts/{account_id}", token, log)
 
 
 def test_two_workers_serve_one_port_and_a_sigterm_stops_both(served: Served) -> None:
@@ -114,8 +97,7 @@ def test_a_worker_that_dies_stops_the_others_and_the_command_fails(served: Serve
     os.kill(first, signal.SIGKILL)
     assert served.process.wait(20) == 1
     assert not _alive(second)
-    assert served.process.stderr is not None
-    assert b"stopping the others" in served.process.stderr.read()
+    assert b"stopping the others" in served.log.read_bytes()
 
 
 def test_workers_whose_supervisor_is_killed_outright_stop(served: Served) -> None:
