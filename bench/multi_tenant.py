@@ -20,6 +20,8 @@ simulator's time of its last successful answer, from the engines' start), its 42
 enrollments; then the healthy firms' efficiency (bound ÷ finish), the engines' CPU per
 successful request, whether ``--timeout`` held, the exit codes, enrollments left ``syncing`` and
 "processed twice" (enrollments with more than one successful sync attempt). A JSON line last.
+The checkout's packages are byte-compiled first, as installing a wheel does (see
+:func:`_compile_bytecode`).
 
     python bench/multi_tenant.py                       # 20 healthy firms, one process, SQLite
     python bench/multi_tenant.py --firms 60 --processes 3 --pg postgresql+psycopg://…/postgres
@@ -29,6 +31,7 @@ successful request, whether ``--timeout`` held, the exit codes, enrollments left
 from __future__ import annotations
 
 import argparse
+import compileall
 import csv
 import json
 import os
@@ -299,8 +302,19 @@ def _store_figures(rt: Runtime) -> dict[str, Any]:
     return {"statuses": statuses, "processed_twice": len(twice), "connections": states}
 
 
+def _compile_bytecode() -> None:
+    """Byte-compile the checkout's packages first, as installing a wheel does: where
+    PYTHONDONTWRITEBYTECODE is set (this sandbox sets it) no ``.pyc`` is ever written, and every
+    engine process would compile them from source again, a start-up cost an installed engine
+    never pays (0.1-0.2 s per process here)."""
+    checkout = Path(__file__).resolve().parents[1]
+    for package in ("sync_engine", "clockwork_simulator"):
+        compileall.compile_dir(checkout / package, quiet=1)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Seed, run the engines, gather the figures."""
+    _compile_bytecode()
     firms = _plan(args)
     with tempfile.TemporaryDirectory(prefix="cwsync-multi-tenant-") as tmp:
         workdir = Path(tmp)
