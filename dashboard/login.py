@@ -79,7 +79,9 @@ RETURN_TO = "_login_return_to"
 
 def remember_destination() -> None:
     """The page and query a signed-out visitor asked for (a shared link to one contact), to
-    open once they are in: until then no page is known, and the sign-in ends on the Overview."""
+    open once they sign in with a password: until then no page is known, and the sign-in ended
+    on the Overview. (Single sign-on leaves for the identity provider and comes back to a new
+    session at "/", which starts on the Overview.)"""
     if RETURN_TO not in st.session_state:
         path = urlsplit(st.context.url or "").path.rstrip("/").rpartition("/")[2]
         st.session_state[RETURN_TO] = (path, st.query_params.to_dict())

@@ -227,9 +227,7 @@ def migrate(database: Database) -> None:
         # lock): processes starting together on one store wait for each other instead of failing
         # with "database is locked" or both creating the tables; the one that waited finds the
         # store migrated.
-        with database.transaction() as connection:
-            if not database.is_sqlite:
-                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+        with _migration_transaction(database) as connection:
             if stored_revision(connection) != HEAD_REVISION:
                 _upgrade(connection, database.url)
     if database.is_sqlite:
@@ -249,6 +247,21 @@ def migrate(database: Database) -> None:
                 connection.exec_driver_sql(
                     "DELETE FROM sqlite_stat1 WHERE tbl LIKE 'contact\\_search%' ESCAPE '\\'"
                 )
+
+
+@contextmanager
+def _migration_transaction(database: Database) -> Iterator[sa.Connection]:
+    """A transaction that one migrating process holds at a time: SQLite's write lock taken up
+    front; on PostgreSQL an advisory lock, under READ COMMITTED whatever the server's default, so
+    the process that waited for it reads the ``alembic_version`` the other one committed."""
+    if database.is_sqlite:
+        with database.transaction() as connection:
+            yield connection
+        return
+    committed = database.engine.execution_options(isolation_level="READ COMMITTED")
+    with committed.begin() as connection:
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+        yield connection
 
 
 def _upgrade(connection: sa.Connection, url: str) -> None:

@@ -3,7 +3,7 @@
 :mod:`~sync_engine.cli.root` assembles the app and turns failures into one line;
 :mod:`~sync_engine.cli.common` holds what every command shares (the runtime, the actor, ``fail``).
 Each area's modules are imported inside its commands, so a command loads only what it runs
-(``cwsync sync`` is started once per sync; ``tests/test_cli_startup.py`` holds it to that).
+(``cwsync sync`` is started once per sync; ``tests/sync_engine/test_cli_startup.py`` holds it to that).
 """
 
 from __future__ import annotations

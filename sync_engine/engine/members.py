@@ -10,11 +10,11 @@ that died on this machine (its process is gone) is dropped at the next beat, and
 one's accounts go to the others once its heartbeat is older than the time to live.
 
 Engines started together agree on who is alive before either claims anything: a joining member
-writes its beat, then looks until two views a moment apart are the same (a member that claimed
-every firm before it saw the others would pace them beside their owners, and draw their 429s).
-Looking only reads: in its first seconds a member looks often, so it soon sees one that started
-just after it, but writes its beat no more often than later, never taking SQLite's write lock
-from the workers for it.
+writes its beat, then looks every 0.1 s until its view has stayed the same for 0.2 s (a member
+that claimed every firm before it saw the others would pace them beside their owners, and draw
+their 429s). Looking only reads; in its first seconds a member also looks at every discovery of
+due work (``passes.DISCOVER_SECONDS``) rather than only at its 2 s beat, so it soon sees one
+that started just after it, without taking SQLite's write lock from the workers for it.
 
 The split is a preference for pacing, not a lock: claims still lease each enrollment
 (``FOR UPDATE SKIP LOCKED``), so two engines briefly disagreeing about a firm (one's view of the
@@ -42,10 +42,12 @@ log = logging.getLogger(__name__)
 
 # How often a member writes its beat, and reads who else is alive (monotonic seconds).
 BEAT_SECONDS = 2.0
-# In its first JOINING_SECONDS a member looks (reads only) who is alive this often: engines
-# started together see each other within a look. A lone member waits one look before claiming.
+# In its first JOINING_SECONDS a member looks (reads only) who is alive at most this often.
 JOINING_LOOK_SECONDS = 0.1
 JOINING_SECONDS = 5.0
+# Before its first claim a member's view must stay the same this long (what a lone member waits):
+# engines started closer together than this see each other first.
+AGREE_SECONDS = 0.2
 # A member whose beat is older than this is taken to be gone (at least this; see time_to_live).
 MIN_TIME_TO_LIVE = 15.0
 # Rows of members gone this long are deleted by whichever member beats.
@@ -203,19 +205,21 @@ class Membership:
         self._looked_at = time.monotonic()
 
     def settle(self) -> None:
-        """Once after joining: beat, then look until two views ``JOINING_LOOK_SECONDS`` apart
-        agree (at most ``JOINING_SECONDS``), so members started together see each other before
-        claiming."""
+        """Once after joining: beat, then look every ``JOINING_LOOK_SECONDS`` until the view has
+        stayed the same for ``AGREE_SECONDS`` (at most ``JOINING_SECONDS``), so members started
+        together see each other before claiming."""
         if self._settled:
             return
-        started = time.monotonic()
         self.beat()
-        while time.monotonic() - started < JOINING_SECONDS:
-            seen = self._alive
+        seen, waited, unchanged = self._alive, 0.0, 0.0
+        while waited < JOINING_SECONDS and unchanged < AGREE_SECONDS - 1e-9:
             self._sleep(JOINING_LOOK_SECONDS)
+            waited += JOINING_LOOK_SECONDS
             self.look()
             if self._alive == seen:
-                break
+                unchanged += JOINING_LOOK_SECONDS
+            else:
+                seen, unchanged = self._alive, 0.0
         self._settled = True
 
     def mine(self, due: dict[int, int]) -> dict[int, int]:

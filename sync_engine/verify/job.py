@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from apscheduler.schedulers.base import BaseScheduler
 from sqlmodel import col, func, select
 
 from sync_engine.engine.pacing import TokenBucket
@@ -21,6 +21,9 @@ from sync_engine.models import ClockworkConnection, ConnectionState
 from sync_engine.runtime import Runtime
 from sync_engine.verify.models import VerifyRun
 from sync_engine.verify.runs import VerifyError, advance, pending_runs, request_verification
+
+if TYPE_CHECKING:  # the scheduler is the dashboard's; nothing here needs apscheduler loaded
+    from apscheduler.schedulers.base import BaseScheduler
 
 log = logging.getLogger(__name__)
 

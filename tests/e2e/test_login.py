@@ -147,4 +147,14 @@ def test_a_link_opened_signed_out_leads_to_its_page_after_signing_in(
     expect(tab.get_by_role("heading", name="Contacts", exact=True)).to_be_visible()
     idle(tab)
     assert tab.url.endswith("/contacts?enrollment=1")
+    expect(tab.get_by_text("Timeline", exact=True)).to_be_visible()  # the contact's detail
     expect(tab.get_by_text("Select one row to see its timeline")).to_have_count(0)
+
+
+def test_a_link_to_an_admin_page_leads_a_viewer_to_the_overview(tab: Page, login_url: str) -> None:
+    open_dashboard(tab, f"{login_url}/sequences", text=SIGN_IN)
+    sign_in(tab, VIEWER, PASSWORD)
+    expect(tab.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
+    idle(tab)
+    assert "Sequences" not in nav_links(tab)
+    expect(tab.get_by_role("heading", name="Sequences")).to_have_count(0)

@@ -123,8 +123,15 @@ def test_engines_starting_together_on_one_sqlite_store_all_open_it(tmp_path: Pat
 def test_engines_starting_together_on_a_new_postgresql_store_migrate_it_once(
     _postgres_template: tuple[str, str],
 ) -> None:
+    """Also when the server's default isolation is REPEATABLE READ: the process that waited for
+    the lock must still see the revision the first one committed, not run the scripts again."""
     admin_url, _template = _postgres_template
     with postgres.fresh_database(admin_url, "cwsync_together") as url:
+        name = sa.make_url(url).database
+        postgres.admin_sql(
+            admin_url,
+            f"ALTER DATABASE {name} SET default_transaction_isolation = 'repeatable read'",
+        )
         assert _open_together(url) == []
         database = Database(url)
         with database.engine.connect() as connection:

@@ -10,7 +10,10 @@ import threading
 import time
 from collections import Counter
 
+import pytest
+
 from clockwork_simulator import SimulatorServer, SimulatorState
+from sync_engine.engine import members
 from sync_engine.engine.members import (
     JOINING_LOOK_SECONDS,
     Membership,
@@ -68,17 +71,24 @@ def test_no_member_holds_more_than_its_share_and_a_leaver_moves_little() -> None
     assert len(moved) <= 4  # besides the leaver's own
 
 
+@pytest.mark.parametrize("looks_later", [0, 1], ids=["at a's first look", "at its second"])
 def test_engines_started_together_see_each_other_before_the_first_claim(
-    sqlite_url: str, clock: FakeClock, sim: SimulatorState, sim_server: SimulatorServer
+    sqlite_url: str,
+    clock: FakeClock,
+    sim: SimulatorState,
+    sim_server: SimulatorServer,
+    looks_later: int,
 ) -> None:
+    """b joins while a agrees on who is alive: just after a's beat, or one look (0.1 s) later,
+    when a's first look has already seen no one new."""
     rt = make_runtime(sqlite_url, clock=clock)
     url = sim_server.base_url
     accounts = [make_connected_account(rt, f"Firm {n}", base_url=url) for n in range(12)]
     late = _membership(rt, "b")
     joined: list[float] = []
 
-    def others_join(seconds: float) -> None:  # b's first beat comes just after a's
-        if not joined:
+    def others_join(seconds: float) -> None:
+        if len(joined) == looks_later:
             late.beat()
         joined.append(seconds)
 
@@ -93,10 +103,11 @@ def test_engines_started_together_see_each_other_before_the_first_claim(
 
 
 def test_a_joining_member_looks_often_without_taking_the_write_lock(
-    sqlite_url: str, clock: FakeClock
+    sqlite_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The looks of a member's first seconds only read: SQLite's write lock, held by a worker
     (here a bare connection), does not hold them up, and they still see a member that joined."""
+    monkeypatch.setattr(members, "BEAT_SECONDS", 3600.0)  # a slow machine: still a look, no beat
     rt = make_runtime(sqlite_url, clock=clock)
     me, other = _membership(rt, "a"), _membership(rt, "b")
     me.settle()
