@@ -227,7 +227,7 @@ def migrate(database: Database) -> None:
         # lock): processes starting together on one store wait for each other instead of failing
         # with "database is locked" or both creating the tables; the one that waited finds the
         # store migrated.
-        with _migration_transaction(database) as connection:
+        with migration_transaction(database) as connection:
             if stored_revision(connection) != HEAD_REVISION:
                 _upgrade(connection, database.url)
     if database.is_sqlite:
@@ -250,7 +250,7 @@ def migrate(database: Database) -> None:
 
 
 @contextmanager
-def _migration_transaction(database: Database) -> Iterator[sa.Connection]:
+def migration_transaction(database: Database) -> Iterator[sa.Connection]:
     """A transaction that one migrating process holds at a time: SQLite's write lock taken up
     front; on PostgreSQL an advisory lock, under READ COMMITTED whatever the server's default, so
     the process that waited for it reads the ``alembic_version`` the other one committed."""

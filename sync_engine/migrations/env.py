@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import sync_engine.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from sync_engine.db import Database, outside_the_models
+from sync_engine.db import Database, migration_transaction, outside_the_models
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -37,11 +37,10 @@ def run_migrations() -> None:
     if not url:
         raise SystemExit("set CWSYNC_DATABASE_URL or sqlalchemy.url in alembic.ini")
     database = Database(url)
-    with database.engine.connect() as conn:
+    with migration_transaction(database) as conn:  # one migrating process at a time, as migrate()
         _configure(conn)
         with context.begin_transaction():
             context.run_migrations()
-        conn.commit()
     database.dispose()
 
 
