@@ -31,12 +31,12 @@ def _emit(kind: str, **fields: Any) -> None:
 
 
 def _patch() -> None:
-    beat, claim_due, write_calls = members.Membership.beat, passes.claim_due, passes.write_calls
+    see, claim_due, write_calls = members.Membership._see, passes.claim_due, passes.write_calls
     engine_init = passes.Engine.__init__
 
-    def traced_beat(self: members.Membership) -> None:
-        before = self._alive
-        beat(self)
+    def traced_see(self: members.Membership, alive: Any, accounts: frozenset[int]) -> None:
+        before = self._alive  # a view from a beat or a look
+        see(self, alive, accounts)
         if self._alive != before:
             _emit("members", me=self.member, alive=list(self._alive))
 
@@ -56,7 +56,7 @@ def _patch() -> None:
         engine_init(self, *args, **kwargs)
         _engines.append(self)
 
-    members.Membership.beat = traced_beat  # type: ignore[method-assign]
+    members.Membership._see = traced_see  # type: ignore[method-assign]
     passes.claim_due = traced_claim
     passes.write_calls = traced_calls
     passes.Engine.__init__ = traced_init  # type: ignore[method-assign]
