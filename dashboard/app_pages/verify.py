@@ -157,7 +157,8 @@ def render() -> None:
     # Refreshed only while a run works: at rest the page has nothing to poll for.
     refresh = f"{process.settings().refresh_seconds:g}s" if working else None
     st.fragment(progress, run_every=refresh)(account_id)
-    findings(account_id)
+    if latest is not None:  # never verified: nothing has drifted, nor been checked
+        findings(account_id)
 
 
 render()

@@ -33,6 +33,7 @@ def test_verify_from_the_page_lists_drift_and_queues_its_repair(
         admin.delete_person(SIM_FIRM, _person(store, "person1@example.com"))
     app = open_page("verify")
     assert "This account has not been verified yet." in texts(app)
+    assert "Drifted contacts" not in [heading.value for heading in app.subheader]
     next(b for b in app.button if b.label == "Verify now").click()
     app.run()
     assert not app.exception, [e.value for e in app.exception]
