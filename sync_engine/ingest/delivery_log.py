@@ -4,12 +4,12 @@ delivery its answer, so a platform's retry is answered as it was (:func:`stored_
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, select
 
 from sync_engine.engine.statements import Prepared
@@ -70,9 +70,20 @@ _DELIVERY_COLUMNS = (
     "account_id", "route", "outcome", "status_code", "received_at", "delivery_key", "token_id",
     "reason", "items", "answer",
 )  # fmt: skip
-# PostgreSQL: a group's records as one array per column, one fixed statement whatever their number.
-_INSERT_DELIVERIES = Prepared(
-    sa.insert(_DELIVERIES).from_select(
+
+
+class _PostgresqlStatements(NamedTuple):
+    insert_deliveries: Prepared
+    answers_by_keys: Prepared
+
+
+@functools.cache
+def _postgresql() -> _PostgresqlStatements:
+    """PostgreSQL's statements, rows passed as arrays (``unnest``): one fixed statement whatever
+    their number. Built at first use, so a SQLite process never imports the PostgreSQL dialect."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    insert_deliveries = sa.insert(_DELIVERIES).from_select(
         _DELIVERY_COLUMNS,
         sa.select(
             sa.func.unnest(
@@ -85,7 +96,25 @@ _INSERT_DELIVERIES = Prepared(
             .render_derived(name="given")
         ),
     )
-)
+    wanted = (
+        sa.func.unnest(
+            sa.bindparam("account_ids", type_=ARRAY(sa.Integer())),
+            sa.bindparam("delivery_keys", type_=ARRAY(sa.String())),
+        )
+        .table_valued(sa.column("account_id", sa.Integer()), sa.column("delivery_key", sa.String()))
+        .render_derived(name="wanted")
+    )
+    answers_by_keys = sa.select(
+        _DELIVERIES.c.account_id, _DELIVERIES.c.delivery_key, _DELIVERIES.c.status_code,
+        _DELIVERIES.c.answer,
+    ).join(
+        wanted,
+        sa.and_(
+            _DELIVERIES.c.account_id == wanted.c.account_id,
+            _DELIVERIES.c.delivery_key == wanted.c.delivery_key,
+        ),
+    )  # fmt: skip
+    return _PostgresqlStatements(Prepared(insert_deliveries), Prepared(answers_by_keys))
 
 
 def record_deliveries(connection: sa.Connection, deliveries: list[Delivery]) -> None:
@@ -95,7 +124,7 @@ def record_deliveries(connection: sa.Connection, deliveries: list[Delivery]) -> 
         return
     rows = [delivery.row() for delivery in deliveries]
     if connection.dialect.name == "postgresql":
-        _INSERT_DELIVERIES.run(
+        _postgresql().insert_deliveries.run(
             connection, {f"{name}s": [row[name] for row in rows] for name in _DELIVERY_COLUMNS}
         )
     else:
@@ -125,27 +154,6 @@ def stored_answer(
     return int(row.status_code), dict(row.answer or {})
 
 
-# PostgreSQL: the keys as two arrays, one fixed statement whatever their number.
-_WANTED_KEYS = (
-    sa.func.unnest(
-        sa.bindparam("account_ids", type_=ARRAY(sa.Integer())),
-        sa.bindparam("delivery_keys", type_=ARRAY(sa.String())),
-    )
-    .table_valued(sa.column("account_id", sa.Integer()), sa.column("delivery_key", sa.String()))
-    .render_derived(name="wanted")
-)
-_ANSWERS_BY_KEYS = Prepared(
-    sa.select(
-        _DELIVERIES.c.account_id, _DELIVERIES.c.delivery_key, _DELIVERIES.c.status_code,
-        _DELIVERIES.c.answer,
-    ).join(
-        _WANTED_KEYS,
-        sa.and_(
-            _DELIVERIES.c.account_id == _WANTED_KEYS.c.account_id,
-            _DELIVERIES.c.delivery_key == _WANTED_KEYS.c.delivery_key,
-        ),
-    )
-)  # fmt: skip
 _ANSWER_OF_KEY = Prepared(
     sa.select(
         _DELIVERIES.c.account_id, _DELIVERIES.c.delivery_key, _DELIVERIES.c.status_code,
@@ -165,7 +173,7 @@ def stored_answers(
     if not keys:
         return {}
     if connection.dialect.name == "postgresql":
-        rows = _ANSWERS_BY_KEYS.run(
+        rows = _postgresql().answers_by_keys.run(
             connection,
             {"account_ids": [a for a, _k in keys], "delivery_keys": [k for _a, k in keys]},
         )

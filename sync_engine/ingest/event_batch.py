@@ -12,12 +12,12 @@ event by enrollment id goes that ordinary way.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 from sqlmodel import Session
@@ -56,33 +56,44 @@ _COLUMNS = (
 _REQUEUE = Prepared(REQUEUE_FOR_NOTE)
 
 
-def _arrays(*columns: tuple[str, sa.types.TypeEngine[Any]]) -> Any:
-    """PostgreSQL: a table of the rows given as one array parameter per column (``<name>s``)."""
-    return sa.func.unnest(
-        *(sa.bindparam(f"{name}s", type_=ARRAY(kind)) for name, kind in columns)
-    ).table_valued(*(sa.column(name, kind) for name, kind in columns))
-
-
-# PostgreSQL: the statements take the group's rows as arrays, so each is one fixed statement
-# (prepared by psycopg once) whatever the group's size.
-_WANTED = _arrays(
-    ("n", sa.Integer()), ("account_id", sa.Integer()), ("ref", sa.String()),
-    ("email", sa.String()), ("at", sa.DateTime(timezone=True)),
-).render_derived(name="wanted")  # fmt: skip
 _REFS, _CONTACTS, _ENROLLMENTS = (
     table_of(IngestSequenceRef), table_of(Contact), table_of(Enrollment)
 )  # fmt: skip
-# Driven by the group's rows, each an index lookup of its sequence, contact and enrollment.
-_PG_LOOKUP = Prepared(
-    event_context_from(
-        _WANTED.join(
-            _REFS, sa.and_(_REFS.c.account_id == _WANTED.c.account_id, _REFS.c.ref == _WANTED.c.ref)
+
+
+class _PostgresqlPlan(NamedTuple):
+    lookup: Prepared
+    insert: Prepared
+    requeue: Prepared
+
+
+@functools.cache
+def _postgresql() -> _PostgresqlPlan:
+    """PostgreSQL's statements: they take the group's rows as arrays, so each is one fixed
+    statement (prepared by psycopg once) whatever the group's size. Built at first use, so a
+    SQLite process never imports the PostgreSQL dialect."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    def arrays(*columns: tuple[str, sa.types.TypeEngine[Any]]) -> Any:
+        """A table of the rows given as one array parameter per column (``<name>s``)."""
+        return sa.func.unnest(
+            *(sa.bindparam(f"{name}s", type_=ARRAY(kind)) for name, kind in columns)
+        ).table_valued(*(sa.column(name, kind) for name, kind in columns))
+
+    wanted = arrays(
+        ("n", sa.Integer()), ("account_id", sa.Integer()), ("ref", sa.String()),
+        ("email", sa.String()), ("at", sa.DateTime(timezone=True)),
+    ).render_derived(name="wanted")  # fmt: skip
+    # Driven by the group's rows, each an index lookup of its sequence, contact and enrollment.
+    lookup = event_context_from(
+        wanted.join(
+            _REFS, sa.and_(_REFS.c.account_id == wanted.c.account_id, _REFS.c.ref == wanted.c.ref)
         )
         .join(
             _CONTACTS,
             sa.and_(
-                _CONTACTS.c.account_id == _WANTED.c.account_id,
-                _CONTACTS.c.email == _WANTED.c.email,
+                _CONTACTS.c.account_id == wanted.c.account_id,
+                _CONTACTS.c.email == wanted.c.email,
             ),
         )
         .join(
@@ -92,30 +103,28 @@ _PG_LOOKUP = Prepared(
                 _ENROLLMENTS.c.sequence_id == _REFS.c.sequence_id,
             ),
         ),
-        _WANTED.c.at,
-    ).add_columns(_WANTED.c.n)
-)
-_PG_INSERT = Prepared(
-    sa.insert(_ACTIVITIES)
-    .from_select(
-        _COLUMNS,
-        sa.select(
-            _arrays(*((name, _ACTIVITIES.c[name].type) for name in _COLUMNS)).render_derived(
-                name="given"
-            )
-        ),
+        wanted.c.at,
+    ).add_columns(wanted.c.n)
+    insert = (
+        sa.insert(_ACTIVITIES)
+        .from_select(
+            _COLUMNS,
+            sa.select(
+                arrays(*((name, _ACTIVITIES.c[name].type) for name in _COLUMNS)).render_derived(
+                    name="given"
+                )
+            ),
+        )
+        .returning(_ACTIVITIES.c.id, _ACTIVITIES.c.activity_key)
     )
-    .returning(_ACTIVITIES.c.id, _ACTIVITIES.c.activity_key)
-)
 
+    def any_id(element: Any, **_kw: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key == "enrollment_id":
+            return sa.any_(sa.bindparam("enrollment_ids", type_=ARRAY(sa.Integer())))
+        return None
 
-def _any_id(element: Any, **_kw: Any) -> Any:
-    if isinstance(element, BindParameter) and element.key == "enrollment_id":
-        return sa.any_(sa.bindparam("enrollment_ids", type_=ARRAY(sa.Integer())))
-    return None
-
-
-_PG_REQUEUE = Prepared(cast(sa.Update, replacement_traverse(REQUEUE_FOR_NOTE, {}, _any_id)))
+    requeue = cast(sa.Update, replacement_traverse(REQUEUE_FOR_NOTE, {}, any_id))
+    return _PostgresqlPlan(Prepared(lookup), Prepared(insert), Prepared(requeue))
 
 
 def batchable(event: Any) -> bool:
@@ -209,7 +218,7 @@ def _context_rows(connection: sa.Connection, wanted: dict[int, dict[str, Any]]) 
             for name, value in values.items():
                 arrays.setdefault(f"{name}s", []).append(value)
         found: dict[int, Any] = {}
-        for row in _PG_LOOKUP.run(connection, arrays):
+        for row in _postgresql().lookup.run(connection, arrays):
             found.setdefault(row.n, row)  # one enrollment per contact and sequence, as alone
         return found
     found = {}
@@ -227,7 +236,7 @@ def _write(
     postgresql = connection.dialect.name == "postgresql"
     if postgresql:
         params = {f"{name}s": [columns[name] for _n, columns in inserts] for name in _COLUMNS}
-        rows = _PG_INSERT.run(connection, params)
+        rows = _postgresql().insert.run(connection, params)
     else:
         rows = [row for _n, columns in inserts for row in _INSERT_ONE.run(connection, columns)]
     ids = {row.activity_key: row.id for row in rows}
@@ -237,7 +246,7 @@ def _write(
         if columns["state"] == ActivityState.PENDING:
             requeue.add(columns["enrollment_id"])
     if requeue and postgresql:
-        _PG_REQUEUE.run(connection, {"enrollment_ids": sorted(requeue), "due": now})
+        _postgresql().requeue.run(connection, {"enrollment_ids": sorted(requeue), "due": now})
     elif requeue:
         _REQUEUE.run_many(
             connection,

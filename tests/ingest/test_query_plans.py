@@ -32,7 +32,7 @@ def test_an_events_enrollment_lookup_reads_the_contact_once_on_a_fresh_import(
     with api.runtime.db.engine.connect() as connection:
         values = {"account_id": api.account_id, "ref": "seq-1", "at": api.clock()}
         if statement == "group of 4":  # a group commit's events, looked up in one statement
-            query = event_batch._PG_LOOKUP.statement
+            query = event_batch._postgresql().lookup.statement
             values = {
                 "ns": [0, 1, 2, 3], "account_ids": [api.account_id] * 4, "refs": ["seq-1"] * 4,
                 "emails": [f"lead{150 + n}@example.com" for n in range(4)],
