@@ -208,13 +208,35 @@ def outside_the_models(
 # The key of the PostgreSQL advisory lock that migrating processes take (any constant of ours).
 MIGRATION_LOCK = 0x6377_7379_6E63  # "cwsync"
 
+_STORED_REVISION = "SELECT version_num FROM alembic_version"
+
 
 def stored_revision(connection: sa.Connection) -> str | None:
     """The revision the store is at, from Alembic's ``alembic_version`` table (None when the
-    store was never migrated)."""
-    if not sa.inspect(connection).has_table("alembic_version"):
+    store was never migrated).
+
+    One statement, the table's absence told by its error; inside a PostgreSQL transaction the
+    caller opened, which that error would abort, the catalog is asked first.
+    """
+    began = not connection.in_transaction()
+    postgresql_transaction = not began and connection.dialect.name == "postgresql"
+    if postgresql_transaction and not sa.inspect(connection).has_table("alembic_version"):
         return None
-    return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    try:
+        return cast(str | None, connection.exec_driver_sql(_STORED_REVISION).scalar())
+    except sa.exc.DBAPIError as exc:
+        if not _no_such_table(exc):
+            raise
+        if began:  # end the transaction the statement began (aborted, on PostgreSQL)
+            connection.rollback()
+        return None
+
+
+def _no_such_table(error: sa.exc.DBAPIError) -> bool:
+    """Whether ``error`` says the statement's table does not exist (SQLite, PostgreSQL)."""
+    if getattr(error.orig, "sqlstate", None) == "42P01":  # PostgreSQL's undefined_table
+        return True
+    return isinstance(error, sa.exc.OperationalError) and "no such table" in str(error.orig)
 
 
 def migrate(database: Database) -> None:

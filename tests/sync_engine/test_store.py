@@ -68,6 +68,42 @@ def test_a_store_at_head_is_told_by_its_version_row_on_both_backends(
     assert upgrades == []
 
 
+def test_a_store_at_head_is_told_by_one_statement_on_both_backends(database_url: str) -> None:
+    database = Database(database_url)
+    with database.engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")  # the dialect's first-connect queries, not counted
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(database.engine, "before_cursor_execute", seen)
+    with database.engine.connect() as conn:
+        assert db_module.stored_revision(conn) == db_module.HEAD_REVISION
+    database.dispose()
+    assert [s for s in statements if not s.startswith("BEGIN")] == [
+        "SELECT version_num FROM alembic_version"
+    ]
+
+
+def test_a_store_never_migrated_has_no_revision_and_the_callers_transaction_goes_on(
+    database_url: str,
+) -> None:
+    database = Database(database_url)
+    with database.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE alembic_version")  # as before the first migration
+    with database.engine.connect() as conn:  # no transaction open: the statement begins one
+        assert db_module.stored_revision(conn) is None
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    with database.engine.begin() as conn:  # in the caller's transaction, which stays usable
+        conn.exec_driver_sql("CREATE TABLE kept (n INTEGER)")
+        assert db_module.stored_revision(conn) is None
+        conn.exec_driver_sql("INSERT INTO kept (n) VALUES (1)")
+    with database.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT n FROM kept").scalar() == 1
+    database.dispose()
+
+
 def test_a_store_behind_head_is_upgraded_and_its_revision_read_with_plain_sql(
     tmp_path: Path,
 ) -> None:
