@@ -26,7 +26,12 @@ def connection_credentials(
     *, session: Session, box: SecretBox, account_id: int
 ) -> Credentials | None:
     """The decrypted credentials of a live connection, for the HTTP client only."""
-    row = get_connection(session=session, account_id=account_id)
+    return credentials_of(get_connection(session=session, account_id=account_id), box)
+
+
+def credentials_of(row: ClockworkConnection | None, box: SecretBox) -> Credentials | None:
+    """A connection row's decrypted credentials, None when it is not live (never connected or
+    disconnected); raises :class:`SecretKeyError` when they cannot be read with ``box``."""
     if row is None or row.state == ConnectionState.DISCONNECTED:
         return None
     return Credentials(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -30,10 +30,15 @@ CHANGE = 0.02  # a pace within this share of the one last written is not written
 _PACE = table_of(FirmPace)
 
 
-def recall(session: Session, account_id: int) -> tuple[float, float] | None:
-    """The (rate, ceiling) last learned for the account's firm by any engine, if any."""
-    row = session.get(FirmPace, account_id)
-    return (row.rate, row.ceiling) if row is not None else None
+def recall_many(session: Session, account_ids: Collection[int]) -> dict[int, tuple[float, float]]:
+    """The (rate, ceiling) last learned by any engine for each of these accounts' firms, for
+    those with one: one query."""
+    if not account_ids:
+        return {}
+    query = sa.select(_PACE.c.account_id, _PACE.c.rate, _PACE.c.ceiling).where(
+        _PACE.c.account_id.in_(account_ids)
+    )
+    return {account_id: (rate, ceiling) for account_id, rate, ceiling in session.execute(query)}
 
 
 class PaceBook:

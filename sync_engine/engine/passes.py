@@ -29,14 +29,17 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import NamedTuple
+
+from sqlmodel import col, select
 
 from sync_engine.clockwork.client import CallRecord, ClockworkClient, Credentials
-from sync_engine.connections import connection_credentials, mark_needs_attention
+from sync_engine.connections import credentials_of, mark_needs_attention
 from sync_engine.crypto import SecretKeyError
 from sync_engine.engine.call_log import write_calls
 from sync_engine.engine.lanes import CLAIM_AHEAD, Lane
 from sync_engine.engine.members import Membership, member_name, time_to_live
-from sync_engine.engine.paces import PaceBook, recall
+from sync_engine.engine.paces import PaceBook, recall_many
 from sync_engine.engine.pacing import TokenBucket
 from sync_engine.engine.pipeline import PipelineConfig, process
 from sync_engine.engine.queue import (
@@ -48,7 +51,7 @@ from sync_engine.engine.queue import (
     release_claims,
     remaining_work,
 )
-from sync_engine.models import AccountSettings, EngineRun
+from sync_engine.models import AccountSettings, ClockworkConnection, EngineRun
 from sync_engine.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,14 @@ TICK_SECONDS = 0.1
 READY_SECONDS = 0.5
 # After the stop time, how long the work in flight is given to put itself back in the queue.
 WIND_DOWN_SECONDS = 2.0
+
+
+class _LaneFacts(NamedTuple):
+    """What a firm's lane is built from, read once per pass."""
+
+    credentials: Credentials | Exception | None  # None: not connected; an error: unusable
+    max_rps: float | None  # the told limit (None: adaptive)
+    learned: tuple[float, float] | None  # another engine's pace, for a lane new here
 
 
 def worker_name() -> str:
@@ -196,10 +207,13 @@ class Engine:
         room = settings.workers - len(self._in_flight)
         turn = next(self._rotation) % len(accounts)
         wanted: list[tuple[Lane, int, int]] = []  # lane, how many to claim, to start now
+        stale = [a for a in accounts if not self._lane_is_current(self._lanes.get(a))]
+        read = self._read_lanes(stale) if stale and room > 0 else {}
+        lanes = {a: self._lane_for(a, counts, read) for a in read}  # current for the whole pass
         for account_id in accounts[turn:] + accounts[:turn]:
             if room <= 0:
                 break
-            lane = self._lane_for(account_id, counts)
+            lane = lanes[account_id] if account_id in lanes else self._lane_for(account_id, counts)
             if lane is None:
                 due.pop(account_id, None)
                 continue
@@ -326,42 +340,34 @@ class Engine:
 
     # --- lanes -----------------------------------------------------------------------------------
 
-    def _lane_for(self, account_id: int, counts: Counter[str]) -> Lane | None:
+    def _lane_for(
+        self, account_id: int, counts: Counter[str], read: dict[int, _LaneFacts] | None = None
+    ) -> Lane | None:
         """The firm's lane with a client for its current credentials; None (and the account
         marked *needs attention*) when they cannot be read. Credentials and settings are read
-        once per pass."""
-        rt = self.runtime
+        once per pass: from ``read`` (:meth:`_read_lanes`, every firm of the pass at once) or
+        here, for this firm alone."""
         lane = self._lanes.get(account_id)
-        if (
-            lane is not None
-            and lane.client is not None
-            and lane.checked_in_pass == self._pass_number
-        ):
+        if self._lane_is_current(lane):
             return lane
-        try:
-            with rt.db.read() as session:
-                credentials = connection_credentials(
-                    session=session, box=rt.box, account_id=account_id
-                )
-                settings = session.get(AccountSettings, account_id)
-                max_rps = settings.max_rps if settings else None
-                # A firm new to this engine starts at the pace another engine learned for it.
-                learned = recall(session, account_id) if lane is None and max_rps is None else None
-        except Exception as exc:  # undecryptable secrets, a stored value no longer valid
-            log.warning("account %s: credentials unusable: %s", account_id, type(exc).__name__)
-            self._needs_attention(account_id, exc)
+        facts = (read or {}).get(account_id) or self._read_lanes([account_id])[account_id]
+        if isinstance(facts.credentials, Exception):  # undecryptable, a value no longer valid
+            error = facts.credentials
+            log.warning("account %s: credentials unusable: %s", account_id, type(error).__name__)
+            self._needs_attention(account_id, error)
             counts["credentials_unreadable"] += 1
             return None
+        credentials = facts.credentials
         if credentials is None:  # disconnected meanwhile
             return None
-        rate = max_rps or rt.settings.default_max_rps
+        rate = facts.max_rps or self.runtime.settings.default_max_rps
         if lane is None:
-            pacer = TokenBucket(rate, adaptive=max_rps is None)
-            if learned is not None:
-                pacer.adopt(*learned)
+            pacer = TokenBucket(rate, adaptive=facts.max_rps is None)
+            if facts.learned is not None:  # a firm new to this engine: another engine's pace
+                pacer.adopt(*facts.learned)
             lane = self._lanes[account_id] = Lane(account_id=account_id, pacer=pacer)
         else:
-            lane.pacer.set_rate(rate, adaptive=max_rps is None)
+            lane.pacer.set_rate(rate, adaptive=facts.max_rps is None)
         key = (credentials.secrets(), credentials.base_url, credentials.firm)
         if lane.client is None or lane.credentials_key != key:
             if lane.client is not None:
@@ -370,6 +376,52 @@ class Engine:
             lane.credentials_key = key
         lane.checked_in_pass = self._pass_number
         return lane
+
+    def _lane_is_current(self, lane: Lane | None) -> bool:
+        return (
+            lane is not None
+            and lane.client is not None
+            and lane.checked_in_pass == self._pass_number
+        )
+
+    def _read_lanes(self, account_ids: list[int]) -> dict[int, _LaneFacts]:
+        """Each firm's credentials, told limit and, for a firm new to this engine, the pace
+        another engine learned for it: one read for them all. A firm whose row cannot be used
+        gets the error as its credentials; if the read itself fails, each firm is read alone,
+        so one bad row stays that firm's."""
+        rt = self.runtime
+        try:
+            with rt.db.read() as session:
+                rows = session.exec(
+                    select(ClockworkConnection).where(
+                        col(ClockworkConnection.account_id).in_(account_ids)
+                    )
+                ).all()
+                told = dict(
+                    session.exec(
+                        select(AccountSettings.account_id, AccountSettings.max_rps).where(
+                            col(AccountSettings.account_id).in_(account_ids)
+                        )
+                    ).all()
+                )
+                new = [a for a in account_ids if a not in self._lanes and told.get(a) is None]
+                learned = recall_many(session, new)
+        except Exception as exc:
+            if len(account_ids) == 1:
+                return {account_ids[0]: _LaneFacts(exc, None, None)}
+            return {a: self._read_lanes([a])[a] for a in account_ids}
+        by_account = {row.account_id: row for row in rows}
+        facts = {}
+        for account_id in account_ids:
+            credentials: Credentials | Exception | None
+            try:
+                credentials = credentials_of(by_account.get(account_id), rt.box)
+            except Exception as exc:
+                credentials = exc
+            facts[account_id] = _LaneFacts(
+                credentials, told.get(account_id), learned.get(account_id)
+            )
+        return facts
 
     def _client(self, credentials: Credentials, lane: Lane) -> ClockworkClient:
         def record(call: CallRecord) -> None:

@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 from clockwork_simulator import SimulatorServer, SimulatorState
 from clockwork_simulator.faults import FaultConfig
 from clockwork_simulator.mock import mock_transport
-from sync_engine.engine import pipeline
+from sync_engine.engine import passes, pipeline
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig
 from sync_engine.engine.work import Work
@@ -171,6 +171,42 @@ def test_undecryptable_credentials_pause_that_account_alone(mock_rt: Runtime) ->
     assert connection is not None
     assert connection.state == ConnectionState.NEEDS_ATTENTION
     assert "re-enter the credentials" in (connection.last_error or "")
+
+
+def test_a_pass_reads_its_firms_lanes_in_one_query_and_a_failed_read_stays_per_firm(
+    mock_rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    firms = [make_connected_account(mock_rt, f"Firm {n}") for n in range(5)]
+    for n, account_id in enumerate(firms):
+        _enroll_many(mock_rt, account_id, f"firm{n}-", 2)
+    reads: list[str] = []
+
+    @sa.event.listens_for(mock_rt.db.engine, "before_cursor_execute")
+    def _count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "api_key_token" in statement:  # a read of credentials
+            reads.append(statement)
+
+    engine = Engine(mock_rt)
+    engine.run_pass()
+    assert len(reads) == 1  # every firm's credentials in one read, not one read per firm
+    assert all(_statuses(mock_rt, a) == {EnrollmentStatus.SYNCED: 2} for a in firms)
+
+    # A read of them all that fails (a bad row, a dropped connection) is retried firm by firm.
+    for n, account_id in enumerate(firms):
+        _enroll_many(mock_rt, account_id, f"again{n}-", 1)
+    real, failed = passes.recall_many, []
+
+    def fails_for_several(session: object, account_ids: list[int]) -> object:
+        if len(account_ids) > 1:
+            failed.append(len(account_ids))
+            raise RuntimeError("the read of several firms failed")
+        return real(session, account_ids)  # type: ignore[arg-type]
+
+    engine.close()  # it leaves: the next engine owns every firm
+    monkeypatch.setattr(passes, "recall_many", fails_for_several)
+    Engine(mock_rt).run_pass()  # a new engine: every firm new to it, its pace recalled
+    assert failed == [5]
+    assert all(_statuses(mock_rt, a) == {EnrollmentStatus.SYNCED: 3} for a in firms)
 
 
 def _hostile(

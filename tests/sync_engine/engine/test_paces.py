@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.engine.lanes import Lane
-from sync_engine.engine.paces import PaceBook, recall
+from sync_engine.engine.paces import PaceBook, recall_many
 from sync_engine.engine.pacing import TokenBucket
 from tests.factories import FakeClock, make_connected_account, make_runtime
 
@@ -21,7 +21,7 @@ def test_a_firms_first_learned_pace_is_written_at_once_and_its_changes_at_most_e
 
     def stored(account_id: int) -> tuple[float, float] | None:
         with rt.db.read() as session:
-            return recall(session, account_id)
+            return recall_many(session, [account_id]).get(account_id)
 
     book.save(lanes)
     assert stored(first) is None  # nothing learned yet: nothing written
