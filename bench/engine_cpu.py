@@ -1,5 +1,7 @@
 """Engine CPU per successful Clockwork request (issue 11), at 0 latency, warm, in one process.
 
+``--latency-ms`` delays every answer (the simulator's latency fault), as a real Clockwork does.
+
 The simulator runs in its own process (its CPU is not counted), with no added latency and no rate
 limit. Each scenario seeds a fresh store with ``firms`` accounts, each with a sequence on the
 firm's first project and ``contacts`` new contacts (6 requests each: search, create, email,
@@ -122,6 +124,8 @@ def scenario(args: argparse.Namespace, firms: int, contacts: int) -> dict[str, A
                                 session=session, account_id=firm.account_id,
                                 changes={"max_rps": args.max_rps}, actor="bench",
                             )  # fmt: skip
+                if args.latency_ms:
+                    admin.put("/faults", json={"latency_ms": args.latency_ms}).raise_for_status()
                 before = sum(admin.get(f"/firms/{f.name}/answers").json()["ok"] for f in plan)
                 engine = Engine(rt)
                 profiles = _ThreadProfiles() if args.profile else None
@@ -149,7 +153,7 @@ def scenario(args: argparse.Namespace, firms: int, contacts: int) -> dict[str, A
                 postgres.drop_database(args.pg, database)
     result = {
         "firms": firms, "contacts_per_firm": contacts, "store": "postgresql" if args.pg else "sqlite",
-        "told_max_rps": None if args.unknown else args.max_rps,
+        "told_max_rps": None if args.unknown else args.max_rps, "latency_ms": args.latency_ms,
         "ok_requests": ok, "synced": synced, "enrollments": firms * contacts,
         "cpu_seconds": round(cpu, 3), "system_cpu_seconds": round(system, 3),
         "wall_seconds": round(wall, 2),
@@ -169,6 +173,8 @@ def main() -> None:
                         help="comma-separated FIRMSxCONTACTS")  # fmt: skip
     parser.add_argument("--max-rps", type=float, default=500.0, help="each firm's told limit")
     parser.add_argument("--unknown", action="store_true", help="limits not told (adaptive)")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="the simulator's delay before each answer (default 0)")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--profile", type=int, default=0, metavar="TOP",
                         help="cProfile every engine thread and print the TOP functions")  # fmt: skip
@@ -181,8 +187,8 @@ def main() -> None:
         results.append(result)
         if "profile" in result:
             print(result.pop("profile"))
-        print(f"{result['firms']} firm(s) x {result['contacts_per_firm']} new contacts, 0 ms "
-              f"latency, {result['store']}: {result['ok_requests']} successful requests in "
+        print(f"{result['firms']} firm(s) x {result['contacts_per_firm']} new contacts, "
+              f"{result['latency_ms']:g} ms latency, {result['store']}: {result['ok_requests']} successful requests in "
               f"{result['wall_seconds']} s ({result['ok_requests_per_second']}/s), engine CPU "
               f"{result['cpu_seconds']} s (system {result['system_cpu_seconds']} s) = "
               f"{result['cpu_ms_per_ok_request']} ms per successful "
