@@ -2,7 +2,7 @@
 
 Every change is validated here (one clear message per bad value) and lands in the audit log with
 secrets masked. Credentials are encrypted before they reach the store and only
-:func:`sync_engine.connections.connection_credentials` ever returns them in clear, for the HTTP client.
+:mod:`sync_engine.connections` ever returns them in clear, for the HTTP client.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, func, select
 
 from sync_engine.clockwork.client import CallRecord, ClockworkClient, Credentials
 from sync_engine.clockwork.errors import ClockworkAuthError, ClockworkError
-from sync_engine.connections import connection_credentials, get_connection
+from sync_engine.connections import credentials_of, get_connection
 from sync_engine.engine.pacing import PacingDeferred, TokenBucket
 from sync_engine.models import Account, AccountSettings, AuditEntry, ConnectionState
 from sync_engine.runtime import Runtime
@@ -101,9 +101,7 @@ def stored_credentials(runtime: Runtime, account_id: int) -> Credentials:
         row = get_connection(session=session, account_id=account_id)
         if row is None or row.state != ConnectionState.CONNECTED:
             raise VerifyError("the account is not connected to Clockwork: connect it first")
-        credentials = connection_credentials(
-            session=session, box=runtime.box, account_id=account_id
-        )
+    credentials = credentials_of(row, runtime.box)
     assert credentials is not None  # connected, so not disconnected
     return credentials
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
+from sqlmodel import col
 
 from clockwork_simulator import SimulatorServer, SimulatorState
 from clockwork_simulator.faults import FaultConfig
@@ -173,40 +174,106 @@ def test_undecryptable_credentials_pause_that_account_alone(mock_rt: Runtime) ->
     assert "re-enter the credentials" in (connection.last_error or "")
 
 
-def test_a_pass_reads_its_firms_lanes_in_one_query_and_a_failed_read_stays_per_firm(
-    mock_rt: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    firms = [make_connected_account(mock_rt, f"Firm {n}") for n in range(5)]
+@pytest.fixture
+def two_worker_rt(database_url: str, sim: SimulatorState) -> Iterator[Runtime]:
+    runtime = make_runtime(database_url, transport=mock_transport(sim), workers=2)
+    yield runtime
+    runtime.close()
+
+
+def _firms(rt: Runtime, count: int, contacts: int) -> list[int]:
+    firms = [make_connected_account(rt, f"Firm {n}") for n in range(count)]
     for n, account_id in enumerate(firms):
-        _enroll_many(mock_rt, account_id, f"firm{n}-", 2)
+        _enroll_many(rt, account_id, f"firm{n}-", contacts)
+    return firms
+
+
+def _needing_attention(rt: Runtime) -> set[int]:
+    with rt.db.read() as session:
+        rows = session.execute(
+            sa.select(col(ClockworkConnection.account_id)).where(
+                col(ClockworkConnection.state) == ConnectionState.NEEDS_ATTENTION
+            )
+        )
+        return set(rows.scalars())
+
+
+def test_a_pass_reads_its_firms_credentials_in_one_read_with_fewer_workers_than_firms(
+    two_worker_rt: Runtime,
+) -> None:
+    firms = _firms(two_worker_rt, 6, 2)
+    broken = firms[4]
+    with two_worker_rt.db.write() as session:
+        session.execute(
+            sa.update(ClockworkConnection)
+            .where(ClockworkConnection.account_id == broken)  # type: ignore[arg-type]
+            .values(api_key_token=Fernet(Fernet.generate_key()).encrypt(b"other").decode())
+        )
     reads: list[str] = []
 
-    @sa.event.listens_for(mock_rt.db.engine, "before_cursor_execute")
+    @sa.event.listens_for(two_worker_rt.db.engine, "before_cursor_execute")
     def _count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if "api_key_token" in statement:  # a read of credentials
+        if "api_key_token" in statement and " IN (" in statement:  # the engine's read of rows
             reads.append(statement)
 
-    engine = Engine(mock_rt)
-    engine.run_pass()
-    assert len(reads) == 1  # every firm's credentials in one read, not one read per firm
-    assert all(_statuses(mock_rt, a) == {EnrollmentStatus.SYNCED: 2} for a in firms)
+    counts = Engine(two_worker_rt).run_pass()
 
-    # A read of them all that fails (a bad row, a dropped connection) is retried firm by firm.
-    for n, account_id in enumerate(firms):
-        _enroll_many(mock_rt, account_id, f"again{n}-", 1)
-    real, failed = passes.recall_many, []
+    assert len(reads) == 1  # six firms' rows in one read, not one read per firm
+    assert counts["credentials_unreadable"] == 1  # marked once, however many turns it missed
+    assert _needing_attention(two_worker_rt) == {broken}
+    assert all(
+        _statuses(two_worker_rt, a) == {EnrollmentStatus.SYNCED: 2} for a in firms if a != broken
+    )
 
-    def fails_for_several(session: object, account_ids: list[int]) -> object:
-        if len(account_ids) > 1:
-            failed.append(len(account_ids))
-            raise RuntimeError("the read of several firms failed")
+
+def test_a_store_that_fails_the_read_of_the_firms_marks_none_of_them(
+    two_worker_rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A dropped connection or a restarting store is the store's trouble: before, every firm
+    # read then was marked needs attention and paused until staff reconnected it.
+    firms = _firms(two_worker_rt, 3, 1)
+    real, store = passes.recall_many, {"down": True, "refused": 0}
+
+    def store_down(session: object, account_ids: list[int]) -> object:
+        if store["down"]:
+            store["refused"] += 1
+            raise sa.exc.OperationalError("SELECT …", {}, Exception("server closed the connection"))
         return real(session, account_ids)  # type: ignore[arg-type]
 
-    engine.close()  # it leaves: the next engine owns every firm
-    monkeypatch.setattr(passes, "recall_many", fails_for_several)
-    Engine(mock_rt).run_pass()  # a new engine: every firm new to it, its pace recalled
-    assert failed == [5]
-    assert all(_statuses(mock_rt, a) == {EnrollmentStatus.SYNCED: 3} for a in firms)
+    monkeypatch.setattr(passes, "recall_many", store_down)
+    engine = Engine(two_worker_rt)
+    counts = engine.run_pass()  # every read of the firms' rows fails in this pass
+
+    assert store["refused"] >= 1
+    assert counts["credentials_unreadable"] == 0
+    assert _needing_attention(two_worker_rt) == set()
+    store["down"] = False
+    engine.run_pass()  # the next look reads them
+    assert all(_statuses(two_worker_rt, a) == {EnrollmentStatus.SYNCED: 1} for a in firms)
+
+
+def test_a_row_that_fails_to_load_stays_that_firms_and_the_others_sync(
+    two_worker_rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    firms = _firms(two_worker_rt, 4, 1)
+    bad = firms[2]
+    real, failed = passes.recall_many, []
+
+    def bad_row(session: object, account_ids: list[int]) -> object:
+        if bad in account_ids:  # whoever reads the bad firm's row fails
+            failed.append(len(account_ids))
+            raise ValueError("a stored value this version does not accept")
+        return real(session, account_ids)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(passes, "recall_many", bad_row)
+    counts = Engine(two_worker_rt).run_pass()
+
+    assert failed[0] > 1 and 1 in failed  # the read of several failed, then the firm's own
+    assert counts["credentials_unreadable"] == 1
+    assert _needing_attention(two_worker_rt) == {bad}
+    assert all(
+        _statuses(two_worker_rt, a) == {EnrollmentStatus.SYNCED: 1} for a in firms if a != bad
+    )
 
 
 def _hostile(
