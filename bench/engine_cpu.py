@@ -1,20 +1,21 @@
-"""Engine CPU per successful Clockwork request (issue 11), at 0 latency, warm, in one process.
+"""Engine CPU per successful Clockwork request (issue 11), warm in this process or a whole process.
 
-``--latency-ms`` delays every answer (the simulator's latency fault), as a real Clockwork does.
-``--process`` runs ``cwsync sync --until-idle`` in a process of its own instead, and counts all
-of its CPU (``RUSAGE_CHILDREN``): interpreter start-up, imports and the store check included.
+The simulator runs in its own process (its CPU is not counted), with no rate limit and no added
+latency unless ``--latency-ms`` (a real Clockwork's delay before each answer). Each scenario seeds
+a fresh store with ``firms`` accounts, each with a sequence on the firm's first project and
+``contacts`` new contacts (6 requests each: search, create, email, position, LinkedIn URL,
+candidacy), then runs the engine until idle. Successful requests are the 2xx the simulator
+counted. CPU is user + system, every thread:
 
-The simulator runs in its own process (its CPU is not counted), with no added latency (unless
-``--latency-ms``) and no rate limit. Each scenario seeds a fresh store with ``firms`` accounts, each with a sequence on the
-firm's first project and ``contacts`` new contacts (6 requests each: search, create, email,
-position, LinkedIn URL, candidacy), then runs one :class:`Engine` in this process until idle.
-CPU is ``getrusage(RUSAGE_SELF)`` (user + sys, every thread) around ``run_until_idle`` only:
-no interpreter start-up, imports, migrations or seeding. Successful requests are the 2xx the
-simulator counted.
+- by default one :class:`Engine` in this process, ``getrusage(RUSAGE_SELF)`` around
+  ``run_until_idle`` only: no interpreter start-up, imports, migrations or seeding;
+- with ``--process``, ``cwsync sync --until-idle`` in a process of its own, all of its CPU
+  (``RUSAGE_CHILDREN``): interpreter start-up, imports and the store check included.
 
     python bench/engine_cpu.py                        # 1 firm x 200 contacts, 20 firms x 20
     python bench/engine_cpu.py --scenarios 20x20 --profile 25   # cProfile top 25, all threads
     python bench/engine_cpu.py --pg postgresql+psycopg://…/postgres   # on a PostgreSQL store
+    python bench/engine_cpu.py --process --latency-ms 150   # a whole process, a real latency
 
 ``--unknown`` leaves the firms' limits untold (the adaptive pacer starts at the default pace);
 by default each account is told ``--max-rps`` so the engine runs flat out.
@@ -138,7 +139,7 @@ def scenario(args: argparse.Namespace, firms: int, contacts: int) -> dict[str, A
                 if args.latency_ms:
                     admin.put("/faults", json={"latency_ms": args.latency_ms}).raise_for_status()
                 before = sum(admin.get(f"/firms/{f.name}/answers").json()["ok"] for f in plan)
-                profiles = _ThreadProfiles() if args.profile and not args.process else None
+                profiles = _ThreadProfiles() if args.profile else None
                 if args.process:  # the whole process: start-up included
                     rt.close()
                     cpu, system, wall, timed_out = _in_a_process(workdir, url, key, args.timeout)
@@ -193,6 +194,8 @@ def _in_a_process(
     started = time.perf_counter()
     done = subprocess.run(_sync_command(timeout), cwd=workdir, env=env, capture_output=True)
     wall = time.perf_counter() - started
+    if done.returncode not in (0, 3):  # 3: timed out with work left, still a figure
+        sys.exit(f"cwsync sync failed (exit {done.returncode}):\n{done.stderr.decode()[-2000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     system = after.ru_stime - before.ru_stime
     return after.ru_utime - before.ru_utime + system, system, wall, done.returncode == 3
@@ -214,6 +217,8 @@ def main() -> None:
     parser.add_argument("--process", action="store_true",
                         help="cwsync sync in its own process, start-up included")  # fmt: skip
     args = parser.parse_args()
+    if args.process and args.profile:
+        parser.error("--profile profiles this process's engine: not with --process")
     if args.process:
         _compile_bytecode()  # as an installed wheel is: no compiling on the process's clock
     results = []
@@ -224,7 +229,8 @@ def main() -> None:
         if "profile" in result:
             print(result.pop("profile"))
         print(f"{result['firms']} firm(s) x {result['contacts_per_firm']} new contacts, "
-              f"{result['latency_ms']:g} ms latency, {result['store']}: {result['ok_requests']} successful requests in "
+              f"{result['latency_ms']:g} ms latency, {result['store']}: "
+              f"{result['ok_requests']} successful requests in "
               f"{result['wall_seconds']} s ({result['ok_requests_per_second']}/s), engine CPU "
               f"{result['cpu_seconds']} s (system {result['system_cpu_seconds']} s) = "
               f"{result['cpu_ms_per_ok_request']} ms per successful "

@@ -234,7 +234,8 @@ def stored_revision(connection: sa.Connection) -> str | None:
 
 def _no_such_table(error: sa.exc.DBAPIError) -> bool:
     """Whether ``error`` says the statement's table does not exist (SQLite, PostgreSQL)."""
-    if getattr(error.orig, "sqlstate", None) == "42P01":  # PostgreSQL's undefined_table
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if code == "42P01":  # PostgreSQL's undefined_table (psycopg 3; psycopg2 calls it pgcode)
         return True
     return isinstance(error, sa.exc.OperationalError) and "no such table" in str(error.orig)
 

@@ -119,7 +119,11 @@ def test_serve_on_sqlite_loads_no_postgresql_code_while_recording_deliveries(
             assert answers[1].json() == answers[0].json()
     finally:
         serving.send_signal(signal.SIGINT)  # a clean stop: the listing is written at exit
-        _out, err = serving.communicate(timeout=30)
+        try:
+            _out, err = serving.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            serving.kill()  # never left running after the test
+            _out, err = serving.communicate()
     assert serving.returncode == 0, err.decode()
     loaded = set(listing.read_text().split())
     assert {"sync_engine.ingest.event_batch", "sync_engine.ingest.delivery_log"} <= loaded
