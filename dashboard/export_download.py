@@ -309,7 +309,15 @@ def start(
     filename: str,
     project_names: dict[str, str] | None = None,
 ) -> None:
-    """Issue an export of ``where`` for this browser session; the next render starts it."""
+    """Issue an export of ``where`` for this browser session; the next render starts it. While
+    the session's export is still under way a click issues none: the button is not disabled
+    meanwhile, as enabling it again when the download ends would take a rerun of the page."""
+    if busy():
+        st.toast(
+            "An export is already under way. Export again once it has finished.",
+            icon=":material/hourglass_top:",
+        )
+        return
     job = server().issue(where, total=total, filename=filename, project_names=project_names)
     st.session_state[JOB_KEY] = job.token
     st.session_state[JOB_KEY + "_new"] = True
@@ -329,7 +337,7 @@ def busy() -> bool:
 
 def show() -> None:
     """Start a just-issued download (a hidden frame fetches it) and show the export's progress,
-    refreshed every second until it ends."""
+    refreshed every second, then its outcome."""
     job = current()
     if job is None:
         return
@@ -347,9 +355,14 @@ def _download_url(job: ExportJob) -> str:
 
 
 def _progress() -> None:
+    """The export's progress, then in its place the outcome. Never a rerun of the whole page:
+    one asked for on a timer can undo a page link clicked meanwhile (Streamlit can start the
+    rerun a script asks for after the clicked page's run, and the later start picks the page)."""
     job = current()
-    if job is None or job.finished:
-        st.rerun()  # the whole page: the outcome replaces this fragment, which stops polling
+    if job is None:
+        return
+    if job.finished:
+        _outcome(job)  # the page's next run stops the polling
         return
     if job.state == ExportState.WAITING:
         st.caption("Starting the download…")

@@ -126,10 +126,10 @@ def export_button(
     st.button(
         f"Export {total:,} as CSV",
         icon=":material/download:",
-        disabled=total == 0 or export_download.busy(),
+        disabled=total == 0,
         key="contacts_export",
         help="Downloads every contact of this view, with the filters as set.",
-        on_click=export_download.start,  # before the run: the button shows busy at once
+        on_click=export_download.start,  # before the run, which then shows the progress
         kwargs={
             "where": where,
             "total": total,

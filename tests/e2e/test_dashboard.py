@@ -235,8 +235,7 @@ def test_a_failure_is_explained_and_retried_after_clockwork_recovers(
 
 def _download_csv(page: Page, label: str) -> list[str]:
     """Click an export button and return the lines of the CSV it downloads, once the page says
-    the export ended (that rerun of the whole page, racing a click on the sidebar, would win
-    and leave the next test on Contacts)."""
+    the export ended."""
     with page.expect_download() as download_info:
         page.get_by_role("button", name=label, exact=True).click()
     lines = download_info.value.path().read_text(encoding="utf-8").splitlines()
