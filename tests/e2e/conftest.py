@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests import loopback
 
@@ -42,6 +42,19 @@ def idle(page: Page) -> None:
     """Wait until Streamlit has finished the script run and dropped the previous run's elements."""
     expect(page.locator(IDLE)).to_be_attached(timeout=30_000)
     expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=30_000)
+
+
+def open_expander(page: Page, label: str) -> Locator:
+    """Open the expander ``label`` once the app is idle and return it once it has slid open (its
+    animation takes 500 ms): a click inside one still opening was lost."""
+    idle(page)
+    expander = page.get_by_test_id("stExpander").filter(has=page.get_by_text(label, exact=True))
+    expander.get_by_text(label, exact=True).click()
+    expect(expander.get_by_test_id("stExpanderDetails")).to_be_visible()
+    page.wait_for_function(
+        "e => e.getAnimations({subtree: true}).length === 0", arg=expander.element_handle()
+    )
+    return expander
 
 
 def open_dashboard(page: Page, url: str, *, heading: str = "Overview", text: str = "") -> None:

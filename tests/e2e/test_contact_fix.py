@@ -77,6 +77,7 @@ def test_the_refused_linkedin_url_is_fixed_and_retried_until_synced(
         FIXED_URL
     )
 
+    idle(page)  # the save's rerun has ended
     page.get_by_role("button", name="Retry", exact=True).click()
     expect(page.get_by_text("1 contact queued for retry.")).to_be_visible()
     # The first status drawn after the retry is the queue's, whatever the scheduler does next.

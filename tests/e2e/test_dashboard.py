@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, idle
+from tests.e2e.conftest import ARTIFACTS, idle, open_expander
 
 ACCOUNT = "E2E Recruiting"
 SEQUENCE = "E2E Head of Product"
@@ -55,9 +55,9 @@ def choose_account(page: Page, name: str) -> None:
 def create_account(page: Page, name: str) -> None:
     """Create an account on Integrations; it is then the chosen one."""
     open_page(page, "Integrations")
-    page.get_by_text("New account").click()
-    type_into(page.get_by_label("Account name", exact=True), name)
-    page.get_by_role("button", name="Create account", exact=True).click()
+    expander = open_expander(page, "New account")
+    type_into(expander.get_by_label("Account name", exact=True), name)
+    expander.get_by_role("button", name="Create account", exact=True).click()
     expect(account_picker(page)).to_have_value(name)
     expect(page.get_by_text("Not connected to Clockwork yet")).to_be_visible()
     idle(page)
@@ -77,8 +77,7 @@ def connect_demo_firm(page: Page) -> None:
 def create_sequence(page: Page, name: str) -> None:
     """Create a sequence in the chosen account, on Sequences."""
     open_page(page, "Sequences")
-    page.get_by_text("New sequence").click()
-    form = page.get_by_test_id("stForm").filter(has_text="Create sequence")
+    form = open_expander(page, "New sequence").get_by_test_id("stForm")
     type_into(form.get_by_label("Name", exact=True), name)
     idle(page)  # a click while a run is still drawing the page was lost once in CI
     form.get_by_role("button", name="Create sequence", exact=True).click()
@@ -162,8 +161,10 @@ def test_change_settings_with_a_preview(page: Page) -> None:
     expect(
         page.get_by_text("Contacts added from now on will sync only when they reply.")
     ).to_be_visible()
+    idle(page)  # each click on what the last click's rerun drew, once it is done
     page.get_by_text("Sync contacts when added to a sequence").click()
     expect(page.get_by_text("No unsaved changes.")).to_be_visible()
+    idle(page)
     page.get_by_text("Write email activity to Clockwork as notes").click()
     expect(page.get_by_text("Email activity from now on is not sent to Clockwork.")).to_be_visible()
     shot(page, "sync-settings")

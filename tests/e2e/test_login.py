@@ -125,6 +125,10 @@ def test_an_admin_configures(tab: Page, login_url: str) -> None:
     assert {"Integrations", "Sync settings", "Sequences"} <= set(nav_links(tab))
     open_page(tab, "Sync settings")
     tab.get_by_text("Only sync contacts when they reply").click()
+    expect(
+        tab.get_by_text("Contacts added from now on will sync only when they reply.")
+    ).to_be_visible()
+    idle(tab)  # the choice's rerun has ended: Save is clicked as a user would, on the page drawn
     tab.get_by_role("button", name="Save changes", exact=True).click()
     expect(tab.get_by_text("No unsaved changes.")).to_be_visible()
     open_page(tab, "Audit log")

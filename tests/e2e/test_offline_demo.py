@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.e2e.conftest import ARTIFACTS, open_dashboard, serve, store_env
+from tests.e2e.conftest import ARTIFACTS, open_dashboard, open_expander, serve, store_env
 from tests.e2e.test_dashboard import choose_account, idle, open_page, type_into
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
@@ -125,8 +125,7 @@ def test_a_rejected_connect_keeps_what_was_typed_and_globexs_hint_connects(
     open_page(page, "Integrations")
     choose_account(page, "Globex Search")
     hint = _hint(page, "globex")
-    page.get_by_text("Advanced").click()
-    base_url = page.get_by_label("Base URL", exact=True).input_value()
+    base_url = open_expander(page, "Advanced").get_by_label("Base URL", exact=True).input_value()
 
     _fill_secrets(page, hint["api_key"], "not-the-secret", hint["service_key"])
     page.get_by_role("button", name="Save and test connection", exact=True).click()

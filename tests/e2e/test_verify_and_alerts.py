@@ -34,6 +34,7 @@ def tab(browser: Any, demo: str) -> Iterator[Page]:
 
 
 def _go(page: Page, link: str, heading: str) -> None:
+    idle(page)  # a rerun the last action left in flight can take the place of the clicked page
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
     expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
     idle(page)
