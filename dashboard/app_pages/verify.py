@@ -48,18 +48,15 @@ def apply_repair(account_id: int) -> bool:
 
 
 def progress(account_id: int) -> None:
-    """The newest verification of the account, refreshed while it runs."""
+    """The newest verification of the account, refreshed while it runs, then its findings. The
+    refresh that sees the run end draws them itself: a rerun of the whole page asked for on that
+    timer could undo a sidebar link clicked meanwhile (the later run's start picks the page)."""
     with store.reading() as session:
         run = verify_views.latest_run(session=session, account_id=account_id)
-    if run is None:
+    if run is None:  # never verified: nothing has drifted, nor been checked
         st.info("This account has not been verified yet.", icon=":material/info:")
         return
     state = VerifyState(run.state)
-    seen_key, now_seen = f"_verify_seen_{account_id}", (run.id, run.state)
-    seen = st.session_state.get(seen_key)
-    st.session_state[seen_key] = now_seen
-    if seen is not None and seen != now_seen and state in (VerifyState.DONE, VerifyState.FAILED):
-        st.rerun()  # the run just ended: redraw the whole page, its findings with it
     done = run.checked / run.total if run.total else 1.0
     st.progress(
         min(done, 1.0),
@@ -76,6 +73,7 @@ def progress(account_id: int) -> None:
             f"run {run.id}, requested by {run.requested_by}; {run.reads:,} reads "
             f"({average:.2f} per contact)"
         )
+    findings(account_id)  # the page's next run stops the refresh once the run has ended
 
 
 def findings(account_id: int) -> None:
@@ -121,7 +119,7 @@ def findings(account_id: int) -> None:
         hide_index=True,
     )
     if st.button("Repair these contacts", type="primary") and apply_repair(account_id):
-        st.rerun()
+        st.rerun(scope="app")  # the user's own click: the page shows the queued repair
 
 
 def render() -> None:
@@ -157,8 +155,6 @@ def render() -> None:
     # Refreshed only while a run works: at rest the page has nothing to poll for.
     refresh = f"{process.settings().refresh_seconds:g}s" if working else None
     st.fragment(progress, run_every=refresh)(account_id)
-    if latest is not None:  # never verified: nothing has drifted, nor been checked
-        findings(account_id)
 
 
 render()

@@ -4,6 +4,11 @@ findings but no buttons."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+import streamlit as st
+
 from clockwork_simulator import SimulatorServer, SimulatorState
 from sync_engine.demo import SimulatorAdmin
 from sync_engine.runtime import Runtime
@@ -78,3 +83,33 @@ def test_contacts_filter_drifted_and_the_overview_says_when_last_verified(
     assert "1 contact drifted (see Verify)" in texts(overview)
     contacts = open_page("contacts", contacts_drifted=True)
     assert len(contacts.dataframe[0].value) == 1
+
+
+def test_a_run_ending_between_two_refreshes_shows_its_findings_without_rerunning_the_page(
+    store: Runtime,  # noqa: F811
+    sim_server: SimulatorServer,
+    sim: SimulatorState,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The refresh that sees the run ended draws the findings itself: a rerun of the whole page
+    asked for on that timer could undo a sidebar link clicked meanwhile."""
+    store.settings = store.settings.model_copy(update={"default_max_rps": 500})
+    _synced_account(store, sim_server, count=3)
+    with SimulatorAdmin(sim_server.base_url) as admin:
+        admin.delete_person(SIM_FIRM, _person(store, "person1@example.com"))
+    app = open_page("verify")
+    next(b for b in app.button if b.label == "Verify now").click()
+    app.run()
+    assert app.get("progress")[0].proto.text.startswith("Waiting for the engine")
+    reruns: list[Any] = []
+    rerun = st.rerun
+    monkeypatch.setattr(st, "rerun", lambda *a, **k: reruns.append(k) or rerun(*a, **k))
+    work_verifications(store, lambda account_id: None, seconds=30)
+
+    app.run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert reruns == []
+    assert "nothing was changed in Clockwork" in texts(app)
+    assert list(app.dataframe[0].value["Contact"]) == ["person1@example.com"]
+    assert "Repair" in [heading.value for heading in app.subheader]
