@@ -15,6 +15,10 @@ engine's concurrency grows with the number of firms that can send (SPEC R9):
   only for its own, so each firm is paced by one engine.
 
 The API call log (SPEC B7) is buffered and written once per pass (:mod:`.call_log`).
+
+Past 500 lines on purpose: the pass loop, the lanes' upkeep and the housekeeping loops share one
+engine's state (its lanes, the work in flight, the membership, the call buffer); what needs none
+of it lives beside it (:mod:`.lanes`, :mod:`.lane_rows`, :mod:`.queue`, :mod:`.members`).
 """
 
 from __future__ import annotations
@@ -29,18 +33,14 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import NamedTuple
-
-import sqlalchemy as sa
-from sqlmodel import col, select
 
 from sync_engine.clockwork.client import CallRecord, ClockworkClient, Credentials
-from sync_engine.connections import credentials_of, mark_needs_attention
-from sync_engine.crypto import SecretKeyError
+from sync_engine.connections import credentials_of
 from sync_engine.engine.call_log import write_calls
+from sync_engine.engine.lane_rows import LaneRow, mark_unusable, read_lane_rows
 from sync_engine.engine.lanes import CLAIM_AHEAD, Lane
 from sync_engine.engine.members import Membership, member_name, time_to_live
-from sync_engine.engine.paces import PaceBook, recall_many
+from sync_engine.engine.paces import PaceBook
 from sync_engine.engine.pacing import TokenBucket
 from sync_engine.engine.pipeline import PipelineConfig, process
 from sync_engine.engine.queue import (
@@ -52,7 +52,7 @@ from sync_engine.engine.queue import (
     release_claims,
     remaining_work,
 )
-from sync_engine.models import AccountSettings, ClockworkConnection, ConnectionState, EngineRun
+from sync_engine.models import ConnectionState, EngineRun
 from sync_engine.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -70,14 +70,6 @@ READY_SECONDS = 0.5
 WIND_DOWN_SECONDS = 2.0
 # Firms whose lanes one read brings up to date (an IN list: well under SQLite's 32,766 variables).
 READ_AHEAD = 64
-
-
-class _LaneRow(NamedTuple):
-    """What a firm's lane is built from, read once per pass."""
-
-    connection: ClockworkConnection | None  # None: never connected (or the account is gone)
-    max_rps: float | None  # the told limit (None: adaptive)
-    learned: tuple[float, float] | None  # another engine's pace, for a lane new here
 
 
 def worker_name() -> str:
@@ -121,7 +113,7 @@ class Engine:
         self._finished: queue.SimpleQueue[Future[str]] = queue.SimpleQueue()
         self._rotation = itertools.count()
         self._pass_number = 0
-        self._rows: dict[int, _LaneRow | Exception] = {}  # the firms' rows read this pass
+        self._rows: dict[int, LaneRow | Exception] = {}  # the firms' rows read this pass
         self._rows_pass = -1
         self._calls: list[tuple[int, CallRecord]] = []
         self._calls_lock = threading.Lock()
@@ -356,7 +348,7 @@ class Engine:
         self,
         account_id: int,
         counts: Counter[str],
-        read: dict[int, _LaneRow | Exception] | None = None,
+        read: dict[int, LaneRow | Exception] | None = None,
     ) -> Lane | None:
         """The firm's lane with a client for its current credentials; None when the firm cannot
         send this pass: not connected, its row unreadable just now (the store's trouble, tried
@@ -366,7 +358,11 @@ class Engine:
         lane = self._lanes.get(account_id)
         if self._lane_is_current(lane):
             return lane
-        found = (read if read is not None else self._read_lanes([account_id])).get(account_id)
+        found = (
+            read
+            if read is not None
+            else read_lane_rows(self.runtime.db, [account_id], known=self._lanes)
+        ).get(account_id)
         if found is None:  # the store did not answer: not the firm's fault
             return None
         if isinstance(found, Exception):
@@ -403,7 +399,7 @@ class Engine:
 
     def _unusable(self, account_id: int, error: Exception, counts: Counter[str]) -> None:
         log.warning("account %s: credentials unusable: %s", account_id, type(error).__name__)
-        self._needs_attention(account_id, error)
+        mark_unusable(self.runtime.db, account_id, error, key_file=self.runtime.settings.key_file)
         counts["credentials_unreadable"] += 1
 
     def _lane_is_current(self, lane: Lane | None) -> bool:
@@ -422,40 +418,8 @@ class Engine:
             for a in order
             if a not in self._rows and not self._lane_is_current(self._lanes.get(a))
         ][:READ_AHEAD]
-        self._rows |= self._read_lanes(wanted)
+        self._rows |= read_lane_rows(self.runtime.db, wanted, known=self._lanes)
         return {a for a in wanted if a not in self._rows}
-
-    def _read_lanes(self, account_ids: list[int]) -> dict[int, _LaneRow | Exception]:
-        """Each firm's connection row, told limit and, for a firm new to this engine, the pace
-        another engine learned for it, in one read. When the store fails (a dropped connection,
-        a restart) nothing is returned: the firms wait for the next look, none is marked. Any
-        other error (a row this version cannot load) is looked at firm by firm, so it stays the
-        one firm's."""
-        try:
-            with self.runtime.db.read() as session:
-                rows = session.exec(
-                    select(ClockworkConnection).where(
-                        col(ClockworkConnection.account_id).in_(account_ids)
-                    )
-                ).all()
-                told = dict(
-                    session.exec(
-                        select(AccountSettings.account_id, AccountSettings.max_rps).where(
-                            col(AccountSettings.account_id).in_(account_ids)
-                        )
-                    ).all()
-                )
-                new = [a for a in account_ids if a not in self._lanes and told.get(a) is None]
-                learned = recall_many(session, new)
-        except (sa.exc.DBAPIError, sa.exc.DisconnectionError) as exc:
-            log.warning("could not read %d firms' connections: %s", len(account_ids), exc)
-            return {}
-        except Exception as exc:
-            if len(account_ids) == 1:
-                return {account_ids[0]: exc}
-            return {a: v for one in account_ids for a, v in self._read_lanes([one]).items()}
-        by_account = {row.account_id: row for row in rows}
-        return {a: _LaneRow(by_account.get(a), told.get(a), learned.get(a)) for a in account_ids}
 
     def _client(self, credentials: Credentials, lane: Lane) -> ClockworkClient:
         def record(call: CallRecord) -> None:
@@ -469,22 +433,6 @@ class Engine:
             pacer=lane.pacer,
             stop_at=lambda: self.stop_at,
         )
-
-    def _needs_attention(self, account_id: int, error: Exception) -> None:
-        if isinstance(error, SecretKeyError):
-            message = (
-                "The stored Clockwork credentials cannot be read with this store's encryption key "
-                f"(key file {self.runtime.settings.key_file}, or CWSYNC_ENCRYPTION_KEY): re-enter "
-                "the credentials"
-            )
-        else:  # a stored value this version no longer accepts (e.g. a base URL)
-            reason = getattr(error, "orig", None) or error  # the cause, not a statement's text
-            message = f"The stored connection cannot be used ({reason}): reconnect Clockwork"
-        try:
-            with self.runtime.db.write() as session:
-                mark_needs_attention(session=session, account_id=account_id, error=message)
-        except Exception:
-            log.exception("account %s: could not mark the connection", account_id)
 
     def close(self) -> None:
         """Wait for the work in flight, then close clients and threads and leave the members."""

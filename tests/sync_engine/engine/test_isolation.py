@@ -19,7 +19,7 @@ from sqlmodel import col
 from clockwork_simulator import SimulatorServer, SimulatorState
 from clockwork_simulator.faults import FaultConfig
 from clockwork_simulator.mock import mock_transport
-from sync_engine.engine import passes, pipeline
+from sync_engine.engine import lane_rows, pipeline
 from sync_engine.engine.passes import Engine
 from sync_engine.engine.pipeline import PipelineConfig
 from sync_engine.engine.work import Work
@@ -232,7 +232,7 @@ def test_a_store_that_fails_the_read_of_the_firms_marks_none_of_them(
     # A dropped connection or a restarting store is the store's trouble: before, every firm
     # read then was marked needs attention and paused until staff reconnected it.
     firms = _firms(two_worker_rt, 3, 1)
-    real, store = passes.recall_many, {"down": True, "refused": 0}
+    real, store = lane_rows.recall_many, {"down": True, "refused": 0}
 
     def store_down(session: object, account_ids: list[int]) -> object:
         if store["down"]:
@@ -240,7 +240,7 @@ def test_a_store_that_fails_the_read_of_the_firms_marks_none_of_them(
             raise sa.exc.OperationalError("SELECT …", {}, Exception("server closed the connection"))
         return real(session, account_ids)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(passes, "recall_many", store_down)
+    monkeypatch.setattr(lane_rows, "recall_many", store_down)
     engine = Engine(two_worker_rt)
     counts = engine.run_pass()  # every read of the firms' rows fails in this pass
 
@@ -257,7 +257,7 @@ def test_a_row_that_fails_to_load_stays_that_firms_and_the_others_sync(
 ) -> None:
     firms = _firms(two_worker_rt, 4, 1)
     bad = firms[2]
-    real, failed = passes.recall_many, []
+    real, failed = lane_rows.recall_many, []
 
     def bad_row(session: object, account_ids: list[int]) -> object:
         if bad in account_ids:  # whoever reads the bad firm's row fails
@@ -265,7 +265,7 @@ def test_a_row_that_fails_to_load_stays_that_firms_and_the_others_sync(
             raise ValueError("a stored value this version does not accept")
         return real(session, account_ids)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(passes, "recall_many", bad_row)
+    monkeypatch.setattr(lane_rows, "recall_many", bad_row)
     counts = Engine(two_worker_rt).run_pass()
 
     assert failed[0] > 1 and 1 in failed  # the read of several failed, then the firm's own
