@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect
 
 from tests import loopback
@@ -42,6 +43,20 @@ def idle(page: Page) -> None:
     """Wait until Streamlit has finished the script run and dropped the previous run's elements."""
     expect(page.locator(IDLE)).to_be_attached(timeout=30_000)
     expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=30_000)
+
+
+def scroll_to(locator: Locator, *, tries: int = 5) -> None:
+    """Scroll ``locator`` into view. A live part of the page (a refreshing fragment) may redraw
+    the element between finding it and scrolling to it ("not attached to the DOM"): find it
+    again then."""
+    for _ in range(tries - 1):
+        try:
+            locator.scroll_into_view_if_needed(timeout=10_000)
+            return
+        except PlaywrightError as exc:
+            if "not attached" not in str(exc):
+                raise
+    locator.scroll_into_view_if_needed()
 
 
 def open_expander(page: Page, label: str) -> Locator:

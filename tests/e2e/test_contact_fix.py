@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from sync_engine.models import AuditEntry, Contact, Enrollment
-from tests.e2e.conftest import serve, store_env
+from tests.e2e.conftest import scroll_to, serve, store_env
 from tests.e2e.test_audit_actor import reading
 from tests.e2e.test_dashboard import idle, shot
 
@@ -64,7 +64,7 @@ def test_the_refused_linkedin_url_is_fixed_and_retried_until_synced(
     expect(refused).to_contain_text("LinkedIn URL was refused: url is not a LinkedIn URL")
     expect(metric(page, "Attempts")).to_have_text("1")
     form = page.get_by_test_id("stForm")
-    form.scroll_into_view_if_needed()
+    scroll_to(form)
     shot(page, "contact-refused")
 
     field = form.get_by_label("LinkedIn URL", exact=True)
@@ -85,7 +85,7 @@ def test_the_refused_linkedin_url_is_fixed_and_retried_until_synced(
     expect(metric(page, "Status")).to_have_text("Synced", timeout=30_000)
     expect(metric(page, "Attempts")).to_have_text("2")
     timeline = page.get_by_test_id("stDataFrame").last
-    timeline.scroll_into_view_if_needed()
+    scroll_to(timeline)  # the contact's detail refreshes: the table may be redrawn meanwhile
     shot(page, "contact-fixed")
 
     assert contact_audit(demo["env"]) == [
