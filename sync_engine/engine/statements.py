@@ -186,6 +186,20 @@ def _is_disconnect(dialect: Dialect, error: BaseException, connection: Any) -> b
         return False
 
 
+def array_rows(name: str, *columns: tuple[str, sa.types.TypeEngine[Any]]) -> Any:
+    """PostgreSQL: a table ``name`` of the rows given as one array parameter per column
+    (``<column>s``), so a statement over many rows is one fixed statement (prepared once)
+    whatever their number. The dialect is imported here, when a PostgreSQL statement is first
+    built: a SQLite process never loads it."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return (
+        sa.func.unnest(*(sa.bindparam(f"{c}s", type_=ARRAY(kind)) for c, kind in columns))
+        .table_valued(*(sa.column(c, kind) for c, kind in columns))
+        .render_derived(name=name)
+    )
+
+
 class Prepared:
     """A Core statement run cheaply on the current transaction's connection (see the module)."""
 

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from sync_engine.engine.statements import Prepared
+from sync_engine.engine.statements import Prepared, array_rows
 from sync_engine.ingest.models import DeliveryOutcome, IngestDelivery
 from sync_engine.models import table_of
 
@@ -81,29 +81,13 @@ class _PostgresqlStatements(NamedTuple):
 def _postgresql() -> _PostgresqlStatements:
     """PostgreSQL's statements, rows passed as arrays (``unnest``): one fixed statement whatever
     their number. Built at first use, so a SQLite process never imports the PostgreSQL dialect."""
-    from sqlalchemy.dialects.postgresql import ARRAY
-
     insert_deliveries = sa.insert(_DELIVERIES).from_select(
         _DELIVERY_COLUMNS,
         sa.select(
-            sa.func.unnest(
-                *(
-                    sa.bindparam(f"{name}s", type_=ARRAY(_DELIVERIES.c[name].type))
-                    for name in _DELIVERY_COLUMNS
-                )
-            )
-            .table_valued(*(sa.column(name) for name in _DELIVERY_COLUMNS))
-            .render_derived(name="given")
+            array_rows("given", *((name, _DELIVERIES.c[name].type) for name in _DELIVERY_COLUMNS))
         ),
     )
-    wanted = (
-        sa.func.unnest(
-            sa.bindparam("account_ids", type_=ARRAY(sa.Integer())),
-            sa.bindparam("delivery_keys", type_=ARRAY(sa.String())),
-        )
-        .table_valued(sa.column("account_id", sa.Integer()), sa.column("delivery_key", sa.String()))
-        .render_derived(name="wanted")
-    )
+    wanted = array_rows("wanted", ("account_id", sa.Integer()), ("delivery_key", sa.String()))
     answers_by_keys = sa.select(
         _DELIVERIES.c.account_id, _DELIVERIES.c.delivery_key, _DELIVERIES.c.status_code,
         _DELIVERIES.c.answer,

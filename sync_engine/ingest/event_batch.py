@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 from sqlmodel import Session
 
-from sync_engine.engine.statements import Prepared
+from sync_engine.engine.statements import Prepared, array_rows
 from sync_engine.ingest import service
 from sync_engine.ingest.delivery_log import bare_connection
 from sync_engine.ingest.models import IngestSequenceRef
@@ -74,16 +74,10 @@ def _postgresql() -> _PostgresqlPlan:
     SQLite process never imports the PostgreSQL dialect."""
     from sqlalchemy.dialects.postgresql import ARRAY
 
-    def arrays(*columns: tuple[str, sa.types.TypeEngine[Any]]) -> Any:
-        """A table of the rows given as one array parameter per column (``<name>s``)."""
-        return sa.func.unnest(
-            *(sa.bindparam(f"{name}s", type_=ARRAY(kind)) for name, kind in columns)
-        ).table_valued(*(sa.column(name, kind) for name, kind in columns))
-
-    wanted = arrays(
-        ("n", sa.Integer()), ("account_id", sa.Integer()), ("ref", sa.String()),
+    wanted = array_rows(
+        "wanted", ("n", sa.Integer()), ("account_id", sa.Integer()), ("ref", sa.String()),
         ("email", sa.String()), ("at", sa.DateTime(timezone=True)),
-    ).render_derived(name="wanted")  # fmt: skip
+    )  # fmt: skip
     # Driven by the group's rows, each an index lookup of its sequence, contact and enrollment.
     lookup = event_context_from(
         wanted.join(
@@ -110,9 +104,7 @@ def _postgresql() -> _PostgresqlPlan:
         .from_select(
             _COLUMNS,
             sa.select(
-                arrays(*((name, _ACTIVITIES.c[name].type) for name in _COLUMNS)).render_derived(
-                    name="given"
-                )
+                array_rows("given", *((name, _ACTIVITIES.c[name].type) for name in _COLUMNS))
             ),
         )
         .returning(_ACTIVITIES.c.id, _ACTIVITIES.c.activity_key)
