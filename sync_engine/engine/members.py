@@ -211,15 +211,15 @@ class Membership:
         if self._settled:
             return
         self.beat()
-        seen, waited, unchanged = self._alive, 0.0, 0.0
-        while waited < JOINING_SECONDS and unchanged < AGREE_SECONDS - 1e-9:
+        agreeing = round(AGREE_SECONDS / JOINING_LOOK_SECONDS)  # looks with the same view
+        seen, unchanged = self._alive, 0
+        for _ in range(round(JOINING_SECONDS / JOINING_LOOK_SECONDS)):
+            if unchanged >= agreeing:
+                break
             self._sleep(JOINING_LOOK_SECONDS)
-            waited += JOINING_LOOK_SECONDS
             self.look()
-            if self._alive == seen:
-                unchanged += JOINING_LOOK_SECONDS
-            else:
-                seen, unchanged = self._alive, 0.0
+            unchanged = unchanged + 1 if self._alive == seen else 0
+            seen = self._alive
         self._settled = True
 
     def mine(self, due: dict[int, int]) -> dict[int, int]:

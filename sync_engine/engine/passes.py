@@ -388,8 +388,7 @@ class Engine:
             except Exception as exc:  # undecryptable, a stored value no longer valid
                 self._unusable(account_id, exc, counts)
                 return None
-            if credentials is None:
-                return None
+            assert credentials is not None  # a live row: checked above
             if lane.client is not None:
                 lane.retired.append(lane.client)
             lane.client = self._client(credentials, lane)
